@@ -1,0 +1,189 @@
+//! Command line. Flags are the highest-precedence layer of the configuration
+//! (see [`crate::config::Config::load`]); clap deliberately reads no
+//! environment variables so that `load` alone decides env precedence.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, Overrides};
+
+#[derive(Debug, Clone, PartialEq, Eq, Parser)]
+#[command(
+    name = "hypercache",
+    version,
+    about = "HyperCache: a Redis-compatible distributed cache"
+)]
+pub struct Cli {
+    /// YAML config file (default: $HYPERCACHE_CONFIG, else built-in defaults)
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Node id (also names the default data directory)
+    #[arg(long, value_name = "ID")]
+    pub node_id: Option<String>,
+    /// Bind address for both the RESP and HTTP listeners
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// RESP (Redis protocol) port; 0 = ephemeral
+    #[arg(long, value_name = "N")]
+    pub resp_port: Option<u16>,
+    /// HTTP API port; 0 = ephemeral
+    #[arg(long, value_name = "N")]
+    pub http_port: Option<u16>,
+    /// Gossip port; 0 = ephemeral
+    #[arg(long, value_name = "N")]
+    pub gossip_port: Option<u16>,
+    /// Data directory (default: ./data/<node-id>)
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log level: trace, debug, info, warn, error
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Configuration tools
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ConfigAction {
+    /// Check a config file (file only: no environment, no flags)
+    Validate { file: PathBuf },
+}
+
+impl Cli {
+    /// The flag layer for [`Config::load`].
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            node_id: self.node_id.clone(),
+            bind: self.bind.clone(),
+            resp_port: self.resp_port,
+            http_port: self.http_port,
+            gossip_port: self.gossip_port,
+            data_dir: self.data_dir.clone(),
+            log_level: self.log_level.clone(),
+        }
+    }
+}
+
+/// `config validate FILE`: `Ok` holds "FILE: ok" plus a summary line,
+/// `Err` the full error message.
+pub fn validate_config_file(file: &Path) -> Result<String, String> {
+    match Config::from_file(file) {
+        Ok(config) => Ok(format!("{}: ok\n{}", file.display(), config.summary())),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Runs a `config` subcommand, printing its result.
+pub fn run_config_action(action: &ConfigAction) -> ExitCode {
+    match action {
+        ConfigAction::Validate { file } => match validate_config_file(file) {
+            Ok(report) => {
+                println!("{report}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("{message}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_overrides() {
+        let cli = Cli::try_parse_from([
+            "hypercache",
+            "--config",
+            "c.yaml",
+            "--node-id",
+            "n2",
+            "--bind",
+            "0.0.0.0",
+            "--resp-port",
+            "0",
+            "--http-port",
+            "9100",
+            "--gossip-port",
+            "7000",
+            "--data-dir",
+            "/tmp/d",
+            "--log-level",
+            "debug",
+        ])
+        .expect("valid command line");
+        assert_eq!(cli.config, Some(PathBuf::from("c.yaml")));
+        assert_eq!(cli.command, None);
+        let o = cli.overrides();
+        assert_eq!(o.node_id.as_deref(), Some("n2"));
+        assert_eq!(o.bind.as_deref(), Some("0.0.0.0"));
+        assert_eq!(o.resp_port, Some(0));
+        assert_eq!(o.http_port, Some(9100));
+        assert_eq!(o.gossip_port, Some(7000));
+        assert_eq!(o.data_dir, Some(PathBuf::from("/tmp/d")));
+        assert_eq!(o.log_level.as_deref(), Some("debug"));
+    }
+
+    #[test]
+    fn no_flags_means_no_overrides() {
+        let cli = Cli::try_parse_from(["hypercache"]).expect("valid command line");
+        assert_eq!(cli.overrides(), Overrides::default());
+    }
+
+    #[test]
+    fn bad_port_is_rejected() {
+        assert!(Cli::try_parse_from(["hypercache", "--resp-port", "70000"]).is_err());
+    }
+
+    #[test]
+    fn config_validate_subcommand() {
+        let cli = Cli::try_parse_from(["hypercache", "config", "validate", "x.yaml"])
+            .expect("valid command line");
+        assert_eq!(
+            cli.command,
+            Some(Command::Config {
+                action: ConfigAction::Validate {
+                    file: PathBuf::from("x.yaml")
+                }
+            })
+        );
+        assert!(Cli::try_parse_from(["hypercache", "config", "validate"]).is_err());
+    }
+
+    #[test]
+    fn validate_reports_ok_and_errors() {
+        let good = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/configs/node2-config.yaml"
+        ));
+        let report = validate_config_file(good).expect("example config is valid");
+        assert!(
+            report.starts_with(&format!("{}: ok\n", good.display())),
+            "{report}"
+        );
+        assert!(report.contains("node node-2"), "{report}");
+
+        let missing = Path::new("/nonexistent/hypercache.yaml");
+        let err = validate_config_file(missing).expect_err("missing file");
+        assert!(err.contains("/nonexistent/hypercache.yaml"), "{err}");
+    }
+}

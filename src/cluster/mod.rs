@@ -1,0 +1,3 @@
+//! Cluster pieces; today the Lamport clock that stamps every mutation.
+
+pub mod clock;

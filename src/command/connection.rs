@@ -1,0 +1,489 @@
+//! Connection commands: PING ECHO SELECT HELLO AUTH QUIT RESET and CLIENT.
+
+use std::sync::atomic::Ordering;
+
+use super::{Ctx, int_arg, is, reply_help};
+use crate::connection::{ClientInfo, ReplyMode};
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::resp::{Args, Protocol};
+
+/// The Redis version we are compatible with, reported where clients look for it.
+pub const REDIS_VERSION: &str = "7.0.15";
+
+pub fn ping(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    match args.len() {
+        1 => cx.out.simple("PONG"),
+        2 => cx.out.bulk(&args[1]),
+        _ => return Err(Error::Arity("ping".into())),
+    }
+    Ok(())
+}
+
+pub fn echo(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    cx.out.bulk(&args[1]);
+    Ok(())
+}
+
+pub fn select(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let id = int_arg(&args[1])?;
+    if id < i32::MIN as i64 || id > i32::MAX as i64 {
+        return Err(Error::NotInteger);
+    }
+    if id < 0 || id as usize >= cx.node.store.databases() {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    cx.client.select(id as u32);
+    cx.out.ok();
+    Ok(())
+}
+
+/// Checks a password for a user; only the default user exists (with `requirepass`, or none).
+fn authenticate(node: &Node, user: &[u8], pass: &[u8]) -> bool {
+    if user != b"default" {
+        return false;
+    }
+    match node.settings.requirepass() {
+        None => true,
+        Some(p) => p == pass,
+    }
+}
+
+const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
+
+pub fn auth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (user, pass): (&[u8], &[u8]) = match args.len() {
+        2 => {
+            if cx.node.settings.requirepass().is_none() {
+                return Err(Error::msg(
+                    "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                ));
+            }
+            (b"default", &args[1])
+        }
+        3 => (&args[1], &args[2]),
+        _ => return Err(Error::Syntax),
+    };
+    if authenticate(cx.node, user, pass) {
+        cx.client.authenticated = true;
+        cx.out.ok();
+        Ok(())
+    } else {
+        Err(Error::coded(WRONGPASS))
+    }
+}
+
+/// Client names and library fields: printable ASCII without spaces.
+fn valid_name(name: &[u8]) -> bool {
+    name.iter().all(|&c| (b'!'..=b'~').contains(&c))
+}
+
+fn set_name(info: &ClientInfo, name: &[u8]) -> Result<()> {
+    if !valid_name(name) {
+        return Err(Error::msg(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    *info.name.lock() = (!name.is_empty()).then(|| name.to_vec());
+    Ok(())
+}
+
+pub fn hello(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let mut next = 1;
+    let mut ver = None;
+    if args.len() >= 2 {
+        let v = crate::util::num::parse_i64(&args[1]).ok_or(Error::msg(
+            "Protocol version is not an integer or out of range",
+        ))?;
+        if !(2..=3).contains(&v) {
+            return Err(Error::coded("NOPROTO unsupported protocol version"));
+        }
+        ver = Some(v);
+        next = 2;
+    }
+    let mut j = next;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let opt = &args[j];
+        if is(opt, "AUTH") && more >= 2 {
+            if !authenticate(cx.node, &args[j + 1], &args[j + 2]) {
+                return Err(Error::coded(WRONGPASS));
+            }
+            cx.client.authenticated = true;
+            j += 3;
+        } else if is(opt, "SETNAME") && more >= 1 {
+            set_name(&cx.client.info, &args[j + 1])?;
+            j += 2;
+        } else {
+            return Err(Error::msg(format!(
+                "Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(opt)
+            )));
+        }
+    }
+    if !cx.client.authenticated {
+        return Err(Error::coded(
+            "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+        ));
+    }
+    if let Some(v) = ver {
+        cx.out.proto = if v == 3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
+        cx.client.info.resp.store(v as u32, Ordering::Relaxed);
+    }
+    let out = &mut *cx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(out.proto.version());
+    out.bulk(b"id");
+    out.int(cx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+pub fn quit(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    cx.out.ok();
+    cx.client.close_after_reply = true;
+    Ok(())
+}
+
+pub fn reset(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    cx.client.select(0);
+    cx.out.proto = Protocol::Resp2;
+    cx.client.info.resp.store(2, Ordering::Relaxed);
+    cx.client.authenticated = cx.node.settings.requirepass().is_none();
+    cx.client.reply_mode = ReplyMode::On;
+    cx.client.no_touch = false;
+    cx.client.info.no_evict.store(false, Ordering::Relaxed);
+    *cx.client.info.name.lock() = None;
+    cx.out.simple("RESET");
+    Ok(())
+}
+
+pub fn client_id(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    cx.out.int(cx.client.id as i64);
+    Ok(())
+}
+
+pub fn client_setname(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    set_name(&cx.client.info, &args[2])?;
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn client_getname(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    match cx.client.info.name.lock().as_deref() {
+        Some(n) => cx.out.bulk(n),
+        None => cx.out.null(),
+    }
+    Ok(())
+}
+
+/// One CLIENT LIST line, with Redis 7's fields (plus lib-name/lib-ver of 7.2).
+fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String {
+    use std::fmt::Write;
+    let lossy = |v: &Option<Vec<u8>>| {
+        v.as_deref()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .unwrap_or_default()
+    };
+    let cmd = current_cmd
+        .or_else(|| c.last_command().map(crate::command::table::full_name))
+        .unwrap_or_else(|| "NULL".to_string());
+    let flags = if c.no_evict.load(Ordering::Relaxed) {
+        "e"
+    } else {
+        "N"
+    };
+    let mut s = String::with_capacity(256);
+    let _ = write!(
+        s,
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        lossy(&c.name.lock()),
+        now_ms.saturating_sub(c.created_ms) / 1000,
+        now_ms.saturating_sub(c.last_ms.load(Ordering::Relaxed)) / 1000,
+        flags,
+        c.db.load(Ordering::Relaxed),
+        c.qbuf.load(Ordering::Relaxed),
+        cmd,
+        c.resp.load(Ordering::Relaxed),
+        lossy(&c.lib_name.lock()),
+        lossy(&c.lib_ver.lock()),
+    );
+    s
+}
+
+fn current_cmd(cx: &Ctx<'_>) -> Option<String> {
+    cx.client.last_command.map(crate::command::table::full_name)
+}
+
+pub fn client_list(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut j = 2;
+    while j < args.len() {
+        if is(&args[j], "type") && j + 1 < args.len() {
+            let t = &args[j + 1];
+            if !["normal", "master", "replica", "slave", "pubsub"]
+                .iter()
+                .any(|n| is(t, n))
+            {
+                return Err(Error::msg(format!(
+                    "Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
+            }
+            if !is(t, "normal") {
+                // Only normal clients exist on this node today.
+                ids = Some(Vec::new());
+            }
+            j += 2;
+        } else if is(&args[j], "id") && j + 1 < args.len() {
+            let mut v = Vec::new();
+            j += 1;
+            while j < args.len() {
+                let id = int_arg(&args[j])
+                    .ok()
+                    .filter(|&i| i > 0)
+                    .ok_or(Error::msg("Invalid client ID"))?;
+                v.push(id as u64);
+                j += 1;
+            }
+            ids = Some(v);
+        } else {
+            return Err(Error::Syntax);
+        }
+    }
+    let now = cx.now;
+    let me = cx.client.id;
+    let mine = current_cmd(cx);
+    let mut text = String::new();
+    for c in cx.node.clients.snapshot() {
+        if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+            continue;
+        }
+        let cmd = (c.id == me).then(|| mine.clone()).flatten();
+        text.push_str(&describe(&c, now, cmd));
+        text.push('\n');
+    }
+    cx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+pub fn client_info(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let mut text = describe(&cx.client.info, cx.now, current_cmd(cx));
+    text.push('\n');
+    cx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+pub fn client_kill(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (mut addr, mut laddr, mut id, mut skipme) = (None, None, None, true);
+    let mut typ_matches = true;
+    let old_form = args.len() == 3;
+    if old_form {
+        addr = Some(args[2].to_vec());
+        skipme = false;
+    } else {
+        let mut i = 2;
+        while i < args.len() {
+            let more = i + 1 < args.len();
+            let opt = &args[i];
+            if !more {
+                return Err(Error::Syntax);
+            }
+            let v = &args[i + 1];
+            if is(opt, "id") {
+                let n = int_arg(v).map_err(|_| Error::msg("client-id should be greater than 0"))?;
+                if n < 1 {
+                    return Err(Error::msg("client-id should be greater than 0"));
+                }
+                id = Some(n as u64);
+            } else if is(opt, "type") {
+                if !["normal", "master", "replica", "slave", "pubsub"]
+                    .iter()
+                    .any(|n| is(v, n))
+                {
+                    return Err(Error::msg(format!(
+                        "Unknown client type '{}'",
+                        String::from_utf8_lossy(v)
+                    )));
+                }
+                typ_matches = is(v, "normal");
+            } else if is(opt, "addr") {
+                addr = Some(v.to_vec());
+            } else if is(opt, "laddr") {
+                laddr = Some(v.to_vec());
+            } else if is(opt, "user") {
+                if v != b"default" {
+                    return Err(Error::msg(format!(
+                        "No such user '{}'",
+                        String::from_utf8_lossy(v)
+                    )));
+                }
+            } else if is(opt, "skipme") {
+                skipme = if is(v, "yes") {
+                    true
+                } else if is(v, "no") {
+                    false
+                } else {
+                    return Err(Error::Syntax);
+                };
+            } else {
+                return Err(Error::Syntax);
+            }
+            i += 2;
+        }
+    }
+    let me = cx.client.id;
+    let mut killed = 0;
+    for c in cx.node.clients.snapshot() {
+        if !typ_matches
+            || addr
+                .as_deref()
+                .is_some_and(|a| a != c.addr.to_string().as_bytes())
+            || laddr
+                .as_deref()
+                .is_some_and(|a| a != c.laddr.to_string().as_bytes())
+            || id.is_some_and(|i| i != c.id)
+            || (c.id == me && skipme)
+        {
+            continue;
+        }
+        if c.id == me {
+            cx.client.close_after_reply = true;
+        } else {
+            cx.node.clients.kill(c.id);
+        }
+        killed += 1;
+    }
+    if old_form {
+        if killed == 0 {
+            return Err(Error::msg("No such client"));
+        }
+        cx.out.ok();
+    } else {
+        cx.out.int(killed);
+    }
+    Ok(())
+}
+
+pub fn client_setinfo(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (attr, val) = (&args[2], &args[3]);
+    let slot = if is(attr, "lib-name") {
+        &cx.client.info.lib_name
+    } else if is(attr, "lib-ver") {
+        &cx.client.info.lib_ver
+    } else {
+        return Err(Error::msg(format!(
+            "Unrecognized option '{}'",
+            String::from_utf8_lossy(attr)
+        )));
+    };
+    if !valid_name(val) {
+        return Err(Error::msg(format!(
+            "{} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr).to_lowercase()
+        )));
+    }
+    *slot.lock() = (!val.is_empty()).then(|| val.to_vec());
+    cx.out.ok();
+    Ok(())
+}
+
+fn on_off(a: &[u8]) -> Result<bool> {
+    if is(a, "on") {
+        Ok(true)
+    } else if is(a, "off") {
+        Ok(false)
+    } else {
+        Err(Error::Syntax)
+    }
+}
+
+pub fn client_no_evict(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let on = on_off(&args[2])?;
+    cx.client.info.no_evict.store(on, Ordering::Relaxed);
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn client_no_touch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    cx.client.no_touch = on_off(&args[2])?;
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn client_reply(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let a = &args[2];
+    cx.client.reply_mode = if is(a, "on") {
+        ReplyMode::On
+    } else if is(a, "off") {
+        ReplyMode::Off
+    } else if is(a, "skip") {
+        ReplyMode::Skip
+    } else {
+        return Err(Error::Syntax);
+    };
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn client_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    reply_help(
+        cx.out,
+        "CLIENT",
+        &[
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options are:",
+            "    * ADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made from the specified address",
+            "    * LADDR (<ip:port>|<unixsocket>:0)",
+            "      Kill connections made to specified local address",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Kill connections by type.",
+            "    * USER <username>",
+            "      Kill connections authenticated by <username>.",
+            "    * SKIPME (YES|NO)",
+            "      Skip killing current connection (default: yes).",
+            "LIST [options ...]",
+            "    Return information about client connections. Options:",
+            "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+            "      Return clients of specified type.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>",
+            "    Set client library name or version.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
+        ],
+    );
+    Ok(())
+}

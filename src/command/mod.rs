@@ -1,0 +1,142 @@
+//! Commands: the static table, dispatch, and one file per command family.
+
+pub mod connection;
+pub mod key;
+pub mod server;
+pub mod string;
+pub mod table;
+
+use crate::connection::ClientState;
+use crate::error::{Error, Result};
+use crate::node::Node;
+use crate::resp::{Args, Out};
+use crate::store::Store;
+use crate::util::num::parse_i64;
+
+pub use table::Command;
+
+/// Everything a command may touch: the node, the calling client, and its output buffer.
+pub struct Ctx<'a> {
+    pub node: &'a Node,
+    pub client: &'a mut ClientState,
+    pub out: &'a mut Out,
+    /// The time this batch of commands runs at, in ms since the epoch.
+    pub now: u64,
+}
+
+impl Ctx<'_> {
+    #[inline]
+    pub fn store(&self) -> &Store {
+        &self.node.store
+    }
+
+    #[inline]
+    pub fn db(&self) -> u32 {
+        self.client.db
+    }
+}
+
+pub type Handler = fn(&mut Ctx<'_>, Args<'_>) -> Result<()>;
+
+/// Finds the command (or subcommand) an argv names, or the error Redis gives for it.
+pub fn resolve(args: &Args<'_>) -> Result<&'static Command> {
+    let name = &args[0];
+    let Some(cmd) = table::lookup(name) else {
+        return Err(unknown_command(args));
+    };
+    if cmd.is_container() && args.len() >= 2 {
+        let Some(sub) = table::lookup_sub(cmd, &args[1]) else {
+            return Err(Error::Msg(
+                format!(
+                    "unknown subcommand '{}'. Try {} HELP.",
+                    truncate(&args[1], 128),
+                    cmd.name.to_uppercase()
+                )
+                .into(),
+            ));
+        };
+        if !sub.arity_ok(args.len()) {
+            return Err(Error::Arity(format!("{}|{}", cmd.name, sub.name)));
+        }
+        return Ok(sub);
+    }
+    if !cmd.arity_ok(args.len()) {
+        return Err(Error::Arity(cmd.name.to_string()));
+    }
+    Ok(cmd)
+}
+
+fn truncate(b: &[u8], n: usize) -> String {
+    String::from_utf8_lossy(&b[..b.len().min(n)]).into_owned()
+}
+
+fn unknown_command(args: &Args<'_>) -> Error {
+    let mut rest = String::new();
+    for a in args.iter().skip(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        rest.push('\'');
+        rest.push_str(&truncate(a, room));
+        rest.push_str("' ");
+    }
+    Error::Msg(
+        format!(
+            "unknown command '{}', with args beginning with: {}",
+            truncate(&args[0], 128),
+            rest
+        )
+        .into(),
+    )
+}
+
+/// Runs one command and writes its reply (or its error) into `cx.out`.
+pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
+    if let Err(e) = dispatch(cx, args) {
+        cx.node.stats.error();
+        cx.out.error(&e.to_string());
+    }
+}
+
+fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let cmd = resolve(&args)?;
+    cx.client.last_command = Some(cmd);
+    if !cx.client.authenticated && !cmd.has(table::NO_AUTH) {
+        return Err(Error::NoAuth);
+    }
+    let Some(handler) = cmd.handler else {
+        // A container called bare is an arity error, caught by `resolve`.
+        return Err(Error::Arity(cmd.name.to_string()));
+    };
+    // Subcommand handlers see the whole argv, container name included.
+    handler(cx, args)
+}
+
+// --- Argument helpers shared by the command families ---
+
+/// Parses an integer argument with Redis's exact rules.
+#[inline]
+pub fn int_arg(a: &[u8]) -> Result<i64> {
+    parse_i64(a).ok_or(Error::NotInteger)
+}
+
+/// Case-insensitive comparison of an argument with an option name.
+#[inline]
+pub fn is(a: &[u8], opt: &str) -> bool {
+    a.eq_ignore_ascii_case(opt.as_bytes())
+}
+
+/// Replies the lines of a HELP subcommand, as Redis's addReplyHelp does.
+pub fn reply_help(out: &mut Out, container: &str, lines: &[&str]) {
+    out.array(lines.len() + 2);
+    out.simple(&format!(
+        "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        container
+    ));
+    for l in lines {
+        out.simple(l);
+    }
+    out.simple("HELP");
+    out.simple("    Print this help.");
+}

@@ -1,0 +1,353 @@
+//! The static command table: name, arity, flags, key positions, documentation and handler.
+//! It drives dispatch, arity errors, COMMAND INFO/DOCS/COUNT/LIST/GETKEYS and, later, ACL
+//! checks and cluster routing.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use super::{Handler, connection, key, server, string};
+
+pub const WRITE: u32 = 1 << 0;
+pub const READONLY: u32 = 1 << 1;
+pub const DENYOOM: u32 = 1 << 2;
+pub const ADMIN: u32 = 1 << 3;
+pub const NOSCRIPT: u32 = 1 << 4;
+pub const LOADING: u32 = 1 << 5;
+pub const STALE: u32 = 1 << 6;
+pub const FAST: u32 = 1 << 7;
+pub const NO_AUTH: u32 = 1 << 8;
+pub const SENTINEL: u32 = 1 << 9;
+pub const ALLOW_BUSY: u32 = 1 << 10;
+pub const NO_MULTI: u32 = 1 << 11;
+pub const PROTECTED: u32 = 1 << 12;
+pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 13;
+
+/// Flag names as COMMAND INFO reports them, in Redis's order.
+pub const FLAG_NAMES: &[(u32, &str)] = &[
+    (WRITE, "write"),
+    (READONLY, "readonly"),
+    (DENYOOM, "denyoom"),
+    (ADMIN, "admin"),
+    (NOSCRIPT, "noscript"),
+    (LOADING, "loading"),
+    (STALE, "stale"),
+    (FAST, "fast"),
+    (NO_AUTH, "no_auth"),
+    (ALLOW_BUSY, "allow_busy"),
+    (NO_MULTI, "no_multi"),
+];
+
+/// One command or subcommand.
+pub struct Command {
+    /// Lower case; subcommands carry only their own name (`get` of `config`).
+    pub name: &'static str,
+    /// Redis arity: N = exactly N arguments (name included), -N = at least N.
+    pub arity: i32,
+    pub flags: u32,
+    /// ACL categories beyond those implied by the flags (e.g. "string", "keyspace").
+    pub acl: &'static [&'static str],
+    /// Key positions: first, last (negative counts from the end), step. 0,0,0: no keys.
+    pub keys: (i32, i32, i32),
+    pub group: &'static str,
+    pub since: &'static str,
+    pub summary: &'static str,
+    pub complexity: &'static str,
+    /// `None` for containers, whose subcommands do the work.
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [Command],
+}
+
+impl Command {
+    pub fn is_container(&self) -> bool {
+        !self.subcommands.is_empty()
+    }
+
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// The keys of a call, by the table's positions.
+    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
+        let (first, last, step) = self.keys;
+        if first <= 0 || step <= 0 {
+            return Vec::new();
+        }
+        let last = if last < 0 { argc as i32 + last } else { last };
+        (first..=last.min(argc as i32 - 1))
+            .step_by(step as usize)
+            .map(|i| i as usize)
+            .collect()
+    }
+}
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, $flags:expr, $acl:expr, $keys:expr, $group:literal, $since:literal, $summary:literal, $cx:literal, $handler:expr) => {
+        Command {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            acl: $acl,
+            keys: $keys,
+            group: $group,
+            since: $since,
+            summary: $summary,
+            complexity: $cx,
+            handler: Some($handler),
+            subcommands: &[],
+        }
+    };
+}
+
+macro_rules! container {
+    ($name:literal, $arity:expr, $flags:expr, $group:literal, $since:literal, $summary:literal, $subs:expr) => {
+        Command {
+            name: $name,
+            arity: $arity,
+            flags: $flags,
+            acl: &[],
+            keys: (0, 0, 0),
+            group: $group,
+            since: $since,
+            summary: $summary,
+            complexity: "Depends on subcommand.",
+            handler: None,
+            subcommands: $subs,
+        }
+    };
+}
+
+const NONE: (i32, i32, i32) = (0, 0, 0);
+const K1: (i32, i32, i32) = (1, 1, 1);
+const K2: (i32, i32, i32) = (2, 2, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const KPAIRS: (i32, i32, i32) = (1, -1, 2);
+const ST: &[&str] = &["string"];
+const KS: &[&str] = &["keyspace"];
+const KSD: &[&str] = &["keyspace", "dangerous"];
+const CONN: &[&str] = &["connection"];
+const DANG: &[&str] = &["dangerous"];
+const ADM: &[&str] = &["admin", "dangerous"];
+const NOACL: &[&str] = &[];
+
+const LSF: u32 = LOADING | STALE | FAST;
+const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
+
+#[rustfmt::skip]
+pub static COMMANDS: &[Command] = &[
+    // strings
+    cmd!("get", 2, READONLY | FAST, ST, K1, "string", "1.0.0", "Returns the string value of a key.", "O(1)", string::get),
+    cmd!("set", -3, WRITE | DENYOOM, ST, K1, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "O(1)", string::set),
+    cmd!("setnx", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "O(1)", string::setnx),
+    cmd!("setex", 4, WRITE | DENYOOM, ST, K1, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "O(1)", string::setex),
+    cmd!("psetex", 4, WRITE | DENYOOM, ST, K1, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "O(1)", string::psetex),
+    cmd!("mget", -2, READONLY | FAST, ST, KALL, "string", "1.0.0", "Atomically returns the string values of one or more keys.", "O(N) where N is the number of keys to retrieve.", string::mget),
+    cmd!("mset", -3, WRITE | DENYOOM, ST, KPAIRS, "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "O(N) where N is the number of keys to set.", string::mset),
+    cmd!("msetnx", -3, WRITE | DENYOOM, ST, KPAIRS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set.", string::msetnx),
+    cmd!("getset", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "O(1)", string::getset),
+    cmd!("getdel", 2, WRITE | FAST, ST, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", "O(1)", string::getdel),
+    cmd!("getex", -2, WRITE | FAST, ST, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "O(1)", string::getex),
+    cmd!("incr", 2, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incr),
+    cmd!("decr", 2, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decr),
+    cmd!("incrby", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrby),
+    cmd!("decrby", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decrby),
+    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrbyfloat),
+    cmd!("append", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1)", string::append),
+    cmd!("strlen", 2, READONLY | FAST, ST, K1, "string", "2.2.0", "Returns the length of a string value.", "O(1)", string::strlen),
+    cmd!("getrange", 4, READONLY, ST, K1, "string", "2.4.0", "Returns a substring of the string stored at a key.", "O(N) where N is the length of the returned string.", string::getrange),
+    cmd!("substr", 4, READONLY, ST, K1, "string", "1.0.0", "Returns a substring from a string value.", "O(N) where N is the length of the returned string.", string::getrange),
+    cmd!("setrange", 4, WRITE | DENYOOM, ST, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place.", string::setrange),
+    cmd!("lcs", -3, READONLY, ST, K12, "string", "7.0.0", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively", string::lcs),
+    // keys
+    cmd!("del", -2, WRITE, KS, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", key::del),
+    cmd!("unlink", -2, WRITE | FAST, KS, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", key::del),
+    cmd!("exists", -2, READONLY | FAST, KS, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check.", key::exists),
+    cmd!("type", 2, READONLY | FAST, KS, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", "O(1)", key::type_),
+    cmd!("expire", -3, WRITE | FAST, KS, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "O(1)", key::expire),
+    cmd!("pexpire", -3, WRITE | FAST, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "O(1)", key::pexpire),
+    cmd!("expireat", -3, WRITE | FAST, KS, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "O(1)", key::expireat),
+    cmd!("pexpireat", -3, WRITE | FAST, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)", key::pexpireat),
+    cmd!("ttl", 2, READONLY | FAST, KS, K1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", "O(1)", key::ttl),
+    cmd!("pttl", 2, READONLY | FAST, KS, K1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", "O(1)", key::pttl),
+    cmd!("expiretime", 2, READONLY | FAST, KS, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "O(1)", key::expiretime),
+    cmd!("pexpiretime", 2, READONLY | FAST, KS, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "O(1)", key::pexpiretime),
+    cmd!("persist", 2, WRITE | FAST, KS, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "O(1)", key::persist),
+    cmd!("keys", 2, READONLY, KSD, NONE, "generic", "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database", key::keys),
+    cmd!("scan", -2, READONLY | TOUCHES_ARBITRARY_KEYS, KS, NONE, "generic", "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration.", key::scan),
+    cmd!("randomkey", 1, READONLY | TOUCHES_ARBITRARY_KEYS, KS, NONE, "generic", "1.0.0", "Returns a random key name from the database.", "O(1)", key::randomkey),
+    cmd!("rename", 3, WRITE, KS, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", "O(1)", key::rename),
+    cmd!("renamenx", 3, WRITE | FAST, KS, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "O(1)", key::renamenx),
+    cmd!("copy", -3, WRITE | DENYOOM, KS, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "O(N) worst case for collections, where N is the number of nested items.", key::copy),
+    cmd!("move", 3, WRITE | FAST, KS, K1, "generic", "1.0.0", "Moves a key to another database.", "O(1)", key::move_),
+    cmd!("touch", -2, READONLY | FAST, KS, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched.", key::touch),
+    container!("object", -2, 0, "generic", "2.2.3", "A container for object introspection commands.", OBJECT_SUBS),
+    cmd!("dbsize", 1, READONLY | FAST, KS, NONE, "server", "1.0.0", "Returns the number of keys in the database.", "O(1)", key::dbsize),
+    cmd!("flushdb", -1, WRITE, KSD, NONE, "server", "1.0.0", "Remove all keys from the current database.", "O(N) where N is the number of keys in the selected database", key::flushdb),
+    cmd!("flushall", -1, WRITE, KSD, NONE, "server", "1.0.0", "Removes all keys from all databases.", "O(N) where N is the total number of keys in all databases", key::flushall),
+    cmd!("swapdb", 3, WRITE | FAST, KSD, NONE, "server", "4.0.0", "Swaps two Redis databases.", "O(N) where N is the count of clients watching or blocking on keys from both databases.", key::swapdb),
+    // connection
+    cmd!("ping", -1, FAST | SENTINEL, CONN, NONE, "connection", "1.0.0", "Returns the server's liveliness response.", "O(1)", connection::ping),
+    cmd!("echo", 2, LSF, CONN, NONE, "connection", "1.0.0", "Returns the given string.", "O(1)", connection::echo),
+    cmd!("select", 2, LSF, CONN, NONE, "connection", "1.0.0", "Changes the selected database.", "O(1)", connection::select),
+    cmd!("hello", -1, NOSCRIPT | LSF | NO_AUTH | SENTINEL | ALLOW_BUSY, CONN, NONE, "connection", "6.0.0", "Handshakes with the Redis server.", "O(1)", connection::hello),
+    cmd!("auth", -2, NOSCRIPT | LSF | NO_AUTH | SENTINEL | ALLOW_BUSY, CONN, NONE, "connection", "1.0.0", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user", connection::auth),
+    cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LSF | NO_AUTH, CONN, NONE, "connection", "1.0.0", "Closes the connection.", "O(1)", connection::quit),
+    cmd!("reset", 1, NOSCRIPT | LSF | NO_AUTH | ALLOW_BUSY, CONN, NONE, "connection", "6.2.0", "Resets the connection.", "O(1)", connection::reset),
+    container!("client", -2, SENTINEL, "connection", "2.4.0", "A container for client connection commands.", CLIENT_SUBS),
+    // server
+    cmd!("info", -1, LOADING | STALE | SENTINEL, DANG, NONE, "server", "1.0.0", "Returns information and statistics about the server.", "O(1)", server::info),
+    // A container that also answers when called bare (COMMAND = COMMAND INFO of everything).
+    Command { handler: Some(server::command), ..container!("command", -1, LOADING | STALE | SENTINEL, "server", "2.8.13", "Returns detailed information about all commands.", COMMAND_SUBS) },
+    container!("config", -2, 0, "server", "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
+    cmd!("time", 1, LSF, NOACL, NONE, "server", "2.6.0", "Returns the server time.", "O(1)", server::time),
+    container!("memory", -2, 0, "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
+    cmd!("lastsave", 1, LSF, ADM, NONE, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)", server::lastsave),
+    cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, NOACL, NONE, "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.", server::debug),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
+];
+
+#[rustfmt::skip]
+static OBJECT_SUBS: &[Command] = &[
+    cmd!("encoding", 3, READONLY, KS, K2, "generic", "2.2.3", "Returns the internal encoding of a Redis object.", "O(1)", key::object_encoding),
+    cmd!("freq", 3, READONLY, KS, K2, "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", "O(1)", key::object_freq),
+    cmd!("idletime", 3, READONLY, KS, K2, "generic", "2.2.3", "Returns the time since the last access to a Redis object.", "O(1)", key::object_idletime),
+    cmd!("refcount", 3, READONLY, KS, K2, "generic", "2.2.3", "Returns the reference count of a value of a key.", "O(1)", key::object_refcount),
+    cmd!("help", 2, LOADING | STALE, KS, NONE, "generic", "6.2.0", "Returns helpful text about the different subcommands.", "O(1)", key::object_help),
+];
+
+#[rustfmt::skip]
+static CLIENT_SUBS: &[Command] = &[
+    cmd!("id", 2, CONN_FLAGS, CONN, NONE, "connection", "5.0.0", "Returns the unique client ID of the connection.", "O(1)", connection::client_id),
+    cmd!("setname", 3, CONN_FLAGS, CONN, NONE, "connection", "2.6.9", "Sets the connection name.", "O(1)", connection::client_setname),
+    cmd!("getname", 2, CONN_FLAGS, CONN, NONE, "connection", "2.6.9", "Returns the name of the connection.", "O(1)", connection::client_getname),
+    cmd!("list", -2, ADMIN | CONN_FLAGS, CONN, NONE, "connection", "2.4.0", "Lists open connections.", "O(N) where N is the number of client connections", connection::client_list),
+    cmd!("info", 2, CONN_FLAGS, CONN, NONE, "connection", "6.2.0", "Returns information about the connection.", "O(1)", connection::client_info),
+    cmd!("kill", -3, ADMIN | CONN_FLAGS, CONN, NONE, "connection", "2.4.0", "Terminates open connections.", "O(N) where N is the number of client connections", connection::client_kill),
+    cmd!("setinfo", 4, CONN_FLAGS, CONN, NONE, "connection", "7.2.0", "Sets information specific to the client or connection.", "O(1)", connection::client_setinfo),
+    cmd!("no-evict", 3, ADMIN | CONN_FLAGS, CONN, NONE, "connection", "7.0.0", "Sets the client eviction mode of the connection.", "O(1)", connection::client_no_evict),
+    cmd!("no-touch", 3, CONN_FLAGS, CONN, NONE, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "O(1)", connection::client_no_touch),
+    cmd!("reply", 3, CONN_FLAGS, CONN, NONE, "connection", "3.2.0", "Instructs the server whether to reply to commands.", "O(1)", connection::client_reply),
+    cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", connection::client_help),
+];
+
+#[rustfmt::skip]
+static COMMAND_SUBS: &[Command] = &[
+    cmd!("count", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Returns a count of commands.", "O(1)", server::command_count),
+    cmd!("list", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", server::command_list),
+    cmd!("info", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", server::command_info),
+    cmd!("docs", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", server::command_docs),
+    cmd!("getkeys", -4, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", server::command_getkeys),
+    cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::command_help),
+];
+
+#[rustfmt::skip]
+static CONFIG_SUBS: &[Command] = &[
+    cmd!("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", server::config_get),
+    cmd!("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", server::config_set),
+    cmd!("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Resets the server's statistics.", "O(1)", server::config_resetstat),
+    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::config_help),
+];
+
+#[rustfmt::skip]
+static MEMORY_SUBS: &[Command] = &[
+    cmd!("usage", -3, READONLY, NOACL, K2, "server", "4.0.0", "Estimates the memory usage of a key.", "O(N) where N is the number of samples.", server::memory_usage),
+    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "4.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::memory_help),
+];
+
+/// Commands by lower-case name.
+static INDEX: LazyLock<HashMap<&'static [u8], &'static Command>> =
+    LazyLock::new(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
+
+/// Looks up a command by name, case-insensitively, without allocating.
+#[inline]
+pub fn lookup(name: &[u8]) -> Option<&'static Command> {
+    let mut buf = [0u8; 32];
+    if name.len() > buf.len() {
+        return None;
+    }
+    let lower = &mut buf[..name.len()];
+    lower.copy_from_slice(name);
+    lower.make_ascii_lowercase();
+    INDEX.get(&*lower).copied()
+}
+
+/// Looks up a subcommand of a container.
+pub fn lookup_sub(parent: &'static Command, name: &[u8]) -> Option<&'static Command> {
+    parent
+        .subcommands
+        .iter()
+        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+}
+
+/// The command at this address (as stored by a connection), if it is one of the table's.
+pub fn by_address(addr: usize) -> Option<&'static Command> {
+    if addr == 0 {
+        return None;
+    }
+    COMMANDS
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+        .find(|c| std::ptr::eq(*c, addr as *const Command))
+}
+
+/// The container of a subcommand.
+pub fn parent_of(cmd: &'static Command) -> Option<&'static Command> {
+    COMMANDS
+        .iter()
+        .find(|c| c.subcommands.iter().any(|s| std::ptr::eq(s, cmd)))
+}
+
+/// `name` for commands, `container|name` for subcommands (as Redis's fullname).
+pub fn full_name(cmd: &'static Command) -> String {
+    match parent_of(cmd) {
+        Some(p) => format!("{}|{}", p.name, cmd.name),
+        None => cmd.name.to_string(),
+    }
+}
+
+/// All top-level commands.
+pub fn all() -> &'static [Command] {
+    COMMANDS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
+        assert!(lookup(b"nosuchcommand").is_none());
+        assert!(lookup(&[b'a'; 100]).is_none());
+        let cfg = lookup(b"CONFIG").unwrap();
+        assert_eq!(lookup_sub(cfg, b"GET").map(|c| c.name), Some("get"));
+    }
+
+    #[test]
+    fn table_is_consistent() {
+        let mut names = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(names.insert(c.name), "duplicate {}", c.name);
+            assert_eq!(c.name, c.name.to_lowercase());
+            assert!(
+                c.handler.is_some() != c.is_container() || c.name == "command",
+                "{}",
+                c.name
+            );
+            assert!(c.arity != 0);
+        }
+    }
+
+    #[test]
+    fn key_positions() {
+        assert_eq!(lookup(b"mset").unwrap().key_indexes(5), vec![1, 3]);
+        assert_eq!(lookup(b"del").unwrap().key_indexes(4), vec![1, 2, 3]);
+        assert_eq!(lookup(b"rename").unwrap().key_indexes(3), vec![1, 2]);
+        assert!(lookup(b"ping").unwrap().key_indexes(1).is_empty());
+    }
+}

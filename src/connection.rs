@@ -1,0 +1,406 @@
+//! A client connection: its read → execute → write loop, its state, and the registry of all
+//! clients (CLIENT LIST/KILL, maxclients, graceful shutdown).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::command::{self, Command, Ctx};
+use crate::node::{Node, now_ms};
+use crate::resp::{Frame, Limits, Out, Parser, Protocol};
+
+/// Bytes read per `read()` at least (Redis's PROTO_IOBUF_LEN).
+const READ_CHUNK: usize = 16 * 1024;
+
+/// What CLIENT REPLY asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+}
+
+/// Something a command asks the connection loop to do after its reply is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Flush what is buffered, then sleep (DEBUG SLEEP) before the next command.
+    Sleep(Duration),
+    /// Stop the node (SHUTDOWN); this connection closes without a reply.
+    Shutdown,
+}
+
+/// A client as other connections see it (CLIENT LIST, CLIENT KILL).
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i32,
+    pub created_ms: u64,
+    pub last_ms: AtomicU64,
+    pub db: AtomicU32,
+    pub resp: AtomicU32,
+    /// Address of the last `&'static Command` run, 0 before the first.
+    last_cmd: AtomicUsize,
+    pub qbuf: AtomicUsize,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Option<Vec<u8>>>,
+    pub lib_ver: Mutex<Option<Vec<u8>>>,
+    pub no_evict: std::sync::atomic::AtomicBool,
+    /// The socket, while open, so another task can shut it down; cleared before it closes so
+    /// a reused descriptor is never touched.
+    sock: Mutex<Option<i32>>,
+}
+
+impl ClientInfo {
+    pub fn last_command(&self) -> Option<&'static Command> {
+        let p = self.last_cmd.load(Ordering::Relaxed);
+        // The table is static; every address stored here came from a `&'static Command`.
+        command::table::by_address(p)
+    }
+
+    fn shutdown_socket(&self, how: i32) {
+        if let Some(fd) = *self.sock.lock() {
+            // SAFETY: the descriptor is open while it is in `sock` (cleared under this lock
+            // before the socket is closed); shutdown() does not invalidate it.
+            unsafe {
+                libc::shutdown(fd, how);
+            }
+        }
+    }
+}
+
+/// Every connected client.
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+    count: AtomicUsize,
+    empty: Notify,
+}
+
+impl Clients {
+    pub fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> Arc<ClientInfo> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = now_ms();
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now,
+            last_ms: AtomicU64::new(now),
+            db: AtomicU32::new(0),
+            resp: AtomicU32::new(2),
+            last_cmd: AtomicUsize::new(0),
+            qbuf: AtomicUsize::new(0),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            no_evict: Default::default(),
+            sock: Mutex::new((fd >= 0).then_some(fd)),
+        });
+        self.map.lock().insert(id, info.clone());
+        self.count.fetch_add(1, Ordering::Relaxed);
+        info
+    }
+
+    fn unregister(&self, id: u64) {
+        if self.map.lock().remove(&id).is_some() && self.count.fetch_sub(1, Ordering::Relaxed) == 1
+        {
+            self.empty.notify_waiters();
+        }
+    }
+
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        self.map.lock().values().cloned().collect()
+    }
+
+    /// Closes a client's connection; true when it was connected.
+    pub fn kill(&self, id: u64) -> bool {
+        let info = self.map.lock().get(&id).cloned();
+        match info {
+            Some(i) => {
+                i.shutdown_socket(libc::SHUT_RDWR);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Stops reading from every client: each finishes the commands it has read, replies and
+    /// closes (graceful shutdown).
+    pub fn shutdown_all(&self) {
+        for c in self.snapshot() {
+            c.shutdown_socket(libc::SHUT_RD);
+        }
+    }
+
+    pub fn kill_all(&self) {
+        for c in self.snapshot() {
+            c.shutdown_socket(libc::SHUT_RDWR);
+        }
+    }
+
+    pub fn kill_idle(&self, now: u64, idle_ms: u64) {
+        for c in self.snapshot() {
+            if now.saturating_sub(c.last_ms.load(Ordering::Relaxed)) > idle_ms {
+                c.shutdown_socket(libc::SHUT_RDWR);
+            }
+        }
+    }
+
+    /// Waits until no client is connected, or the timeout; true when empty.
+    pub async fn wait_empty(&self, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.empty.notified();
+                if self.is_empty() {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+}
+
+/// The state of one client, owned by its connection task.
+pub struct ClientState {
+    pub id: u64,
+    pub db: u32,
+    pub authenticated: bool,
+    pub no_touch: bool,
+    pub reply_mode: ReplyMode,
+    pub last_command: Option<&'static Command>,
+    pub close_after_reply: bool,
+    pub action: Option<Action>,
+    pub info: Arc<ClientInfo>,
+}
+
+impl ClientState {
+    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> ClientState {
+        ClientState {
+            id: info.id,
+            db: 0,
+            authenticated,
+            no_touch: false,
+            reply_mode: ReplyMode::On,
+            last_command: None,
+            close_after_reply: false,
+            action: None,
+            info,
+        }
+    }
+
+    pub fn select(&mut self, db: u32) {
+        self.db = db;
+        self.info.db.store(db, Ordering::Relaxed);
+    }
+}
+
+/// Takes a new TCP connection: refuses it past maxclients, otherwise serves it on its own task.
+pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
+    node.stats
+        .total_connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let _ = stream.set_nodelay(true);
+    let max = node.settings.maxclients.load(Ordering::Relaxed) as usize;
+    if node.clients.len() >= max {
+        node.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let mut stream = stream;
+            let _ = stream
+                .write_all(b"-ERR max number of clients reached\r\n")
+                .await;
+        });
+        return;
+    }
+    let laddr = stream
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let fd = raw_fd(&stream);
+    let info = node.clients.register(peer, laddr, fd);
+    let node = node.clone();
+    tokio::spawn(async move {
+        let id = info.id;
+        serve(&node, stream, info).await;
+        node.clients.unregister(id);
+    });
+}
+
+#[cfg(unix)]
+fn raw_fd(s: &TcpStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    s.as_raw_fd()
+}
+
+#[cfg(not(unix))]
+fn raw_fd(_s: &TcpStream) -> i32 {
+    -1
+}
+
+/// The connection loop: read what arrived, execute every complete command in order, send all
+/// replies in one write. A command never awaits, so a slow client only ever delays itself.
+async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
+    let authenticated = node.settings.requirepass().is_none();
+    let mut client = ClientState::new(info.clone(), authenticated);
+    let mut parser = Parser::new();
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = Out::new(Protocol::Resp2);
+    let mut want = READ_CHUNK;
+    'conn: loop {
+        rbuf.reserve(want.max(READ_CHUNK));
+        let n = match stream.read_buf(&mut rbuf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let now = now_ms();
+        let limits = Limits {
+            max_bulk_len: node.settings.proto_max_bulk_len(),
+        };
+        let mut start = 0;
+        let mut commands = 0u64;
+        want = READ_CHUNK;
+        loop {
+            let frame = parser.parse(&rbuf[start..], &limits);
+            match frame {
+                Ok(Frame::Command { len }) => {
+                    let args = parser.args(&rbuf[start..]);
+                    let mark = out.buf.len();
+                    let mode = client.reply_mode;
+                    {
+                        let mut cx = Ctx {
+                            node,
+                            client: &mut client,
+                            out: &mut out,
+                            now,
+                        };
+                        command::execute(&mut cx, args);
+                    }
+                    commands += 1;
+                    start += len;
+                    apply_reply_mode(&mut client, &mut out, mark, mode);
+                    if client.close_after_reply {
+                        break;
+                    }
+                    match client.action.take() {
+                        None => {}
+                        Some(Action::Shutdown) => {
+                            node.request_shutdown();
+                            break 'conn;
+                        }
+                        Some(Action::Sleep(d)) => {
+                            if flush(&mut stream, &mut out, node).await.is_err() {
+                                break 'conn;
+                            }
+                            tokio::time::sleep(d).await;
+                        }
+                    }
+                }
+                Ok(Frame::Empty { len }) => start += len,
+                Ok(Frame::Incomplete { hint }) => {
+                    want = hint;
+                    break;
+                }
+                Err(e) => {
+                    out.error(&format!("ERR Protocol error: {}", e.0));
+                    tracing::debug!(component = "resp", action = "protocol_error", client = client.id, error = %e.0, "protocol error, closing connection");
+                    client.close_after_reply = true;
+                    break;
+                }
+            }
+        }
+        rbuf.advance(start);
+        node.stats
+            .total_commands_processed
+            .fetch_add(commands, Ordering::Relaxed);
+        node.stats
+            .net_input_bytes
+            .fetch_add(n as u64, Ordering::Relaxed);
+        info.last_ms.store(now, Ordering::Relaxed);
+        info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        if let Some(c) = client.last_command {
+            info.last_cmd
+                .store(c as *const Command as usize, Ordering::Relaxed);
+        }
+        if flush(&mut stream, &mut out, node).await.is_err() || client.close_after_reply {
+            break;
+        }
+        let in_progress = rbuf.len() as u64;
+        if in_progress
+            > node
+                .settings
+                .client_query_buffer_limit
+                .load(Ordering::Relaxed)
+        {
+            tracing::warn!(
+                component = "resp",
+                action = "query_buffer_limit",
+                client = client.id,
+                bytes = in_progress,
+                "closing client that reached max query buffer length"
+            );
+            break;
+        }
+    }
+    // Forget the descriptor before the socket closes, so a kill can't hit a reused one.
+    *info.sock.lock() = None;
+    let _ = stream.shutdown().await;
+}
+
+fn apply_reply_mode(client: &mut ClientState, out: &mut Out, mark: usize, mode_before: ReplyMode) {
+    match mode_before {
+        ReplyMode::On => {}
+        ReplyMode::Off => {
+            // CLIENT REPLY ON is the one command that answers while replies are off.
+            if client.reply_mode != ReplyMode::On {
+                out.buf.truncate(mark);
+            }
+        }
+        ReplyMode::Skip => {
+            out.buf.truncate(mark);
+            if client.reply_mode == ReplyMode::Skip {
+                client.reply_mode = ReplyMode::On;
+            }
+        }
+    }
+    // CLIENT REPLY OFF/SKIP themselves send nothing.
+    if mode_before == ReplyMode::On && client.reply_mode != ReplyMode::On {
+        out.buf.truncate(mark);
+    }
+}
+
+async fn flush(stream: &mut TcpStream, out: &mut Out, node: &Node) -> std::io::Result<()> {
+    if out.buf.is_empty() {
+        return Ok(());
+    }
+    let r = stream.write_all(&out.buf).await;
+    node.stats
+        .net_output_bytes
+        .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
+    out.buf.clear();
+    // Don't keep a huge buffer around after one big reply.
+    if out.buf.capacity() > 1024 * 1024 {
+        out.buf.shrink_to(READ_CHUNK);
+    }
+    r
+}

@@ -1,0 +1,88 @@
+//! The library's error type, and the one place it is mapped to RESP error lines and HTTP codes.
+
+use std::borrow::Cow;
+
+/// A command failed. `Display` is the RESP error line without the leading `-`, exactly as
+/// Redis words it, so clients that match on error text keep working.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR value is out of range, must be positive")]
+    NotPositive,
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR index out of range")]
+    IndexOutOfRange,
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    Arity(String),
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(&'static str),
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    StringTooLong,
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    Oom,
+    #[error("LOADING Redis is loading the dataset in memory")]
+    Loading,
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    /// Any other `ERR ...` message.
+    #[error("ERR {0}")]
+    Msg(Cow<'static, str>),
+    /// A complete error line with its own code (e.g. `NOPROTO ...`).
+    #[error("{0}")]
+    Coded(Cow<'static, str>),
+}
+
+impl Error {
+    pub fn msg(m: impl Into<Cow<'static, str>>) -> Self {
+        Error::Msg(m.into())
+    }
+
+    pub fn coded(m: impl Into<Cow<'static, str>>) -> Self {
+        Error::Coded(m.into())
+    }
+
+    /// The HTTP status this error maps to on the HTTP API.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::WrongType => 409,
+            Error::Oom => 507,
+            Error::Loading => 503,
+            Error::NoAuth => 401,
+            Error::NoSuchKey => 404,
+            _ => 400,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_match_redis() {
+        assert_eq!(
+            Error::Arity("get".into()).to_string(),
+            "ERR wrong number of arguments for 'get' command"
+        );
+        assert_eq!(Error::msg("x y").to_string(), "ERR x y");
+        assert_eq!(
+            Error::WrongType.to_string(),
+            "WRONGTYPE Operation against a key holding the wrong kind of value"
+        );
+        assert_eq!(Error::WrongType.http_status(), 409);
+    }
+}

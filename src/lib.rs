@@ -1,0 +1,14 @@
+//! HyperCache: a Redis-compatible, distributed in-memory cache.
+
+pub mod cli;
+pub mod cluster;
+pub mod command;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod node;
+pub mod persist;
+pub mod resp;
+pub mod store;
+pub mod telemetry;
+pub mod util;

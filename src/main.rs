@@ -1,0 +1,44 @@
+//! The `hypercache` binary: runs a node, or one of the tools.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use hypercache::cli::{Cli, Command};
+use hypercache::config::Config;
+
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Config { action }) = &cli.command {
+        return hypercache::cli::run_config_action(action);
+    }
+    let config = match Config::load(cli.config.as_deref(), &cli.overrides()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hypercache: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    hypercache::telemetry::init(config.logging.level.name());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("hypercache")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("hypercache: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(hypercache::node::run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(component = "node", action = "start", error = %e, "cannot start");
+            eprintln!("hypercache: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

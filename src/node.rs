@@ -1,0 +1,392 @@
+//! A node: built from a config, it owns the keyspace, the clients, the runtime settings and the
+//! listeners, and shuts down gracefully.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::config::{Config, EvictionPolicy};
+use crate::connection::{self, Clients};
+use crate::persist::mutation::{Bus, MutationSink};
+use crate::store::Store;
+
+/// Shards per database: enough that two cores rarely meet on one lock, few enough that an
+/// empty database costs little.
+pub const SHARDS: usize = 64;
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Settings that CONFIG SET may change while the node runs.
+pub struct Settings {
+    pub maxclients: AtomicU64,
+    pub maxmemory: AtomicU64,
+    pub maxmemory_samples: AtomicU64,
+    policy: RwLock<EvictionPolicy>,
+    proto_max_bulk_len: AtomicU64,
+    pub client_query_buffer_limit: AtomicU64,
+    pub hz: AtomicU64,
+    /// Idle client timeout in seconds; 0 = never.
+    pub timeout: AtomicU64,
+    requirepass: RwLock<Option<Vec<u8>>>,
+    pub loglevel: RwLock<String>,
+}
+
+impl Settings {
+    fn from_config(c: &Config) -> Settings {
+        let hz = if c.cache.cleanup_interval.is_zero() {
+            10
+        } else {
+            (1000 / c.cache.cleanup_interval.as_millis().max(1) as u64).clamp(1, 500)
+        };
+        Settings {
+            maxclients: AtomicU64::new(c.cache.maxclients as u64),
+            maxmemory: AtomicU64::new(c.cache.max_memory),
+            maxmemory_samples: AtomicU64::new(c.cache.maxmemory_samples as u64),
+            policy: RwLock::new(c.cache.eviction_policy),
+            proto_max_bulk_len: AtomicU64::new(c.cache.proto_max_bulk_len),
+            client_query_buffer_limit: AtomicU64::new(c.cache.client_query_buffer_limit),
+            hz: AtomicU64::new(hz),
+            timeout: AtomicU64::new(c.cache.timeout.as_secs()),
+            requirepass: RwLock::new(None),
+            loglevel: RwLock::new(format!("{:?}", c.logging.level).to_lowercase()),
+        }
+    }
+
+    pub fn proto_max_bulk_len(&self) -> u64 {
+        self.proto_max_bulk_len.load(Ordering::Relaxed)
+    }
+
+    pub fn set_proto_max_bulk_len(&self, v: u64) {
+        self.proto_max_bulk_len.store(v, Ordering::Relaxed)
+    }
+
+    pub fn policy(&self) -> EvictionPolicy {
+        *self.policy.read()
+    }
+
+    pub fn set_policy(&self, p: EvictionPolicy) {
+        *self.policy.write() = p;
+    }
+
+    pub fn lfu_selected(&self) -> bool {
+        matches!(
+            self.policy(),
+            EvictionPolicy::Lfu | EvictionPolicy::VolatileLfu
+        )
+    }
+
+    pub fn requirepass(&self) -> Option<Vec<u8>> {
+        self.requirepass.read().clone()
+    }
+
+    pub fn set_requirepass(&self, p: Option<Vec<u8>>) {
+        *self.requirepass.write() = p;
+    }
+}
+
+/// Server-wide counters. Connections add their figures once per batch, not per command.
+#[derive(Default)]
+pub struct Stats {
+    pub total_connections_received: AtomicU64,
+    pub total_commands_processed: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub total_error_replies: AtomicU64,
+    memory_peak: AtomicU64,
+    samples: Mutex<Samples>,
+}
+
+/// The last 16 samples of the counters, 100 ms apart, for INFO's instantaneous_* figures.
+#[derive(Default)]
+struct Samples {
+    at: Vec<(Instant, u64, u64, u64)>,
+}
+
+impl Stats {
+    /// Records the counters (called every 100 ms).
+    pub fn sample(&self) {
+        let mut s = self.samples.lock();
+        if s.at.len() == 16 {
+            s.at.remove(0);
+        }
+        s.at.push((
+            Instant::now(),
+            self.total_commands_processed.load(Ordering::Relaxed),
+            self.net_input_bytes.load(Ordering::Relaxed),
+            self.net_output_bytes.load(Ordering::Relaxed),
+        ));
+    }
+
+    /// Operations per second and input/output kbps over the sampled window.
+    pub fn instantaneous(&self) -> (u64, f64, f64) {
+        let s = self.samples.lock();
+        let (Some(first), Some(last)) = (s.at.first(), s.at.last()) else {
+            return (0, 0.0, 0.0);
+        };
+        let secs = last.0.duration_since(first.0).as_secs_f64();
+        if secs <= 0.0 {
+            return (0, 0.0, 0.0);
+        }
+        let rate = |a: u64, b: u64| b.saturating_sub(a) as f64 / secs;
+        (
+            rate(first.1, last.1) as u64,
+            rate(first.2, last.2) / 1024.0,
+            rate(first.3, last.3) / 1024.0,
+        )
+    }
+
+    /// Keeps the peak of used memory; returns it.
+    pub fn note_memory_peak(&self, used: u64) -> u64 {
+        self.memory_peak
+            .fetch_max(used, Ordering::Relaxed)
+            .max(used)
+    }
+
+    #[inline]
+    pub fn error(&self) {
+        self.total_error_replies.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn reset(&self) {
+        for c in [
+            &self.total_connections_received,
+            &self.total_commands_processed,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.total_error_replies,
+        ] {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct Node {
+    pub config: Config,
+    pub settings: Settings,
+    pub store: Store,
+    pub clients: Clients,
+    pub stats: Stats,
+    pub started: Instant,
+    pub started_ms: u64,
+    pub run_id: String,
+    /// Unix time (s) of the last successful save; the start time until persistence saves.
+    pub lastsave: AtomicU64,
+    /// The RESP address actually bound (port 0 resolved).
+    pub resp_addr: Mutex<Option<SocketAddr>>,
+    shutting_down: AtomicBool,
+    shutdown: Notify,
+}
+
+impl Node {
+    /// Builds a node's state (no sockets yet). `sinks` receive every mutation.
+    pub fn new(config: Config, sinks: Vec<Arc<dyn MutationSink>>) -> Arc<Node> {
+        let node_hash = xxhash_rust::xxh64::xxh64(config.node.id.as_bytes(), 0);
+        let bus = Bus::new(node_hash, sinks);
+        let store = Store::new(config.cache.databases as usize, SHARDS, bus);
+        let started_ms = now_ms();
+        let mut run_id = String::with_capacity(40);
+        for _ in 0..40 {
+            run_id.push(char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'));
+        }
+        Arc::new(Node {
+            settings: Settings::from_config(&config),
+            config,
+            store,
+            clients: Clients::default(),
+            stats: Stats::default(),
+            started: Instant::now(),
+            started_ms,
+            run_id,
+            lastsave: AtomicU64::new(started_ms / 1000),
+            resp_addr: Mutex::new(None),
+            shutting_down: AtomicBool::new(false),
+            shutdown: Notify::new(),
+        })
+    }
+
+    /// Asks the node to shut down (SHUTDOWN, a signal).
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+        self.shutdown.notify_waiters();
+        self.shutdown.notify_one();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    async fn shutdown_requested(&self) {
+        while !self.is_shutting_down() {
+            self.shutdown.notified().await;
+        }
+    }
+}
+
+/// A running node: its listener bound, its tasks started.
+pub struct Running {
+    pub node: Arc<Node>,
+    pub resp_addr: SocketAddr,
+    listener: TcpListener,
+}
+
+/// Binds the node's listeners. Failing to bind is an error the caller reports.
+pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
+    let addr = format!(
+        "{}:{}",
+        node.config.network.resp_bind_addr, node.config.network.resp_port
+    );
+    let listener = TcpListener::bind(&addr).await?;
+    let resp_addr = listener.local_addr()?;
+    *node.resp_addr.lock() = Some(resp_addr);
+    Ok(Running {
+        node,
+        resp_addr,
+        listener,
+    })
+}
+
+impl Running {
+    /// Serves until shutdown is requested, then stops accepting, lets in-flight requests finish
+    /// and returns.
+    pub async fn serve(self) {
+        let Running { node, listener, .. } = self;
+        let expiry = tokio::spawn(expire_loop(node.clone()));
+        let sampler = tokio::spawn(sample_loop(node.clone()));
+        let timeouts = tokio::spawn(timeout_loop(node.clone()));
+        tracing::info!(
+            component = "resp",
+            action = "listening",
+            addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            node_id = %node.config.node.id,
+            "ready to accept connections"
+        );
+        loop {
+            tokio::select! {
+                biased;
+                _ = node.shutdown_requested() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => connection::accept(&node, stream, peer),
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(component = "resp", action = "accept", error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        tracing::info!(
+            component = "node",
+            action = "shutdown",
+            "shutting down: closing client connections"
+        );
+        node.clients.shutdown_all();
+        if !node.clients.wait_empty(Duration::from_secs(5)).await {
+            node.clients.kill_all();
+            node.clients.wait_empty(Duration::from_secs(1)).await;
+        }
+        expiry.abort();
+        sampler.abort();
+        timeouts.abort();
+        tracing::info!(component = "node", action = "shutdown", "bye");
+    }
+}
+
+/// Active expiry: like Redis's cycle, `hz` times a second, bounded in work per run.
+async fn expire_loop(node: Arc<Node>) {
+    loop {
+        let hz = node.settings.hz.load(Ordering::Relaxed).max(1);
+        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        let store_node = node.clone();
+        // Off the async workers: a sweep holds shard locks, one short step at a time.
+        let _ = tokio::task::spawn_blocking(move || {
+            let start = Instant::now();
+            // About 25% of one core at most, as Redis's slow cycle.
+            let budget = Duration::from_millis(250 / hz);
+            let mut removed = 0;
+            loop {
+                let r = store_node.store.expire_cycle(now_ms(), 64 * 1024);
+                removed += r;
+                if r == 0 || start.elapsed() >= budget {
+                    break;
+                }
+            }
+            removed
+        })
+        .await;
+    }
+}
+
+async fn sample_loop(node: Arc<Node>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        tick.tick().await;
+        node.stats.sample();
+        node.stats
+            .note_memory_peak(crate::store::memory::allocated());
+    }
+}
+
+/// Closes clients idle for longer than `timeout` seconds (when set).
+async fn timeout_loop(node: Arc<Node>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let t = node.settings.timeout.load(Ordering::Relaxed);
+        if t > 0 {
+            node.clients.kill_idle(now_ms(), t * 1000);
+        }
+    }
+}
+
+/// Runs a node from a config until it is shut down by a signal or SHUTDOWN.
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let node = Node::new(config, Vec::new());
+    let running = bind(node.clone()).await?;
+    let signals = node.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!(
+            component = "node",
+            action = "signal",
+            "received shutdown signal"
+        );
+        signals.request_shutdown();
+    });
+    running.serve().await;
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers the process still stops on SHUTDOWN.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

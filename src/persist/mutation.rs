@@ -1,0 +1,263 @@
+//! Mutations: the one record of every change to data.
+//!
+//! The store applies a change and then publishes it as a [`Mutation`] carrying its deterministic
+//! *effect* (INCR publishes the resulting value, EXPIRE an absolute deadline), so the AOF,
+//! snapshots, replication and recovery all consume the same records.
+
+use std::sync::Arc;
+
+use crate::cluster::clock::{LamportClock, Stamp};
+use crate::store::value::Value;
+
+/// Where a change came from; sinks use it to avoid echoes (the AOF does not re-log a replay,
+/// replication does not send a peer's change back to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A client command or an internal event (expiry, eviction) of this node.
+    Local,
+    /// Loading from the node's own AOF or snapshot at start.
+    Replay,
+    /// Received from a peer.
+    Peer,
+}
+
+/// The effect of one change. Keyed effects carry the full resulting state of the key, so applying
+/// one is idempotent and independent of what the receiver held before.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op<'a> {
+    /// The key now holds `value`, with deadline `expire_at` (ms since the epoch, 0 = none).
+    Set {
+        key: &'a [u8],
+        value: &'a Value,
+        expire_at: u64,
+    },
+    /// The key was deleted by a command.
+    Del { key: &'a [u8] },
+    /// The key's deadline passed and it was removed (lazily or by the active cycle).
+    Expired { key: &'a [u8] },
+    /// The key was evicted to stay within the memory limit.
+    Evicted { key: &'a [u8] },
+    /// The key now expires at `at` (ms since the epoch).
+    Expire { key: &'a [u8], at: u64 },
+    /// The key no longer has a deadline.
+    Persist { key: &'a [u8] },
+    /// Every key of the database was removed.
+    FlushDb,
+    /// Every key of every database was removed.
+    FlushAll,
+    /// This database and `other` swapped contents.
+    SwapDb { other: u32 },
+}
+
+impl Op<'_> {
+    pub fn key(&self) -> Option<&[u8]> {
+        match *self {
+            Op::Set { key, .. }
+            | Op::Del { key }
+            | Op::Expired { key }
+            | Op::Evicted { key }
+            | Op::Expire { key, .. }
+            | Op::Persist { key } => Some(key),
+            Op::FlushDb | Op::FlushAll | Op::SwapDb { .. } => None,
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Set { .. } => "set",
+            Op::Del { .. } => "del",
+            Op::Expired { .. } => "expired",
+            Op::Evicted { .. } => "evicted",
+            Op::Expire { .. } => "expire",
+            Op::Persist { .. } => "persist",
+            Op::FlushDb => "flushdb",
+            Op::FlushAll => "flushall",
+            Op::SwapDb { .. } => "swapdb",
+        }
+    }
+}
+
+/// One change to one database, stamped with the node's Lamport clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mutation<'a> {
+    pub db: u32,
+    pub stamp: Stamp,
+    pub origin: Origin,
+    pub op: Op<'a>,
+}
+
+/// An owned copy of a keyed or database effect, for records that outlive the store's lock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedOp {
+    Set {
+        key: Vec<u8>,
+        value: Value,
+        expire_at: u64,
+    },
+    Del {
+        key: Vec<u8>,
+    },
+    Expired {
+        key: Vec<u8>,
+    },
+    Evicted {
+        key: Vec<u8>,
+    },
+    Expire {
+        key: Vec<u8>,
+        at: u64,
+    },
+    Persist {
+        key: Vec<u8>,
+    },
+    FlushDb,
+    FlushAll,
+    SwapDb {
+        other: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedMutation {
+    pub db: u32,
+    pub stamp: Stamp,
+    pub origin: Origin,
+    pub op: OwnedOp,
+}
+
+impl Mutation<'_> {
+    pub fn to_owned(&self) -> OwnedMutation {
+        let op = match self.op {
+            Op::Set {
+                key,
+                value,
+                expire_at,
+            } => OwnedOp::Set {
+                key: key.to_vec(),
+                value: value.clone(),
+                expire_at,
+            },
+            Op::Del { key } => OwnedOp::Del { key: key.to_vec() },
+            Op::Expired { key } => OwnedOp::Expired { key: key.to_vec() },
+            Op::Evicted { key } => OwnedOp::Evicted { key: key.to_vec() },
+            Op::Expire { key, at } => OwnedOp::Expire {
+                key: key.to_vec(),
+                at,
+            },
+            Op::Persist { key } => OwnedOp::Persist { key: key.to_vec() },
+            Op::FlushDb => OwnedOp::FlushDb,
+            Op::FlushAll => OwnedOp::FlushAll,
+            Op::SwapDb { other } => OwnedOp::SwapDb { other },
+        };
+        OwnedMutation {
+            db: self.db,
+            stamp: self.stamp,
+            origin: self.origin,
+            op,
+        }
+    }
+}
+
+impl OwnedMutation {
+    pub fn as_mutation(&self) -> Mutation<'_> {
+        let op = match &self.op {
+            OwnedOp::Set {
+                key,
+                value,
+                expire_at,
+            } => Op::Set {
+                key,
+                value,
+                expire_at: *expire_at,
+            },
+            OwnedOp::Del { key } => Op::Del { key },
+            OwnedOp::Expired { key } => Op::Expired { key },
+            OwnedOp::Evicted { key } => Op::Evicted { key },
+            OwnedOp::Expire { key, at } => Op::Expire { key, at: *at },
+            OwnedOp::Persist { key } => Op::Persist { key },
+            OwnedOp::FlushDb => Op::FlushDb,
+            OwnedOp::FlushAll => Op::FlushAll,
+            OwnedOp::SwapDb { other } => Op::SwapDb { other: *other },
+        };
+        Mutation {
+            db: self.db,
+            stamp: self.stamp,
+            origin: self.origin,
+            op,
+        }
+    }
+}
+
+/// A consumer of mutations (the AOF, the replicator, tests). Called with the key's shard lock
+/// held, right after the change was applied, so records arrive in apply order per key; a sink
+/// must be quick and must never call back into the store.
+pub trait MutationSink: Send + Sync {
+    fn publish(&self, m: &Mutation<'_>);
+}
+
+/// Delivers mutations to the node's sinks and stamps them.
+pub struct Bus {
+    sinks: Vec<Arc<dyn MutationSink>>,
+    clock: LamportClock,
+}
+
+impl Bus {
+    pub fn new(node: u64, sinks: Vec<Arc<dyn MutationSink>>) -> Bus {
+        Bus {
+            sinks,
+            clock: LamportClock::new(node),
+        }
+    }
+
+    pub fn clock(&self) -> &LamportClock {
+        &self.clock
+    }
+
+    /// True when some sink listens; without one, building records is skipped entirely.
+    #[inline]
+    pub fn active(&self) -> bool {
+        !self.sinks.is_empty()
+    }
+
+    /// Stamps and delivers a local change. Without sinks nothing is stamped: a stamp nobody
+    /// can observe is not worth a contended atomic on every write.
+    #[inline]
+    pub fn emit(&self, db: u32, origin: Origin, op: Op<'_>) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        let stamp = self.clock.tick();
+        self.deliver(&Mutation {
+            db,
+            stamp,
+            origin,
+            op,
+        });
+    }
+
+    /// Delivers a change that already carries its stamp (replay, peers).
+    pub fn deliver(&self, m: &Mutation<'_>) {
+        for s in &self.sinks {
+            s.publish(m);
+        }
+    }
+}
+
+/// A sink that keeps every mutation, for tests and tools.
+#[derive(Default)]
+pub struct RecordingSink {
+    pub records: parking_lot::Mutex<Vec<OwnedMutation>>,
+}
+
+impl RecordingSink {
+    pub fn take(&self) -> Vec<OwnedMutation> {
+        std::mem::take(&mut *self.records.lock())
+    }
+}
+
+impl MutationSink for RecordingSink {
+    fn publish(&self, m: &Mutation<'_>) {
+        self.records.lock().push(m.to_owned());
+    }
+}

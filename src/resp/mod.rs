@@ -1,0 +1,7 @@
+//! The Redis serialization protocol: client frames in, replies out.
+
+pub mod encoder;
+pub mod parser;
+
+pub use encoder::{Out, Protocol};
+pub use parser::{Args, Frame, Limits, Parser, ProtocolError};

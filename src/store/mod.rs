@@ -1,0 +1,12 @@
+//! The keyspace: databases of shards of entries, and the write path through [`KeyRef`].
+
+pub mod memory;
+pub mod shard;
+#[allow(clippy::module_inception)]
+pub mod store;
+pub mod table;
+pub mod value;
+
+pub use shard::{Access, KeyRef};
+pub use store::{Db, DbFigures, Multi, Store};
+pub use value::{Entry, Kind, Value};

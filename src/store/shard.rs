@@ -1,0 +1,382 @@
+//! One shard of a database: a hash table behind its own lock, with its byte count, TTL index
+//! figures and sweep cursor, plus [`KeyRef`], the handle through which commands change a key.
+
+use crate::persist::mutation::{Bus, Op, Origin};
+
+use super::table::Table;
+use super::value::{Entry, Value};
+
+/// How a lookup touches the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// A read: counted as a keyspace hit or miss, refreshes the access time.
+    Read,
+    /// A read by a NO-TOUCH client: counted, but the access time is left alone.
+    ReadNoTouch,
+    /// A write (or a read on behalf of one): refreshes the access time, not counted.
+    Write,
+    /// Neither counted nor touched (OBJECT, TYPE-like introspection, NO-TOUCH clients).
+    Peek,
+}
+
+/// Per-shard counters, updated under the shard's lock so they cost no extra synchronisation.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ShardStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+    pub evicted: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Shard {
+    pub(super) table: Table<Entry>,
+    /// Bytes charged to the entries of this shard.
+    pub used: usize,
+    /// Keys with a deadline, and the sum of their deadlines (for INFO's avg_ttl).
+    pub volatile: usize,
+    expire_sum: u128,
+    pub stats: ShardStats,
+    /// Where the active-expiry sweep resumes.
+    pub(super) sweep_cursor: usize,
+}
+
+/// The LRU clock of Redis: seconds, 24 bits.
+#[inline]
+pub fn lru_clock(now_ms: u64) -> u32 {
+    ((now_ms / 1000) & 0xFF_FFFF) as u32
+}
+
+impl Shard {
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    pub fn table(&self) -> &Table<Entry> {
+        &self.table
+    }
+
+    /// Average deadline of the volatile keys (ms since the epoch), if any.
+    pub fn avg_expire_at(&self) -> Option<u64> {
+        (self.volatile > 0).then(|| (self.expire_sum / self.volatile as u128) as u64)
+    }
+
+    /// Removes the entry at `idx`, keeping the figures right.
+    pub(super) fn remove_at(&mut self, idx: usize) -> Option<Entry> {
+        let e = self.table.remove_at(idx)?;
+        self.account_sub(e.meta());
+        Some(e)
+    }
+
+    /// Empties the shard and returns the old table's slots, so the caller can free them
+    /// outside the lock (FLUSHALL ASYNC).
+    pub(super) fn clear(&mut self) -> Vec<Option<Entry>> {
+        self.used = 0;
+        self.volatile = 0;
+        self.expire_sum = 0;
+        self.sweep_cursor = 0;
+        self.table.clear()
+    }
+
+    /// Finds a key, removing it first if its deadline has passed (lazy expiry, which is itself
+    /// a published mutation).
+    #[inline]
+    pub(super) fn lookup(
+        &mut self,
+        bus: &Bus,
+        db: u32,
+        hash: u32,
+        key: &[u8],
+        now: u64,
+        access: Access,
+    ) -> Option<usize> {
+        let mut idx = self.table.find(hash, key);
+        if let Some(i) = idx
+            && self.table.get(i).is_some_and(|e| e.is_expired(now))
+        {
+            self.remove_at(i);
+            self.stats.expired += 1;
+            bus.emit(db, Origin::Local, Op::Expired { key });
+            idx = None;
+        }
+        match access {
+            Access::Read | Access::ReadNoTouch => {
+                if idx.is_some() {
+                    self.stats.hits += 1;
+                } else {
+                    self.stats.misses += 1;
+                }
+            }
+            Access::Write | Access::Peek => {}
+        }
+        if matches!(access, Access::Read | Access::Write)
+            && let Some(e) = idx.and_then(|i| self.table.get_mut(i))
+        {
+            e.access = lru_clock(now);
+        }
+        idx
+    }
+
+    /// Removes every expired key among the next `budget` slots of the sweep; returns how many
+    /// slots were looked at and how many keys were removed.
+    pub(super) fn sweep_expired(
+        &mut self,
+        bus: &Bus,
+        db: u32,
+        now: u64,
+        budget: usize,
+    ) -> (usize, usize) {
+        let cap = self.table.capacity();
+        if self.volatile == 0 || cap == 0 {
+            return (0, 0);
+        }
+        let steps = budget.min(cap);
+        let mut removed = 0;
+        let mut i = self.sweep_cursor % cap;
+        let mut seen = 0;
+        while seen < steps {
+            let expired = self.table.get(i).is_some_and(|e| e.is_expired(now));
+            if expired {
+                if let Some(e) = self.remove_at(i) {
+                    self.stats.expired += 1;
+                    removed += 1;
+                    bus.emit(db, Origin::Local, Op::Expired { key: &e.key });
+                }
+                // Backward shift moved a follower into slot i, and the table may have shrunk.
+                let cap = self.table.capacity();
+                if cap == 0 {
+                    break;
+                }
+                i %= cap;
+            } else {
+                i = (i + 1) % cap;
+            }
+            seen += 1;
+        }
+        self.sweep_cursor = i;
+        (seen, removed)
+    }
+}
+
+/// A key inside a locked shard. Every change made through it is applied and then published as
+/// a mutation — this is the write path of the whole node.
+pub struct KeyRef<'a> {
+    shard: &'a mut Shard,
+    bus: &'a Bus,
+    db: u32,
+    key: &'a [u8],
+    hash: u32,
+    idx: Option<usize>,
+    now: u64,
+}
+
+impl<'a> KeyRef<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn open(
+        shard: &'a mut Shard,
+        bus: &'a Bus,
+        db: u32,
+        key: &'a [u8],
+        hash: u32,
+        now: u64,
+        access: Access,
+    ) -> KeyRef<'a> {
+        let idx = shard.lookup(bus, db, hash, key, now, access);
+        KeyRef {
+            shard,
+            bus,
+            db,
+            key,
+            hash,
+            idx,
+            now,
+        }
+    }
+
+    pub fn key(&self) -> &[u8] {
+        self.key
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub fn db(&self) -> u32 {
+        self.db
+    }
+
+    #[inline]
+    pub fn exists(&self) -> bool {
+        self.idx.is_some()
+    }
+
+    #[inline]
+    pub fn entry(&self) -> Option<&Entry> {
+        self.idx.and_then(|i| self.shard.table.get(i))
+    }
+
+    #[inline]
+    pub fn value(&self) -> Option<&Value> {
+        self.entry().map(|e| &e.value)
+    }
+
+    /// The key's deadline: `None` without the key, `Some(0)` without a TTL.
+    pub fn expire_at(&self) -> Option<u64> {
+        self.entry().map(|e| e.expire_at)
+    }
+
+    fn publish_set(&self) {
+        if !self.bus.active() {
+            return;
+        }
+        if let Some(e) = self.entry() {
+            self.bus.emit(
+                self.db,
+                Origin::Local,
+                Op::Set {
+                    key: self.key,
+                    value: &e.value,
+                    expire_at: e.expire_at,
+                },
+            );
+        }
+    }
+
+    /// Stores `value` with deadline `expire_at` (0 = none), replacing what was there.
+    pub fn set(&mut self, value: Value, expire_at: u64) {
+        self.install(value, expire_at);
+        self.publish_set();
+    }
+
+    fn install(&mut self, value: Value, expire_at: u64) {
+        let access = lru_clock(self.now);
+        match self.idx.and_then(|i| self.shard.table.get_mut(i)) {
+            Some(e) => {
+                let old =
+                    std::mem::replace(e, Entry::new(self.hash, self.key, value, expire_at, access));
+                let new = e.meta();
+                self.shard.account_sub(old.meta());
+                self.shard.account_add(new);
+            }
+            None => {
+                let e = Entry::new(self.hash, self.key, value, expire_at, access);
+                self.shard.account_add(e.meta());
+                self.idx = Some(self.shard.table.insert_new(e));
+            }
+        }
+    }
+
+    /// Changes the value in place (APPEND, SETRANGE, INCR on a string) and publishes the
+    /// result with the key's current deadline. Does nothing without the key.
+    pub fn update<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        let idx = self.idx?;
+        let e = self.shard.table.get_mut(idx)?;
+        let before = e.mem_size();
+        let r = f(&mut e.value);
+        let after = e.mem_size();
+        self.shard.used = self.shard.used.saturating_sub(before) + after;
+        self.publish_set();
+        Some(r)
+    }
+
+    /// Removes the key, publishing a DEL; returns the removed entry.
+    pub fn delete(&mut self) -> Option<Entry> {
+        let e = self.shard.remove_at(self.idx.take()?)?;
+        self.bus
+            .emit(self.db, Origin::Local, Op::Del { key: self.key });
+        Some(e)
+    }
+
+    /// Sets the deadline. A deadline already past deletes the key, as Redis does.
+    pub fn set_expire(&mut self, at: u64) -> bool {
+        let Some(idx) = self.idx else { return false };
+        if at <= self.now {
+            self.delete();
+            return true;
+        }
+        let Some(e) = self.shard.table.get(idx) else {
+            return false;
+        };
+        let meta = e.meta();
+        self.shard.account_sub(meta);
+        if let Some(e) = self.shard.table.get_mut(idx) {
+            e.expire_at = at;
+        }
+        self.shard.account_add(EntryMeta {
+            expire_at: at,
+            ..meta
+        });
+        self.bus
+            .emit(self.db, Origin::Local, Op::Expire { key: self.key, at });
+        true
+    }
+
+    /// Removes the deadline; false when there was none (or no key).
+    pub fn persist(&mut self) -> bool {
+        let Some(idx) = self.idx else { return false };
+        let Some(e) = self.shard.table.get(idx) else {
+            return false;
+        };
+        if e.expire_at == 0 {
+            return false;
+        }
+        let meta = e.meta();
+        self.shard.account_sub(meta);
+        if let Some(e) = self.shard.table.get_mut(idx) {
+            e.expire_at = 0;
+        }
+        self.shard.account_add(EntryMeta {
+            expire_at: 0,
+            ..meta
+        });
+        self.bus
+            .emit(self.db, Origin::Local, Op::Persist { key: self.key });
+        true
+    }
+
+    /// Sets the access time (OBJECT IDLETIME) without other effects.
+    pub fn touch(&mut self) {
+        let access = lru_clock(self.now);
+        if let Some(e) = self.idx.and_then(|i| self.shard.table.get_mut(i)) {
+            e.access = access;
+        }
+    }
+}
+
+/// The accounting-relevant figures of an entry, so they can be adjusted without re-borrowing.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct EntryMeta {
+    size: usize,
+    expire_at: u64,
+}
+
+impl Entry {
+    pub(super) fn meta(&self) -> EntryMeta {
+        EntryMeta {
+            size: self.mem_size(),
+            expire_at: self.expire_at,
+        }
+    }
+}
+
+impl Shard {
+    pub(super) fn account_add(&mut self, m: EntryMeta) {
+        self.used += m.size;
+        if m.expire_at != 0 {
+            self.volatile += 1;
+            self.expire_sum += m.expire_at as u128;
+        }
+    }
+
+    pub(super) fn account_sub(&mut self, m: EntryMeta) {
+        self.used = self.used.saturating_sub(m.size);
+        if m.expire_at != 0 {
+            self.volatile = self.volatile.saturating_sub(1);
+            self.expire_sum = self.expire_sum.saturating_sub(m.expire_at as u128);
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! The node's keyspace: numbered databases, each split into shards, and the mutation bus.
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::persist::mutation::{Bus, Mutation, Op, Origin};
+use crate::util::glob::glob_match;
+
+use super::shard::{Access, KeyRef, Shard, ShardStats};
+use super::value::{Entry, Kind};
+
+/// Keeps each shard's lock on its own cache lines so that two cores working on neighbouring
+/// shards do not slow each other down.
+#[repr(align(128))]
+#[derive(Debug, Default)]
+struct Padded<T>(T);
+
+#[inline]
+pub fn hash_key(key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(key)
+}
+
+/// One database: a keyspace of `2^bits` shards.
+#[derive(Debug)]
+pub struct Db {
+    pub index: u32,
+    shards: Box<[Padded<Mutex<Shard>>]>,
+    bits: u32,
+}
+
+impl Db {
+    fn new(index: u32, shards: usize) -> Db {
+        let n = shards.max(1).next_power_of_two();
+        Db {
+            index,
+            shards: (0..n).map(|_| Padded::default()).collect(),
+            bits: n.trailing_zeros(),
+        }
+    }
+
+    /// The shard a hash belongs to (its top bits; the table uses the low bits).
+    #[inline]
+    fn shard_of(&self, h: u64) -> usize {
+        if self.bits == 0 {
+            0
+        } else {
+            (h >> (64 - self.bits)) as usize
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
+        self.shards[i].0.lock()
+    }
+
+    fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
+        self.shards.iter().map(|s| s.0.lock()).collect()
+    }
+
+    /// Number of keys (expired ones not yet removed included, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.0.lock().len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Summed figures of one database, for INFO.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DbFigures {
+    pub keys: usize,
+    pub volatile: usize,
+    pub used: usize,
+    pub avg_ttl_ms: u64,
+    pub stats: ShardStats,
+}
+
+/// The keyspace of a node.
+pub struct Store {
+    dbs: Box<[Db]>,
+    bus: Bus,
+}
+
+impl Store {
+    pub fn new(databases: usize, shards: usize, bus: Bus) -> Store {
+        Store {
+            dbs: (0..databases.max(1))
+                .map(|i| Db::new(i as u32, shards))
+                .collect(),
+            bus,
+        }
+    }
+
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn db(&self, index: u32) -> Option<&Db> {
+        self.dbs.get(index as usize)
+    }
+
+    fn db_or_first(&self, index: u32) -> &Db {
+        self.dbs.get(index as usize).unwrap_or(&self.dbs[0])
+    }
+
+    /// Runs `f` on one key with its shard locked. The lock is held only for `f`, which must not
+    /// block or await.
+    #[inline]
+    pub fn with_key<R>(
+        &self,
+        db: u32,
+        key: &[u8],
+        now: u64,
+        access: Access,
+        f: impl FnOnce(&mut KeyRef<'_>) -> R,
+    ) -> R {
+        let d = self.db_or_first(db);
+        let h = hash_key(key);
+        let mut shard = d.lock(d.shard_of(h));
+        let mut k = KeyRef::open(&mut shard, &self.bus, d.index, key, h as u32, now, access);
+        f(&mut k)
+    }
+
+    /// Runs `f` with the shards of all `keys` (db, key) locked, for commands that must see and
+    /// change several keys atomically. Locks are taken in (db, shard) order, so two such
+    /// commands can never deadlock.
+    pub fn with_keys<'k, R>(
+        &self,
+        keys: impl IntoIterator<Item = (u32, &'k [u8])>,
+        now: u64,
+        f: impl FnOnce(&mut Multi<'_>) -> R,
+    ) -> R {
+        let mut wanted: Vec<(u32, usize)> = keys
+            .into_iter()
+            .map(|(db, k)| {
+                let d = self.db_or_first(db);
+                (d.index, d.shard_of(hash_key(k)))
+            })
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let guards = wanted
+            .into_iter()
+            .map(|(db, s)| (db, s, self.db_or_first(db).lock(s)))
+            .collect();
+        let mut m = Multi {
+            store: self,
+            guards,
+            now,
+        };
+        f(&mut m)
+    }
+
+    /// Figures of one database, summed over its shards.
+    pub fn figures(&self, db: u32, now: u64) -> DbFigures {
+        let mut f = DbFigures::default();
+        let mut expire_sum: u128 = 0;
+        for s in self.db_or_first(db).shards.iter() {
+            let s = s.0.lock();
+            f.keys += s.len();
+            f.volatile += s.volatile;
+            f.used += s.used;
+            if let Some(avg) = s.avg_expire_at() {
+                expire_sum += avg as u128 * s.volatile as u128;
+            }
+            f.stats.hits += s.stats.hits;
+            f.stats.misses += s.stats.misses;
+            f.stats.expired += s.stats.expired;
+            f.stats.evicted += s.stats.evicted;
+        }
+        if f.volatile > 0 {
+            let avg = (expire_sum / f.volatile as u128) as u64;
+            f.avg_ttl_ms = avg.saturating_sub(now);
+        }
+        f
+    }
+
+    /// Figures of every database, summed.
+    pub fn totals(&self, now: u64) -> DbFigures {
+        let mut t = DbFigures::default();
+        for d in self.dbs.iter() {
+            let f = self.figures(d.index, now);
+            t.keys += f.keys;
+            t.volatile += f.volatile;
+            t.used += f.used;
+            t.stats.hits += f.stats.hits;
+            t.stats.misses += f.stats.misses;
+            t.stats.expired += f.stats.expired;
+            t.stats.evicted += f.stats.evicted;
+        }
+        t
+    }
+
+    /// Clears the hit/miss/expiry counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        for d in self.dbs.iter() {
+            for s in d.shards.iter() {
+                s.0.lock().stats = ShardStats::default();
+            }
+        }
+    }
+
+    pub fn dbsize(&self, db: u32) -> usize {
+        self.db_or_first(db).len()
+    }
+
+    /// Removes every key of `db`. With `lazy`, the memory is freed on another thread.
+    pub fn flushdb(&self, db: u32, lazy: bool) {
+        let d = self.db_or_first(db);
+        let mut guards = d.lock_all();
+        let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
+        self.bus.emit(d.index, Origin::Local, Op::FlushDb);
+        drop(guards);
+        free(old, lazy);
+    }
+
+    /// Removes every key of every database.
+    pub fn flushall(&self, lazy: bool) {
+        let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.lock_all()).collect();
+        let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
+        self.bus.emit(0, Origin::Local, Op::FlushAll);
+        drop(guards);
+        free(old, lazy);
+    }
+
+    /// Swaps the contents of two databases (SWAPDB).
+    pub fn swapdb(&self, a: u32, b: u32) {
+        if a == b {
+            return;
+        }
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (dl, dh) = (self.db_or_first(lo), self.db_or_first(hi));
+        let mut gl = dl.lock_all();
+        let mut gh = dh.lock_all();
+        for (x, y) in gl.iter_mut().zip(gh.iter_mut()) {
+            std::mem::swap(&mut **x, &mut **y);
+        }
+        self.bus.emit(a, Origin::Local, Op::SwapDb { other: b });
+    }
+
+    /// One step of SCAN over `db`. The cursor carries the shard in its low bits and that shard's
+    /// table cursor above them, so it stays valid while shards resize.
+    pub fn scan(
+        &self,
+        db: u32,
+        cursor: u64,
+        count: usize,
+        now: u64,
+        mut f: impl FnMut(&Entry),
+    ) -> u64 {
+        let d = self.db_or_first(db);
+        let bits = d.bits;
+        let mut shard = (cursor & ((1u64 << bits) - 1)) as usize;
+        let mut inner = cursor >> bits;
+        let mut emitted = 0;
+        let mut visits = 0;
+        // As Redis: stop after about `count` entries, or ten times as many empty buckets.
+        while emitted < count && visits < count.saturating_mul(10).max(10) {
+            {
+                let s = d.lock(shard);
+                inner = s.table().scan(inner, |e| {
+                    if !e.is_expired(now) {
+                        emitted += 1;
+                        f(e);
+                    }
+                });
+            }
+            visits += 1;
+            if inner == 0 {
+                shard += 1;
+                if shard >= d.shard_count() {
+                    return 0;
+                }
+            }
+        }
+        (inner << bits) | shard as u64
+    }
+
+    /// Every live key of `db` matching `pattern` (KEYS).
+    pub fn keys(&self, db: u32, pattern: &[u8], now: u64) -> Vec<Vec<u8>> {
+        let all = pattern == b"*";
+        let mut out = Vec::new();
+        for s in self.db_or_first(db).shards.iter() {
+            let s = s.0.lock();
+            for e in s.table().iter() {
+                if !e.is_expired(now) && (all || glob_match(pattern, &e.key, false)) {
+                    out.push(e.key.to_vec());
+                }
+            }
+        }
+        out
+    }
+
+    /// A random live key of `db`, or None when it is empty (RANDOMKEY).
+    pub fn random_key(&self, db: u32, now: u64) -> Option<Vec<u8>> {
+        let d = self.db_or_first(db);
+        let n = d.shard_count();
+        // Pick shards by weight of their size so keys are (roughly) uniformly chosen.
+        for _ in 0..100 {
+            let sizes: Vec<usize> = d.shards.iter().map(|s| s.0.lock().len()).collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = fastrand::usize(..total);
+            let mut si = 0;
+            while si < n && pick >= sizes[si] {
+                pick -= sizes[si];
+                si += 1;
+            }
+            let mut s = d.lock(si.min(n - 1));
+            let cap = s.table().capacity();
+            if cap == 0 {
+                continue;
+            }
+            let Some(idx) = s.table().occupied_from(fastrand::usize(..cap)) else {
+                continue;
+            };
+            let Some(e) = s.table().get(idx) else {
+                continue;
+            };
+            if !e.is_expired(now) {
+                return Some(e.key.to_vec());
+            }
+            // Expired: remove it as Redis's lazy expiry would, and try again.
+            let key = e.key.clone();
+            if s.remove_at(idx).is_some() {
+                s.stats.expired += 1;
+                self.bus
+                    .emit(d.index, Origin::Local, Op::Expired { key: &key });
+            }
+        }
+        None
+    }
+
+    /// The type of a key without touching it.
+    pub fn kind(&self, db: u32, key: &[u8], now: u64) -> Option<Kind> {
+        self.with_key(db, key, now, Access::Peek, |k| k.value().map(|v| v.kind()))
+    }
+
+    /// One pass of active expiry over every database: sweeps shards until `budget_slots`
+    /// slots have been examined. Returns the number of keys removed.
+    pub fn expire_cycle(&self, now: u64, budget_slots: usize) -> usize {
+        const STEP: usize = 1024; // slots per lock hold: keeps each pause short
+        let mut removed = 0;
+        let mut left = budget_slots;
+        for d in self.dbs.iter() {
+            for s in d.shards.iter() {
+                loop {
+                    if left == 0 {
+                        return removed;
+                    }
+                    let mut g = s.0.lock();
+                    if g.volatile == 0 {
+                        break;
+                    }
+                    let cap = g.table().capacity();
+                    let (seen, r) = g.sweep_expired(&self.bus, d.index, now, STEP.min(left));
+                    drop(g);
+                    removed += r;
+                    left = left.saturating_sub(seen.max(1));
+                    // One full lap per cycle at most.
+                    if seen < STEP || seen >= cap {
+                        break;
+                    }
+                }
+            }
+        }
+        removed
+    }
+
+    /// Applies a mutation received from elsewhere (replay of the AOF, a peer) through the same
+    /// primitives local commands use, then hands it to the sinks with its original stamp.
+    pub fn apply(&self, m: &Mutation<'_>, now: u64) {
+        self.bus.clock().observe(m.stamp.lamport);
+        let db = m.db;
+        match m.op {
+            Op::Set {
+                key,
+                value,
+                expire_at,
+            } => {
+                if expire_at != 0 && expire_at <= now {
+                    // Already dead: what remains is its absence.
+                    self.with_key_quiet(db, key, now, |k| k.delete());
+                } else {
+                    self.with_key_quiet(db, key, now, |k| k.set(value.clone(), expire_at));
+                }
+            }
+            Op::Del { key } | Op::Expired { key } | Op::Evicted { key } => {
+                self.with_key_quiet(db, key, now, |k| k.delete());
+            }
+            Op::Expire { key, at } => {
+                self.with_key_quiet(db, key, now, |k| k.set_expire(at));
+            }
+            Op::Persist { key } => {
+                self.with_key_quiet(db, key, now, |k| k.persist());
+            }
+            Op::FlushDb => {
+                let d = self.db_or_first(db);
+                let mut guards = d.lock_all();
+                let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
+                drop(guards);
+                free(old, false);
+            }
+            Op::FlushAll => {
+                let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.lock_all()).collect();
+                let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
+                drop(guards);
+                free(old, false);
+            }
+            Op::SwapDb { other } => {
+                let (lo, hi) = (db.min(other), db.max(other));
+                if lo != hi {
+                    let mut gl = self.db_or_first(lo).lock_all();
+                    let mut gh = self.db_or_first(hi).lock_all();
+                    for (x, y) in gl.iter_mut().zip(gh.iter_mut()) {
+                        std::mem::swap(&mut **x, &mut **y);
+                    }
+                }
+            }
+        }
+        self.bus.deliver(m);
+    }
+
+    /// A key handle whose changes are not published (the caller publishes the original record).
+    fn with_key_quiet<R>(
+        &self,
+        db: u32,
+        key: &[u8],
+        now: u64,
+        f: impl FnOnce(&mut KeyRef<'_>) -> R,
+    ) -> R {
+        let d = self.db_or_first(db);
+        let h = hash_key(key);
+        let mut shard = d.lock(d.shard_of(h));
+        let quiet = Bus::new(0, Vec::new());
+        let mut k = KeyRef::open(
+            &mut shard,
+            &quiet,
+            d.index,
+            key,
+            h as u32,
+            now,
+            Access::Peek,
+        );
+        f(&mut k)
+    }
+}
+
+/// Frees dropped tables, on a helper thread when asked (FLUSHALL ASYNC) so the caller's latency
+/// does not depend on the data size.
+fn free(old: Vec<Vec<Option<Entry>>>, lazy: bool) {
+    if lazy && old.iter().map(|t| t.len()).sum::<usize>() > 1024 {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
+}
+
+/// Several shards locked together; hands out one key at a time.
+pub struct Multi<'a> {
+    store: &'a Store,
+    guards: Vec<(u32, usize, MutexGuard<'a, Shard>)>,
+    now: u64,
+}
+
+impl Multi<'_> {
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    /// A handle on `key` of `db`, whose shard must be among those locked.
+    pub fn key<'b>(&'b mut self, db: u32, key: &'b [u8], access: Access) -> KeyRef<'b> {
+        let d = self.store.db_or_first(db);
+        let h = hash_key(key);
+        let s = d.shard_of(h);
+        let pos = self
+            .guards
+            .iter()
+            .position(|(gd, gs, _)| *gd == d.index && *gs == s);
+        let Some(pos) = pos else {
+            // A caller bug; fail loudly in tests, and never touch an unlocked shard.
+            panic!("Multi::key on a shard that was not locked");
+        };
+        let shard = &mut *self.guards[pos].2;
+        KeyRef::open(
+            shard,
+            &self.store.bus,
+            d.index,
+            key,
+            h as u32,
+            self.now,
+            access,
+        )
+    }
+}
