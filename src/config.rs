@@ -406,6 +406,8 @@ pub struct NetworkConfig {
     /// Address peers use to reach this node: `host` or `host:port`
     /// (IPv6 with a port as `[addr]:port`).
     pub advertise_addr: Option<String>,
+    /// Threads serving client connections; 0 = one per CPU core.
+    pub io_threads: u32,
 }
 
 impl Default for NetworkConfig {
@@ -417,6 +419,7 @@ impl Default for NetworkConfig {
             http_port: 9080,
             gossip_port: 7946,
             advertise_addr: None,
+            io_threads: 0,
         }
     }
 }
@@ -1378,6 +1381,7 @@ struct RawNetwork {
     http_port: Raw,
     gossip_port: Raw,
     advertise_addr: Raw,
+    io_threads: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -1566,6 +1570,20 @@ impl Converter<'_> {
             r.advertise_addr,
             &mut out.advertise_addr,
             |s| Ok(Some(s.to_owned())),
+        )?;
+        self.set(
+            "network.io_threads",
+            r.io_threads,
+            &mut out.io_threads,
+            |s| {
+                let n: u32 = parse_uint(s)?;
+                if n > 1024 {
+                    return Err(InvalidValue(
+                        "must be at most 1024 (0 = one per core)".into(),
+                    ));
+                }
+                Ok(n)
+            },
         )
     }
 

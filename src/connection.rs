@@ -322,8 +322,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     break;
                 }
                 Err(e) => {
-                    out.error(&format!("ERR Protocol error: {}", e.0));
-                    tracing::debug!(component = "resp", action = "protocol_error", client = client.id, error = %e.0, "protocol error, closing connection");
+                    let mut msg = b"ERR Protocol error: ".to_vec();
+                    msg.extend_from_slice(&e.0);
+                    out.error_bytes(&msg);
+                    tracing::debug!(component = "resp", action = "protocol_error", client = client.id, error = %String::from_utf8_lossy(&e.0), "protocol error, closing connection");
                     client.close_after_reply = true;
                     break;
                 }

@@ -235,6 +235,63 @@ impl Node {
     }
 }
 
+/// The threads that serve client connections: one single-threaded runtime per core, each
+/// owning its connections from accept to close. Like Redis's event loop, but one per core: a
+/// connection's work never migrates between threads, so there is no work-stealing traffic and
+/// no cross-thread wake-up on the request path.
+struct IoThreads {
+    senders: Vec<tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+    next: std::sync::atomic::AtomicUsize,
+    handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl IoThreads {
+    fn start(n: usize, node: &Arc<Node>) -> std::io::Result<IoThreads> {
+        let mut senders = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        for i in 0..n.max(1) {
+            let (tx, mut rx) =
+                tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+            let node = node.clone();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let h = std::thread::Builder::new()
+                .name(format!("hypercache-io-{i}"))
+                .spawn(move || {
+                    rt.block_on(async move {
+                        while let Some((s, peer)) = rx.recv().await {
+                            match tokio::net::TcpStream::from_std(s) {
+                                Ok(s) => connection::accept(&node, s, peer),
+                                Err(e) => tracing::warn!(component = "resp", action = "accept", error = %e, "cannot register connection"),
+                            }
+                        }
+                    });
+                })?;
+            senders.push(tx);
+            handles.push(h);
+        }
+        Ok(IoThreads {
+            senders,
+            next: Default::default(),
+            handles,
+        })
+    }
+
+    fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+        let Ok(std) = stream.into_std() else { return };
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
+        let _ = self.senders[i].send((std, peer));
+    }
+
+    fn stop(self) {
+        drop(self.senders);
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
 /// A running node: its listener bound, its tasks started.
 pub struct Running {
     pub node: Arc<Node>,
@@ -263,6 +320,17 @@ impl Running {
     /// and returns.
     pub async fn serve(self) {
         let Running { node, listener, .. } = self;
+        let threads = match node.config.network.io_threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n as usize,
+        };
+        let io = match IoThreads::start(threads, &node) {
+            Ok(io) => io,
+            Err(e) => {
+                tracing::error!(component = "node", action = "start", error = %e, "cannot start I/O threads");
+                return;
+            }
+        };
         let expiry = tokio::spawn(expire_loop(node.clone()));
         let sampler = tokio::spawn(sample_loop(node.clone()));
         let timeouts = tokio::spawn(timeout_loop(node.clone()));
@@ -278,7 +346,7 @@ impl Running {
                 biased;
                 _ = node.shutdown_requested() => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => connection::accept(&node, stream, peer),
+                    Ok((stream, peer)) => io.dispatch(stream, peer),
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(component = "resp", action = "accept", error = %e, "accept failed");
@@ -298,6 +366,8 @@ impl Running {
             node.clients.kill_all();
             node.clients.wait_empty(Duration::from_secs(1)).await;
         }
+        // Every connection has closed: the I/O threads have nothing left to run.
+        tokio::task::spawn_blocking(move || io.stop()).await.ok();
         expiry.abort();
         sampler.abort();
         timeouts.abort();

@@ -21,7 +21,7 @@ pub fn filter_for(level: &str) -> Result<EnvFilter, String> {
         "error" | "fatal" | "nothing" => "error",
         other => return Err(format!("unknown log level '{other}'")),
     };
-    Ok(EnvFilter::new(format!("{l},hyper=warn")))
+    Ok(EnvFilter::new(l))
 }
 
 /// Installs the JSON logger once per process; later calls only change the level.

@@ -140,3 +140,28 @@ pub fn reply_help(out: &mut Out, container: &str, lines: &[&str]) {
     out.simple("HELP");
     out.simple("    Print this help.");
 }
+
+/// Runs one command given as separate arguments (tests, tools, and later the HTTP API), with
+/// the same dispatch as the RESP path.
+pub fn run(
+    node: &crate::node::Node,
+    client: &mut ClientState,
+    out: &mut Out,
+    argv: &[&[u8]],
+    now: u64,
+) {
+    let mut data = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
+    let mut ranges = Vec::with_capacity(argv.len());
+    for a in argv {
+        let start = data.len();
+        data.extend_from_slice(a);
+        ranges.push((start, data.len()));
+    }
+    let mut cx = Ctx {
+        node,
+        client,
+        out,
+        now,
+    };
+    execute(&mut cx, Args::new(&data, &ranges));
+}

@@ -574,6 +574,8 @@ const PARAMS: &[&str] = &[
     "timeout",
     "requirepass",
     "loglevel",
+    "save",
+    "appendonly",
 ];
 
 fn param_value(cx: &Ctx<'_>, name: &str) -> String {
@@ -606,6 +608,9 @@ fn param_value(cx: &Ctx<'_>, name: &str) -> String {
             .map(|p| String::from_utf8_lossy(&p).into_owned())
             .unwrap_or_default(),
         "loglevel" => st.loglevel.read().clone(),
+        // Nothing is persisted yet; these answer what redis-benchmark and tools ask.
+        "save" => String::new(),
+        "appendonly" => "no".to_string(),
         _ => String::new(),
     }
 }

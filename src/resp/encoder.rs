@@ -64,10 +64,15 @@ impl Out {
     /// An error reply; `msg` carries its own code (`ERR ...`, `WRONGTYPE ...`). Newlines are
     /// replaced so that user text can never break the framing.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+
+    /// An error reply from raw bytes (protocol errors echo the byte they choked on).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.buf.push(b'-');
         self.buf.extend(
-            msg.bytes()
-                .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+            msg.iter()
+                .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
         );
         self.buf.extend_from_slice(b"\r\n");
     }

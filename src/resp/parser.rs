@@ -28,8 +28,9 @@ impl Default for Limits {
 }
 
 /// A malformed frame. The text follows `-ERR Protocol error: `; the connection is then closed.
+/// Bytes, not a string: Redis echoes the offending byte as it came.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProtocolError(pub String);
+pub struct ProtocolError(pub Vec<u8>);
 
 /// What one call to [`Parser::parse`] found at the front of the buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,8 +116,8 @@ impl std::fmt::Debug for Args<'_> {
     }
 }
 
-fn err(msg: impl Into<String>) -> ProtocolError {
-    ProtocolError(msg.into())
+fn err(msg: &str) -> ProtocolError {
+    ProtocolError(msg.as_bytes().to_vec())
 }
 
 impl Parser {
@@ -195,11 +196,10 @@ impl Parser {
                         return Ok(Frame::Incomplete { hint: 1 });
                     }
                     if rest[0] != b'$' {
-                        let got = match rest[0] {
-                            b'\r' | b'\n' => ' ',
-                            c => c as char,
-                        };
-                        return Err(err(format!("expected '$', got '{got}'")));
+                        let mut m = b"expected '$', got '".to_vec();
+                        m.push(rest[0]);
+                        m.push(b'\'');
+                        return Err(ProtocolError(m));
                     }
                     let len = match parse_i64(&rest[1..cr]) {
                         Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len => n as usize,
@@ -446,7 +446,7 @@ mod tests {
             (b"SET \"abc\r\n", "unbalanced quotes in request"),
         ];
         for (input, want) in cases {
-            assert_eq!(parse_all(input), Err(err(*want)), "{:?}", input);
+            assert_eq!(parse_all(input), Err(err(want)), "{:?}", input);
         }
         let big = vec![b'a'; INLINE_MAX + 1];
         assert_eq!(parse_all(&big), Err(err("too big inline request")));

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Differential test: the same random command stream against a real redis-server and HyperCache;
+# every reply must match. Usage: scripts/resp-diff.sh [BINARY] (default target/debug/hypercache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+bin="${1:-target/debug/hypercache}"
+families="${RESP_DIFF_FAMILIES:-strings,keys,errors}"
+ops="${RESP_DIFF_OPS:-20000}"
+seeds="${RESP_DIFF_SEEDS:-1 2 3}"
+command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install -y redis-server)" >&2; exit 1; }
+[ -x "$bin" ] || cargo build --bin hypercache
+work="$(mktemp -d)"
+rport="$(free_port)"; hport="$(free_port)"
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
+rpid=$!
+"$bin" --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
+hpid=$!
+trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
+wait_ping "$rport"; wait_ping "$hport"
+status=0
+for seed in $seeds; do
+  echo "resp-diff seed $seed ($families, $ops ops)"
+  python3 "$(tool resp_diff.py)" --ref "127.0.0.1:$rport" --sut "127.0.0.1:$hport" \
+    --families "$families" --ops "$ops" --seed "$seed" || status=1
+done
+exit $status

@@ -1,0 +1,272 @@
+//! Test harness: starts the real `hypercache` binary on an ephemeral port and talks to it.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub struct Server {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    pub logs: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a node on 127.0.0.1 with an ephemeral RESP port and extra arguments.
+    pub fn start_with(args: &[&str], config_yaml: Option<&str>) -> Server {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hypercache"));
+        cmd.args(["--resp-port", "0", "--http-port", "0", "--gossip-port", "0"])
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .args(args)
+            .env_remove("HYPERCACHE_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(yaml) = config_yaml {
+            let path = dir.path().join("config.yaml");
+            std::fs::write(&path, yaml).expect("write config");
+            cmd.arg("--config").arg(path);
+        }
+        let mut child = cmd.spawn().expect("start hypercache");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stdout).lines() {
+                    let Ok(line) = line else { break };
+                    if line.contains("ready to accept connections") {
+                        let _ = tx.send(line.clone());
+                    }
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    logs.lock().unwrap().push(line);
+                }
+            });
+        }
+        let ready = match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; logs: {:?}", logs.lock().unwrap());
+            }
+        };
+        let addr = ready
+            .split("\"addr\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no addr in {ready}"));
+        Server {
+            child: Some(child),
+            addr,
+            logs,
+            _dir: dir,
+        }
+    }
+
+    pub fn start() -> Server {
+        Server::start_with(&[], None)
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    pub fn client(&self) -> redis::Client {
+        redis::Client::open(self.url()).expect("client")
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        self.client().get_connection().expect("connect")
+    }
+
+    /// A RESP3 connection (HELLO 3 is sent by the client).
+    pub fn conn3(&self) -> redis::Connection {
+        redis::Client::open(format!("{}?protocol=resp3", self.url()))
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    pub fn raw(&self) -> Raw {
+        Raw::connect(self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Sends SIGTERM and waits for the process to exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        wait_exit(&mut child, Duration::from_secs(15))
+    }
+
+    /// Waits for the process to exit by itself (e.g. after SHUTDOWN).
+    pub fn wait(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("running");
+        wait_exit(&mut child, Duration::from_secs(15))
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        self.logs.lock().unwrap().join("\n")
+    }
+}
+
+fn wait_exit(child: &mut Child, timeout: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            return st;
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            panic!("server did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A raw TCP connection for protocol-level tests.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Encodes a command as a multibulk frame.
+    pub fn frame(args: &[&[u8]]) -> Vec<u8> {
+        let mut out = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    pub fn cmd(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send(&Self::frame(args));
+        self.read_reply()
+    }
+
+    fn fill(&mut self) -> bool {
+        let mut chunk = [0u8; 65536];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    fn line(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(p) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..p + 2).collect();
+                return line;
+            }
+            assert!(self.fill(), "connection closed while reading a reply");
+        }
+    }
+
+    /// Reads one complete reply and returns its raw bytes.
+    pub fn read_reply(&mut self) -> Vec<u8> {
+        let line = self.line();
+        let mut out = line.clone();
+        let body = &line[1..line.len() - 2];
+        let n = || -> i64 { std::str::from_utf8(body).unwrap().parse().unwrap() };
+        match line[0] {
+            b'$' | b'=' if n() >= 0 => {
+                let len = n() as usize + 2;
+                while self.buf.len() < len {
+                    assert!(self.fill(), "closed inside a bulk");
+                }
+                out.extend(self.buf.drain(..len));
+            }
+            b'*' | b'~' | b'>' if n() >= 0 => {
+                for _ in 0..n() {
+                    out.extend(self.read_reply());
+                }
+            }
+            b'%' => {
+                for _ in 0..2 * n() {
+                    out.extend(self.read_reply());
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+
+    /// True when the server has closed the connection (reads EOF).
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        matches!(self.stream.read(&mut b), Ok(0) | Err(_))
+    }
+}
+
+/// Path to redis-cli, which the tests require (CI installs redis-tools).
+pub fn redis_cli() -> String {
+    let path = "redis-cli";
+    let ok = Command::new(path).arg("--version").output().is_ok();
+    assert!(
+        ok,
+        "redis-cli is required for these tests: apt-get install -y redis-tools"
+    );
+    path.to_string()
+}
