@@ -406,8 +406,11 @@ pub struct NetworkConfig {
     /// Address peers use to reach this node: `host` or `host:port`
     /// (IPv6 with a port as `[addr]:port`).
     pub advertise_addr: Option<String>,
-    /// Threads serving client connections; 0 = one per CPU core.
+    /// Threads serving client connections; 0 = one per CPU core but one (at least one).
     pub io_threads: u32,
+    /// How long an I/O thread keeps polling for events after serving a request before it
+    /// sleeps; 0 = never poll, always sleep in the kernel.
+    pub busy_poll: Duration,
 }
 
 impl Default for NetworkConfig {
@@ -420,6 +423,7 @@ impl Default for NetworkConfig {
             gossip_port: 7946,
             advertise_addr: None,
             io_threads: 0,
+            busy_poll: Duration::from_micros(100),
         }
     }
 }
@@ -1382,6 +1386,7 @@ struct RawNetwork {
     gossip_port: Raw,
     advertise_addr: Raw,
     io_threads: Raw,
+    busy_poll: Raw,
 }
 
 #[derive(Deserialize, Default)]

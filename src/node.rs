@@ -75,15 +75,8 @@ impl Settings {
         *self.policy.read()
     }
 
-    pub fn set_policy(&self, p: EvictionPolicy) {
+    fn set_policy(&self, p: EvictionPolicy) {
         *self.policy.write() = p;
-    }
-
-    pub fn lfu_selected(&self) -> bool {
-        matches!(
-            self.policy(),
-            EvictionPolicy::Lfu | EvictionPolicy::VolatileLfu
-        )
     }
 
     pub fn requirepass(&self) -> Option<Vec<u8>> {
@@ -201,7 +194,8 @@ impl Node {
         for _ in 0..40 {
             run_id.push(char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'));
         }
-        Arc::new(Node {
+        let policy = config.cache.eviction_policy;
+        let node = Arc::new(Node {
             settings: Settings::from_config(&config),
             config,
             store,
@@ -214,7 +208,18 @@ impl Node {
             resp_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
-        })
+        });
+        node.set_eviction_policy(policy);
+        node
+    }
+
+    /// Changes the eviction policy, switching access tracking between LRU and LFU with it.
+    pub fn set_eviction_policy(&self, p: EvictionPolicy) {
+        self.settings.set_policy(p);
+        self.store.access.set_lfu(matches!(
+            p,
+            EvictionPolicy::Lfu | EvictionPolicy::VolatileLfu
+        ));
     }
 
     /// Asks the node to shut down (SHUTDOWN, a signal).
@@ -260,6 +265,7 @@ impl IoThreads {
                 .name(format!("hypercache-io-{i}"))
                 .spawn(move || {
                     rt.block_on(async move {
+                        tokio::spawn(connection::busy_poll::spinner(node.config.network.busy_poll));
                         while let Some((s, peer)) = rx.recv().await {
                             match tokio::net::TcpStream::from_std(s) {
                                 Ok(s) => connection::accept(&node, s, peer),
@@ -320,8 +326,11 @@ impl Running {
     /// and returns.
     pub async fn serve(self) {
         let Running { node, listener, .. } = self;
+        // By default one core is left to the kernel's network stack and the background work.
         let threads = match node.config.network.io_threads {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => {
+                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+            }
             n => n as usize,
         };
         let io = match IoThreads::start(threads, &node) {

@@ -770,3 +770,92 @@ fn redis_cli_works_unchanged() {
     assert!(text.contains("errors: 0, replies: 1000"), "{text}");
     assert_eq!(run(&["DBSIZE"]), "1002");
 }
+
+#[test]
+fn object_freq_and_idletime_follow_the_policy() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: () = c.set("k", "v").unwrap();
+    let e = err_text(
+        redis::cmd("OBJECT")
+            .arg("FREQ")
+            .arg("k")
+            .query::<i64>(&mut c),
+    );
+    assert!(
+        e.starts_with("ERR An LFU maxmemory policy is not selected"),
+        "{e}"
+    );
+    let idle: i64 = redis::cmd("OBJECT")
+        .arg("IDLETIME")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
+    assert!((0..=1).contains(&idle));
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lfu")
+        .query(&mut c)
+        .unwrap();
+    let _: () = c.set("f", "v").unwrap();
+    assert_eq!(
+        redis::cmd("OBJECT")
+            .arg("FREQ")
+            .arg("f")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        5,
+        "new keys start at LFU_INIT_VAL"
+    );
+    let _: String = c.get("f").unwrap();
+    assert_eq!(
+        redis::cmd("OBJECT")
+            .arg("FREQ")
+            .arg("f")
+            .query::<i64>(&mut c)
+            .unwrap(),
+        6,
+        "the first hit always counts"
+    );
+    let _: () = c.set("f", "v2").unwrap();
+    assert!(
+        redis::cmd("OBJECT")
+            .arg("FREQ")
+            .arg("f")
+            .query::<i64>(&mut c)
+            .unwrap()
+            >= 6,
+        "overwrite keeps the counter"
+    );
+    for _ in 0..500 {
+        let _: String = c.get("f").unwrap();
+    }
+    let hot: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg("f")
+        .query(&mut c)
+        .unwrap();
+    assert!(
+        (8..60).contains(&hot),
+        "logarithmic counter after 500 hits: {hot}"
+    );
+    let e = err_text(
+        redis::cmd("OBJECT")
+            .arg("IDLETIME")
+            .arg("f")
+            .query::<i64>(&mut c),
+    );
+    assert!(
+        e.starts_with("ERR An LFU maxmemory policy is selected"),
+        "{e}"
+    );
+    assert_eq!(
+        redis::cmd("OBJECT")
+            .arg("FREQ")
+            .arg("nokey")
+            .query::<Option<i64>>(&mut c)
+            .unwrap(),
+        None
+    );
+}

@@ -513,7 +513,7 @@ pub fn object_idletime(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         cx.out.null();
         return Ok(());
     };
-    if cx.node.settings.lfu_selected() {
+    if cx.node.store.access.mode() != crate::store::evict::AccessMode::Lru {
         return Err(Error::msg(LFU_SELECTED));
     }
     // The 24-bit clock wraps about every 194 days.
@@ -527,15 +527,22 @@ pub fn object_idletime(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 pub fn object_freq(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    if object_lookup(cx, &args, |_| ()).is_none() {
+    let now = cx.now;
+    let freq = cx
+        .node
+        .store
+        .with_key(cx.client.db, &args[2], now, Access::Peek, |k| {
+            let mode = k.access_mode();
+            k.entry().map(|e| (mode, mode.freq(e.access, now)))
+        });
+    let Some((mode, freq)) = freq else {
         cx.out.null();
         return Ok(());
-    }
-    if !cx.node.settings.lfu_selected() {
+    };
+    if mode == crate::store::evict::AccessMode::Lru {
         return Err(Error::msg(LFU_NOT_SELECTED));
     }
-    // LFU counters arrive with the eviction policies; until then a new key's initial value.
-    cx.out.int(5);
+    cx.out.int(freq as i64);
     Ok(())
 }
 

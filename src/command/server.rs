@@ -568,6 +568,8 @@ const PARAMS: &[&str] = &[
     "maxmemory",
     "maxmemory-policy",
     "maxmemory-samples",
+    "lfu-log-factor",
+    "lfu-decay-time",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
     "hz",
@@ -596,6 +598,8 @@ fn param_value(cx: &Ctx<'_>, name: &str) -> String {
         "maxmemory" => st.maxmemory.load(Ordering::Relaxed).to_string(),
         "maxmemory-policy" => st.policy().redis_name().to_string(),
         "maxmemory-samples" => st.maxmemory_samples.load(Ordering::Relaxed).to_string(),
+        "lfu-log-factor" => cx.node.store.access.log_factor().to_string(),
+        "lfu-decay-time" => cx.node.store.access.decay_time().to_string(),
         "proto-max-bulk-len" => st.proto_max_bulk_len().to_string(),
         "client-query-buffer-limit" => st
             .client_query_buffer_limit
@@ -668,11 +672,21 @@ fn apply_param(cx: &Ctx<'_>, name: &str, v: &[u8]) -> std::result::Result<(), St
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| format!("argument(s) must be one of the following: {POLICIES}"))?;
-            st.set_policy(p);
+            cx.node.set_eviction_policy(p);
         }
         "maxmemory-samples" => st
             .maxmemory_samples
             .store(int_in(v, 1, 64)?, Ordering::Relaxed),
+        "lfu-log-factor" => cx
+            .node
+            .store
+            .access
+            .set_log_factor(int_in(v, 0, i32::MAX as i64)? as u32),
+        "lfu-decay-time" => cx
+            .node
+            .store
+            .access
+            .set_decay_time(int_in(v, 0, i32::MAX as i64)? as u32),
         "proto-max-bulk-len" => st.set_proto_max_bulk_len(mem_at_least(v, 1024 * 1024)?),
         "client-query-buffer-limit" => st
             .client_query_buffer_limit

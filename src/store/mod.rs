@@ -1,5 +1,6 @@
 //! The keyspace: databases of shards of entries, and the write path through [`KeyRef`].
 
+pub mod evict;
 pub mod memory;
 pub mod shard;
 #[allow(clippy::module_inception)]

@@ -3,6 +3,8 @@
 
 use crate::persist::mutation::{Bus, Op, Origin};
 
+use super::evict::AccessMode;
+
 use super::table::Table;
 use super::value::{Entry, Value};
 
@@ -87,13 +89,12 @@ impl Shard {
     #[inline]
     pub(super) fn lookup(
         &mut self,
-        bus: &Bus,
-        db: u32,
+        at: &Scope<'_>,
         hash: u32,
         key: &[u8],
-        now: u64,
         access: Access,
     ) -> Option<usize> {
+        let Scope { bus, db, now, mode } = *at;
         let mut idx = self.table.find(hash, key);
         if let Some(i) = idx
             && self.table.get(i).is_some_and(|e| e.is_expired(now))
@@ -116,7 +117,7 @@ impl Shard {
         if matches!(access, Access::Read | Access::Write)
             && let Some(e) = idx.and_then(|i| self.table.get_mut(i))
         {
-            e.access = lru_clock(now);
+            mode.touch(&mut e.access, now);
         }
         idx
     }
@@ -162,6 +163,16 @@ impl Shard {
     }
 }
 
+/// Where and when a key operation happens: the bus its changes go to, its database, the
+/// time, and how accesses are tracked.
+#[derive(Clone, Copy)]
+pub(super) struct Scope<'a> {
+    pub bus: &'a Bus,
+    pub db: u32,
+    pub now: u64,
+    pub mode: AccessMode,
+}
+
 /// A key inside a locked shard. Every change made through it is applied and then published as
 /// a mutation — this is the write path of the whole node.
 pub struct KeyRef<'a> {
@@ -172,29 +183,34 @@ pub struct KeyRef<'a> {
     hash: u32,
     idx: Option<usize>,
     now: u64,
+    mode: AccessMode,
 }
 
 impl<'a> KeyRef<'a> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn open(
         shard: &'a mut Shard,
-        bus: &'a Bus,
-        db: u32,
+        at: Scope<'a>,
         key: &'a [u8],
         hash: u32,
-        now: u64,
         access: Access,
     ) -> KeyRef<'a> {
-        let idx = shard.lookup(bus, db, hash, key, now, access);
+        let idx = shard.lookup(&at, hash, key, access);
         KeyRef {
             shard,
-            bus,
-            db,
+            bus: at.bus,
+            db: at.db,
             key,
             hash,
             idx,
-            now,
+            now: at.now,
+            mode: at.mode,
         }
+    }
+
+    /// How this key's accesses are tracked (OBJECT FREQ needs it).
+    pub fn access_mode(&self) -> AccessMode {
+        self.mode
     }
 
     pub fn key(&self) -> &[u8] {
@@ -253,16 +269,19 @@ impl<'a> KeyRef<'a> {
     }
 
     fn install(&mut self, value: Value, expire_at: u64) {
-        let access = lru_clock(self.now);
         match self.idx.and_then(|i| self.shard.table.get_mut(i)) {
             Some(e) => {
-                let old =
-                    std::mem::replace(e, Entry::new(self.hash, self.key, value, expire_at, access));
+                // An overwrite keeps the key's access history (its LFU counter), as Redis does;
+                // the key object itself is reused.
+                let old = e.meta();
+                e.value = value;
+                e.expire_at = expire_at;
                 let new = e.meta();
-                self.shard.account_sub(old.meta());
+                self.shard.account_sub(old);
                 self.shard.account_add(new);
             }
             None => {
+                let access = self.mode.initial(self.now);
                 let e = Entry::new(self.hash, self.key, value, expire_at, access);
                 self.shard.account_add(e.meta());
                 self.idx = Some(self.shard.table.insert_new(e));
@@ -336,14 +355,6 @@ impl<'a> KeyRef<'a> {
         self.bus
             .emit(self.db, Origin::Local, Op::Persist { key: self.key });
         true
-    }
-
-    /// Sets the access time (OBJECT IDLETIME) without other effects.
-    pub fn touch(&mut self) {
-        let access = lru_clock(self.now);
-        if let Some(e) = self.idx.and_then(|i| self.shard.table.get_mut(i)) {
-            e.access = access;
-        }
     }
 }
 

@@ -5,7 +5,8 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::persist::mutation::{Bus, Mutation, Op, Origin};
 use crate::util::glob::glob_match;
 
-use super::shard::{Access, KeyRef, Shard, ShardStats};
+use super::evict::AccessPolicy;
+use super::shard::{Access, KeyRef, Scope, Shard, ShardStats};
 use super::value::{Entry, Kind};
 
 /// Keeps each shard's lock on its own cache lines so that two cores working on neighbouring
@@ -83,6 +84,8 @@ pub struct DbFigures {
 pub struct Store {
     dbs: Box<[Db]>,
     bus: Bus,
+    /// LRU or LFU access tracking, for every key of every database.
+    pub access: AccessPolicy,
 }
 
 impl Store {
@@ -92,6 +95,7 @@ impl Store {
                 .map(|i| Db::new(i as u32, shards))
                 .collect(),
             bus,
+            access: AccessPolicy::default(),
         }
     }
 
@@ -125,7 +129,13 @@ impl Store {
         let d = self.db_or_first(db);
         let h = hash_key(key);
         let mut shard = d.lock(d.shard_of(h));
-        let mut k = KeyRef::open(&mut shard, &self.bus, d.index, key, h as u32, now, access);
+        let at = Scope {
+            bus: &self.bus,
+            db: d.index,
+            now,
+            mode: self.access.mode(),
+        };
+        let mut k = KeyRef::open(&mut shard, at, key, h as u32, access);
         f(&mut k)
     }
 
@@ -443,15 +453,13 @@ impl Store {
         let h = hash_key(key);
         let mut shard = d.lock(d.shard_of(h));
         let quiet = Bus::new(0, Vec::new());
-        let mut k = KeyRef::open(
-            &mut shard,
-            &quiet,
-            d.index,
-            key,
-            h as u32,
+        let at = Scope {
+            bus: &quiet,
+            db: d.index,
             now,
-            Access::Peek,
-        );
+            mode: self.access.mode(),
+        };
+        let mut k = KeyRef::open(&mut shard, at, key, h as u32, Access::Peek);
         f(&mut k)
     }
 }
@@ -492,14 +500,12 @@ impl Multi<'_> {
             panic!("Multi::key on a shard that was not locked");
         };
         let shard = &mut *self.guards[pos].2;
-        KeyRef::open(
-            shard,
-            &self.store.bus,
-            d.index,
-            key,
-            h as u32,
-            self.now,
-            access,
-        )
+        let at = Scope {
+            bus: &self.store.bus,
+            db: d.index,
+            now: self.now,
+            mode: self.store.access.mode(),
+        };
+        KeyRef::open(shard, at, key, h as u32, access)
     }
 }
