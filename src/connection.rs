@@ -84,6 +84,8 @@ pub enum Action {
     Sleep(Duration),
     /// Stop the node (SHUTDOWN); this connection closes without a reply.
     Shutdown,
+    /// Take a snapshot, then reply (SAVE) — without blocking other connections.
+    Save,
 }
 
 /// A client as other connections see it (CLIENT LIST, CLIENT KILL).
@@ -328,6 +330,11 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         let mut start = 0;
         let mut commands = 0u64;
         want = READ_CHUNK;
+        // Under `appendfsync always`, where each write's reply sits, in case its record
+        // cannot be made durable and the reply must become an error.
+        let durable = node.persistence.as_ref().filter(|p| p.sync_always());
+        let mut writes: Vec<(usize, usize)> = Vec::new();
+        crate::persist::aof::take_thread_offset();
         loop {
             let frame = parser.parse(&rbuf[start..], &limits);
             match frame {
@@ -347,6 +354,14 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     commands += 1;
                     start += len;
                     apply_reply_mode(&mut client, &mut out, mark, mode);
+                    if durable.is_some()
+                        && out.buf.len() > mark
+                        && client
+                            .last_command
+                            .is_some_and(|c| c.has(command::table::WRITE))
+                    {
+                        writes.push((mark, out.buf.len()));
+                    }
                     if client.close_after_reply {
                         break;
                     }
@@ -356,7 +371,27 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             node.request_shutdown();
                             break 'conn;
                         }
+                        Some(Action::Save) => {
+                            let n = node.arc();
+                            let r = tokio::task::spawn_blocking(move || {
+                                match n
+                                    .as_ref()
+                                    .and_then(|n| n.persistence.as_ref().map(|p| p.save(&n.store)))
+                                {
+                                    Some(Ok(_)) => Ok(()),
+                                    Some(Err(e)) => Err(e.to_string()),
+                                    None => Err("persistence is disabled".to_string()),
+                                }
+                            })
+                            .await;
+                            match r {
+                                Ok(Ok(())) => out.ok(),
+                                Ok(Err(e)) => out.error(&format!("ERR {e}")),
+                                Err(_) => out.error("ERR the save was interrupted"),
+                            }
+                        }
                         Some(Action::Sleep(d)) => {
+                            make_durable(node, &mut out, &mut writes).await;
                             if flush(&mut stream, &mut out, node).await.is_err() {
                                 break 'conn;
                             }
@@ -392,6 +427,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             info.last_cmd
                 .store(c as *const Command as usize, Ordering::Relaxed);
         }
+        make_durable(node, &mut out, &mut writes).await;
         busy_poll::activity();
         // Let the other connections made ready by the same poll read their requests first, so
         // replies leave together (as Redis writes them all before sleeping): clients then get
@@ -420,6 +456,44 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     // Forget the descriptor before the socket closes, so a kill can't hit a reused one.
     *info.sock.lock() = None;
     let _ = stream.shutdown().await;
+}
+
+/// Under `appendfsync always`, holds the replies until the records of this batch's writes are
+/// fsynced (sharing the fsync with every other client's writes). If the AOF cannot be written,
+/// the write replies become MISCONF errors: the data stays in memory and queued for the disk,
+/// but it is not acknowledged.
+async fn make_durable(node: &Node, out: &mut Out, writes: &mut Vec<(usize, usize)>) {
+    let offset = crate::persist::aof::take_thread_offset();
+    let aof = node
+        .persistence
+        .as_ref()
+        .filter(|p| p.sync_always())
+        .and_then(|p| p.aof());
+    if let Some(aof) = aof
+        && offset > 0
+        && !aof.wait_durable(offset).await
+    {
+        let msg = node
+            .persistence
+            .as_ref()
+            .and_then(|p| p.refuses_writes())
+            .unwrap_or_else(|| "MISCONF Errors writing to the AOF file".to_string());
+        let mut rebuilt = Vec::with_capacity(out.buf.len());
+        let mut at = 0;
+        for &(s, e) in writes.iter() {
+            if s < at || e > out.buf.len() {
+                continue;
+            }
+            rebuilt.extend_from_slice(&out.buf[at..s]);
+            rebuilt.push(b'-');
+            rebuilt.extend_from_slice(msg.as_bytes());
+            rebuilt.extend_from_slice(b"\r\n");
+            at = e;
+        }
+        rebuilt.extend_from_slice(&out.buf[at..]);
+        out.buf = rebuilt;
+    }
+    writes.clear();
 }
 
 fn apply_reply_mode(client: &mut ClientState, out: &mut Out, mark: usize, mode_before: ReplyMode) {

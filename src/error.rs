@@ -36,6 +36,9 @@ pub enum Error {
     Loading,
     #[error("NOAUTH Authentication required.")]
     NoAuth,
+    /// A background job of this kind is already running.
+    #[error("ERR Background save already in progress")]
+    InProgress,
     /// Any other `ERR ...` message.
     #[error("ERR {0}")]
     Msg(Cow<'static, str>),

@@ -12,6 +12,7 @@ use tokio::sync::Notify;
 
 use crate::config::{Config, EvictionPolicy};
 use crate::connection::{self, Clients};
+use crate::persist::Persistence;
 use crate::persist::mutation::{Bus, MutationSink};
 use crate::store::Store;
 
@@ -175,19 +176,32 @@ pub struct Node {
     pub started: Instant,
     pub started_ms: u64,
     pub run_id: String,
-    /// Unix time (s) of the last successful save; the start time until persistence saves.
-    pub lastsave: AtomicU64,
+    /// The AOF and snapshots, when persistence is on.
+    pub persistence: Option<Arc<Persistence>>,
+    /// What SHUTDOWN asked for: 0 default, 1 SAVE, 2 NOSAVE.
+    pub shutdown_save: std::sync::atomic::AtomicU8,
     /// The RESP address actually bound (port 0 resolved).
     pub resp_addr: Mutex<Option<SocketAddr>>,
     shutting_down: AtomicBool,
     shutdown: Notify,
+    /// This node, for the few commands that start background work on it.
+    me: std::sync::OnceLock<std::sync::Weak<Node>>,
 }
 
 impl Node {
-    /// Builds a node's state (no sockets yet). `sinks` receive every mutation.
+    /// Builds a node's state (no sockets yet). `sinks` receive every mutation, after the
+    /// node's own persistence (when the config turns it on; its data is loaded by
+    /// [`Node::recover`]).
     pub fn new(config: Config, sinks: Vec<Arc<dyn MutationSink>>) -> Arc<Node> {
         let node_hash = xxhash_rust::xxh64::xxh64(config.node.id.as_bytes(), 0);
-        let bus = Bus::new(node_hash, sinks);
+        let persistence =
+            Persistence::new(&config.persistence, &config.data_dir(), &config.node.id);
+        let mut all: Vec<Arc<dyn MutationSink>> = Vec::new();
+        if let Some(p) = &persistence {
+            all.push(p.clone());
+        }
+        all.extend(sinks);
+        let bus = Bus::new(node_hash, all);
         let store = Store::new(config.cache.databases as usize, SHARDS, bus);
         let started_ms = now_ms();
         let mut run_id = String::with_capacity(40);
@@ -204,11 +218,14 @@ impl Node {
             started: Instant::now(),
             started_ms,
             run_id,
-            lastsave: AtomicU64::new(started_ms / 1000),
+            persistence,
+            shutdown_save: Default::default(),
             resp_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            me: std::sync::OnceLock::new(),
         });
+        let _ = node.me.set(Arc::downgrade(&node));
         node.set_eviction_policy(policy);
         node
     }
@@ -220,6 +237,53 @@ impl Node {
             p,
             EvictionPolicy::Lfu | EvictionPolicy::VolatileLfu
         ));
+    }
+
+    /// A strong reference to this node (None once it is being dropped).
+    pub fn arc(&self) -> Option<Arc<Node>> {
+        self.me.get().and_then(|w| w.upgrade())
+    }
+
+    /// True until the data directory has been loaded.
+    #[inline]
+    pub fn is_loading(&self) -> bool {
+        self.persistence.as_ref().is_some_and(|p| p.is_loading())
+    }
+
+    /// Unix time (s) of the last successful snapshot (the start time before the first).
+    pub fn lastsave(&self) -> u64 {
+        match &self.persistence {
+            Some(p) => p.status().last_save_unix,
+            None => self.started_ms / 1000,
+        }
+    }
+
+    /// Loads the data directory (a no-op without persistence).
+    pub fn recover(&self) -> Result<(), String> {
+        let Some(p) = &self.persistence else {
+            return Ok(());
+        };
+        tracing::info!(component = "persistence", action = "recovery", dir = %p.dir().display(), "loading the data directory");
+        match p.recover(&self.store) {
+            Ok(r) => {
+                tracing::info!(
+                    component = "persistence",
+                    action = "recovery",
+                    snapshot = ?r.snapshot,
+                    replayed = r.replayed,
+                    truncated = ?r.truncated,
+                    skipped = r.skipped.len(),
+                    duration_ms = r.duration_ms,
+                    keys = self.store.totals(now_ms()).keys,
+                    "data loaded"
+                );
+                for (file, offset, why) in &r.skipped {
+                    tracing::warn!(component = "persistence", action = "recovery", file = %file.display(), offset, reason = %why, "skipped a corrupt record");
+                }
+                Ok(())
+            }
+            Err(e) => Err(e.to_string()),
+        }
     }
 
     /// Asks the node to shut down (SHUTDOWN, a signal).
@@ -342,6 +406,7 @@ impl Running {
         };
         let expiry = tokio::spawn(expire_loop(node.clone()));
         let sampler = tokio::spawn(sample_loop(node.clone()));
+        let saver = tokio::spawn(persistence_loop(node.clone()));
         let timeouts = tokio::spawn(timeout_loop(node.clone()));
         tracing::info!(
             component = "resp",
@@ -379,8 +444,47 @@ impl Running {
         tokio::task::spawn_blocking(move || io.stop()).await.ok();
         expiry.abort();
         sampler.abort();
+        saver.abort();
+        if let Some(p) = node.persistence.clone() {
+            // SHUTDOWN SAVE snapshots; so does any shutdown when snapshots are the only copy.
+            let save = match node.shutdown_save.load(Ordering::Relaxed) {
+                1 => true,
+                2 => false,
+                _ => !p.config().strategy.aof() && p.changes_since_save() > 0,
+            };
+            let n = node.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                if !n.is_loading() {
+                    p.shutdown(&n.store, save)
+                }
+            })
+            .await;
+        }
         timeouts.abort();
         tracing::info!(component = "node", action = "shutdown", "bye");
+    }
+}
+
+/// Snapshots on the timer, and AOF rewrites when the log outgrows `max_log_size`.
+async fn persistence_loop(node: Arc<Node>) {
+    let Some(p) = node.persistence.clone() else {
+        return;
+    };
+    let interval = p.config().snapshot_interval.max(Duration::from_secs(1));
+    let mut last = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if p.is_loading() || p.save_in_progress() {
+            continue;
+        }
+        let timer = p.config().strategy.snapshot()
+            && last.elapsed() >= interval
+            && p.changes_since_save() > 0;
+        if timer || p.rewrite_due() {
+            last = Instant::now();
+            let (p, n) = (p.clone(), node.clone());
+            let _ = tokio::task::spawn_blocking(move || p.save(&n.store)).await;
+        }
     }
 }
 
@@ -389,6 +493,9 @@ async fn expire_loop(node: Arc<Node>) {
     loop {
         let hz = node.settings.hz.load(Ordering::Relaxed).max(1);
         tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
+        if node.is_loading() {
+            continue;
+        }
         let store_node = node.clone();
         // Off the async workers: a sweep holds shard locks, one short step at a time.
         let _ = tokio::task::spawn_blocking(move || {
@@ -434,6 +541,15 @@ async fn timeout_loop(node: Arc<Node>) {
 pub async fn run(config: Config) -> std::io::Result<()> {
     let node = Node::new(config, Vec::new());
     let running = bind(node.clone()).await?;
+    // Clients are served (with -LOADING) while the data directory loads.
+    let loader = node.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let r = loader.recover();
+        if r.is_err() {
+            loader.request_shutdown();
+        }
+        r
+    });
     let signals = node.clone();
     tokio::spawn(async move {
         wait_for_signal().await;
@@ -445,7 +561,12 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         signals.request_shutdown();
     });
     running.serve().await;
-    Ok(())
+    match loaded.await {
+        Ok(Err(e)) => Err(std::io::Error::other(format!(
+            "cannot load the data directory: {e}"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(unix)]

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hypercache::command;
-use hypercache::config::Config;
+use hypercache::config::{Config, PersistenceStrategy};
 use hypercache::connection::ClientState;
 use hypercache::node::Node;
 use hypercache::persist::mutation::{MutationSink, Origin, OwnedMutation, OwnedOp, RecordingSink};
@@ -13,6 +13,13 @@ use hypercache::resp::{Out, Protocol};
 use hypercache::store::{Access, Value};
 
 const NOW: u64 = 1_700_000_000_000;
+
+fn memory_only() -> Config {
+    let mut c = Config::default();
+    c.persistence.enabled = false;
+    c.persistence.strategy = PersistenceStrategy::Disabled;
+    c
+}
 
 struct Harness {
     node: Arc<Node>,
@@ -24,10 +31,7 @@ struct Harness {
 impl Harness {
     fn new() -> Harness {
         let sink = Arc::new(RecordingSink::default());
-        let node = Node::new(
-            Config::default(),
-            vec![sink.clone() as Arc<dyn MutationSink>],
-        );
+        let node = Node::new(memory_only(), vec![sink.clone() as Arc<dyn MutationSink>]);
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let info = node.clients.register(addr, addr, -1);
         Harness {
@@ -256,7 +260,7 @@ fn stamps_increase_and_replay_rebuilds_the_same_data() {
     let stamps: Vec<u64> = recs.iter().map(|m| m.stamp.lamport).collect();
     assert!(stamps.windows(2).all(|w| w[0] < w[1]), "{stamps:?}");
     // Replay into a fresh node.
-    let replica = Node::new(Config::default(), Vec::new());
+    let replica = Node::new(memory_only(), Vec::new());
     for m in &recs {
         replica.store.apply(&m.as_mutation(), NOW);
     }

@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod key;
+pub mod persistence;
 pub mod server;
 pub mod string;
 pub mod table;
@@ -104,6 +105,17 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     cx.client.last_command = Some(cmd);
     if !cx.client.authenticated && !cmd.has(table::NO_AUTH) {
         return Err(Error::NoAuth);
+    }
+    if let Some(p) = &cx.node.persistence {
+        if p.is_loading() && !cmd.has(table::LOADING) {
+            return Err(Error::Loading);
+        }
+        // As Redis: while the disk refuses our data, writes (and PING) get MISCONF.
+        if (cmd.has(table::WRITE) || cmd.name == "ping")
+            && let Some(msg) = p.refuses_writes()
+        {
+            return Err(Error::coded(msg));
+        }
     }
     let Some(handler) = cmd.handler else {
         // A container called bare is an arity error, caught by `resolve`.

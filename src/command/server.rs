@@ -166,21 +166,7 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
     }
     if want("persistence") {
         section(&mut s, "Persistence");
-        f!(s, "loading:0");
-        f!(s, "async_loading:0");
-        f!(s, "rdb_changes_since_last_save:0");
-        f!(s, "rdb_bgsave_in_progress:0");
-        f!(
-            s,
-            "rdb_last_save_time:{}",
-            node.lastsave.load(Ordering::Relaxed)
-        );
-        f!(s, "rdb_last_bgsave_status:ok");
-        f!(s, "aof_enabled:0");
-        f!(s, "aof_rewrite_in_progress:0");
-        f!(s, "aof_rewrite_scheduled:0");
-        f!(s, "aof_last_bgrewrite_status:ok");
-        f!(s, "aof_last_write_status:ok");
+        super::persistence::info_section(node, now, &mut s);
     }
     if want("stats") {
         let st = &node.stats;
@@ -578,6 +564,7 @@ const PARAMS: &[&str] = &[
     "loglevel",
     "save",
     "appendonly",
+    "appendfsync",
 ];
 
 fn param_value(cx: &Ctx<'_>, name: &str) -> String {
@@ -612,9 +599,17 @@ fn param_value(cx: &Ctx<'_>, name: &str) -> String {
             .map(|p| String::from_utf8_lossy(&p).into_owned())
             .unwrap_or_default(),
         "loglevel" => st.loglevel.read().clone(),
-        // Nothing is persisted yet; these answer what redis-benchmark and tools ask.
-        "save" => String::new(),
-        "appendonly" => "no".to_string(),
+        "save" => match &cx.node.persistence {
+            Some(p) if p.config().strategy.snapshot() => {
+                format!("{} 1", p.config().snapshot_interval.as_secs().max(1))
+            }
+            _ => String::new(),
+        },
+        "appendonly" => match cx.node.persistence.as_ref().and_then(|p| p.aof()) {
+            Some(_) => "yes".to_string(),
+            None => "no".to_string(),
+        },
+        "appendfsync" => n.persistence.sync_policy.name().to_string(),
         _ => String::new(),
     }
 }
@@ -778,11 +773,6 @@ pub fn time(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-pub fn lastsave(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
-    cx.out.int(cx.node.lastsave.load(Ordering::Relaxed) as i64);
-    Ok(())
-}
-
 pub fn memory_usage(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let mut j = 3;
     while j < args.len() {
@@ -876,6 +866,16 @@ pub fn shutdown(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         action = "shutdown",
         client = cx.client.id,
         "SHUTDOWN requested by a client"
+    );
+    cx.node.shutdown_save.store(
+        if save {
+            1
+        } else if nosave {
+            2
+        } else {
+            0
+        },
+        Ordering::Relaxed,
     );
     cx.client.action = Some(Action::Shutdown);
     Ok(())

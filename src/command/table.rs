@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{Handler, connection, key, server, string};
+use super::{Handler, connection, key, persistence, server, string};
 
 pub const WRITE: u32 = 1 << 0;
 pub const READONLY: u32 = 1 << 1;
@@ -21,6 +21,7 @@ pub const ALLOW_BUSY: u32 = 1 << 10;
 pub const NO_MULTI: u32 = 1 << 11;
 pub const PROTECTED: u32 = 1 << 12;
 pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 13;
+pub const NO_ASYNC_LOADING: u32 = 1 << 14;
 
 /// Flag names as COMMAND INFO reports them, in Redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -35,6 +36,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (NO_AUTH, "no_auth"),
     (ALLOW_BUSY, "allow_busy"),
     (NO_MULTI, "no_multi"),
+    (NO_ASYNC_LOADING, "no_async_loading"),
 ];
 
 /// One command or subcommand.
@@ -206,7 +208,10 @@ pub static COMMANDS: &[Command] = &[
     container!("config", -2, 0, "server", "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
     cmd!("time", 1, LSF, NOACL, NONE, "server", "2.6.0", "Returns the server time.", "O(1)", server::time),
     container!("memory", -2, 0, "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
-    cmd!("lastsave", 1, LSF, ADM, NONE, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)", server::lastsave),
+    cmd!("lastsave", 1, LSF, ADM, NONE, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)", persistence::lastsave),
+    cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, ADM, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", persistence::save),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, ADM, NONE, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", persistence::bgsave),
+    cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, ADM, NONE, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", "O(1)", persistence::bgrewriteaof),
     cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, NOACL, NONE, "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.", server::debug),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
 ];

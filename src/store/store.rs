@@ -84,6 +84,9 @@ pub struct DbFigures {
 pub struct Store {
     dbs: Box<[Db]>,
     bus: Bus,
+    /// Held shared while a snapshot walks the databases, exclusively by SWAPDB, so a snapshot
+    /// never sees two databases change places half-way.
+    structure: parking_lot::RwLock<()>,
     /// LRU or LFU access tracking, for every key of every database.
     pub access: AccessPolicy,
 }
@@ -95,7 +98,28 @@ impl Store {
                 .map(|i| Db::new(i as u32, shards))
                 .collect(),
             bus,
+            structure: parking_lot::RwLock::new(()),
             access: AccessPolicy::default(),
+        }
+    }
+
+    /// Visits every shard of every database in order: `under_lock` runs with the shard locked,
+    /// `after` with what it returned once the lock is released. Writes wait for at most one
+    /// shard at a time.
+    pub fn for_each_shard<T>(
+        &self,
+        mut under_lock: impl FnMut(u32, &Shard) -> T,
+        mut after: impl FnMut(T),
+    ) {
+        let _structure = self.structure.read();
+        for d in self.dbs.iter() {
+            for s in d.shards.iter() {
+                let t = {
+                    let g = s.0.lock();
+                    under_lock(d.index, &g)
+                };
+                after(t);
+            }
         }
     }
 
@@ -246,6 +270,7 @@ impl Store {
         if a == b {
             return;
         }
+        let _structure = self.structure.write();
         let (lo, hi) = (a.min(b), a.max(b));
         let (dl, dh) = (self.db_or_first(lo), self.db_or_first(hi));
         let mut gl = dl.lock_all();
@@ -430,6 +455,7 @@ impl Store {
             Op::SwapDb { other } => {
                 let (lo, hi) = (db.min(other), db.max(other));
                 if lo != hi {
+                    let _structure = self.structure.write();
                     let mut gl = self.db_or_first(lo).lock_all();
                     let mut gh = self.db_or_first(hi).lock_all();
                     for (x, y) in gl.iter_mut().zip(gh.iter_mut()) {

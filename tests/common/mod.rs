@@ -70,11 +70,32 @@ impl Server {
             .and_then(|s| s.split('"').next())
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no addr in {ready}"));
-        Server {
+        let s = Server {
             child: Some(child),
             addr,
             logs,
             _dir: dir,
+        };
+        s.wait_loaded();
+        s
+    }
+
+    /// Waits until the node has loaded its data (PING stops answering -LOADING).
+    pub fn wait_loaded(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut raw = Raw::connect(self.addr);
+            let r = raw.cmd(&[b"PING"]);
+            if r == b"+PONG\r\n" {
+                return;
+            }
+            assert!(
+                r.starts_with(b"-LOADING"),
+                "unexpected PING reply {:?}",
+                String::from_utf8_lossy(&r)
+            );
+            assert!(Instant::now() < deadline, "still loading after 60s");
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

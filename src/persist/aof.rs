@@ -1,0 +1,398 @@
+//! The append-only file: every Mutation as a CRC-framed record, written by one thread with
+//! group commit.
+//!
+//! Publishing a mutation (on the thread that made it, under its shard's lock) only encodes the
+//! record into a shared buffer. The writer thread takes whatever has accumulated, writes it in
+//! one `write`, and — with `sync_policy: always` — fsyncs before advancing the durable offset
+//! that waiting clients watch. Clients that wrote in the meantime share that one fsync, so
+//! throughput grows with the number of clients. `everysec` fsyncs once a second; `no` never.
+
+use std::cell::Cell;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::config::SyncPolicy;
+use crate::persist::codec::{self, AOF_MAGIC, FORMAT_VERSION, FileHeader};
+use crate::persist::mutation::{Mutation, MutationSink, Origin};
+
+thread_local! {
+    /// The AOF offset just past the last record this thread appended.
+    static LAST_APPENDED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Takes (and clears) the offset of the last record this thread appended since the last call,
+/// 0 when it appended none.
+pub fn take_thread_offset() -> u64 {
+    LAST_APPENDED.with(|c| c.replace(0))
+}
+
+/// The name of generation `seq`'s AOF file.
+pub fn file_name(seq: u64) -> String {
+    format!("aof-{seq:06}.hca")
+}
+
+/// Figures for INFO persistence and the admin API.
+#[derive(Debug, Default, Clone)]
+pub struct AofStatus {
+    pub enabled: bool,
+    pub seq: u64,
+    pub current_size: u64,
+    pub base_size: u64,
+    pub last_write_ok: bool,
+    pub last_error: Option<String>,
+    pub last_fsync_ms: u64,
+    pub appended: u64,
+    pub durable: u64,
+}
+
+struct Pending {
+    /// Encoded records not yet handed to the writer.
+    buf: Vec<u8>,
+    /// Logical offset (bytes appended since start) at the end of `buf`.
+    appended: u64,
+    /// A switch to a new file at this logical offset, for generation `seq`.
+    rotate: Option<(u64, u64)>,
+    stop: bool,
+}
+
+struct Shared {
+    pending: Mutex<Pending>,
+    wake: Condvar,
+    /// Everything up to this logical offset is written (and fsynced under `always`).
+    durable: AtomicU64,
+    /// Notified whenever `durable` moves or the error state changes.
+    durable_changed: tokio::sync::Notify,
+    failed: AtomicBool,
+    status: Mutex<AofStatus>,
+    rotated: Condvar,
+    rotated_seq: Mutex<u64>,
+    policy: SyncPolicy,
+    dir: PathBuf,
+    node_id: String,
+}
+
+/// The AOF of a node: the sink that records mutations and the writer thread.
+pub struct Aof {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Aof {
+    /// An AOF for `dir` that buffers records until [`Aof::start`] opens the file.
+    pub fn new(dir: &Path, node_id: &str, policy: SyncPolicy) -> Arc<Aof> {
+        Arc::new(Aof {
+            shared: Arc::new(Shared {
+                pending: Mutex::new(Pending {
+                    buf: Vec::with_capacity(64 * 1024),
+                    appended: 0,
+                    rotate: None,
+                    stop: false,
+                }),
+                wake: Condvar::new(),
+                durable: AtomicU64::new(0),
+                durable_changed: tokio::sync::Notify::new(),
+                failed: AtomicBool::new(false),
+                status: Mutex::new(AofStatus {
+                    enabled: true,
+                    last_write_ok: true,
+                    ..Default::default()
+                }),
+                rotated: Condvar::new(),
+                rotated_seq: Mutex::new(0),
+                policy,
+                dir: dir.to_path_buf(),
+                node_id: node_id.to_string(),
+            }),
+            thread: Mutex::new(None),
+        })
+    }
+
+    pub fn policy(&self) -> SyncPolicy {
+        self.shared.policy
+    }
+
+    /// Starts the writer on generation `seq`'s file (appending after `valid_len` bytes, or
+    /// creating it with a header when it does not exist).
+    pub fn start(&self, seq: u64) -> std::io::Result<()> {
+        let file = open_for_append(&self.shared.dir, &self.shared.node_id, seq)?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        {
+            let mut st = self.shared.status.lock();
+            st.seq = seq;
+            st.current_size = size;
+            st.base_size = size;
+        }
+        *self.shared.rotated_seq.lock() = seq;
+        let shared = self.shared.clone();
+        let h = std::thread::Builder::new()
+            .name("hypercache-aof".into())
+            .spawn(move || writer(shared, file))?;
+        *self.thread.lock() = Some(h);
+        Ok(())
+    }
+
+    /// Switches to generation `seq`: records published after this call go to the new file.
+    /// Returns once the writer has opened it (or failed to).
+    pub fn rotate(&self, seq: u64) -> bool {
+        {
+            let mut p = self.shared.pending.lock();
+            let at = p.appended;
+            p.rotate = Some((at, seq));
+            self.shared.wake.notify_one();
+        }
+        let mut done = self.shared.rotated_seq.lock();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while *done < seq {
+            if self
+                .shared
+                .rotated
+                .wait_until(&mut done, deadline)
+                .timed_out()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// True while the last write or fsync failed; writes are refused with MISCONF then.
+    pub fn failed(&self) -> bool {
+        self.shared.failed.load(Ordering::Acquire)
+    }
+
+    pub fn status(&self) -> AofStatus {
+        let mut s = self.shared.status.lock().clone();
+        s.durable = self.shared.durable.load(Ordering::Acquire);
+        s.appended = self.shared.pending.lock().appended;
+        s
+    }
+
+    pub fn durable(&self) -> u64 {
+        self.shared.durable.load(Ordering::Acquire)
+    }
+
+    /// Waits until everything up to `offset` is durable. False if the AOF failed first.
+    pub async fn wait_durable(&self, offset: u64) -> bool {
+        loop {
+            let notified = self.shared.durable_changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.durable() >= offset {
+                return true;
+            }
+            if self.failed() {
+                return false;
+            }
+            notified.await;
+        }
+    }
+
+    /// Writes out and fsyncs everything buffered, then stops the writer (graceful shutdown).
+    pub fn stop(&self) {
+        {
+            let mut p = self.shared.pending.lock();
+            p.stop = true;
+            self.shared.wake.notify_one();
+        }
+        if let Some(h) = self.thread.lock().take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl MutationSink for Aof {
+    fn publish(&self, m: &Mutation<'_>) {
+        // A replay comes from the AOF itself.
+        if m.origin == Origin::Replay {
+            return;
+        }
+        let mut p = self.shared.pending.lock();
+        let before = p.buf.len();
+        codec::encode_mutation(&mut p.buf, m);
+        p.appended += (p.buf.len() - before) as u64;
+        let at = p.appended;
+        drop(p);
+        LAST_APPENDED.with(|c| c.set(at));
+        self.shared.wake.notify_one();
+    }
+}
+
+fn open_for_append(dir: &Path, node_id: &str, seq: u64) -> std::io::Result<File> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(file_name(seq));
+    let exists = path.exists();
+    let mut file = OpenOptions::new().create(true).append(true).open(&path)?;
+    if !exists || file.metadata()?.len() == 0 {
+        let mut head = Vec::new();
+        codec::encode_header(
+            &mut head,
+            AOF_MAGIC,
+            &FileHeader {
+                version: FORMAT_VERSION,
+                node_id: node_id.to_string(),
+                seq,
+                created_ms: crate::node::now_ms(),
+            },
+        );
+        file.write_all(&head)?;
+        file.sync_all()?;
+        super::sync_dir(dir)?;
+    }
+    Ok(file)
+}
+
+/// The writer thread: drains the buffer into the file, fsyncs per policy, rotates on request.
+fn writer(shared: Arc<Shared>, mut file: File) {
+    // Bytes taken from the buffer but not yet written: kept across failures, never dropped.
+    let mut unwritten: Vec<u8> = Vec::new();
+    // Logical offset at the end of `unwritten` (or of what was last written).
+    let mut taken_end: u64 = 0;
+    // A rotation whose point has been reached: done once `unwritten` is in the old file.
+    let mut rotation: Option<u64> = None;
+    let mut last_fsync = Instant::now();
+    let mut dirty = false; // written but not fsynced
+    let mut failing = false;
+    loop {
+        let stop = {
+            let mut p = shared.pending.lock();
+            let idle = |p: &Pending| p.buf.is_empty() && p.rotate.is_none() && !p.stop;
+            if idle(&p) && unwritten.is_empty() && rotation.is_none() {
+                let everysec_due = dirty && shared.policy == SyncPolicy::EverySec;
+                let wait = if everysec_due {
+                    Duration::from_secs(1).saturating_sub(last_fsync.elapsed())
+                } else {
+                    Duration::from_secs(1)
+                };
+                if !wait.is_zero() {
+                    shared.wake.wait_for(&mut p, wait);
+                }
+            }
+            if failing {
+                // Retry at a gentle pace, taking newer records along.
+                drop(p);
+                std::thread::sleep(Duration::from_millis(100));
+                p = shared.pending.lock();
+            }
+            if rotation.is_none() {
+                // Take what is buffered, never past a pending rotation point.
+                let buffered_start = p.appended - p.buf.len() as u64;
+                let end = match p.rotate {
+                    Some((at, _)) => at.max(buffered_start),
+                    None => p.appended,
+                };
+                let n = (end - buffered_start) as usize;
+                if n > 0 {
+                    unwritten.extend_from_slice(&p.buf[..n]);
+                    p.buf.drain(..n);
+                    taken_end = end;
+                }
+                if let Some((_, s)) = p.rotate.take() {
+                    rotation = Some(s);
+                }
+            }
+            p.stop
+        };
+
+        if !unwritten.is_empty() {
+            if let Err(e) = file.write_all(&unwritten) {
+                // A partial write may have left a torn record: cut back to the last good end.
+                let good = shared.status.lock().current_size;
+                let _ = file.set_len(good);
+                fail(&shared, &e);
+                failing = true;
+                continue;
+            }
+            shared.status.lock().current_size += unwritten.len() as u64;
+            unwritten.clear();
+            dirty = true;
+        }
+        let must_sync = dirty
+            && (shared.policy == SyncPolicy::Always
+                || rotation.is_some()
+                || stop
+                || (shared.policy == SyncPolicy::EverySec
+                    && last_fsync.elapsed() >= Duration::from_secs(1)));
+        if must_sync {
+            if let Err(e) = file.sync_data() {
+                fail(&shared, &e);
+                failing = true;
+                continue;
+            }
+            dirty = false;
+            last_fsync = Instant::now();
+            shared.status.lock().last_fsync_ms = crate::node::now_ms();
+        }
+        if failing {
+            failing = false;
+            recover(&shared);
+        }
+        // Under `always` only fsynced bytes count as durable; otherwise written ones do.
+        if !dirty || shared.policy != SyncPolicy::Always {
+            let prev = shared.durable.swap(taken_end, Ordering::AcqRel);
+            if prev != taken_end {
+                shared.durable_changed.notify_waiters();
+            }
+        }
+        if let Some(next) = rotation {
+            match open_for_append(&shared.dir, &shared.node_id, next) {
+                Ok(f) => {
+                    file = f;
+                    rotation = None;
+                    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+                    {
+                        let mut st = shared.status.lock();
+                        st.seq = next;
+                        st.current_size = size;
+                        st.base_size = size;
+                    }
+                    *shared.rotated_seq.lock() = next;
+                    shared.rotated.notify_all();
+                }
+                Err(e) => {
+                    // Records keep waiting in the buffer until the new file can be opened.
+                    fail(&shared, &e);
+                    failing = true;
+                    continue;
+                }
+            }
+        }
+        if stop
+            && unwritten.is_empty()
+            && rotation.is_none()
+            && shared.pending.lock().buf.is_empty()
+        {
+            let _ = file.sync_all();
+            return;
+        }
+    }
+}
+
+fn fail(shared: &Shared, e: &std::io::Error) {
+    if !shared.failed.swap(true, Ordering::AcqRel) {
+        tracing::error!(component = "persistence", action = "aof_write", error = %e, "AOF write failed; refusing writes until it succeeds");
+    }
+    let mut st = shared.status.lock();
+    st.last_write_ok = false;
+    st.last_error = Some(e.to_string());
+    drop(st);
+    shared.durable_changed.notify_waiters();
+}
+
+fn recover(shared: &Shared) {
+    if shared.failed.swap(false, Ordering::AcqRel) {
+        tracing::info!(
+            component = "persistence",
+            action = "aof_write",
+            "AOF writes succeed again; accepting writes"
+        );
+        let mut st = shared.status.lock();
+        st.last_write_ok = true;
+        st.last_error = None;
+    }
+}

@@ -1,0 +1,336 @@
+//! Recovery at start: the newest valid snapshot, then the AOF generations after it.
+//!
+//! A torn last record of the last AOF (a crash in the middle of a write) is cut off and
+//! reported, as Redis's aof-load-truncated does. A corrupt record anywhere else stops the start
+//! with the file and offset, unless `allow_partial_recovery` is set: then every valid record is
+//! loaded and what was skipped is reported.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use crate::persist::codec::{self, AOF_MAGIC, DecodeError, FRAME_HEADER, MAX_RECORD};
+use crate::persist::mutation::{Mutation, Op, Origin};
+use crate::persist::{aof, snapshot};
+use crate::store::Store;
+
+/// What recovery found and did.
+#[derive(Debug, Default, Clone)]
+pub struct Report {
+    /// The snapshot loaded (its generation and key count).
+    pub snapshot: Option<(u64, u64)>,
+    /// AOF records replayed.
+    pub replayed: u64,
+    /// The generation new writes go to.
+    pub next_seq: u64,
+    /// A torn tail that was cut off: file, offset, bytes removed.
+    pub truncated: Option<(PathBuf, u64, u64)>,
+    /// Corrupt records skipped under `allow_partial_recovery`: file, offset, reason.
+    pub skipped: Vec<(PathBuf, u64, String)>,
+    /// Snapshots that could not be used (reason).
+    pub bad_snapshots: Vec<String>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RecoveryError {
+    #[error(
+        "{path}: offset {offset}: {reason} (set persistence.allow_partial_recovery: true to load the valid records and skip it)"
+    )]
+    Corrupt {
+        path: String,
+        offset: u64,
+        reason: String,
+    },
+    #[error("{0}")]
+    Io(String),
+    #[error("{0} (set persistence.allow_partial_recovery: true to load what remains)")]
+    Missing(String),
+}
+
+/// The generations of snapshot and AOF files present in `dir`.
+#[derive(Debug, Default)]
+pub struct Files {
+    pub snapshots: Vec<u64>,
+    pub aofs: Vec<u64>,
+}
+
+fn parse_seq(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
+    name.strip_prefix(prefix)?
+        .strip_suffix(suffix)?
+        .parse()
+        .ok()
+}
+
+pub fn list(dir: &Path) -> std::io::Result<Files> {
+    let mut f = Files::default();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(f),
+        Err(e) => return Err(e),
+    };
+    for e in entries {
+        let e = e?;
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if let Some(s) = parse_seq(&name, "snapshot-", ".hcs") {
+            f.snapshots.push(s);
+        } else if let Some(s) = parse_seq(&name, "aof-", ".hca") {
+            f.aofs.push(s);
+        } else if name.ends_with(".tmp") {
+            // An unfinished snapshot from a crash: it was never renamed into place.
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    f.snapshots.sort_unstable();
+    f.aofs.sort_unstable();
+    Ok(f)
+}
+
+/// Loads `dir` into `store` (which must be empty). `with_aof`: whether AOFs are replayed.
+pub fn recover(
+    store: &Store,
+    dir: &Path,
+    with_aof: bool,
+    allow_partial: bool,
+    now: u64,
+) -> Result<Report, RecoveryError> {
+    let started = Instant::now();
+    let files = list(dir).map_err(|e| RecoveryError::Io(format!("{}: {e}", dir.display())))?;
+    let mut report = Report::default();
+    let mut base: Option<u64> = None;
+    for &seq in files.snapshots.iter().rev() {
+        let path = dir.join(snapshot::file_name(seq));
+        let result = snapshot::read(&path, |m| store.apply(&m.as_mutation(), now));
+        match result {
+            Ok(loaded) => {
+                store.bus().clock().observe(loaded.clock);
+                report.snapshot = Some((seq, loaded.keys));
+                base = Some(seq);
+                break;
+            }
+            Err(e) => {
+                tracing::error!(component = "persistence", action = "recovery", error = %e, "snapshot unusable, trying an older one");
+                report.bad_snapshots.push(e.to_string());
+                // Undo whatever it loaded before the damage.
+                store.apply(
+                    &Mutation {
+                        db: 0,
+                        stamp: Default::default(),
+                        origin: Origin::Replay,
+                        op: Op::FlushAll,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+    if !report.bad_snapshots.is_empty()
+        && base.is_none()
+        && !allow_partial
+        && !files.snapshots.is_empty()
+    {
+        return Err(RecoveryError::Missing(format!(
+            "no usable snapshot in {}: {}",
+            dir.display(),
+            report.bad_snapshots.join("; ")
+        )));
+    }
+    report.next_seq = base.unwrap_or(0);
+    if with_aof {
+        let chain: Vec<u64> = files
+            .aofs
+            .iter()
+            .copied()
+            .filter(|&s| s >= base.unwrap_or(0))
+            .collect();
+        // Without a snapshot, the first AOF must be the first generation; and no gaps.
+        let mut expect = base.unwrap_or(0);
+        for &seq in &chain {
+            if seq != expect && !allow_partial {
+                return Err(RecoveryError::Missing(format!(
+                    "{}: generation {expect} is missing before {}",
+                    dir.display(),
+                    aof::file_name(seq)
+                )));
+            }
+            expect = seq + 1;
+        }
+        let last = chain.last().copied();
+        for &seq in &chain {
+            let path = dir.join(aof::file_name(seq));
+            replay(
+                store,
+                &path,
+                Some(seq) == last,
+                allow_partial,
+                now,
+                &mut report,
+            )?;
+            report.next_seq = seq;
+        }
+    }
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    Ok(report)
+}
+
+/// Replays one AOF file.
+fn replay(
+    store: &Store,
+    path: &Path,
+    is_last: bool,
+    allow_partial: bool,
+    now: u64,
+    report: &mut Report,
+) -> Result<(), RecoveryError> {
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| RecoveryError::Io(format!("{name}: {e}"));
+    let file = File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    let mut r = BufReader::with_capacity(1 << 20, file);
+    // Header: magic plus a framed record.
+    let mut magic = [0u8; 8];
+    let mut offset: u64 = 0;
+    let corrupt = |offset: u64, reason: String| RecoveryError::Corrupt {
+        path: name.clone(),
+        offset,
+        reason,
+    };
+    if read_full(&mut r, &mut magic).map_err(io)? < 8 {
+        // A crash while creating the file: nothing in it was ever acknowledged.
+        return truncate_torn(path, 0, size, is_last, report).map_err(|e| corrupt(0, e));
+    }
+    let mut header = magic.to_vec();
+    match next_frame(&mut r, &mut header).map_err(io)? {
+        Frame::Whole => {}
+        Frame::Eof | Frame::Torn => {
+            return truncate_torn(path, 0, size, is_last, report).map_err(|e| corrupt(0, e));
+        }
+        Frame::BadLength(n) => {
+            return Err(corrupt(8, format!("header length {n} is out of range")));
+        }
+    }
+    let (_, used) =
+        codec::decode_header(&header, AOF_MAGIC).map_err(|e| corrupt(0, e.to_string()))?;
+    offset += used as u64;
+    let mut rec = Vec::new();
+    loop {
+        rec.clear();
+        let start = offset;
+        match next_frame(&mut r, &mut rec).map_err(io)? {
+            Frame::Eof => return Ok(()),
+            Frame::Torn => {
+                return truncate_torn(path, start, size, is_last, report)
+                    .map_err(|e| corrupt(start, e));
+            }
+            Frame::BadLength(n) => {
+                if !allow_partial {
+                    return Err(corrupt(start, format!("record length {n} is out of range")));
+                }
+                // The framing is lost: nothing after this point can be trusted.
+                report.skipped.push((
+                    path.to_path_buf(),
+                    start,
+                    format!("bad length {n}; {} bytes skipped", size - start),
+                ));
+                return Ok(());
+            }
+            Frame::Whole => {}
+        }
+        offset += rec.len() as u64;
+        let decoded = codec::unframe(&rec)
+            .and_then(|(payload, _)| codec::decode_mutation(payload, Origin::Replay));
+        match decoded {
+            Ok(m) => {
+                store.apply(&m.as_mutation(), now);
+                report.replayed += 1;
+            }
+            Err(e) => {
+                // A bad last record that ends exactly at the end of the last file is a torn
+                // write whose length made it to disk before its payload did.
+                if is_last && offset == size && matches!(e, DecodeError::BadChecksum) {
+                    return truncate_torn(path, start, size, is_last, report)
+                        .map_err(|e| corrupt(start, e));
+                }
+                if !allow_partial {
+                    return Err(corrupt(start, e.to_string()));
+                }
+                report
+                    .skipped
+                    .push((path.to_path_buf(), start, e.to_string()));
+            }
+        }
+    }
+}
+
+enum Frame {
+    Whole,
+    Eof,
+    Torn,
+    BadLength(u64),
+}
+
+/// Reads one framed record (header and payload) into `out`.
+fn next_frame(r: &mut impl Read, out: &mut Vec<u8>) -> std::io::Result<Frame> {
+    let mut head = [0u8; FRAME_HEADER];
+    match read_full(r, &mut head)? {
+        0 => return Ok(Frame::Eof),
+        n if n < FRAME_HEADER => return Ok(Frame::Torn),
+        _ => {}
+    }
+    let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+    if len > MAX_RECORD {
+        return Ok(Frame::BadLength(len as u64));
+    }
+    out.extend_from_slice(&head);
+    let at = out.len();
+    out.resize(at + len, 0);
+    let got = read_full(r, &mut out[at..])?;
+    if got < len {
+        return Ok(Frame::Torn);
+    }
+    Ok(Frame::Whole)
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+fn truncate_torn(
+    path: &Path,
+    at: u64,
+    size: u64,
+    is_last: bool,
+    report: &mut Report,
+) -> Result<(), String> {
+    if !is_last {
+        return Err("truncated record in an AOF that is not the last one".into());
+    }
+    let cut = size - at;
+    tracing::warn!(
+        component = "persistence",
+        action = "recovery",
+        file = %path.display(),
+        offset = at,
+        bytes = cut,
+        "AOF ends with a torn record (crash during a write); truncating it"
+    );
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    f.set_len(at).map_err(|e| e.to_string())?;
+    f.sync_all().map_err(|e| e.to_string())?;
+    report.truncated = Some((path.to_path_buf(), at, cut));
+    Ok(())
+}
