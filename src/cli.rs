@@ -51,6 +51,52 @@ pub enum Command {
         #[command(subcommand)]
         action: ConfigAction,
     },
+    /// Append-only file tools
+    Aof {
+        #[command(subcommand)]
+        action: AofAction,
+    },
+    /// Snapshot tools
+    Snapshot {
+        #[command(subcommand)]
+        action: SnapshotAction,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum AofAction {
+    /// Print every record of an AOF file
+    Dump { file: PathBuf },
+    /// Check an AOF file (as redis-check-aof); --fix truncates it to its last valid record
+    Check {
+        file: PathBuf,
+        #[arg(long)]
+        fix: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum SnapshotAction {
+    /// Print every key of a snapshot file
+    Dump { file: PathBuf },
+}
+
+/// Runs a file tool; returns the exit status.
+pub fn run_tool(command: &Command) -> ExitCode {
+    use crate::persist::tools;
+    let code = match command {
+        Command::Config { action } => return run_config_action(action),
+        Command::Aof {
+            action: AofAction::Dump { file },
+        } => tools::aof_dump(file),
+        Command::Aof {
+            action: AofAction::Check { file, fix },
+        } => tools::aof_check(file, *fix),
+        Command::Snapshot {
+            action: SnapshotAction::Dump { file },
+        } => tools::snapshot_dump(file),
+    };
+    ExitCode::from(code as u8)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]

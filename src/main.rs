@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use hypercache::cli::{Cli, Command};
+use hypercache::cli::Cli;
 use hypercache::config::Config;
 
 #[global_allocator]
@@ -11,8 +11,8 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Config { action }) = &cli.command {
-        return hypercache::cli::run_config_action(action);
+    if let Some(command) = &cli.command {
+        return hypercache::cli::run_tool(command);
     }
     let config = match Config::load(cli.config.as_deref(), &cli.overrides()) {
         Ok(c) => c,

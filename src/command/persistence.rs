@@ -160,6 +160,10 @@ pub fn info_section(node: &Node, now_ms: u64, s: &mut String) {
     } else {
         f!("aof_last_write_status:ok");
     }
+    f!(
+        "hypercache_lamport_clock:{}",
+        node.store.bus().clock().now()
+    );
     f!("hypercache_last_snapshot_keys:{}", st.last_keys);
     f!("hypercache_last_snapshot_bytes:{}", st.last_bytes);
     f!(

@@ -13,6 +13,7 @@ pub mod codec;
 pub mod mutation;
 pub mod recovery;
 pub mod snapshot;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

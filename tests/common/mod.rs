@@ -11,26 +11,55 @@ pub struct Server {
     child: Option<Child>,
     pub addr: SocketAddr,
     pub logs: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// What a started node is given.
+pub fn command(
+    data_dir: &std::path::Path,
+    args: &[&str],
+    config: Option<&std::path::Path>,
+) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hypercache"));
+    cmd.args(["--resp-port", "0", "--http-port", "0", "--gossip-port", "0"])
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("HYPERCACHE_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(c) = config {
+        cmd.arg("--config").arg(c);
+    }
+    cmd
 }
 
 impl Server {
     /// Starts a node on 127.0.0.1 with an ephemeral RESP port and extra arguments.
     pub fn start_with(args: &[&str], config_yaml: Option<&str>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hypercache"));
-        cmd.args(["--resp-port", "0", "--http-port", "0", "--gossip-port", "0"])
-            .arg("--data-dir")
-            .arg(dir.path().join("data"))
-            .args(args)
-            .env_remove("HYPERCACHE_CONFIG")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(yaml) = config_yaml {
+        let config = config_yaml.map(|yaml| {
             let path = dir.path().join("config.yaml");
             std::fs::write(&path, yaml).expect("write config");
-            cmd.arg("--config").arg(path);
-        }
+            path
+        });
+        let mut s = Server::launch(command(&dir.path().join("data"), args, config.as_deref()));
+        s._dir = Some(dir);
+        s
+    }
+
+    /// Starts a node on a data directory the caller keeps (for restarts).
+    pub fn start_in(data_dir: &std::path::Path, config_yaml: Option<&str>) -> Server {
+        let config = config_yaml.map(|yaml| {
+            let path = data_dir.with_extension("yaml");
+            std::fs::write(&path, yaml).expect("write config");
+            path
+        });
+        Server::launch(command(data_dir, &[], config.as_deref()))
+    }
+
+    /// Starts a prepared command and waits until it serves.
+    pub fn launch(mut cmd: Command) -> Server {
         let mut child = cmd.spawn().expect("start hypercache");
         let stdout = child.stdout.take().expect("stdout");
         let stderr = child.stderr.take().expect("stderr");
@@ -74,7 +103,7 @@ impl Server {
             child: Some(child),
             addr,
             logs,
-            _dir: dir,
+            _dir: None,
         };
         s.wait_loaded();
         s
@@ -138,6 +167,14 @@ impl Server {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }
         wait_exit(&mut child, Duration::from_secs(15))
+    }
+
+    /// SIGKILL: the process dies at once, as in a crash.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 
     /// Waits for the process to exit by itself (e.g. after SHUTDOWN).
