@@ -34,7 +34,8 @@ pub struct SnapshotInfo {
     pub duration_ms: u64,
 }
 
-/// Writes snapshot `seq` of `store` into `dir`.
+/// Writes snapshot `seq` of `store` into `dir`. On failure nothing is left behind (a full disk
+/// must not stay full because of our half-written file).
 pub fn write(
     store: &Store,
     dir: &Path,
@@ -42,11 +43,26 @@ pub fn write(
     seq: u64,
     now: u64,
 ) -> std::io::Result<SnapshotInfo> {
+    let tmp = dir.join(format!("{}.tmp", file_name(seq)));
+    let r = write_inner(store, dir, &tmp, node_id, seq, now);
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+fn write_inner(
+    store: &Store,
+    dir: &Path,
+    tmp: &Path,
+    node_id: &str,
+    seq: u64,
+    now: u64,
+) -> std::io::Result<SnapshotInfo> {
     let started = Instant::now();
     std::fs::create_dir_all(dir)?;
     let path = dir.join(file_name(seq));
-    let tmp = dir.join(format!("{}.tmp", file_name(seq)));
-    let file = File::create(&tmp)?;
+    let file = File::create(tmp)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut head = Vec::new();
     codec::encode_header(
@@ -107,7 +123,7 @@ pub fn write(
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     drop(file);
-    std::fs::rename(&tmp, &path)?;
+    std::fs::rename(tmp, &path)?;
     super::sync_dir(dir)?;
     Ok(SnapshotInfo {
         path,
