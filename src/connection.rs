@@ -31,6 +31,8 @@ pub mod busy_poll {
     thread_local! {
         static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
         static SPINNING: Cell<bool> = const { Cell::new(false) };
+        /// Connections of this thread waiting for their writes to become durable.
+        static WAITING: Cell<u32> = const { Cell::new(0) };
         static WAKE: Arc<Notify> = Arc::new(Notify::new());
     }
 
@@ -41,6 +43,16 @@ pub mod busy_poll {
         if !SPINNING.with(|s| s.get()) {
             WAKE.with(|w| w.notify_one());
         }
+    }
+
+    /// Keeps the thread polling while a connection waits for an fsync, so the reply leaves the
+    /// moment the writer reports it durable.
+    pub async fn waiting<F: std::future::Future>(f: F) -> F::Output {
+        WAITING.with(|w| w.set(w.get() + 1));
+        activity();
+        let r = f.await;
+        WAITING.with(|w| w.set(w.get().saturating_sub(1)));
+        r
     }
 
     /// Runs on each I/O thread: while requests keep arriving within `window`, it keeps the
@@ -57,7 +69,8 @@ pub mod busy_poll {
             SPINNING.with(|s| s.set(true));
             loop {
                 tokio::task::yield_now().await;
-                if LAST.with(|l| l.get()).is_none_or(|t| t.elapsed() > window) {
+                let waiting = WAITING.with(|w| w.get()) > 0;
+                if !waiting && LAST.with(|l| l.get()).is_none_or(|t| t.elapsed() > window) {
                     break;
                 }
             }
@@ -471,7 +484,7 @@ async fn make_durable(node: &Node, out: &mut Out, writes: &mut Vec<(usize, usize
         .and_then(|p| p.aof());
     if let Some(aof) = aof
         && offset > 0
-        && !aof.wait_durable(offset).await
+        && !busy_poll::waiting(aof.wait_durable_local(offset)).await
     {
         let msg = node
             .persistence

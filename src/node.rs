@@ -330,6 +330,9 @@ impl IoThreads {
                 .spawn(move || {
                     rt.block_on(async move {
                         tokio::spawn(connection::busy_poll::spinner(node.config.network.busy_poll));
+                        if let Some(aof) = node.persistence.as_ref().filter(|p| p.sync_always()).and_then(|p| p.aof()) {
+                            tokio::spawn(aof.clone().relay());
+                        }
                         while let Some((s, peer)) = rx.recv().await {
                             match tokio::net::TcpStream::from_std(s) {
                                 Ok(s) => connection::accept(&node, s, peer),

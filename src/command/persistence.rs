@@ -157,6 +157,13 @@ pub fn info_section(node: &Node, now_ms: u64, s: &mut String) {
         f!("hypercache_aof_fsync_policy:{}", aof.policy().name());
         f!("hypercache_aof_generation:{}", a.seq);
         f!("hypercache_aof_last_fsync_ms:{}", a.last_fsync_ms);
+        f!("hypercache_aof_fsyncs:{}", a.fsyncs);
+        f!(
+            "hypercache_aof_fsync_avg_us:{}",
+            a.fsync_micros.checked_div(a.fsyncs).unwrap_or(0)
+        );
+        f!("hypercache_aof_writes:{}", a.writes);
+        f!("hypercache_aof_written_bytes:{}", a.written_bytes);
     } else {
         f!("aof_last_write_status:ok");
     }

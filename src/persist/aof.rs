@@ -24,7 +24,18 @@ use crate::persist::mutation::{Mutation, MutationSink, Origin};
 thread_local! {
     /// The AOF offset just past the last record this thread appended.
     static LAST_APPENDED: Cell<u64> = const { Cell::new(0) };
+    /// Connections of this I/O thread waiting for durability wait here; the thread's relay
+    /// task wakes them. Waking many tasks from the writer thread directly would cost one
+    /// cross-thread wake-up (a syscall) per task and per fsync; this way it is one per thread.
+    static LOCAL_DURABLE: Arc<tokio::sync::Notify> = Arc::new(tokio::sync::Notify::new());
 }
+
+/// Buffered bytes past which a publisher wakes the writer at once.
+const WAKE_AT: usize = 1 << 20;
+/// How long, under `always`, the writer polls for new records after a round before sleeping.
+const SPIN_AFTER_ROUND: Duration = Duration::from_micros(200);
+/// How often the writer drains the buffer when nobody is waiting for durability.
+const DRAIN_EVERY: Duration = Duration::from_millis(1);
 
 /// Takes (and clears) the offset of the last record this thread appended since the last call,
 /// 0 when it appended none.
@@ -49,6 +60,10 @@ pub struct AofStatus {
     pub last_fsync_ms: u64,
     pub appended: u64,
     pub durable: u64,
+    pub fsyncs: u64,
+    pub fsync_micros: u64,
+    pub writes: u64,
+    pub written_bytes: u64,
 }
 
 struct Pending {
@@ -69,6 +84,8 @@ struct Shared {
     /// Notified whenever `durable` moves or the error state changes.
     durable_changed: tokio::sync::Notify,
     failed: AtomicBool,
+    /// Mirror of `pending.appended`, for the writer's lock-free spin.
+    published: AtomicU64,
     status: Mutex<AofStatus>,
     rotated: Condvar,
     rotated_seq: Mutex<u64>,
@@ -98,6 +115,7 @@ impl Aof {
                 durable: AtomicU64::new(0),
                 durable_changed: tokio::sync::Notify::new(),
                 failed: AtomicBool::new(false),
+                published: AtomicU64::new(0),
                 status: Mutex::new(AofStatus {
                     enabled: true,
                     last_write_ok: true,
@@ -179,6 +197,12 @@ impl Aof {
 
     /// Waits until everything up to `offset` is durable. False if the AOF failed first.
     pub async fn wait_durable(&self, offset: u64) -> bool {
+        if self.durable() < offset {
+            // One wake-up serves every client that waits meanwhile (group commit). Taking the
+            // lock orders it with the writer's check, so the wake-up cannot be lost.
+            let _p = self.shared.pending.lock();
+            self.shared.wake.notify_one();
+        }
         loop {
             let notified = self.shared.durable_changed.notified();
             tokio::pin!(notified);
@@ -190,6 +214,40 @@ impl Aof {
                 return false;
             }
             notified.await;
+        }
+    }
+
+    /// Waits, on an I/O thread running [`Aof::relay`], until everything up to `offset` is
+    /// durable. False if the AOF failed first.
+    pub async fn wait_durable_local(&self, offset: u64) -> bool {
+        if self.durable() < offset {
+            let _p = self.shared.pending.lock();
+            self.shared.wake.notify_one();
+        }
+        let local = LOCAL_DURABLE.with(|l| l.clone());
+        loop {
+            let notified = local.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.durable() >= offset {
+                return true;
+            }
+            if self.failed() {
+                return false;
+            }
+            notified.await;
+        }
+    }
+
+    /// Runs on each I/O thread: passes the writer's progress on to the thread's waiters.
+    pub async fn relay(self: Arc<Self>) {
+        let local = LOCAL_DURABLE.with(|l| l.clone());
+        loop {
+            let changed = self.shared.durable_changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            local.notify_waiters();
+            changed.await;
         }
     }
 
@@ -214,12 +272,18 @@ impl MutationSink for Aof {
         }
         let mut p = self.shared.pending.lock();
         let before = p.buf.len();
-        codec::encode_mutation(&mut p.buf, m);
+        codec::encode_mutation_unsealed(&mut p.buf, m);
         p.appended += (p.buf.len() - before) as u64;
         let at = p.appended;
+        self.shared.published.store(at, Ordering::Release);
+        let big = p.buf.len() > WAKE_AT;
         drop(p);
         LAST_APPENDED.with(|c| c.set(at));
-        self.shared.wake.notify_one();
+        // Waking the writer for every record would cost a context switch per write; it runs on
+        // its own short timer, and is kicked by clients that wait for durability.
+        if big {
+            self.shared.wake.notify_one();
+        }
     }
 }
 
@@ -258,13 +322,24 @@ fn writer(shared: Arc<Shared>, mut file: File) {
     let mut last_fsync = Instant::now();
     let mut dirty = false; // written but not fsynced
     let mut failing = false;
+    let mut last_round = Instant::now() - Duration::from_secs(1);
     loop {
+        // Under `always`, clients answered by the last round send their next writes within
+        // microseconds: poll briefly for them rather than sleep and pay a wake-up each round.
+        if shared.policy == SyncPolicy::Always && unwritten.is_empty() && rotation.is_none() {
+            while last_round.elapsed() < SPIN_AFTER_ROUND
+                && shared.published.load(Ordering::Acquire) <= taken_end
+            {
+                std::thread::yield_now();
+            }
+        }
+        let mut seal_from = usize::MAX;
         let stop = {
             let mut p = shared.pending.lock();
             let idle = |p: &Pending| p.buf.is_empty() && p.rotate.is_none() && !p.stop;
             if idle(&p) && unwritten.is_empty() && rotation.is_none() {
-                let everysec_due = dirty && shared.policy == SyncPolicy::EverySec;
-                let wait = if everysec_due {
+                // Nothing to do: sleep long (until kicked, or the next everysec fsync is due).
+                let wait = if dirty && shared.policy == SyncPolicy::EverySec {
                     Duration::from_secs(1).saturating_sub(last_fsync.elapsed())
                 } else {
                     Duration::from_secs(1)
@@ -272,6 +347,14 @@ fn writer(shared: Arc<Shared>, mut file: File) {
                 if !wait.is_zero() {
                     shared.wake.wait_for(&mut p, wait);
                 }
+            } else if shared.policy != SyncPolicy::Always
+                && !p.stop
+                && p.rotate.is_none()
+                && unwritten.is_empty()
+                && rotation.is_none()
+            {
+                // Records are buffered but nobody waits: gather more before the next write.
+                shared.wake.wait_for(&mut p, DRAIN_EVERY);
             }
             if failing {
                 // Retry at a gentle pace, taking newer records along.
@@ -288,8 +371,14 @@ fn writer(shared: Arc<Shared>, mut file: File) {
                 };
                 let n = (end - buffered_start) as usize;
                 if n > 0 {
-                    unwritten.extend_from_slice(&p.buf[..n]);
-                    p.buf.drain(..n);
+                    seal_from = unwritten.len();
+                    if unwritten.is_empty() && n == p.buf.len() {
+                        // The common case: take the whole buffer without copying.
+                        std::mem::swap(&mut unwritten, &mut p.buf);
+                    } else {
+                        unwritten.extend_from_slice(&p.buf[..n]);
+                        p.buf.drain(..n);
+                    }
                     taken_end = end;
                 }
                 if let Some((_, s)) = p.rotate.take() {
@@ -298,6 +387,10 @@ fn writer(shared: Arc<Shared>, mut file: File) {
             }
             p.stop
         };
+        // Checksums are computed here, off the clients' threads and outside the lock.
+        if seal_from < unwritten.len() {
+            codec::seal(&mut unwritten[seal_from..]);
+        }
 
         if !unwritten.is_empty() {
             if let Err(e) = file.write_all(&unwritten) {
@@ -308,7 +401,12 @@ fn writer(shared: Arc<Shared>, mut file: File) {
                 failing = true;
                 continue;
             }
-            shared.status.lock().current_size += unwritten.len() as u64;
+            {
+                let mut st = shared.status.lock();
+                st.current_size += unwritten.len() as u64;
+                st.writes += 1;
+                st.written_bytes += unwritten.len() as u64;
+            }
             unwritten.clear();
             dirty = true;
         }
@@ -319,7 +417,14 @@ fn writer(shared: Arc<Shared>, mut file: File) {
                 || (shared.policy == SyncPolicy::EverySec
                     && last_fsync.elapsed() >= Duration::from_secs(1)));
         if must_sync {
-            if let Err(e) = file.sync_data() {
+            let t = Instant::now();
+            let r = file.sync_data();
+            {
+                let mut st = shared.status.lock();
+                st.fsyncs += 1;
+                st.fsync_micros += t.elapsed().as_micros() as u64;
+            }
+            if let Err(e) = r {
                 fail(&shared, &e);
                 failing = true;
                 continue;
@@ -332,6 +437,7 @@ fn writer(shared: Arc<Shared>, mut file: File) {
             failing = false;
             recover(&shared);
         }
+        last_round = Instant::now();
         // Under `always` only fsynced bytes count as durable; otherwise written ones do.
         if !dirty || shared.policy != SyncPolicy::Always {
             let prev = shared.durable.swap(taken_end, Ordering::AcqRel);

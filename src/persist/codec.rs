@@ -47,6 +47,31 @@ pub fn frame(out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Appends a record whose checksum is left for [`seal`] to fill in later — so the thread that
+/// produces records (a client's) does not pay for the CRC, the AOF writer does.
+pub fn frame_unsealed(out: &mut Vec<u8>, fill: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; FRAME_HEADER]);
+    fill(out);
+    let len = (out.len() - start - FRAME_HEADER) as u32;
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+}
+
+/// Fills in the checksums of a run of records framed by [`frame_unsealed`].
+pub fn seal(buf: &mut [u8]) {
+    let mut at = 0;
+    while at + FRAME_HEADER <= buf.len() {
+        let len = u32::from_le_bytes([buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]) as usize;
+        let end = at + FRAME_HEADER + len;
+        if end > buf.len() {
+            break;
+        }
+        let crc = crc32fast::hash(&buf[at + FRAME_HEADER..end]);
+        buf[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+        at = end;
+    }
+}
+
 /// Reads the record at the start of `buf`: its payload and the bytes it occupies.
 pub fn unframe(buf: &[u8]) -> Result<(&[u8], usize), DecodeError> {
     if buf.len() < FRAME_HEADER {
@@ -248,6 +273,11 @@ pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
 /// Appends a framed mutation record.
 pub fn encode_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
     frame(out, |p| put_mutation(p, m));
+}
+
+/// Appends a mutation record without its checksum (see [`seal`]).
+pub fn encode_mutation_unsealed(out: &mut Vec<u8>, m: &Mutation<'_>) {
+    frame_unsealed(out, |p| put_mutation(p, m));
 }
 
 /// Decodes a mutation payload. `origin` is what the caller knows of where it came from.
@@ -491,6 +521,23 @@ mod tests {
                 assert_eq!(e, DecodeError::Truncated, "cut {cut}");
             }
         }
+    }
+
+    #[test]
+    fn sealing_later_gives_the_same_bytes() {
+        let file = sample_file();
+        let (_, start) = decode_header(&file, AOF_MAGIC).unwrap();
+        let mut unsealed = file[..start].to_vec();
+        let mut at = start;
+        while at < file.len() {
+            let (p, used) = unframe(&file[at..]).unwrap();
+            let m = decode_mutation(p, Origin::Local).unwrap();
+            encode_mutation_unsealed(&mut unsealed, &m.as_mutation());
+            at += used;
+        }
+        assert_ne!(unsealed, file);
+        seal(&mut unsealed[start..]);
+        assert_eq!(unsealed, file);
     }
 
     #[test]
