@@ -439,6 +439,12 @@ pub struct ClusterConfig {
     pub consistency_level: ConsistencyLevel,
     /// How long delete markers are kept; must be > 0.
     pub tombstone_ttl: Duration,
+    /// How often a node gossips with a peer.
+    pub gossip_interval: Duration,
+    /// How long a node declared dead is remembered before it is forgotten.
+    pub forget_dead_after: Duration,
+    /// How long a quorum/all write waits for acknowledgements.
+    pub write_timeout: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -449,6 +455,9 @@ impl Default for ClusterConfig {
             replication_factor: None,
             consistency_level: ConsistencyLevel::Eventual,
             tombstone_ttl: Duration::from_secs(3600),
+            gossip_interval: Duration::from_millis(500),
+            forget_dead_after: Duration::from_secs(3600),
+            write_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -1397,6 +1406,9 @@ struct RawCluster {
     replication_factor: Raw,
     consistency_level: Raw,
     tombstone_ttl: Raw,
+    gossip_interval: Raw,
+    forget_dead_after: Raw,
+    write_timeout: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -1620,6 +1632,31 @@ impl Converter<'_> {
             r.tombstone_ttl,
             &mut out.tombstone_ttl,
             parse_duration,
+        )?;
+        let positive = |s: &str| {
+            let d = parse_duration(s)?;
+            if d.is_zero() {
+                return Err(InvalidValue("must be greater than 0".into()));
+            }
+            Ok(d)
+        };
+        self.set(
+            "cluster.gossip_interval",
+            r.gossip_interval,
+            &mut out.gossip_interval,
+            positive,
+        )?;
+        self.set(
+            "cluster.forget_dead_after",
+            r.forget_dead_after,
+            &mut out.forget_dead_after,
+            positive,
+        )?;
+        self.set(
+            "cluster.write_timeout",
+            r.write_timeout,
+            &mut out.write_timeout,
+            positive,
         )
     }
 

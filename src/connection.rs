@@ -91,7 +91,7 @@ pub enum ReplyMode {
 }
 
 /// Something a command asks the connection loop to do after its reply is encoded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Flush what is buffered, then sleep (DEBUG SLEEP) before the next command.
     Sleep(Duration),
@@ -99,6 +99,10 @@ pub enum Action {
     Shutdown,
     /// Take a snapshot, then reply (SAVE) — without blocking other connections.
     Save,
+    /// Fetch these keys of this database from the other replicas, then run the command again.
+    Repair(u32, Vec<Vec<u8>>),
+    /// Run the command on the node at this address and relay its reply.
+    Forward(std::net::SocketAddr),
 }
 
 /// A client as other connections see it (CLIENT LIST, CLIENT KILL).
@@ -255,6 +259,10 @@ pub struct ClientState {
     pub close_after_reply: bool,
     pub action: Option<Action>,
     pub info: Arc<ClientInfo>,
+    /// The command being run was read-repaired already (don't repair it again).
+    pub repaired: bool,
+    /// The command being run was forwarded here by another node (don't route it again).
+    pub forwarded: bool,
 }
 
 impl ClientState {
@@ -269,6 +277,8 @@ impl ClientState {
             close_after_reply: false,
             action: None,
             info,
+            repaired: false,
+            forwarded: false,
         }
     }
 
@@ -330,6 +340,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = Out::new(Protocol::Resp2);
     let mut want = READ_CHUNK;
+    // Connections to other nodes, for commands forwarded there.
+    let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn> =
+        std::collections::HashMap::new();
     'conn: loop {
         rbuf.reserve(want.max(READ_CHUNK));
         let n = match stream.read_buf(&mut rbuf).await {
@@ -346,8 +359,13 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         // Under `appendfsync always`, where each write's reply sits, in case its record
         // cannot be made durable and the reply must become an error.
         let durable = node.persistence.as_ref().filter(|p| p.sync_always());
+        let quorum = node.cluster.consistency != crate::config::ConsistencyLevel::Eventual;
+        let track_writes = durable.is_some() || quorum;
         let mut writes: Vec<(usize, usize)> = Vec::new();
         crate::persist::aof::take_thread_offset();
+        if quorum {
+            crate::cluster::replication::take_pending();
+        }
         loop {
             let frame = parser.parse(&rbuf[start..], &limits);
             match frame {
@@ -367,11 +385,11 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     commands += 1;
                     start += len;
                     apply_reply_mode(&mut client, &mut out, mark, mode);
-                    if durable.is_some()
+                    if track_writes
                         && out.buf.len() > mark
-                        && client
-                            .last_command
-                            .is_some_and(|c| c.has(command::table::WRITE))
+                        && client.last_command.is_some_and(|c| {
+                            c.has(command::table::WRITE) && !c.has(command::table::INTERNAL)
+                        })
                     {
                         writes.push((mark, out.buf.len()));
                     }
@@ -402,6 +420,23 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 Ok(Err(e)) => out.error(&format!("ERR {e}")),
                                 Err(_) => out.error("ERR the save was interrupted"),
                             }
+                        }
+                        Some(Action::Repair(db, keys)) => {
+                            for k in &keys {
+                                node.cluster.repair(node, db, k).await;
+                            }
+                            client.repaired = true;
+                            let mut cx = Ctx {
+                                node,
+                                client: &mut client,
+                                out: &mut out,
+                                now: now_ms(),
+                            };
+                            command::execute(&mut cx, args);
+                            client.repaired = false;
+                        }
+                        Some(Action::Forward(addr)) => {
+                            forward(&mut peers, addr, args, &mut out).await;
                         }
                         Some(Action::Sleep(d)) => {
                             make_durable(node, &mut out, &mut writes).await;
@@ -440,6 +475,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             info.last_cmd
                 .store(c as *const Command as usize, Ordering::Relaxed);
         }
+        if quorum {
+            wait_replicas(node, &mut out, &writes).await;
+        }
         make_durable(node, &mut out, &mut writes).await;
         busy_poll::activity();
         // Let the other connections made ready by the same poll read their requests first, so
@@ -471,6 +509,150 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let _ = stream.shutdown().await;
 }
 
+/// Under `consistency_level: quorum|all`, holds the replies until enough replicas acknowledged
+/// this batch's writes; on timeout the write replies become -TRYAGAIN (the write is applied
+/// here and possibly on some replicas; retrying it is safe, the newest write wins).
+async fn wait_replicas(node: &Node, out: &mut Out, writes: &[(usize, usize)]) {
+    use crate::config::ConsistencyLevel;
+    let pending = crate::cluster::replication::take_pending();
+    if pending.is_empty() && writes.is_empty() {
+        return;
+    }
+    let cluster = &node.cluster;
+    // Against the nodes the cluster should have (dead ones included), not only the live ones:
+    // with a majority down a quorum write must fail.
+    let known = cluster.members().len().max(cluster.live_size());
+    let rf = cluster
+        .replicator
+        .rf_configured()
+        .map_or(known, |r| r.min(known));
+    let required = match cluster.consistency {
+        ConsistencyLevel::All => rf,
+        _ => rf / 2 + 1,
+    };
+    let needed = required.saturating_sub(1);
+    let mut want: Vec<(Arc<crate::cluster::replication::Peer>, u64)> = Vec::new();
+    for (p, off) in pending {
+        match want.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &p)) {
+            Some(w) => w.1 = w.1.max(off),
+            None => want.push((p, off)),
+        }
+    }
+    let deadline = tokio::time::Instant::now() + cluster.write_timeout;
+    loop {
+        let acked = want
+            .iter()
+            .filter(|(p, off)| p.acked.load(Ordering::Acquire) >= *off)
+            .count();
+        if acked >= needed || writes.is_empty() {
+            return;
+        }
+        let notified: Vec<_> = want
+            .iter()
+            .map(|(p, _)| p.acked_changed.notified())
+            .collect();
+        let any = async {
+            if notified.is_empty() {
+                std::future::pending::<()>().await;
+            }
+            let mut futs: Vec<_> = notified.into_iter().map(Box::pin).collect();
+            std::future::poll_fn(|cx| {
+                for f in futs.iter_mut() {
+                    if f.as_mut().poll(cx).is_ready() {
+                        return std::task::Poll::Ready(());
+                    }
+                }
+                std::task::Poll::Pending
+            })
+            .await
+        };
+        // Re-check at least every 10 ms: an acknowledgement may land between the count and
+        // the registration above.
+        let tick = tokio::time::sleep(Duration::from_millis(10));
+        tokio::select! {
+            _ = any => {}
+            _ = tick => {}
+            _ = tokio::time::sleep_until(deadline) => {
+                let msg = format!(
+                    "TRYAGAIN the write was not acknowledged by {required} of {rf} replicas within {} ms; it is applied on this node and may be applied on others",
+                    cluster.write_timeout.as_millis()
+                );
+                replace_segments(out, writes, &msg);
+                return;
+            }
+        }
+    }
+}
+
+/// Replaces the replies at `segments` (start, end) of `out` with the error `msg`.
+fn replace_segments(out: &mut Out, segments: &[(usize, usize)], msg: &str) {
+    let mut rebuilt = Vec::with_capacity(out.buf.len());
+    let mut at = 0;
+    for &(s, e) in segments {
+        if s < at || e > out.buf.len() {
+            continue;
+        }
+        rebuilt.extend_from_slice(&out.buf[at..s]);
+        rebuilt.push(b'-');
+        rebuilt.extend_from_slice(msg.as_bytes());
+        rebuilt.extend_from_slice(b"\r\n");
+        at = e;
+    }
+    rebuilt.extend_from_slice(&out.buf[at..]);
+    out.buf = rebuilt;
+}
+
+/// Runs a command on another node (it holds the keys' replicas) and relays the reply.
+async fn forward(
+    peers: &mut std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn>,
+    addr: SocketAddr,
+    args: crate::resp::Args<'_>,
+    out: &mut Out,
+) {
+    use crate::cluster::client::{PeerConn, encode_command};
+    let mut frame = Vec::new();
+    let mut argv: Vec<&[u8]> = vec![b"HCFWD"];
+    argv.extend(args.iter());
+    encode_command(&mut frame, &argv);
+    for attempt in 0..2 {
+        if let std::collections::hash_map::Entry::Vacant(slot) = peers.entry(addr) {
+            match PeerConn::connect(addr, Duration::from_secs(1)).await {
+                Ok(c) => {
+                    slot.insert(c);
+                }
+                Err(e) => {
+                    out.error(&format!(
+                        "TRYAGAIN cannot reach the node holding this key ({addr}): {e}"
+                    ));
+                    return;
+                }
+            }
+        }
+        let Some(c) = peers.get_mut(&addr) else {
+            return;
+        };
+        let mut raw = Vec::new();
+        let r = async {
+            c.send_raw(&frame).await?;
+            c.read_reply_raw(&mut raw).await
+        };
+        match tokio::time::timeout(Duration::from_secs(5), r).await {
+            Ok(Ok(_)) => {
+                out.buf.extend_from_slice(&raw);
+                return;
+            }
+            _ => {
+                peers.remove(&addr);
+                if attempt == 1 {
+                    out.error(&format!(
+                        "TRYAGAIN the node holding this key ({addr}) did not answer"
+                    ));
+                }
+            }
+        }
+    }
+}
+
 /// Under `appendfsync always`, holds the replies until the records of this batch's writes are
 /// fsynced (sharing the fsync with every other client's writes). If the AOF cannot be written,
 /// the write replies become MISCONF errors: the data stays in memory and queued for the disk,
@@ -491,20 +673,7 @@ async fn make_durable(node: &Node, out: &mut Out, writes: &mut Vec<(usize, usize
             .as_ref()
             .and_then(|p| p.refuses_writes())
             .unwrap_or_else(|| "MISCONF Errors writing to the AOF file".to_string());
-        let mut rebuilt = Vec::with_capacity(out.buf.len());
-        let mut at = 0;
-        for &(s, e) in writes.iter() {
-            if s < at || e > out.buf.len() {
-                continue;
-            }
-            rebuilt.extend_from_slice(&out.buf[at..s]);
-            rebuilt.push(b'-');
-            rebuilt.extend_from_slice(msg.as_bytes());
-            rebuilt.extend_from_slice(b"\r\n");
-            at = e;
-        }
-        rebuilt.extend_from_slice(&out.buf[at..]);
-        out.buf = rebuilt;
+        replace_segments(out, writes, &msg);
     }
     writes.clear();
 }

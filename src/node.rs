@@ -178,6 +178,8 @@ pub struct Node {
     pub run_id: String,
     /// The AOF and snapshots, when persistence is on.
     pub persistence: Option<Arc<Persistence>>,
+    /// Membership, the ring, replication.
+    pub cluster: Arc<crate::cluster::Cluster>,
     /// What SHUTDOWN asked for: 0 default, 1 SAVE, 2 NOSAVE.
     pub shutdown_save: std::sync::atomic::AtomicU8,
     /// The RESP address actually bound (port 0 resolved).
@@ -196,10 +198,12 @@ impl Node {
         let node_hash = xxhash_rust::xxh64::xxh64(config.node.id.as_bytes(), 0);
         let persistence =
             Persistence::new(&config.persistence, &config.data_dir(), &config.node.id);
+        let cluster = crate::cluster::Cluster::new(&config);
         let mut all: Vec<Arc<dyn MutationSink>> = Vec::new();
         if let Some(p) = &persistence {
             all.push(p.clone());
         }
+        all.push(cluster.replicator.clone());
         all.extend(sinks);
         let bus = Bus::new(node_hash, all);
         let store = Store::new(config.cache.databases as usize, SHARDS, bus);
@@ -219,6 +223,7 @@ impl Node {
             started_ms,
             run_id,
             persistence,
+            cluster,
             shutdown_save: Default::default(),
             resp_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
@@ -529,6 +534,24 @@ async fn sample_loop(node: Arc<Node>) {
     }
 }
 
+/// Forgets tombstones older than `cluster.tombstone_ttl`.
+async fn tombstone_loop(node: Arc<Node>) {
+    let ttl = node.config.cluster.tombstone_ttl;
+    loop {
+        tokio::time::sleep(Duration::from_secs(10).min(ttl)).await;
+        let before = now_ms().saturating_sub(ttl.as_millis() as u64);
+        let n = node.store.collect_tombstones(before);
+        if n > 0 {
+            tracing::debug!(
+                component = "cluster",
+                action = "tombstone_gc",
+                collected = n,
+                "tombstones collected"
+            );
+        }
+    }
+}
+
 /// Closes clients idle for longer than `timeout` seconds (when set).
 async fn timeout_loop(node: Arc<Node>) {
     loop {
@@ -544,14 +567,30 @@ async fn timeout_loop(node: Arc<Node>) {
 pub async fn run(config: Config) -> std::io::Result<()> {
     let node = Node::new(config, Vec::new());
     let running = bind(node.clone()).await?;
-    // Clients are served (with -LOADING) while the data directory loads.
+    // Clients are served (with -LOADING) while the data directory loads; then the node joins
+    // the cluster, which brings it up to date by anti-entropy.
     let loader = node.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
-        let r = loader.recover();
+    let loaded = tokio::spawn(async move {
+        let n = loader.clone();
+        let r = tokio::task::spawn_blocking(move || n.recover())
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
         if r.is_err() {
             loader.request_shutdown();
+            return r;
         }
-        r
+        if let Err(e) = loader.cluster.start(&loader).await {
+            tracing::error!(component = "cluster", action = "join", error = %e, "cannot start gossip");
+            loader.request_shutdown();
+            return Err(format!("cannot start gossip: {e}"));
+        }
+        tokio::spawn(crate::cluster::sync::periodic(
+            loader.clone(),
+            loader.cluster.clone(),
+        ));
+        tokio::spawn(tombstone_loop(loader.clone()));
+        loader.cluster.set_state("ready").await;
+        Ok(())
     });
     let signals = node.clone();
     tokio::spawn(async move {

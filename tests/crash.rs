@@ -119,7 +119,12 @@ fn crash_cycles(policy: &str, cycles: usize, max_loss: Duration) {
                 .arg("bulk:19999")
                 .query(&mut c)
                 .unwrap();
-            assert_eq!(bulk, 1, "cycle {cycle}: bulk data lost");
+            assert_eq!(
+                bulk,
+                1,
+                "cycle {cycle}: bulk data lost; logs:\n{}",
+                s.log_text()
+            );
         }
         let stop = Arc::new(AtomicBool::new(false));
         let threads: Vec<_> = (0..WRITERS)

@@ -141,34 +141,24 @@ fn every_write_command_yields_its_effect() {
         vec![set("m1", Value::Int(1), 0), set("m2", s("two"), 0)]
     );
     assert_eq!(h.muts(&["MSETNX", "m1", "x", "m3", "y"]), vec![]);
-    // EXPIRE becomes an absolute deadline; in the past it is a DEL.
+    // EXPIRE becomes an absolute deadline, published with the key's full state so replicas
+    // that missed an earlier version still converge; in the past it is a DEL.
     assert_eq!(
         h.muts(&["EXPIRE", "m1", "100"]),
-        vec![OwnedOp::Expire {
-            key: b"m1".to_vec(),
-            at: NOW + 100_000
-        }]
+        vec![set("m1", Value::Int(1), NOW + 100_000)]
     );
     assert_eq!(
         h.muts(&["PEXPIREAT", "m1", &(NOW + 7).to_string()]),
-        vec![OwnedOp::Expire {
-            key: b"m1".to_vec(),
-            at: NOW + 7
-        }]
+        vec![set("m1", Value::Int(1), NOW + 7)]
     );
     assert_eq!(
         h.muts(&["PERSIST", "m1"]),
-        vec![OwnedOp::Persist {
-            key: b"m1".to_vec()
-        }]
+        vec![set("m1", Value::Int(1), 0)]
     );
     assert_eq!(h.muts(&["EXPIRE", "m1", "-1"]), vec![del("m1")]);
     assert_eq!(
         h.muts(&["GETEX", "m2", "EX", "3"]),
-        vec![OwnedOp::Expire {
-            key: b"m2".to_vec(),
-            at: NOW + 3000
-        }]
+        vec![set("m2", s("two"), NOW + 3000)]
     );
     assert_eq!(h.muts(&["DEL", "m2", "nothing"]), vec![del("m2")]);
     assert_eq!(h.muts(&["UNLINK", "a"]), vec![del("a")]);

@@ -1,3 +1,418 @@
-//! Cluster pieces; today the Lamport clock that stamps every mutation.
+//! The cluster: gossip membership, the consistent-hash ring, replication of every write to the
+//! key's replicas, read-repair on a local miss, and anti-entropy after joins and partitions.
 
+pub mod client;
 pub mod clock;
+pub mod membership;
+pub mod replication;
+pub mod ring;
+pub mod sync;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::RwLock;
+
+use crate::config::{Config, ConsistencyLevel};
+use crate::node::{Node, now_ms};
+use crate::persist::codec;
+use crate::persist::mutation::{Mutation, Op, Origin};
+use crate::store::Value;
+use clock::{Stamp, nodes};
+use membership::{Faults, Member, Membership, SelfInfo};
+use replication::Replicator;
+use ring::Ring;
+
+/// How long a read waits for peers before answering from what it has.
+pub const REPAIR_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// Counters for INFO and metrics.
+#[derive(Default)]
+pub struct ClusterStats {
+    pub read_repairs: AtomicU64,
+    pub read_repair_queries: AtomicU64,
+    pub stale_rejected: AtomicU64,
+    pub applied_remote: AtomicU64,
+    pub ring_changes: AtomicU64,
+    pub sync_rounds: AtomicU64,
+    pub sync_keys_pulled: AtomicU64,
+    pub sync_keys_pushed: AtomicU64,
+    pub lag_last_ms: AtomicU64,
+    pub lag_max_ms: AtomicU64,
+    lag_samples: parking_lot::Mutex<VecDeque<u64>>,
+}
+
+use std::collections::VecDeque;
+
+impl ClusterStats {
+    /// Records how long a replicated batch took from its origin to this node.
+    pub fn record_lag(&self, ms: u64) {
+        self.lag_last_ms.store(ms, Ordering::Relaxed);
+        self.lag_max_ms.fetch_max(ms, Ordering::Relaxed);
+        let mut s = self.lag_samples.lock();
+        if s.len() >= 4096 {
+            s.pop_front();
+        }
+        s.push_back(ms);
+    }
+
+    /// p50 and p99 of the recent replication lags (ms).
+    pub fn lag_percentiles(&self) -> (u64, u64) {
+        let mut v: Vec<u64> = self.lag_samples.lock().iter().copied().collect();
+        if v.is_empty() {
+            return (0, 0);
+        }
+        v.sort_unstable();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize];
+        (at(0.5), at(0.99))
+    }
+}
+
+pub struct Cluster {
+    pub node_id: String,
+    pub consistency: ConsistencyLevel,
+    pub write_timeout: Duration,
+    pub replicator: Arc<Replicator>,
+    pub faults: Arc<Faults>,
+    pub stats: ClusterStats,
+    members: RwLock<Vec<Member>>,
+    membership: tokio::sync::Mutex<Option<Membership>>,
+    /// Anti-entropy runs in progress; the node has converged when there are none.
+    syncing: std::sync::atomic::AtomicUsize,
+    ready: AtomicBool,
+}
+
+impl Cluster {
+    pub fn new(config: &Config) -> Arc<Cluster> {
+        nodes::register(&config.node.id);
+        let rf = config.cluster.replication_factor.map(|r| r as usize);
+        let track = config.cluster.consistency_level != ConsistencyLevel::Eventual;
+        Arc::new(Cluster {
+            node_id: config.node.id.clone(),
+            consistency: config.cluster.consistency_level,
+            write_timeout: config.cluster.write_timeout,
+            replicator: Replicator::new(&config.node.id, rf, track),
+            faults: Arc::default(),
+            stats: ClusterStats::default(),
+            members: RwLock::new(Vec::new()),
+            membership: tokio::sync::Mutex::new(None),
+            syncing: std::sync::atomic::AtomicUsize::new(0),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    pub fn ring(&self) -> Arc<Ring> {
+        self.replicator.ring()
+    }
+
+    pub fn has_peers(&self) -> bool {
+        self.replicator.has_peers()
+    }
+
+    /// Live members, this node included.
+    pub fn live_size(&self) -> usize {
+        self.ring().len().max(1)
+    }
+
+    /// Every known member (live, and dead ones not yet forgotten).
+    pub fn members(&self) -> Vec<Member> {
+        self.members.read().clone()
+    }
+
+    /// Joins the cluster: starts gossip and follows membership changes.
+    pub async fn start(self: &Arc<Self>, node: &Arc<Node>) -> anyhow::Result<()> {
+        let c = &node.config;
+        let resp = node
+            .resp_addr
+            .lock()
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], c.network.resp_port)));
+        let bind_ip: std::net::IpAddr = c
+            .network
+            .resp_bind_addr
+            .parse()
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        let advertise_ip: std::net::IpAddr = c
+            .network
+            .advertise_addr
+            .as_deref()
+            .and_then(|a| a.split(':').next())
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(if bind_ip.is_unspecified() {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            } else {
+                bind_ip
+            });
+        let gossip_port = match c.network.gossip_port {
+            0 => membership::free_udp_port(bind_ip),
+            p => p,
+        };
+        let me = SelfInfo {
+            node_id: c.node.id.clone(),
+            resp_addr: SocketAddr::new(advertise_ip, resp.port()),
+            http_port: c.network.http_port,
+            gossip_bind: SocketAddr::new(bind_ip, gossip_port),
+            gossip_advertise: SocketAddr::new(advertise_ip, gossip_port),
+        };
+        let seeds =
+            membership::seed_list(&c.cluster.seeds, c.cluster.seed_dns.as_deref(), gossip_port);
+        if !seeds.is_empty() {
+            // Removals must leave tombstones as soon as there may be another replica.
+            node.store.enable_tombstones();
+        }
+        let m = Membership::start(
+            &me,
+            seeds,
+            c.cluster.gossip_interval,
+            c.cluster.forget_dead_after,
+            self.faults.clone(),
+        )
+        .await?;
+        tracing::info!(component = "cluster", action = "join", node_id = %me.node_id, gossip = %me.gossip_advertise, resp = %me.resp_addr, "gossip started");
+        let mut watcher = m.live_watcher().await;
+        *self.membership.lock().await = Some(m);
+        let (cluster, node) = (self.clone(), node.clone());
+        tokio::spawn(async move {
+            loop {
+                let live = watcher.borrow_and_update().clone();
+                cluster.on_members(&node, live).await;
+                if watcher.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        // Dead members are shown until forgotten; refresh the full list now and then.
+        let cluster = self.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let guard = cluster.membership.lock().await;
+                let Some(m) = guard.as_ref() else { return };
+                let all = m.members().await;
+                drop(guard);
+                *cluster.members.write() = all;
+            }
+        });
+        Ok(())
+    }
+
+    /// Reacts to a change of the live set: a new ring, new peers, anti-entropy with newcomers.
+    async fn on_members(
+        self: &Arc<Self>,
+        node: &Arc<Node>,
+        live: BTreeMap<chitchat::ChitchatId, chitchat::NodeState>,
+    ) {
+        let mut ids: Vec<String> = vec![self.node_id.clone()];
+        let mut seen = Vec::new();
+        for (id, st) in &live {
+            let m = membership::member(id, st, true);
+            nodes::register(&m.node_id);
+            if m.node_id != self.node_id && m.state != "leaving" {
+                ids.push(m.node_id.clone());
+                seen.push(m);
+            }
+        }
+        let ring = Ring::new(ids);
+        let old = self.replicator.ring();
+        if old.nodes() != ring.nodes() {
+            self.stats.ring_changes.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(component = "cluster", action = "ring_change", members = ?ring.nodes(), "ring changed");
+        }
+        self.replicator.set_ring(ring);
+        if !seen.is_empty() {
+            node.store.enable_tombstones();
+        }
+        let mut newcomers = Vec::new();
+        for m in &seen {
+            let (peer, new) = self.replicator.upsert_peer(&m.node_id, m.resp_addr);
+            if new {
+                tracing::info!(component = "cluster", action = "member_up", peer = %m.node_id, addr = ?m.resp_addr, "peer joined");
+                tokio::spawn(replication::sender(peer.clone(), self.replicator.clone()));
+                newcomers.push(peer);
+            }
+        }
+        for p in self.replicator.peers() {
+            if !seen.iter().any(|m| m.node_id == p.node_id) {
+                tracing::warn!(component = "cluster", action = "member_down", peer = %p.node_id, "peer left the ring");
+                self.replicator.remove_peer(&p.node_id);
+            }
+        }
+        {
+            let mut all = self.members.write();
+            for m in &seen {
+                if let Some(x) = all.iter_mut().find(|x| x.node_id == m.node_id) {
+                    *x = m.clone();
+                } else {
+                    all.push(m.clone());
+                }
+            }
+            for x in all.iter_mut() {
+                x.live = x.node_id == self.node_id || seen.iter().any(|m| m.node_id == x.node_id);
+            }
+        }
+        if !newcomers.is_empty() {
+            self.syncing.fetch_add(1, Ordering::AcqRel);
+            let (cluster, node) = (self.clone(), node.clone());
+            tokio::spawn(async move {
+                for p in newcomers {
+                    sync::sync_until_done(&node, &cluster, &p).await;
+                }
+                cluster.syncing.fetch_sub(1, Ordering::AcqRel);
+            });
+        }
+    }
+
+    /// True when no anti-entropy with a newly joined peer is in progress.
+    pub fn converged(&self) -> bool {
+        self.syncing.load(Ordering::Acquire) == 0
+    }
+
+    /// Publishes this node's state in gossip.
+    pub async fn set_state(&self, state: &str) {
+        if let Some(m) = self.membership.lock().await.as_ref() {
+            m.set_state(state).await;
+        }
+        self.ready.store(state == "ready", Ordering::Relaxed);
+    }
+
+    /// Leaves the cluster gracefully (on shutdown).
+    pub async fn leave(&self) {
+        if let Some(m) = self.membership.lock().await.take() {
+            m.leave().await;
+        }
+        for p in self.replicator.peers() {
+            self.replicator.remove_peer(&p.node_id);
+        }
+    }
+
+    /// Fault injection for partition tests: cut this node off from `ids` (empty heals) —
+    /// their gossip and replication traffic is dropped in both directions.
+    pub fn partition_now(&self, ids: &[String]) {
+        self.replicator.set_blocked(ids);
+        self.faults.heal();
+        let addrs: Vec<SocketAddr> = self
+            .members
+            .read()
+            .iter()
+            .filter(|m| ids.contains(&m.node_id))
+            .map(|m| m.gossip_addr)
+            .collect();
+        self.faults.block(addrs);
+        tracing::warn!(component = "cluster", action = "fault_injection", blocked = ?ids, "partition switch set");
+    }
+
+    /// Read-repair: asks the key's other live replicas for their version and installs the
+    /// newest locally (with its original stamp and deadline). Returns whether something was
+    /// installed.
+    pub async fn repair(&self, node: &Node, db: u32, key: &[u8]) -> bool {
+        let targets: Vec<_> = self
+            .replicator
+            .targets_for(key)
+            .into_iter()
+            .filter(|p| !self.replicator.is_blocked(&p.node_id))
+            .filter_map(|p| p.addr())
+            .collect();
+        if targets.is_empty() {
+            return false;
+        }
+        self.stats
+            .read_repair_queries
+            .fetch_add(1, Ordering::Relaxed);
+        let calls = targets.iter().map(|addr| {
+            let (addr, db_s, key) = (*addr, db.to_string(), key.to_vec());
+            async move {
+                client::call_once(addr, &[b"HCGET", db_s.as_bytes(), &key], REPAIR_TIMEOUT).await
+            }
+        });
+        let replies = futures_join(calls).await;
+        let mut best: Option<Version> = None;
+        for r in replies.into_iter().flatten() {
+            if let Some(v) = Version::from_reply(&r)
+                && best.as_ref().is_none_or(|b| nodes::newer(v.stamp, b.stamp))
+            {
+                best = Some(v);
+            }
+        }
+        let Some(v) = best else { return false };
+        let now = now_ms();
+        let applied = v.apply(node, db, key, now);
+        if applied {
+            self.stats.read_repairs.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(component = "cluster", action = "read_repair", key = %String::from_utf8_lossy(key), "installed a newer version from a peer");
+        }
+        applied
+    }
+}
+
+/// Runs futures concurrently and collects their results in order.
+async fn futures_join<F>(fs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = fs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        if let Ok(v) = h.await {
+            out.push(v);
+        }
+    }
+    out
+}
+
+/// One replica's version of a key, as HCGET reports it.
+#[derive(Debug, Clone)]
+pub struct Version {
+    pub stamp: Stamp,
+    pub expire_at: u64,
+    /// None for a tombstone.
+    pub value: Option<Value>,
+}
+
+impl Version {
+    fn from_reply(r: &client::Reply) -> Option<Version> {
+        let a = r.array()?;
+        if a.len() != 4 {
+            return None;
+        }
+        let stamp = Stamp {
+            lamport: a[0].int()? as u64,
+            node: a[1].int()? as u64,
+        };
+        let expire_at = a[2].int()? as u64;
+        let value = match &a[3] {
+            client::Reply::Bulk(Some(b)) => {
+                Some(codec::read_value(&mut codec::Reader::new(b)).ok()?)
+            }
+            _ => None,
+        };
+        Some(Version {
+            stamp,
+            expire_at,
+            value,
+        })
+    }
+
+    /// Installs this version if it is newer than what the node holds.
+    pub fn apply(&self, node: &Node, db: u32, key: &[u8], now: u64) -> bool {
+        let op = match &self.value {
+            Some(value) => Op::Set {
+                key,
+                value,
+                expire_at: self.expire_at,
+            },
+            None => Op::Del { key },
+        };
+        node.store.apply_remote(
+            &Mutation {
+                db,
+                stamp: self.stamp,
+                origin: Origin::Peer,
+                op,
+            },
+            now,
+        )
+    }
+}

@@ -1,5 +1,6 @@
 //! Commands: the static table, dispatch, and one file per command family.
 
+pub mod cluster;
 pub mod connection;
 pub mod key;
 pub mod persistence;
@@ -101,6 +102,13 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    // A command another node forwarded here: run it as is, without routing it again.
+    if args.len() >= 2 && is(&args[0], "hcfwd") {
+        let was = std::mem::replace(&mut cx.client.forwarded, true);
+        let r = dispatch(cx, args.slice_from(1));
+        cx.client.forwarded = was;
+        return r;
+    }
     let cmd = resolve(&args)?;
     cx.client.last_command = Some(cmd);
     if !cx.client.authenticated && !cmd.has(table::NO_AUTH) {
@@ -121,8 +129,74 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         // A container called bare is an arity error, caught by `resolve`.
         return Err(Error::Arity(cmd.name.to_string()));
     };
+    if !cmd.has(table::INTERNAL) && cx.node.cluster.has_peers() && cluster_step(cx, cmd, &args)? {
+        // The connection forwards or read-repairs first, then comes back.
+        return Ok(());
+    }
     // Subcommand handlers see the whole argv, container name included.
     handler(cx, args)
+}
+
+/// In a cluster, before a keyed command runs: forwards it when this node holds none of its
+/// keys' replicas (RF smaller than the cluster), or read-repairs keys missing here. True when
+/// the connection has been asked to do either.
+fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Result<bool> {
+    let idx = cmd.key_indexes(args.len());
+    if idx.is_empty() {
+        return Ok(false);
+    }
+    let cluster = &cx.node.cluster;
+    let repl = &cluster.replicator;
+    if !cx.client.forwarded && !idx.iter().all(|&i| repl.holds(&args[i])) {
+        let ring = cluster.ring();
+        let rf = repl.rf();
+        // A node that holds every key, if there is one.
+        let mut common: Option<Vec<String>> = None;
+        for &i in &idx {
+            let reps: Vec<String> = ring
+                .replicas(&args[i], rf)
+                .into_iter()
+                .map(String::from)
+                .collect();
+            common = Some(match common {
+                None => reps,
+                Some(c) => c.into_iter().filter(|n| reps.contains(n)).collect(),
+            });
+        }
+        let target = common
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| !repl.is_blocked(n))
+            .find_map(|n| repl.peer(&n).and_then(|p| p.addr()));
+        return match target {
+            Some(addr) => {
+                cx.client.action = Some(crate::connection::Action::Forward(addr));
+                Ok(true)
+            }
+            None => Err(Error::coded(
+                "CROSSSLOT Keys in request don't hash to the same slot",
+            )),
+        };
+    }
+    if cx.client.repaired || !(cmd.has(table::READONLY) || cmd.has(table::REPAIR)) {
+        return Ok(false);
+    }
+    let (db, now) = (cx.client.db, cx.now);
+    let missing: Vec<Vec<u8>> = idx
+        .iter()
+        .map(|&i| &args[i])
+        .filter(|k| {
+            !cx.node
+                .store
+                .with_key(db, k, now, crate::store::Access::Peek, |r| r.exists())
+        })
+        .map(|k| k.to_vec())
+        .collect();
+    if missing.is_empty() {
+        return Ok(false);
+    }
+    cx.client.action = Some(crate::connection::Action::Repair(db, missing));
+    Ok(true)
 }
 
 // --- Argument helpers shared by the command families ---

@@ -25,6 +25,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "stats",
     "replication",
     "cpu",
+    "cluster",
     "keyspace",
 ];
 
@@ -219,6 +220,10 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(s, "repl_backlog_first_byte_offset:0");
         f!(s, "repl_backlog_histlen:0");
     }
+    if want("cluster") {
+        section(&mut s, "Cluster");
+        cluster_info(node, &mut s);
+    }
     if want("cpu") {
         let (sys, user) = cpu_times();
         section(&mut s, "CPU");
@@ -243,6 +248,66 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         }
     }
     s
+}
+
+/// The `# Cluster` section: membership, the ring, replication and anti-entropy figures.
+fn cluster_info(node: &crate::node::Node, s: &mut String) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let c = &node.cluster;
+    let st = &c.stats;
+    let members = c.members();
+    macro_rules! f {
+        ($($arg:tt)*) => {{ let _ = write!(s, $($arg)*); s.push_str("\r\n"); }};
+    }
+    // Redis's own field: we are not Redis Cluster (no slots, no MOVED).
+    f!("cluster_enabled:0");
+    f!("hypercache_node_id:{}", c.node_id);
+    f!("hypercache_cluster_size:{}", c.live_size());
+    f!("hypercache_cluster_known_members:{}", members.len().max(1));
+    f!("hypercache_cluster_members:{}", c.ring().nodes().join(","));
+    f!("hypercache_replication_factor:{}", c.replicator.rf());
+    f!("hypercache_consistency_level:{}", c.consistency.name());
+    f!("hypercache_ring_changes:{}", st.ring_changes.load(Relaxed));
+    f!("hypercache_converged:{}", c.converged() as u8);
+    let (p50, p99) = st.lag_percentiles();
+    f!("hypercache_replication_lag_p50_ms:{p50}");
+    f!("hypercache_replication_lag_p99_ms:{p99}");
+    f!(
+        "hypercache_replication_applied:{}",
+        st.applied_remote.load(Relaxed)
+    );
+    f!(
+        "hypercache_replication_stale_rejected:{}",
+        st.stale_rejected.load(Relaxed)
+    );
+    f!(
+        "hypercache_read_repair_queries:{}",
+        st.read_repair_queries.load(Relaxed)
+    );
+    f!("hypercache_read_repairs:{}", st.read_repairs.load(Relaxed));
+    f!(
+        "hypercache_anti_entropy_rounds:{}",
+        st.sync_rounds.load(Relaxed)
+    );
+    f!(
+        "hypercache_anti_entropy_keys_pulled:{}",
+        st.sync_keys_pulled.load(Relaxed)
+    );
+    f!(
+        "hypercache_anti_entropy_keys_pushed:{}",
+        st.sync_keys_pushed.load(Relaxed)
+    );
+    for (i, p) in c.replicator.peers().iter().enumerate() {
+        f!(
+            "peer{i}:id={},addr={},connected={},backlog_bytes={},sent_records={},acked={}",
+            p.node_id,
+            p.addr().map(|a| a.to_string()).unwrap_or_default(),
+            p.connected.load(Relaxed) as u8,
+            p.backlog(),
+            p.sent_records.load(Relaxed),
+            p.acked.load(Relaxed)
+        );
+    }
 }
 
 fn cpu_times() -> (f64, f64) {
@@ -823,6 +888,20 @@ pub fn debug(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         cx.out.ok();
         cx.client.action = Some(Action::Sleep(Duration::from_secs_f64(secs.min(1e6))));
         Ok(())
+    } else if is(sub, "partition") && args.len() >= 3 {
+        // Fault injection: drop gossip and replication with these nodes until DEBUG HEAL.
+        let ids: Vec<String> = args
+            .iter()
+            .skip(2)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        cx.node.cluster.partition_now(&ids);
+        cx.out.ok();
+        Ok(())
+    } else if is(sub, "heal") && args.len() == 2 {
+        cx.node.cluster.partition_now(&[]);
+        cx.out.ok();
+        Ok(())
     } else if is(sub, "help") {
         reply_help(
             cx.out,
@@ -830,6 +909,10 @@ pub fn debug(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             &[
                 "SLEEP <seconds>",
                 "    Stop the connection for <seconds>. Decimals are allowed.",
+                "PARTITION <node-id> [<node-id> ...]",
+                "    Fault injection: drop gossip and replication with these nodes.",
+                "HEAL",
+                "    End DEBUG PARTITION.",
             ],
         );
         Ok(())

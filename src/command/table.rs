@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{Handler, connection, key, persistence, server, string};
+use super::{Handler, cluster, connection, key, persistence, server, string};
 
 pub const WRITE: u32 = 1 << 0;
 pub const READONLY: u32 = 1 << 1;
@@ -22,6 +22,11 @@ pub const NO_MULTI: u32 = 1 << 11;
 pub const PROTECTED: u32 = 1 << 12;
 pub const TOUCHES_ARBITRARY_KEYS: u32 = 1 << 13;
 pub const NO_ASYNC_LOADING: u32 = 1 << 14;
+/// A write that reads the key's current value first: in a cluster, a local miss is
+/// read-repaired from the other replicas before it runs (as every read is).
+pub const REPAIR: u32 = 1 << 15;
+/// An internal command between nodes: never repaired, forwarded or replicated itself.
+pub const INTERNAL: u32 = 1 << 16;
 
 /// Flag names as COMMAND INFO reports them, in Redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -145,47 +150,47 @@ pub static COMMANDS: &[Command] = &[
     // strings
     cmd!("get", 2, READONLY | FAST, ST, K1, "string", "1.0.0", "Returns the string value of a key.", "O(1)", string::get),
     cmd!("set", -3, WRITE | DENYOOM, ST, K1, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "O(1)", string::set),
-    cmd!("setnx", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "O(1)", string::setnx),
+    cmd!("setnx", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "O(1)", string::setnx),
     cmd!("setex", 4, WRITE | DENYOOM, ST, K1, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "O(1)", string::setex),
     cmd!("psetex", 4, WRITE | DENYOOM, ST, K1, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "O(1)", string::psetex),
     cmd!("mget", -2, READONLY | FAST, ST, KALL, "string", "1.0.0", "Atomically returns the string values of one or more keys.", "O(N) where N is the number of keys to retrieve.", string::mget),
     cmd!("mset", -3, WRITE | DENYOOM, ST, KPAIRS, "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "O(N) where N is the number of keys to set.", string::mset),
-    cmd!("msetnx", -3, WRITE | DENYOOM, ST, KPAIRS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set.", string::msetnx),
-    cmd!("getset", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "O(1)", string::getset),
-    cmd!("getdel", 2, WRITE | FAST, ST, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", "O(1)", string::getdel),
-    cmd!("getex", -2, WRITE | FAST, ST, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "O(1)", string::getex),
-    cmd!("incr", 2, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incr),
-    cmd!("decr", 2, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decr),
-    cmd!("incrby", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrby),
-    cmd!("decrby", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decrby),
-    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrbyfloat),
-    cmd!("append", 3, WRITE | DENYOOM | FAST, ST, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1)", string::append),
+    cmd!("msetnx", -3, WRITE | DENYOOM | REPAIR, ST, KPAIRS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set.", string::msetnx),
+    cmd!("getset", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "O(1)", string::getset),
+    cmd!("getdel", 2, WRITE | FAST | REPAIR, ST, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", "O(1)", string::getdel),
+    cmd!("getex", -2, WRITE | FAST | REPAIR, ST, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "O(1)", string::getex),
+    cmd!("incr", 2, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incr),
+    cmd!("decr", 2, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decr),
+    cmd!("incrby", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrby),
+    cmd!("decrby", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decrby),
+    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrbyfloat),
+    cmd!("append", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1)", string::append),
     cmd!("strlen", 2, READONLY | FAST, ST, K1, "string", "2.2.0", "Returns the length of a string value.", "O(1)", string::strlen),
     cmd!("getrange", 4, READONLY, ST, K1, "string", "2.4.0", "Returns a substring of the string stored at a key.", "O(N) where N is the length of the returned string.", string::getrange),
     cmd!("substr", 4, READONLY, ST, K1, "string", "1.0.0", "Returns a substring from a string value.", "O(N) where N is the length of the returned string.", string::getrange),
-    cmd!("setrange", 4, WRITE | DENYOOM, ST, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place.", string::setrange),
+    cmd!("setrange", 4, WRITE | DENYOOM | REPAIR, ST, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place.", string::setrange),
     cmd!("lcs", -3, READONLY, ST, K12, "string", "7.0.0", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively", string::lcs),
     // keys
-    cmd!("del", -2, WRITE, KS, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", key::del),
-    cmd!("unlink", -2, WRITE | FAST, KS, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", key::del),
+    cmd!("del", -2, WRITE | REPAIR, KS, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", key::del),
+    cmd!("unlink", -2, WRITE | FAST | REPAIR, KS, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", key::del),
     cmd!("exists", -2, READONLY | FAST, KS, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check.", key::exists),
     cmd!("type", 2, READONLY | FAST, KS, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", "O(1)", key::type_),
-    cmd!("expire", -3, WRITE | FAST, KS, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "O(1)", key::expire),
-    cmd!("pexpire", -3, WRITE | FAST, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "O(1)", key::pexpire),
-    cmd!("expireat", -3, WRITE | FAST, KS, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "O(1)", key::expireat),
-    cmd!("pexpireat", -3, WRITE | FAST, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)", key::pexpireat),
+    cmd!("expire", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "O(1)", key::expire),
+    cmd!("pexpire", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "O(1)", key::pexpire),
+    cmd!("expireat", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "O(1)", key::expireat),
+    cmd!("pexpireat", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)", key::pexpireat),
     cmd!("ttl", 2, READONLY | FAST, KS, K1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", "O(1)", key::ttl),
     cmd!("pttl", 2, READONLY | FAST, KS, K1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", "O(1)", key::pttl),
     cmd!("expiretime", 2, READONLY | FAST, KS, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "O(1)", key::expiretime),
     cmd!("pexpiretime", 2, READONLY | FAST, KS, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "O(1)", key::pexpiretime),
-    cmd!("persist", 2, WRITE | FAST, KS, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "O(1)", key::persist),
+    cmd!("persist", 2, WRITE | FAST | REPAIR, KS, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "O(1)", key::persist),
     cmd!("keys", 2, READONLY, KSD, NONE, "generic", "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database", key::keys),
     cmd!("scan", -2, READONLY | TOUCHES_ARBITRARY_KEYS, KS, NONE, "generic", "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration.", key::scan),
     cmd!("randomkey", 1, READONLY | TOUCHES_ARBITRARY_KEYS, KS, NONE, "generic", "1.0.0", "Returns a random key name from the database.", "O(1)", key::randomkey),
-    cmd!("rename", 3, WRITE, KS, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", "O(1)", key::rename),
-    cmd!("renamenx", 3, WRITE | FAST, KS, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "O(1)", key::renamenx),
-    cmd!("copy", -3, WRITE | DENYOOM, KS, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "O(N) worst case for collections, where N is the number of nested items.", key::copy),
-    cmd!("move", 3, WRITE | FAST, KS, K1, "generic", "1.0.0", "Moves a key to another database.", "O(1)", key::move_),
+    cmd!("rename", 3, WRITE | REPAIR, KS, K12, "generic", "1.0.0", "Renames a key and overwrites the destination.", "O(1)", key::rename),
+    cmd!("renamenx", 3, WRITE | FAST | REPAIR, KS, K12, "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", "O(1)", key::renamenx),
+    cmd!("copy", -3, WRITE | DENYOOM | REPAIR, KS, K12, "generic", "6.2.0", "Copies the value of a key to a new key.", "O(N) worst case for collections, where N is the number of nested items.", key::copy),
+    cmd!("move", 3, WRITE | FAST | REPAIR, KS, K1, "generic", "1.0.0", "Moves a key to another database.", "O(1)", key::move_),
     cmd!("touch", -2, READONLY | FAST, KS, KALL, "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", "O(N) where N is the number of keys that will be touched.", key::touch),
     container!("object", -2, 0, "generic", "2.2.3", "A container for object introspection commands.", OBJECT_SUBS),
     cmd!("dbsize", 1, READONLY | FAST, KS, NONE, "server", "1.0.0", "Returns the number of keys in the database.", "O(1)", key::dbsize),
@@ -213,6 +218,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, ADM, NONE, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", persistence::bgsave),
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, ADM, NONE, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", "O(1)", persistence::bgrewriteaof),
     cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, NOACL, NONE, "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.", server::debug),
+    cmd!("hcrepl", 5, WRITE | INTERNAL | LOADING, NOACL, NONE, "cluster", "0.1.0", "Internal: applies a batch of a peer's mutations.", "O(N)", cluster::hcrepl),
+    cmd!("hcget", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: a key's version (stamp, deadline, value) for read-repair.", "O(1)", cluster::hcget),
+    cmd!("hcdigest", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: per-range digests for anti-entropy.", "O(N)", cluster::hcdigest),
+    cmd!("hcrange", 4, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: the keys and stamps of one digest range.", "O(N)", cluster::hcrange),
+    cmd!("hcstamp", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "The stamp (Lamport time, node) of a key's current version.", "O(1)", cluster::hcstamp),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
 ];
 

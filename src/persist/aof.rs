@@ -272,6 +272,7 @@ impl MutationSink for Aof {
         }
         let mut p = self.shared.pending.lock();
         let before = p.buf.len();
+        let first = before == 0;
         codec::encode_mutation_unsealed(&mut p.buf, m);
         p.appended += (p.buf.len() - before) as u64;
         let at = p.appended;
@@ -279,9 +280,10 @@ impl MutationSink for Aof {
         let big = p.buf.len() > WAKE_AT;
         drop(p);
         LAST_APPENDED.with(|c| c.set(at));
-        // Waking the writer for every record would cost a context switch per write; it runs on
-        // its own short timer, and is kicked by clients that wait for durability.
-        if big {
+        // Waking the writer for every record would cost a context switch per write: it is
+        // woken by the first record after a drain (then gathers for a millisecond), by a big
+        // buffer, and by clients that wait for durability.
+        if first || big {
             self.shared.wake.notify_one();
         }
     }

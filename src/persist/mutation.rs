@@ -236,6 +236,24 @@ impl Bus {
         });
     }
 
+    /// The stamp for a local write: the next Lamport time, or zero when nothing listens.
+    #[inline]
+    pub fn next_stamp(&self) -> Stamp {
+        if self.sinks.is_empty() {
+            Stamp::default()
+        } else {
+            self.clock.tick()
+        }
+    }
+
+    /// Delivers a change that carries its stamp, if anything listens.
+    #[inline]
+    pub fn deliver_if_active(&self, m: &Mutation<'_>) {
+        if !self.sinks.is_empty() {
+            self.deliver(m);
+        }
+    }
+
     /// Delivers a change that already carries its stamp (replay, peers).
     pub fn deliver(&self, m: &Mutation<'_>) {
         for s in &self.sinks {

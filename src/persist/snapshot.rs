@@ -11,7 +11,6 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::cluster::clock::Stamp;
 use crate::persist::codec::{
     self, DecodeError, FORMAT_VERSION, FileHeader, Reader, SNAPSHOT_MAGIC,
 };
@@ -90,7 +89,7 @@ fn write_inner(
                     &mut chunk,
                     &Mutation {
                         db,
-                        stamp: Stamp::default(),
+                        stamp: crate::cluster::clock::nodes::unpack(e.stamp),
                         origin: Origin::Local,
                         op: Op::Set {
                             key: &e.key,

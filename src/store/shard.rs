@@ -1,7 +1,10 @@
 //! One shard of a database: a hash table behind its own lock, with its byte count, TTL index
 //! figures and sweep cursor, plus [`KeyRef`], the handle through which commands change a key.
 
-use crate::persist::mutation::{Bus, Op, Origin};
+use std::collections::HashMap;
+
+use crate::cluster::clock::{Stamp, nodes};
+use crate::persist::mutation::{Bus, Mutation, Op, Origin};
 
 use super::evict::AccessMode;
 
@@ -41,6 +44,17 @@ pub struct Shard {
     pub stats: ShardStats,
     /// Where the active-expiry sweep resumes.
     pub(super) sweep_cursor: usize,
+    /// Deleted and expired keys, remembered (with the stamp of their removal) so that an
+    /// older write arriving late from a peer cannot bring them back. Kept only in a cluster.
+    pub(super) tombstones: HashMap<Box<[u8]>, Tombstone>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Tombstone {
+    /// Packed stamp (see `cluster::clock::nodes`).
+    pub stamp: u64,
+    /// When it was made, ms since the epoch (for collection after `tombstone_ttl`).
+    pub at: u64,
 }
 
 /// The LRU clock of Redis: seconds, 24 bits.
@@ -94,14 +108,20 @@ impl Shard {
         key: &[u8],
         access: Access,
     ) -> Option<usize> {
-        let Scope { bus, db, now, mode } = *at;
+        let Scope {
+            bus,
+            db,
+            now,
+            mode,
+            tombstones,
+        } = *at;
         let mut idx = self.table.find(hash, key);
         if let Some(i) = idx
             && self.table.get(i).is_some_and(|e| e.is_expired(now))
         {
-            self.remove_at(i);
-            self.stats.expired += 1;
-            bus.emit(db, Origin::Local, Op::Expired { key });
+            if let Some(e) = self.remove_at(i) {
+                self.expired(bus, db, now, tombstones, e);
+            }
             idx = None;
         }
         match access {
@@ -122,6 +142,47 @@ impl Shard {
         idx
     }
 
+    /// Accounts for an expired entry that was just removed. Expiry is not replicated (every
+    /// replica holds the same absolute deadline), but it leaves a tombstone with the entry's
+    /// own stamp, so a late copy of an older version cannot reappear.
+    fn expired(&mut self, bus: &Bus, db: u32, now: u64, tombstones: bool, e: Entry) {
+        self.stats.expired += 1;
+        if tombstones {
+            self.tombstone(&e.key, e.stamp, now);
+        }
+        bus.emit(db, Origin::Local, Op::Expired { key: &e.key });
+    }
+
+    /// Remembers that `key` was removed by the write stamped `stamp`.
+    pub(super) fn tombstone(&mut self, key: &[u8], stamp: u64, now: u64) {
+        match self.tombstones.get_mut(key) {
+            Some(t) => {
+                if nodes::newer(nodes::unpack(stamp), nodes::unpack(t.stamp)) {
+                    *t = Tombstone { stamp, at: now };
+                }
+            }
+            None => {
+                self.tombstones
+                    .insert(key.into(), Tombstone { stamp, at: now });
+            }
+        }
+    }
+
+    pub fn tombstone_of(&self, key: &[u8]) -> Option<Tombstone> {
+        self.tombstones.get(key).copied()
+    }
+
+    pub fn tombstones(&self) -> impl Iterator<Item = (&[u8], &Tombstone)> {
+        self.tombstones.iter().map(|(k, t)| (&**k, t))
+    }
+
+    /// Forgets tombstones made before `before` (ms); returns how many.
+    pub(super) fn collect_tombstones(&mut self, before: u64) -> usize {
+        let n = self.tombstones.len();
+        self.tombstones.retain(|_, t| t.at >= before);
+        n - self.tombstones.len()
+    }
+
     /// Removes every expired key among the next `budget` slots of the sweep; returns how many
     /// slots were looked at and how many keys were removed.
     pub(super) fn sweep_expired(
@@ -129,6 +190,7 @@ impl Shard {
         bus: &Bus,
         db: u32,
         now: u64,
+        tombstones: bool,
         budget: usize,
     ) -> (usize, usize) {
         let cap = self.table.capacity();
@@ -143,9 +205,8 @@ impl Shard {
             let expired = self.table.get(i).is_some_and(|e| e.is_expired(now));
             if expired {
                 if let Some(e) = self.remove_at(i) {
-                    self.stats.expired += 1;
                     removed += 1;
-                    bus.emit(db, Origin::Local, Op::Expired { key: &e.key });
+                    self.expired(bus, db, now, tombstones, e);
                 }
                 // Backward shift moved a follower into slot i, and the table may have shrunk.
                 let cap = self.table.capacity();
@@ -171,6 +232,8 @@ pub(super) struct Scope<'a> {
     pub db: u32,
     pub now: u64,
     pub mode: AccessMode,
+    /// Whether removals leave tombstones (in a cluster).
+    pub tombstones: bool,
 }
 
 /// A key inside a locked shard. Every change made through it is applied and then published as
@@ -184,6 +247,7 @@ pub struct KeyRef<'a> {
     idx: Option<usize>,
     now: u64,
     mode: AccessMode,
+    tombstones: bool,
 }
 
 impl<'a> KeyRef<'a> {
@@ -205,6 +269,7 @@ impl<'a> KeyRef<'a> {
             idx,
             now: at.now,
             mode: at.mode,
+            tombstones: at.tombstones,
         }
     }
 
@@ -245,30 +310,57 @@ impl<'a> KeyRef<'a> {
         self.entry().map(|e| e.expire_at)
     }
 
-    fn publish_set(&self) {
+    /// The stamp of the write in progress (zero when nothing listens for mutations).
+    fn next_stamp(&self) -> Stamp {
+        self.bus.next_stamp()
+    }
+
+    /// Publishes the key's full resulting state, stamped `stamp`.
+    fn publish_set(&self, stamp: Stamp, origin: Origin) {
         if !self.bus.active() {
             return;
         }
         if let Some(e) = self.entry() {
-            self.bus.emit(
-                self.db,
-                Origin::Local,
-                Op::Set {
+            self.bus.deliver(&Mutation {
+                db: self.db,
+                stamp,
+                origin,
+                op: Op::Set {
                     key: self.key,
                     value: &e.value,
                     expire_at: e.expire_at,
                 },
-            );
+            });
+        }
+    }
+
+    /// The stamp of the key's last write (or of its tombstone), if any.
+    pub fn stamp(&self) -> Option<Stamp> {
+        match self.entry() {
+            Some(e) => Some(nodes::unpack(e.stamp)),
+            None => self
+                .shard
+                .tombstone_of(self.key)
+                .map(|t| nodes::unpack(t.stamp)),
         }
     }
 
     /// Stores `value` with deadline `expire_at` (0 = none), replacing what was there.
     pub fn set(&mut self, value: Value, expire_at: u64) {
-        self.install(value, expire_at);
-        self.publish_set();
+        let stamp = self.next_stamp();
+        self.install(value, expire_at, stamp);
+        self.publish_set(stamp, Origin::Local);
     }
 
-    fn install(&mut self, value: Value, expire_at: u64) {
+    /// Stores a value written elsewhere (a peer, the AOF) with its original stamp.
+    pub fn install_from(&mut self, value: Value, expire_at: u64, stamp: Stamp, origin: Origin) {
+        self.install(value, expire_at, stamp);
+        self.shard.tombstones.remove(self.key);
+        self.publish_set(stamp, origin);
+    }
+
+    fn install(&mut self, value: Value, expire_at: u64, stamp: Stamp) {
+        let packed = nodes::pack(stamp);
         match self.idx.and_then(|i| self.shard.table.get_mut(i)) {
             Some(e) => {
                 // An overwrite keeps the key's access history (its LFU counter), as Redis does;
@@ -276,13 +368,15 @@ impl<'a> KeyRef<'a> {
                 let old = e.meta();
                 e.value = value;
                 e.expire_at = expire_at;
+                e.stamp = packed;
                 let new = e.meta();
                 self.shard.account_sub(old);
                 self.shard.account_add(new);
             }
             None => {
                 let access = self.mode.initial(self.now);
-                let e = Entry::new(self.hash, self.key, value, expire_at, access);
+                let mut e = Entry::new(self.hash, self.key, value, expire_at, access);
+                e.stamp = packed;
                 self.shard.account_add(e.meta());
                 self.idx = Some(self.shard.table.insert_new(e));
             }
@@ -293,68 +387,79 @@ impl<'a> KeyRef<'a> {
     /// result with the key's current deadline. Does nothing without the key.
     pub fn update<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         let idx = self.idx?;
+        let stamp = self.next_stamp();
         let e = self.shard.table.get_mut(idx)?;
         let before = e.mem_size();
         let r = f(&mut e.value);
+        e.stamp = nodes::pack(stamp);
         let after = e.mem_size();
         self.shard.used = self.shard.used.saturating_sub(before) + after;
-        self.publish_set();
+        self.publish_set(stamp, Origin::Local);
         Some(r)
     }
 
     /// Removes the key, publishing a DEL; returns the removed entry.
     pub fn delete(&mut self) -> Option<Entry> {
-        let e = self.shard.remove_at(self.idx.take()?)?;
-        self.bus
-            .emit(self.db, Origin::Local, Op::Del { key: self.key });
-        Some(e)
+        let stamp = self.next_stamp();
+        self.delete_stamped(stamp, Origin::Local)
     }
 
-    /// Sets the deadline. A deadline already past deletes the key, as Redis does.
+    /// Removes the key for a delete stamped elsewhere (a peer, the AOF), or locally.
+    pub fn delete_stamped(&mut self, stamp: Stamp, origin: Origin) -> Option<Entry> {
+        let e = self.idx.take().and_then(|i| self.shard.remove_at(i));
+        if self.tombstones {
+            self.shard.tombstone(self.key, nodes::pack(stamp), self.now);
+        }
+        e.as_ref()?;
+        self.bus.deliver_if_active(&Mutation {
+            db: self.db,
+            stamp,
+            origin,
+            op: Op::Del { key: self.key },
+        });
+        e
+    }
+
+    /// Sets the deadline. A deadline already past deletes the key, as Redis does. Published as
+    /// the key's full state, so replicas that never saw an earlier version still converge.
     pub fn set_expire(&mut self, at: u64) -> bool {
-        let Some(idx) = self.idx else { return false };
+        if self.idx.is_none() {
+            return false;
+        }
         if at <= self.now {
             self.delete();
             return true;
         }
-        let Some(e) = self.shard.table.get(idx) else {
-            return false;
-        };
-        let meta = e.meta();
-        self.shard.account_sub(meta);
-        if let Some(e) = self.shard.table.get_mut(idx) {
-            e.expire_at = at;
-        }
-        self.shard.account_add(EntryMeta {
-            expire_at: at,
-            ..meta
-        });
-        self.bus
-            .emit(self.db, Origin::Local, Op::Expire { key: self.key, at });
+        self.change_deadline(at);
         true
     }
 
     /// Removes the deadline; false when there was none (or no key).
     pub fn persist(&mut self) -> bool {
-        let Some(idx) = self.idx else { return false };
-        let Some(e) = self.shard.table.get(idx) else {
-            return false;
+        match self.entry() {
+            Some(e) if e.expire_at != 0 => {
+                self.change_deadline(0);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn change_deadline(&mut self, at: u64) {
+        let Some(idx) = self.idx else { return };
+        let stamp = self.next_stamp();
+        let Some(e) = self.shard.table.get_mut(idx) else {
+            return;
         };
-        if e.expire_at == 0 {
-            return false;
-        }
         let meta = e.meta();
+        e.expire_at = at;
+        e.stamp = nodes::pack(stamp);
         self.shard.account_sub(meta);
-        if let Some(e) = self.shard.table.get_mut(idx) {
-            e.expire_at = 0;
-        }
         self.shard.account_add(EntryMeta {
-            expire_at: 0,
+            expire_at: at,
             ..meta
         });
-        self.bus
-            .emit(self.db, Origin::Local, Op::Persist { key: self.key });
-        true
+        self.publish_set(stamp, Origin::Local);
     }
 }
 

@@ -8,6 +8,7 @@ use crate::util::glob::glob_match;
 use super::evict::AccessPolicy;
 use super::shard::{Access, KeyRef, Scope, Shard, ShardStats};
 use super::value::{Entry, Kind};
+use crate::cluster::clock::nodes;
 
 /// Keeps each shard's lock on its own cache lines so that two cores working on neighbouring
 /// shards do not slow each other down.
@@ -89,6 +90,7 @@ pub struct Store {
     structure: parking_lot::RwLock<()>,
     /// LRU or LFU access tracking, for every key of every database.
     pub access: AccessPolicy,
+    tombstones: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -100,6 +102,7 @@ impl Store {
             bus,
             structure: parking_lot::RwLock::new(()),
             access: AccessPolicy::default(),
+            tombstones: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -158,6 +161,7 @@ impl Store {
             db: d.index,
             now,
             mode: self.access.mode(),
+            tombstones: self.tombstones_enabled(),
         };
         let mut k = KeyRef::open(&mut shard, at, key, h as u32, access);
         f(&mut k)
@@ -398,7 +402,13 @@ impl Store {
                         break;
                     }
                     let cap = g.table().capacity();
-                    let (seen, r) = g.sweep_expired(&self.bus, d.index, now, STEP.min(left));
+                    let (seen, r) = g.sweep_expired(
+                        &self.bus,
+                        d.index,
+                        now,
+                        self.tombstones_enabled(),
+                        STEP.min(left),
+                    );
                     drop(g);
                     removed += r;
                     left = left.saturating_sub(seen.max(1));
@@ -412,45 +422,75 @@ impl Store {
         removed
     }
 
-    /// Applies a mutation received from elsewhere (replay of the AOF, a peer) through the same
-    /// primitives local commands use, then hands it to the sinks with its original stamp.
+    /// Applies a mutation from the node's own AOF or snapshot, in log order, with its stamp.
     pub fn apply(&self, m: &Mutation<'_>, now: u64) {
+        self.apply_inner(m, now, false);
+    }
+
+    /// Applies a mutation from a peer: a keyed change is applied only when its stamp is newer
+    /// than the key's (or its tombstone's) — last writer wins, ties to the higher node id — so
+    /// every replica ends with the same value whatever order changes arrive in. Returns whether
+    /// it was applied.
+    pub fn apply_remote(&self, m: &Mutation<'_>, now: u64) -> bool {
+        self.apply_inner(m, now, true)
+    }
+
+    fn apply_inner(&self, m: &Mutation<'_>, now: u64, lww: bool) -> bool {
         self.bus.clock().observe(m.stamp.lamport);
         let db = m.db;
+        let newer = |k: &KeyRef<'_>| !lww || k.stamp().is_none_or(|s| nodes::newer(m.stamp, s));
         match m.op {
             Op::Set {
                 key,
                 value,
                 expire_at,
-            } => {
-                if expire_at != 0 && expire_at <= now {
-                    // Already dead: what remains is its absence.
-                    self.with_key_quiet(db, key, now, |k| k.delete());
-                } else {
-                    self.with_key_quiet(db, key, now, |k| k.set(value.clone(), expire_at));
+            } => self.with_key_at(db, key, now, |k| {
+                if !newer(k) {
+                    return false;
                 }
-            }
-            Op::Del { key } | Op::Expired { key } | Op::Evicted { key } => {
-                self.with_key_quiet(db, key, now, |k| k.delete());
-            }
+                if expire_at != 0 && expire_at < now {
+                    // Already dead: what remains is its absence.
+                    k.delete_stamped(m.stamp, m.origin);
+                } else {
+                    k.install_from(value.clone(), expire_at, m.stamp, m.origin);
+                }
+                true
+            }),
+            Op::Del { key } | Op::Evicted { key } => self.with_key_at(db, key, now, |k| {
+                if !newer(k) {
+                    return false;
+                }
+                k.delete_stamped(m.stamp, m.origin);
+                true
+            }),
+            // Each node expires its own copies at the shared deadline.
+            Op::Expired { key } => self.with_key_at(db, key, now, |k| {
+                if !lww {
+                    k.delete_stamped(m.stamp, m.origin);
+                }
+                !lww
+            }),
+            // Older nodes' partial changes; this version publishes full states instead.
             Op::Expire { key, at } => {
-                self.with_key_quiet(db, key, now, |k| k.set_expire(at));
+                self.with_key_at(db, key, now, |k| newer(k) && k.exists() && k.set_expire(at))
             }
-            Op::Persist { key } => {
-                self.with_key_quiet(db, key, now, |k| k.persist());
-            }
+            Op::Persist { key } => self.with_key_at(db, key, now, |k| newer(k) && k.persist()),
             Op::FlushDb => {
                 let d = self.db_or_first(db);
                 let mut guards = d.lock_all();
                 let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
+                self.bus.deliver_if_active(m);
                 drop(guards);
                 free(old, false);
+                true
             }
             Op::FlushAll => {
                 let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.lock_all()).collect();
                 let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
+                self.bus.deliver_if_active(m);
                 drop(guards);
                 free(old, false);
+                true
             }
             Op::SwapDb { other } => {
                 let (lo, hi) = (db.min(other), db.max(other));
@@ -461,32 +501,103 @@ impl Store {
                     for (x, y) in gl.iter_mut().zip(gh.iter_mut()) {
                         std::mem::swap(&mut **x, &mut **y);
                     }
+                    self.bus.deliver_if_active(m);
                 }
+                true
             }
         }
-        self.bus.deliver(m);
     }
 
-    /// A key handle whose changes are not published (the caller publishes the original record).
-    fn with_key_quiet<R>(
+    /// A key handle without access tracking (for applying records).
+    fn with_key_at<R>(
         &self,
         db: u32,
         key: &[u8],
         now: u64,
         f: impl FnOnce(&mut KeyRef<'_>) -> R,
     ) -> R {
-        let d = self.db_or_first(db);
-        let h = hash_key(key);
-        let mut shard = d.lock(d.shard_of(h));
-        let quiet = Bus::new(0, Vec::new());
-        let at = Scope {
-            bus: &quiet,
-            db: d.index,
-            now,
-            mode: self.access.mode(),
-        };
-        let mut k = KeyRef::open(&mut shard, at, key, h as u32, Access::Peek);
-        f(&mut k)
+        self.with_key(db, key, now, Access::Peek, f)
+    }
+
+    /// Per-range digests of `db`'s live keys (for anti-entropy); `include` filters keys.
+    pub fn digests(&self, db: u32, now: u64, include: impl Fn(&[u8]) -> bool) -> Vec<u64> {
+        use crate::cluster::sync::{RANGES, digest_of, range_of};
+        let mut d = vec![0u64; RANGES];
+        for s in self.db_or_first(db).shards.iter() {
+            let s = s.0.lock();
+            for e in s.table().iter() {
+                if e.is_expired(now) || !include(&e.key) {
+                    continue;
+                }
+                let r = range_of(&e.key);
+                d[r] = d[r].wrapping_add(digest_of(&e.key, nodes::unpack(e.stamp)));
+            }
+        }
+        d
+    }
+
+    /// Every key of one digest range with its stamp, tombstones included (true = tombstone).
+    pub fn range_versions(
+        &self,
+        db: u32,
+        range: usize,
+        now: u64,
+        include: impl Fn(&[u8]) -> bool,
+    ) -> Vec<(Vec<u8>, crate::cluster::clock::Stamp, bool)> {
+        use crate::cluster::sync::range_of;
+        let mut out = Vec::new();
+        for s in self.db_or_first(db).shards.iter() {
+            let s = s.0.lock();
+            for e in s.table().iter() {
+                if !e.is_expired(now) && range_of(&e.key) == range && include(&e.key) {
+                    out.push((e.key.to_vec(), nodes::unpack(e.stamp), false));
+                }
+            }
+            for (k, t) in s.tombstones() {
+                if range_of(k) == range
+                    && include(k)
+                    && s.table().find(hash_key(k) as u32, k).is_none()
+                {
+                    out.push((k.to_vec(), nodes::unpack(t.stamp), true));
+                }
+            }
+        }
+        out
+    }
+
+    /// This node's version of a key: its stamp, deadline and value (None for a tombstone).
+    #[allow(clippy::type_complexity)]
+    pub fn version_of(
+        &self,
+        db: u32,
+        key: &[u8],
+        now: u64,
+    ) -> Option<(crate::cluster::clock::Stamp, u64, Option<super::Value>)> {
+        self.with_key(db, key, now, Access::Peek, |k| match k.entry() {
+            Some(e) => Some((nodes::unpack(e.stamp), e.expire_at, Some(e.value.clone()))),
+            None => k.stamp().map(|s| (s, 0, None)),
+        })
+    }
+
+    /// Whether removals leave tombstones (set once the node is part of a cluster).
+    pub fn tombstones_enabled(&self) -> bool {
+        self.tombstones.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn enable_tombstones(&self) {
+        self.tombstones
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Forgets tombstones older than `before` (ms); returns how many.
+    pub fn collect_tombstones(&self, before: u64) -> usize {
+        let mut n = 0;
+        for d in self.dbs.iter() {
+            for s in d.shards.iter() {
+                n += s.0.lock().collect_tombstones(before);
+            }
+        }
+        n
     }
 }
 
@@ -531,6 +642,7 @@ impl Multi<'_> {
             db: d.index,
             now: self.now,
             mode: self.store.access.mode(),
+            tombstones: self.store.tombstones_enabled(),
         };
         KeyRef::open(shard, at, key, h as u32, access)
     }

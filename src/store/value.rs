@@ -117,9 +117,11 @@ pub struct Entry {
     pub value: Value,
     /// Absolute deadline in ms since the epoch; 0 = no TTL.
     pub expire_at: u64,
-    /// Last access in seconds (24-bit clock, as Redis's LRU clock) — or LFU data later.
+    /// Last access in seconds (24-bit clock, as Redis's LRU clock) — or LFU data.
     pub access: u32,
     hash: u32,
+    /// The stamp of the write that produced this state, packed (`cluster::clock::nodes`).
+    pub stamp: u64,
 }
 
 impl Entry {
@@ -130,6 +132,7 @@ impl Entry {
             expire_at,
             access,
             hash,
+            stamp: 0,
         }
     }
 

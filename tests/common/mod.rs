@@ -21,8 +21,13 @@ pub fn command(
     config: Option<&std::path::Path>,
 ) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hypercache"));
-    cmd.args(["--resp-port", "0", "--http-port", "0", "--gossip-port", "0"])
-        .arg("--data-dir")
+    // Ephemeral ports unless the caller chose them.
+    for flag in ["--resp-port", "--http-port", "--gossip-port"] {
+        if !args.contains(&flag) {
+            cmd.args([flag, "0"]);
+        }
+    }
+    cmd.arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("HYPERCACHE_CONFIG")
@@ -56,6 +61,20 @@ impl Server {
             path
         });
         Server::launch(command(data_dir, &[], config.as_deref()))
+    }
+
+    /// Starts a node with extra flags on a data directory the caller keeps.
+    pub fn start_in_with(
+        data_dir: &std::path::Path,
+        args: &[&str],
+        config_yaml: Option<&str>,
+    ) -> Server {
+        let config = config_yaml.map(|yaml| {
+            let path = data_dir.with_extension("yaml");
+            std::fs::write(&path, yaml).expect("write config");
+            path
+        });
+        Server::launch(command(data_dir, args, config.as_deref()))
     }
 
     /// Starts a prepared command and waits until it serves.

@@ -1,0 +1,190 @@
+//! A minimal RESP client for talking to peers (read-repair, anti-entropy, forwarding): peers
+//! serve their internal commands on their ordinary RESP port.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+/// A decoded RESP2 reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Status(String),
+    Error(String),
+    Int(i64),
+    Bulk(Option<Vec<u8>>),
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            Reply::Int(n) => Some(*n),
+            _ => None,
+        }
+    }
+
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Reply::Bulk(Some(b)) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn array(&self) -> Option<&[Reply]> {
+        match self {
+            Reply::Array(Some(a)) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// One connection to a peer.
+pub struct PeerConn {
+    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    w: tokio::net::tcp::OwnedWriteHalf,
+}
+
+/// The reading half of a split connection: reads the integer replies of a stream of commands.
+pub struct PeerReplies {
+    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+}
+
+impl PeerReplies {
+    /// The next reply, which must be a simple line (`:n`, `+OK`, `-ERR ...`).
+    pub async fn next_line(&mut self) -> std::io::Result<Reply> {
+        let mut line = Vec::new();
+        if self.r.read_until(b'\n', &mut line).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad reply from peer");
+        if line.len() < 3 || !line.ends_with(b"\r\n") {
+            return Err(bad());
+        }
+        let body = String::from_utf8_lossy(&line[1..line.len() - 2]).into_owned();
+        match line[0] {
+            b':' => Ok(Reply::Int(body.parse().map_err(|_| bad())?)),
+            b'+' => Ok(Reply::Status(body)),
+            b'-' => Ok(Reply::Error(body)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Largest reply accepted from a peer (a value plus framing).
+const MAX_REPLY: usize = 1 << 30;
+
+impl PeerConn {
+    pub async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<PeerConn> {
+        let s = tokio::time::timeout(timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
+            })??;
+        s.set_nodelay(true)?;
+        let (r, w) = s.into_split();
+        Ok(PeerConn {
+            r: BufReader::with_capacity(64 * 1024, r),
+            w,
+        })
+    }
+
+    /// Splits into a writer (the raw write half) and a reader of replies.
+    pub fn split(self) -> (tokio::net::tcp::OwnedWriteHalf, PeerReplies) {
+        (self.w, PeerReplies { r: self.r })
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.w.write_all(bytes).await
+    }
+
+    pub async fn call(&mut self, args: &[&[u8]]) -> std::io::Result<Reply> {
+        let mut buf = Vec::new();
+        encode_command(&mut buf, args);
+        self.w.write_all(&buf).await?;
+        self.read_reply().await
+    }
+
+    /// Reads one reply; also returns its raw bytes when `raw` is given (for forwarding).
+    pub async fn read_reply(&mut self) -> std::io::Result<Reply> {
+        Box::pin(self.read_inner(None)).await
+    }
+
+    pub async fn read_reply_raw(&mut self, raw: &mut Vec<u8>) -> std::io::Result<Reply> {
+        Box::pin(self.read_inner(Some(raw))).await
+    }
+
+    async fn read_inner(&mut self, mut raw: Option<&mut Vec<u8>>) -> std::io::Result<Reply> {
+        let mut line = Vec::new();
+        let n = self.r.read_until(b'\n', &mut line).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if let Some(raw) = raw.as_deref_mut() {
+            raw.extend_from_slice(&line);
+        }
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad reply from peer");
+        if line.len() < 3 || !line.ends_with(b"\r\n") {
+            return Err(bad());
+        }
+        let body = std::str::from_utf8(&line[1..line.len() - 2]).map_err(|_| bad())?;
+        match line[0] {
+            b'+' => Ok(Reply::Status(body.to_string())),
+            b'-' => Ok(Reply::Error(body.to_string())),
+            b':' => Ok(Reply::Int(body.parse().map_err(|_| bad())?)),
+            b'$' => {
+                let len: i64 = body.parse().map_err(|_| bad())?;
+                if len < 0 {
+                    return Ok(Reply::Bulk(None));
+                }
+                let len = len as usize;
+                if len > MAX_REPLY {
+                    return Err(bad());
+                }
+                let mut data = vec![0u8; len + 2];
+                self.r.read_exact(&mut data).await?;
+                if let Some(raw) = raw.as_deref_mut() {
+                    raw.extend_from_slice(&data);
+                }
+                data.truncate(len);
+                Ok(Reply::Bulk(Some(data)))
+            }
+            b'*' => {
+                let len: i64 = body.parse().map_err(|_| bad())?;
+                if len < 0 {
+                    return Ok(Reply::Array(None));
+                }
+                let mut items = Vec::with_capacity((len as usize).min(1024));
+                for _ in 0..len {
+                    items.push(Box::pin(self.read_inner(raw.as_deref_mut())).await?);
+                }
+                Ok(Reply::Array(Some(items)))
+            }
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// Calls a command on a peer with a fresh connection and a deadline.
+pub async fn call_once(
+    addr: SocketAddr,
+    args: &[&[u8]],
+    timeout: Duration,
+) -> std::io::Result<Reply> {
+    tokio::time::timeout(timeout, async {
+        let mut c = PeerConn::connect(addr, timeout).await?;
+        c.call(args).await
+    })
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "peer call timed out"))?
+}

@@ -1,0 +1,362 @@
+//! Replication: every local write is streamed to the key's other replicas as the same records
+//! the AOF holds, over one persistent connection per peer.
+//!
+//! Publishing (under the key's shard lock) only appends the encoded record to each target
+//! peer's buffer. A sender task per peer drains its buffer every millisecond into one
+//! `HCREPL <from> <end> <sent_ms> <records>` command on the peer's RESP port, keeps what the
+//! peer has not acknowledged, and resends it after a reconnect (applying a record twice is
+//! harmless: the second time its stamp is not newer). A peer that falls more than
+//! [`MAX_BACKLOG`] behind loses its backlog and is marked for anti-entropy instead of making
+//! writers wait.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use tokio::io::AsyncWriteExt;
+
+use super::client::{self, PeerConn, Reply};
+use super::ring::Ring;
+use crate::persist::codec;
+use crate::persist::mutation::{Mutation, MutationSink, Op, Origin};
+
+/// Buffered bytes per peer beyond which its backlog is dropped (anti-entropy repairs it).
+pub const MAX_BACKLOG: usize = 256 << 20;
+/// How often a sender drains its buffer.
+const DRAIN_EVERY: Duration = Duration::from_millis(1);
+
+thread_local! {
+    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// Peers this thread's writes went to since it last asked, with the offset to wait for
+    /// (for quorum and all consistency).
+    static PENDING: RefCell<Vec<(Arc<Peer>, u64)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes the (peer, offset) pairs of the writes this thread published since the last call.
+pub fn take_pending() -> Vec<(Arc<Peer>, u64)> {
+    PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()))
+}
+
+/// A replica this node streams to.
+pub struct Peer {
+    pub node_id: String,
+    addr: RwLock<Option<SocketAddr>>,
+    buf: Mutex<PeerBuf>,
+    /// Logical offset acknowledged by the peer.
+    pub acked: AtomicU64,
+    pub acked_changed: tokio::sync::Notify,
+    stopped: AtomicBool,
+    /// Records were dropped (backlog too long): the peer needs anti-entropy.
+    pub overflowed: AtomicBool,
+    pub connected: AtomicBool,
+    pub sent_records: AtomicU64,
+    pub sent_batches: AtomicU64,
+}
+
+#[derive(Default)]
+struct PeerBuf {
+    bytes: Vec<u8>,
+    records: u64,
+    /// Logical offset at the end of `bytes`.
+    end: u64,
+}
+
+impl Peer {
+    fn new(node_id: &str, addr: Option<SocketAddr>) -> Arc<Peer> {
+        Arc::new(Peer {
+            node_id: node_id.to_string(),
+            addr: RwLock::new(addr),
+            buf: Mutex::new(PeerBuf::default()),
+            acked: AtomicU64::new(0),
+            acked_changed: tokio::sync::Notify::new(),
+            stopped: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
+            connected: AtomicBool::new(false),
+            sent_records: AtomicU64::new(0),
+            sent_batches: AtomicU64::new(0),
+        })
+    }
+
+    pub fn addr(&self) -> Option<SocketAddr> {
+        *self.addr.read()
+    }
+
+    /// Appends one record; returns the offset just past it.
+    fn push(&self, record: &[u8]) -> u64 {
+        let mut b = self.buf.lock();
+        if b.bytes.len() + record.len() > MAX_BACKLOG {
+            if !self.overflowed.swap(true, Ordering::Relaxed) {
+                tracing::warn!(component = "replication", action = "overflow", peer = %self.node_id, "peer is too far behind; dropping its backlog, anti-entropy will repair it");
+            }
+            b.bytes.clear();
+            b.records = 0;
+        }
+        b.bytes.extend_from_slice(record);
+        b.records += 1;
+        b.end += record.len() as u64;
+        b.end
+    }
+
+    fn take(&self, into: &mut Vec<u8>) -> (u64, u64) {
+        let mut b = self.buf.lock();
+        into.clear();
+        std::mem::swap(into, &mut b.bytes);
+        let n = b.records;
+        b.records = 0;
+        (b.end, n)
+    }
+
+    /// Bytes waiting to be sent (queue depth).
+    pub fn backlog(&self) -> usize {
+        self.buf.lock().bytes.len()
+    }
+
+    /// The logical offset of the last record queued.
+    pub fn queued_end(&self) -> u64 {
+        self.buf.lock().end
+    }
+}
+
+/// The replication sink and the set of peers.
+pub struct Replicator {
+    pub self_id: String,
+    rf: Option<usize>,
+    track_acks: bool,
+    peers: RwLock<HashMap<String, Arc<Peer>>>,
+    ring: RwLock<Arc<Ring>>,
+    blocked: RwLock<HashSet<String>>,
+}
+
+impl Replicator {
+    pub fn new(self_id: &str, rf: Option<usize>, track_acks: bool) -> Arc<Replicator> {
+        Arc::new(Replicator {
+            self_id: self_id.to_string(),
+            rf,
+            track_acks,
+            peers: RwLock::new(HashMap::new()),
+            ring: RwLock::new(Arc::new(Ring::new(vec![self_id.to_string()]))),
+            blocked: RwLock::new(HashSet::new()),
+        })
+    }
+
+    pub fn ring(&self) -> Arc<Ring> {
+        self.ring.read().clone()
+    }
+
+    pub fn set_ring(&self, ring: Ring) {
+        *self.ring.write() = Arc::new(ring);
+    }
+
+    /// The replication factor configured (None = every node).
+    pub fn rf_configured(&self) -> Option<usize> {
+        self.rf
+    }
+
+    /// The effective replication factor for the current ring.
+    pub fn rf(&self) -> usize {
+        let n = self.ring.read().len().max(1);
+        self.rf.map_or(n, |r| r.min(n))
+    }
+
+    pub fn peers(&self) -> Vec<Arc<Peer>> {
+        self.peers.read().values().cloned().collect()
+    }
+
+    pub fn peer(&self, id: &str) -> Option<Arc<Peer>> {
+        self.peers.read().get(id).cloned()
+    }
+
+    pub fn has_peers(&self) -> bool {
+        !self.peers.read().is_empty()
+    }
+
+    /// Adds a peer (returns it and whether it is new) or updates its address.
+    pub fn upsert_peer(&self, id: &str, addr: Option<SocketAddr>) -> (Arc<Peer>, bool) {
+        if let Some(p) = self.peers.read().get(id) {
+            *p.addr.write() = addr;
+            return (p.clone(), false);
+        }
+        let p = Peer::new(id, addr);
+        self.peers.write().insert(id.to_string(), p.clone());
+        (p, true)
+    }
+
+    pub fn remove_peer(&self, id: &str) {
+        if let Some(p) = self.peers.write().remove(id) {
+            p.stopped.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The other replicas of `key` (all peers under full replication).
+    pub fn targets_for(&self, key: &[u8]) -> Vec<Arc<Peer>> {
+        let peers = self.peers.read();
+        let ring = self.ring.read();
+        let rf = self.rf.unwrap_or(usize::MAX);
+        if rf >= ring.len() {
+            return peers.values().cloned().collect();
+        }
+        ring.replicas(key, rf)
+            .into_iter()
+            .filter(|n| *n != self.self_id)
+            .filter_map(|n| peers.get(n).cloned())
+            .collect()
+    }
+
+    /// Whether this node holds a replica of `key`.
+    pub fn holds(&self, key: &[u8]) -> bool {
+        let ring = self.ring.read();
+        let rf = self.rf.unwrap_or(usize::MAX);
+        ring.holds(&self.self_id, key, rf)
+    }
+
+    /// Fault injection: stop exchanging data with these nodes (empty heals).
+    pub fn set_blocked(&self, ids: &[String]) {
+        *self.blocked.write() = ids.iter().cloned().collect();
+    }
+
+    pub fn is_blocked(&self, id: &str) -> bool {
+        let b = self.blocked.read();
+        !b.is_empty() && b.contains(id)
+    }
+
+    /// Queues an already-stamped record for one peer (anti-entropy pushes).
+    pub fn send_to(&self, peer: &Peer, m: &Mutation<'_>) {
+        let mut rec = Vec::new();
+        codec::encode_mutation_unsealed(&mut rec, m);
+        peer.push(&rec);
+    }
+}
+
+impl MutationSink for Replicator {
+    fn publish(&self, m: &Mutation<'_>) {
+        // Only this node's own writes travel; each replica expires keys on its own.
+        if m.origin != Origin::Local || matches!(m.op, Op::Expired { .. }) {
+            return;
+        }
+        let targets = {
+            let peers = self.peers.read();
+            if peers.is_empty() {
+                return;
+            }
+            match m.op.key() {
+                Some(k) if self.rf.is_some() => {
+                    drop(peers);
+                    self.targets_for(k)
+                }
+                _ => peers.values().cloned().collect::<Vec<_>>(),
+            }
+        };
+        SCRATCH.with(|s| {
+            let mut rec = s.borrow_mut();
+            rec.clear();
+            codec::encode_mutation_unsealed(&mut rec, m);
+            for p in targets {
+                let end = p.push(&rec);
+                if self.track_acks {
+                    PENDING.with(|q| q.borrow_mut().push((p, end)));
+                }
+            }
+        });
+    }
+}
+
+/// Streams one peer's buffer to it until the peer leaves the cluster.
+pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
+    let mut inflight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
+    let mut batch = Vec::new();
+    let mut backoff = Duration::from_millis(50);
+    while !peer.stopped.load(Ordering::Relaxed) {
+        let addr = match peer.addr() {
+            Some(a) if !repl.is_blocked(&peer.node_id) => a,
+            _ => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let conn = match PeerConn::connect(addr, Duration::from_secs(1)).await {
+            Ok(c) => c,
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(50);
+        let (mut w, mut replies) = conn.split();
+        // Acknowledgements arrive on their own task: reading must not be cancelled mid-reply.
+        let acker = {
+            let peer = peer.clone();
+            tokio::spawn(async move {
+                loop {
+                    match replies.next_line().await {
+                        Ok(Reply::Int(n)) if n >= 0 => {
+                            peer.acked.fetch_max(n as u64, Ordering::AcqRel);
+                            peer.acked_changed.notify_waiters();
+                        }
+                        _ => return,
+                    }
+                }
+            })
+        };
+        peer.connected.store(true, Ordering::Relaxed);
+        tracing::info!(component = "replication", action = "connect", peer = %peer.node_id, addr = %addr, resend = inflight.len(), "replication stream connected");
+        let mut ok = true;
+        for (_, frame) in &inflight {
+            if w.write_all(frame).await.is_err() {
+                ok = false;
+                break;
+            }
+        }
+        while ok
+            && !peer.stopped.load(Ordering::Relaxed)
+            && !repl.is_blocked(&peer.node_id)
+            && !acker.is_finished()
+        {
+            tokio::time::sleep(DRAIN_EVERY).await;
+            let acked = peer.acked.load(Ordering::Acquire);
+            while inflight.front().is_some_and(|(end, _)| *end <= acked) {
+                inflight.pop_front();
+            }
+            let (end, records) = peer.take(&mut batch);
+            if records == 0 {
+                continue;
+            }
+            codec::seal(&mut batch);
+            let mut frame = Vec::with_capacity(batch.len() + 96);
+            let sent = crate::node::now_ms().to_string();
+            let end_s = end.to_string();
+            client::encode_command(
+                &mut frame,
+                &[
+                    b"HCREPL",
+                    repl.self_id.as_bytes(),
+                    end_s.as_bytes(),
+                    sent.as_bytes(),
+                    &batch,
+                ],
+            );
+            if w.write_all(&frame).await.is_err() {
+                ok = false;
+            }
+            inflight.push_back((end, frame));
+            peer.sent_records.fetch_add(records, Ordering::Relaxed);
+            peer.sent_batches.fetch_add(1, Ordering::Relaxed);
+            // Bound what we keep for resending, as the publish side bounds its buffer.
+            let kept: usize = inflight.iter().map(|(_, f)| f.len()).sum();
+            if kept > MAX_BACKLOG {
+                inflight.clear();
+                peer.overflowed.store(true, Ordering::Relaxed);
+            }
+        }
+        acker.abort();
+        peer.connected.store(false, Ordering::Relaxed);
+        if !peer.stopped.load(Ordering::Relaxed) {
+            tracing::warn!(component = "replication", action = "disconnect", peer = %peer.node_id, pending = inflight.len(), "replication stream lost; reconnecting");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+}

@@ -1,0 +1,236 @@
+//! Anti-entropy: two replicas compare per-range digests of what they both hold and exchange
+//! only the keys of the ranges that differ — the newer version of each key wins, tombstones
+//! included. Runs when a peer (re)joins (after a restart or a healed partition) and every
+//! [`PERIOD`] as a safety net.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::client::{self, Reply};
+use super::clock::{Stamp, nodes};
+use super::replication::Peer;
+use super::{Cluster, REPAIR_TIMEOUT, Version};
+use crate::node::{Node, now_ms};
+use crate::persist::mutation::{Mutation, Op, Origin};
+
+/// Ranges the key space is split into for digests (by the top bits of the key's ring position).
+pub const RANGES: usize = 256;
+pub const PERIOD: Duration = Duration::from_secs(30);
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The range a key falls in.
+#[inline]
+pub fn range_of(key: &[u8]) -> usize {
+    (super::ring::key_position(key) >> 56) as usize
+}
+
+/// Contribution of one live key version to its range's digest.
+#[inline]
+pub fn digest_of(key: &[u8], stamp: Stamp) -> u64 {
+    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
+    h.update(key);
+    h.update(&stamp.lamport.to_le_bytes());
+    h.update(&stamp.node.to_le_bytes());
+    h.digest()
+}
+
+/// Result of one pass.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Pass {
+    pub differing_ranges: usize,
+    pub pulled: usize,
+    pub pushed: usize,
+}
+
+/// Synchronises with `peer` until a pass finds nothing to exchange (or a few passes ran).
+pub async fn sync_until_done(node: &Arc<Node>, cluster: &Arc<Cluster>, peer: &Arc<Peer>) {
+    for attempt in 0..10 {
+        if peer_gone(cluster, peer) {
+            return;
+        }
+        match sync_once(node, cluster, peer).await {
+            Ok(p) => {
+                cluster.stats.sync_rounds.fetch_add(1, Ordering::Relaxed);
+                if p.differing_ranges > 0 {
+                    tracing::info!(component = "cluster", action = "anti_entropy", peer = %peer.node_id, ranges = p.differing_ranges, pulled = p.pulled, pushed = p.pushed, "exchanged differing keys");
+                }
+                if p.differing_ranges == 0 {
+                    peer.overflowed.store(false, Ordering::Relaxed);
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(component = "cluster", action = "anti_entropy", peer = %peer.node_id, error = %e, attempt, "anti-entropy pass failed");
+            }
+        }
+        // Let pushed records reach the peer before comparing again.
+        tokio::time::sleep(Duration::from_millis(200 + 100 * attempt)).await;
+    }
+}
+
+fn peer_gone(cluster: &Cluster, peer: &Peer) -> bool {
+    cluster.replicator.peer(&peer.node_id).is_none()
+}
+
+/// Whether both this node and `peer` hold replicas of `key`.
+fn shared(cluster: &Cluster, peer: &str, key: &[u8]) -> bool {
+    let ring = cluster.ring();
+    let rf = cluster.replicator.rf();
+    rf >= ring.len() || {
+        let reps = ring.replicas(key, rf);
+        reps.contains(&cluster.node_id.as_str()) && reps.contains(&peer)
+    }
+}
+
+pub async fn sync_once(
+    node: &Arc<Node>,
+    cluster: &Arc<Cluster>,
+    peer: &Arc<Peer>,
+) -> std::io::Result<Pass> {
+    let Some(addr) = peer.addr() else {
+        return Ok(Pass::default());
+    };
+    if cluster.replicator.is_blocked(&peer.node_id) {
+        return Err(std::io::Error::other("partitioned"));
+    }
+    let mut pass = Pass::default();
+    let mut conn = client::PeerConn::connect(addr, CALL_TIMEOUT).await?;
+    let me = cluster.node_id.clone();
+    for db in 0..node.store.databases() as u32 {
+        let now = now_ms();
+        let peer_id = peer.node_id.clone();
+        let local = node
+            .store
+            .digests(db, now, |k| shared(cluster, &peer_id, k));
+        let db_s = db.to_string();
+        let r = timeout(conn.call(&[b"HCDIGEST", db_s.as_bytes(), me.as_bytes()])).await?;
+        let Some(remote) = r.array() else {
+            return Err(std::io::Error::other(format!("bad HCDIGEST reply: {r:?}")));
+        };
+        for (i, d) in local.iter().enumerate() {
+            let theirs = remote.get(i).and_then(|x| x.int()).unwrap_or(0) as u64;
+            if theirs == *d {
+                continue;
+            }
+            pass.differing_ranges += 1;
+            let range = i.to_string();
+            let r =
+                timeout(conn.call(&[b"HCRANGE", db_s.as_bytes(), range.as_bytes(), me.as_bytes()]))
+                    .await?;
+            let mut remote_versions: HashMap<Vec<u8>, Stamp> = HashMap::new();
+            for item in r.array().unwrap_or(&[]) {
+                let Some(a) = item.array() else { continue };
+                if let (Some(k), Some(l), Some(n)) = (
+                    a.first().and_then(|x| x.bytes()),
+                    a.get(1).and_then(|x| x.int()),
+                    a.get(2).and_then(|x| x.int()),
+                ) {
+                    remote_versions.insert(
+                        k.to_vec(),
+                        Stamp {
+                            lamport: l as u64,
+                            node: n as u64,
+                        },
+                    );
+                }
+            }
+            let local_versions = node
+                .store
+                .range_versions(db, i, now_ms(), |k| shared(cluster, &peer_id, k));
+            let mut local_map: HashMap<&[u8], Stamp> = HashMap::new();
+            for (k, s, _) in &local_versions {
+                local_map.insert(k, *s);
+            }
+            // Pull what the peer has newer.
+            for (k, rs) in &remote_versions {
+                let newer = local_map
+                    .get(k.as_slice())
+                    .is_none_or(|ls| nodes::newer(*rs, *ls));
+                if !newer {
+                    continue;
+                }
+                let r = timeout(conn.call(&[b"HCGET", db_s.as_bytes(), k])).await?;
+                if let Some(v) = version(&r)
+                    && v.apply(node, db, k, now_ms())
+                {
+                    pass.pulled += 1;
+                }
+            }
+            // Push what we have newer, through the replication stream.
+            for (k, ls, _) in &local_versions {
+                let newer = remote_versions
+                    .get(k)
+                    .is_none_or(|rs| nodes::newer(*ls, *rs));
+                if newer && push(node, cluster, peer, db, k) {
+                    pass.pushed += 1;
+                }
+            }
+        }
+    }
+    cluster
+        .stats
+        .sync_keys_pulled
+        .fetch_add(pass.pulled as u64, Ordering::Relaxed);
+    cluster
+        .stats
+        .sync_keys_pushed
+        .fetch_add(pass.pushed as u64, Ordering::Relaxed);
+    Ok(pass)
+}
+
+async fn timeout<T>(
+    f: impl std::future::Future<Output = std::io::Result<T>>,
+) -> std::io::Result<T> {
+    tokio::time::timeout(CALL_TIMEOUT, f)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "peer call timed out"))?
+}
+
+fn version(r: &Reply) -> Option<Version> {
+    Version::from_reply(r)
+}
+
+/// Queues this node's version of `key` (value or tombstone, with its stamp) for `peer`.
+fn push(node: &Node, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> bool {
+    let Some((stamp, expire_at, value)) = node.store.version_of(db, key, now_ms()) else {
+        return false;
+    };
+    let op = match &value {
+        Some(v) => Op::Set {
+            key,
+            value: v,
+            expire_at,
+        },
+        None => Op::Del { key },
+    };
+    cluster.replicator.send_to(
+        peer,
+        &Mutation {
+            db,
+            stamp,
+            origin: Origin::Local,
+            op,
+        },
+    );
+    true
+}
+
+/// Keeps every peer in step every [`PERIOD`], and repairs peers that overflowed sooner.
+pub async fn periodic(node: Arc<Node>, cluster: Arc<Cluster>) {
+    let mut since = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let due = since.elapsed() >= PERIOD;
+        for p in cluster.replicator.peers() {
+            if due || p.overflowed.load(Ordering::Relaxed) {
+                sync_until_done(&node, &cluster, &p).await;
+            }
+        }
+        if due {
+            since = std::time::Instant::now();
+        }
+        let _ = REPAIR_TIMEOUT;
+    }
+}

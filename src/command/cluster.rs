@@ -1,0 +1,142 @@
+//! Internal commands peers use on each other's RESP port (replication stream, read-repair,
+//! anti-entropy), and the fault-injection switch for partition tests.
+
+use std::sync::atomic::Ordering;
+
+use super::{Ctx, int_arg};
+use crate::cluster::clock::nodes;
+use crate::cluster::sync::{RANGES, range_of};
+use crate::error::{Error, Result};
+use crate::persist::codec;
+use crate::persist::mutation::Origin;
+use crate::resp::Args;
+use crate::store::Access;
+
+fn db_arg(cx: &Ctx<'_>, a: &[u8]) -> Result<u32> {
+    let db = int_arg(a)?;
+    if db < 0 || db as usize >= cx.node.store.databases() {
+        return Err(Error::DbIndexOutOfRange);
+    }
+    Ok(db as u32)
+}
+
+/// HCREPL <from> <end> <sent_ms> <records>: applies a batch of a peer's mutations (last
+/// writer wins) and acknowledges `end`.
+pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let from = String::from_utf8_lossy(&args[1]).into_owned();
+    if cx.node.cluster.replicator.is_blocked(&from) {
+        return Err(Error::msg("partitioned from this peer (fault injection)"));
+    }
+    let end = int_arg(&args[2])?;
+    let sent = int_arg(&args[3])?.max(0) as u64;
+    let mut buf: &[u8] = &args[4];
+    let stats = &cx.node.cluster.stats;
+    while !buf.is_empty() {
+        let (payload, used) =
+            codec::unframe(buf).map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
+        let m = codec::decode_mutation(payload, Origin::Peer)
+            .map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
+        if cx.node.store.apply_remote(&m.as_mutation(), cx.now) {
+            stats.applied_remote.fetch_add(1, Ordering::Relaxed);
+        } else {
+            stats.stale_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        buf = &buf[used..];
+    }
+    stats.record_lag(crate::node::now_ms().saturating_sub(sent));
+    cx.out.int(end);
+    Ok(())
+}
+
+/// HCGET <db> <key>: this node's version of a key — [lamport, node, expire_at, value] with a
+/// null value for a tombstone — or null.
+pub fn hcget(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let db = db_arg(cx, &args[1])?;
+    match cx.node.store.version_of(db, &args[2], cx.now) {
+        None => cx.out.null_array(),
+        Some((stamp, expire_at, value)) => {
+            cx.out.array(4);
+            cx.out.int(stamp.lamport as i64);
+            cx.out.int(stamp.node as i64);
+            cx.out.int(expire_at as i64);
+            match value {
+                Some(v) => {
+                    let mut b = Vec::new();
+                    codec::put_value(&mut b, &v);
+                    cx.out.bulk(&b);
+                }
+                None => cx.out.null(),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether this node and `peer` both hold `key` under the current ring.
+fn shared_with(cx: &Ctx<'_>, peer: &str, key: &[u8]) -> bool {
+    let c = &cx.node.cluster;
+    let ring = c.ring();
+    let rf = c.replicator.rf();
+    rf >= ring.len() || {
+        let reps = ring.replicas(key, rf);
+        reps.contains(&c.node_id.as_str()) && reps.contains(&peer)
+    }
+}
+
+/// HCDIGEST <db> <peer>: per-range digests of the keys this node shares with `peer`.
+pub fn hcdigest(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let db = db_arg(cx, &args[1])?;
+    let peer = String::from_utf8_lossy(&args[2]).into_owned();
+    let d = cx
+        .node
+        .store
+        .digests(db, cx.now, |k| shared_with(cx, &peer, k));
+    cx.out.array(d.len());
+    for x in d {
+        cx.out.int(x as i64);
+    }
+    Ok(())
+}
+
+/// HCRANGE <db> <range> <peer>: the keys of one range with their stamps, tombstones included.
+pub fn hcrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let db = db_arg(cx, &args[1])?;
+    let range = int_arg(&args[2])?;
+    if range < 0 || range as usize >= RANGES {
+        return Err(Error::msg("range out of bounds"));
+    }
+    let peer = String::from_utf8_lossy(&args[3]).into_owned();
+    let v = cx
+        .node
+        .store
+        .range_versions(db, range as usize, cx.now, |k| shared_with(cx, &peer, k));
+    cx.out.array(v.len());
+    for (k, s, tomb) in v {
+        debug_assert_eq!(range_of(&k), range as usize);
+        cx.out.array(4);
+        cx.out.bulk(&k);
+        cx.out.int(s.lamport as i64);
+        cx.out.int(s.node as i64);
+        cx.out.int(tomb as i64);
+    }
+    Ok(())
+}
+
+/// HCSTAMP <db> <key>: the stamp of a key's current version (for tests and operators).
+pub fn hcstamp(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let db = db_arg(cx, &args[1])?;
+    let s = cx
+        .node
+        .store
+        .with_key(db, &args[2], cx.now, Access::Peek, |k| k.stamp());
+    match s {
+        Some(s) => {
+            cx.out.array(2);
+            cx.out.int(s.lamport as i64);
+            cx.out
+                .bulk(nodes::name(s.node).unwrap_or_default().as_bytes());
+        }
+        None => cx.out.null_array(),
+    }
+    Ok(())
+}

@@ -1,0 +1,402 @@
+//! The cluster with real binaries on 127.0.0.1: replication, read-repair, convergence after
+//! concurrent writes, crashes and partitions, joins, and quorum writes.
+//!
+//! Partitions use the fault-injection switch (`DEBUG PARTITION`), which drops gossip and
+//! replication traffic between chosen nodes inside the transport.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use common::Server;
+use redis::Commands;
+
+struct Node {
+    id: String,
+    gossip: u16,
+    dir: PathBuf,
+    server: Option<Server>,
+}
+
+struct TestCluster {
+    nodes: Vec<Node>,
+    yaml: String,
+    _root: tempfile::TempDir,
+}
+
+fn free_udp() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl TestCluster {
+    fn start(n: usize, extra: &str) -> TestCluster {
+        let root = tempfile::tempdir().unwrap();
+        let ports: Vec<u16> = (0..n).map(|_| free_udp()).collect();
+        let mut nodes = Vec::new();
+        for (i, &p) in ports.iter().enumerate() {
+            nodes.push(Node {
+                id: format!("node-{}", i + 1),
+                gossip: p,
+                dir: root.path().join(format!("n{}", i + 1)),
+                server: None,
+            });
+        }
+        let mut c = TestCluster {
+            nodes,
+            yaml: extra.to_string(),
+            _root: root,
+        };
+        for i in 0..n {
+            c.launch(i, &ports);
+        }
+        c.wait_size(n);
+        c
+    }
+
+    fn seeds(ports: &[u16]) -> String {
+        ports
+            .iter()
+            .map(|p| format!("    - 127.0.0.1:{p}\n"))
+            .collect()
+    }
+
+    fn launch(&mut self, i: usize, seed_ports: &[u16]) {
+        let node = &self.nodes[i];
+        let yaml = format!(
+            "cluster:\n  gossip_interval: 100ms\n  seeds:\n{}{}",
+            Self::seeds(seed_ports),
+            self.yaml
+        );
+        let gossip = node.gossip.to_string();
+        let s = Server::start_in_with(
+            &node.dir,
+            &["--node-id", &node.id, "--gossip-port", &gossip],
+            Some(&yaml),
+        );
+        self.nodes[i].server = Some(s);
+    }
+
+    fn add_node(&mut self) -> usize {
+        let i = self.nodes.len();
+        let root = self.nodes[0].dir.parent().unwrap().to_path_buf();
+        self.nodes.push(Node {
+            id: format!("node-{}", i + 1),
+            gossip: free_udp(),
+            dir: root.join(format!("n{}", i + 1)),
+            server: None,
+        });
+        let ports: Vec<u16> = self.nodes.iter().map(|n| n.gossip).collect();
+        self.launch(i, &ports);
+        i
+    }
+
+    fn restart(&mut self, i: usize) {
+        let ports: Vec<u16> = self.nodes.iter().map(|n| n.gossip).collect();
+        self.launch(i, &ports);
+    }
+
+    fn server(&self, i: usize) -> &Server {
+        self.nodes[i].server.as_ref().expect("node running")
+    }
+
+    fn conn(&self, i: usize) -> redis::Connection {
+        self.server(i).conn()
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut s) = self.nodes[i].server.take() {
+            s.kill();
+        }
+    }
+
+    fn running(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].server.is_some())
+            .collect()
+    }
+
+    /// Waits until every running node sees `n` live members.
+    fn wait_size(&self, n: usize) {
+        for i in self.running() {
+            wait(
+                &format!("node {} to see {n} members", i + 1),
+                Duration::from_secs(30),
+                || info(&mut self.conn(i), "hypercache_cluster_size") == n.to_string(),
+            );
+        }
+    }
+
+    /// Waits until every running node has the same digests (and the same key stamps).
+    fn wait_converged(&self) {
+        wait("convergence", Duration::from_secs(60), || {
+            let digests: Vec<String> = self
+                .running()
+                .iter()
+                .map(|&i| digest(&mut self.conn(i)))
+                .collect();
+            digests.windows(2).all(|w| w[0] == w[1])
+        });
+    }
+}
+
+fn wait(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn info(c: &mut redis::Connection, field: &str) -> String {
+    let text: String = redis::cmd("INFO").arg("cluster").query(c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or("")
+        .trim()
+        .to_string()
+}
+
+/// All of db 0's range digests, as one comparable string.
+fn digest(c: &mut redis::Connection) -> String {
+    let d: Vec<i64> = redis::cmd("HCDIGEST").arg(0).arg("-").query(c).unwrap();
+    format!("{d:?}")
+}
+
+fn stamp(c: &mut redis::Connection, key: &str) -> Option<(i64, String)> {
+    redis::cmd("HCSTAMP").arg(0).arg(key).query(c).unwrap()
+}
+
+#[test]
+fn a_write_is_readable_everywhere_at_once_and_deletes_and_ttls_replicate() {
+    let c = TestCluster::start(3, "");
+    let mut n1 = c.conn(0);
+    let _: () = n1.set("greeting", "hello").unwrap();
+    // Read-repair makes it visible on the others even if replication has not landed yet.
+    assert_eq!(c.conn(1).get::<_, String>("greeting").unwrap(), "hello");
+    assert_eq!(c.conn(2).get::<_, String>("greeting").unwrap(), "hello");
+    // TTLs travel as the same absolute deadline.
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("v")
+        .arg("PX")
+        .arg(100_000)
+        .query(&mut n1)
+        .unwrap();
+    let at: i64 = redis::cmd("PEXPIRETIME").arg("t").query(&mut n1).unwrap();
+    for i in 1..3 {
+        let mut c2 = c.conn(i);
+        wait("the TTL to replicate", Duration::from_secs(10), || {
+            redis::cmd("PEXPIRETIME")
+                .arg("t")
+                .query::<i64>(&mut c2)
+                .unwrap()
+                == at
+        });
+    }
+    // A delete on node 3 removes it everywhere.
+    let _: i64 = c.conn(2).del("greeting").unwrap();
+    for i in 0..3 {
+        let mut ci = c.conn(i);
+        wait("the delete to replicate", Duration::from_secs(10), || {
+            !ci.exists::<_, bool>("greeting").unwrap()
+        });
+    }
+    // A replicated delete of a missing key is a no-op, not an error.
+    let _: i64 = c.conn(1).del("never-existed").unwrap();
+    c.wait_converged();
+    let repairs: u64 = info(&mut c.conn(1), "hypercache_read_repair_queries")
+        .parse()
+        .unwrap();
+    assert!(repairs >= 1);
+}
+
+#[test]
+fn concurrent_writers_converge_to_the_highest_stamp() {
+    let c = TestCluster::start(3, "");
+    let addrs: Vec<_> = (0..3).map(|i| c.server(i).addr).collect();
+    let threads: Vec<_> = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            let addr = *addr;
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                for j in 0..300 {
+                    let key = format!("k{}", j % 20);
+                    let _: () = con.set(&key, format!("n{i}-{j}")).unwrap();
+                    let _: i64 = con.incr(format!("ctr{}", j % 5), 1).unwrap();
+                    if j % 50 == 0 {
+                        let _: i64 = con.del(format!("k{}", (j + 7) % 20)).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    c.wait_converged();
+    for k in (0..20)
+        .map(|j| format!("k{j}"))
+        .chain((0..5).map(|j| format!("ctr{j}")))
+    {
+        let stamps: Vec<_> = (0..3).map(|i| stamp(&mut c.conn(i), &k)).collect();
+        assert!(stamps.windows(2).all(|w| w[0] == w[1]), "{k}: {stamps:?}");
+        let values: Vec<Option<String>> = (0..3).map(|i| c.conn(i).get(&k).unwrap()).collect();
+        assert!(values.windows(2).all(|w| w[0] == w[1]), "{k}: {values:?}");
+    }
+}
+
+#[test]
+fn a_killed_node_restarts_from_its_aof_and_catches_up() {
+    let mut c = TestCluster::start(3, "");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writers: Vec<_> = (0..2)
+        .map(|i| {
+            let addr = c.server(i).addr;
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Clients of the surviving nodes see no errors.
+                    let _: () = con
+                        .set(format!("w{i}:{}", n % 500), n)
+                        .expect("write during the crash");
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    c.kill(2);
+    std::thread::sleep(Duration::from_millis(1500));
+    c.restart(2);
+    std::thread::sleep(Duration::from_millis(500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let counts: Vec<i32> = writers.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(counts.iter().all(|&n| n > 100), "{counts:?}");
+    c.wait_size(3);
+    c.wait_converged();
+    wait(
+        "node 3 to report convergence",
+        Duration::from_secs(30),
+        || info(&mut c.conn(2), "hypercache_converged") == "1",
+    );
+    let pulled: u64 = info(&mut c.conn(2), "hypercache_anti_entropy_keys_pulled")
+        .parse()
+        .unwrap();
+    let pushed: u64 = (0..2)
+        .map(|i| {
+            info(&mut c.conn(i), "hypercache_anti_entropy_keys_pushed")
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert!(
+        pulled + pushed > 0,
+        "the restarted node caught up by anti-entropy"
+    );
+}
+
+#[test]
+fn both_sides_of_a_partition_converge_after_healing() {
+    let c = TestCluster::start(3, "");
+    let _: () = c.conn(0).set("before", "1").unwrap();
+    c.wait_converged();
+    // Cut node 3 off from nodes 1 and 2, on every side.
+    let _: () = redis::cmd("DEBUG")
+        .arg("PARTITION")
+        .arg("node-1")
+        .arg("node-2")
+        .query(&mut c.conn(2))
+        .unwrap();
+    for i in 0..2 {
+        let _: () = redis::cmd("DEBUG")
+            .arg("PARTITION")
+            .arg("node-3")
+            .query(&mut c.conn(i))
+            .unwrap();
+    }
+    wait("the partition to be seen", Duration::from_secs(30), || {
+        info(&mut c.conn(0), "hypercache_cluster_size") == "2"
+            && info(&mut c.conn(2), "hypercache_cluster_size") == "1"
+    });
+    // Writes on both sides, some to the same keys.
+    for j in 0..50 {
+        let _: () = c.conn(0).set(format!("a{j}"), "left").unwrap();
+        let _: () = c.conn(2).set(format!("b{j}"), "right").unwrap();
+    }
+    let _: () = c.conn(0).set("same", "left").unwrap();
+    std::thread::sleep(Duration::from_millis(20));
+    let _: () = c.conn(2).set("same", "right-later").unwrap();
+    let _: i64 = c.conn(2).del("before").unwrap();
+    for i in 0..3 {
+        let _: () = redis::cmd("DEBUG")
+            .arg("HEAL")
+            .query(&mut c.conn(i))
+            .unwrap();
+    }
+    c.wait_size(3);
+    c.wait_converged();
+    for i in 0..3 {
+        let mut ci = c.conn(i);
+        assert_eq!(ci.get::<_, String>("a49").unwrap(), "left");
+        assert_eq!(ci.get::<_, String>("b49").unwrap(), "right");
+        assert!(
+            !ci.exists::<_, bool>("before").unwrap(),
+            "the delete wins: it is newer"
+        );
+    }
+    let same: Vec<String> = (0..3).map(|i| c.conn(i).get("same").unwrap()).collect();
+    assert!(same.windows(2).all(|w| w[0] == w[1]), "{same:?}");
+}
+
+#[test]
+fn a_new_node_receives_the_data() {
+    let mut c = TestCluster::start(3, "");
+    let mut pipe = redis::pipe();
+    for j in 0..2000 {
+        pipe.set(format!("key:{j}"), j).ignore();
+    }
+    let _: () = pipe.query(&mut c.conn(0)).unwrap();
+    c.wait_converged();
+    let i = c.add_node();
+    c.wait_size(4);
+    c.wait_converged();
+    let n: i64 = redis::cmd("DBSIZE").query(&mut c.conn(i)).unwrap();
+    assert_eq!(n, 2000);
+}
+
+#[test]
+fn quorum_writes_fail_cleanly_without_a_majority_and_recover() {
+    let mut c = TestCluster::start(3, "  consistency_level: quorum\n  write_timeout: 1s\n");
+    let _: () = c.conn(0).set("q", "1").unwrap();
+    c.kill(1);
+    c.kill(2);
+    let err = c
+        .conn(0)
+        .set::<_, _, ()>("q", "2")
+        .expect_err("no majority");
+    assert_eq!(err.code(), Some("TRYAGAIN"), "{err:?}");
+    c.restart(1);
+    c.wait_size(2);
+    wait(
+        "quorum writes to succeed again",
+        Duration::from_secs(20),
+        || c.conn(0).set::<_, _, ()>("q", "3").is_ok(),
+    );
+    assert_eq!(c.conn(1).get::<_, String>("q").unwrap(), "3");
+}
