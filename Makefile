@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff bench lint fmt clean
+.PHONY: build run test test-unit test-integration test-diff bench bench-persistence cluster cluster-stop lint fmt clean
 
 build:
 	$(CARGO) build --release
@@ -28,6 +28,32 @@ test-diff:
 bench:
 	scripts/bench.sh
 
+bench-persistence:
+	scripts/bench-persistence.sh
+
+# A local three-node cluster from configs/node{1,2,3}-config.yaml (RESP 8080-8082, HTTP
+# 9080-9082, gossip 7946-7948), in the background; logs in logs/, pids in logs/cluster.pids.
+cluster: build
+	@mkdir -p logs
+	@if [ -s logs/cluster.pids ]; then echo "cluster already running (make cluster-stop first)"; exit 1; fi
+	@for n in 1 2 3; do \
+	  target/release/hypercache --config configs/node$$n-config.yaml > logs/node-$$n.log 2>&1 & \
+	  echo $$! >> logs/cluster.pids; \
+	done
+	@for p in 8080 8081 8082; do \
+	  for i in $$(seq 1 200); do \
+	    redis-cli -p $$p INFO cluster 2>/dev/null | grep -q 'hypercache_cluster_size:3' && break; sleep 0.1; \
+	  done; \
+	done
+	@echo "cluster up: redis-cli -p 8080 / 8081 / 8082 (pids in logs/cluster.pids, logs in logs/)"
+
+cluster-stop:
+	@if [ -f logs/cluster.pids ]; then \
+	  for pid in $$(cat logs/cluster.pids); do kill $$pid 2>/dev/null || true; done; \
+	  for pid in $$(cat logs/cluster.pids); do while kill -0 $$pid 2>/dev/null; do sleep 0.1; done; done; \
+	  rm -f logs/cluster.pids; echo "cluster stopped"; \
+	else echo "no cluster running"; fi
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -35,6 +61,6 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
-clean:
+clean: cluster-stop
 	$(CARGO) clean
 	rm -rf data logs
