@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff bench bench-persistence cluster cluster-stop lint fmt clean
+.PHONY: build run test test-unit test-integration test-diff test-api bench bench-persistence cluster cluster-stop lint fmt clean
 
 build:
 	$(CARGO) build --release
@@ -9,11 +9,12 @@ build:
 run:
 	$(CARGO) run --release
 
-# Every test: unit and integration tests against the real binary, then the differential
-# test against a real redis-server.
+# Every test: unit and integration tests against the real binary, the differential test
+# against a real redis-server, then promtool and schemathesis against the HTTP API.
 test:
 	$(CARGO) test --all-targets
 	scripts/resp-diff.sh target/debug/hypercache
+	scripts/check-api.sh target/debug/hypercache
 
 test-unit:
 	$(CARGO) test --lib
@@ -24,6 +25,10 @@ test-integration:
 test-diff:
 	$(CARGO) build --bin hypercache
 	scripts/resp-diff.sh target/debug/hypercache
+
+test-api:
+	$(CARGO) build --bin hypercache
+	scripts/check-api.sh target/debug/hypercache
 
 bench:
 	scripts/bench.sh

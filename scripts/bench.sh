@@ -11,7 +11,9 @@ work="$(mktemp -d)"
 rport="$(free_port)"; hport="$(free_port)"
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
 rpid=$!
-target/release/hypercache --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
+# Like the Redis above (no RDB, no AOF): persistence off, so both do the same work.
+printf 'persistence:\n  strategy: disabled\n' > "$work/hc.yaml"
+target/release/hypercache --config "$work/hc.yaml" --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
 hpid=$!
 trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
 wait_ping "$rport"; wait_ping "$hport"

@@ -411,6 +411,8 @@ pub struct NetworkConfig {
     /// How long an I/O thread keeps polling for events after serving a request before it
     /// sleeps; 0 = never poll, always sleep in the kernel.
     pub busy_poll: Duration,
+    /// Largest HTTP request body accepted (larger ones get 413).
+    pub http_max_body: u64,
 }
 
 impl Default for NetworkConfig {
@@ -424,6 +426,7 @@ impl Default for NetworkConfig {
             advertise_addr: None,
             io_threads: 0,
             busy_poll: Duration::from_micros(100),
+            http_max_body: 16 * MIB,
         }
     }
 }
@@ -1396,6 +1399,7 @@ struct RawNetwork {
     advertise_addr: Raw,
     io_threads: Raw,
     busy_poll: Raw,
+    http_max_body: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -1587,6 +1591,24 @@ impl Converter<'_> {
             r.advertise_addr,
             &mut out.advertise_addr,
             |s| Ok(Some(s.to_owned())),
+        )?;
+        self.set(
+            "network.busy_poll",
+            r.busy_poll,
+            &mut out.busy_poll,
+            parse_duration,
+        )?;
+        self.set(
+            "network.http_max_body",
+            r.http_max_body,
+            &mut out.http_max_body,
+            |s| {
+                let n = parse_size(s)?;
+                if n == 0 || n > 4 << 30 {
+                    return Err(InvalidValue("must be between 1 and 4gb".into()));
+                }
+                Ok(n)
+            },
         )?;
         self.set(
             "network.io_threads",

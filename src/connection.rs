@@ -513,74 +513,12 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
 /// this batch's writes; on timeout the write replies become -TRYAGAIN (the write is applied
 /// here and possibly on some replicas; retrying it is safe, the newest write wins).
 async fn wait_replicas(node: &Node, out: &mut Out, writes: &[(usize, usize)]) {
-    use crate::config::ConsistencyLevel;
     let pending = crate::cluster::replication::take_pending();
-    if pending.is_empty() && writes.is_empty() {
+    if writes.is_empty() {
         return;
     }
-    let cluster = &node.cluster;
-    // Against the nodes the cluster should have (dead ones included), not only the live ones:
-    // with a majority down a quorum write must fail.
-    let known = cluster.members().len().max(cluster.live_size());
-    let rf = cluster
-        .replicator
-        .rf_configured()
-        .map_or(known, |r| r.min(known));
-    let required = match cluster.consistency {
-        ConsistencyLevel::All => rf,
-        _ => rf / 2 + 1,
-    };
-    let needed = required.saturating_sub(1);
-    let mut want: Vec<(Arc<crate::cluster::replication::Peer>, u64)> = Vec::new();
-    for (p, off) in pending {
-        match want.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &p)) {
-            Some(w) => w.1 = w.1.max(off),
-            None => want.push((p, off)),
-        }
-    }
-    let deadline = tokio::time::Instant::now() + cluster.write_timeout;
-    loop {
-        let acked = want
-            .iter()
-            .filter(|(p, off)| p.acked.load(Ordering::Acquire) >= *off)
-            .count();
-        if acked >= needed || writes.is_empty() {
-            return;
-        }
-        let notified: Vec<_> = want
-            .iter()
-            .map(|(p, _)| p.acked_changed.notified())
-            .collect();
-        let any = async {
-            if notified.is_empty() {
-                std::future::pending::<()>().await;
-            }
-            let mut futs: Vec<_> = notified.into_iter().map(Box::pin).collect();
-            std::future::poll_fn(|cx| {
-                for f in futs.iter_mut() {
-                    if f.as_mut().poll(cx).is_ready() {
-                        return std::task::Poll::Ready(());
-                    }
-                }
-                std::task::Poll::Pending
-            })
-            .await
-        };
-        // Re-check at least every 10 ms: an acknowledgement may land between the count and
-        // the registration above.
-        let tick = tokio::time::sleep(Duration::from_millis(10));
-        tokio::select! {
-            _ = any => {}
-            _ = tick => {}
-            _ = tokio::time::sleep_until(deadline) => {
-                let msg = format!(
-                    "TRYAGAIN the write was not acknowledged by {required} of {rf} replicas within {} ms; it is applied on this node and may be applied on others",
-                    cluster.write_timeout.as_millis()
-                );
-                replace_segments(out, writes, &msg);
-                return;
-            }
-        }
+    if let Err(msg) = node.cluster.wait_acks(pending).await {
+        replace_segments(out, writes, &msg);
     }
 }
 

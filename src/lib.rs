@@ -6,6 +6,8 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod http;
+pub mod metrics;
 pub mod node;
 pub mod persist;
 pub mod resp;

@@ -21,7 +21,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    hypercache::telemetry::init(config.logging.level.name());
+    hypercache::telemetry::init(&config.logging, &config.node.id);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("hypercache")

@@ -173,6 +173,8 @@ pub struct Node {
     pub store: Store,
     pub clients: Clients,
     pub stats: Stats,
+    /// Calls, errors and latency by command.
+    pub metrics: crate::metrics::CommandMetrics,
     pub started: Instant,
     pub started_ms: u64,
     pub run_id: String,
@@ -184,6 +186,8 @@ pub struct Node {
     pub shutdown_save: std::sync::atomic::AtomicU8,
     /// The RESP address actually bound (port 0 resolved).
     pub resp_addr: Mutex<Option<SocketAddr>>,
+    /// The HTTP address actually bound.
+    pub http_addr: Mutex<Option<SocketAddr>>,
     shutting_down: AtomicBool,
     shutdown: Notify,
     /// This node, for the few commands that start background work on it.
@@ -219,6 +223,7 @@ impl Node {
             store,
             clients: Clients::default(),
             stats: Stats::default(),
+            metrics: Default::default(),
             started: Instant::now(),
             started_ms,
             run_id,
@@ -226,6 +231,7 @@ impl Node {
             cluster,
             shutdown_save: Default::default(),
             resp_addr: Mutex::new(None),
+            http_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
             me: std::sync::OnceLock::new(),
@@ -302,7 +308,7 @@ impl Node {
         self.shutting_down.load(Ordering::SeqCst)
     }
 
-    async fn shutdown_requested(&self) {
+    pub async fn shutdown_requested(&self) {
         while !self.is_shutting_down() {
             self.shutdown.notified().await;
         }
@@ -375,6 +381,7 @@ pub struct Running {
     pub node: Arc<Node>,
     pub resp_addr: SocketAddr,
     listener: TcpListener,
+    http: TcpListener,
 }
 
 /// Binds the node's listeners. Failing to bind is an error the caller reports.
@@ -386,10 +393,17 @@ pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
     let listener = TcpListener::bind(&addr).await?;
     let resp_addr = listener.local_addr()?;
     *node.resp_addr.lock() = Some(resp_addr);
+    let addr = format!(
+        "{}:{}",
+        node.config.network.http_bind_addr, node.config.network.http_port
+    );
+    let http = TcpListener::bind(&addr).await?;
+    *node.http_addr.lock() = Some(http.local_addr()?);
     Ok(Running {
         node,
         resp_addr,
         listener,
+        http,
     })
 }
 
@@ -397,7 +411,12 @@ impl Running {
     /// Serves until shutdown is requested, then stops accepting, lets in-flight requests finish
     /// and returns.
     pub async fn serve(self) {
-        let Running { node, listener, .. } = self;
+        let Running {
+            node,
+            listener,
+            http,
+            ..
+        } = self;
         // By default one core is left to the kernel's network stack and the background work.
         let threads = match node.config.network.io_threads {
             0 => {
@@ -416,10 +435,13 @@ impl Running {
         let sampler = tokio::spawn(sample_loop(node.clone()));
         let saver = tokio::spawn(persistence_loop(node.clone()));
         let timeouts = tokio::spawn(timeout_loop(node.clone()));
+        let http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        let http = tokio::spawn(crate::http::serve(node.clone(), http));
         tracing::info!(
             component = "resp",
             action = "listening",
             addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+            http_addr = %http_addr,
             node_id = %node.config.node.id,
             "ready to accept connections"
         );
@@ -448,6 +470,8 @@ impl Running {
             node.clients.kill_all();
             node.clients.wait_empty(Duration::from_secs(1)).await;
         }
+        // HTTP requests in flight finish too (graceful shutdown of the HTTP server).
+        let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
         // Every connection has closed: the I/O threads have nothing left to run.
         tokio::task::spawn_blocking(move || io.stop()).await.ok();
         expiry.abort();

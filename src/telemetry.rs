@@ -1,11 +1,30 @@
-//! Logging: JSON lines on stdout through `tracing`, with a level that can change at runtime.
+//! Logging: one JSON object per line, to stdout and/or size-rotated files, with a level that
+//! can change at runtime.
+//!
+//! Every line has `@timestamp`, `level`, `message` and `node_id`; events add `component`,
+//! `action`, `duration_ms`, `error` and the like; fields of the spans around an event (the
+//! HTTP request's `correlation_id`) are copied onto it, so every line a request causes
+//! carries its id. The formatter is ours (a small `Layer`) because tracing-subscriber's JSON
+//! format nests span fields instead of putting them on the line.
 
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
 use tracing_subscriber::EnvFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::reload;
 use tracing_subscriber::util::SubscriberInitExt;
+
+use crate::config::{LogOutput, LoggingConfig};
 
 type Handle = reload::Handle<EnvFilter, tracing_subscriber::Registry>;
 
@@ -24,23 +43,41 @@ pub fn filter_for(level: &str) -> Result<EnvFilter, String> {
     Ok(EnvFilter::new(l))
 }
 
-/// Installs the JSON logger once per process; later calls only change the level.
-pub fn init(level: &str) {
+/// Installs the logger once per process; later calls only change the level. A log file that
+/// cannot be opened is reported on stderr and logging goes on to the other outputs.
+pub fn init(config: &LoggingConfig, node_id: &str) {
+    let level = config.level.name();
     let filter = filter_for(level).unwrap_or_else(|_| EnvFilter::new("info"));
     if HANDLE.get().is_some() {
         let _ = set_level(level);
         return;
     }
+    let mut sinks = Vec::new();
+    for out in &config.output {
+        match out {
+            LogOutput::Console => sinks.push(Sink::Stdout),
+            LogOutput::File => match Rotating::open(
+                &config.log_dir,
+                node_id,
+                config.max_file_size,
+                config.max_files,
+            ) {
+                Ok(r) => sinks.push(Sink::File(Mutex::new(r))),
+                Err(e) => eprintln!(
+                    "hypercache: cannot open a log file in {}: {e}; logging to the other outputs",
+                    config.log_dir.display()
+                ),
+            },
+        }
+    }
     let (layer, handle) = reload::Layer::new(filter);
-    let fmt = tracing_subscriber::fmt::layer()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_target(false)
-        .with_writer(std::io::stdout);
+    let json = JsonLayer {
+        node_id: node_id.to_string(),
+        sinks,
+    };
     if tracing_subscriber::registry()
         .with(layer)
-        .with(fmt)
+        .with(json)
         .try_init()
         .is_ok()
     {
@@ -48,13 +85,212 @@ pub fn init(level: &str) {
     }
 }
 
-/// Changes the log level of the running process (CONFIG SET loglevel).
+/// Changes the log level of the running process (CONFIG SET loglevel, the admin route).
 pub fn set_level(level: &str) -> Result<(), String> {
     let filter = filter_for(level)?;
     if let Some(h) = HANDLE.get() {
         h.reload(filter).map_err(|e| e.to_string())?;
     }
     Ok(())
+}
+
+enum Sink {
+    Stdout,
+    File(Mutex<Rotating>),
+}
+
+struct JsonLayer {
+    node_id: String,
+    sinks: Vec<Sink>,
+}
+
+/// The fields recorded on a span, kept in its extensions.
+struct SpanFields(Map<String, Value>);
+
+#[derive(Default)]
+struct Fields(Map<String, Value>);
+
+impl Fields {
+    fn put(&mut self, field: &Field, v: Value) {
+        self.0.insert(field.name().to_string(), v);
+    }
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.put(field, Value::String(format!("{value:?}")));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, Value::String(value.to_string()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, value.into());
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.put(field, Value::String(value.to_string()));
+    }
+}
+
+impl<S> Layer<S> for JsonLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut f = Fields::default();
+        attrs.record(&mut f);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(f.0));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            let mut ext = span.extensions_mut();
+            if let Some(SpanFields(map)) = ext.get_mut::<SpanFields>() {
+                let mut f = Fields(std::mem::take(map));
+                values.record(&mut f);
+                *map = f.0;
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let mut line = Map::new();
+        line.insert("@timestamp".into(), Value::String(rfc3339_now()));
+        line.insert(
+            "level".into(),
+            Value::String(event.metadata().level().as_str().to_ascii_lowercase()),
+        );
+        line.insert(
+            "message".into(),
+            f.0.remove("message")
+                .unwrap_or(Value::String(String::new())),
+        );
+        line.insert("node_id".into(), Value::String(self.node_id.clone()));
+        line.extend(f.0);
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope.from_root() {
+                if let Some(SpanFields(map)) = span.extensions().get::<SpanFields>() {
+                    for (k, v) in map {
+                        line.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+        }
+        let mut text = Value::Object(line).to_string();
+        text.push('\n');
+        for sink in &self.sinks {
+            match sink {
+                // A closed stdout must not take the node down.
+                Sink::Stdout => {
+                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+                }
+                Sink::File(r) => r.lock().write(text.as_bytes()),
+            }
+        }
+    }
+}
+
+/// `hypercache-<node>.log` in `dir`, rotated at `max_size` bytes into `.1` … `.<max_files>`
+/// (the oldest dropped).
+struct Rotating {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    max_size: u64,
+    max_files: u32,
+}
+
+impl Rotating {
+    fn open(dir: &Path, node_id: &str, max_size: u64, max_files: u32) -> std::io::Result<Self> {
+        fs::create_dir_all(dir)?;
+        let path = dir.join(format!("hypercache-{node_id}.log"));
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        Ok(Rotating {
+            path,
+            file,
+            size,
+            max_size: max_size.max(1),
+            max_files: max_files.max(1),
+        })
+    }
+
+    fn rotated(&self, i: u32) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(format!(".{i}"));
+        PathBuf::from(p)
+    }
+
+    fn write(&mut self, line: &[u8]) {
+        if self.size > 0 && self.size + line.len() as u64 > self.max_size {
+            self.rotate();
+        }
+        // A full disk loses log lines, not the node.
+        if self.file.write_all(line).is_ok() {
+            self.size += line.len() as u64;
+        }
+    }
+
+    fn rotate(&mut self) {
+        let _ = fs::remove_file(self.rotated(self.max_files));
+        for i in (1..self.max_files).rev() {
+            let _ = fs::rename(self.rotated(i), self.rotated(i + 1));
+        }
+        let _ = fs::rename(&self.path, self.rotated(1));
+        match OpenOptions::new()
+            .create(true)
+            .append(true)
+            .truncate(false)
+            .open(&self.path)
+        {
+            Ok(f) => {
+                self.file = f;
+                self.size = 0;
+            }
+            Err(e) => eprintln!("hypercache: cannot reopen {}: {e}", self.path.display()),
+        }
+    }
+}
+
+/// Now, as `2026-11-27T19:44:39.220061Z`.
+fn rfc3339_now() -> String {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    rfc3339(d.as_secs(), d.subsec_micros())
+}
+
+fn rfc3339(secs: u64, micros: u32) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
 }
 
 #[cfg(test)]
@@ -66,5 +302,42 @@ mod tests {
         assert!(filter_for("notice").is_ok());
         assert!(filter_for("WARNING").is_ok());
         assert!(filter_for("loud").is_err());
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc() {
+        assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000005Z");
+        assert_eq!(
+            rfc3339(1_795_808_679, 220_061),
+            "2026-11-27T19:44:39.220061Z"
+        );
+        assert_eq!(
+            rfc3339(4_107_542_399, 999_999),
+            "2100-02-28T23:59:59.999999Z"
+        );
+    }
+
+    #[test]
+    fn log_files_rotate_at_their_size_and_keep_max_files() {
+        let dir = std::env::temp_dir().join(format!("hc-log-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let mut r = Rotating::open(&dir, "n1", 100, 2).unwrap();
+        let line = [b'x'; 39];
+        for _ in 0..10 {
+            r.write(&line);
+        }
+        let sizes: Vec<u64> = [
+            "hypercache-n1.log",
+            "hypercache-n1.log.1",
+            "hypercache-n1.log.2",
+        ]
+        .iter()
+        .map(|f| fs::metadata(dir.join(f)).map(|m| m.len()).unwrap_or(0))
+        .collect();
+        // Two lines per file: 10 lines make 5 files, of which the live one and two remain.
+        assert_eq!(sizes, vec![78, 78, 78]);
+        assert!(!dir.join("hypercache-n1.log.3").exists());
+        let _ = fs::remove_dir_all(&dir);
     }
 }

@@ -94,6 +94,22 @@ fn a_full_disk_refuses_writes_and_recovers() {
         "MISCONF Errors writing to the AOF file: No space left on device"
     );
     assert!(err_text(redis::cmd("PING").query::<String>(&mut c)).starts_with("MISCONF"));
+    // Over HTTP: unhealthy with the reason, writes refused with 507, reads served.
+    let h = common::http::get(&format!("{}/health", s.http_url()));
+    assert_eq!(h.status, 503, "{}", h.text);
+    assert_eq!(h.json()["healthy"], serde_json::json!(false));
+    assert!(
+        h.json()["reason"].as_str().unwrap().starts_with("MISCONF"),
+        "{}",
+        h.text
+    );
+    let url = format!("{}/api/cache/http-refused", s.http_url());
+    let r = common::http::put_json(&url, &serde_json::json!({"value": 1}));
+    assert_eq!(r.status, 507, "{}", r.text);
+    assert_eq!(
+        common::http::get(&format!("{}/api/cache/before:7", s.http_url())).status,
+        200
+    );
     // Reads keep working.
     assert_eq!(c.get::<_, String>("before:7").unwrap().len(), 1000);
     let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
@@ -108,6 +124,10 @@ fn a_full_disk_refuses_writes_and_recovers() {
         c.set::<_, _, ()>("after", "ok").is_ok()
     });
     assert!(s.log_text().contains("AOF writes succeed again"));
+    assert_eq!(
+        common::http::get(&format!("{}/health", s.http_url())).status,
+        200
+    );
     let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
     assert!(info.contains("aof_last_write_status:ok"), "{info}");
     s.kill();

@@ -46,6 +46,8 @@ pub struct Member {
     pub version: String,
     pub generation: u64,
     pub live: bool,
+    /// Unix ms this node last saw the member alive (0: never).
+    pub last_seen: u64,
 }
 
 /// Gossip traffic to or from these addresses is dropped (fault injection for partition tests).
@@ -256,5 +258,6 @@ pub fn member(id: &ChitchatId, st: &NodeState, live: bool) -> Member {
         version: st.get(KEY_VERSION).unwrap_or("").to_string(),
         generation: id.generation_id,
         live,
+        last_seen: if live { crate::node::now_ms() } else { 0 },
     }
 }

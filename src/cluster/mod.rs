@@ -23,7 +23,7 @@ use crate::persist::mutation::{Mutation, Op, Origin};
 use crate::store::Value;
 use clock::{Stamp, nodes};
 use membership::{Faults, Member, Membership, SelfInfo};
-use replication::Replicator;
+use replication::{Peer, Replicator};
 use ring::Ring;
 
 /// How long a read waits for peers before answering from what it has.
@@ -117,6 +117,72 @@ impl Cluster {
         self.ring().len().max(1)
     }
 
+    /// Waits until enough replicas (by `consistency_level`) acknowledged the `pending` writes;
+    /// on timeout, the -TRYAGAIN message to answer with.
+    pub async fn wait_acks(&self, pending: Vec<(Arc<Peer>, u64)>) -> Result<(), String> {
+        // Against the nodes the cluster should have (dead ones included), not only the live
+        // ones: with a majority down a quorum write must fail.
+        let known = self.members().len().max(self.live_size());
+        let rf = self
+            .replicator
+            .rf_configured()
+            .map_or(known, |r| r.min(known));
+        let required = match self.consistency {
+            ConsistencyLevel::All => rf,
+            _ => rf / 2 + 1,
+        };
+        let needed = required.saturating_sub(1);
+        let mut want: Vec<(Arc<Peer>, u64)> = Vec::new();
+        for (p, off) in pending {
+            match want.iter_mut().find(|(q, _)| Arc::ptr_eq(q, &p)) {
+                Some(w) => w.1 = w.1.max(off),
+                None => want.push((p, off)),
+            }
+        }
+        let deadline = tokio::time::Instant::now() + self.write_timeout;
+        loop {
+            let acked = want
+                .iter()
+                .filter(|(p, off)| p.acked.load(Ordering::Acquire) >= *off)
+                .count();
+            if acked >= needed {
+                return Ok(());
+            }
+            let notified: Vec<_> = want
+                .iter()
+                .map(|(p, _)| p.acked_changed.notified())
+                .collect();
+            let any = async {
+                if notified.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                let mut futs: Vec<_> = notified.into_iter().map(Box::pin).collect();
+                std::future::poll_fn(|cx| {
+                    for f in futs.iter_mut() {
+                        if f.as_mut().poll(cx).is_ready() {
+                            return std::task::Poll::Ready(());
+                        }
+                    }
+                    std::task::Poll::Pending
+                })
+                .await
+            };
+            // Re-check at least every 10 ms: an acknowledgement may land between the count
+            // and the registration above.
+            let tick = tokio::time::sleep(Duration::from_millis(10));
+            tokio::select! {
+                _ = any => {}
+                _ = tick => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    return Err(format!(
+                        "TRYAGAIN the write was not acknowledged by {required} of {rf} replicas within {} ms; it is applied on this node and may be applied on others",
+                        self.write_timeout.as_millis()
+                    ));
+                }
+            }
+        }
+    }
+
     /// Every known member (live, and dead ones not yet forgotten).
     pub fn members(&self) -> Vec<Member> {
         self.members.read().clone()
@@ -152,7 +218,10 @@ impl Cluster {
         let me = SelfInfo {
             node_id: c.node.id.clone(),
             resp_addr: SocketAddr::new(advertise_ip, resp.port()),
-            http_port: c.network.http_port,
+            http_port: node
+                .http_addr
+                .lock()
+                .map_or(c.network.http_port, |a| a.port()),
             gossip_bind: SocketAddr::new(bind_ip, gossip_port),
             gossip_advertise: SocketAddr::new(advertise_ip, gossip_port),
         };
@@ -190,9 +259,16 @@ impl Cluster {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let guard = cluster.membership.lock().await;
                 let Some(m) = guard.as_ref() else { return };
-                let all = m.members().await;
+                let mut all = m.members().await;
                 drop(guard);
-                *cluster.members.write() = all;
+                let mut known = cluster.members.write();
+                for x in all.iter_mut().filter(|x| !x.live) {
+                    x.last_seen = known
+                        .iter()
+                        .find(|k| k.node_id == x.node_id)
+                        .map_or(0, |k| k.last_seen);
+                }
+                *known = all;
             }
         });
         Ok(())
@@ -250,6 +326,9 @@ impl Cluster {
             }
             for x in all.iter_mut() {
                 x.live = x.node_id == self.node_id || seen.iter().any(|m| m.node_id == x.node_id);
+                if x.live {
+                    x.last_seen = now_ms();
+                }
             }
         }
         if !newcomers.is_empty() {

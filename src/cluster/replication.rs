@@ -34,11 +34,42 @@ thread_local! {
     /// Peers this thread's writes went to since it last asked, with the offset to wait for
     /// (for quorum and all consistency).
     static PENDING: RefCell<Vec<(Arc<Peer>, u64)>> = const { RefCell::new(Vec::new()) };
+    /// How many peer streams this thread's writes were queued on since it last asked.
+    static QUEUED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// The correlation id of the HTTP request whose writes this thread is publishing.
+    static CORRELATION: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Payload tag of a marker record: the correlation id of the mutation record that follows it.
+/// Only the replication stream carries it (the AOF does not), and peers log it.
+pub const CORRELATION_TAG: u8 = 0xC0;
+
+/// Runs `f` with `id` attached to every mutation it publishes to peers.
+pub fn with_correlation<R>(id: &str, f: impl FnOnce() -> R) -> R {
+    CORRELATION.with(|c| *c.borrow_mut() = Some(id.to_string()));
+    let r = f();
+    CORRELATION.with(|c| *c.borrow_mut() = None);
+    r
+}
+
+/// The correlation id a marker payload carries, or None when it is not a marker.
+pub fn correlation_of(payload: &[u8]) -> Option<&[u8]> {
+    let (&tag, rest) = payload.split_first()?;
+    if tag != CORRELATION_TAG {
+        return None;
+    }
+    let mut r = codec::Reader::new(rest);
+    r.bytes().ok()
 }
 
 /// Takes the (peer, offset) pairs of the writes this thread published since the last call.
 pub fn take_pending() -> Vec<(Arc<Peer>, u64)> {
     PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()))
+}
+
+/// How many peer streams this thread's writes were queued on since the last call.
+pub fn take_queued() -> usize {
+    QUEUED.with(|q| q.replace(0))
 }
 
 /// A replica this node streams to.
@@ -253,7 +284,16 @@ impl MutationSink for Replicator {
         SCRATCH.with(|s| {
             let mut rec = s.borrow_mut();
             rec.clear();
+            CORRELATION.with(|c| {
+                if let Some(id) = c.borrow().as_deref() {
+                    codec::frame_unsealed(&mut rec, |p| {
+                        p.push(CORRELATION_TAG);
+                        codec::put_bytes(p, id.as_bytes());
+                    });
+                }
+            });
             codec::encode_mutation_unsealed(&mut rec, m);
+            QUEUED.with(|q| q.set(q.get() + targets.len()));
             for p in targets {
                 let end = p.push(&rec);
                 if self.track_acks {

@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 
 use super::{Ctx, int_arg};
 use crate::cluster::clock::nodes;
+use crate::cluster::replication;
 use crate::cluster::sync::{RANGES, range_of};
 use crate::error::{Error, Result};
 use crate::persist::codec;
@@ -31,17 +32,37 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let sent = int_arg(&args[3])?.max(0) as u64;
     let mut buf: &[u8] = &args[4];
     let stats = &cx.node.cluster.stats;
+    let mut correlation: Option<String> = None;
     while !buf.is_empty() {
         let (payload, used) =
             codec::unframe(buf).map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
+        buf = &buf[used..];
+        if let Some(id) = replication::correlation_of(payload) {
+            correlation = Some(String::from_utf8_lossy(id).into_owned());
+            continue;
+        }
         let m = codec::decode_mutation(payload, Origin::Peer)
             .map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
-        if cx.node.store.apply_remote(&m.as_mutation(), cx.now) {
+        let m = m.as_mutation();
+        let applied = cx.node.store.apply_remote(&m, cx.now);
+        if applied {
             stats.applied_remote.fetch_add(1, Ordering::Relaxed);
         } else {
             stats.stale_rejected.fetch_add(1, Ordering::Relaxed);
         }
-        buf = &buf[used..];
+        // Writes made over HTTP carry their request's correlation id to every replica.
+        if let Some(id) = correlation.take() {
+            let key = m.op.key().map(String::from_utf8_lossy).unwrap_or_default();
+            tracing::info!(
+                component = "replication",
+                action = "apply",
+                correlation_id = %id,
+                from = %from,
+                key = %key,
+                applied,
+                "replicated write applied"
+            );
+        }
     }
     stats.record_lag(crate::node::now_ms().saturating_sub(sent));
     cx.out.int(end);

@@ -95,9 +95,26 @@ fn unknown_command(args: &Args<'_>) -> Error {
 
 /// Runs one command and writes its reply (or its error) into `cx.out`.
 pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
-    if let Err(e) = dispatch(cx, args) {
+    let metrics = &cx.node.metrics;
+    let started = metrics.sample().then(std::time::Instant::now);
+    cx.client.last_command = None;
+    let r = dispatch(cx, args);
+    let failed = r.is_err();
+    if let Err(e) = r {
         cx.node.stats.error();
         cx.out.error(&e.to_string());
+    }
+    if let Some(cmd) = cx.client.last_command {
+        metrics.record(cmd, failed, started.map(|t| t.elapsed().as_micros() as u64));
+        // Off at info: the check is one relaxed load.
+        tracing::debug!(
+            component = "resp",
+            action = "command",
+            client = cx.client.id,
+            command = cmd.name,
+            failed,
+            "command"
+        );
     }
 }
 

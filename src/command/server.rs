@@ -806,6 +806,7 @@ pub fn config_set(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 pub fn config_resetstat(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.node.stats.reset();
     cx.node.store.reset_stats();
+    cx.node.metrics.reset();
     cx.out.ok();
     Ok(())
 }

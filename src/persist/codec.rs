@@ -192,6 +192,7 @@ impl<'a> Reader<'a> {
 const V_INT: u8 = 0;
 const V_STR: u8 = 1;
 const V_RAW: u8 = 2;
+const V_JSON: u8 = 3;
 
 pub fn put_value(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -207,6 +208,10 @@ pub fn put_value(out: &mut Vec<u8>, v: &Value) {
             out.push(V_RAW);
             put_bytes(out, s);
         }
+        Value::Json(s) => {
+            out.push(V_JSON);
+            put_bytes(out, s);
+        }
     }
 }
 
@@ -215,6 +220,7 @@ pub fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
         V_INT => Ok(Value::Int(r.u64()? as i64)),
         V_STR => Ok(Value::Str(r.bytes()?.into())),
         V_RAW => Ok(Value::Raw(Box::new(r.bytes()?.to_vec()))),
+        V_JSON => Ok(Value::Json(r.bytes()?.into())),
         _ => Err(DecodeError::Malformed("unknown value type")),
     }
 }
@@ -394,6 +400,7 @@ mod tests {
             any::<i64>().prop_map(Value::Int),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Str(v.into())),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Raw(Box::new(v))),
+            proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Json(v.into())),
         ]
     }
 

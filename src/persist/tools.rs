@@ -36,6 +36,7 @@ fn describe_value(v: &Value) -> String {
         Value::Int(n) => format!("int {n}"),
         Value::Str(b) => format!("string {}", quote(b)),
         Value::Raw(b) => format!("string {}", quote(b)),
+        Value::Json(b) => format!("json {}", quote(b)),
     }
 }
 

@@ -17,6 +17,10 @@ pub enum Value {
     Str(Box<[u8]>),
     /// A string that has been appended to or modified in place ("raw"), with spare capacity.
     Raw(Box<Vec<u8>>),
+    /// A string holding the JSON text of a non-string value written through the HTTP API,
+    /// remembered as such so HTTP reads return the value with its JSON type. To RESP it is a
+    /// string like any other.
+    Json(Box<[u8]>),
 }
 
 /// The type a key holds, as TYPE and SCAN TYPE name it.
@@ -46,7 +50,7 @@ impl Value {
 
     pub fn kind(&self) -> Kind {
         match self {
-            Value::Int(_) | Value::Str(_) | Value::Raw(_) => Kind::String,
+            Value::Int(_) | Value::Str(_) | Value::Raw(_) | Value::Json(_) => Kind::String,
         }
     }
 
@@ -58,7 +62,7 @@ impl Value {
                 let mut b = itoa::Buffer::new();
                 Some(f(b.format(*n).as_bytes()))
             }
-            Value::Str(s) => Some(f(s)),
+            Value::Str(s) | Value::Json(s) => Some(f(s)),
             Value::Raw(v) => Some(f(v)),
         }
     }
@@ -75,7 +79,7 @@ impl Value {
                 let mut b = itoa::Buffer::new();
                 Some(b.format(*n).len())
             }
-            Value::Str(s) => Some(s.len()),
+            Value::Str(s) | Value::Json(s) => Some(s.len()),
             Value::Raw(v) => Some(v.len()),
         }
     }
@@ -83,8 +87,8 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
-            Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
-            Value::Str(_) | Value::Raw(_) => "raw",
+            Value::Str(s) | Value::Json(s) if s.len() <= EMBSTR_MAX => "embstr",
+            Value::Str(_) | Value::Json(_) | Value::Raw(_) => "raw",
         }
     }
 
@@ -104,7 +108,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Str(s) => s.len(),
+            Value::Str(s) | Value::Json(s) => s.len(),
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
         }
     }

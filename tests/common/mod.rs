@@ -1,6 +1,9 @@
 //! Test harness: starts the real `hypercache` binary on an ephemeral port and talks to it.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod http;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -10,6 +13,8 @@ use std::time::{Duration, Instant};
 pub struct Server {
     child: Option<Child>,
     pub addr: SocketAddr,
+    /// The HTTP API's address.
+    pub http: SocketAddr,
     pub logs: Arc<Mutex<Vec<String>>>,
     _dir: Option<tempfile::TempDir>,
 }
@@ -118,9 +123,16 @@ impl Server {
             .and_then(|s| s.split('"').next())
             .and_then(|s| s.parse().ok())
             .unwrap_or_else(|| panic!("no addr in {ready}"));
+        let http = ready
+            .split("\"http_addr\":\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no http_addr in {ready}"));
         let s = Server {
             child: Some(child),
             addr,
+            http,
             logs,
             _dir: None,
         };
@@ -149,6 +161,11 @@ impl Server {
 
     pub fn start() -> Server {
         Server::start_with(&[], None)
+    }
+
+    /// `http://host:port` of the HTTP API.
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.http)
     }
 
     pub fn url(&self) -> String {

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Checks a running node's HTTP API with outside tools: `promtool check metrics` on /metrics
+# (Debian package prometheus) and schemathesis (PyPI, into target/schemathesis-venv) against
+# /openapi.json — no 5xx, no response outside the schema, no valid request refused, no
+# invalid one accepted. Usage: scripts/check-api.sh [BINARY] (default target/debug/hypercache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+bin="${1:-target/debug/hypercache}"
+examples="${SCHEMATHESIS_EXAMPLES:-40}"
+seed="${SCHEMATHESIS_SEED:-1}"
+command -v promtool >/dev/null || { echo "promtool is required (apt-get install -y prometheus)" >&2; exit 1; }
+venv=target/schemathesis-venv
+if [ ! -x "$venv/bin/schemathesis" ]; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q 'schemathesis>=4.3,<5'
+fi
+[ -x "$bin" ] || cargo build --bin hypercache
+work="$(mktemp -d)"
+rport="$(free_port)"; hport="$(free_port)"
+"$bin" --resp-port "$rport" --http-port "$hport" --gossip-port 0 --data-dir "$work/data" \
+  --log-level warn >"$work/hc.log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+wait_ping "$rport"
+# Some data and traffic, so every metric family has samples and GETs find keys.
+redis-cli -p "$rport" MSET 0 zero a b >/dev/null
+redis-cli -p "$rport" GET nope >/dev/null
+curl -sf -X PUT "http://127.0.0.1:$hport/api/cache/json" -d '{"value":{"x":[1]}}' >/dev/null
+echo "promtool check metrics"
+curl -sf "http://127.0.0.1:$hport/metrics" | promtool check metrics
+echo "schemathesis ($examples examples per operation, seed $seed)"
+(cd "$work" && "$OLDPWD/$venv/bin/schemathesis" run "http://127.0.0.1:$hport/openapi.json" \
+  --checks all --max-examples "$examples" --seed "$seed" --no-color)

@@ -1,0 +1,688 @@
+//! Cache, health, stats and cluster routes.
+//!
+//! Values: a JSON string is stored as its bytes (so RESP GET returns them as they are); any
+//! other JSON value is stored as its JSON text and remembered as JSON, so HTTP reads return it
+//! with its type while RESP GET returns the text. A value written over RESP reads back over
+//! HTTP as a JSON string; bytes that are not UTF-8 come back base64-encoded, with
+//! `"value_encoding": "base64"` beside them.
+
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Extension, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{AppState, CorrelationId, error};
+use crate::node::{Node, now_ms};
+use crate::store::{Access, Value};
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub success: bool,
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    pub node: String,
+    pub correlation_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthResponse {
+    pub healthy: bool,
+    pub node: String,
+    pub cluster_size: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub correlation_id: String,
+}
+
+/// Liveness and readiness of the node.
+#[utoipa::path(get, path = "/health", responses(
+    (status = 200, description = "The node serves", body = HealthResponse),
+    (status = 503, description = "Loading, or the disk refuses writes", body = HealthResponse)))]
+pub async fn health(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Response {
+    let n = &st.node;
+    let reason = if n.is_loading() {
+        Some("loading the data directory".to_string())
+    } else {
+        n.persistence.as_ref().and_then(|p| p.refuses_writes())
+    };
+    let body = HealthResponse {
+        healthy: reason.is_none(),
+        node: n.config.node.id.clone(),
+        cluster_size: n.cluster.live_size(),
+        reason,
+        correlation_id: cid.0,
+    };
+    let status = if body.healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The key of a `/api/cache/{key}` path: percent-decoded, binary-safe.
+fn key_of(uri: &Uri) -> Vec<u8> {
+    let raw = uri.path().strip_prefix("/api/cache/").unwrap_or("");
+    percent_decode(raw.as_bytes())
+}
+
+pub fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' && i + 2 < s.len() {
+            let hex = |c: u8| (c as char).to_digit(16);
+            if let (Some(h), Some(l)) = (hex(s[i + 1]), hex(s[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+fn lossy(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// `/api/cache/` without a key.
+pub async fn empty_key(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Response {
+    error(StatusCode::BAD_REQUEST, "Empty key", &st.node, &cid)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KeyValue {
+    pub key: String,
+    #[schema(schema_with = any_but_null)]
+    pub value: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_encoding: Option<String>,
+    /// Milliseconds until the key expires; null without a TTL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttl_remaining_ms: Option<Option<i64>>,
+}
+
+/// Any JSON value but null.
+fn any_but_null() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, Type};
+    let of = |t| ObjectBuilder::new().schema_type(t);
+    AnyOfBuilder::new()
+        .item(of(Type::String))
+        .item(of(Type::Number))
+        .item(of(Type::Boolean))
+        .item(of(Type::Array))
+        .item(of(Type::Object))
+        .description(Some("Any JSON value but null"))
+        .into()
+}
+
+/// The body of `PUT /api/cache/{key}`. Documentation only: the handler reads the JSON itself,
+/// to answer every mistake with a JSON 400. TTL fields may be null (no TTL); with none, the
+/// configured `cache.default_ttl` applies.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SetRequest {
+    #[schema(schema_with = any_but_null)]
+    pub value: serde_json::Value,
+    #[schema(exclusive_minimum = 0.0, maximum = 1e15)]
+    pub ttl_ms: Option<f64>,
+    #[schema(exclusive_minimum = 0.0, maximum = 1e12)]
+    pub ttl_seconds: Option<f64>,
+    #[schema(exclusive_minimum = 0.0, maximum = 2.7e8)]
+    pub ttl_hours: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SetResponse {
+    pub success: bool,
+    pub message: String,
+    pub data: KeyValue,
+    pub node: String,
+    pub replicated: bool,
+    pub correlation_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct GetResponse {
+    pub success: bool,
+    pub data: KeyValue,
+    pub node: String,
+    /// False when the value had to be fetched from another replica first.
+    pub local: bool,
+    pub correlation_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeleteResponse {
+    pub success: bool,
+    pub message: String,
+    pub existed: bool,
+    pub key: String,
+    pub node: String,
+    pub replicated: bool,
+    pub correlation_id: String,
+}
+
+/// The error a write gets while the node cannot take writes.
+fn write_refused(n: &Node) -> Option<(StatusCode, String)> {
+    if n.is_loading() {
+        return Some((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "LOADING Redis is loading the dataset in memory".into(),
+        ));
+    }
+    n.persistence
+        .as_ref()
+        .and_then(|p| p.refuses_writes())
+        .map(|m| (StatusCode::INSUFFICIENT_STORAGE, m))
+}
+
+/// Makes this thread's last write durable and acknowledged as the configured policies ask.
+async fn settle(n: &Node) -> Result<bool, (StatusCode, String)> {
+    let offset = crate::persist::aof::take_thread_offset();
+    if let Some(aof) = n
+        .persistence
+        .as_ref()
+        .filter(|p| p.sync_always())
+        .and_then(|p| p.aof())
+        && offset > 0
+        && !aof.wait_durable(offset).await
+    {
+        let msg = n
+            .persistence
+            .as_ref()
+            .and_then(|p| p.refuses_writes())
+            .unwrap_or_else(|| "MISCONF Errors writing to the AOF file".into());
+        return Err((StatusCode::INSUFFICIENT_STORAGE, msg));
+    }
+    let pending = crate::cluster::replication::take_pending();
+    let replicated = crate::cluster::replication::take_queued() > 0;
+    if n.cluster.consistency != crate::config::ConsistencyLevel::Eventual
+        && let Err(msg) = n.cluster.wait_acks(pending).await
+    {
+        return Err((StatusCode::SERVICE_UNAVAILABLE, msg));
+    }
+    Ok(replicated)
+}
+
+/// Sets a key (JSON body `{"value": ..., "ttl_ms"|"ttl_seconds"|"ttl_hours": n}`).
+#[utoipa::path(put, path = "/api/cache/{key}", params(("key" = String, Path, description = "The key, percent-encoded")),
+    request_body(content = SetRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Stored", body = SetResponse),
+        (status = 400, description = "Bad body or key", body = ErrorResponse),
+        (status = 413, description = "Body too large"),
+        (status = 503, description = "Loading, or not enough replicas acknowledged", body = ErrorResponse),
+        (status = 507, description = "The disk refuses writes", body = ErrorResponse)))]
+pub async fn put_key(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+    uri: Uri,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let n = &st.node;
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), &e.body_text(), n, &cid),
+    };
+    let key = key_of(&uri);
+    if key.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
+    }
+    let parsed: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                &format!("Malformed JSON: {e}"),
+                n,
+                &cid,
+            );
+        }
+    };
+    let Some(obj) = parsed.as_object() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "The body must be a JSON object with a \"value\"",
+            n,
+            &cid,
+        );
+    };
+    let value = match obj.get("value") {
+        None | Some(serde_json::Value::Null) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Missing \"value\" (it may not be null)",
+                n,
+                &cid,
+            );
+        }
+        Some(v) => v.clone(),
+    };
+    let now = now_ms();
+    let mut ttl_ms: Option<u64> = None;
+    // Each field's bound keeps the TTL under 1e15 ms; the OpenAPI schema states the same.
+    for (field, scale, max) in [
+        ("ttl_ms", 1.0, 1e15),
+        ("ttl_seconds", 1000.0, 1e12),
+        ("ttl_hours", 3_600_000.0, 2.7e8),
+    ] {
+        if let Some(v) = obj.get(field).filter(|v| !v.is_null()) {
+            match v.as_f64() {
+                Some(x) if x > 0.0 && x <= max => ttl_ms = Some((x * scale).ceil() as u64),
+                _ => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("\"{field}\" must be a number above 0 and at most {max:e}"),
+                        n,
+                        &cid,
+                    );
+                }
+            }
+        }
+    }
+    let ttl_ms = ttl_ms.or(n.config.cache.default_ttl.map(|d| d.as_millis() as u64));
+    if let Some((status, msg)) = write_refused(n) {
+        return error(status, &msg, n, &cid);
+    }
+    let stored = match &value {
+        serde_json::Value::String(s) => Value::from_bytes(s.as_bytes()),
+        other => Value::Json(
+            serde_json::to_vec(other)
+                .unwrap_or_default()
+                .into_boxed_slice(),
+        ),
+    };
+    if stored.str_len().unwrap_or(0) as u64 > n.settings.proto_max_bulk_len() {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The value exceeds proto-max-bulk-len",
+            n,
+            &cid,
+        );
+    }
+    let expire_at = ttl_ms.map_or(0, |t| now + t);
+    crate::cluster::replication::with_correlation(&cid.0, || {
+        n.store
+            .with_key(0, &key, now, Access::Write, |k| k.set(stored, expire_at));
+    });
+    tracing::debug!(component = "http", action = "set", key = %lossy(&key), "key set");
+    let replicated = match settle(n).await {
+        Ok(r) => r,
+        Err((status, msg)) => return error(status, &msg, n, &cid),
+    };
+    Json(SetResponse {
+        success: true,
+        message: "Key set successfully".into(),
+        data: KeyValue {
+            key: lossy(&key),
+            value,
+            value_encoding: None,
+            ttl_remaining_ms: None,
+        },
+        node: n.config.node.id.clone(),
+        replicated,
+        correlation_id: cid.0,
+    })
+    .into_response()
+}
+
+/// The JSON form of a stored value (and its encoding when it is not UTF-8).
+fn to_json(v: &Value) -> Option<(serde_json::Value, Option<String>)> {
+    if let Value::Json(t) = v
+        && let Ok(j) = serde_json::from_slice(t)
+    {
+        return Some((j, None));
+    }
+    v.with_bytes(|b| match std::str::from_utf8(b) {
+        Ok(s) => (serde_json::Value::String(s.to_string()), None),
+        Err(_) => (
+            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
+            Some("base64".to_string()),
+        ),
+    })
+}
+
+/// Reads a key.
+#[utoipa::path(get, path = "/api/cache/{key}", params(("key" = String, Path, description = "The key, percent-encoded")),
+    responses(
+        (status = 200, description = "Found", body = GetResponse),
+        (status = 404, description = "Not found", body = ErrorResponse),
+        (status = 503, description = "Loading", body = ErrorResponse)))]
+pub async fn get_key(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+    uri: Uri,
+) -> Response {
+    let n = &st.node;
+    let key = key_of(&uri);
+    if key.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
+    }
+    if n.is_loading() {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "LOADING Redis is loading the dataset in memory",
+            n,
+            &cid,
+        );
+    }
+    let mut local = true;
+    let now = now_ms();
+    if n.cluster.has_peers() && !n.store.with_key(0, &key, now, Access::Peek, |k| k.exists()) {
+        local = !n.cluster.repair(n, 0, &key).await;
+    }
+    let now = now_ms();
+    let found = n.store.with_key(0, &key, now, Access::Read, |k| {
+        k.entry().map(|e| (to_json(&e.value), e.expire_at))
+    });
+    match found {
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(ErrorResponse {
+                success: false,
+                error: "Key not found".into(),
+                key: Some(lossy(&key)),
+                node: n.config.node.id.clone(),
+                correlation_id: cid.0,
+            }),
+        )
+            .into_response(),
+        Some((None, _)) => error(
+            StatusCode::CONFLICT,
+            "The key holds a value that is not a string",
+            n,
+            &cid,
+        ),
+        Some((Some((value, enc)), expire_at)) => Json(GetResponse {
+            success: true,
+            data: KeyValue {
+                key: lossy(&key),
+                value,
+                value_encoding: enc,
+                ttl_remaining_ms: Some(
+                    (expire_at != 0).then(|| expire_at.saturating_sub(now) as i64),
+                ),
+            },
+            node: n.config.node.id.clone(),
+            local,
+            correlation_id: cid.0,
+        })
+        .into_response(),
+    }
+}
+
+/// Deletes a key.
+#[utoipa::path(delete, path = "/api/cache/{key}", params(("key" = String, Path, description = "The key, percent-encoded")),
+    responses(
+        (status = 200, description = "Deleted, or not there", body = DeleteResponse),
+        (status = 503, description = "Loading, or not enough replicas acknowledged", body = ErrorResponse),
+        (status = 507, description = "The disk refuses writes", body = ErrorResponse)))]
+pub async fn delete_key(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+    uri: Uri,
+) -> Response {
+    let n = &st.node;
+    let key = key_of(&uri);
+    if key.is_empty() {
+        return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
+    }
+    if let Some((status, msg)) = write_refused(n) {
+        return error(status, &msg, n, &cid);
+    }
+    let now = now_ms();
+    if n.cluster.has_peers() && !n.store.with_key(0, &key, now, Access::Peek, |k| k.exists()) {
+        n.cluster.repair(n, 0, &key).await;
+    }
+    let existed = crate::cluster::replication::with_correlation(&cid.0, || {
+        n.store
+            .with_key(0, &key, now_ms(), Access::Write, |k| k.delete().is_some())
+    });
+    tracing::debug!(component = "http", action = "delete", key = %lossy(&key), existed, "key deleted");
+    let replicated = match settle(n).await {
+        Ok(r) => r,
+        Err((status, msg)) => return error(status, &msg, n, &cid),
+    };
+    Json(DeleteResponse {
+        success: true,
+        message: if existed {
+            "Key deleted"
+        } else {
+            "Key not found"
+        }
+        .into(),
+        existed,
+        key: lossy(&key),
+        node: n.config.node.id.clone(),
+        replicated,
+        correlation_id: cid.0,
+    })
+    .into_response()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatsResponse {
+    pub node: String,
+    pub keys: usize,
+    pub expiring_keys: usize,
+    pub memory_bytes: u64,
+    pub dataset_bytes: u64,
+    pub hits: u64,
+    pub misses: u64,
+    pub hit_rate: f64,
+    pub evictions: u64,
+    pub expirations: u64,
+    pub commands_processed: u64,
+    /// Calls by command name.
+    pub operations: std::collections::BTreeMap<String, u64>,
+    pub connected_clients: usize,
+    pub uptime_seconds: u64,
+    pub correlation_id: String,
+}
+
+fn stats_of(n: &Node, cid: CorrelationId) -> StatsResponse {
+    let now = now_ms();
+    let t = n.store.totals(now);
+    let lookups = t.stats.hits + t.stats.misses;
+    StatsResponse {
+        node: n.config.node.id.clone(),
+        keys: t.keys,
+        expiring_keys: t.volatile,
+        memory_bytes: crate::store::memory::allocated(),
+        dataset_bytes: t.used as u64,
+        hits: t.stats.hits,
+        misses: t.stats.misses,
+        hit_rate: if lookups == 0 {
+            0.0
+        } else {
+            t.stats.hits as f64 / lookups as f64
+        },
+        evictions: t.stats.evicted,
+        expirations: t.stats.expired,
+        commands_processed: n.stats.total_commands_processed.load(Ordering::Relaxed),
+        operations: n
+            .metrics
+            .calls()
+            .into_iter()
+            .map(|(k, c, _)| (k, c))
+            .collect(),
+        connected_clients: n.clients.len(),
+        uptime_seconds: n.started.elapsed().as_secs(),
+        correlation_id: cid.0,
+    }
+}
+
+/// Node statistics (the counters INFO reads).
+#[utoipa::path(get, path = "/stats", responses((status = 200, description = "Statistics", body = StatsResponse)))]
+pub async fn stats(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Json<StatsResponse> {
+    Json(stats_of(&st.node, cid))
+}
+
+/// Cache statistics (the same as /stats).
+#[utoipa::path(get, path = "/api/cache/stats", responses((status = 200, description = "Statistics", body = StatsResponse)))]
+pub async fn cache_stats(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Json<StatsResponse> {
+    Json(stats_of(&st.node, cid))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MemberInfo {
+    pub node_id: String,
+    pub address: String,
+    pub resp_port: Option<u16>,
+    pub http_port: Option<u16>,
+    pub gossip_port: u16,
+    /// alive | dead, and the state the node announces (joining, ready, leaving).
+    pub status: String,
+    pub state: String,
+    pub version: String,
+    /// Unix time (ms) this node last saw the member alive.
+    pub last_seen: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MembersResponse {
+    pub node: String,
+    pub cluster_size: usize,
+    pub members: Vec<MemberInfo>,
+    pub correlation_id: String,
+}
+
+/// Every member of the cluster.
+#[utoipa::path(get, path = "/api/cluster/members", responses((status = 200, description = "Members", body = MembersResponse)))]
+pub async fn members(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Json<MembersResponse> {
+    let n = &st.node;
+    let mut list: Vec<MemberInfo> = n
+        .cluster
+        .members()
+        .into_iter()
+        .map(|m| MemberInfo {
+            address: m.gossip_addr.ip().to_string(),
+            resp_port: m.resp_addr.map(|a| a.port()),
+            http_port: m.http_port,
+            gossip_port: m.gossip_addr.port(),
+            status: if m.live { "alive" } else { "dead" }.into(),
+            state: m.state,
+            version: m.version,
+            last_seen: m.last_seen,
+            node_id: m.node_id,
+        })
+        .collect();
+    if !list.iter().any(|m| m.node_id == n.config.node.id) {
+        let resp = *n.resp_addr.lock();
+        list.push(MemberInfo {
+            node_id: n.config.node.id.clone(),
+            address: resp.map(|a| a.ip().to_string()).unwrap_or_default(),
+            resp_port: resp.map(|a| a.port()),
+            http_port: n.http_addr.lock().map(|a| a.port()),
+            gossip_port: n.config.network.gossip_port,
+            status: "alive".into(),
+            state: "ready".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            last_seen: now_ms(),
+        });
+    }
+    list.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+    Json(MembersResponse {
+        node: n.config.node.id.clone(),
+        cluster_size: n.cluster.live_size(),
+        members: list,
+        correlation_id: cid.0,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PeerStatus {
+    pub node_id: String,
+    pub connected: bool,
+    pub queue_bytes: usize,
+    pub sent_records: u64,
+    pub acknowledged_offset: u64,
+    pub queued_offset: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ClusterStatusResponse {
+    pub node: String,
+    pub cluster_size: usize,
+    pub ring: Vec<String>,
+    pub virtual_nodes_per_node: usize,
+    pub replication_factor: usize,
+    pub consistency_level: String,
+    pub converged: bool,
+    pub replication_lag_p50_ms: u64,
+    pub replication_lag_p99_ms: u64,
+    pub read_repairs: u64,
+    pub stale_rejected: u64,
+    pub anti_entropy_keys_pulled: u64,
+    pub anti_entropy_keys_pushed: u64,
+    pub peers: Vec<PeerStatus>,
+    pub correlation_id: String,
+}
+
+/// The ring, replication and convergence.
+#[utoipa::path(get, path = "/api/cluster/status", responses((status = 200, description = "Cluster status", body = ClusterStatusResponse)))]
+pub async fn cluster_status(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Json<ClusterStatusResponse> {
+    let n = &st.node;
+    let c = &n.cluster;
+    let s = &c.stats;
+    let (p50, p99) = s.lag_percentiles();
+    Json(ClusterStatusResponse {
+        node: n.config.node.id.clone(),
+        cluster_size: c.live_size(),
+        ring: c.ring().nodes().to_vec(),
+        virtual_nodes_per_node: crate::cluster::ring::VNODES,
+        replication_factor: c.replicator.rf(),
+        consistency_level: c.consistency.name().into(),
+        converged: c.converged(),
+        replication_lag_p50_ms: p50,
+        replication_lag_p99_ms: p99,
+        read_repairs: s.read_repairs.load(Ordering::Relaxed),
+        stale_rejected: s.stale_rejected.load(Ordering::Relaxed),
+        anti_entropy_keys_pulled: s.sync_keys_pulled.load(Ordering::Relaxed),
+        anti_entropy_keys_pushed: s.sync_keys_pushed.load(Ordering::Relaxed),
+        peers: c
+            .replicator
+            .peers()
+            .iter()
+            .map(|p| PeerStatus {
+                node_id: p.node_id.clone(),
+                connected: p.connected.load(Ordering::Relaxed),
+                queue_bytes: p.backlog(),
+                sent_records: p.sent_records.load(Ordering::Relaxed),
+                acknowledged_offset: p.acked.load(Ordering::Relaxed),
+                queued_offset: p.queued_end(),
+            })
+            .collect(),
+        correlation_id: cid.0,
+    })
+}

@@ -1,0 +1,196 @@
+//! The HTTP/JSON API (axum) on `network.http_port`: the same data as RESP, through the same
+//! write path (every change a Mutation: AOF, replication, stamps), plus health, stats, cluster
+//! and admin routes, Prometheus metrics and the OpenAPI description.
+//!
+//! Every request carries a correlation id — taken from `X-Correlation-ID` or made (UUID v4) —
+//! echoed in the response header and body, attached to every log line the request causes, and
+//! sent along with its Mutations to the peers that apply them.
+
+pub mod admin;
+pub mod api;
+pub mod metrics;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use tracing::Instrument;
+use utoipa::OpenApi;
+
+use crate::node::Node;
+
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+
+/// The correlation id of the request being handled.
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
+
+#[derive(Clone)]
+pub struct AppState {
+    pub node: Arc<Node>,
+    pub registry: Arc<prometheus_client::registry::Registry>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "HyperCache HTTP API",
+        description = "The JSON API of a HyperCache node."
+    ),
+    paths(
+        api::health,
+        api::put_key,
+        api::get_key,
+        api::delete_key,
+        api::stats,
+        api::cache_stats,
+        api::members,
+        api::cluster_status,
+        admin::snapshot,
+        admin::aof_rewrite,
+        admin::persistence_stats,
+        admin::log_level,
+        metrics::metrics,
+        openapi_json,
+    )
+)]
+pub struct ApiDoc;
+
+/// The OpenAPI description of this API.
+#[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+pub async fn openapi_json() -> Response {
+    let mut doc = ApiDoc::openapi();
+    // utoipa fills the license from Cargo.toml, which names none.
+    doc.info.license = None;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        doc.to_json().unwrap_or_default(),
+    )
+        .into_response()
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/health", get(api::health))
+        .route("/stats", get(api::stats))
+        .route("/api/cache/stats", get(api::cache_stats))
+        .route(
+            "/api/cache/{*key}",
+            get(api::get_key).put(api::put_key).delete(api::delete_key),
+        )
+        .route(
+            "/api/cache/",
+            get(api::empty_key)
+                .put(api::empty_key)
+                .delete(api::empty_key),
+        )
+        .route("/api/cluster/members", get(api::members))
+        .route("/api/cluster/status", get(api::cluster_status))
+        .route("/api/admin/snapshot", post(admin::snapshot))
+        .route("/api/admin/aof-rewrite", post(admin::aof_rewrite))
+        .route(
+            "/api/admin/persistence-stats",
+            get(admin::persistence_stats),
+        )
+        .route("/api/admin/log-level", put(admin::log_level))
+        .route("/metrics", get(metrics::metrics))
+        .route("/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(
+            state.node.config.network.http_max_body as usize,
+        ))
+        .layer(middleware::from_fn(correlate))
+        .with_state(state)
+}
+
+/// Gives every request its correlation id, a span that carries it, and a log line.
+async fn correlate(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(CorrelationId(id.clone()));
+    let method = req.method().to_string();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("http", correlation_id = %id);
+    let started = Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    let status = resp.status().as_u16();
+    let _g = span.enter();
+    tracing::info!(
+        component = "http",
+        action = "request",
+        method = %method,
+        path = %path,
+        status,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "HTTP request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(CORRELATION_HEADER, v);
+    }
+    resp
+}
+
+async fn not_found(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Response {
+    error(StatusCode::NOT_FOUND, "No such route", &st.node, &cid)
+}
+
+async fn method_not_allowed(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+        &st.node,
+        &cid,
+    )
+}
+
+/// A JSON error response.
+pub fn error(status: StatusCode, msg: &str, node: &Node, cid: &CorrelationId) -> Response {
+    (
+        status,
+        axum::Json(api::ErrorResponse {
+            success: false,
+            error: msg.to_string(),
+            key: None,
+            node: node.config.node.id.clone(),
+            correlation_id: cid.0.clone(),
+        }),
+    )
+        .into_response()
+}
+
+/// Serves the HTTP API on `listener` until the node shuts down.
+pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) {
+    let registry = Arc::new(crate::metrics::registry(
+        Arc::downgrade(&node),
+        &node.config.node.id,
+    ));
+    let app = router(AppState {
+        node: node.clone(),
+        registry,
+    });
+    let n = node.clone();
+    let shutdown = async move { n.shutdown_requested().await };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
+        tracing::error!(component = "http", action = "serve", error = %e, "HTTP server stopped");
+    }
+}
