@@ -372,7 +372,21 @@ pub struct Config {
     pub cache: CacheConfig,
     pub persistence: PersistenceConfig,
     pub logging: LoggingConfig,
+    pub metrics: MetricsConfig,
     pub stores: Vec<StoreConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricsConfig {
+    /// Per-command counters and latency histograms. Off, `/metrics` keeps the node-wide
+    /// figures (the ones INFO shows) and drops the per-command series.
+    pub enabled: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -1378,7 +1392,14 @@ struct RawConfig {
     cache: Option<RawCache>,
     persistence: Option<RawPersistence>,
     logging: Option<RawLogging>,
+    metrics: Option<RawMetrics>,
     stores: Option<Vec<Spanned<RawStore>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMetrics {
+    enabled: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -2094,6 +2115,14 @@ fn parse_yaml(src: &str, origin: &str) -> Result<(Config, Spans), ConfigError> {
     }
     if let Some(r) = raw.persistence {
         conv.persistence(r, &mut config.persistence)?;
+    }
+    if let Some(r) = raw.metrics {
+        conv.set(
+            "metrics.enabled",
+            r.enabled,
+            &mut config.metrics.enabled,
+            parse_bool,
+        )?;
     }
     if let Some(r) = raw.logging {
         conv.logging(r, &mut config.logging)?;

@@ -96,7 +96,8 @@ fn unknown_command(args: &Args<'_>) -> Error {
 /// Runs one command and writes its reply (or its error) into `cx.out`.
 pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
     let metrics = &cx.node.metrics;
-    let started = metrics.sample().then(std::time::Instant::now);
+    let on = cx.node.config.metrics.enabled;
+    let started = (on && metrics.sample()).then(std::time::Instant::now);
     cx.client.last_command = None;
     let r = dispatch(cx, args);
     let failed = r.is_err();
@@ -105,7 +106,9 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
         cx.out.error(&e.to_string());
     }
     if let Some(cmd) = cx.client.last_command {
-        metrics.record(cmd, failed, started.map(|t| t.elapsed().as_micros() as u64));
+        if on {
+            metrics.record(cmd, failed, started.map(|t| t.elapsed().as_micros() as u64));
+        }
         // Off at info: the check is one relaxed load.
         tracing::debug!(
             component = "resp",
