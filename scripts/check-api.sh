@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks a running node's HTTP API with outside tools: `promtool check metrics` on /metrics
-# (Debian package prometheus) and schemathesis (PyPI, into target/schemathesis-venv) against
+# and a real Prometheus server scraping it (Debian package prometheus), and schemathesis (PyPI, into target/schemathesis-venv) against
 # /openapi.json — no 5xx, no response outside the schema, no valid request refused, no
 # invalid one accepted. Usage: scripts/check-api.sh [BINARY] (default target/debug/hypercache).
 set -euo pipefail
@@ -29,6 +29,41 @@ redis-cli -p "$rport" GET nope >/dev/null
 curl -sf -X PUT "http://127.0.0.1:$hport/api/cache/json" -d '{"value":{"x":[1]}}' >/dev/null
 echo "promtool check metrics"
 curl -sf "http://127.0.0.1:$hport/metrics" | promtool check metrics
+echo "prometheus scrapes /metrics"
+pport="$(free_port)"
+cat > "$work/prometheus.yml" <<YML
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: hypercache
+    static_configs:
+      - targets: ["127.0.0.1:$hport"]
+YML
+prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb" \
+  --web.listen-address="127.0.0.1:$pport" >"$work/prometheus.log" 2>&1 &
+ppid=$!
+trap 'kill $pid $ppid 2>/dev/null; wait $pid $ppid 2>/dev/null; rm -rf "$work"' EXIT
+query() { curl -sf "http://127.0.0.1:$pport/api/v1/query" --data-urlencode "query=$1"; }
+scraped=""
+for _ in $(seq 1 150); do
+  # The target is up, its last scrape had no error, and our series are queryable.
+  if query 'up{job="hypercache"} == 1' | grep -q '"value"' \
+    && query 'hypercache_items{job="hypercache"}' | grep -q '"node":"node-1"'; then
+    scraped=yes; break
+  fi
+  sleep 0.2
+done
+if [ -z "$scraped" ]; then
+  echo "prometheus did not scrape the node cleanly:" >&2
+  curl -s "http://127.0.0.1:$pport/api/v1/targets" >&2 || cat "$work/prometheus.log" >&2
+  exit 1
+fi
+curl -sf "http://127.0.0.1:$pport/api/v1/targets" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["data"]["activeTargets"][0]
+assert t["health"] == "up" and t["lastError"] == "", t
+print("  target", t["scrapeUrl"], "health", t["health"], "last error none")'
+kill $ppid; wait $ppid 2>/dev/null || true
 echo "schemathesis ($examples examples per operation, seed $seed)"
 (cd "$work" && "$OLDPWD/$venv/bin/schemathesis" run "http://127.0.0.1:$hport/openapi.json" \
   --checks all --max-examples "$examples" --seed "$seed" --no-color)

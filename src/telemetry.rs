@@ -14,7 +14,6 @@ use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
-use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Subscriber};
@@ -104,40 +103,100 @@ struct JsonLayer {
     sinks: Vec<Sink>,
 }
 
-/// The fields recorded on a span, kept in its extensions.
-struct SpanFields(Map<String, Value>);
+/// The fields recorded on a span, as JSON members (`"k":v,` each), kept in its extensions.
+struct SpanFields(String);
 
+/// Writes visited fields as JSON members straight into a line, without building a map;
+/// `message` and `node_id` are kept aside to go first.
 #[derive(Default)]
-struct Fields(Map<String, Value>);
+struct Fields {
+    members: String,
+    message: Option<String>,
+    node_id: Option<String>,
+}
 
 impl Fields {
-    fn put(&mut self, field: &Field, v: Value) {
-        self.0.insert(field.name().to_string(), v);
+    fn key(&mut self, field: &Field) {
+        self.members.push(',');
+        escape(&mut self.members, field.name());
+        self.members.push(':');
+    }
+
+    fn string(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "message" => self.message = Some(value.to_string()),
+            "node_id" => self.node_id = Some(value.to_string()),
+            _ => {
+                self.key(field);
+                escape(&mut self.members, value);
+            }
+        }
+    }
+
+    fn raw(&mut self, field: &Field, value: std::fmt::Arguments<'_>) {
+        use std::fmt::Write as _;
+        self.key(field);
+        let _ = self.members.write_fmt(value);
     }
 }
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.put(field, Value::String(format!("{value:?}")));
+        self.string(field, &format!("{value:?}"));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, Value::String(value.to_string()));
+        self.string(field, value);
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, value.into());
+        self.raw(field, format_args!("{value}"));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, value.into());
+        self.raw(field, format_args!("{value}"));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, value.into());
+        if value.is_finite() {
+            self.raw(field, format_args!("{value}"));
+        } else {
+            self.raw(field, format_args!("null"));
+        }
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, value.into());
+        self.raw(field, format_args!("{value}"));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.put(field, Value::String(value.to_string()));
+        self.string(field, &value.to_string());
     }
+}
+
+/// Appends `s` as a JSON string.
+fn escape(out: &mut String, s: &str) {
+    use std::fmt::Write as _;
+    out.push('"');
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let esc = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", c as u32);
+        } else {
+            out.push_str(esc);
+        }
+        start = i + c.len_utf8();
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+thread_local! {
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 impl<S> Layer<S> for JsonLayer
@@ -148,17 +207,20 @@ where
         let mut f = Fields::default();
         attrs.record(&mut f);
         if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(f.0));
+            span.extensions_mut().insert(SpanFields(f.members));
         }
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         if let Some(span) = ctx.span(id) {
             let mut ext = span.extensions_mut();
-            if let Some(SpanFields(map)) = ext.get_mut::<SpanFields>() {
-                let mut f = Fields(std::mem::take(map));
+            if let Some(SpanFields(members)) = ext.get_mut::<SpanFields>() {
+                let mut f = Fields {
+                    members: std::mem::take(members),
+                    ..Fields::default()
+                };
                 values.record(&mut f);
-                *map = f.0;
+                *members = f.members;
             }
         }
     }
@@ -166,39 +228,49 @@ where
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let mut f = Fields::default();
         event.record(&mut f);
-        let mut line = Map::new();
-        line.insert("@timestamp".into(), Value::String(rfc3339_now()));
-        line.insert(
-            "level".into(),
-            Value::String(event.metadata().level().as_str().to_ascii_lowercase()),
-        );
-        line.insert(
-            "message".into(),
-            f.0.remove("message")
-                .unwrap_or(Value::String(String::new())),
-        );
-        line.insert("node_id".into(), Value::String(self.node_id.clone()));
-        line.extend(f.0);
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope.from_root() {
-                if let Some(SpanFields(map)) = span.extensions().get::<SpanFields>() {
-                    for (k, v) in map {
-                        line.entry(k.clone()).or_insert_with(|| v.clone());
+        LINE.with(|line| {
+            let Ok(mut line) = line.try_borrow_mut() else {
+                return;
+            };
+            line.clear();
+            line.push_str("{\"@timestamp\":\"");
+            push_rfc3339_now(&mut line);
+            line.push_str("\",\"level\":\"");
+            line.push_str(level_name(event.metadata().level()));
+            line.push_str("\",\"message\":");
+            escape(&mut line, f.message.as_deref().unwrap_or(""));
+            line.push_str(",\"node_id\":");
+            escape(&mut line, f.node_id.as_deref().unwrap_or(&self.node_id));
+            line.push_str(&f.members);
+            // The fields of the spans around the event (the request's correlation_id).
+            if let Some(scope) = ctx.event_scope(event) {
+                for span in scope.from_root() {
+                    if let Some(SpanFields(members)) = span.extensions().get::<SpanFields>() {
+                        line.push_str(members);
                     }
                 }
             }
-        }
-        let mut text = Value::Object(line).to_string();
-        text.push('\n');
-        for sink in &self.sinks {
-            match sink {
-                // A closed stdout must not take the node down.
-                Sink::Stdout => {
-                    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            line.push_str("}\n");
+            for sink in &self.sinks {
+                match sink {
+                    // A closed stdout must not take the node down.
+                    Sink::Stdout => {
+                        let _ = std::io::stdout().lock().write_all(line.as_bytes());
+                    }
+                    Sink::File(r) => r.lock().write(line.as_bytes()),
                 }
-                Sink::File(r) => r.lock().write(text.as_bytes()),
             }
-        }
+        });
+    }
+}
+
+fn level_name(l: &tracing::Level) -> &'static str {
+    match *l {
+        tracing::Level::TRACE => "trace",
+        tracing::Level::DEBUG => "debug",
+        tracing::Level::INFO => "info",
+        tracing::Level::WARN => "warn",
+        tracing::Level::ERROR => "error",
     }
 }
 
@@ -264,15 +336,16 @@ impl Rotating {
     }
 }
 
-/// Now, as `2026-11-27T19:44:39.220061Z`.
-fn rfc3339_now() -> String {
+/// Appends now, as `2026-11-27T19:44:39.220061Z`.
+fn push_rfc3339_now(out: &mut String) {
     let d = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
-    rfc3339(d.as_secs(), d.subsec_micros())
+    push_rfc3339(out, d.as_secs(), d.subsec_micros());
 }
 
-fn rfc3339(secs: u64, micros: u32) -> String {
+fn push_rfc3339(out: &mut String, secs: u64, micros: u32) {
+    use std::fmt::Write as _;
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     // Civil date from days since 1970-01-01 (Hinnant's algorithm).
@@ -285,12 +358,13 @@ fn rfc3339(secs: u64, micros: u32) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
+    let _ = write!(
+        out,
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
         rem / 3600,
         rem / 60 % 60,
         rem % 60
-    )
+    );
 }
 
 #[cfg(test)]
@@ -302,6 +376,22 @@ mod tests {
         assert!(filter_for("notice").is_ok());
         assert!(filter_for("WARNING").is_ok());
         assert!(filter_for("loud").is_err());
+    }
+
+    fn rfc3339(secs: u64, micros: u32) -> String {
+        let mut s = String::new();
+        push_rfc3339(&mut s, secs, micros);
+        s
+    }
+
+    #[test]
+    fn strings_are_escaped_as_json() {
+        let mut out = String::new();
+        let nasty = "a\"b\\c\nd\u{1}é✓\u{7f}";
+        escape(&mut out, nasty);
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, nasty);
+        assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001é✓\u{7f}\"");
     }
 
     #[test]

@@ -737,3 +737,71 @@ fn a_dead_member_is_reported_dead_with_when_it_was_last_seen() {
     assert!(seen > 0 && seen <= killed_at + 5_000, "{dead}");
     assert_eq!(m["cluster_size"], json!(1));
 }
+
+#[test]
+fn metrics_can_be_turned_off_leaving_the_node_figures() {
+    let s = Server::start_with(
+        &["--node-id", "quiet"],
+        Some("metrics:\n  enabled: false\n"),
+    );
+    let mut c = s.conn();
+    let _: () = c.set("k", "v").unwrap();
+    let t = http::get(&format!("{}/metrics", s.http_url())).text;
+    assert!(!t.contains("hypercache_commands_total{"), "{t}");
+    assert_eq!(metric(&t, r#"hypercache_items{node="quiet"}"#), Some(1.0));
+    let st = http::get(&format!("{}/stats", s.http_url())).json();
+    assert_eq!(st["operations"], json!({}));
+    assert_eq!(st["keys"], json!(1));
+}
+
+#[test]
+fn logs_go_to_size_rotated_files_too() {
+    let logs = tempfile::tempdir().unwrap();
+    let yaml = format!(
+        "logging:\n  output: [console, file]\n  log_dir: {}\n  max_file_size: 4kb\n  max_files: 2\n",
+        logs.path().display()
+    );
+    let s = Server::start_with(&["--node-id", "filelog"], Some(&yaml));
+    for i in 0..60 {
+        http::request(
+            "GET",
+            &format!("{}/health", s.http_url()),
+            None,
+            &[("X-Correlation-ID", &format!("file-{i}"))],
+        );
+    }
+    wait_for_log(&s, "file-59");
+    let live = logs.path().join("hypercache-filelog.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&live)
+        .unwrap_or_default()
+        .contains("file-59")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "file-59 never reached the log file"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut files: Vec<String> = std::fs::read_dir(logs.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "hypercache-filelog.log",
+            "hypercache-filelog.log.1",
+            "hypercache-filelog.log.2"
+        ]
+    );
+    for f in &files {
+        let text = std::fs::read_to_string(logs.path().join(f)).unwrap();
+        assert!(text.len() <= 4096, "{f} is {} bytes", text.len());
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            assert_eq!(v["node_id"], json!("filelog"));
+        }
+    }
+}
