@@ -492,6 +492,10 @@ pub struct CacheConfig {
     pub maxmemory_samples: u32,
     /// False-positive rate, strictly between 0 and 1.
     pub cuckoo_filter_fpp: f64,
+    /// Memory-pressure levels as fractions of a limit: 0 < warning < critical < panic <= 1.
+    pub memory_warning: f64,
+    pub memory_critical: f64,
+    pub memory_panic: f64,
     /// 1..=1024.
     pub databases: u16,
     /// >= 1.
@@ -513,6 +517,9 @@ impl Default for CacheConfig {
             eviction_policy: EvictionPolicy::Lru,
             maxmemory_samples: 5,
             cuckoo_filter_fpp: 0.01,
+            memory_warning: 0.80,
+            memory_critical: 0.90,
+            memory_panic: 0.95,
             databases: 16,
             maxclients: 10_000,
             proto_max_bulk_len: 512 * MIB,
@@ -1260,6 +1267,25 @@ impl Config {
             || format!("{} is out of range (1-64)", k.maxmemory_samples),
         )?;
         at("cache.cuckoo_filter_fpp", check_fpp(k.cuckoo_filter_fpp))?;
+        for (key, v) in [
+            ("cache.memory_warning", k.memory_warning),
+            ("cache.memory_critical", k.memory_critical),
+            ("cache.memory_panic", k.memory_panic),
+        ] {
+            require(v > 0.0 && v <= 1.0, key, || {
+                format!("{v} is out of range (must be above 0 and at most 1)")
+            })?;
+        }
+        require(
+            k.memory_warning < k.memory_critical && k.memory_critical < k.memory_panic,
+            "cache.memory_critical",
+            || {
+                format!(
+                    "pressure levels must rise: warning {} < critical {} < panic {}",
+                    k.memory_warning, k.memory_critical, k.memory_panic
+                )
+            },
+        )?;
         require((1..=1024).contains(&k.databases), "cache.databases", || {
             format!("{} is out of range (1-1024)", k.databases)
         })?;
@@ -1445,6 +1471,9 @@ struct RawCache {
     eviction_policy: Raw,
     maxmemory_samples: Raw,
     cuckoo_filter_fpp: Raw,
+    memory_warning: Raw,
+    memory_critical: Raw,
+    memory_panic: Raw,
     databases: Raw,
     maxclients: Raw,
     proto_max_bulk_len: Raw,
@@ -1741,6 +1770,24 @@ impl Converter<'_> {
             "cache.cuckoo_filter_fpp",
             r.cuckoo_filter_fpp,
             &mut out.cuckoo_filter_fpp,
+            parse_f64,
+        )?;
+        self.set(
+            "cache.memory_warning",
+            r.memory_warning,
+            &mut out.memory_warning,
+            parse_f64,
+        )?;
+        self.set(
+            "cache.memory_critical",
+            r.memory_critical,
+            &mut out.memory_critical,
+            parse_f64,
+        )?;
+        self.set(
+            "cache.memory_panic",
+            r.memory_panic,
+            &mut out.memory_panic,
             parse_f64,
         )?;
         self.set(

@@ -213,9 +213,23 @@ impl prometheus_client::collector::Collector for NodeCollector {
         gauge(
             &mut e,
             "hypercache_dataset_bytes",
-            "Bytes charged to keys and values.",
-            t.used as f64,
+            "Bytes charged to keys, values and their tables (what the memory limit bounds).",
+            node.store.used() as f64,
         )?;
+        gauge(
+            &mut e,
+            "hypercache_memory_limit_bytes",
+            "The memory limit (maxmemory); 0 = none.",
+            node.store.limits.max() as f64,
+        )?;
+        let mut fam = e.encode_descriptor(
+            "hypercache_memory_pressure",
+            "Memory pressure level: 0 normal, 1 warning, 2 critical, 3 panic.",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(node.store.limits.level() as u8 as f64)
+            .encode(fam.encode_family(&vec![("store".to_string(), "default".to_string())])?)?;
         counter(
             &mut e,
             "hypercache_hits",

@@ -10,7 +10,7 @@ use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
-use crate::config::{Config, EvictionPolicy};
+use crate::config::Config;
 use crate::connection::{self, Clients};
 use crate::persist::Persistence;
 use crate::persist::mutation::{Bus, MutationSink};
@@ -31,9 +31,6 @@ pub fn now_ms() -> u64 {
 /// Settings that CONFIG SET may change while the node runs.
 pub struct Settings {
     pub maxclients: AtomicU64,
-    pub maxmemory: AtomicU64,
-    pub maxmemory_samples: AtomicU64,
-    policy: RwLock<EvictionPolicy>,
     proto_max_bulk_len: AtomicU64,
     pub client_query_buffer_limit: AtomicU64,
     pub hz: AtomicU64,
@@ -52,9 +49,6 @@ impl Settings {
         };
         Settings {
             maxclients: AtomicU64::new(c.cache.maxclients as u64),
-            maxmemory: AtomicU64::new(c.cache.max_memory),
-            maxmemory_samples: AtomicU64::new(c.cache.maxmemory_samples as u64),
-            policy: RwLock::new(c.cache.eviction_policy),
             proto_max_bulk_len: AtomicU64::new(c.cache.proto_max_bulk_len),
             client_query_buffer_limit: AtomicU64::new(c.cache.client_query_buffer_limit),
             hz: AtomicU64::new(hz),
@@ -70,14 +64,6 @@ impl Settings {
 
     pub fn set_proto_max_bulk_len(&self, v: u64) {
         self.proto_max_bulk_len.store(v, Ordering::Relaxed)
-    }
-
-    pub fn policy(&self) -> EvictionPolicy {
-        *self.policy.read()
-    }
-
-    fn set_policy(&self, p: EvictionPolicy) {
-        *self.policy.write() = p;
     }
 
     pub fn requirepass(&self) -> Option<Vec<u8>> {
@@ -216,7 +202,17 @@ impl Node {
         for _ in 0..40 {
             run_id.push(char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'));
         }
-        let policy = config.cache.eviction_policy;
+        let c = &config.cache;
+        store.limits.set_max(c.max_memory);
+        store.limits.set_samples(c.maxmemory_samples);
+        store
+            .limits
+            .set_thresholds(crate::store::evict::Thresholds {
+                warning: c.memory_warning,
+                critical: c.memory_critical,
+                panic: c.memory_panic,
+            });
+        store.set_policy(c.eviction_policy);
         let node = Arc::new(Node {
             settings: Settings::from_config(&config),
             config,
@@ -237,17 +233,7 @@ impl Node {
             me: std::sync::OnceLock::new(),
         });
         let _ = node.me.set(Arc::downgrade(&node));
-        node.set_eviction_policy(policy);
         node
-    }
-
-    /// Changes the eviction policy, switching access tracking between LRU and LFU with it.
-    pub fn set_eviction_policy(&self, p: EvictionPolicy) {
-        self.settings.set_policy(p);
-        self.store.access.set_lfu(matches!(
-            p,
-            EvictionPolicy::Lfu | EvictionPolicy::VolatileLfu
-        ));
     }
 
     /// A strong reference to this node (None once it is being dropped).
@@ -555,6 +541,8 @@ async fn sample_loop(node: Arc<Node>) {
         node.stats.sample();
         node.stats
             .note_memory_peak(crate::store::memory::allocated());
+        // Keeps the limit when writes arrive from peers, and notes levels falling after deletes.
+        let _ = node.store.make_room(now_ms());
     }
 }
 

@@ -508,7 +508,6 @@ const LFU_SELECTED: &str = "An LFU maxmemory policy is selected, idle time not t
 const LFU_NOT_SELECTED: &str = "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 pub fn object_idletime(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let now_lru = crate::store::shard::lru_clock(cx.now);
     let Some(access) = object_lookup(cx, &args, |e| e.access) else {
         cx.out.null();
         return Ok(());
@@ -516,13 +515,8 @@ pub fn object_idletime(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     if cx.node.store.access.mode() != crate::store::evict::AccessMode::Lru {
         return Err(Error::msg(LFU_SELECTED));
     }
-    // The 24-bit clock wraps about every 194 days.
-    let idle = if now_lru >= access {
-        now_lru - access
-    } else {
-        now_lru + (0xFF_FFFF - access)
-    };
-    cx.out.int(idle as i64);
+    cx.out
+        .int((crate::store::evict::idle_ms(access, cx.now) / 1000) as i64);
     Ok(())
 }
 

@@ -145,6 +145,10 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             return Err(Error::coded(msg));
         }
     }
+    // As Redis's performEvictions: make room before a write that may grow memory.
+    if cmd.has(table::DENYOOM) && cx.node.store.make_room(cx.now).is_err() {
+        return Err(Error::Oom);
+    }
     let Some(handler) = cmd.handler else {
         // A container called bare is an arity error, caught by `resolve`.
         return Err(Error::Arity(cmd.name.to_string()));

@@ -122,7 +122,7 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         let used = memory::allocated();
         let peak = node.stats.note_memory_peak(used);
         let rss = memory::rss();
-        let maxmemory = node.settings.maxmemory.load(Ordering::Relaxed);
+        let maxmemory = node.store.limits.max();
         section(&mut s, "Memory");
         f!(s, "used_memory:{used}");
         f!(s, "used_memory_human:{}", memory::human(used));
@@ -135,7 +135,7 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
             "used_memory_peak_perc:{:.2}%",
             used as f64 * 100.0 / peak.max(1) as f64
         );
-        let dataset = totals.used as u64;
+        let dataset = node.store.used();
         f!(s, "used_memory_overhead:{}", used.saturating_sub(dataset));
         f!(s, "used_memory_dataset:{dataset}");
         f!(
@@ -154,8 +154,9 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(
             s,
             "maxmemory_policy:{}",
-            node.settings.policy().redis_name()
+            node.store.limits.policy().redis_name()
         );
+        f!(s, "maxmemory_samples:{}", node.store.limits.samples());
         f!(
             s,
             "mem_fragmentation_ratio:{:.2}",
@@ -164,6 +165,9 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(s, "mem_fragmentation_bytes:{}", rss as i64 - used as i64);
         f!(s, "mem_allocator:jemalloc");
         f!(s, "lazyfree_pending_objects:0");
+        // HyperCache's own: what the limit bounds, and how close it is.
+        f!(s, "used_memory_keyspace:{dataset}");
+        f!(s, "memory_pressure:{}", node.store.limits.level().name());
     }
     if want("persistence") {
         section(&mut s, "Persistence");
@@ -647,9 +651,9 @@ fn param_value(cx: &Ctx<'_>, name: &str) -> String {
         "databases" => cx.node.store.databases().to_string(),
         "dir" => n.data_dir().display().to_string(),
         "maxclients" => st.maxclients.load(Ordering::Relaxed).to_string(),
-        "maxmemory" => st.maxmemory.load(Ordering::Relaxed).to_string(),
-        "maxmemory-policy" => st.policy().redis_name().to_string(),
-        "maxmemory-samples" => st.maxmemory_samples.load(Ordering::Relaxed).to_string(),
+        "maxmemory" => cx.node.store.limits.max().to_string(),
+        "maxmemory-policy" => cx.node.store.limits.policy().redis_name().to_string(),
+        "maxmemory-samples" => cx.node.store.limits.samples().to_string(),
         "lfu-log-factor" => cx.node.store.access.log_factor().to_string(),
         "lfu-decay-time" => cx.node.store.access.decay_time().to_string(),
         "proto-max-bulk-len" => st.proto_max_bulk_len().to_string(),
@@ -723,20 +727,19 @@ fn apply_param(cx: &Ctx<'_>, name: &str, v: &[u8]) -> std::result::Result<(), St
         "maxclients" => st
             .maxclients
             .store(int_in(v, 1, i32::MAX as i64)?, Ordering::Relaxed),
-        "maxmemory" => st.maxmemory.store(
-            parse_memory(v).ok_or("argument must be a memory value")?,
-            Ordering::Relaxed,
-        ),
+        "maxmemory" => cx
+            .node
+            .store
+            .limits
+            .set_max(parse_memory(v).ok_or("argument must be a memory value")?),
         "maxmemory-policy" => {
             let p: EvictionPolicy = std::str::from_utf8(v)
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| format!("argument(s) must be one of the following: {POLICIES}"))?;
-            cx.node.set_eviction_policy(p);
+            cx.node.store.set_policy(p);
         }
-        "maxmemory-samples" => st
-            .maxmemory_samples
-            .store(int_in(v, 1, 64)?, Ordering::Relaxed),
+        "maxmemory-samples" => cx.node.store.limits.set_samples(int_in(v, 1, 64)? as u32),
         "lfu-log-factor" => cx
             .node
             .store
@@ -865,11 +868,67 @@ pub fn memory_usage(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
+/// MEMORY STATS: Redis's fields (those HyperCache has a figure for), then its own.
+pub fn memory_stats(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let node = cx.node;
+    let allocated = memory::allocated();
+    let peak = node.stats.note_memory_peak(allocated);
+    let dataset = node.store.used();
+    let totals = node.store.totals(cx.now);
+    let overhead = allocated.saturating_sub(dataset);
+    let rss = memory::rss();
+    let active = memory::allocator_active();
+    let resident = memory::allocator_resident();
+    let keys = totals.keys as u64;
+    let ints: [(&str, u64); 9] = [
+        ("peak.allocated", peak),
+        ("total.allocated", allocated),
+        ("overhead.total", overhead),
+        ("keys.count", keys),
+        ("keys.bytes-per-key", dataset.checked_div(keys).unwrap_or(0)),
+        ("dataset.bytes", dataset),
+        ("allocator.allocated", allocated),
+        ("allocator.active", active),
+        ("allocator.resident", resident),
+    ];
+    let pct = |a: u64, b: u64| a as f64 * 100.0 / b.max(1) as f64;
+    let floats: [(&str, f64); 4] = [
+        ("dataset.percentage", pct(dataset, allocated)),
+        ("peak.percentage", pct(allocated, peak)),
+        (
+            "allocator.fragmentation.ratio",
+            active as f64 / allocated.max(1) as f64,
+        ),
+        ("fragmentation", rss as f64 / allocated.max(1) as f64),
+    ];
+    let limits = &node.store.limits;
+    cx.out.map(ints.len() + floats.len() + 4);
+    for (k, v) in ints {
+        cx.out.bulk(k.as_bytes());
+        cx.out.int(v as i64);
+    }
+    for (k, v) in floats {
+        cx.out.bulk(k.as_bytes());
+        cx.out.double(v);
+    }
+    cx.out.bulk(b"fragmentation.bytes");
+    cx.out.int(rss as i64 - allocated as i64);
+    cx.out.bulk(b"maxmemory");
+    cx.out.int(limits.max() as i64);
+    cx.out.bulk(b"maxmemory.policy");
+    cx.out.bulk(limits.policy().name().as_bytes());
+    cx.out.bulk(b"memory.pressure");
+    cx.out.bulk(limits.level().name().as_bytes());
+    Ok(())
+}
+
 pub fn memory_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     reply_help(
         cx.out,
         "MEMORY",
         &[
+            "STATS",
+            "    Return information about the memory usage of the server.",
             "USAGE <key> [SAMPLES <count>]",
             "    Return memory in bytes used by <key> and its value. Nested values are",
             "    sampled up to <count> times (default: 5, 0 means sample all).",

@@ -271,6 +271,7 @@ static CONFIG_SUBS: &[Command] = &[
 #[rustfmt::skip]
 static MEMORY_SUBS: &[Command] = &[
     cmd!("usage", -3, READONLY, NOACL, K2, "server", "4.0.0", "Estimates the memory usage of a key.", "O(N) where N is the number of samples.", server::memory_usage),
+    cmd!("stats", 2, 0, NOACL, NONE, "server", "4.0.0", "Returns details about memory usage.", "O(1)", server::memory_stats),
     cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "4.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::memory_help),
 ];
 

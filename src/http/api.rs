@@ -230,7 +230,7 @@ async fn settle(n: &Node) -> Result<bool, (StatusCode, String)> {
         (status = 400, description = "Bad body or key", body = ErrorResponse),
         (status = 413, description = "Body too large"),
         (status = 503, description = "Loading, or not enough replicas acknowledged", body = ErrorResponse),
-        (status = 507, description = "The disk refuses writes", body = ErrorResponse)))]
+        (status = 507, description = "The disk refuses writes, or memory is at its panic level (OOM)", body = ErrorResponse)))]
 pub async fn put_key(
     State(st): State<AppState>,
     Extension(cid): Extension<CorrelationId>,
@@ -301,6 +301,14 @@ pub async fn put_key(
     let ttl_ms = ttl_ms.or(n.config.cache.default_ttl.map(|d| d.as_millis() as u64));
     if let Some((status, msg)) = write_refused(n) {
         return error(status, &msg, n, &cid);
+    }
+    if n.store.make_room(now).is_err() {
+        return error(
+            StatusCode::INSUFFICIENT_STORAGE,
+            &crate::error::Error::Oom.to_string(),
+            n,
+            &cid,
+        );
     }
     let stored = match &value {
         serde_json::Value::String(s) => Value::from_bytes(s.as_bytes()),

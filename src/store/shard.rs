@@ -76,6 +76,33 @@ impl Shard {
         &self.table
     }
 
+    /// Bytes charged to this shard: its entries (see [`Entry::mem_size`], which includes the
+    /// entry's own slot) plus the table's empty slots.
+    #[inline]
+    pub fn bytes(&self) -> usize {
+        let empty = self.table.capacity() - self.table.len();
+        self.used + empty * std::mem::size_of::<Option<Entry>>()
+    }
+
+    /// Evicts the entry at `idx`: removes it and publishes the eviction, which the AOF and the
+    /// replicas see as a delete.
+    pub(super) fn evict_at(&mut self, idx: usize, bus: &Bus, db: u32, now: u64, tombstones: bool) {
+        let Some(e) = self.remove_at(idx) else {
+            return;
+        };
+        self.stats.evicted += 1;
+        let stamp = bus.next_stamp();
+        if tombstones {
+            self.tombstone(&e.key, nodes::pack(stamp), now);
+        }
+        bus.deliver_if_active(&Mutation {
+            db,
+            stamp,
+            origin: Origin::Local,
+            op: Op::Evicted { key: &e.key },
+        });
+    }
+
     /// Average deadline of the volatile keys (ms since the epoch), if any.
     pub fn avg_expire_at(&self) -> Option<u64> {
         (self.volatile > 0).then(|| (self.expire_sum / self.volatile as u128) as u64)

@@ -1,11 +1,13 @@
 //! The node's keyspace: numbered databases, each split into shards, and the mutation bus.
 
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::persist::mutation::{Bus, Mutation, Op, Origin};
 use crate::util::glob::glob_match;
 
-use super::evict::AccessPolicy;
+use super::evict::{AccessPolicy, Limits, Pool, Pressure, Thresholds};
 use super::shard::{Access, KeyRef, Scope, Shard, ShardStats};
 use super::value::{Entry, Kind};
 use crate::cluster::clock::nodes;
@@ -27,6 +29,53 @@ pub struct Db {
     pub index: u32,
     shards: Box<[Padded<Mutex<Shard>>]>,
     bits: u32,
+    /// Bytes and keys of all shards, kept by [`Locked`] as shards are released.
+    size: Padded<DbSize>,
+}
+
+#[derive(Debug, Default)]
+struct DbSize {
+    bytes: AtomicI64,
+    keys: AtomicI64,
+}
+
+/// A locked shard that, when released, adds the change of its byte and key counts to its
+/// database's totals — so every path that changes data keeps them exact without thinking of it,
+/// and the memory limit is checked without visiting the shards.
+pub struct Locked<'a> {
+    guard: MutexGuard<'a, Shard>,
+    bytes: usize,
+    keys: usize,
+    size: &'a DbSize,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = Shard;
+    fn deref(&self) -> &Shard {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut Shard {
+        &mut self.guard
+    }
+}
+
+impl Drop for Locked<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let bytes = self.guard.bytes();
+        if bytes != self.bytes {
+            let d = bytes as i64 - self.bytes as i64;
+            self.size.bytes.fetch_add(d, Ordering::Relaxed);
+        }
+        let keys = self.guard.len();
+        if keys != self.keys {
+            let d = keys as i64 - self.keys as i64;
+            self.size.keys.fetch_add(d, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Db {
@@ -36,7 +85,20 @@ impl Db {
             index,
             shards: (0..n).map(|_| Padded::default()).collect(),
             bits: n.trailing_zeros(),
+            size: Padded::default(),
         }
+    }
+
+    /// Bytes charged to this database's keys and tables.
+    #[inline]
+    pub fn used(&self) -> u64 {
+        self.size.0.bytes.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Keys, as last released (DBSIZE without locking).
+    #[inline]
+    pub fn key_count(&self) -> u64 {
+        self.size.0.keys.load(Ordering::Relaxed).max(0) as u64
     }
 
     /// The shard a hash belongs to (its top bits; the table uses the low bits).
@@ -53,17 +115,24 @@ impl Db {
         self.shards.len()
     }
 
-    fn lock(&self, i: usize) -> MutexGuard<'_, Shard> {
-        self.shards[i].0.lock()
+    #[inline]
+    fn lock(&self, i: usize) -> Locked<'_> {
+        let guard = self.shards[i].0.lock();
+        Locked {
+            bytes: guard.bytes(),
+            keys: guard.len(),
+            guard,
+            size: &self.size.0,
+        }
     }
 
-    fn lock_all(&self) -> Vec<MutexGuard<'_, Shard>> {
-        self.shards.iter().map(|s| s.0.lock()).collect()
+    fn lock_all(&self) -> Vec<Locked<'_>> {
+        (0..self.shards.len()).map(|i| self.lock(i)).collect()
     }
 
     /// Number of keys (expired ones not yet removed included, as Redis's DBSIZE).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.0.lock().len()).sum()
+        self.key_count() as usize
     }
 
     pub fn is_empty(&self) -> bool {
@@ -90,6 +159,9 @@ pub struct Store {
     structure: parking_lot::RwLock<()>,
     /// LRU or LFU access tracking, for every key of every database.
     pub access: AccessPolicy,
+    /// The memory limit of the whole keyspace, its policy and pressure level.
+    pub limits: Limits,
+    pool: Mutex<Pool>,
     tombstones: std::sync::atomic::AtomicBool,
 }
 
@@ -102,8 +174,199 @@ impl Store {
             bus,
             structure: parking_lot::RwLock::new(()),
             access: AccessPolicy::default(),
+            limits: Limits::new(
+                0,
+                crate::config::EvictionPolicy::Lru,
+                5,
+                Thresholds::default(),
+            ),
+            pool: Mutex::new(Pool::default()),
             tombstones: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Bytes charged to every key and table of the keyspace (what the memory limit bounds).
+    pub fn used(&self) -> u64 {
+        self.dbs.iter().map(|d| d.used()).sum()
+    }
+
+    /// Changes the eviction policy, switching access tracking between LRU and LFU with it.
+    pub fn set_policy(&self, p: crate::config::EvictionPolicy) {
+        use crate::config::EvictionPolicy as P;
+        self.limits.set_policy(p);
+        self.access.set_lfu(matches!(p, P::Lfu | P::VolatileLfu));
+        self.pool.lock().clear();
+    }
+
+    /// Before a write that may grow memory: at the critical level, evicts keys (by the policy)
+    /// until usage is back under it; at panic, when nothing more can be evicted (noeviction, or
+    /// a volatile policy without keys with a TTL), refuses the write. Records the level,
+    /// logging each change once.
+    pub fn make_room(&self, now: u64) -> Result<(), Pressure> {
+        if self.limits.max() == 0 {
+            return Ok(());
+        }
+        let mut used = self.used();
+        let met = self.limits.level_of(used);
+        let mut stuck = false;
+        if met >= Pressure::Critical {
+            let target = self.limits.bytes_at(Pressure::Critical);
+            // Bounded in time so one client's latency stays short; the cron carries on.
+            let budget = if met == Pressure::Panic {
+                std::time::Duration::from_millis(25)
+            } else {
+                std::time::Duration::from_millis(2)
+            };
+            let started = std::time::Instant::now();
+            let mut n = 0u32;
+            while used >= target {
+                if !self.evict_one(now) {
+                    stuck = true;
+                    break;
+                }
+                n += 1;
+                used = self.used();
+                if n.is_multiple_of(32) && started.elapsed() >= budget {
+                    break;
+                }
+            }
+        }
+        self.note_pressure(met, used);
+        // As Redis: a write is refused when nothing more can be evicted, not while eviction
+        // is still making progress (the cron goes on with it).
+        if stuck && self.limits.level_of(used) == Pressure::Panic {
+            Err(Pressure::Panic)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records the level a write met, logging each change once. A level is left downwards
+    /// only once usage is 2% of the limit below it, so a cache that hovers at a threshold
+    /// (as one that evicts does) does not flap.
+    fn note_pressure(&self, met: Pressure, used: u64) {
+        let prev = self.limits.level();
+        let level = if met >= prev || used + self.limits.max() / 50 < self.limits.bytes_at(prev) {
+            met
+        } else {
+            prev
+        };
+        if let Some(before) = self.limits.note_level(level) {
+            let max = self.limits.max();
+            if level > before && level >= Pressure::Critical {
+                tracing::warn!(
+                    component = "memory",
+                    action = "pressure",
+                    store = "default",
+                    from = before.name(),
+                    to = level.name(),
+                    used,
+                    max,
+                    "memory pressure changed"
+                );
+            } else {
+                tracing::info!(
+                    component = "memory",
+                    action = "pressure",
+                    store = "default",
+                    from = before.name(),
+                    to = level.name(),
+                    used,
+                    max,
+                    "memory pressure changed"
+                );
+            }
+        }
+    }
+
+    /// Offers up to `samples` keys of each database to the pool (only keys with a TTL when
+    /// `volatile`); false when none was found.
+    fn sample(
+        &self,
+        pool: &mut Pool,
+        policy: crate::config::EvictionPolicy,
+        mode: super::evict::AccessMode,
+        samples: usize,
+        now: u64,
+        volatile: bool,
+    ) -> bool {
+        let mut found = false;
+        for d in self.dbs.iter() {
+            if d.key_count() == 0 {
+                continue;
+            }
+            let n = d.shard_count();
+            let start = fastrand::usize(..n);
+            for i in 0..n {
+                let s = d.lock((start + i) % n);
+                if s.is_empty() || (volatile && s.volatile == 0) {
+                    continue;
+                }
+                let t = s.table();
+                let cap = t.capacity();
+                let mut at = fastrand::usize(..cap);
+                let mut taken = 0;
+                let mut looked = 0;
+                // A run of neighbouring slots, as Redis's dictGetSomeKeys.
+                while taken < samples && looked < cap {
+                    if let Some(e) = t.get(at)
+                        && (!volatile || e.expire_at != 0)
+                        && let Some(sc) = super::evict::score(policy, mode, e, now)
+                    {
+                        pool.offer(sc, d.index, &e.key);
+                        taken += 1;
+                        found = true;
+                    }
+                    at = (at + 1) % cap;
+                    looked += 1;
+                }
+                break;
+            }
+        }
+        found
+    }
+
+    /// Evicts one key chosen by the policy; false when there is none to evict.
+    fn evict_one(&self, now: u64) -> bool {
+        use super::evict::{score, volatile_only};
+        let policy = self.limits.policy();
+        if policy == crate::config::EvictionPolicy::NoEviction {
+            return false;
+        }
+        let mode = self.access.mode();
+        let samples = self.limits.samples() as usize;
+        let mut pool = self.pool.lock();
+        // `session` samples sessions (keys with a TTL) first, other keys only when none is left.
+        let volatile_first =
+            volatile_only(policy) || policy == crate::config::EvictionPolicy::Session;
+        if !self.sample(&mut pool, policy, mode, samples, now, volatile_first)
+            && !volatile_only(policy)
+            && volatile_first
+        {
+            self.sample(&mut pool, policy, mode, samples, now, false);
+        }
+        let mut rescored = 0;
+        while let Some(c) = pool.take_best() {
+            let d = self.db_or_first(c.db);
+            let h = hash_key(&c.key);
+            let mut s = d.lock(d.shard_of(h));
+            let Some(idx) = s.table().find(h as u32, &c.key) else {
+                continue;
+            };
+            let Some(sc) = s.table().get(idx).and_then(|e| score(policy, mode, e, now)) else {
+                continue;
+            };
+            // Touched since it was sampled: put it back at its true rank.
+            if sc < c.score && rescored < super::evict::POOL_SIZE {
+                rescored += 1;
+                pool.offer(sc, c.db, &c.key);
+                continue;
+            }
+            let tombstones = self.tombstones_enabled();
+            s.evict_at(idx, &self.bus, d.index, now, tombstones);
+            return true;
+        }
+        false
     }
 
     /// Visits every shard of every database in order: `under_lock` runs with the shard locked,
@@ -392,12 +655,12 @@ impl Store {
         let mut removed = 0;
         let mut left = budget_slots;
         for d in self.dbs.iter() {
-            for s in d.shards.iter() {
+            for i in 0..d.shard_count() {
                 loop {
                     if left == 0 {
                         return removed;
                     }
-                    let mut g = s.0.lock();
+                    let mut g = d.lock(i);
                     if g.volatile == 0 {
                         break;
                     }
@@ -614,7 +877,7 @@ fn free(old: Vec<Vec<Option<Entry>>>, lazy: bool) {
 /// Several shards locked together; hands out one key at a time.
 pub struct Multi<'a> {
     store: &'a Store,
-    guards: Vec<(u32, usize, MutexGuard<'a, Shard>)>,
+    guards: Vec<(u32, usize, Locked<'a>)>,
     now: u64,
 }
 
@@ -645,5 +908,272 @@ impl Multi<'_> {
             tombstones: self.store.tombstones_enabled(),
         };
         KeyRef::open(shard, at, key, h as u32, access)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EvictionPolicy;
+    use crate::store::Value;
+
+    fn store() -> Store {
+        Store::new(4, 8, Bus::new(1, Vec::new()))
+    }
+
+    /// The exact figures, by visiting every shard.
+    fn recount(s: &Store) -> (u64, u64) {
+        let mut bytes = 0;
+        let mut keys = 0;
+        s.for_each_shard(
+            |_, sh| (sh.bytes(), sh.len()),
+            |(b, k)| {
+                bytes += b as u64;
+                keys += k as u64;
+            },
+        );
+        (bytes, keys)
+    }
+
+    fn set(s: &Store, db: u32, key: &[u8], len: usize, expire_at: u64) {
+        s.with_key(db, key, 0, Access::Write, |k| {
+            k.set(Value::Str(vec![b'x'; len].into()), expire_at)
+        });
+    }
+
+    #[test]
+    fn byte_and_key_totals_stay_exact() {
+        let s = store();
+        for round in 0..3u64 {
+            for i in 0..2000u32 {
+                let key = format!("k{i}");
+                let db = i % 4;
+                match fastrand::u8(..6) {
+                    0 => s.with_key(db, key.as_bytes(), 0, Access::Write, |k| {
+                        k.delete();
+                    }),
+                    1 => s.with_key(db, key.as_bytes(), 0, Access::Write, |k| {
+                        k.update(|v| v.make_raw().extend_from_slice(b"appended"));
+                    }),
+                    2 => s.with_key(db, key.as_bytes(), 0, Access::Write, |k| {
+                        k.set_expire(10_000 + round);
+                    }),
+                    3 => s.with_keys([(db, key.as_bytes()), (0, &b"other"[..])], 0, |m| {
+                        m.key(db, key.as_bytes(), Access::Write)
+                            .set(Value::Int(i as i64), 0);
+                        m.key(0, b"other", Access::Write).delete();
+                    }),
+                    _ => set(&s, db, key.as_bytes(), fastrand::usize(..300), 0),
+                }
+            }
+            // Lazy and active expiry change the figures too.
+            s.expire_cycle(20_000, usize::MAX);
+            s.flushdb(3, false);
+            let (bytes, keys) = recount(&s);
+            assert_eq!(s.used(), bytes);
+            assert_eq!(s.dbs.iter().map(|d| d.key_count()).sum::<u64>(), keys);
+        }
+        s.flushall(false);
+        assert_eq!(s.used(), 0);
+    }
+
+    fn limited(policy: EvictionPolicy, max: u64) -> Store {
+        let s = store();
+        s.limits.set_max(max);
+        s.set_policy(policy);
+        s
+    }
+
+    /// Writes keys as a client would: room first, then the write.
+    fn fill(s: &Store, prefix: &str, n: usize, expire_at: impl Fn(usize) -> u64) -> usize {
+        let mut refused = 0;
+        for i in 0..n {
+            if s.make_room(1_000).is_err() {
+                refused += 1;
+                continue;
+            }
+            set(s, 0, format!("{prefix}{i}").as_bytes(), 100, expire_at(i));
+        }
+        refused
+    }
+
+    #[test]
+    fn eviction_keeps_usage_under_the_limit() {
+        let s = limited(EvictionPolicy::Lru, 200_000);
+        assert_eq!(fill(&s, "k", 10_000, |_| 0), 0);
+        let max = s.limits.max();
+        assert!(s.used() < max, "{} >= {max}", s.used());
+        let evicted: u64 = s.totals(0).stats.evicted;
+        assert!(evicted > 5_000, "{evicted}");
+        assert!(s.limits.level() <= Pressure::Critical);
+    }
+
+    #[test]
+    fn noeviction_refuses_at_panic() {
+        let s = limited(EvictionPolicy::NoEviction, 100_000);
+        let refused = fill(&s, "k", 5_000, |_| 0);
+        assert!(refused > 0);
+        assert_eq!(s.totals(0).stats.evicted, 0);
+        assert_eq!(s.limits.level(), Pressure::Panic);
+        // Reads and deletes still work, and a delete brings the level down.
+        assert!(s.with_key(0, b"k1", 0, Access::Read, |k| k.exists()));
+        let all = s.keys(0, b"*", 0);
+        for k in all.iter().take(all.len() / 2) {
+            s.with_key(0, k, 0, Access::Write, |k| k.delete());
+        }
+        assert!(s.make_room(1_000).is_ok());
+        assert!(s.limits.level() < Pressure::Critical);
+    }
+
+    #[test]
+    fn volatile_policies_spare_keys_without_ttl() {
+        let s = limited(EvictionPolicy::VolatileLru, 300_000);
+        // Persistent keys take about half the room, sessions the rest and more.
+        fill(&s, "p", 1_000, |_| 0);
+        fill(&s, "v", 5_000, |_| 1_000_000);
+        for i in 0..1_000 {
+            let key = format!("p{i}");
+            assert!(
+                s.with_key(0, key.as_bytes(), 0, Access::Peek, |k| k.exists()),
+                "{key}"
+            );
+        }
+        assert!(s.totals(0).stats.evicted > 0);
+    }
+
+    #[test]
+    fn ttl_evicts_the_nearest_deadline_first() {
+        let s = limited(EvictionPolicy::Ttl, 300_000);
+        // Deadlines rise with i: the survivors are the latest deadlines.
+        fill(&s, "v", 5_000, |i| 1_000_000 + i as u64);
+        let alive: Vec<usize> = (0..5_000)
+            .filter(|i| {
+                s.with_key(0, format!("v{i}").as_bytes(), 0, Access::Peek, |k| {
+                    k.exists()
+                })
+            })
+            .collect();
+        let early = alive.iter().filter(|&&i| i < 2_500).count();
+        assert!(early * 10 < alive.len(), "{early} of {}", alive.len());
+    }
+
+    #[test]
+    fn session_evicts_sessions_before_other_keys() {
+        let s = limited(EvictionPolicy::Session, 300_000);
+        fill(&s, "p", 1_000, |_| 0);
+        fill(&s, "v", 5_000, |_| 1_000_000);
+        let persistent = (0..1_000)
+            .filter(|i| {
+                s.with_key(0, format!("p{i}").as_bytes(), 0, Access::Peek, |k| {
+                    k.exists()
+                })
+            })
+            .count();
+        assert_eq!(persistent, 1_000);
+        // With no session left, other keys go too, unlike volatile-lru.
+        let s = limited(EvictionPolicy::Session, 100_000);
+        assert_eq!(fill(&s, "p", 5_000, |_| 0), 0);
+        assert!(s.totals(0).stats.evicted > 0);
+    }
+
+    #[test]
+    fn lru_spares_the_recently_used() {
+        let s = limited(EvictionPolicy::Lru, 400_000);
+        let mut now = 0;
+        let put = |s: &Store, key: &str, now: u64| {
+            assert!(s.make_room(now).is_ok());
+            s.with_key(0, key.as_bytes(), now, Access::Write, |k| {
+                k.set(Value::Str(vec![b'x'; 100].into()), 0)
+            });
+        };
+        for i in 0..1_000 {
+            now += 20;
+            put(&s, &format!("k{i}"), now);
+        }
+        // The first hundred are read again: now the most recent.
+        for i in 0..100 {
+            now += 20;
+            s.with_key(0, format!("k{i}").as_bytes(), now, Access::Read, |_| ());
+        }
+        for i in 0..3_000 {
+            now += 20;
+            put(&s, &format!("n{i}"), now);
+            // Keep them in use, as a working set would be.
+            if i % 10 == 0 {
+                for j in 0..100 {
+                    s.with_key(0, format!("k{j}").as_bytes(), now, Access::Read, |_| ());
+                }
+            }
+        }
+        let kept = (0..100)
+            .filter(|i| {
+                s.with_key(0, format!("k{i}").as_bytes(), now, Access::Peek, |k| {
+                    k.exists()
+                })
+            })
+            .count();
+        let old_kept = (100..1_000)
+            .filter(|i| {
+                s.with_key(0, format!("k{i}").as_bytes(), now, Access::Peek, |k| {
+                    k.exists()
+                })
+            })
+            .count();
+        assert!(kept >= 95, "{kept} of the working set kept");
+        assert!(old_kept < 100, "{old_kept} idle keys kept");
+    }
+
+    /// Zipf(0.99) ranks over `n` keys, by inverse transform of the cumulative weights.
+    fn zipf(n: usize) -> impl FnMut() -> usize {
+        let mut cdf = Vec::with_capacity(n);
+        let mut sum = 0.0;
+        for r in 1..=n {
+            sum += 1.0 / (r as f64).powf(0.99);
+            cdf.push(sum);
+        }
+        move || {
+            let x = fastrand::f64() * sum;
+            cdf.partition_point(|&c| c < x).min(n - 1)
+        }
+    }
+
+    /// GET, SET on a miss, over a Zipf trace; returns the hit ratio of the second half.
+    fn zipf_hit_ratio(policy: EvictionPolicy) -> (f64, Store) {
+        // Room for about a tenth of 20k keys of ~200 bytes.
+        let s = limited(policy, 450_000);
+        let mut next = zipf(20_000);
+        let (mut hits, mut lookups) = (0u64, 0u64);
+        for i in 0..200_000u64 {
+            let now = i / 10;
+            let key = format!("key:{}", next());
+            let hit = s.with_key(0, key.as_bytes(), now, Access::Read, |k| k.exists());
+            if i >= 100_000 {
+                lookups += 1;
+                hits += hit as u64;
+            }
+            if !hit {
+                assert!(s.make_room(now).is_ok());
+                s.with_key(0, key.as_bytes(), now, Access::Write, |k| {
+                    k.set(Value::Str(vec![b'v'; 100].into()), 0)
+                });
+            }
+        }
+        (hits as f64 / lookups as f64, s)
+    }
+
+    #[test]
+    fn lfu_keeps_hot_keys_under_zipf() {
+        let (lfu, s) = zipf_hit_ratio(EvictionPolicy::Lfu);
+        let hot = (0..100)
+            .filter(|i| {
+                s.with_key(0, format!("key:{i}").as_bytes(), 0, Access::Peek, |k| {
+                    k.exists()
+                })
+            })
+            .count();
+        assert!(hot >= 95, "{hot} of the 100 hottest keys kept");
+        let (random, _) = zipf_hit_ratio(EvictionPolicy::Random);
+        assert!(lfu > random + 0.03, "lfu {lfu:.3} vs random {random:.3}");
+        assert!(s.used() <= s.limits.max());
     }
 }
