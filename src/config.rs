@@ -608,6 +608,7 @@ pub struct StoreConfig {
     /// `None` = inherit `cache.default_ttl`; `Some(ZERO)` (YAML `0`) = no
     /// default TTL for this store even if the node has one.
     pub default_ttl: Option<Duration>,
+    /// On unless set to false.
     pub cuckoo_filter: bool,
     /// `None` = inherit `cache.cuckoo_filter_fpp`.
     pub cuckoo_filter_fpp: Option<f64>,
@@ -623,7 +624,7 @@ impl StoreConfig {
             max_memory: 0,
             eviction_policy: None,
             default_ttl: None,
-            cuckoo_filter: false,
+            cuckoo_filter: true,
             cuckoo_filter_fpp: None,
             persistence: None,
             replication_factor: None,

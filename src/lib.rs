@@ -6,6 +6,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod filter;
 pub mod http;
 pub mod metrics;
 pub mod node;

@@ -230,6 +230,54 @@ impl prometheus_client::collector::Collector for NodeCollector {
         )?;
         ConstGauge::new(node.store.limits.level() as u8 as f64)
             .encode(fam.encode_family(&vec![("store".to_string(), "default".to_string())])?)?;
+        if let Some(f) = node.store.filter_figures(0) {
+            let store = vec![("store".to_string(), "default".to_string())];
+            for (name, help, v) in [
+                (
+                    "hypercache_filter_items",
+                    "Fingerprints in the store's cuckoo filter.",
+                    f.size as f64,
+                ),
+                (
+                    "hypercache_filter_capacity",
+                    "Fingerprint slots of the store's cuckoo filter.",
+                    f.capacity as f64,
+                ),
+                (
+                    "hypercache_filter_memory_bytes",
+                    "Bytes of the store's cuckoo filter.",
+                    f.memory as f64,
+                ),
+                (
+                    "hypercache_filter_observed_fpp",
+                    "False positives among lookups of absent keys.",
+                    f.observed_fpp(),
+                ),
+            ] {
+                let mut fam = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+                ConstGauge::new(v).encode(fam.encode_family(&store)?)?;
+            }
+            for (name, help, v) in [
+                (
+                    "hypercache_filter_lookups",
+                    "Lookups that asked the store's cuckoo filter.",
+                    f.lookups,
+                ),
+                (
+                    "hypercache_filter_negatives",
+                    "Lookups the filter answered \"definitely absent\".",
+                    f.negatives,
+                ),
+                (
+                    "hypercache_filter_false_positives",
+                    "Lookups the filter answered \"maybe\" for absent keys.",
+                    f.false_positives,
+                ),
+            ] {
+                let mut fam = e.encode_descriptor(name, help, None, MetricType::Counter)?;
+                ConstCounter::new(v).encode(fam.encode_family(&store)?)?;
+            }
+        }
         counter(
             &mut e,
             "hypercache_hits",

@@ -213,6 +213,27 @@ impl Node {
                 panic: c.memory_panic,
             });
         store.set_policy(c.eviction_policy);
+        // A `default` entry in `stores` configures the default store.
+        let default_store = config.stores.iter().find(|s| s.name == "default");
+        if let Some(d) = default_store {
+            if d.max_memory > 0 {
+                let node_max = c.max_memory;
+                let max = if node_max > 0 {
+                    d.max_memory.min(node_max)
+                } else {
+                    d.max_memory
+                };
+                store.limits.set_max(max);
+            }
+            if let Some(p) = d.eviction_policy {
+                store.set_policy(p);
+            }
+        }
+        let filter = default_store.is_none_or(|d| d.cuckoo_filter);
+        let fpp = default_store
+            .and_then(|d| d.cuckoo_filter_fpp)
+            .unwrap_or(c.cuckoo_filter_fpp);
+        store.set_filter(filter.then_some(fpp));
         let node = Arc::new(Node {
             settings: Settings::from_config(&config),
             config,

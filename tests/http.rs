@@ -596,6 +596,8 @@ fn the_openapi_document_describes_every_route_we_serve() {
         "GET /api/cache/{key}",
         "GET /api/cluster/members",
         "GET /api/cluster/status",
+        "GET /api/filter/check/{key}",
+        "GET /api/filter/stats",
         "GET /health",
         "GET /metrics",
         "GET /openapi.json",

@@ -344,6 +344,21 @@ impl Cluster {
     }
 
     /// True when no anti-entropy with a newly joined peer is in progress.
+    /// Whether a key missing here must be asked of the other replicas before answering.
+    /// Yes, unless the store's cuckoo filter says "definitely absent" and that is safe to
+    /// believe: writes are acknowledged only once every replica applied them (`all`), and
+    /// this node has caught up with its peers. Under `eventual` or `quorum` a write may be
+    /// acknowledged before it reaches this node, so the filter cannot speak for the others.
+    pub fn must_repair(&self, store: &crate::store::Store, db: u32, key: &[u8]) -> bool {
+        if self.consistency == ConsistencyLevel::All
+            && self.converged()
+            && store.may_contain(db, key) == Some(false)
+        {
+            return false;
+        }
+        true
+    }
+
     pub fn converged(&self) -> bool {
         self.syncing.load(Ordering::Acquire) == 0
     }

@@ -2,6 +2,7 @@
 
 pub mod cluster;
 pub mod connection;
+pub mod cuckoo;
 pub mod key;
 pub mod persistence;
 pub mod server;
@@ -213,6 +214,7 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
             !cx.node
                 .store
                 .with_key(db, k, now, crate::store::Access::Peek, |r| r.exists())
+                && cluster.must_repair(&cx.node.store, db, k)
         })
         .map(|k| k.to_vec())
         .collect();

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use super::{Handler, cluster, connection, key, persistence, server, string};
+use super::{Handler, cluster, connection, cuckoo, key, persistence, server, string};
 
 pub const WRITE: u32 = 1 << 0;
 pub const READONLY: u32 = 1 << 1;
@@ -141,6 +141,7 @@ const CONN: &[&str] = &["connection"];
 const DANG: &[&str] = &["dangerous"];
 const ADM: &[&str] = &["admin", "dangerous"];
 const NOACL: &[&str] = &[];
+const CF: &[&str] = &["cuckoo"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -224,6 +225,17 @@ pub static COMMANDS: &[Command] = &[
     cmd!("hcrange", 4, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: the keys and stamps of one digest range.", "O(N)", cluster::hcrange),
     cmd!("hcstamp", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "The stamp (Lamport time, node) of a key's current version.", "O(1)", cluster::hcstamp),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
+    // RedisBloom's cuckoo filters.
+    cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
+    cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
+    cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),
+    cmd!("cf.insert", -4, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Adds one or more items to a Cuckoo Filter. A filter will be created if it does not exist", "O(n * (k + i)), where n is the number of items, k is the number of sub-filters and i is maxIterations", cuckoo::cf_insert),
+    cmd!("cf.insertnx", -4, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Adds one or more items to a Cuckoo Filter if the items did not exist previously. A filter will be created if it does not exist", "O(n * (k + i)), where n is the number of items, k is the number of sub-filters and i is maxIterations", cuckoo::cf_insertnx),
+    cmd!("cf.exists", 3, READONLY | FAST, CF, K1, "cf", "1.0.0", "Checks whether one or more items exist in a Cuckoo Filter", "O(k), where k is the number of sub-filters", cuckoo::cf_exists),
+    cmd!("cf.mexists", -3, READONLY | FAST, CF, K1, "cf", "2.0.0", "Checks whether one or more items exist in a Cuckoo Filter", "O(k * n), where k is the number of sub-filters and n is the number of items", cuckoo::cf_mexists),
+    cmd!("cf.count", 3, READONLY | FAST, CF, K1, "cf", "1.0.0", "Return the number of times an item might be in a Cuckoo Filter", "O(k), where k is the number of sub-filters", cuckoo::cf_count),
+    cmd!("cf.del", 3, WRITE | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Deletes an item from a Cuckoo Filter", "O(k), where k is the number of sub-filters", cuckoo::cf_del),
+    cmd!("cf.info", 2, READONLY | FAST, CF, K1, "cf", "1.0.0", "Returns information about a Cuckoo Filter", "O(1)", cuckoo::cf_info),
 ];
 
 #[rustfmt::skip]

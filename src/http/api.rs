@@ -73,7 +73,13 @@ pub async fn health(
 
 /// The key of a `/api/cache/{key}` path: percent-decoded, binary-safe.
 fn key_of(uri: &Uri) -> Vec<u8> {
-    let raw = uri.path().strip_prefix("/api/cache/").unwrap_or("");
+    key_under(uri, "/api/cache/")
+}
+
+/// The percent-decoded rest of the path after `prefix` (taken from the raw path, so keys may
+/// hold `/` and any byte).
+pub fn key_under(uri: &Uri, prefix: &str) -> Vec<u8> {
+    let raw = uri.path().strip_prefix(prefix).unwrap_or("");
     percent_decode(raw.as_bytes())
 }
 
@@ -394,7 +400,10 @@ pub async fn get_key(
     }
     let mut local = true;
     let now = now_ms();
-    if n.cluster.has_peers() && !n.store.with_key(0, &key, now, Access::Peek, |k| k.exists()) {
+    if n.cluster.has_peers()
+        && !n.store.with_key(0, &key, now, Access::Peek, |k| k.exists())
+        && n.cluster.must_repair(&n.store, 0, &key)
+    {
         local = !n.cluster.repair(n, 0, &key).await;
     }
     let now = now_ms();

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod filter;
 pub mod metrics;
 
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub struct AppState {
         api::cache_stats,
         api::members,
         api::cluster_status,
+        filter::stats,
+        filter::check,
         admin::snapshot,
         admin::aof_rewrite,
         admin::persistence_stats,
@@ -89,6 +92,9 @@ pub fn router(state: AppState) -> Router {
                 .put(api::empty_key)
                 .delete(api::empty_key),
         )
+        .route("/api/filter/stats", get(filter::stats))
+        .route("/api/filter/check/{*key}", get(filter::check))
+        .route("/api/filter/check/", get(api::empty_key))
         .route("/api/cluster/members", get(api::members))
         .route("/api/cluster/status", get(api::cluster_status))
         .route("/api/admin/snapshot", post(admin::snapshot))

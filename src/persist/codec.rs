@@ -193,6 +193,7 @@ const V_INT: u8 = 0;
 const V_STR: u8 = 1;
 const V_RAW: u8 = 2;
 const V_JSON: u8 = 3;
+const V_CUCKOO: u8 = 4;
 
 pub fn put_value(out: &mut Vec<u8>, v: &Value) {
     match v {
@@ -212,6 +213,12 @@ pub fn put_value(out: &mut Vec<u8>, v: &Value) {
             out.push(V_JSON);
             put_bytes(out, s);
         }
+        Value::Cuckoo(f) => {
+            out.push(V_CUCKOO);
+            let mut b = Vec::new();
+            f.encode(&mut b);
+            put_bytes(out, &b);
+        }
     }
 }
 
@@ -221,6 +228,9 @@ pub fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
         V_STR => Ok(Value::Str(r.bytes()?.into())),
         V_RAW => Ok(Value::Raw(Box::new(r.bytes()?.to_vec()))),
         V_JSON => Ok(Value::Json(r.bytes()?.into())),
+        V_CUCKOO => crate::filter::CuckooFilter::decode(r.bytes()?)
+            .map(|f| Value::Cuckoo(Box::new(f)))
+            .ok_or(DecodeError::Malformed("bad cuckoo filter")),
         _ => Err(DecodeError::Malformed("unknown value type")),
     }
 }

@@ -37,6 +37,12 @@ fn describe_value(v: &Value) -> String {
         Value::Str(b) => format!("string {}", quote(b)),
         Value::Raw(b) => format!("string {}", quote(b)),
         Value::Json(b) => format!("json {}", quote(b)),
+        Value::Cuckoo(f) => format!(
+            "cuckoo-filter items={} layers={} buckets={}",
+            f.len(),
+            f.layers(),
+            f.buckets()
+        ),
     }
 }
 

@@ -10,6 +10,7 @@ use super::evict::AccessMode;
 
 use super::table::Table;
 use super::value::{Entry, Value};
+use crate::filter::CuckooFilter;
 
 /// How a lookup touches the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +48,25 @@ pub struct Shard {
     /// Deleted and expired keys, remembered (with the stamp of their removal) so that an
     /// older write arriving late from a peer cannot bring them back. Kept only in a cluster.
     pub(super) tombstones: HashMap<Box<[u8]>, Tombstone>,
+    /// The store's cuckoo filter, this shard's part: a fingerprint per key, consulted before
+    /// the table by reads.
+    pub(super) filter: Option<Box<CuckooFilter>>,
+    pub filter_stats: FilterStats,
 }
+
+/// What the filter's answers turned out to be.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FilterStats {
+    /// "Definitely absent": the table was not even looked at.
+    pub negatives: u64,
+    /// "Maybe present" for a key the table did not hold.
+    pub false_positives: u64,
+    /// Filters rebuilt into one right-sized layer.
+    pub rebuilds: u64,
+}
+
+/// A new shard filter's capacity; it grows (and is rebuilt) with the shard.
+const FILTER_INITIAL: usize = 256;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Tombstone {
@@ -77,11 +96,50 @@ impl Shard {
     }
 
     /// Bytes charged to this shard: its entries (see [`Entry::mem_size`], which includes the
-    /// entry's own slot) plus the table's empty slots.
+    /// entry's own slot), the table's empty slots and the filter.
     #[inline]
     pub fn bytes(&self) -> usize {
         let empty = self.table.capacity() - self.table.len();
-        self.used + empty * std::mem::size_of::<Option<Entry>>()
+        let filter = self.filter.as_ref().map_or(0, |f| f.memory());
+        self.used + empty * std::mem::size_of::<Option<Entry>>() + filter
+    }
+
+    /// Turns the filter on (built from the keys held) or off.
+    pub(super) fn set_filter(&mut self, fpp: Option<f64>) {
+        self.filter = fpp.map(|fpp| {
+            let mut f = CuckooFilter::for_keys((self.table.len() * 2).max(FILTER_INITIAL), fpp);
+            for e in self.table.iter() {
+                let _ = f.insert(super::store::hash_key(&e.key));
+            }
+            Box::new(f)
+        });
+    }
+
+    pub fn filter(&self) -> Option<&CuckooFilter> {
+        self.filter.as_deref()
+    }
+
+    /// Adds a new key's fingerprint. When growth has stacked up layers, which every lookup
+    /// must visit, rebuilds the filter as one layer sized for the keys held (amortised like
+    /// a table resize: the size doubles each time).
+    fn filter_add(&mut self, h: u64) {
+        let Some(f) = self.filter.as_mut() else {
+            return;
+        };
+        let _ = f.insert(h);
+        if f.layers() >= 3 {
+            let ops = f.ops;
+            let mut g = f.empty_like(self.table.len() * 2);
+            for e in self.table.iter() {
+                let _ = g.insert(super::store::hash_key(&e.key));
+            }
+            // The key being created is not in the table yet.
+            let _ = g.insert(h);
+            g.ops = ops;
+            g.ops.resizes += 1;
+            self.filter = Some(Box::new(g));
+            self.filter_stats.rebuilds += 1;
+        }
     }
 
     /// Evicts the entry at `idx`: removes it and publishes the eviction, which the AOF and the
@@ -112,6 +170,9 @@ impl Shard {
     pub(super) fn remove_at(&mut self, idx: usize) -> Option<Entry> {
         let e = self.table.remove_at(idx)?;
         self.account_sub(e.meta());
+        if let Some(f) = self.filter.as_mut() {
+            f.remove(super::store::hash_key(&e.key));
+        }
         Some(e)
     }
 
@@ -122,6 +183,9 @@ impl Shard {
         self.volatile = 0;
         self.expire_sum = 0;
         self.sweep_cursor = 0;
+        if let Some(f) = self.filter.as_mut() {
+            f.clear();
+        }
         self.table.clear()
     }
 
@@ -131,7 +195,7 @@ impl Shard {
     pub(super) fn lookup(
         &mut self,
         at: &Scope<'_>,
-        hash: u32,
+        h: u64,
         key: &[u8],
         access: Access,
     ) -> Option<usize> {
@@ -142,7 +206,22 @@ impl Shard {
             mode,
             tombstones,
         } = *at;
-        let mut idx = self.table.find(hash, key);
+        let mut idx = match self.filter.as_mut() {
+            // Reads ask the filter first: "definitely absent" skips the table.
+            Some(f) if access != Access::Write => {
+                if f.contains(h) {
+                    let i = self.table.find(h as u32, key);
+                    if i.is_none() {
+                        self.filter_stats.false_positives += 1;
+                    }
+                    i
+                } else {
+                    self.filter_stats.negatives += 1;
+                    None
+                }
+            }
+            _ => self.table.find(h as u32, key),
+        };
         if let Some(i) = idx
             && self.table.get(i).is_some_and(|e| e.is_expired(now))
         {
@@ -270,7 +349,7 @@ pub struct KeyRef<'a> {
     bus: &'a Bus,
     db: u32,
     key: &'a [u8],
-    hash: u32,
+    hash: u64,
     idx: Option<usize>,
     now: u64,
     mode: AccessMode,
@@ -283,7 +362,7 @@ impl<'a> KeyRef<'a> {
         shard: &'a mut Shard,
         at: Scope<'a>,
         key: &'a [u8],
-        hash: u32,
+        hash: u64,
         access: Access,
     ) -> KeyRef<'a> {
         let idx = shard.lookup(&at, hash, key, access);
@@ -402,8 +481,10 @@ impl<'a> KeyRef<'a> {
             }
             None => {
                 let access = self.mode.initial(self.now);
-                let mut e = Entry::new(self.hash, self.key, value, expire_at, access);
+                let mut e = Entry::new(self.hash as u32, self.key, value, expire_at, access);
                 e.stamp = packed;
+                // Before the key becomes visible, as on replicas: never a false negative.
+                self.shard.filter_add(self.hash);
                 self.shard.account_add(e.meta());
                 self.idx = Some(self.shard.table.insert_new(e));
             }
@@ -418,6 +499,25 @@ impl<'a> KeyRef<'a> {
         let e = self.shard.table.get_mut(idx)?;
         let before = e.mem_size();
         let r = f(&mut e.value);
+        e.stamp = nodes::pack(stamp);
+        let after = e.mem_size();
+        self.shard.used = self.shard.used.saturating_sub(before) + after;
+        self.publish_set(stamp, Origin::Local);
+        Some(r)
+    }
+
+    /// Changes the value in place when `f` says it did (its second result): only then is the
+    /// change stamped, accounted and published. Does nothing without the key.
+    pub fn modify<R>(&mut self, f: impl FnOnce(&mut Value) -> (R, bool)) -> Option<R> {
+        let idx = self.idx?;
+        let e = self.shard.table.get_mut(idx)?;
+        let before = e.mem_size();
+        let (r, changed) = f(&mut e.value);
+        if !changed {
+            return Some(r);
+        }
+        let stamp = self.next_stamp();
+        let e = self.shard.table.get_mut(idx)?;
         e.stamp = nodes::pack(stamp);
         let after = e.mem_size();
         self.shard.used = self.shard.used.saturating_sub(before) + after;

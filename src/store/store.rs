@@ -150,6 +150,42 @@ pub struct DbFigures {
     pub stats: ShardStats,
 }
 
+/// A database's filter, summed over its shards.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FilterFigures {
+    pub size: u64,
+    pub capacity: u64,
+    pub memory: u64,
+    pub fingerprint_bits: u32,
+    pub bucket_size: usize,
+    /// Most layers any shard's filter has.
+    pub layers: usize,
+    /// Expected false-positive rate at the current fill, key-weighted over the shards.
+    pub expected_fpp: f64,
+    pub adds: u64,
+    pub failed_adds: u64,
+    pub deletes: u64,
+    pub lookups: u64,
+    pub kicks: u64,
+    pub resizes: u64,
+    /// Lookups answered "definitely absent".
+    pub negatives: u64,
+    /// Lookups answered "maybe" for absent keys.
+    pub false_positives: u64,
+}
+
+impl FilterFigures {
+    /// False positives among lookups of absent keys.
+    pub fn observed_fpp(&self) -> f64 {
+        let absent = self.negatives + self.false_positives;
+        self.false_positives as f64 / absent.max(1) as f64
+    }
+
+    pub fn load_factor(&self) -> f64 {
+        self.size as f64 / self.capacity.max(1) as f64
+    }
+}
+
 /// The keyspace of a node.
 pub struct Store {
     dbs: Box<[Db]>,
@@ -162,6 +198,8 @@ pub struct Store {
     /// The memory limit of the whole keyspace, its policy and pressure level.
     pub limits: Limits,
     pool: Mutex<Pool>,
+    /// The filter's configured false-positive rate (f64 bits); 0 = no filter.
+    filter_fpp: std::sync::atomic::AtomicU64,
     tombstones: std::sync::atomic::AtomicBool,
 }
 
@@ -181,8 +219,68 @@ impl Store {
                 Thresholds::default(),
             ),
             pool: Mutex::new(Pool::default()),
+            filter_fpp: Default::default(),
             tombstones: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// Turns every database's cuckoo filter on (with this false-positive rate) or off.
+    pub fn set_filter(&self, fpp: Option<f64>) {
+        self.filter_fpp
+            .store(fpp.unwrap_or(0.0).to_bits(), Ordering::Relaxed);
+        for d in self.dbs.iter() {
+            for i in 0..d.shard_count() {
+                d.lock(i).set_filter(fpp);
+            }
+        }
+    }
+
+    /// The filter's configured false-positive rate; `None` when it is off.
+    pub fn filter_fpp(&self) -> Option<f64> {
+        let v = f64::from_bits(self.filter_fpp.load(Ordering::Relaxed));
+        (v > 0.0).then_some(v)
+    }
+
+    /// What the filter says of a key: `None` without a filter, else whether it may be present.
+    pub fn may_contain(&self, db: u32, key: &[u8]) -> Option<bool> {
+        let d = self.db_or_first(db);
+        let h = hash_key(key);
+        let s = d.shards[d.shard_of(h)].0.lock();
+        s.filter().map(|f| f.peek(h))
+    }
+
+    /// The filter figures of `db`, summed over its shards (`None` without a filter).
+    pub fn filter_figures(&self, db: u32) -> Option<FilterFigures> {
+        let d = self.db_or_first(db);
+        let mut out: Option<FilterFigures> = None;
+        for s in d.shards.iter() {
+            let s = s.0.lock();
+            let Some(f) = s.filter() else { continue };
+            let o = out.get_or_insert_with(|| FilterFigures {
+                fingerprint_bits: f.bits(),
+                bucket_size: f.slots(),
+                expected_fpp: 0.0,
+                ..Default::default()
+            });
+            o.size += f.len() as u64;
+            o.capacity += f.capacity() as u64;
+            o.memory += f.memory() as u64;
+            o.layers = o.layers.max(f.layers());
+            o.expected_fpp += f.expected_fpp() * f.len() as f64;
+            let ops = f.ops;
+            o.adds += ops.adds;
+            o.failed_adds += ops.failed_adds;
+            o.deletes += ops.deletes;
+            o.lookups += ops.lookups;
+            o.kicks += ops.kicks;
+            o.resizes += ops.resizes;
+            o.negatives += s.filter_stats.negatives;
+            o.false_positives += s.filter_stats.false_positives;
+        }
+        if let Some(o) = out.as_mut() {
+            o.expected_fpp /= o.size.max(1) as f64;
+        }
+        out
     }
 
     /// Bytes charged to every key and table of the keyspace (what the memory limit bounds).
@@ -426,7 +524,7 @@ impl Store {
             mode: self.access.mode(),
             tombstones: self.tombstones_enabled(),
         };
-        let mut k = KeyRef::open(&mut shard, at, key, h as u32, access);
+        let mut k = KeyRef::open(&mut shard, at, key, h, access);
         f(&mut k)
     }
 
@@ -907,7 +1005,7 @@ impl Multi<'_> {
             mode: self.store.access.mode(),
             tombstones: self.store.tombstones_enabled(),
         };
-        KeyRef::open(shard, at, key, h as u32, access)
+        KeyRef::open(shard, at, key, h, access)
     }
 }
 
@@ -943,7 +1041,13 @@ mod tests {
 
     #[test]
     fn byte_and_key_totals_stay_exact() {
+        byte_and_key_totals_with(None);
+        byte_and_key_totals_with(Some(0.01));
+    }
+
+    fn byte_and_key_totals_with(filter: Option<f64>) {
         let s = store();
+        s.set_filter(filter);
         for round in 0..3u64 {
             for i in 0..2000u32 {
                 let key = format!("k{i}");
@@ -972,9 +1076,23 @@ mod tests {
             let (bytes, keys) = recount(&s);
             assert_eq!(s.used(), bytes);
             assert_eq!(s.dbs.iter().map(|d| d.key_count()).sum::<u64>(), keys);
+            if filter.is_some() {
+                // The filter holds exactly one fingerprint per key: every key is found.
+                s.for_each_shard(
+                    |_, sh| {
+                        let f = sh.filter().expect("filter on");
+                        assert_eq!(f.len(), sh.len());
+                        sh.table().iter().all(|e| f.peek(hash_key(&e.key)))
+                    },
+                    |all| assert!(all, "false negative"),
+                );
+            }
         }
         s.flushall(false);
-        assert_eq!(s.used(), 0);
+        assert_eq!(s.used(), recount(&s).0);
+        if filter.is_none() {
+            assert_eq!(s.used(), 0);
+        }
     }
 
     fn limited(policy: EvictionPolicy, max: u64) -> Store {
@@ -1175,5 +1293,40 @@ mod tests {
         let (random, _) = zipf_hit_ratio(EvictionPolicy::Random);
         assert!(lfu > random + 0.03, "lfu {lfu:.3} vs random {random:.3}");
         assert!(s.used() <= s.limits.max());
+    }
+
+    #[test]
+    fn the_filter_answers_misses_and_counts_its_mistakes() {
+        let s = store();
+        s.set_filter(Some(0.01));
+        for i in 0..20_000 {
+            set(&s, 0, format!("k{i}").as_bytes(), 10, 0);
+        }
+        // Growth stacked layers and they were rebuilt into one.
+        let f = s.filter_figures(0).unwrap();
+        assert_eq!(f.size, 20_000);
+        assert!(f.resizes > 0 && f.layers <= 2, "{f:?}");
+        for i in 0..20_000 {
+            let key = format!("k{i}");
+            assert_eq!(s.may_contain(0, key.as_bytes()), Some(true));
+            assert!(s.with_key(0, key.as_bytes(), 0, Access::Read, |k| k.exists()));
+        }
+        for i in 0..20_000 {
+            let key = format!("absent{i}");
+            assert!(!s.with_key(0, key.as_bytes(), 0, Access::Read, |k| k.exists()));
+        }
+        let f = s.filter_figures(0).unwrap();
+        assert_eq!(f.negatives + f.false_positives, 20_000);
+        assert!(f.observed_fpp() < 0.012, "{}", f.observed_fpp());
+        // Deleted keys leave the filter; evicted and expired ones too (remove_at).
+        for i in 0..10_000 {
+            s.with_key(0, format!("k{i}").as_bytes(), 0, Access::Write, |k| {
+                k.delete()
+            });
+        }
+        assert_eq!(s.filter_figures(0).unwrap().size, 10_000);
+        s.flushall(false);
+        assert_eq!(s.filter_figures(0).unwrap().size, 0);
+        assert_eq!(s.may_contain(0, b"k10001"), Some(false));
     }
 }

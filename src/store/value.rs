@@ -21,18 +21,23 @@ pub enum Value {
     /// remembered as such so HTTP reads return the value with its JSON type. To RESP it is a
     /// string like any other.
     Json(Box<[u8]>),
+    /// A RedisBloom-compatible cuckoo filter (CF.*).
+    Cuckoo(Box<crate::filter::CuckooFilter>),
 }
 
 /// The type a key holds, as TYPE and SCAN TYPE name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     String,
+    Cuckoo,
 }
 
 impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
+            // RedisBloom's module type name.
+            Kind::Cuckoo => "MBbloomCF",
         }
     }
 }
@@ -51,6 +56,7 @@ impl Value {
     pub fn kind(&self) -> Kind {
         match self {
             Value::Int(_) | Value::Str(_) | Value::Raw(_) | Value::Json(_) => Kind::String,
+            Value::Cuckoo(_) => Kind::Cuckoo,
         }
     }
 
@@ -64,6 +70,7 @@ impl Value {
             }
             Value::Str(s) | Value::Json(s) => Some(f(s)),
             Value::Raw(v) => Some(f(v)),
+            Value::Cuckoo(_) => None,
         }
     }
 
@@ -81,6 +88,7 @@ impl Value {
             }
             Value::Str(s) | Value::Json(s) => Some(s.len()),
             Value::Raw(v) => Some(v.len()),
+            Value::Cuckoo(_) => None,
         }
     }
 
@@ -88,7 +96,7 @@ impl Value {
         match self {
             Value::Int(_) => "int",
             Value::Str(s) | Value::Json(s) if s.len() <= EMBSTR_MAX => "embstr",
-            Value::Str(_) | Value::Json(_) | Value::Raw(_) => "raw",
+            Value::Str(_) | Value::Json(_) | Value::Raw(_) | Value::Cuckoo(_) => "raw",
         }
     }
 
@@ -110,6 +118,7 @@ impl Value {
             Value::Int(_) => 0,
             Value::Str(s) | Value::Json(s) => s.len(),
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+            Value::Cuckoo(f) => f.memory(),
         }
     }
 }
