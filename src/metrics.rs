@@ -219,63 +219,60 @@ impl prometheus_client::collector::Collector for NodeCollector {
         gauge(
             &mut e,
             "hypercache_memory_limit_bytes",
-            "The memory limit (maxmemory); 0 = none.",
-            node.store.limits.max() as f64,
+            "The node-wide memory limit (cache.max_memory, maxmemory); 0 = none.",
+            node.store.node_limits.max() as f64,
         )?;
+        let stores = node.store.stores();
+        let label = |k: &crate::store::Keyspace| vec![("store".to_string(), k.name.to_string())];
+        let node_level = node.store.node_limits.level();
+        let per_store: [(&str, &str, fn(&crate::store::Keyspace) -> f64); 3] = [
+            ("hypercache_store_bytes", "Bytes charged to the store's keys, values, tables and filter.", |k| k.used() as f64),
+            ("hypercache_store_items", "Keys held by the store.", |k| k.keys() as f64),
+            ("hypercache_store_memory_limit_bytes", "The store's own memory limit; 0 = only the node's.", |k| k.limits.max() as f64),
+        ];
+        for (name, help, f) in per_store {
+            let mut fam = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            for k in &stores {
+                ConstGauge::new(f(k)).encode(fam.encode_family(&label(k))?)?;
+            }
+        }
         let mut fam = e.encode_descriptor(
             "hypercache_memory_pressure",
-            "Memory pressure level: 0 normal, 1 warning, 2 critical, 3 panic.",
+            "Memory pressure a store's writes meet (its own or the node's, the higher): 0 normal, 1 warning, 2 critical, 3 panic.",
             None,
             MetricType::Gauge,
         )?;
-        ConstGauge::new(node.store.limits.level() as u8 as f64)
-            .encode(fam.encode_family(&vec![("store".to_string(), "default".to_string())])?)?;
-        if let Some(f) = node.store.filter_figures(0) {
-            let store = vec![("store".to_string(), "default".to_string())];
-            for (name, help, v) in [
-                (
-                    "hypercache_filter_items",
-                    "Fingerprints in the store's cuckoo filter.",
-                    f.size as f64,
-                ),
-                (
-                    "hypercache_filter_capacity",
-                    "Fingerprint slots of the store's cuckoo filter.",
-                    f.capacity as f64,
-                ),
-                (
-                    "hypercache_filter_memory_bytes",
-                    "Bytes of the store's cuckoo filter.",
-                    f.memory as f64,
-                ),
-                (
-                    "hypercache_filter_observed_fpp",
-                    "False positives among lookups of absent keys.",
-                    f.observed_fpp(),
-                ),
-            ] {
+        for k in &stores {
+            let level = k.limits.level().max(node_level);
+            ConstGauge::new(level as u8 as f64).encode(fam.encode_family(&label(k))?)?;
+        }
+        let filters: Vec<_> = stores
+            .iter()
+            .filter_map(|k| k.filter_figures().map(|f| (label(k), f)))
+            .collect();
+        if !filters.is_empty() {
+            let gauges: [(&str, &str, fn(&crate::store::FilterFigures) -> f64); 4] = [
+                ("hypercache_filter_items", "Fingerprints in the store's cuckoo filter.", |f| f.size as f64),
+                ("hypercache_filter_capacity", "Fingerprint slots of the store's cuckoo filter.", |f| f.capacity as f64),
+                ("hypercache_filter_memory_bytes", "Bytes of the store's cuckoo filter.", |f| f.memory as f64),
+                ("hypercache_filter_observed_fpp", "False positives among lookups of absent keys.", |f| f.observed_fpp()),
+            ];
+            for (name, help, g) in gauges {
                 let mut fam = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
-                ConstGauge::new(v).encode(fam.encode_family(&store)?)?;
+                for (l, f) in &filters {
+                    ConstGauge::new(g(f)).encode(fam.encode_family(l)?)?;
+                }
             }
-            for (name, help, v) in [
-                (
-                    "hypercache_filter_lookups",
-                    "Lookups that asked the store's cuckoo filter.",
-                    f.lookups,
-                ),
-                (
-                    "hypercache_filter_negatives",
-                    "Lookups the filter answered \"definitely absent\".",
-                    f.negatives,
-                ),
-                (
-                    "hypercache_filter_false_positives",
-                    "Lookups the filter answered \"maybe\" for absent keys.",
-                    f.false_positives,
-                ),
-            ] {
+            let counters: [(&str, &str, fn(&crate::store::FilterFigures) -> u64); 3] = [
+                ("hypercache_filter_lookups", "Lookups that asked the store's cuckoo filter.", |f| f.lookups),
+                ("hypercache_filter_negatives", "Lookups the filter answered \"definitely absent\".", |f| f.negatives),
+                ("hypercache_filter_false_positives", "Lookups the filter answered \"maybe\" for absent keys.", |f| f.false_positives),
+            ];
+            for (name, help, g) in counters {
                 let mut fam = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-                ConstCounter::new(v).encode(fam.encode_family(&store)?)?;
+                for (l, f) in &filters {
+                    ConstCounter::new(g(f)).encode(fam.encode_family(l)?)?;
+                }
             }
         }
         counter(

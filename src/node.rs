@@ -203,37 +203,30 @@ impl Node {
             run_id.push(char::from_digit(fastrand::u32(..16), 16).unwrap_or('0'));
         }
         let c = &config.cache;
-        store.limits.set_max(c.max_memory);
-        store.limits.set_samples(c.maxmemory_samples);
+        store.node_limits.set_max(c.max_memory);
+        store.node_limits.set_samples(c.maxmemory_samples);
         store
-            .limits
+            .node_limits
             .set_thresholds(crate::store::evict::Thresholds {
                 warning: c.memory_warning,
                 critical: c.memory_critical,
                 panic: c.memory_panic,
             });
-        store.set_policy(c.eviction_policy);
-        // A `default` entry in `stores` configures the default store.
-        let default_store = config.stores.iter().find(|s| s.name == "default");
-        if let Some(d) = default_store {
-            if d.max_memory > 0 {
-                let node_max = c.max_memory;
-                let max = if node_max > 0 {
-                    d.max_memory.min(node_max)
-                } else {
-                    d.max_memory
-                };
-                store.limits.set_max(max);
-            }
-            if let Some(p) = d.eviction_policy {
-                store.set_policy(p);
+        store.node_limits.set_policy(c.eviction_policy);
+        // A `default` entry in `stores` configures the default store; the others are created.
+        let default_spec = config
+            .stores
+            .iter()
+            .find(|s| s.name == "default")
+            .cloned()
+            .unwrap_or_else(|| crate::config::StoreConfig::new("default"));
+        store.default_store().configure(&default_spec, c);
+        for spec in config.stores.iter().filter(|s| s.name != "default") {
+            match store.create_store(&spec.name) {
+                Ok(ks) => ks.configure(spec, c),
+                Err(why) => tracing::error!(component = "store", store = %spec.name, reason = why, "store not created"),
             }
         }
-        let filter = default_store.is_none_or(|d| d.cuckoo_filter);
-        let fpp = default_store
-            .and_then(|d| d.cuckoo_filter_fpp)
-            .unwrap_or(c.cuckoo_filter_fpp);
-        store.set_filter(filter.then_some(fpp));
         let node = Arc::new(Node {
             settings: Settings::from_config(&config),
             config,
@@ -563,7 +556,7 @@ async fn sample_loop(node: Arc<Node>) {
         node.stats
             .note_memory_peak(crate::store::memory::allocated());
         // Keeps the limit when writes arrive from peers, and notes levels falling after deletes.
-        let _ = node.store.make_room(now_ms());
+        node.store.maintain_memory(now_ms());
     }
 }
 

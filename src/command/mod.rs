@@ -147,7 +147,7 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         }
     }
     // As Redis's performEvictions: make room before a write that may grow memory.
-    if cmd.has(table::DENYOOM) && cx.node.store.make_room(cx.now).is_err() {
+    if cmd.has(table::DENYOOM) && cx.node.store.make_room(cx.client.db, cx.now).is_err() {
         return Err(Error::Oom);
     }
     let Some(handler) = cmd.handler else {

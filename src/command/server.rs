@@ -122,7 +122,7 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         let used = memory::allocated();
         let peak = node.stats.note_memory_peak(used);
         let rss = memory::rss();
-        let maxmemory = node.store.limits.max();
+        let maxmemory = node.store.node_limits.max();
         section(&mut s, "Memory");
         f!(s, "used_memory:{used}");
         f!(s, "used_memory_human:{}", memory::human(used));
@@ -154,9 +154,9 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(
             s,
             "maxmemory_policy:{}",
-            node.store.limits.policy().redis_name()
+            node.store.default_store().limits.policy().redis_name()
         );
-        f!(s, "maxmemory_samples:{}", node.store.limits.samples());
+        f!(s, "maxmemory_samples:{}", node.store.node_limits.samples());
         f!(
             s,
             "mem_fragmentation_ratio:{:.2}",
@@ -167,7 +167,7 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(s, "lazyfree_pending_objects:0");
         // HyperCache's own: what the limit bounds, and how close it is.
         f!(s, "used_memory_keyspace:{dataset}");
-        f!(s, "memory_pressure:{}", node.store.limits.level().name());
+        f!(s, "memory_pressure:{}", node.store.node_limits.level().name());
     }
     if want("persistence") {
         section(&mut s, "Persistence");
@@ -651,11 +651,18 @@ fn param_value(cx: &Ctx<'_>, name: &str) -> String {
         "databases" => cx.node.store.databases().to_string(),
         "dir" => n.data_dir().display().to_string(),
         "maxclients" => st.maxclients.load(Ordering::Relaxed).to_string(),
-        "maxmemory" => cx.node.store.limits.max().to_string(),
-        "maxmemory-policy" => cx.node.store.limits.policy().redis_name().to_string(),
-        "maxmemory-samples" => cx.node.store.limits.samples().to_string(),
-        "lfu-log-factor" => cx.node.store.access.log_factor().to_string(),
-        "lfu-decay-time" => cx.node.store.access.decay_time().to_string(),
+        "maxmemory" => cx.node.store.node_limits.max().to_string(),
+        "maxmemory-policy" => cx
+            .node
+            .store
+            .default_store()
+            .limits
+            .policy()
+            .redis_name()
+            .to_string(),
+        "maxmemory-samples" => cx.node.store.node_limits.samples().to_string(),
+        "lfu-log-factor" => cx.node.store.default_store().access.log_factor().to_string(),
+        "lfu-decay-time" => cx.node.store.default_store().access.decay_time().to_string(),
         "proto-max-bulk-len" => st.proto_max_bulk_len().to_string(),
         "client-query-buffer-limit" => st
             .client_query_buffer_limit
@@ -727,29 +734,40 @@ fn apply_param(cx: &Ctx<'_>, name: &str, v: &[u8]) -> std::result::Result<(), St
         "maxclients" => st
             .maxclients
             .store(int_in(v, 1, i32::MAX as i64)?, Ordering::Relaxed),
+        // The node-wide limit (`cache.max_memory`), over every store.
         "maxmemory" => cx
             .node
             .store
-            .limits
+            .node_limits
             .set_max(parse_memory(v).ok_or("argument must be a memory value")?),
         "maxmemory-policy" => {
             let p: EvictionPolicy = std::str::from_utf8(v)
                 .ok()
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| format!("argument(s) must be one of the following: {POLICIES}"))?;
-            cx.node.store.set_policy(p);
+            // The default store's policy, which the node limit uses too.
+            cx.node.store.default_store().set_policy(p);
+            cx.node.store.node_limits.set_policy(p);
         }
-        "maxmemory-samples" => cx.node.store.limits.set_samples(int_in(v, 1, 64)? as u32),
-        "lfu-log-factor" => cx
-            .node
-            .store
-            .access
-            .set_log_factor(int_in(v, 0, i32::MAX as i64)? as u32),
-        "lfu-decay-time" => cx
-            .node
-            .store
-            .access
-            .set_decay_time(int_in(v, 0, i32::MAX as i64)? as u32),
+        "maxmemory-samples" => {
+            let n = int_in(v, 1, 64)? as u32;
+            cx.node.store.node_limits.set_samples(n);
+            for ks in cx.node.store.stores() {
+                ks.limits.set_samples(n);
+            }
+        }
+        "lfu-log-factor" => {
+            let n = int_in(v, 0, i32::MAX as i64)? as u32;
+            for ks in cx.node.store.stores() {
+                ks.access.set_log_factor(n);
+            }
+        }
+        "lfu-decay-time" => {
+            let n = int_in(v, 0, i32::MAX as i64)? as u32;
+            for ks in cx.node.store.stores() {
+                ks.access.set_decay_time(n);
+            }
+        }
         "proto-max-bulk-len" => st.set_proto_max_bulk_len(mem_at_least(v, 1024 * 1024)?),
         "client-query-buffer-limit" => st
             .client_query_buffer_limit
@@ -901,7 +919,8 @@ pub fn memory_stats(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
         ),
         ("fragmentation", rss as f64 / allocated.max(1) as f64),
     ];
-    let limits = &node.store.limits;
+    let limits = &node.store.node_limits;
+    let policy = node.store.keyspace(cx.client.db).limits.policy();
     cx.out.map(ints.len() + floats.len() + 4);
     for (k, v) in ints {
         cx.out.bulk(k.as_bytes());
@@ -916,7 +935,7 @@ pub fn memory_stats(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.out.bulk(b"maxmemory");
     cx.out.int(limits.max() as i64);
     cx.out.bulk(b"maxmemory.policy");
-    cx.out.bulk(limits.policy().name().as_bytes());
+    cx.out.bulk(policy.name().as_bytes());
     cx.out.bulk(b"memory.pressure");
     cx.out.bulk(limits.level().name().as_bytes());
     Ok(())

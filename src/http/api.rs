@@ -308,7 +308,7 @@ pub async fn put_key(
     if let Some((status, msg)) = write_refused(n) {
         return error(status, &msg, n, &cid);
     }
-    if n.store.make_room(now).is_err() {
+    if n.store.make_room(0, now).is_err() {
         return error(
             StatusCode::INSUFFICIENT_STORAGE,
             &crate::error::Error::Oom.to_string(),

@@ -91,7 +91,8 @@ pub async fn stats(
         Ok(db) => db,
         Err(msg) => return error(StatusCode::NOT_FOUND, &msg, n, &cid),
     };
-    let (Some(f), Some(configured)) = (n.store.filter_figures(db), n.store.filter_fpp()) else {
+    let ks = n.store.keyspace(db);
+    let (Some(f), Some(configured)) = (ks.filter_figures(), ks.filter_fpp()) else {
         return off(n, &cid);
     };
     Json(FilterStats {

@@ -9,5 +9,5 @@ pub mod table;
 pub mod value;
 
 pub use shard::{Access, KeyRef};
-pub use store::{Db, DbFigures, FilterFigures, Multi, Store};
+pub use store::{Db, DbFigures, FilterFigures, Keyspace, Multi, NAMED, Store, store_id};
 pub use value::{Entry, Kind, Value};

@@ -186,31 +186,39 @@ impl FilterFigures {
     }
 }
 
-/// The keyspace of a node.
-pub struct Store {
+/// Named stores have ids with this bit set (the numbered databases of `default` are below it).
+pub const NAMED: u32 = 1 << 31;
+
+/// The id of a named store: a hash of its name, the same on every node.
+pub fn store_id(name: &str) -> u32 {
+    NAMED | (xxhash_rust::xxh3::xxh3_64(name.as_bytes()) as u32 & !NAMED)
+}
+
+/// One store: its databases (the numbered ones for `default`, one for a named store) and its
+/// policies — memory limit, eviction, access tracking, cuckoo filter.
+pub struct Keyspace {
+    pub name: Box<str>,
     dbs: Box<[Db]>,
-    bus: Bus,
-    /// Held shared while a snapshot walks the databases, exclusively by SWAPDB, so a snapshot
-    /// never sees two databases change places half-way.
-    structure: parking_lot::RwLock<()>,
-    /// LRU or LFU access tracking, for every key of every database.
+    /// LRU or LFU access tracking, for every key of the store.
     pub access: AccessPolicy,
-    /// The memory limit of the whole keyspace, its policy and pressure level.
+    /// The store's memory limit, its policy and pressure level.
     pub limits: Limits,
     pool: Mutex<Pool>,
     /// The filter's configured false-positive rate (f64 bits); 0 = no filter.
     filter_fpp: std::sync::atomic::AtomicU64,
-    tombstones: std::sync::atomic::AtomicBool,
+    /// What the store was created with (named stores), for the HTTP API and snapshots.
+    pub spec: parking_lot::RwLock<Option<crate::config::StoreConfig>>,
+    /// Whether its changes are persisted: 0 everything, 1 snapshots only, 2 nothing.
+    persist: std::sync::atomic::AtomicU8,
+    /// Set while the store is deleted (named stores are kept to be reused by name).
+    pub dropped: std::sync::atomic::AtomicBool,
 }
 
-impl Store {
-    pub fn new(databases: usize, shards: usize, bus: Bus) -> Store {
-        Store {
-            dbs: (0..databases.max(1))
-                .map(|i| Db::new(i as u32, shards))
-                .collect(),
-            bus,
-            structure: parking_lot::RwLock::new(()),
+impl Keyspace {
+    fn new(name: &str, ids: impl Iterator<Item = u32>, shards: usize) -> Keyspace {
+        Keyspace {
+            name: name.into(),
+            dbs: ids.map(|i| Db::new(i, shards)).collect(),
             access: AccessPolicy::default(),
             limits: Limits::new(
                 0,
@@ -220,11 +228,54 @@ impl Store {
             ),
             pool: Mutex::new(Pool::default()),
             filter_fpp: Default::default(),
-            tombstones: std::sync::atomic::AtomicBool::new(false),
+            spec: parking_lot::RwLock::new(None),
+            persist: Default::default(),
+            dropped: Default::default(),
         }
     }
 
-    /// Turns every database's cuckoo filter on (with this false-positive rate) or off.
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    /// The database `index` addresses in this store (its only one for a named store).
+    #[inline]
+    fn db_or_first(&self, index: u32) -> &Db {
+        if index & NAMED != 0 {
+            return &self.dbs[0];
+        }
+        self.dbs.get(index as usize).unwrap_or(&self.dbs[0])
+    }
+
+    /// Bytes charged to every key and table of the store (what its memory limit bounds).
+    pub fn used(&self) -> u64 {
+        self.dbs.iter().map(|d| d.used()).sum()
+    }
+
+    pub fn keys(&self) -> u64 {
+        self.dbs.iter().map(|d| d.key_count()).sum()
+    }
+
+    /// Changes the eviction policy, switching access tracking between LRU and LFU with it.
+    pub fn set_policy(&self, p: crate::config::EvictionPolicy) {
+        use crate::config::EvictionPolicy as P;
+        self.limits.set_policy(p);
+        self.access
+            .set_lfu(matches!(p, P::Lfu | P::VolatileLfu));
+        self.pool.lock().clear();
+    }
+
+    /// The filter's configured false-positive rate; `None` when it is off.
+    pub fn filter_fpp(&self) -> Option<f64> {
+        let v = f64::from_bits(self.filter_fpp.load(Ordering::Relaxed));
+        (v > 0.0).then_some(v)
+    }
+
+    /// Turns the store's cuckoo filter on (with this false-positive rate) or off.
     pub fn set_filter(&self, fpp: Option<f64>) {
         self.filter_fpp
             .store(fpp.unwrap_or(0.0).to_bits(), Ordering::Relaxed);
@@ -235,10 +286,227 @@ impl Store {
         }
     }
 
-    /// The filter's configured false-positive rate; `None` when it is off.
-    pub fn filter_fpp(&self) -> Option<f64> {
-        let v = f64::from_bits(self.filter_fpp.load(Ordering::Relaxed));
-        (v > 0.0).then_some(v)
+    /// How the store is persisted.
+    pub fn set_persistence(&self, p: crate::config::PersistenceStrategy) {
+        use crate::config::PersistenceStrategy as P;
+        let v = match p {
+            P::AofAndSnapshot | P::Aof => 0,
+            P::Snapshot => 1,
+            P::Disabled => 2,
+        };
+        self.persist.store(v, Ordering::Relaxed);
+    }
+
+    /// Whether the AOF records this store's changes.
+    #[inline]
+    pub fn in_aof(&self) -> bool {
+        self.persist.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether snapshots hold this store's data.
+    #[inline]
+    pub fn in_snapshots(&self) -> bool {
+        self.persist.load(Ordering::Relaxed) < 2
+    }
+
+    /// Applies a store's configuration; what it leaves unset comes from the node's `cache`.
+    pub fn configure(&self, spec: &crate::config::StoreConfig, cache: &crate::config::CacheConfig) {
+        self.limits.set_max(spec.max_memory);
+        self.limits.set_samples(cache.maxmemory_samples);
+        self.limits.set_thresholds(Thresholds {
+            warning: cache.memory_warning,
+            critical: cache.memory_critical,
+            panic: cache.memory_panic,
+        });
+        self.set_policy(spec.eviction_policy.unwrap_or(cache.eviction_policy));
+        let fpp = spec.cuckoo_filter_fpp.unwrap_or(cache.cuckoo_filter_fpp);
+        if self.filter_fpp() != spec.cuckoo_filter.then_some(fpp) {
+            self.set_filter(spec.cuckoo_filter.then_some(fpp));
+        }
+        self.set_persistence(spec.persistence.unwrap_or_default());
+        *self.spec.write() = Some(spec.clone());
+    }
+
+    /// The TTL of keys written over HTTP without one: the store's, else the node's.
+    pub fn default_ttl(&self, cache: &crate::config::CacheConfig) -> Option<u64> {
+        match self.spec.read().as_ref().and_then(|s| s.default_ttl) {
+            Some(d) if d.is_zero() => None,
+            Some(d) => Some(d.as_millis() as u64),
+            None => cache.default_ttl.map(|d| d.as_millis() as u64),
+        }
+    }
+
+    /// The filter figures of the store, summed over its shards (`None` without a filter).
+    pub fn filter_figures(&self) -> Option<FilterFigures> {
+        let mut out: Option<FilterFigures> = None;
+        for d in self.dbs.iter() {
+            for s in d.shards.iter() {
+                let s = s.0.lock();
+                let Some(f) = s.filter() else { continue };
+                let o = out.get_or_insert_with(|| FilterFigures {
+                    fingerprint_bits: f.bits(),
+                    bucket_size: f.slots(),
+                    expected_fpp: 0.0,
+                    ..Default::default()
+                });
+                o.size += f.len() as u64;
+                o.capacity += f.capacity() as u64;
+                o.memory += f.memory() as u64;
+                o.layers = o.layers.max(f.layers());
+                o.expected_fpp += f.expected_fpp() * f.len() as f64;
+                let ops = f.ops;
+                o.adds += ops.adds;
+                o.failed_adds += ops.failed_adds;
+                o.deletes += ops.deletes;
+                o.lookups += ops.lookups;
+                o.kicks += ops.kicks;
+                o.resizes += ops.resizes;
+                o.negatives += s.filter_stats.negatives;
+                o.false_positives += s.filter_stats.false_positives;
+            }
+        }
+        if let Some(o) = out.as_mut() {
+            o.expected_fpp /= o.size.max(1) as f64;
+        }
+        out
+    }
+}
+
+/// The keyspace of a node: the `default` store and the named ones.
+pub struct Store {
+    default: Keyspace,
+    /// Named stores by id. Never freed: a deleted store is emptied and kept, to be reused if
+    /// a store of the same name is created again, so lookups hand out plain references.
+    named: arc_swap::ArcSwap<std::collections::HashMap<u32, &'static Keyspace>>,
+    /// Serialises creations and deletions.
+    registry: Mutex<()>,
+    shards: usize,
+    bus: Bus,
+    /// Held shared while a snapshot walks the databases, exclusively by SWAPDB, so a snapshot
+    /// never sees two databases change places half-way.
+    structure: parking_lot::RwLock<()>,
+    /// The node-wide limit (`cache.max_memory`) over all stores.
+    pub node_limits: Limits,
+    tombstones: std::sync::atomic::AtomicBool,
+}
+
+impl Store {
+    pub fn new(databases: usize, shards: usize, bus: Bus) -> Store {
+        Store {
+            default: Keyspace::new("default", 0..databases.max(1) as u32, shards),
+            named: Default::default(),
+            registry: Mutex::new(()),
+            shards,
+            bus,
+            structure: parking_lot::RwLock::new(()),
+            node_limits: Limits::new(
+                0,
+                crate::config::EvictionPolicy::Lru,
+                5,
+                Thresholds::default(),
+            ),
+            tombstones: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The `default` store (numbered databases).
+    pub fn default_store(&self) -> &Keyspace {
+        &self.default
+    }
+
+    /// The store `db` belongs to; `None` for a named store that does not exist.
+    #[inline]
+    pub fn find(&self, db: u32) -> Option<&Keyspace> {
+        if db & NAMED == 0 {
+            return Some(&self.default);
+        }
+        let ks: &'static Keyspace = *self.named.load().get(&db)?;
+        (!ks.dropped.load(Ordering::Relaxed)).then_some(ks)
+    }
+
+    /// The store a name designates.
+    pub fn by_name(&self, name: &str) -> Option<&Keyspace> {
+        if name == "default" {
+            return Some(&self.default);
+        }
+        self.find(store_id(name))
+            .filter(|ks| &*ks.name == name)
+    }
+
+    /// The store `db` belongs to. A database of a store deleted meanwhile resolves to `default`'s
+    /// first database only if the callers did not check first — they do (commands check their
+    /// client's store, records of unknown stores are dropped).
+    #[inline]
+    pub fn keyspace(&self, db: u32) -> &Keyspace {
+        self.find(db).unwrap_or(&self.default)
+    }
+
+    /// Every live store, `default` first.
+    pub fn stores(&self) -> Vec<&Keyspace> {
+        let mut v = vec![&self.default];
+        let named = self.named.load();
+        let mut others: Vec<&Keyspace> = named
+            .values()
+            .copied()
+            .filter(|k| !k.dropped.load(Ordering::Relaxed))
+            .collect();
+        others.sort_by(|a, b| a.name.cmp(&b.name));
+        v.extend(others);
+        v
+    }
+
+    /// Creates (or revives) a named store; `Err` when a different store already holds its id
+    /// or the name is taken. Its policies are applied by the caller.
+    pub fn create_store(&self, name: &str) -> Result<&Keyspace, &'static str> {
+        let _g = self.registry.lock();
+        let id = store_id(name);
+        let map = self.named.load_full();
+        if let Some(ks) = map.get(&id) {
+            if &*ks.name != name {
+                return Err("the name collides with another store's; choose another name");
+            }
+            if !ks.dropped.load(Ordering::Relaxed) {
+                return Err("exists");
+            }
+            ks.dropped.store(false, Ordering::Relaxed);
+            return Ok(*ks);
+        }
+        let ks: &'static Keyspace =
+            Box::leak(Box::new(Keyspace::new(name, std::iter::once(id), self.shards)));
+        let mut next = (*map).clone();
+        next.insert(id, ks);
+        self.named.store(std::sync::Arc::new(next));
+        Ok(ks)
+    }
+
+    /// Deletes a named store: empties it and hides it. False when there is no such store.
+    pub fn drop_store(&self, name: &str) -> bool {
+        let _g = self.registry.lock();
+        let Some(ks) = self.find(store_id(name)).filter(|k| &*k.name == name) else {
+            return false;
+        };
+        ks.dropped.store(true, Ordering::Relaxed);
+        for d in ks.dbs.iter() {
+            let mut guards = d.lock_all();
+            let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
+            drop(guards);
+            free(old, true);
+        }
+        *ks.spec.write() = None;
+        true
+    }
+
+    /// Bytes charged to every store (what `cache.max_memory` bounds).
+    pub fn used(&self) -> u64 {
+        self.stores().iter().map(|k| k.used()).sum()
+    }
+
+    /// Every database of every store, in order.
+    fn all_dbs(&self) -> Vec<&Db> {
+        self.stores()
+            .into_iter()
+            .flat_map(|k| k.dbs.iter())
+            .collect()
     }
 
     /// What the filter says of a key: `None` without a filter, else whether it may be present.
@@ -249,66 +517,53 @@ impl Store {
         s.filter().map(|f| f.peek(h))
     }
 
-    /// The filter figures of `db`, summed over its shards (`None` without a filter).
-    pub fn filter_figures(&self, db: u32) -> Option<FilterFigures> {
-        let d = self.db_or_first(db);
-        let mut out: Option<FilterFigures> = None;
-        for s in d.shards.iter() {
-            let s = s.0.lock();
-            let Some(f) = s.filter() else { continue };
-            let o = out.get_or_insert_with(|| FilterFigures {
-                fingerprint_bits: f.bits(),
-                bucket_size: f.slots(),
-                expected_fpp: 0.0,
-                ..Default::default()
-            });
-            o.size += f.len() as u64;
-            o.capacity += f.capacity() as u64;
-            o.memory += f.memory() as u64;
-            o.layers = o.layers.max(f.layers());
-            o.expected_fpp += f.expected_fpp() * f.len() as f64;
-            let ops = f.ops;
-            o.adds += ops.adds;
-            o.failed_adds += ops.failed_adds;
-            o.deletes += ops.deletes;
-            o.lookups += ops.lookups;
-            o.kicks += ops.kicks;
-            o.resizes += ops.resizes;
-            o.negatives += s.filter_stats.negatives;
-            o.false_positives += s.filter_stats.false_positives;
-        }
-        if let Some(o) = out.as_mut() {
-            o.expected_fpp /= o.size.max(1) as f64;
-        }
-        out
+    /// Before a write to `db`'s store that may grow memory: keeps the store within its own
+    /// limit and the node within `cache.max_memory`. At a limit's critical level, evicts keys
+    /// (the store's own, by its policy; for the node limit, the largest store's) until usage is
+    /// back under it; at panic, when nothing more can be evicted (noeviction, or a volatile
+    /// policy without keys with a TTL), refuses the write. Records the levels, logging each
+    /// change once.
+    pub fn make_room(&self, db: u32, now: u64) -> Result<(), Pressure> {
+        let ks = self.keyspace(db);
+        let own = if ks.limits.max() > 0 {
+            self.keep_within(&ks.limits, &ks.name, || ks.used(), || ks, now)
+        } else {
+            Ok(())
+        };
+        let node = if self.node_limits.max() > 0 {
+            self.keep_within(
+                &self.node_limits,
+                "node",
+                || self.used(),
+                || {
+                    // The store that holds the most gives memory back.
+                    self.stores()
+                        .into_iter()
+                        .filter(|k| k.limits.policy() != crate::config::EvictionPolicy::NoEviction)
+                        .max_by_key(|k| k.used())
+                        .unwrap_or(ks)
+                },
+                now,
+            )
+        } else {
+            Ok(())
+        };
+        own.and(node)
     }
 
-    /// Bytes charged to every key and table of the keyspace (what the memory limit bounds).
-    pub fn used(&self) -> u64 {
-        self.dbs.iter().map(|d| d.used()).sum()
-    }
-
-    /// Changes the eviction policy, switching access tracking between LRU and LFU with it.
-    pub fn set_policy(&self, p: crate::config::EvictionPolicy) {
-        use crate::config::EvictionPolicy as P;
-        self.limits.set_policy(p);
-        self.access.set_lfu(matches!(p, P::Lfu | P::VolatileLfu));
-        self.pool.lock().clear();
-    }
-
-    /// Before a write that may grow memory: at the critical level, evicts keys (by the policy)
-    /// until usage is back under it; at panic, when nothing more can be evicted (noeviction, or
-    /// a volatile policy without keys with a TTL), refuses the write. Records the level,
-    /// logging each change once.
-    pub fn make_room(&self, now: u64) -> Result<(), Pressure> {
-        if self.limits.max() == 0 {
-            return Ok(());
-        }
-        let mut used = self.used();
-        let met = self.limits.level_of(used);
+    fn keep_within<'a>(
+        &'a self,
+        limits: &Limits,
+        name: &str,
+        used_now: impl Fn() -> u64,
+        victim_store: impl Fn() -> &'a Keyspace,
+        now: u64,
+    ) -> Result<(), Pressure> {
+        let mut used = used_now();
+        let met = limits.level_of(used);
         let mut stuck = false;
         if met >= Pressure::Critical {
-            let target = self.limits.bytes_at(Pressure::Critical);
+            let target = limits.bytes_at(Pressure::Critical);
             // Bounded in time so one client's latency stays short; the cron carries on.
             let budget = if met == Pressure::Panic {
                 std::time::Duration::from_millis(25)
@@ -318,69 +573,45 @@ impl Store {
             let started = std::time::Instant::now();
             let mut n = 0u32;
             while used >= target {
-                if !self.evict_one(now) {
+                if !self.evict_one(victim_store(), now) {
                     stuck = true;
                     break;
                 }
                 n += 1;
-                used = self.used();
+                used = used_now();
                 if n.is_multiple_of(32) && started.elapsed() >= budget {
                     break;
                 }
             }
         }
-        self.note_pressure(met, used);
+        note_pressure(limits, name, met, used);
         // As Redis: a write is refused when nothing more can be evicted, not while eviction
         // is still making progress (the cron goes on with it).
-        if stuck && self.limits.level_of(used) == Pressure::Panic {
+        if stuck && limits.level_of(used) == Pressure::Panic {
             Err(Pressure::Panic)
         } else {
             Ok(())
         }
     }
 
-    /// Records the level a write met, logging each change once. A level is left downwards
-    /// only once usage is 2% of the limit below it, so a cache that hovers at a threshold
-    /// (as one that evicts does) does not flap.
-    fn note_pressure(&self, met: Pressure, used: u64) {
-        let prev = self.limits.level();
-        let level = if met >= prev || used + self.limits.max() / 50 < self.limits.bytes_at(prev) {
-            met
-        } else {
-            prev
-        };
-        if let Some(before) = self.limits.note_level(level) {
-            let max = self.limits.max();
-            if level > before && level >= Pressure::Critical {
-                tracing::warn!(
-                    component = "memory",
-                    action = "pressure",
-                    store = "default",
-                    from = before.name(),
-                    to = level.name(),
-                    used,
-                    max,
-                    "memory pressure changed"
-                );
-            } else {
-                tracing::info!(
-                    component = "memory",
-                    action = "pressure",
-                    store = "default",
-                    from = before.name(),
-                    to = level.name(),
-                    used,
-                    max,
-                    "memory pressure changed"
-                );
+    /// Every store's and the node's limits, from the background cycle: evicts what writes
+    /// from peers brought in, and notes levels falling after deletes.
+    pub fn maintain_memory(&self, now: u64) {
+        for ks in self.stores() {
+            if ks.limits.max() > 0 {
+                let _ = self.keep_within(&ks.limits, &ks.name, || ks.used(), || ks, now);
             }
+        }
+        if self.node_limits.max() > 0 {
+            let _ = self.make_room(0, now);
         }
     }
 
-    /// Offers up to `samples` keys of each database to the pool (only keys with a TTL when
-    /// `volatile`); false when none was found.
+    /// Offers up to `samples` keys of each database of `ks` to its pool (only keys with a TTL
+    /// when `volatile`); false when none was found.
     fn sample(
         &self,
+        ks: &Keyspace,
         pool: &mut Pool,
         policy: crate::config::EvictionPolicy,
         mode: super::evict::AccessMode,
@@ -389,7 +620,7 @@ impl Store {
         volatile: bool,
     ) -> bool {
         let mut found = false;
-        for d in self.dbs.iter() {
+        for d in ks.dbs.iter() {
             if d.key_count() == 0 {
                 continue;
             }
@@ -424,28 +655,28 @@ impl Store {
         found
     }
 
-    /// Evicts one key chosen by the policy; false when there is none to evict.
-    fn evict_one(&self, now: u64) -> bool {
+    /// Evicts one key of `ks` chosen by its policy; false when there is none to evict.
+    fn evict_one(&self, ks: &Keyspace, now: u64) -> bool {
         use super::evict::{score, volatile_only};
-        let policy = self.limits.policy();
+        let policy = ks.limits.policy();
         if policy == crate::config::EvictionPolicy::NoEviction {
             return false;
         }
-        let mode = self.access.mode();
-        let samples = self.limits.samples() as usize;
-        let mut pool = self.pool.lock();
+        let mode = ks.access.mode();
+        let samples = ks.limits.samples() as usize;
+        let mut pool = ks.pool.lock();
         // `session` samples sessions (keys with a TTL) first, other keys only when none is left.
         let volatile_first =
             volatile_only(policy) || policy == crate::config::EvictionPolicy::Session;
-        if !self.sample(&mut pool, policy, mode, samples, now, volatile_first)
+        if !self.sample(ks, &mut pool, policy, mode, samples, now, volatile_first)
             && !volatile_only(policy)
             && volatile_first
         {
-            self.sample(&mut pool, policy, mode, samples, now, false);
+            self.sample(ks, &mut pool, policy, mode, samples, now, false);
         }
         let mut rescored = 0;
         while let Some(c) = pool.take_best() {
-            let d = self.db_or_first(c.db);
+            let d = ks.db_or_first(c.db);
             let h = hash_key(&c.key);
             let mut s = d.lock(d.shard_of(h));
             let Some(idx) = s.table().find(h as u32, &c.key) else {
@@ -476,7 +707,14 @@ impl Store {
         mut after: impl FnMut(T),
     ) {
         let _structure = self.structure.read();
-        for d in self.dbs.iter() {
+        // Stores kept out of snapshots (persistence: aof-only is in; disabled is not).
+        let dbs: Vec<&Db> = self
+            .stores()
+            .into_iter()
+            .filter(|k| k.in_snapshots())
+            .flat_map(|k| k.dbs.iter())
+            .collect();
+        for d in dbs {
             for s in d.shards.iter() {
                 let t = {
                     let g = s.0.lock();
@@ -491,16 +729,23 @@ impl Store {
         &self.bus
     }
 
+    /// The numbered databases (of `default`).
     pub fn databases(&self) -> usize {
-        self.dbs.len()
+        self.default.dbs.len()
     }
 
     pub fn db(&self, index: u32) -> Option<&Db> {
-        self.dbs.get(index as usize)
+        let ks = self.find(index)?;
+        if index & NAMED != 0 {
+            ks.dbs.first()
+        } else {
+            ks.dbs.get(index as usize)
+        }
     }
 
+    #[inline]
     fn db_or_first(&self, index: u32) -> &Db {
-        self.dbs.get(index as usize).unwrap_or(&self.dbs[0])
+        self.keyspace(index).db_or_first(index)
     }
 
     /// Runs `f` on one key with its shard locked. The lock is held only for `f`, which must not
@@ -514,14 +759,15 @@ impl Store {
         access: Access,
         f: impl FnOnce(&mut KeyRef<'_>) -> R,
     ) -> R {
-        let d = self.db_or_first(db);
+        let ks = self.keyspace(db);
+        let d = ks.db_or_first(db);
         let h = hash_key(key);
         let mut shard = d.lock(d.shard_of(h));
         let at = Scope {
             bus: &self.bus,
             db: d.index,
             now,
-            mode: self.access.mode(),
+            mode: ks.access.mode(),
             tombstones: self.tombstones_enabled(),
         };
         let mut k = KeyRef::open(&mut shard, at, key, h, access);
@@ -585,7 +831,7 @@ impl Store {
     /// Figures of every database, summed.
     pub fn totals(&self, now: u64) -> DbFigures {
         let mut t = DbFigures::default();
-        for d in self.dbs.iter() {
+        for d in self.all_dbs() {
             let f = self.figures(d.index, now);
             t.keys += f.keys;
             t.volatile += f.volatile;
@@ -600,7 +846,7 @@ impl Store {
 
     /// Clears the hit/miss/expiry counters (CONFIG RESETSTAT).
     pub fn reset_stats(&self) {
-        for d in self.dbs.iter() {
+        for d in self.all_dbs() {
             for s in d.shards.iter() {
                 s.0.lock().stats = ShardStats::default();
             }
@@ -623,7 +869,8 @@ impl Store {
 
     /// Removes every key of every database.
     pub fn flushall(&self, lazy: bool) {
-        let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.lock_all()).collect();
+        let dbs = self.all_dbs();
+        let mut guards: Vec<_> = dbs.iter().flat_map(|d| d.lock_all()).collect();
         let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
         self.bus.emit(0, Origin::Local, Op::FlushAll);
         drop(guards);
@@ -752,7 +999,7 @@ impl Store {
         const STEP: usize = 1024; // slots per lock hold: keeps each pause short
         let mut removed = 0;
         let mut left = budget_slots;
-        for d in self.dbs.iter() {
+        for d in self.all_dbs() {
             for i in 0..d.shard_count() {
                 loop {
                     if left == 0 {
@@ -846,7 +1093,8 @@ impl Store {
                 true
             }
             Op::FlushAll => {
-                let mut guards: Vec<_> = self.dbs.iter().flat_map(|d| d.lock_all()).collect();
+                let dbs = self.all_dbs();
+                let mut guards: Vec<_> = dbs.iter().flat_map(|d| d.lock_all()).collect();
                 let old: Vec<_> = guards.iter_mut().map(|g| g.clear()).collect();
                 self.bus.deliver_if_active(m);
                 drop(guards);
@@ -953,12 +1201,32 @@ impl Store {
     /// Forgets tombstones older than `before` (ms); returns how many.
     pub fn collect_tombstones(&self, before: u64) -> usize {
         let mut n = 0;
-        for d in self.dbs.iter() {
+        for d in self.all_dbs() {
             for s in d.shards.iter() {
                 n += s.0.lock().collect_tombstones(before);
             }
         }
         n
+    }
+}
+
+/// Records the level a write met against `limits`, logging each change once. A level is left
+/// downwards only once usage is 2% of the limit below it, so a cache that hovers at a threshold
+/// (as one that evicts does) does not flap.
+fn note_pressure(limits: &Limits, store: &str, met: Pressure, used: u64) {
+    let prev = limits.level();
+    let level = if met >= prev || used + limits.max() / 50 < limits.bytes_at(prev) {
+        met
+    } else {
+        prev
+    };
+    if let Some(before) = limits.note_level(level) {
+        let max = limits.max();
+        if level > before && level >= Pressure::Critical {
+            tracing::warn!(component = "memory", action = "pressure", store, from = before.name(), to = level.name(), used, max, "memory pressure changed");
+        } else {
+            tracing::info!(component = "memory", action = "pressure", store, from = before.name(), to = level.name(), used, max, "memory pressure changed");
+        }
     }
 }
 
@@ -1002,7 +1270,7 @@ impl Multi<'_> {
             bus: &self.store.bus,
             db: d.index,
             now: self.now,
-            mode: self.store.access.mode(),
+            mode: self.store.keyspace(db).access.mode(),
             tombstones: self.store.tombstones_enabled(),
         };
         KeyRef::open(shard, at, key, h, access)
@@ -1047,7 +1315,7 @@ mod tests {
 
     fn byte_and_key_totals_with(filter: Option<f64>) {
         let s = store();
-        s.set_filter(filter);
+        s.default_store().set_filter(filter);
         for round in 0..3u64 {
             for i in 0..2000u32 {
                 let key = format!("k{i}");
@@ -1075,7 +1343,7 @@ mod tests {
             s.flushdb(3, false);
             let (bytes, keys) = recount(&s);
             assert_eq!(s.used(), bytes);
-            assert_eq!(s.dbs.iter().map(|d| d.key_count()).sum::<u64>(), keys);
+            assert_eq!(s.all_dbs().iter().map(|d| d.key_count()).sum::<u64>(), keys);
             if filter.is_some() {
                 // The filter holds exactly one fingerprint per key: every key is found.
                 s.for_each_shard(
@@ -1097,8 +1365,8 @@ mod tests {
 
     fn limited(policy: EvictionPolicy, max: u64) -> Store {
         let s = store();
-        s.limits.set_max(max);
-        s.set_policy(policy);
+        s.default_store().limits.set_max(max);
+        s.default_store().set_policy(policy);
         s
     }
 
@@ -1106,7 +1374,7 @@ mod tests {
     fn fill(s: &Store, prefix: &str, n: usize, expire_at: impl Fn(usize) -> u64) -> usize {
         let mut refused = 0;
         for i in 0..n {
-            if s.make_room(1_000).is_err() {
+            if s.make_room(0, 1_000).is_err() {
                 refused += 1;
                 continue;
             }
@@ -1119,11 +1387,11 @@ mod tests {
     fn eviction_keeps_usage_under_the_limit() {
         let s = limited(EvictionPolicy::Lru, 200_000);
         assert_eq!(fill(&s, "k", 10_000, |_| 0), 0);
-        let max = s.limits.max();
+        let max = s.default_store().limits.max();
         assert!(s.used() < max, "{} >= {max}", s.used());
         let evicted: u64 = s.totals(0).stats.evicted;
         assert!(evicted > 5_000, "{evicted}");
-        assert!(s.limits.level() <= Pressure::Critical);
+        assert!(s.default_store().limits.level() <= Pressure::Critical);
     }
 
     #[test]
@@ -1132,15 +1400,15 @@ mod tests {
         let refused = fill(&s, "k", 5_000, |_| 0);
         assert!(refused > 0);
         assert_eq!(s.totals(0).stats.evicted, 0);
-        assert_eq!(s.limits.level(), Pressure::Panic);
+        assert_eq!(s.default_store().limits.level(), Pressure::Panic);
         // Reads and deletes still work, and a delete brings the level down.
         assert!(s.with_key(0, b"k1", 0, Access::Read, |k| k.exists()));
         let all = s.keys(0, b"*", 0);
         for k in all.iter().take(all.len() / 2) {
             s.with_key(0, k, 0, Access::Write, |k| k.delete());
         }
-        assert!(s.make_room(1_000).is_ok());
-        assert!(s.limits.level() < Pressure::Critical);
+        assert!(s.make_room(0, 1_000).is_ok());
+        assert!(s.default_store().limits.level() < Pressure::Critical);
     }
 
     #[test]
@@ -1199,7 +1467,7 @@ mod tests {
         let s = limited(EvictionPolicy::Lru, 400_000);
         let mut now = 0;
         let put = |s: &Store, key: &str, now: u64| {
-            assert!(s.make_room(now).is_ok());
+            assert!(s.make_room(0, now).is_ok());
             s.with_key(0, key.as_bytes(), now, Access::Write, |k| {
                 k.set(Value::Str(vec![b'x'; 100].into()), 0)
             });
@@ -1270,7 +1538,7 @@ mod tests {
                 hits += hit as u64;
             }
             if !hit {
-                assert!(s.make_room(now).is_ok());
+                assert!(s.make_room(0, now).is_ok());
                 s.with_key(0, key.as_bytes(), now, Access::Write, |k| {
                     k.set(Value::Str(vec![b'v'; 100].into()), 0)
                 });
@@ -1292,18 +1560,18 @@ mod tests {
         assert!(hot >= 95, "{hot} of the 100 hottest keys kept");
         let (random, _) = zipf_hit_ratio(EvictionPolicy::Random);
         assert!(lfu > random + 0.03, "lfu {lfu:.3} vs random {random:.3}");
-        assert!(s.used() <= s.limits.max());
+        assert!(s.used() <= s.default_store().limits.max());
     }
 
     #[test]
     fn the_filter_answers_misses_and_counts_its_mistakes() {
         let s = store();
-        s.set_filter(Some(0.01));
+        s.default_store().set_filter(Some(0.01));
         for i in 0..20_000 {
             set(&s, 0, format!("k{i}").as_bytes(), 10, 0);
         }
         // Growth stacked layers and they were rebuilt into one.
-        let f = s.filter_figures(0).unwrap();
+        let f = s.default_store().filter_figures().unwrap();
         assert_eq!(f.size, 20_000);
         assert!(f.resizes > 0 && f.layers <= 2, "{f:?}");
         for i in 0..20_000 {
@@ -1315,7 +1583,7 @@ mod tests {
             let key = format!("absent{i}");
             assert!(!s.with_key(0, key.as_bytes(), 0, Access::Read, |k| k.exists()));
         }
-        let f = s.filter_figures(0).unwrap();
+        let f = s.default_store().filter_figures().unwrap();
         assert_eq!(f.negatives + f.false_positives, 20_000);
         assert!(f.observed_fpp() < 0.012, "{}", f.observed_fpp());
         // Deleted keys leave the filter; evicted and expired ones too (remove_at).
@@ -1324,9 +1592,9 @@ mod tests {
                 k.delete()
             });
         }
-        assert_eq!(s.filter_figures(0).unwrap().size, 10_000);
+        assert_eq!(s.default_store().filter_figures().unwrap().size, 10_000);
         s.flushall(false);
-        assert_eq!(s.filter_figures(0).unwrap().size, 0);
+        assert_eq!(s.default_store().filter_figures().unwrap().size, 0);
         assert_eq!(s.may_contain(0, b"k10001"), Some(false));
     }
 }
