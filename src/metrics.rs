@@ -156,6 +156,9 @@ pub fn render(r: &Registry) -> String {
 #[derive(Debug)]
 struct NodeCollector(Weak<Node>);
 
+/// A metric family read from each of a set of things: name, help, reader.
+type Family<T, V> = (&'static str, &'static str, fn(&T) -> V);
+
 fn gauge(
     e: &mut DescriptorEncoder<'_>,
     name: &str,
@@ -225,10 +228,20 @@ impl prometheus_client::collector::Collector for NodeCollector {
         let stores = node.store.stores();
         let label = |k: &crate::store::Keyspace| vec![("store".to_string(), k.name.to_string())];
         let node_level = node.store.node_limits.level();
-        let per_store: [(&str, &str, fn(&crate::store::Keyspace) -> f64); 3] = [
-            ("hypercache_store_bytes", "Bytes charged to the store's keys, values, tables and filter.", |k| k.used() as f64),
-            ("hypercache_store_items", "Keys held by the store.", |k| k.keys() as f64),
-            ("hypercache_store_memory_limit_bytes", "The store's own memory limit; 0 = only the node's.", |k| k.limits.max() as f64),
+        let per_store: [Family<crate::store::Keyspace, f64>; 3] = [
+            (
+                "hypercache_store_bytes",
+                "Bytes charged to the store's keys, values, tables and filter.",
+                |k| k.used() as f64,
+            ),
+            ("hypercache_store_items", "Keys held by the store.", |k| {
+                k.keys() as f64
+            }),
+            (
+                "hypercache_store_memory_limit_bytes",
+                "The store's own memory limit; 0 = only the node's.",
+                |k| k.limits.max() as f64,
+            ),
         ];
         for (name, help, f) in per_store {
             let mut fam = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
@@ -251,11 +264,27 @@ impl prometheus_client::collector::Collector for NodeCollector {
             .filter_map(|k| k.filter_figures().map(|f| (label(k), f)))
             .collect();
         if !filters.is_empty() {
-            let gauges: [(&str, &str, fn(&crate::store::FilterFigures) -> f64); 4] = [
-                ("hypercache_filter_items", "Fingerprints in the store's cuckoo filter.", |f| f.size as f64),
-                ("hypercache_filter_capacity", "Fingerprint slots of the store's cuckoo filter.", |f| f.capacity as f64),
-                ("hypercache_filter_memory_bytes", "Bytes of the store's cuckoo filter.", |f| f.memory as f64),
-                ("hypercache_filter_observed_fpp", "False positives among lookups of absent keys.", |f| f.observed_fpp()),
+            let gauges: [Family<crate::store::FilterFigures, f64>; 4] = [
+                (
+                    "hypercache_filter_items",
+                    "Fingerprints in the store's cuckoo filter.",
+                    |f| f.size as f64,
+                ),
+                (
+                    "hypercache_filter_capacity",
+                    "Fingerprint slots of the store's cuckoo filter.",
+                    |f| f.capacity as f64,
+                ),
+                (
+                    "hypercache_filter_memory_bytes",
+                    "Bytes of the store's cuckoo filter.",
+                    |f| f.memory as f64,
+                ),
+                (
+                    "hypercache_filter_observed_fpp",
+                    "False positives among lookups of absent keys.",
+                    |f| f.observed_fpp(),
+                ),
             ];
             for (name, help, g) in gauges {
                 let mut fam = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
@@ -263,10 +292,22 @@ impl prometheus_client::collector::Collector for NodeCollector {
                     ConstGauge::new(g(f)).encode(fam.encode_family(l)?)?;
                 }
             }
-            let counters: [(&str, &str, fn(&crate::store::FilterFigures) -> u64); 3] = [
-                ("hypercache_filter_lookups", "Lookups that asked the store's cuckoo filter.", |f| f.lookups),
-                ("hypercache_filter_negatives", "Lookups the filter answered \"definitely absent\".", |f| f.negatives),
-                ("hypercache_filter_false_positives", "Lookups the filter answered \"maybe\" for absent keys.", |f| f.false_positives),
+            let counters: [Family<crate::store::FilterFigures, u64>; 3] = [
+                (
+                    "hypercache_filter_lookups",
+                    "Lookups that asked the store's cuckoo filter.",
+                    |f| f.lookups,
+                ),
+                (
+                    "hypercache_filter_negatives",
+                    "Lookups the filter answered \"definitely absent\".",
+                    |f| f.negatives,
+                ),
+                (
+                    "hypercache_filter_false_positives",
+                    "Lookups the filter answered \"maybe\" for absent keys.",
+                    |f| f.false_positives,
+                ),
             ];
             for (name, help, g) in counters {
                 let mut fam = e.encode_descriptor(name, help, None, MetricType::Counter)?;

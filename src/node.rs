@@ -220,11 +220,11 @@ impl Node {
             .find(|s| s.name == "default")
             .cloned()
             .unwrap_or_else(|| crate::config::StoreConfig::new("default"));
-        store.default_store().configure(&default_spec, c);
+        store.set_cache_defaults(c.clone());
+        store.configure_store(store.default_store(), &default_spec);
         for spec in config.stores.iter().filter(|s| s.name != "default") {
-            match store.create_store(&spec.name) {
-                Ok(ks) => ks.configure(spec, c),
-                Err(why) => tracing::error!(component = "store", store = %spec.name, reason = why, "store not created"),
+            if let Err(why) = store.define_store(spec, true) {
+                tracing::error!(component = "store", store = %spec.name, reason = %why, "store not created");
             }
         }
         let node = Arc::new(Node {

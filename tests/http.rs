@@ -591,6 +591,8 @@ fn the_openapi_document_describes_every_route_we_serve() {
     documented.sort();
     let served = [
         "DELETE /api/cache/{key}",
+        "DELETE /api/stores/{name}",
+        "DELETE /api/stores/{name}/cache/{key}",
         "GET /api/admin/persistence-stats",
         "GET /api/cache/stats",
         "GET /api/cache/{key}",
@@ -598,14 +600,19 @@ fn the_openapi_document_describes_every_route_we_serve() {
         "GET /api/cluster/status",
         "GET /api/filter/check/{key}",
         "GET /api/filter/stats",
+        "GET /api/stores",
+        "GET /api/stores/{name}",
+        "GET /api/stores/{name}/cache/{key}",
         "GET /health",
         "GET /metrics",
         "GET /openapi.json",
         "GET /stats",
         "POST /api/admin/aof-rewrite",
         "POST /api/admin/snapshot",
+        "POST /api/stores",
         "PUT /api/admin/log-level",
         "PUT /api/cache/{key}",
+        "PUT /api/stores/{name}/cache/{key}",
     ];
     assert_eq!(documented, served);
     // Each documented route is really there (a route we don't serve answers "No such route"),

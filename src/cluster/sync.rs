@@ -98,7 +98,29 @@ pub async fn sync_once(
     let mut pass = Pass::default();
     let mut conn = client::PeerConn::connect(addr, CALL_TIMEOUT).await?;
     let me = cluster.node_id.clone();
-    for db in 0..node.store.databases() as u32 {
+    // Store definitions first, through the stream, so the peer has somewhere to put the data.
+    for (name, spec) in node.store.store_records() {
+        cluster.replicator.send_to(
+            peer,
+            &crate::persist::mutation::Mutation {
+                db: 0,
+                stamp: node.store.bus().next_stamp(),
+                origin: crate::persist::mutation::Origin::Local,
+                op: crate::persist::mutation::Op::CreateStore {
+                    name: name.as_bytes(),
+                    spec: spec.as_bytes(),
+                },
+            },
+        );
+    }
+    let named: Vec<u32> = node
+        .store
+        .stores()
+        .iter()
+        .skip(1)
+        .map(|k| k.dbs()[0].index)
+        .collect();
+    for db in (0..node.store.databases() as u32).chain(named) {
         let now = now_ms();
         let peer_id = peer.node_id.clone();
         let local = node
@@ -107,6 +129,10 @@ pub async fn sync_once(
         let db_s = db.to_string();
         let r = timeout(conn.call(&[b"HCDIGEST", db_s.as_bytes(), me.as_bytes()])).await?;
         let Some(remote) = r.array() else {
+            // A store the peer has not created yet: the next pass compares it.
+            if db & crate::store::NAMED != 0 {
+                continue;
+            }
             return Err(std::io::Error::other(format!("bad HCDIGEST reply: {r:?}")));
         };
         for (i, d) in local.iter().enumerate() {

@@ -15,6 +15,13 @@ use crate::store::Access;
 
 fn db_arg(cx: &Ctx<'_>, a: &[u8]) -> Result<u32> {
     let db = int_arg(a)?;
+    // A named store's database, when this node has the store.
+    if (0..=u32::MAX as i64).contains(&db)
+        && db as u32 & crate::store::NAMED != 0
+        && cx.node.store.find(db as u32).is_some()
+    {
+        return Ok(db as u32);
+    }
     if db < 0 || db as usize >= cx.node.store.databases() {
         return Err(Error::DbIndexOutOfRange);
     }

@@ -26,6 +26,17 @@ pub fn echo(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 pub fn select(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    // A named store, or (as in Redis) a database index.
+    if crate::util::num::parse_i64(&args[1]).is_none()
+        && let Some(ks) = std::str::from_utf8(&args[1])
+            .ok()
+            .and_then(|name| cx.node.store.by_name(name))
+    {
+        let id = ks.dbs()[0].index;
+        cx.client.select(id);
+        cx.out.ok();
+        return Ok(());
+    }
     let id = int_arg(&args[1])?;
     if id < i32::MIN as i64 || id > i32::MAX as i64 {
         return Err(Error::NotInteger);

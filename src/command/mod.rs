@@ -146,6 +146,15 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             return Err(Error::coded(msg));
         }
     }
+    // The store this client selected was deleted meanwhile.
+    if cx.client.db & crate::store::NAMED != 0
+        && (cmd.has(table::WRITE) || cmd.has(table::READONLY))
+        && cx.node.store.find(cx.client.db).is_none()
+    {
+        return Err(Error::msg(
+            "the selected store no longer exists (SELECT another)",
+        ));
+    }
     // As Redis's performEvictions: make room before a write that may grow memory.
     if cmd.has(table::DENYOOM) && cx.node.store.make_room(cx.client.db, cx.now).is_err() {
         return Err(Error::Oom);

@@ -167,7 +167,11 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(s, "lazyfree_pending_objects:0");
         // HyperCache's own: what the limit bounds, and how close it is.
         f!(s, "used_memory_keyspace:{dataset}");
-        f!(s, "memory_pressure:{}", node.store.node_limits.level().name());
+        f!(
+            s,
+            "memory_pressure:{}",
+            node.store.node_limits.level().name()
+        );
     }
     if want("persistence") {
         section(&mut s, "Persistence");
@@ -249,6 +253,45 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
                     fig.avg_ttl_ms
                 );
             }
+        }
+        // Named stores, one line each (HyperCache's own).
+        for ks in node.store.stores().into_iter().skip(1) {
+            let db = ks.dbs()[0].index;
+            let fig = node.store.figures(db, now);
+            f!(
+                s,
+                "store_{}:keys={},expires={},avg_ttl={}",
+                ks.name,
+                fig.keys,
+                fig.volatile,
+                fig.avg_ttl_ms
+            );
+        }
+    }
+    if want("stores") || want("all") || want("everything") {
+        section(&mut s, "Stores");
+        for ks in node.store.stores() {
+            f!(
+                s,
+                "store_{}:keys={},bytes={},max_memory={},policy={},pressure={},filter={},persistence={}",
+                ks.name,
+                ks.keys(),
+                ks.used(),
+                ks.limits.max(),
+                ks.limits.policy().name(),
+                ks.limits.level().name(),
+                if ks.filter_fpp().is_some() {
+                    "on"
+                } else {
+                    "off"
+                },
+                ks.spec
+                    .read()
+                    .as_ref()
+                    .and_then(|s| s.persistence)
+                    .unwrap_or_default()
+                    .name()
+            );
         }
     }
     s
@@ -661,8 +704,20 @@ fn param_value(cx: &Ctx<'_>, name: &str) -> String {
             .redis_name()
             .to_string(),
         "maxmemory-samples" => cx.node.store.node_limits.samples().to_string(),
-        "lfu-log-factor" => cx.node.store.default_store().access.log_factor().to_string(),
-        "lfu-decay-time" => cx.node.store.default_store().access.decay_time().to_string(),
+        "lfu-log-factor" => cx
+            .node
+            .store
+            .default_store()
+            .access
+            .log_factor()
+            .to_string(),
+        "lfu-decay-time" => cx
+            .node
+            .store
+            .default_store()
+            .access
+            .decay_time()
+            .to_string(),
         "proto-max-bulk-len" => st.proto_max_bulk_len().to_string(),
         "client-query-buffer-limit" => st
             .client_query_buffer_limit
@@ -1040,6 +1095,23 @@ pub fn shutdown(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         Ordering::Relaxed,
     );
     cx.client.action = Some(Action::Shutdown);
+    Ok(())
+}
+
+/// STORES: the stores of this node, `default` first (HyperCache's own command; `INFO stores`
+/// has their figures).
+pub fn stores(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let names: Vec<String> = cx
+        .node
+        .store
+        .stores()
+        .iter()
+        .map(|k| k.name.to_string())
+        .collect();
+    cx.out.array(names.len());
+    for n in names {
+        cx.out.bulk(n.as_bytes());
+    }
     Ok(())
 }
 

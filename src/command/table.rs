@@ -225,6 +225,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("hcrange", 4, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: the keys and stamps of one digest range.", "O(N)", cluster::hcrange),
     cmd!("hcstamp", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "The stamp (Lamport time, node) of a key's current version.", "O(1)", cluster::hcstamp),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
+    cmd!("stores", 1, LOADING | STALE, NOACL, NONE, "server", "0.1.0", "Lists the stores of this node (HyperCache).", "O(N) where N is the number of stores", server::stores),
     // RedisBloom's cuckoo filters.
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),

@@ -201,7 +201,7 @@ fn write_refused(n: &Node) -> Option<(StatusCode, String)> {
 }
 
 /// Makes this thread's last write durable and acknowledged as the configured policies ask.
-async fn settle(n: &Node) -> Result<bool, (StatusCode, String)> {
+pub(super) async fn settle(n: &Node) -> Result<bool, (StatusCode, String)> {
     let offset = crate::persist::aof::take_thread_offset();
     if let Some(aof) = n
         .persistence
@@ -243,12 +243,21 @@ pub async fn put_key(
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let n = &st.node;
+    put_in(&st.node, cid, 0, key_of(&uri), body).await
+}
+
+/// PUT of a key of store `db` (the default store's routes and `/api/stores/{name}/cache`).
+pub async fn put_in(
+    n: &Node,
+    cid: CorrelationId,
+    db: u32,
+    key: Vec<u8>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(e) => return error(e.status(), &e.body_text(), n, &cid),
     };
-    let key = key_of(&uri);
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
@@ -304,11 +313,11 @@ pub async fn put_key(
             }
         }
     }
-    let ttl_ms = ttl_ms.or(n.config.cache.default_ttl.map(|d| d.as_millis() as u64));
+    let ttl_ms = ttl_ms.or(n.store.keyspace(db).default_ttl(&n.config.cache));
     if let Some((status, msg)) = write_refused(n) {
         return error(status, &msg, n, &cid);
     }
-    if n.store.make_room(0, now).is_err() {
+    if n.store.make_room(db, now).is_err() {
         return error(
             StatusCode::INSUFFICIENT_STORAGE,
             &crate::error::Error::Oom.to_string(),
@@ -335,7 +344,7 @@ pub async fn put_key(
     let expire_at = ttl_ms.map_or(0, |t| now + t);
     crate::cluster::replication::with_correlation(&cid.0, || {
         n.store
-            .with_key(0, &key, now, Access::Write, |k| k.set(stored, expire_at));
+            .with_key(db, &key, now, Access::Write, |k| k.set(stored, expire_at));
     });
     tracing::debug!(component = "http", action = "set", key = %lossy(&key), "key set");
     let replicated = match settle(n).await {
@@ -385,8 +394,11 @@ pub async fn get_key(
     Extension(cid): Extension<CorrelationId>,
     uri: Uri,
 ) -> Response {
-    let n = &st.node;
-    let key = key_of(&uri);
+    get_in(&st.node, cid, 0, key_of(&uri)).await
+}
+
+/// GET of a key of store `db`.
+pub async fn get_in(n: &Node, cid: CorrelationId, db: u32, key: Vec<u8>) -> Response {
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
@@ -401,13 +413,15 @@ pub async fn get_key(
     let mut local = true;
     let now = now_ms();
     if n.cluster.has_peers()
-        && !n.store.with_key(0, &key, now, Access::Peek, |k| k.exists())
-        && n.cluster.must_repair(&n.store, 0, &key)
+        && !n
+            .store
+            .with_key(db, &key, now, Access::Peek, |k| k.exists())
+        && n.cluster.must_repair(&n.store, db, &key)
     {
-        local = !n.cluster.repair(n, 0, &key).await;
+        local = !n.cluster.repair(n, db, &key).await;
     }
     let now = now_ms();
-    let found = n.store.with_key(0, &key, now, Access::Read, |k| {
+    let found = n.store.with_key(db, &key, now, Access::Read, |k| {
         k.entry().map(|e| (to_json(&e.value), e.expire_at))
     });
     match found {
@@ -457,8 +471,11 @@ pub async fn delete_key(
     Extension(cid): Extension<CorrelationId>,
     uri: Uri,
 ) -> Response {
-    let n = &st.node;
-    let key = key_of(&uri);
+    delete_in(&st.node, cid, 0, key_of(&uri)).await
+}
+
+/// DELETE of a key of store `db`.
+pub async fn delete_in(n: &Node, cid: CorrelationId, db: u32, key: Vec<u8>) -> Response {
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
@@ -466,12 +483,16 @@ pub async fn delete_key(
         return error(status, &msg, n, &cid);
     }
     let now = now_ms();
-    if n.cluster.has_peers() && !n.store.with_key(0, &key, now, Access::Peek, |k| k.exists()) {
-        n.cluster.repair(n, 0, &key).await;
+    if n.cluster.has_peers()
+        && !n
+            .store
+            .with_key(db, &key, now, Access::Peek, |k| k.exists())
+    {
+        n.cluster.repair(n, db, &key).await;
     }
     let existed = crate::cluster::replication::with_correlation(&cid.0, || {
         n.store
-            .with_key(0, &key, now_ms(), Access::Write, |k| k.delete().is_some())
+            .with_key(db, &key, now_ms(), Access::Write, |k| k.delete().is_some())
     });
     tracing::debug!(component = "http", action = "delete", key = %lossy(&key), existed, "key deleted");
     let replicated = match settle(n).await {

@@ -60,11 +60,12 @@ pub struct FilterStats {
 }
 
 /// The database of the store asked for, or the message for its absence.
-fn store_of(q: &StoreQuery) -> Result<u32, String> {
-    match q.store.as_deref() {
-        None | Some("default") => Ok(0),
-        Some(name) => Err(format!("Store '{name}' not found")),
-    }
+fn store_of(n: &Node, q: &StoreQuery) -> Result<u32, String> {
+    let name = q.store.as_deref().unwrap_or("default");
+    n.store
+        .by_name(name)
+        .map(|ks| ks.dbs()[0].index)
+        .ok_or_else(|| format!("Store '{name}' not found"))
 }
 
 fn off(n: &Node, cid: &CorrelationId) -> Response {
@@ -87,7 +88,7 @@ pub async fn stats(
     Query(q): Query<StoreQuery>,
 ) -> Response {
     let n = &st.node;
-    let db = match store_of(&q) {
+    let db = match store_of(n, &q) {
         Ok(db) => db,
         Err(msg) => return error(StatusCode::NOT_FOUND, &msg, n, &cid),
     };
@@ -153,7 +154,7 @@ pub async fn check(
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
-    let db = match store_of(&q) {
+    let db = match store_of(n, &q) {
         Ok(db) => db,
         Err(msg) => return error(StatusCode::NOT_FOUND, &msg, n, &cid),
     };

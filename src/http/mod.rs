@@ -10,6 +10,7 @@ pub mod admin;
 pub mod api;
 pub mod filter;
 pub mod metrics;
+pub mod stores;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -54,6 +55,13 @@ pub struct AppState {
         api::cluster_status,
         filter::stats,
         filter::check,
+        stores::create,
+        stores::list,
+        stores::get,
+        stores::delete,
+        stores::get_key,
+        stores::put_key,
+        stores::delete_key,
         admin::snapshot,
         admin::aof_rewrite,
         admin::persistence_stats,
@@ -88,6 +96,23 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/api/cache/",
+            get(api::empty_key)
+                .put(api::empty_key)
+                .delete(api::empty_key),
+        )
+        .route("/api/stores", get(stores::list).post(stores::create))
+        .route(
+            "/api/stores/{name}",
+            get(stores::get).delete(stores::delete),
+        )
+        .route(
+            "/api/stores/{name}/cache/{*key}",
+            get(stores::get_key)
+                .put(stores::put_key)
+                .delete(stores::delete_key),
+        )
+        .route(
+            "/api/stores/{name}/cache/",
             get(api::empty_key)
                 .put(api::empty_key)
                 .delete(api::empty_key),

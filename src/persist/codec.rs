@@ -246,6 +246,8 @@ const OP_PERSIST: u8 = 6;
 const OP_FLUSHDB: u8 = 7;
 const OP_FLUSHALL: u8 = 8;
 const OP_SWAPDB: u8 = 9;
+const OP_CREATE_STORE: u8 = 10;
+const OP_DROP_STORE: u8 = 11;
 
 /// Writes a mutation's payload (the record body, without framing).
 pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
@@ -259,6 +261,8 @@ pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
         Op::FlushDb => OP_FLUSHDB,
         Op::FlushAll => OP_FLUSHALL,
         Op::SwapDb { .. } => OP_SWAPDB,
+        Op::CreateStore { .. } => OP_CREATE_STORE,
+        Op::DropStore { .. } => OP_DROP_STORE,
     };
     out.push(tag);
     put_varint(out, m.db as u64);
@@ -283,6 +287,11 @@ pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
         }
         Op::FlushDb | Op::FlushAll => {}
         Op::SwapDb { other } => put_varint(out, other as u64),
+        Op::CreateStore { name, spec } => {
+            put_bytes(out, name);
+            put_bytes(out, spec);
+        }
+        Op::DropStore { name } => put_bytes(out, name),
     }
 }
 
@@ -336,6 +345,16 @@ pub fn decode_mutation(payload: &[u8], origin: Origin) -> Result<OwnedMutation, 
         OP_FLUSHALL => OwnedOp::FlushAll,
         OP_SWAPDB => OwnedOp::SwapDb {
             other: r.u32_varint()?,
+        },
+        OP_CREATE_STORE => {
+            let name = r.bytes()?.to_vec();
+            OwnedOp::CreateStore {
+                name,
+                spec: r.bytes()?.to_vec(),
+            }
+        }
+        OP_DROP_STORE => OwnedOp::DropStore {
+            name: r.bytes()?.to_vec(),
         },
         _ => return Err(DecodeError::Malformed("unknown mutation type")),
     };
@@ -433,6 +452,8 @@ mod tests {
             Just(OwnedOp::FlushDb),
             Just(OwnedOp::FlushAll),
             any::<u32>().prop_map(|other| OwnedOp::SwapDb { other }),
+            (key(), key()).prop_map(|(name, spec)| OwnedOp::CreateStore { name, spec }),
+            key().prop_map(|name| OwnedOp::DropStore { name }),
         ]
     }
 

@@ -319,6 +319,10 @@ impl Persistence {
 }
 
 impl MutationSink for Persistence {
+    fn is_disk(&self) -> bool {
+        true
+    }
+
     fn publish(&self, m: &Mutation<'_>) {
         if m.origin == Origin::Replay {
             return;

@@ -47,6 +47,10 @@ pub enum Op<'a> {
     FlushAll,
     /// This database and `other` swapped contents.
     SwapDb { other: u32 },
+    /// A named store was created (or reconfigured), with its configuration as JSON.
+    CreateStore { name: &'a [u8], spec: &'a [u8] },
+    /// A named store was deleted with its data.
+    DropStore { name: &'a [u8] },
 }
 
 impl Op<'_> {
@@ -58,7 +62,11 @@ impl Op<'_> {
             | Op::Evicted { key }
             | Op::Expire { key, .. }
             | Op::Persist { key } => Some(key),
-            Op::FlushDb | Op::FlushAll | Op::SwapDb { .. } => None,
+            Op::FlushDb
+            | Op::FlushAll
+            | Op::SwapDb { .. }
+            | Op::CreateStore { .. }
+            | Op::DropStore { .. } => None,
         }
     }
 
@@ -74,6 +82,8 @@ impl Op<'_> {
             Op::FlushDb => "flushdb",
             Op::FlushAll => "flushall",
             Op::SwapDb { .. } => "swapdb",
+            Op::CreateStore { .. } => "create_store",
+            Op::DropStore { .. } => "drop_store",
         }
     }
 }
@@ -116,6 +126,13 @@ pub enum OwnedOp {
     SwapDb {
         other: u32,
     },
+    CreateStore {
+        name: Vec<u8>,
+        spec: Vec<u8>,
+    },
+    DropStore {
+        name: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -149,6 +166,13 @@ impl Mutation<'_> {
             Op::FlushDb => OwnedOp::FlushDb,
             Op::FlushAll => OwnedOp::FlushAll,
             Op::SwapDb { other } => OwnedOp::SwapDb { other },
+            Op::CreateStore { name, spec } => OwnedOp::CreateStore {
+                name: name.to_vec(),
+                spec: spec.to_vec(),
+            },
+            Op::DropStore { name } => OwnedOp::DropStore {
+                name: name.to_vec(),
+            },
         };
         OwnedMutation {
             db: self.db,
@@ -179,6 +203,8 @@ impl OwnedMutation {
             OwnedOp::FlushDb => Op::FlushDb,
             OwnedOp::FlushAll => Op::FlushAll,
             OwnedOp::SwapDb { other } => Op::SwapDb { other: *other },
+            OwnedOp::CreateStore { name, spec } => Op::CreateStore { name, spec },
+            OwnedOp::DropStore { name } => Op::DropStore { name },
         };
         Mutation {
             db: self.db,
@@ -194,12 +220,19 @@ impl OwnedMutation {
 /// must be quick and must never call back into the store.
 pub trait MutationSink: Send + Sync {
     fn publish(&self, m: &Mutation<'_>);
+
+    /// Whether this sink writes to disk (and so skips the stores kept off the AOF).
+    fn is_disk(&self) -> bool {
+        false
+    }
 }
 
 /// Delivers mutations to the node's sinks and stamps them.
 pub struct Bus {
     sinks: Vec<Arc<dyn MutationSink>>,
     clock: LamportClock,
+    /// Stores (by id; `default` as 0) whose changes stay off the AOF.
+    off_disk: arc_swap::ArcSwap<std::collections::HashSet<u32>>,
 }
 
 impl Bus {
@@ -207,6 +240,7 @@ impl Bus {
         Bus {
             sinks,
             clock: LamportClock::new(node),
+            off_disk: Default::default(),
         }
     }
 
@@ -256,9 +290,33 @@ impl Bus {
 
     /// Delivers a change that already carries its stamp (replay, peers).
     pub fn deliver(&self, m: &Mutation<'_>) {
+        let off = self.off_disk.load();
+        // Keyed changes only: store definitions and flushes are always recorded.
+        let skip_disk = !off.is_empty() && m.op.key().is_some() && {
+            let id = if m.db & crate::store::NAMED == 0 {
+                0
+            } else {
+                m.db
+            };
+            off.contains(&id)
+        };
         for s in &self.sinks {
+            if skip_disk && s.is_disk() {
+                continue;
+            }
             s.publish(m);
         }
+    }
+
+    /// Keeps a store's changes off the AOF (`persistence: snapshot` or `disabled`), or not.
+    pub fn set_off_disk(&self, store: u32, off: bool) {
+        let mut next = (**self.off_disk.load()).clone();
+        if off {
+            next.insert(store);
+        } else {
+            next.remove(&store);
+        }
+        self.off_disk.store(Arc::new(next));
     }
 }
 

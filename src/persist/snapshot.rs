@@ -77,6 +77,25 @@ fn write_inner(
     w.write_all(&head)?;
     let mut bytes = head.len() as u64;
     let mut keys = 0u64;
+    // The stores created at run time first, so their data has somewhere to go on loading.
+    let mut defs = Vec::new();
+    for (name, spec) in store.store_records() {
+        codec::encode_mutation(
+            &mut defs,
+            &Mutation {
+                db: 0,
+                stamp: Default::default(),
+                origin: Origin::Local,
+                op: Op::CreateStore {
+                    name: name.as_bytes(),
+                    spec: spec.as_bytes(),
+                },
+            },
+        );
+        keys += 1;
+    }
+    w.write_all(&defs)?;
+    bytes += defs.len() as u64;
     let mut result = Ok(());
     store.for_each_shard(
         |db, shard| {

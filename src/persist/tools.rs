@@ -70,6 +70,10 @@ pub fn describe(m: &OwnedMutation) -> String {
         OwnedOp::FlushDb => format!("{head} FLUSHDB"),
         OwnedOp::FlushAll => format!("{head} FLUSHALL"),
         OwnedOp::SwapDb { other } => format!("{head} SWAPDB {other}"),
+        OwnedOp::CreateStore { name, spec } => {
+            format!("{head} CREATE_STORE {} {}", quote(name), quote(spec))
+        }
+        OwnedOp::DropStore { name } => format!("{head} DROP_STORE {}", quote(name)),
     }
 }
 

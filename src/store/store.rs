@@ -212,6 +212,8 @@ pub struct Keyspace {
     persist: std::sync::atomic::AtomicU8,
     /// Set while the store is deleted (named stores are kept to be reused by name).
     pub dropped: std::sync::atomic::AtomicBool,
+    /// Declared in the configuration file: records from the AOF or peers leave it alone.
+    pub from_config: std::sync::atomic::AtomicBool,
 }
 
 impl Keyspace {
@@ -231,6 +233,7 @@ impl Keyspace {
             spec: parking_lot::RwLock::new(None),
             persist: Default::default(),
             dropped: Default::default(),
+            from_config: Default::default(),
         }
     }
 
@@ -264,8 +267,7 @@ impl Keyspace {
     pub fn set_policy(&self, p: crate::config::EvictionPolicy) {
         use crate::config::EvictionPolicy as P;
         self.limits.set_policy(p);
-        self.access
-            .set_lfu(matches!(p, P::Lfu | P::VolatileLfu));
+        self.access.set_lfu(matches!(p, P::Lfu | P::VolatileLfu));
         self.pool.lock().clear();
     }
 
@@ -307,6 +309,53 @@ impl Keyspace {
     #[inline]
     pub fn in_snapshots(&self) -> bool {
         self.persist.load(Ordering::Relaxed) < 2
+    }
+
+    /// Offers up to `samples` keys of each database of `ks` to its pool (only keys with a TTL
+    /// when `volatile`); false when none was found.
+    fn sample(
+        &self,
+        pool: &mut Pool,
+        policy: crate::config::EvictionPolicy,
+        mode: super::evict::AccessMode,
+        samples: usize,
+        now: u64,
+        volatile: bool,
+    ) -> bool {
+        let mut found = false;
+        for d in self.dbs.iter() {
+            if d.key_count() == 0 {
+                continue;
+            }
+            let n = d.shard_count();
+            let start = fastrand::usize(..n);
+            for i in 0..n {
+                let s = d.lock((start + i) % n);
+                if s.is_empty() || (volatile && s.volatile == 0) {
+                    continue;
+                }
+                let t = s.table();
+                let cap = t.capacity();
+                let mut at = fastrand::usize(..cap);
+                let mut taken = 0;
+                let mut looked = 0;
+                // A run of neighbouring slots, as Redis's dictGetSomeKeys.
+                while taken < samples && looked < cap {
+                    if let Some(e) = t.get(at)
+                        && (!volatile || e.expire_at != 0)
+                        && let Some(sc) = super::evict::score(policy, mode, e, now)
+                    {
+                        pool.offer(sc, d.index, &e.key);
+                        taken += 1;
+                        found = true;
+                    }
+                    at = (at + 1) % cap;
+                    looked += 1;
+                }
+                break;
+            }
+        }
+        found
     }
 
     /// Applies a store's configuration; what it leaves unset comes from the node's `cache`.
@@ -387,6 +436,8 @@ pub struct Store {
     structure: parking_lot::RwLock<()>,
     /// The node-wide limit (`cache.max_memory`) over all stores.
     pub node_limits: Limits,
+    /// The node's `cache` settings, which stores inherit what they do not set.
+    cache: parking_lot::RwLock<crate::config::CacheConfig>,
     tombstones: std::sync::atomic::AtomicBool,
 }
 
@@ -405,8 +456,88 @@ impl Store {
                 5,
                 Thresholds::default(),
             ),
+            cache: Default::default(),
             tombstones: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// The node's `cache` settings, inherited by stores.
+    pub fn set_cache_defaults(&self, c: crate::config::CacheConfig) {
+        *self.cache.write() = c;
+    }
+
+    /// Creates a named store, or reconfigures it, and publishes the change (the AOF records it,
+    /// every peer applies it). `from_config`: declared in the configuration file.
+    pub fn define_store(
+        &self,
+        spec: &crate::config::StoreConfig,
+        from_config: bool,
+    ) -> Result<&Keyspace, String> {
+        if spec.name == "default" {
+            self.configure_store(&self.default, spec);
+            return Ok(&self.default);
+        }
+        let ks = match self.create_store(&spec.name) {
+            Ok(ks) => ks,
+            Err("exists") => self
+                .by_name(&spec.name)
+                .ok_or_else(|| "the store is being deleted".to_string())?,
+            Err(why) => return Err(why.to_string()),
+        };
+        self.configure_store(ks, spec);
+        if from_config {
+            ks.from_config.store(true, Ordering::Relaxed);
+        } else {
+            let json = spec.to_json().to_string();
+            self.bus.emit(
+                0,
+                Origin::Local,
+                Op::CreateStore {
+                    name: spec.name.as_bytes(),
+                    spec: json.as_bytes(),
+                },
+            );
+        }
+        Ok(ks)
+    }
+
+    /// Deletes a named store with its data and publishes it. `Err` names why not.
+    pub fn delete_store(&self, name: &str) -> Result<(), &'static str> {
+        let ks = self.by_name(name).ok_or("not found")?;
+        if name == "default" || ks.from_config.load(Ordering::Relaxed) {
+            return Err("declared in the configuration file");
+        }
+        if !self.drop_store(name) {
+            return Err("not found");
+        }
+        self.bus.emit(
+            0,
+            Origin::Local,
+            Op::DropStore {
+                name: name.as_bytes(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Applies a store's configuration, and keeps its changes off the AOF if it says so.
+    pub fn configure_store(&self, ks: &Keyspace, spec: &crate::config::StoreConfig) {
+        ks.configure(spec, &self.cache.read());
+        let id = ks.dbs[0].index & NAMED;
+        let id = if id == 0 { 0 } else { ks.dbs[0].index };
+        self.bus.set_off_disk(id, !ks.in_aof());
+    }
+
+    /// The records that recreate the runtime-created stores (written first in a snapshot).
+    pub fn store_records(&self) -> Vec<(String, String)> {
+        self.stores()
+            .into_iter()
+            .filter(|k| &*k.name != "default" && !k.from_config.load(Ordering::Relaxed))
+            .filter_map(|k| {
+                let spec = k.spec.read().clone()?;
+                Some((spec.name.clone(), spec.to_json().to_string()))
+            })
+            .collect()
     }
 
     /// The `default` store (numbered databases).
@@ -429,8 +560,7 @@ impl Store {
         if name == "default" {
             return Some(&self.default);
         }
-        self.find(store_id(name))
-            .filter(|ks| &*ks.name == name)
+        self.find(store_id(name)).filter(|ks| &*ks.name == name)
     }
 
     /// The store `db` belongs to. A database of a store deleted meanwhile resolves to `default`'s
@@ -471,8 +601,11 @@ impl Store {
             ks.dropped.store(false, Ordering::Relaxed);
             return Ok(*ks);
         }
-        let ks: &'static Keyspace =
-            Box::leak(Box::new(Keyspace::new(name, std::iter::once(id), self.shards)));
+        let ks: &'static Keyspace = Box::leak(Box::new(Keyspace::new(
+            name,
+            std::iter::once(id),
+            self.shards,
+        )));
         let mut next = (*map).clone();
         next.insert(id, ks);
         self.named.store(std::sync::Arc::new(next));
@@ -607,54 +740,6 @@ impl Store {
         }
     }
 
-    /// Offers up to `samples` keys of each database of `ks` to its pool (only keys with a TTL
-    /// when `volatile`); false when none was found.
-    fn sample(
-        &self,
-        ks: &Keyspace,
-        pool: &mut Pool,
-        policy: crate::config::EvictionPolicy,
-        mode: super::evict::AccessMode,
-        samples: usize,
-        now: u64,
-        volatile: bool,
-    ) -> bool {
-        let mut found = false;
-        for d in ks.dbs.iter() {
-            if d.key_count() == 0 {
-                continue;
-            }
-            let n = d.shard_count();
-            let start = fastrand::usize(..n);
-            for i in 0..n {
-                let s = d.lock((start + i) % n);
-                if s.is_empty() || (volatile && s.volatile == 0) {
-                    continue;
-                }
-                let t = s.table();
-                let cap = t.capacity();
-                let mut at = fastrand::usize(..cap);
-                let mut taken = 0;
-                let mut looked = 0;
-                // A run of neighbouring slots, as Redis's dictGetSomeKeys.
-                while taken < samples && looked < cap {
-                    if let Some(e) = t.get(at)
-                        && (!volatile || e.expire_at != 0)
-                        && let Some(sc) = super::evict::score(policy, mode, e, now)
-                    {
-                        pool.offer(sc, d.index, &e.key);
-                        taken += 1;
-                        found = true;
-                    }
-                    at = (at + 1) % cap;
-                    looked += 1;
-                }
-                break;
-            }
-        }
-        found
-    }
-
     /// Evicts one key of `ks` chosen by its policy; false when there is none to evict.
     fn evict_one(&self, ks: &Keyspace, now: u64) -> bool {
         use super::evict::{score, volatile_only};
@@ -668,11 +753,11 @@ impl Store {
         // `session` samples sessions (keys with a TTL) first, other keys only when none is left.
         let volatile_first =
             volatile_only(policy) || policy == crate::config::EvictionPolicy::Session;
-        if !self.sample(ks, &mut pool, policy, mode, samples, now, volatile_first)
+        if !ks.sample(&mut pool, policy, mode, samples, now, volatile_first)
             && !volatile_only(policy)
             && volatile_first
         {
-            self.sample(ks, &mut pool, policy, mode, samples, now, false);
+            ks.sample(&mut pool, policy, mode, samples, now, false);
         }
         let mut rescored = 0;
         while let Some(c) = pool.take_best() {
@@ -1101,6 +1186,46 @@ impl Store {
                 free(old, false);
                 true
             }
+            // Stores declared in the configuration file are the file's to define.
+            Op::CreateStore { name, spec } => {
+                let Some(spec) = serde_json::from_slice(spec)
+                    .ok()
+                    .and_then(|j| crate::config::StoreConfig::from_json(&j).ok())
+                    .filter(|s| s.name.as_bytes() == name && s.name != "default")
+                else {
+                    tracing::warn!(component = "store", "ignored a malformed store record");
+                    return false;
+                };
+                if self
+                    .by_name(&spec.name)
+                    .is_some_and(|k| k.from_config.load(Ordering::Relaxed))
+                {
+                    return false;
+                }
+                let ks = match self.create_store(&spec.name) {
+                    Ok(ks) => Some(ks),
+                    Err("exists") => self.by_name(&spec.name),
+                    Err(_) => None,
+                };
+                let Some(ks) = ks else { return false };
+                self.configure_store(ks, &spec);
+                self.bus.deliver_if_active(m);
+                true
+            }
+            Op::DropStore { name } => {
+                let name = String::from_utf8_lossy(name);
+                if self
+                    .by_name(&name)
+                    .is_none_or(|k| k.from_config.load(Ordering::Relaxed))
+                {
+                    return false;
+                }
+                let dropped = self.drop_store(&name);
+                if dropped {
+                    self.bus.deliver_if_active(m);
+                }
+                dropped
+            }
             Op::SwapDb { other } => {
                 let (lo, hi) = (db.min(other), db.max(other));
                 if lo != hi {
@@ -1223,9 +1348,27 @@ fn note_pressure(limits: &Limits, store: &str, met: Pressure, used: u64) {
     if let Some(before) = limits.note_level(level) {
         let max = limits.max();
         if level > before && level >= Pressure::Critical {
-            tracing::warn!(component = "memory", action = "pressure", store, from = before.name(), to = level.name(), used, max, "memory pressure changed");
+            tracing::warn!(
+                component = "memory",
+                action = "pressure",
+                store,
+                from = before.name(),
+                to = level.name(),
+                used,
+                max,
+                "memory pressure changed"
+            );
         } else {
-            tracing::info!(component = "memory", action = "pressure", store, from = before.name(), to = level.name(), used, max, "memory pressure changed");
+            tracing::info!(
+                component = "memory",
+                action = "pressure",
+                store,
+                from = before.name(),
+                to = level.name(),
+                used,
+                max,
+                "memory pressure changed"
+            );
         }
     }
 }
