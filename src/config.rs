@@ -608,7 +608,8 @@ pub struct StoreConfig {
     /// `None` = inherit `cache.default_ttl`; `Some(ZERO)` (YAML `0`) = no
     /// default TTL for this store even if the node has one.
     pub default_ttl: Option<Duration>,
-    /// On unless set to false.
+    /// Off unless set to true: on a single node a local miss costs as little without it, so
+    /// it pays for its memory only where it saves read-repair (see the README).
     pub cuckoo_filter: bool,
     /// `None` = inherit `cache.cuckoo_filter_fpp`.
     pub cuckoo_filter_fpp: Option<f64>,
@@ -624,7 +625,7 @@ impl StoreConfig {
             max_memory: 0,
             eviction_policy: None,
             default_ttl: None,
-            cuckoo_filter: true,
+            cuckoo_filter: false,
             cuckoo_filter_fpp: None,
             persistence: None,
             replication_factor: None,

@@ -9,6 +9,12 @@ use hypercache::config::Config;
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read at its start: a background thread returns freed pages to the
+/// kernel within a second (without it, pages freed by a table resize stay resident until the
+/// next allocation burst, and RSS runs far above what is in use).
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(command) = &cli.command {

@@ -12,6 +12,9 @@ use common::http::{self, encode};
 use redis::Commands;
 use serde_json::Value;
 
+/// The default store's filter is off unless configured.
+const FILTER_ON: &str = "stores:\n  - name: default\n    cuckoo_filter: true\n";
+
 fn filter_stats(s: &Server) -> Value {
     let r = http::get(&format!("{}/api/filter/stats", s.http_url()));
     assert_eq!(r.status, 200, "{}", r.text);
@@ -30,7 +33,7 @@ fn check(s: &Server, key: &[u8]) -> Value {
 
 #[test]
 fn the_key_filter_answers_misses_and_reports_itself() {
-    let s = Server::start_with(&["--node-id", "f1"], None);
+    let s = Server::start_with(&["--node-id", "f1"], Some(FILTER_ON));
     let mut c = s.conn();
     let mut p = redis::pipe();
     for i in 0..5_000 {
@@ -102,8 +105,8 @@ fn the_key_filter_answers_misses_and_reports_itself() {
 
 #[test]
 fn the_filter_can_be_off_and_is_rebuilt_after_a_restart() {
-    let off = "stores:\n  - name: default\n    cuckoo_filter: false\n";
-    let s = Server::start_with(&[], Some(off));
+    // Off by default.
+    let s = Server::start_with(&[], None);
     let r = http::get(&format!("{}/api/filter/stats", s.http_url()));
     assert_eq!(r.status, 404);
     assert!(r.text.contains("off"), "{}", r.text);
@@ -111,7 +114,7 @@ fn the_filter_can_be_off_and_is_rebuilt_after_a_restart() {
 
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let yaml = "cache:\n  cuckoo_filter_fpp: 0.001\npersistence:\n  sync_policy: always\n";
+    let yaml = "cache:\n  cuckoo_filter_fpp: 0.001\npersistence:\n  sync_policy: always\nstores:\n  - name: default\n    cuckoo_filter: true\n";
     let s = Server::start_in(&data, Some(yaml));
     let mut c = s.conn();
     for i in 0..300 {

@@ -814,3 +814,42 @@ fn logs_go_to_size_rotated_files_too() {
         }
     }
 }
+
+#[test]
+fn with_rf_1_any_node_serves_any_key_by_relaying_to_its_owner() {
+    use common::cluster::TestCluster;
+    let c = TestCluster::start(3, "  replication_factor: 1\n");
+    let urls: Vec<String> = (0..3).map(|i| c.server(i).http_url()).collect();
+    let mut owners = std::collections::HashSet::new();
+    for i in 0..30 {
+        let key = format!("routed:{i}");
+        let via = &urls[i % 3];
+        let r = http::request(
+            "PUT",
+            &format!("{via}/api/cache/{key}"),
+            Some(format!(r#"{{"value":{{"n":{i}}}}}"#).as_bytes()),
+            &[("X-Correlation-ID", &format!("route-{i}"))],
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+        // The answer is the owner's, with the caller's correlation id.
+        assert_eq!(r.json()["correlation_id"], json!(format!("route-{i}")));
+        let owner = r.json()["node"].as_str().unwrap().to_string();
+        owners.insert(owner.clone());
+        for u in &urls {
+            let r = http::get(&format!("{u}/api/cache/{key}"));
+            assert_eq!(r.status, 200, "{key} via {u}: {}", r.text);
+            assert_eq!(r.json()["data"]["value"], json!({"n": i}));
+            assert_eq!(r.json()["node"], json!(owner));
+        }
+    }
+    // 30 keys over 3 nodes with one copy each: more than one owner, so relaying happened.
+    assert!(owners.len() > 1, "{owners:?}");
+    for (i, u) in urls.iter().enumerate() {
+        let r = http::delete(&format!("{u}/api/cache/routed:{i}"));
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.json()["existed"], json!(true));
+    }
+    for u in &urls {
+        assert_eq!(http::get(&format!("{u}/api/cache/routed:1")).status, 404);
+    }
+}

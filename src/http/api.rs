@@ -12,7 +12,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Serialize;
@@ -240,16 +240,24 @@ pub(super) async fn settle(n: &Node) -> Result<bool, (StatusCode, String)> {
 pub async fn put_key(
     State(st): State<AppState>,
     Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    put_in(&st.node, cid, 0, key_of(&uri), body).await
+    put_in(&st.node, cid, &headers, &uri, 0, key_of(&uri), body).await
+}
+
+/// The path and query a relayed request goes to.
+fn path_of(uri: &Uri) -> &str {
+    uri.path_and_query().map_or(uri.path(), |p| p.as_str())
 }
 
 /// PUT of a key of store `db` (the default store's routes and `/api/stores/{name}/cache`).
 pub async fn put_in(
     n: &Node,
     cid: CorrelationId,
+    headers: &HeaderMap,
+    uri: &Uri,
     db: u32,
     key: Vec<u8>,
     body: Result<Bytes, BytesRejection>,
@@ -258,6 +266,11 @@ pub async fn put_in(
         Ok(b) => b,
         Err(e) => return error(e.status(), &e.body_text(), n, &cid),
     };
+    if !key.is_empty()
+        && let Some(t) = super::forward::target(n, headers, &key)
+    {
+        return super::forward::relay(n, &cid, t, "PUT", path_of(uri), &body).await;
+    }
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
@@ -392,13 +405,26 @@ fn to_json(v: &Value) -> Option<(serde_json::Value, Option<String>)> {
 pub async fn get_key(
     State(st): State<AppState>,
     Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    get_in(&st.node, cid, 0, key_of(&uri)).await
+    get_in(&st.node, cid, &headers, &uri, 0, key_of(&uri)).await
 }
 
 /// GET of a key of store `db`.
-pub async fn get_in(n: &Node, cid: CorrelationId, db: u32, key: Vec<u8>) -> Response {
+pub async fn get_in(
+    n: &Node,
+    cid: CorrelationId,
+    headers: &HeaderMap,
+    uri: &Uri,
+    db: u32,
+    key: Vec<u8>,
+) -> Response {
+    if !key.is_empty()
+        && let Some(t) = super::forward::target(n, headers, &key)
+    {
+        return super::forward::relay(n, &cid, t, "GET", path_of(uri), b"").await;
+    }
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
@@ -469,13 +495,26 @@ pub async fn get_in(n: &Node, cid: CorrelationId, db: u32, key: Vec<u8>) -> Resp
 pub async fn delete_key(
     State(st): State<AppState>,
     Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
-    delete_in(&st.node, cid, 0, key_of(&uri)).await
+    delete_in(&st.node, cid, &headers, &uri, 0, key_of(&uri)).await
 }
 
 /// DELETE of a key of store `db`.
-pub async fn delete_in(n: &Node, cid: CorrelationId, db: u32, key: Vec<u8>) -> Response {
+pub async fn delete_in(
+    n: &Node,
+    cid: CorrelationId,
+    headers: &HeaderMap,
+    uri: &Uri,
+    db: u32,
+    key: Vec<u8>,
+) -> Response {
+    if !key.is_empty()
+        && let Some(t) = super::forward::target(n, headers, &key)
+    {
+        return super::forward::relay(n, &cid, t, "DELETE", path_of(uri), b"").await;
+    }
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }

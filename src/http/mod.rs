@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod api;
 pub mod filter;
+pub mod forward;
 pub mod metrics;
 pub mod stores;
 

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Extension, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -358,11 +358,12 @@ fn store_key(n: &Node, uri: &Uri, cid: &CorrelationId) -> Result<(u32, Vec<u8>),
 pub async fn get_key(
     State(st): State<AppState>,
     Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     let n = &st.node;
     match store_key(n, &uri, &cid) {
-        Ok((db, key)) => api::get_in(n, cid, db, key).await,
+        Ok((db, key)) => api::get_in(n, cid, &headers, &uri, db, key).await,
         Err(msg) => error(StatusCode::NOT_FOUND, &msg, n, &cid),
     }
 }
@@ -381,12 +382,13 @@ pub async fn get_key(
 pub async fn put_key(
     State(st): State<AppState>,
     Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
     uri: Uri,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let n = &st.node;
     match store_key(n, &uri, &cid) {
-        Ok((db, key)) => api::put_in(n, cid, db, key, body).await,
+        Ok((db, key)) => api::put_in(n, cid, &headers, &uri, db, key, body).await,
         Err(msg) => error(StatusCode::NOT_FOUND, &msg, n, &cid),
     }
 }
@@ -403,11 +405,12 @@ pub async fn put_key(
 pub async fn delete_key(
     State(st): State<AppState>,
     Extension(cid): Extension<CorrelationId>,
+    headers: HeaderMap,
     uri: Uri,
 ) -> Response {
     let n = &st.node;
     match store_key(n, &uri, &cid) {
-        Ok((db, key)) => api::delete_in(n, cid, db, key).await,
+        Ok((db, key)) => api::delete_in(n, cid, &headers, &uri, db, key).await,
         Err(msg) => error(StatusCode::NOT_FOUND, &msg, n, &cid),
     }
 }

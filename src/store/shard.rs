@@ -66,7 +66,7 @@ pub struct FilterStats {
 }
 
 /// A new shard filter's capacity; it grows (and is rebuilt) with the shard.
-const FILTER_INITIAL: usize = 256;
+const FILTER_INITIAL: usize = 32;
 
 #[derive(Debug, Clone, Copy)]
 pub struct Tombstone {
