@@ -70,7 +70,7 @@ fn set(key: &str, value: Value, expire_at: u64) -> OwnedOp {
 }
 
 fn s(v: &str) -> Value {
-    Value::Str(v.as_bytes().into())
+    Value::string(v.as_bytes())
 }
 
 fn del(key: &str) -> OwnedOp {

@@ -412,7 +412,7 @@ pub fn incrbyfloat(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             })?;
             out.bulk(&new);
             // Redis stores the formatted result as a plain string (never int-encoded).
-            let value = Value::Str(new.into_boxed_slice());
+            let value = Value::string(&new);
             if k.exists() {
                 k.update(|v| *v = value);
             } else {

@@ -205,6 +205,11 @@ pub fn put_value(out: &mut Vec<u8>, v: &Value) {
             out.push(V_STR);
             put_bytes(out, s);
         }
+        // The same record as a long string: how a string is held is not part of the format.
+        Value::Small(s) => {
+            out.push(V_STR);
+            put_bytes(out, s.as_bytes());
+        }
         Value::Raw(s) => {
             out.push(V_RAW);
             put_bytes(out, s);
@@ -225,7 +230,7 @@ pub fn put_value(out: &mut Vec<u8>, v: &Value) {
 pub fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
     match r.u8()? {
         V_INT => Ok(Value::Int(r.u64()? as i64)),
-        V_STR => Ok(Value::Str(r.bytes()?.into())),
+        V_STR => Ok(Value::string(r.bytes()?)),
         V_RAW => Ok(Value::Raw(Box::new(r.bytes()?.to_vec()))),
         V_JSON => Ok(Value::Json(r.bytes()?.into())),
         V_CUCKOO => crate::filter::CuckooFilter::decode(r.bytes()?)
@@ -427,7 +432,7 @@ mod tests {
     fn value() -> impl Strategy<Value = Value> {
         prop_oneof![
             any::<i64>().prop_map(Value::Int),
-            proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Str(v.into())),
+            proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::string(&v)),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Raw(Box::new(v))),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Json(v.into())),
         ]
@@ -490,7 +495,7 @@ mod tests {
         );
         for i in 0..5u64 {
             let key = format!("key{i}").into_bytes();
-            let value = Value::Str(b"value".as_slice().into());
+            let value = Value::string(b"value");
             encode_mutation(
                 &mut buf,
                 &Mutation {

@@ -35,6 +35,7 @@ fn describe_value(v: &Value) -> String {
     match v {
         Value::Int(n) => format!("int {n}"),
         Value::Str(b) => format!("string {}", quote(b)),
+        Value::Small(s) => format!("string {}", quote(s.as_bytes())),
         Value::Raw(b) => format!("string {}", quote(b)),
         Value::Json(b) => format!("json {}", quote(b)),
         Value::Cuckoo(f) => format!(

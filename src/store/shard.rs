@@ -101,7 +101,7 @@ impl Shard {
     pub fn bytes(&self) -> usize {
         let empty = self.table.capacity() - self.table.len();
         let filter = self.filter.as_ref().map_or(0, |f| f.memory());
-        self.used + empty * std::mem::size_of::<Option<Entry>>() + filter
+        self.used + empty * super::table::CELL_BYTES + filter
     }
 
     /// Turns the filter on (built from the keys held) or off.
@@ -178,7 +178,7 @@ impl Shard {
 
     /// Empties the shard and returns the old table's slots, so the caller can free them
     /// outside the lock (FLUSHALL ASYNC).
-    pub(super) fn clear(&mut self) -> Vec<Option<Entry>> {
+    pub(super) fn clear(&mut self) -> Vec<super::table::Cell<Entry>> {
         self.used = 0;
         self.volatile = 0;
         self.expire_sum = 0;

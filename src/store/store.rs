@@ -1375,7 +1375,7 @@ fn note_pressure(limits: &Limits, store: &str, met: Pressure, used: u64) {
 
 /// Frees dropped tables, on a helper thread when asked (FLUSHALL ASYNC) so the caller's latency
 /// does not depend on the data size.
-fn free(old: Vec<Vec<Option<Entry>>>, lazy: bool) {
+fn free(old: Vec<Vec<super::table::Cell<Entry>>>, lazy: bool) {
     if lazy && old.iter().map(|t| t.len()).sum::<usize>() > 1024 {
         std::thread::spawn(move || drop(old));
     } else {

@@ -15,9 +15,31 @@ pub trait Slot {
     fn key(&self) -> &[u8];
 }
 
+/// One slot: the entry's hash beside a pointer to it, 16 bytes. Probing compares hashes
+/// without touching the entries, and an empty slot costs 16 bytes instead of a whole entry —
+/// which is what keeps a half-full table (right after it doubled, or under eviction churn)
+/// from doubling the memory per key.
+#[derive(Debug)]
+pub struct Cell<T> {
+    hash: u32,
+    item: Option<Box<T>>,
+}
+
+impl<T> Default for Cell<T> {
+    fn default() -> Self {
+        Cell {
+            hash: 0,
+            item: None,
+        }
+    }
+}
+
+/// Bytes of one slot.
+pub const CELL_BYTES: usize = 16;
+
 #[derive(Debug)]
 pub struct Table<T> {
-    slots: Vec<Option<T>>,
+    slots: Vec<Cell<T>>,
     len: usize,
 }
 
@@ -63,18 +85,14 @@ impl<T: Slot> Table<T> {
         let mut idx = hash as usize & mask;
         let mut d = 0;
         loop {
-            match &self.slots[idx] {
-                None => return None,
-                Some(e) => {
-                    let eh = e.hash();
-                    if eh == hash && e.key() == key {
-                        return Some(idx);
-                    }
-                    // Robin Hood invariant: a richer entry means ours is not further on.
-                    if self.dist(idx, eh) < d {
-                        return None;
-                    }
-                }
+            let c = &self.slots[idx];
+            let e = c.item.as_ref()?;
+            if c.hash == hash && e.key() == key {
+                return Some(idx);
+            }
+            // Robin Hood invariant: a richer entry means ours is not further on.
+            if self.dist(idx, c.hash) < d {
+                return None;
             }
             idx = (idx + 1) & mask;
             d += 1;
@@ -83,12 +101,12 @@ impl<T: Slot> Table<T> {
 
     #[inline]
     pub fn get(&self, idx: usize) -> Option<&T> {
-        self.slots.get(idx).and_then(|s| s.as_ref())
+        self.slots.get(idx).and_then(|c| c.item.as_deref())
     }
 
     #[inline]
     pub fn get_mut(&mut self, idx: usize) -> Option<&mut T> {
-        self.slots.get_mut(idx).and_then(|s| s.as_mut())
+        self.slots.get_mut(idx).and_then(|c| c.item.as_deref_mut())
     }
 
     /// Inserts an entry whose key is known to be absent; returns its slot index.
@@ -98,29 +116,30 @@ impl<T: Slot> Table<T> {
             self.resize(cap);
         }
         self.len += 1;
-        self.place(entry)
+        let hash = entry.hash();
+        self.place(Cell {
+            hash,
+            item: Some(Box::new(entry)),
+        })
     }
 
-    fn place(&mut self, entry: T) -> usize {
+    fn place(&mut self, cell: Cell<T>) -> usize {
         let mask = self.mask();
-        let mut cur = entry;
-        let mut idx = cur.hash() as usize & mask;
+        let mut cur = cell;
+        let mut idx = cur.hash as usize & mask;
         let mut d = 0;
         let mut placed_at = None;
         loop {
-            match &mut self.slots[idx] {
-                slot @ None => {
-                    *slot = Some(cur);
-                    return placed_at.unwrap_or(idx);
-                }
-                Some(existing) => {
-                    let ed = idx.wrapping_sub(existing.hash() as usize) & mask;
-                    if ed < d {
-                        std::mem::swap(existing, &mut cur);
-                        placed_at.get_or_insert(idx);
-                        d = ed;
-                    }
-                }
+            let slot = &mut self.slots[idx];
+            if slot.item.is_none() {
+                *slot = cur;
+                return placed_at.unwrap_or(idx);
+            }
+            let ed = idx.wrapping_sub(slot.hash as usize) & mask;
+            if ed < d {
+                std::mem::swap(slot, &mut cur);
+                placed_at.get_or_insert(idx);
+                d = ed;
             }
             idx = (idx + 1) & mask;
             d += 1;
@@ -129,44 +148,45 @@ impl<T: Slot> Table<T> {
 
     /// Removes and returns the entry at `idx`, shifting its followers back.
     pub fn remove_at(&mut self, idx: usize) -> Option<T> {
-        let removed = self.slots.get_mut(idx)?.take()?;
+        let removed = self.slots.get_mut(idx)?.item.take()?;
         self.len -= 1;
         let mask = self.mask();
         let mut hole = idx;
         loop {
             let next = (hole + 1) & mask;
-            match &self.slots[next] {
-                Some(e) if self.dist(next, e.hash()) > 0 => {
-                    self.slots[hole] = self.slots[next].take();
-                    hole = next;
-                }
-                _ => break,
+            let c = &self.slots[next];
+            if c.item.is_some() && self.dist(next, c.hash) > 0 {
+                self.slots[hole] = std::mem::take(&mut self.slots[next]);
+                hole = next;
+            } else {
+                break;
             }
         }
         if self.slots.len() > MIN_CAPACITY && self.len * 10 < self.slots.len() {
             let cap = (self.len * 2).next_power_of_two().max(MIN_CAPACITY);
             self.resize(cap);
         }
-        Some(removed)
+        Some(*removed)
     }
 
     fn resize(&mut self, cap: usize) {
         let old = std::mem::take(&mut self.slots);
         self.slots = Vec::with_capacity(cap);
-        self.slots.resize_with(cap, || None);
-        for e in old.into_iter().flatten() {
-            self.place(e);
+        self.slots.resize_with(cap, Cell::default);
+        for c in old.into_iter().filter(|c| c.item.is_some()) {
+            self.place(c);
         }
     }
 
-    /// Drops every entry and the allocation.
-    pub fn clear(&mut self) -> Vec<Option<T>> {
+    /// Drops every entry and the allocation; returns the old slots, so the caller can free
+    /// them elsewhere (FLUSHALL ASYNC).
+    pub fn clear(&mut self) -> Vec<Cell<T>> {
         self.len = 0;
         std::mem::take(&mut self.slots)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().flatten()
+        self.slots.iter().filter_map(|c| c.item.as_deref())
     }
 
     /// The occupied slot at or after `idx` (wrapping), for random sampling and sweeps.
@@ -177,7 +197,7 @@ impl<T: Slot> Table<T> {
         let mask = self.mask();
         let mut i = idx & mask;
         loop {
-            if self.slots[i].is_some() {
+            if self.slots[i].item.is_some() {
                 return Some(i);
             }
             i = (i + 1) & mask;
@@ -195,8 +215,8 @@ impl<T: Slot> Table<T> {
         let bucket = cursor as usize & mask;
         let mut idx = bucket;
         let mut offset = 0;
-        while let Some(e) = &self.slots[idx] {
-            let d = self.dist(idx, e.hash());
+        while let Some(e) = self.slots[idx].item.as_deref() {
+            let d = self.dist(idx, self.slots[idx].hash);
             if d == offset {
                 f(e);
             } else if d < offset {
