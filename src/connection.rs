@@ -436,7 +436,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             client.repaired = false;
                         }
                         Some(Action::Forward(addr)) => {
-                            forward(&mut peers, addr, args, &mut out).await;
+                            forward(&mut peers, addr, client.db, args, &mut out).await;
                         }
                         Some(Action::Sleep(d)) => {
                             make_durable(node, &mut out, &mut writes).await;
@@ -544,12 +544,15 @@ fn replace_segments(out: &mut Out, segments: &[(usize, usize)], msg: &str) {
 async fn forward(
     peers: &mut std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn>,
     addr: SocketAddr,
+    db: u32,
     args: crate::resp::Args<'_>,
     out: &mut Out,
 ) {
     use crate::cluster::client::{PeerConn, encode_command};
     let mut frame = Vec::new();
-    let mut argv: Vec<&[u8]> = vec![b"HCFWD"];
+    // The caller's database or store travels with the command.
+    let db = db.to_string();
+    let mut argv: Vec<&[u8]> = vec![b"HCFWD", db.as_bytes()];
     argv.extend(args.iter());
     encode_command(&mut frame, &argv);
     for attempt in 0..2 {

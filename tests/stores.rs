@@ -316,3 +316,63 @@ fn stores_replicate_across_the_cluster() {
         });
     }
 }
+
+#[test]
+fn a_store_keeps_its_own_replication_factor() {
+    let cl = TestCluster::start(3, "");
+    let urls: Vec<String> = (0..3).map(|i| cl.server(i).http_url()).collect();
+    let r = post(
+        cl.server(0),
+        &json!({"name": "single", "replication_factor": 1}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    for u in &urls {
+        wait("the store on every node", Duration::from_secs(10), || {
+            http::get(&format!("{u}/api/stores/single")).status == 200
+        });
+    }
+    // Written through every node, over HTTP and RESP: each key lands on one node only.
+    for i in 0..30 {
+        let via = &urls[i % 3];
+        let r = http::put_json(
+            &format!("{via}/api/stores/single/cache/h{i}"),
+            &json!({"value": i}),
+        );
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+    let mut conns: Vec<redis::Connection> = (0..3).map(|i| cl.conn(i)).collect();
+    for c in conns.iter_mut() {
+        select(c, "single");
+    }
+    for i in 0..30 {
+        let () = conns[i % 3].set(format!("r{i}"), i).unwrap();
+    }
+    // Every node answers every key (relayed to its owner)...
+    for i in 0..30 {
+        for (n, c) in conns.iter_mut().enumerate() {
+            let v: i64 = c.get(format!("r{i}")).unwrap();
+            assert_eq!(v, i as i64, "r{i} via node {n}");
+            let r = http::get(&format!("{}/api/stores/single/cache/h{i}", urls[n]));
+            assert_eq!(r.json()["data"]["value"], json!(i), "h{i} via node {n}");
+        }
+    }
+    // ...but only one holds it, while the default store keeps full replication.
+    let held: u64 = urls
+        .iter()
+        .map(|u| {
+            http::get(&format!("{u}/api/stores/single")).json()["store"]["keys"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(held, 60);
+    let mut d = cl.conn(0);
+    let () = d.set("everywhere", "1").unwrap();
+    for u in &urls {
+        wait(
+            "full replication in default",
+            Duration::from_secs(10),
+            || http::get(&format!("{u}/api/stores/default")).json()["store"]["keys"] == 1,
+        );
+    }
+}

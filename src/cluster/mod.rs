@@ -403,7 +403,7 @@ impl Cluster {
     pub async fn repair(&self, node: &Node, db: u32, key: &[u8]) -> bool {
         let targets: Vec<_> = self
             .replicator
-            .targets_for(key)
+            .targets_for(db, key)
             .into_iter()
             .filter(|p| !self.replicator.is_blocked(&p.node_id))
             .filter_map(|p| p.addr())

@@ -160,6 +160,8 @@ pub struct Replicator {
     peers: RwLock<HashMap<String, Arc<Peer>>>,
     ring: RwLock<Arc<Ring>>,
     blocked: RwLock<HashSet<String>>,
+    /// Named stores with a replication factor of their own (store id → factor).
+    store_rf: RwLock<HashMap<u32, usize>>,
 }
 
 impl Replicator {
@@ -171,6 +173,7 @@ impl Replicator {
             peers: RwLock::new(HashMap::new()),
             ring: RwLock::new(Arc::new(Ring::new(vec![self_id.to_string()]))),
             blocked: RwLock::new(HashSet::new()),
+            store_rf: RwLock::new(HashMap::new()),
         })
     }
 
@@ -191,6 +194,23 @@ impl Replicator {
     pub fn rf(&self) -> usize {
         let n = self.ring.read().len().max(1);
         self.rf.map_or(n, |r| r.min(n))
+    }
+
+    /// The replication factor configured for `db`'s store (its own, else the cluster's).
+    #[inline]
+    fn rf_configured_for(&self, db: u32) -> Option<usize> {
+        if db & crate::store::NAMED != 0
+            && let Some(r) = self.store_rf.read().get(&db)
+        {
+            return Some(*r);
+        }
+        self.rf
+    }
+
+    /// The effective replication factor of `db`'s store for the current ring.
+    pub fn rf_for(&self, db: u32) -> usize {
+        let n = self.ring.read().len().max(1);
+        self.rf_configured_for(db).map_or(n, |r| r.min(n))
     }
 
     pub fn peers(&self) -> Vec<Arc<Peer>> {
@@ -222,11 +242,11 @@ impl Replicator {
         }
     }
 
-    /// The other replicas of `key` (all peers under full replication).
-    pub fn targets_for(&self, key: &[u8]) -> Vec<Arc<Peer>> {
+    /// The other replicas of `key` of `db` (all peers under full replication).
+    pub fn targets_for(&self, db: u32, key: &[u8]) -> Vec<Arc<Peer>> {
+        let rf = self.rf_configured_for(db).unwrap_or(usize::MAX);
         let peers = self.peers.read();
         let ring = self.ring.read();
-        let rf = self.rf.unwrap_or(usize::MAX);
         if rf >= ring.len() {
             return peers.values().cloned().collect();
         }
@@ -237,10 +257,10 @@ impl Replicator {
             .collect()
     }
 
-    /// Whether this node holds a replica of `key`.
-    pub fn holds(&self, key: &[u8]) -> bool {
+    /// Whether this node holds a replica of `key` of `db`.
+    pub fn holds(&self, db: u32, key: &[u8]) -> bool {
+        let rf = self.rf_configured_for(db).unwrap_or(usize::MAX);
         let ring = self.ring.read();
-        let rf = self.rf.unwrap_or(usize::MAX);
         ring.holds(&self.self_id, key, rf)
     }
 
@@ -263,6 +283,18 @@ impl Replicator {
 }
 
 impl MutationSink for Replicator {
+    fn store_configured(&self, db: u32, spec: &crate::config::StoreConfig) {
+        let mut map = self.store_rf.write();
+        match spec.replication_factor {
+            Some(r) if db & crate::store::NAMED != 0 => {
+                map.insert(db, r as usize);
+            }
+            _ => {
+                map.remove(&db);
+            }
+        }
+    }
+
     fn publish(&self, m: &Mutation<'_>) {
         // Only this node's own writes travel; each replica expires keys on its own.
         if m.origin != Origin::Local || matches!(m.op, Op::Expired { .. }) {
@@ -274,9 +306,9 @@ impl MutationSink for Replicator {
                 return;
             }
             match m.op.key() {
-                Some(k) if self.rf.is_some() => {
+                Some(k) if self.rf_configured_for(m.db).is_some() => {
                     drop(peers);
-                    self.targets_for(k)
+                    self.targets_for(m.db, k)
                 }
                 _ => peers.values().cloned().collect::<Vec<_>>(),
             }

@@ -74,10 +74,10 @@ fn peer_gone(cluster: &Cluster, peer: &Peer) -> bool {
     cluster.replicator.peer(&peer.node_id).is_none()
 }
 
-/// Whether both this node and `peer` hold replicas of `key`.
-fn shared(cluster: &Cluster, peer: &str, key: &[u8]) -> bool {
+/// Whether both this node and `peer` hold replicas of `key` of `db`.
+fn shared(cluster: &Cluster, peer: &str, db: u32, key: &[u8]) -> bool {
     let ring = cluster.ring();
-    let rf = cluster.replicator.rf();
+    let rf = cluster.replicator.rf_for(db);
     rf >= ring.len() || {
         let reps = ring.replicas(key, rf);
         reps.contains(&cluster.node_id.as_str()) && reps.contains(&peer)
@@ -125,7 +125,7 @@ pub async fn sync_once(
         let peer_id = peer.node_id.clone();
         let local = node
             .store
-            .digests(db, now, |k| shared(cluster, &peer_id, k));
+            .digests(db, now, |k| shared(cluster, &peer_id, db, k));
         let db_s = db.to_string();
         let r = timeout(conn.call(&[b"HCDIGEST", db_s.as_bytes(), me.as_bytes()])).await?;
         let Some(remote) = r.array() else {
@@ -164,7 +164,7 @@ pub async fn sync_once(
             }
             let local_versions = node
                 .store
-                .range_versions(db, i, now_ms(), |k| shared(cluster, &peer_id, k));
+                .range_versions(db, i, now_ms(), |k| shared(cluster, &peer_id, db, k));
             let mut local_map: HashMap<&[u8], Stamp> = HashMap::new();
             for (k, s, _) in &local_versions {
                 local_map.insert(k, *s);

@@ -101,10 +101,10 @@ pub fn hcget(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 /// Whether this node and `peer` both hold `key` under the current ring.
-fn shared_with(cx: &Ctx<'_>, peer: &str, key: &[u8]) -> bool {
+fn shared_with(cx: &Ctx<'_>, peer: &str, db: u32, key: &[u8]) -> bool {
     let c = &cx.node.cluster;
     let ring = c.ring();
-    let rf = c.replicator.rf();
+    let rf = c.replicator.rf_for(db);
     rf >= ring.len() || {
         let reps = ring.replicas(key, rf);
         reps.contains(&c.node_id.as_str()) && reps.contains(&peer)
@@ -118,7 +118,7 @@ pub fn hcdigest(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let d = cx
         .node
         .store
-        .digests(db, cx.now, |k| shared_with(cx, &peer, k));
+        .digests(db, cx.now, |k| shared_with(cx, &peer, db, k));
     cx.out.array(d.len());
     for x in d {
         cx.out.int(x as i64);
@@ -137,7 +137,9 @@ pub fn hcrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let v = cx
         .node
         .store
-        .range_versions(db, range as usize, cx.now, |k| shared_with(cx, &peer, k));
+        .range_versions(db, range as usize, cx.now, |k| {
+            shared_with(cx, &peer, db, k)
+        });
     cx.out.array(v.len());
     for (k, s, tomb) in v {
         debug_assert_eq!(range_of(&k), range as usize);

@@ -123,11 +123,22 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    // A command another node forwarded here: run it as is, without routing it again.
-    if args.len() >= 2 && is(&args[0], "hcfwd") {
+    // A command another node forwarded here (`HCFWD <db> <command...>`): run it as is, in the
+    // caller's database or store, without routing it again.
+    if args.len() >= 3 && is(&args[0], "hcfwd") {
+        let db = crate::util::num::parse_i64(&args[1])
+            .filter(|d| (0..=u32::MAX as i64).contains(d))
+            .ok_or(Error::NotInteger)? as u32;
+        if cx.node.store.find(db).is_none()
+            || (db & crate::store::NAMED == 0 && db as usize >= cx.node.store.databases())
+        {
+            return Err(Error::DbIndexOutOfRange);
+        }
         let was = std::mem::replace(&mut cx.client.forwarded, true);
-        let r = dispatch(cx, args.slice_from(1));
+        let was_db = std::mem::replace(&mut cx.client.db, db);
+        let r = dispatch(cx, args.slice_from(2));
         cx.client.forwarded = was;
+        cx.client.db = was_db;
         return r;
     }
     let cmd = resolve(&args)?;
@@ -181,9 +192,10 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
     }
     let cluster = &cx.node.cluster;
     let repl = &cluster.replicator;
-    if !cx.client.forwarded && !idx.iter().all(|&i| repl.holds(&args[i])) {
+    let db = cx.client.db;
+    if !cx.client.forwarded && !idx.iter().all(|&i| repl.holds(db, &args[i])) {
         let ring = cluster.ring();
-        let rf = repl.rf();
+        let rf = repl.rf_for(db);
         // A node that holds every key, if there is one.
         let mut common: Option<Vec<String>> = None;
         for &i in &idx {

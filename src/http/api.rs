@@ -267,7 +267,7 @@ pub async fn put_in(
         Err(e) => return error(e.status(), &e.body_text(), n, &cid),
     };
     if !key.is_empty()
-        && let Some(t) = super::forward::target(n, headers, &key)
+        && let Some(t) = super::forward::target(n, headers, db, &key)
     {
         return super::forward::relay(n, &cid, t, "PUT", path_of(uri), &body).await;
     }
@@ -421,7 +421,7 @@ pub async fn get_in(
     key: Vec<u8>,
 ) -> Response {
     if !key.is_empty()
-        && let Some(t) = super::forward::target(n, headers, &key)
+        && let Some(t) = super::forward::target(n, headers, db, &key)
     {
         return super::forward::relay(n, &cid, t, "GET", path_of(uri), b"").await;
     }
@@ -511,7 +511,7 @@ pub async fn delete_in(
     key: Vec<u8>,
 ) -> Response {
     if !key.is_empty()
-        && let Some(t) = super::forward::target(n, headers, &key)
+        && let Some(t) = super::forward::target(n, headers, db, &key)
     {
         return super::forward::relay(n, &cid, t, "DELETE", path_of(uri), b"").await;
     }

@@ -19,14 +19,19 @@ const MAX_REPLY: usize = 1 << 30;
 
 /// The HTTP address of a replica of `key` when this node holds none; `None` when it does (or
 /// the request was relayed here already).
-pub fn target(n: &Node, headers: &HeaderMap, key: &[u8]) -> Option<Result<SocketAddr, ()>> {
+pub fn target(
+    n: &Node,
+    headers: &HeaderMap,
+    db: u32,
+    key: &[u8],
+) -> Option<Result<SocketAddr, ()>> {
     let c = &n.cluster;
-    if !c.has_peers() || headers.contains_key(FORWARDED_HEADER) || c.replicator.holds(key) {
+    if !c.has_peers() || headers.contains_key(FORWARDED_HEADER) || c.replicator.holds(db, key) {
         return None;
     }
     let ring = c.ring();
     let replicas: Vec<String> = ring
-        .replicas(key, c.replicator.rf())
+        .replicas(key, c.replicator.rf_for(db))
         .into_iter()
         .map(String::from)
         .collect();

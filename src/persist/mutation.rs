@@ -225,6 +225,9 @@ pub trait MutationSink: Send + Sync {
     fn is_disk(&self) -> bool {
         false
     }
+
+    /// A store was configured (created, reconfigured, or loaded): `db` is its id.
+    fn store_configured(&self, _db: u32, _spec: &crate::config::StoreConfig) {}
 }
 
 /// Delivers mutations to the node's sinks and stamps them.
@@ -305,6 +308,13 @@ impl Bus {
                 continue;
             }
             s.publish(m);
+        }
+    }
+
+    /// Tells the sinks a store's configuration (replication uses its replication factor).
+    pub fn store_configured(&self, db: u32, spec: &crate::config::StoreConfig) {
+        for s in &self.sinks {
+            s.store_configured(db, spec);
         }
     }
 

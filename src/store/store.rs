@@ -526,6 +526,7 @@ impl Store {
         let id = ks.dbs[0].index & NAMED;
         let id = if id == 0 { 0 } else { ks.dbs[0].index };
         self.bus.set_off_disk(id, !ks.in_aof());
+        self.bus.store_configured(id, spec);
     }
 
     /// The records that recreate the runtime-created stores (written first in a snapshot).
