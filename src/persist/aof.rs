@@ -482,13 +482,14 @@ fn writer(shared: Arc<Shared>, mut file: File) {
 }
 
 fn fail(shared: &Shared, e: &std::io::Error) {
-    if !shared.failed.swap(true, Ordering::AcqRel) {
-        tracing::error!(component = "persistence", action = "aof_write", error = %e, "AOF write failed; refusing writes until it succeeds");
-    }
+    // The reason first, then the flag: whoever sees the flag finds the reason (MISCONF's text).
     let mut st = shared.status.lock();
     st.last_write_ok = false;
     st.last_error = Some(e.to_string());
     drop(st);
+    if !shared.failed.swap(true, Ordering::AcqRel) {
+        tracing::error!(component = "persistence", action = "aof_write", error = %e, "AOF write failed; refusing writes until it succeeds");
+    }
     shared.durable_changed.notify_waiters();
 }
 
