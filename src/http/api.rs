@@ -266,13 +266,11 @@ pub async fn put_in(
         Ok(b) => b,
         Err(e) => return error(e.status(), &e.body_text(), n, &cid),
     };
-    if !key.is_empty()
-        && let Some(t) = super::forward::target(n, headers, db, &key)
-    {
-        return super::forward::relay(n, &cid, t, "PUT", path_of(uri), &body).await;
-    }
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
+    }
+    if let Some(t) = super::forward::target(n, headers, db, &key) {
+        return super::forward::relay(n, &cid, t, "PUT", path_of(uri), &body).await;
     }
     let parsed: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
@@ -420,13 +418,11 @@ pub async fn get_in(
     db: u32,
     key: Vec<u8>,
 ) -> Response {
-    if !key.is_empty()
-        && let Some(t) = super::forward::target(n, headers, db, &key)
-    {
-        return super::forward::relay(n, &cid, t, "GET", path_of(uri), b"").await;
-    }
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
+    }
+    if let Some(t) = super::forward::target(n, headers, db, &key) {
+        return super::forward::relay(n, &cid, t, "GET", path_of(uri), b"").await;
     }
     if n.is_loading() {
         return error(
@@ -510,13 +506,11 @@ pub async fn delete_in(
     db: u32,
     key: Vec<u8>,
 ) -> Response {
-    if !key.is_empty()
-        && let Some(t) = super::forward::target(n, headers, db, &key)
-    {
-        return super::forward::relay(n, &cid, t, "DELETE", path_of(uri), b"").await;
-    }
     if key.is_empty() {
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
+    }
+    if let Some(t) = super::forward::target(n, headers, db, &key) {
+        return super::forward::relay(n, &cid, t, "DELETE", path_of(uri), b"").await;
     }
     if let Some((status, msg)) = write_refused(n) {
         return error(status, &msg, n, &cid);

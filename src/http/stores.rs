@@ -334,7 +334,7 @@ pub async fn delete(
 }
 
 /// The store's database and the key of a `/api/stores/{name}/cache/{key}` path.
-fn store_key(n: &Node, uri: &Uri, cid: &CorrelationId) -> Result<(u32, Vec<u8>), String> {
+fn store_key(n: &Node, uri: &Uri) -> Result<(u32, Vec<u8>), String> {
     let (name, tail) = split(uri);
     let Some(key) = tail.strip_prefix("cache/") else {
         return Err(format!("Store '{name}' not found"));
@@ -342,7 +342,6 @@ fn store_key(n: &Node, uri: &Uri, cid: &CorrelationId) -> Result<(u32, Vec<u8>),
     let Some(ks) = n.store.by_name(&name) else {
         return Err(format!("Store '{name}' not found"));
     };
-    let _ = cid;
     Ok((ks.dbs()[0].index, api::percent_decode(key.as_bytes())))
 }
 
@@ -362,7 +361,7 @@ pub async fn get_key(
     uri: Uri,
 ) -> Response {
     let n = &st.node;
-    match store_key(n, &uri, &cid) {
+    match store_key(n, &uri) {
         Ok((db, key)) => api::get_in(n, cid, &headers, &uri, db, key).await,
         Err(msg) => error(StatusCode::NOT_FOUND, &msg, n, &cid),
     }
@@ -387,7 +386,7 @@ pub async fn put_key(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let n = &st.node;
-    match store_key(n, &uri, &cid) {
+    match store_key(n, &uri) {
         Ok((db, key)) => api::put_in(n, cid, &headers, &uri, db, key, body).await,
         Err(msg) => error(StatusCode::NOT_FOUND, &msg, n, &cid),
     }
@@ -409,7 +408,7 @@ pub async fn delete_key(
     uri: Uri,
 ) -> Response {
     let n = &st.node;
-    match store_key(n, &uri, &cid) {
+    match store_key(n, &uri) {
         Ok((db, key)) => api::delete_in(n, cid, &headers, &uri, db, key).await,
         Err(msg) => error(StatusCode::NOT_FOUND, &msg, n, &cid),
     }

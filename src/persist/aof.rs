@@ -197,6 +197,19 @@ impl Aof {
 
     /// Waits until everything up to `offset` is durable. False if the AOF failed first.
     pub async fn wait_durable(&self, offset: u64) -> bool {
+        self.wait_on(offset, &self.shared.durable_changed).await
+    }
+
+    /// Waits, on an I/O thread running [`Aof::relay`], until everything up to `offset` is
+    /// durable. False if the AOF failed first.
+    pub async fn wait_durable_local(&self, offset: u64) -> bool {
+        let local = LOCAL_DURABLE.with(|l| l.clone());
+        self.wait_on(offset, &local).await
+    }
+
+    /// Wakes the writer if `offset` is not durable yet, then waits for `changed` until it is
+    /// (true) or the AOF fails (false).
+    async fn wait_on(&self, offset: u64, changed: &tokio::sync::Notify) -> bool {
         if self.durable() < offset {
             // One wake-up serves every client that waits meanwhile (group commit). Taking the
             // lock orders it with the writer's check, so the wake-up cannot be lost.
@@ -204,29 +217,7 @@ impl Aof {
             self.shared.wake.notify_one();
         }
         loop {
-            let notified = self.shared.durable_changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.durable() >= offset {
-                return true;
-            }
-            if self.failed() {
-                return false;
-            }
-            notified.await;
-        }
-    }
-
-    /// Waits, on an I/O thread running [`Aof::relay`], until everything up to `offset` is
-    /// durable. False if the AOF failed first.
-    pub async fn wait_durable_local(&self, offset: u64) -> bool {
-        if self.durable() < offset {
-            let _p = self.shared.pending.lock();
-            self.shared.wake.notify_one();
-        }
-        let local = LOCAL_DURABLE.with(|l| l.clone());
-        loop {
-            let notified = local.notified();
+            let notified = changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.durable() >= offset {

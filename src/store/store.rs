@@ -630,9 +630,17 @@ impl Store {
         true
     }
 
-    /// Bytes charged to every store (what `cache.max_memory` bounds).
+    /// Bytes charged to every store (what `cache.max_memory` bounds). Checked on every write
+    /// under a node limit, so it walks the map without collecting or sorting it.
     pub fn used(&self) -> u64 {
-        self.stores().iter().map(|k| k.used()).sum()
+        let named: u64 = self
+            .named
+            .load()
+            .values()
+            .filter(|k| !k.dropped.load(Ordering::Relaxed))
+            .map(|k| k.used())
+            .sum();
+        self.default.used() + named
     }
 
     /// Every database of every store, in order.
