@@ -263,7 +263,7 @@ fn stamps_increase_and_replay_rebuilds_the_same_data() {
         for k in &a {
             let get = |n: &Node| {
                 n.store.with_key(db, k, NOW, Access::Peek, |r| {
-                    r.entry().map(|e| (e.value.to_bytes(), e.expire_at))
+                    r.entry().map(|e| (e.value().to_bytes(), e.expire_at()))
                 })
             };
             assert_eq!(

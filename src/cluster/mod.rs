@@ -494,7 +494,7 @@ impl Version {
         let op = match &self.value {
             Some(value) => Op::Set {
                 key,
-                value,
+                value: value.as_ref(),
                 expire_at: self.expire_at,
             },
             None => Op::Del { key },

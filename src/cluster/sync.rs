@@ -226,7 +226,7 @@ fn push(node: &Node, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> boo
     let op = match &value {
         Some(v) => Op::Set {
             key,
-            value: v,
+            value: v.as_ref(),
             expire_at,
         },
         None => Op::Del { key },

@@ -90,7 +90,7 @@ pub fn hcget(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             match value {
                 Some(v) => {
                     let mut b = Vec::new();
-                    codec::put_value(&mut b, &v);
+                    codec::put_value(&mut b, v.as_ref());
                     cx.out.bulk(&b);
                 }
                 None => cx.out.null(),

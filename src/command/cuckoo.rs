@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::filter::CuckooFilter;
 use crate::filter::cuckoo::{Full, MAX_LAYERS, bits_for};
 use crate::resp::Args;
-use crate::store::{Access, KeyRef, Value};
+use crate::store::{Access, KeyRef, Value, ValueRef};
 
 /// RedisBloom's defaults for filters CF.ADD and CF.INSERT create.
 const DEFAULT_CAPACITY: i64 = 1024;
@@ -46,7 +46,7 @@ fn new_filter(cx: &Ctx<'_>, capacity: i64, bucket: i64, iterations: i64, expansi
 fn filter_of<'k>(k: &'k KeyRef<'_>) -> Result<Option<&'k CuckooFilter>> {
     match k.value() {
         None => Ok(None),
-        Some(Value::Cuckoo(f)) => Ok(Some(f)),
+        Some(ValueRef::Cuckoo(f)) => Ok(Some(f)),
         Some(_) => Err(Error::WrongType),
     }
 }
@@ -272,7 +272,7 @@ fn each_item<T: Default + Copy>(
         .store
         .with_key(cx.client.db, &args[1], cx.now, access, |k| {
             match k.value() {
-                Some(Value::Cuckoo(cf)) => hashes.iter().map(|&h| f(cf, h)).collect(),
+                Some(ValueRef::Cuckoo(cf)) => hashes.iter().map(|&h| f(cf, h)).collect(),
                 _ => vec![T::default(); hashes.len()],
             }
         })
@@ -305,7 +305,7 @@ pub fn cf_del(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         .node
         .store
         .with_key(cx.client.db, &args[1], cx.now, Access::Write, |k| {
-            if !matches!(k.value(), Some(Value::Cuckoo(_))) {
+            if !matches!(k.value(), Some(ValueRef::Cuckoo(_))) {
                 return Err(Error::coded("Not found"));
             }
             with_filter(k, None, |f| {

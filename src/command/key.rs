@@ -279,13 +279,13 @@ pub fn scan(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         .node
         .store
         .scan(cx.client.db, cursor, count as usize, cx.now, |e| {
-            if pattern.is_some_and(|p| !glob_match(p, &e.key, false)) {
+            if pattern.is_some_and(|p| !glob_match(p, e.key(), false)) {
                 return;
             }
-            if typ.is_some_and(|t| !t.eq_ignore_ascii_case(e.value.kind().name().as_bytes())) {
+            if typ.is_some_and(|t| !t.eq_ignore_ascii_case(e.value().kind().name().as_bytes())) {
                 return;
             }
-            keys.push(e.key.to_vec());
+            keys.push(e.key().to_vec());
         });
     let out = &mut *cx.out;
     out.array(2);
@@ -323,8 +323,9 @@ fn rename_generic(cx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> Result<()> {
             }
             // Move the value rather than copy it: DEL of the source, then SET of the target.
             if let Some(entry) = m.key(db, src, Access::Write).delete() {
+                let expire_at = entry.expire_at();
                 m.key(db, dst, Access::Write)
-                    .set(entry.value, entry.expire_at);
+                    .set(entry.into_value(), expire_at);
             }
             Ok(true)
         })?;
@@ -373,8 +374,9 @@ pub fn move_(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 return false;
             }
             if let Some(entry) = m.key(src_db, key, Access::Write).delete() {
+                let expire_at = entry.expire_at();
                 m.key(dst_db, key, Access::Write)
-                    .set(entry.value, entry.expire_at);
+                    .set(entry.into_value(), expire_at);
             }
             true
         });
@@ -408,14 +410,18 @@ pub fn copy(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         .node
         .store
         .with_keys([(src_db, src), (dst_db, dst)], cx.now, |m| {
-            let Some(entry) = m.key(src_db, src, access).entry().cloned() else {
+            let found = m
+                .key(src_db, src, access)
+                .entry()
+                .map(|e| (e.value().to_value(), e.expire_at()));
+            let Some((value, expire_at)) = found else {
                 return false;
             };
             let mut d = m.key(dst_db, dst, Access::Write);
             if d.exists() && !replace {
                 return false;
             }
-            d.set(entry.value, entry.expire_at);
+            d.set(value, expire_at);
             true
         });
     cx.out.int(copied as i64);
@@ -474,7 +480,7 @@ pub fn swapdb(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 fn object_lookup<R>(
     cx: &mut Ctx<'_>,
     args: &Args<'_>,
-    f: impl FnOnce(&crate::store::Entry) -> R,
+    f: impl FnOnce(crate::store::EntryRef<'_>) -> R,
 ) -> Option<R> {
     cx.node
         .store
@@ -484,7 +490,7 @@ fn object_lookup<R>(
 }
 
 pub fn object_encoding(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    match object_lookup(cx, &args, |e| e.value.encoding()) {
+    match object_lookup(cx, &args, |e| e.value().encoding()) {
         Some(enc) => cx.out.bulk(enc.as_bytes()),
         None => cx.out.null(),
     }
@@ -493,8 +499,8 @@ pub fn object_encoding(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 
 pub fn object_refcount(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     // Redis shares the integers 0..10000 (refcount INT_MAX); every other value has one owner.
-    let rc = object_lookup(cx, &args, |e| match e.value {
-        crate::store::Value::Int(n) if (0..10_000).contains(&n) => i32::MAX as i64,
+    let rc = object_lookup(cx, &args, |e| match e.value() {
+        crate::store::ValueRef::Int(n) if (0..10_000).contains(&n) => i32::MAX as i64,
         _ => 1,
     });
     match rc {
@@ -508,7 +514,7 @@ const LFU_SELECTED: &str = "An LFU maxmemory policy is selected, idle time not t
 const LFU_NOT_SELECTED: &str = "An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
 pub fn object_idletime(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let Some(access) = object_lookup(cx, &args, |e| e.access) else {
+    let Some(access) = object_lookup(cx, &args, |e| e.access()) else {
         cx.out.null();
         return Ok(());
     };
@@ -527,7 +533,7 @@ pub fn object_freq(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         .store
         .with_key(cx.client.db, &args[2], now, Access::Peek, |k| {
             let mode = k.access_mode();
-            k.entry().map(|e| (mode, mode.freq(e.access, now)))
+            k.entry().map(|e| (mode, mode.freq(e.access(), now)))
         });
     let Some((mode, freq)) = freq else {
         cx.out.null();

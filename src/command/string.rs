@@ -3,7 +3,7 @@
 use super::{Ctx, int_arg, is};
 use crate::error::{Error, Result};
 use crate::resp::{Args, Out};
-use crate::store::{Access, KeyRef, Value};
+use crate::store::{Access, KeyRef, Value, ValueRef};
 use crate::util::lcs::{LcsError, lcs as lcs_table};
 use crate::util::num::{IncrFloatError, incr_by_float};
 
@@ -25,7 +25,7 @@ impl Ctx<'_> {
 
 /// Writes a string value as a bulk reply; WRONGTYPE for other types.
 #[inline]
-fn reply_string(out: &mut Out, v: &Value) -> Result<()> {
+fn reply_string(out: &mut Out, v: ValueRef<'_>) -> Result<()> {
     v.with_bytes(|b| out.bulk(b)).ok_or(Error::WrongType)
 }
 
@@ -347,9 +347,9 @@ pub fn msetnx(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 /// The integer a string value holds, with Redis's rules (no spaces, no leading zeros, i64).
-fn value_as_i64(v: &Value) -> Result<i64> {
+fn value_as_i64(v: ValueRef<'_>) -> Result<i64> {
     match v {
-        Value::Int(n) => Ok(*n),
+        ValueRef::Int(n) => Ok(n),
         other => other.with_bytes(int_arg).ok_or(Error::WrongType)?,
     }
 }

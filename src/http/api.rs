@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::{AppState, CorrelationId, error};
 use crate::node::{Node, now_ms};
-use crate::store::{Access, Value};
+use crate::store::{Access, Value, ValueRef};
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorResponse {
@@ -379,8 +379,8 @@ pub async fn put_in(
 }
 
 /// The JSON form of a stored value (and its encoding when it is not UTF-8).
-fn to_json(v: &Value) -> Option<(serde_json::Value, Option<String>)> {
-    if let Value::Json(t) = v
+fn to_json(v: ValueRef<'_>) -> Option<(serde_json::Value, Option<String>)> {
+    if let ValueRef::Json(t) = v
         && let Ok(j) = serde_json::from_slice(t)
     {
         return Some((j, None));
@@ -444,7 +444,7 @@ pub async fn get_in(
     }
     let now = now_ms();
     let found = n.store.with_key(db, &key, now, Access::Read, |k| {
-        k.entry().map(|e| (to_json(&e.value), e.expire_at))
+        k.entry().map(|e| (to_json(e.value()), e.expire_at()))
     });
     match found {
         None => (

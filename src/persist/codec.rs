@@ -7,7 +7,7 @@
 
 use crate::cluster::clock::Stamp;
 use crate::persist::mutation::{Mutation, Op, Origin, OwnedMutation, OwnedOp};
-use crate::store::Value;
+use crate::store::{Value, ValueRef};
 
 /// Bytes before a record's payload.
 pub const FRAME_HEADER: usize = 8;
@@ -195,30 +195,26 @@ const V_RAW: u8 = 2;
 const V_JSON: u8 = 3;
 const V_CUCKOO: u8 = 4;
 
-pub fn put_value(out: &mut Vec<u8>, v: &Value) {
+pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
-        Value::Int(n) => {
+        ValueRef::Int(n) => {
             out.push(V_INT);
-            put_u64(out, *n as u64);
+            put_u64(out, n as u64);
         }
-        Value::Str(s) => {
+        // How a string is held is not part of the format.
+        ValueRef::Str(s) => {
             out.push(V_STR);
             put_bytes(out, s);
         }
-        // The same record as a long string: how a string is held is not part of the format.
-        Value::Small(s) => {
-            out.push(V_STR);
-            put_bytes(out, s.as_bytes());
-        }
-        Value::Raw(s) => {
+        ValueRef::Raw(s) => {
             out.push(V_RAW);
             put_bytes(out, s);
         }
-        Value::Json(s) => {
+        ValueRef::Json(s) => {
             out.push(V_JSON);
             put_bytes(out, s);
         }
-        Value::Cuckoo(f) => {
+        ValueRef::Cuckoo(f) => {
             out.push(V_CUCKOO);
             let mut b = Vec::new();
             f.encode(&mut b);
@@ -507,7 +503,7 @@ mod tests {
                     origin: Origin::Local,
                     op: Op::Set {
                         key: &key,
-                        value: &value,
+                        value: value.as_ref(),
                         expire_at: 0,
                     },
                 },

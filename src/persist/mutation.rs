@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use crate::cluster::clock::{LamportClock, Stamp};
-use crate::store::value::Value;
+use crate::store::value::{Value, ValueRef};
 
 /// Where a change came from; sinks use it to avoid echoes (the AOF does not re-log a replay,
 /// replication does not send a peer's change back to it).
@@ -28,7 +28,7 @@ pub enum Op<'a> {
     /// The key now holds `value`, with deadline `expire_at` (ms since the epoch, 0 = none).
     Set {
         key: &'a [u8],
-        value: &'a Value,
+        value: ValueRef<'a>,
         expire_at: u64,
     },
     /// The key was deleted by a command.
@@ -152,7 +152,7 @@ impl Mutation<'_> {
                 expire_at,
             } => OwnedOp::Set {
                 key: key.to_vec(),
-                value: value.clone(),
+                value: value.to_value(),
                 expire_at,
             },
             Op::Del { key } => OwnedOp::Del { key: key.to_vec() },
@@ -192,7 +192,7 @@ impl OwnedMutation {
                 expire_at,
             } => Op::Set {
                 key,
-                value,
+                value: value.as_ref(),
                 expire_at: *expire_at,
             },
             OwnedOp::Del { key } => Op::Del { key },

@@ -108,12 +108,12 @@ fn write_inner(
                     &mut chunk,
                     &Mutation {
                         db,
-                        stamp: crate::cluster::clock::nodes::unpack(e.stamp),
+                        stamp: crate::cluster::clock::nodes::unpack(e.stamp()),
                         origin: Origin::Local,
                         op: Op::Set {
-                            key: &e.key,
-                            value: &e.value,
-                            expire_at: e.expire_at,
+                            key: e.key(),
+                            value: e.value(),
+                            expire_at: e.expire_at(),
                         },
                     },
                 );

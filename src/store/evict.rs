@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 
 use crate::config::EvictionPolicy;
 
-use super::value::Entry;
+use super::entry::EntryRef;
 
 /// The LRU clock: now in units of 10 ms, wrapping.
 #[inline]
@@ -341,24 +341,29 @@ impl Limits {
 ///
 /// `session` treats keys with a TTL as sessions: they go first, the longest idle first; keys
 /// without a TTL are evicted (least recently used first) only when no session is left.
-pub fn score(policy: EvictionPolicy, mode: AccessMode, e: &Entry, now_ms: u64) -> Option<u64> {
+pub fn score(
+    policy: EvictionPolicy,
+    mode: AccessMode,
+    e: EntryRef<'_>,
+    now_ms: u64,
+) -> Option<u64> {
     use EvictionPolicy as P;
-    let volatile = e.expire_at != 0;
+    let volatile = e.expire_at() != 0;
     let idle = || match mode {
-        AccessMode::Lru => idle_ms(e.access, now_ms),
+        AccessMode::Lru => idle_ms(e.access(), now_ms),
         // Under LFU tracking an LRU policy has no idle time; rank by rarity instead.
-        AccessMode::Lfu { .. } => 255 - mode.freq(e.access, now_ms) as u64,
+        AccessMode::Lfu { .. } => 255 - mode.freq(e.access(), now_ms) as u64,
     };
     let rarity = || match mode {
-        AccessMode::Lfu { .. } => 255 - mode.freq(e.access, now_ms) as u64,
-        AccessMode::Lru => idle_ms(e.access, now_ms),
+        AccessMode::Lfu { .. } => 255 - mode.freq(e.access(), now_ms) as u64,
+        AccessMode::Lru => idle_ms(e.access(), now_ms),
     };
     match policy {
         P::NoEviction => None,
         P::Lru => Some(idle()),
         P::Lfu => Some(rarity()),
         P::Random => Some(fastrand::u64(..)),
-        P::Ttl => volatile.then(|| u64::MAX - e.expire_at),
+        P::Ttl => volatile.then(|| u64::MAX - e.expire_at()),
         P::Session => Some(if volatile { (1 << 62) | idle() } else { idle() }),
         P::VolatileLru => volatile.then(idle),
         P::VolatileLfu => volatile.then(rarity),
@@ -496,8 +501,8 @@ mod tests {
         }
     }
 
-    fn entry(access: u32, expire_at: u64) -> Entry {
-        Entry::new(0, b"k", crate::store::Value::Int(1), expire_at, access)
+    fn entry(access: u32, expire_at: u64) -> crate::store::Entry {
+        crate::store::Entry::new(b"k", crate::store::Value::Int(1), expire_at, 0, access)
     }
 
     #[test]
@@ -506,7 +511,7 @@ mod tests {
         let lru = AccessMode::Lru;
         let old = entry(lru_stamp(now - 50_000), 0);
         let young = entry(lru_stamp(now - 1_000), 0);
-        let s = |p, e: &Entry| score(p, lru, e, now);
+        let s = |p, e: &crate::store::Entry| score(p, lru, e.as_ref(), now);
         assert!(s(EvictionPolicy::Lru, &old) > s(EvictionPolicy::Lru, &young));
         assert_eq!(s(EvictionPolicy::NoEviction, &old), None);
         assert_eq!(s(EvictionPolicy::VolatileLru, &old), None);
@@ -521,13 +526,15 @@ mod tests {
         // lfu: the rarer first.
         let lfu = LFU;
         let mut hot = entry(lfu.initial(now), 0);
+        let mut a = hot.access();
         for _ in 0..1000 {
-            lfu.touch(&mut hot.access, now);
+            lfu.touch(&mut a, now);
         }
+        hot.set_access(a);
         let cold = entry(lfu.initial(now), 0);
         assert!(
-            score(EvictionPolicy::Lfu, lfu, &cold, now)
-                > score(EvictionPolicy::Lfu, lfu, &hot, now)
+            score(EvictionPolicy::Lfu, lfu, cold.as_ref(), now)
+                > score(EvictionPolicy::Lfu, lfu, hot.as_ref(), now)
         );
     }
 

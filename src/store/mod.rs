@@ -1,5 +1,6 @@
 //! The keyspace: databases of shards of entries, and the write path through [`KeyRef`].
 
+pub mod entry;
 pub mod evict;
 pub mod memory;
 pub mod shard;
@@ -8,6 +9,7 @@ pub mod store;
 pub mod table;
 pub mod value;
 
+pub use entry::{Entry, EntryRef};
 pub use shard::{Access, KeyRef};
 pub use store::{Db, DbFigures, FilterFigures, Keyspace, Multi, NAMED, Store, store_id};
-pub use value::{Entry, Kind, Value};
+pub use value::{Kind, Value, ValueRef};

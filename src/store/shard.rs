@@ -8,8 +8,9 @@ use crate::persist::mutation::{Bus, Mutation, Op, Origin};
 
 use super::evict::AccessMode;
 
+use super::entry::{Entry, EntryRef};
 use super::table::Table;
-use super::value::{Entry, Value};
+use super::value::{Value, ValueRef};
 use crate::filter::CuckooFilter;
 
 /// How a lookup touches the key.
@@ -36,7 +37,7 @@ pub struct ShardStats {
 
 #[derive(Debug, Default)]
 pub struct Shard {
-    pub(super) table: Table<Entry>,
+    pub(super) table: Table,
     /// Bytes charged to the entries of this shard.
     pub used: usize,
     /// Keys with a deadline, and the sum of their deadlines (for INFO's avg_ttl).
@@ -91,7 +92,7 @@ impl Shard {
         self.table.is_empty()
     }
 
-    pub fn table(&self) -> &Table<Entry> {
+    pub fn table(&self) -> &Table {
         &self.table
     }
 
@@ -109,7 +110,7 @@ impl Shard {
         self.filter = fpp.map(|fpp| {
             let mut f = CuckooFilter::for_keys((self.table.len() * 2).max(FILTER_INITIAL), fpp);
             for e in self.table.iter() {
-                let _ = f.insert(super::store::hash_key(&e.key));
+                let _ = f.insert(super::store::hash_key(e.key()));
             }
             Box::new(f)
         });
@@ -131,7 +132,7 @@ impl Shard {
             let ops = f.ops;
             let mut g = f.empty_like(self.table.len() * 2);
             for e in self.table.iter() {
-                let _ = g.insert(super::store::hash_key(&e.key));
+                let _ = g.insert(super::store::hash_key(e.key()));
             }
             // The key being created is not in the table yet.
             let _ = g.insert(h);
@@ -151,13 +152,13 @@ impl Shard {
         self.stats.evicted += 1;
         let stamp = bus.next_stamp();
         if tombstones {
-            self.tombstone(&e.key, nodes::pack(stamp), now);
+            self.tombstone(e.key(), nodes::pack(stamp), now);
         }
         bus.deliver_if_active(&Mutation {
             db,
             stamp,
             origin: Origin::Local,
-            op: Op::Evicted { key: &e.key },
+            op: Op::Evicted { key: e.key() },
         });
     }
 
@@ -171,14 +172,14 @@ impl Shard {
         let e = self.table.remove_at(idx)?;
         self.account_sub(e.meta());
         if let Some(f) = self.filter.as_mut() {
-            f.remove(super::store::hash_key(&e.key));
+            f.remove(super::store::hash_key(e.key()));
         }
         Some(e)
     }
 
     /// Empties the shard and returns the old table's slots, so the caller can free them
     /// outside the lock (FLUSHALL ASYNC).
-    pub(super) fn clear(&mut self) -> Vec<super::table::Cell<Entry>> {
+    pub(super) fn clear(&mut self) -> Table {
         self.used = 0;
         self.volatile = 0;
         self.expire_sum = 0;
@@ -241,9 +242,11 @@ impl Shard {
             Access::Write | Access::Peek => {}
         }
         if matches!(access, Access::Read | Access::Write)
-            && let Some(e) = idx.and_then(|i| self.table.get_mut(i))
+            && let Some(mut e) = idx.and_then(|i| self.table.get_mut(i))
         {
-            mode.touch(&mut e.access, now);
+            let mut a = e.get().access();
+            mode.touch(&mut a, now);
+            e.with(|e| e.set_access(a));
         }
         idx
     }
@@ -254,9 +257,9 @@ impl Shard {
     fn expired(&mut self, bus: &Bus, db: u32, now: u64, tombstones: bool, e: Entry) {
         self.stats.expired += 1;
         if tombstones {
-            self.tombstone(&e.key, e.stamp, now);
+            self.tombstone(e.key(), e.stamp(), now);
         }
-        bus.emit(db, Origin::Local, Op::Expired { key: &e.key });
+        bus.emit(db, Origin::Local, Op::Expired { key: e.key() });
     }
 
     /// Remembers that `key` was removed by the write stamped `stamp`.
@@ -402,18 +405,18 @@ impl<'a> KeyRef<'a> {
     }
 
     #[inline]
-    pub fn entry(&self) -> Option<&Entry> {
+    pub fn entry(&self) -> Option<EntryRef<'_>> {
         self.idx.and_then(|i| self.shard.table.get(i))
     }
 
     #[inline]
-    pub fn value(&self) -> Option<&Value> {
-        self.entry().map(|e| &e.value)
+    pub fn value(&self) -> Option<ValueRef<'_>> {
+        self.entry().map(|e| e.value())
     }
 
     /// The key's deadline: `None` without the key, `Some(0)` without a TTL.
     pub fn expire_at(&self) -> Option<u64> {
-        self.entry().map(|e| e.expire_at)
+        self.entry().map(|e| e.expire_at())
     }
 
     /// The stamp of the write in progress (zero when nothing listens for mutations).
@@ -433,8 +436,8 @@ impl<'a> KeyRef<'a> {
                 origin,
                 op: Op::Set {
                     key: self.key,
-                    value: &e.value,
-                    expire_at: e.expire_at,
+                    value: e.value(),
+                    expire_at: e.expire_at(),
                 },
             });
         }
@@ -443,7 +446,7 @@ impl<'a> KeyRef<'a> {
     /// The stamp of the key's last write (or of its tombstone), if any.
     pub fn stamp(&self) -> Option<Stamp> {
         match self.entry() {
-            Some(e) => Some(nodes::unpack(e.stamp)),
+            Some(e) => Some(nodes::unpack(e.stamp())),
             None => self
                 .shard
                 .tombstone_of(self.key)
@@ -468,25 +471,23 @@ impl<'a> KeyRef<'a> {
     fn install(&mut self, value: Value, expire_at: u64, stamp: Stamp) {
         let packed = nodes::pack(stamp);
         match self.idx.and_then(|i| self.shard.table.get_mut(i)) {
-            Some(e) => {
-                // An overwrite keeps the key's access history (its LFU counter), as Redis does;
-                // the key object itself is reused.
-                let old = e.meta();
-                e.value = value;
-                e.expire_at = expire_at;
-                e.stamp = packed;
-                let new = e.meta();
+            Some(mut e) => {
+                // An overwrite keeps the key's access history (its LFU counter), as Redis does.
+                let (old, new) = e.with(|e| {
+                    let old = e.meta();
+                    e.set_value(value, expire_at, packed);
+                    (old, e.meta())
+                });
                 self.shard.account_sub(old);
                 self.shard.account_add(new);
             }
             None => {
                 let access = self.mode.initial(self.now);
-                let mut e = Entry::new(self.hash as u32, self.key, value, expire_at, access);
-                e.stamp = packed;
+                let e = Entry::new(self.key, value, expire_at, packed, access);
                 // Before the key becomes visible, as on replicas: never a false negative.
                 self.shard.filter_add(self.hash);
                 self.shard.account_add(e.meta());
-                self.idx = Some(self.shard.table.insert_new(e));
+                self.idx = Some(self.shard.table.insert_new(self.hash as u32, e));
             }
         }
     }
@@ -496,11 +497,11 @@ impl<'a> KeyRef<'a> {
     pub fn update<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         let idx = self.idx?;
         let stamp = self.next_stamp();
-        let e = self.shard.table.get_mut(idx)?;
-        let before = e.mem_size();
-        let r = f(&mut e.value);
-        e.stamp = nodes::pack(stamp);
-        let after = e.mem_size();
+        let (r, before, after) = self.shard.table.get_mut(idx)?.with(|e| {
+            let before = e.mem_size();
+            let r = e.update(nodes::pack(stamp), f);
+            (r, before, e.mem_size())
+        });
         self.shard.used = self.shard.used.saturating_sub(before) + after;
         self.publish_set(stamp, Origin::Local);
         Some(r)
@@ -510,16 +511,17 @@ impl<'a> KeyRef<'a> {
     /// change stamped, accounted and published. Does nothing without the key.
     pub fn modify<R>(&mut self, f: impl FnOnce(&mut Value) -> (R, bool)) -> Option<R> {
         let idx = self.idx?;
-        let e = self.shard.table.get_mut(idx)?;
-        let before = e.mem_size();
-        let (r, changed) = f(&mut e.value);
+        let mut e = self.shard.table.get_mut(idx)?;
+        let before = e.get().mem_size();
+        let (r, changed) = e.with(|e| e.modify(f));
         if !changed {
             return Some(r);
         }
-        let stamp = self.next_stamp();
-        let e = self.shard.table.get_mut(idx)?;
-        e.stamp = nodes::pack(stamp);
-        let after = e.mem_size();
+        let stamp = self.bus.next_stamp();
+        let after = e.with(|e| {
+            e.set_meta(e.expire_at(), nodes::pack(stamp));
+            e.mem_size()
+        });
         self.shard.used = self.shard.used.saturating_sub(before) + after;
         self.publish_set(stamp, Origin::Local);
         Some(r)
@@ -564,7 +566,7 @@ impl<'a> KeyRef<'a> {
     /// Removes the deadline; false when there was none (or no key).
     pub fn persist(&mut self) -> bool {
         match self.entry() {
-            Some(e) if e.expire_at != 0 => {
+            Some(e) if e.expire_at() != 0 => {
                 self.change_deadline(0);
                 true
             }
@@ -575,12 +577,14 @@ impl<'a> KeyRef<'a> {
     fn change_deadline(&mut self, at: u64) {
         let Some(idx) = self.idx else { return };
         let stamp = self.next_stamp();
-        let Some(e) = self.shard.table.get_mut(idx) else {
+        let Some(mut e) = self.shard.table.get_mut(idx) else {
             return;
         };
-        let meta = e.meta();
-        e.expire_at = at;
-        e.stamp = nodes::pack(stamp);
+        let meta = e.with(|e| {
+            let meta = e.meta();
+            e.set_meta(at, nodes::pack(stamp));
+            meta
+        });
         self.shard.account_sub(meta);
         self.shard.account_add(EntryMeta {
             expire_at: at,
@@ -601,7 +605,7 @@ impl Entry {
     pub(super) fn meta(&self) -> EntryMeta {
         EntryMeta {
             size: self.mem_size(),
-            expire_at: self.expire_at,
+            expire_at: self.expire_at(),
         }
     }
 }

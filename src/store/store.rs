@@ -7,9 +7,10 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::persist::mutation::{Bus, Mutation, Op, Origin};
 use crate::util::glob::glob_match;
 
+use super::entry::EntryRef;
 use super::evict::{AccessPolicy, Limits, Pool, Pressure, Thresholds};
 use super::shard::{Access, KeyRef, Scope, Shard, ShardStats};
-use super::value::{Entry, Kind};
+use super::value::Kind;
 use crate::cluster::clock::nodes;
 
 /// Keeps each shard's lock on its own cache lines so that two cores working on neighbouring
@@ -342,10 +343,10 @@ impl Keyspace {
                 // A run of neighbouring slots, as Redis's dictGetSomeKeys.
                 while taken < samples && looked < cap {
                     if let Some(e) = t.get(at)
-                        && (!volatile || e.expire_at != 0)
+                        && (!volatile || e.expire_at() != 0)
                         && let Some(sc) = super::evict::score(policy, mode, e, now)
                     {
-                        pool.offer(sc, d.index, &e.key);
+                        pool.offer(sc, d.index, e.key());
                         taken += 1;
                         found = true;
                     }
@@ -995,7 +996,7 @@ impl Store {
         cursor: u64,
         count: usize,
         now: u64,
-        mut f: impl FnMut(&Entry),
+        mut f: impl FnMut(EntryRef<'_>),
     ) -> u64 {
         let d = self.db_or_first(db);
         let bits = d.bits;
@@ -1032,8 +1033,8 @@ impl Store {
         for s in self.db_or_first(db).shards.iter() {
             let s = s.0.lock();
             for e in s.table().iter() {
-                if !e.is_expired(now) && (all || glob_match(pattern, &e.key, false)) {
-                    out.push(e.key.to_vec());
+                if !e.is_expired(now) && (all || glob_match(pattern, e.key(), false)) {
+                    out.push(e.key().to_vec());
                 }
             }
         }
@@ -1069,10 +1070,10 @@ impl Store {
                 continue;
             };
             if !e.is_expired(now) {
-                return Some(e.key.to_vec());
+                return Some(e.key().to_vec());
             }
             // Expired: remove it as Redis's lazy expiry would, and try again.
-            let key = e.key.clone();
+            let key = e.key().to_vec();
             if s.remove_at(idx).is_some() {
                 s.stats.expired += 1;
                 self.bus
@@ -1154,7 +1155,7 @@ impl Store {
                     // Already dead: what remains is its absence.
                     k.delete_stamped(m.stamp, m.origin);
                 } else {
-                    k.install_from(value.clone(), expire_at, m.stamp, m.origin);
+                    k.install_from(value.to_value(), expire_at, m.stamp, m.origin);
                 }
                 true
             }),
@@ -1269,11 +1270,11 @@ impl Store {
         for s in self.db_or_first(db).shards.iter() {
             let s = s.0.lock();
             for e in s.table().iter() {
-                if e.is_expired(now) || !include(&e.key) {
+                if e.is_expired(now) || !include(e.key()) {
                     continue;
                 }
-                let r = range_of(&e.key);
-                d[r] = d[r].wrapping_add(digest_of(&e.key, nodes::unpack(e.stamp)));
+                let r = range_of(e.key());
+                d[r] = d[r].wrapping_add(digest_of(e.key(), nodes::unpack(e.stamp())));
             }
         }
         d
@@ -1292,8 +1293,8 @@ impl Store {
         for s in self.db_or_first(db).shards.iter() {
             let s = s.0.lock();
             for e in s.table().iter() {
-                if !e.is_expired(now) && range_of(&e.key) == range && include(&e.key) {
-                    out.push((e.key.to_vec(), nodes::unpack(e.stamp), false));
+                if !e.is_expired(now) && range_of(e.key()) == range && include(e.key()) {
+                    out.push((e.key().to_vec(), nodes::unpack(e.stamp()), false));
                 }
             }
             for (k, t) in s.tombstones() {
@@ -1317,7 +1318,11 @@ impl Store {
         now: u64,
     ) -> Option<(crate::cluster::clock::Stamp, u64, Option<super::Value>)> {
         self.with_key(db, key, now, Access::Peek, |k| match k.entry() {
-            Some(e) => Some((nodes::unpack(e.stamp), e.expire_at, Some(e.value.clone()))),
+            Some(e) => Some((
+                nodes::unpack(e.stamp()),
+                e.expire_at(),
+                Some(e.value().to_value()),
+            )),
             None => k.stamp().map(|s| (s, 0, None)),
         })
     }
@@ -1384,8 +1389,8 @@ fn note_pressure(limits: &Limits, store: &str, met: Pressure, used: u64) {
 
 /// Frees dropped tables, on a helper thread when asked (FLUSHALL ASYNC) so the caller's latency
 /// does not depend on the data size.
-fn free(old: Vec<Vec<super::table::Cell<Entry>>>, lazy: bool) {
-    if lazy && old.iter().map(|t| t.len()).sum::<usize>() > 1024 {
+fn free(old: Vec<super::table::Table>, lazy: bool) {
+    if lazy && old.iter().map(|t| t.capacity()).sum::<usize>() > 1024 {
         std::thread::spawn(move || drop(old));
     } else {
         drop(old);
@@ -1502,7 +1507,7 @@ mod tests {
                     |_, sh| {
                         let f = sh.filter().expect("filter on");
                         assert_eq!(f.len(), sh.len());
-                        sh.table().iter().all(|e| f.peek(hash_key(&e.key)))
+                        sh.table().iter().all(|e| f.peek(hash_key(e.key())))
                     },
                     |all| assert!(all, "false negative"),
                 );
@@ -1616,7 +1621,8 @@ mod tests {
 
     #[test]
     fn lru_spares_the_recently_used() {
-        let s = limited(EvictionPolicy::Lru, 400_000);
+        // About 2,000 keys of this size fit: the 4,000 written must evict.
+        let s = limited(EvictionPolicy::Lru, 250_000);
         let mut now = 0;
         let put = |s: &Store, key: &str, now: u64| {
             assert!(s.make_room(0, now).is_ok());

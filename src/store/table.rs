@@ -7,52 +7,97 @@
 //! at high load, and entries kept ordered by home bucket inside each cluster — which is what
 //! makes the bucket cursor work.
 
+use std::ptr::NonNull;
+
+use super::entry::{Entry, EntryRef};
+
 const MIN_CAPACITY: usize = 8;
 
-/// What a table stores: anything that knows its (low 32 bits of) hash and its key.
-pub trait Slot {
-    fn hash(&self) -> u32;
-    fn key(&self) -> &[u8];
-}
-
-/// One slot: the entry's hash beside a pointer to it, 16 bytes. Probing compares hashes
-/// without touching the entries, and an empty slot costs 16 bytes instead of a whole entry —
-/// which is what keeps a half-full table (right after it doubled, or under eviction churn)
-/// from doubling the memory per key.
-#[derive(Debug)]
-pub struct Cell<T> {
+/// One slot: the entry's hash beside a thin pointer to it, 12 bytes (packed to 4-byte
+/// alignment). Probing compares hashes without touching the entries, and an empty slot costs
+/// 12 bytes instead of a whole entry — which is what keeps a half-full table (right after it
+/// doubled, or under eviction churn) from doubling the memory per key.
+#[repr(C, packed(4))]
+#[derive(Clone, Copy, Default)]
+pub struct Cell {
     hash: u32,
-    item: Option<Box<T>>,
+    item: Option<NonNull<u8>>,
 }
 
-impl<T> Default for Cell<T> {
-    fn default() -> Self {
-        Cell {
-            hash: 0,
-            item: None,
-        }
+impl Cell {
+    /// The entry pointer, copied out (a packed field cannot be borrowed).
+    #[inline]
+    fn ptr(&self) -> Option<NonNull<u8>> {
+        self.item
     }
 }
 
 /// Bytes of one slot.
-pub const CELL_BYTES: usize = 16;
+pub const CELL_BYTES: usize = std::mem::size_of::<Cell>();
 
-#[derive(Debug)]
-pub struct Table<T> {
-    slots: Vec<Cell<T>>,
+/// The keyspace table: owns the entries its slots point to.
+#[derive(Default)]
+pub struct Table {
+    slots: Vec<Cell>,
     len: usize,
 }
 
-impl<T> Default for Table<T> {
-    fn default() -> Self {
-        Table {
-            slots: Vec::new(),
-            len: 0,
+// The table owns its entries as a Vec<Box<_>> would.
+unsafe impl Send for Table {}
+unsafe impl Sync for Table {}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        for c in &self.slots {
+            if let Some(p) = c.ptr() {
+                // SAFETY: every occupied slot owns the entry it points to.
+                drop(unsafe { Entry::from_raw(p) });
+            }
         }
     }
 }
 
-impl<T: Slot> Table<T> {
+impl std::fmt::Debug for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("len", &self.len)
+            .field("capacity", &self.slots.len())
+            .finish()
+    }
+}
+
+/// A mutable handle on the entry in one slot; changes that move the entry's block update the
+/// slot.
+pub struct EntryMut<'a> {
+    cell: &'a mut Cell,
+}
+
+impl EntryMut<'_> {
+    /// Runs `f` on the entry as an owned value, then stores back where it now lives.
+    #[inline]
+    pub fn with<R>(&mut self, f: impl FnOnce(&mut Entry) -> R) -> R {
+        let Some(p) = self.cell.ptr() else {
+            unreachable!("an EntryMut is only made for an occupied slot")
+        };
+        // SAFETY: the slot owns the entry; ManuallyDrop keeps ownership with the slot even if
+        // `f` panics (before any move of the block, as Entry's methods only move it last).
+        let mut e = std::mem::ManuallyDrop::new(unsafe { Entry::from_raw(p) });
+        let r = f(&mut e);
+        self.cell.item = Some(std::mem::ManuallyDrop::into_inner(e).into_raw());
+        r
+    }
+
+    #[inline]
+    pub fn get(&self) -> EntryRef<'_> {
+        let Some(p) = self.cell.ptr() else {
+            unreachable!("an EntryMut is only made for an occupied slot")
+        };
+        // SAFETY: the slot owns a live entry, borrowed through `self`.
+        unsafe { EntryRef::from_raw(p) }
+    }
+}
+
+impl Table {
     pub fn len(&self) -> usize {
         self.len
     }
@@ -75,6 +120,13 @@ impl<T: Slot> Table<T> {
         idx.wrapping_sub(hash as usize) & self.mask()
     }
 
+    #[inline]
+    fn entry_at(&self, idx: usize) -> Option<EntryRef<'_>> {
+        let p = self.slots.get(idx)?.ptr()?;
+        // SAFETY: occupied slots own live entries, borrowed through `self`.
+        Some(unsafe { EntryRef::from_raw(p) })
+    }
+
     /// The slot index holding `key`, if present.
     #[inline]
     pub fn find(&self, hash: u32, key: &[u8]) -> Option<usize> {
@@ -85,13 +137,15 @@ impl<T: Slot> Table<T> {
         let mut idx = hash as usize & mask;
         let mut d = 0;
         loop {
-            let c = &self.slots[idx];
-            let e = c.item.as_ref()?;
-            if c.hash == hash && e.key() == key {
+            let c = self.slots[idx];
+            let p = c.ptr()?;
+            let h = c.hash;
+            // SAFETY: occupied slots own live entries.
+            if h == hash && unsafe { EntryRef::from_raw(p) }.key() == key {
                 return Some(idx);
             }
             // Robin Hood invariant: a richer entry means ours is not further on.
-            if self.dist(idx, c.hash) < d {
+            if self.dist(idx, h) < d {
                 return None;
             }
             idx = (idx + 1) & mask;
@@ -100,30 +154,31 @@ impl<T: Slot> Table<T> {
     }
 
     #[inline]
-    pub fn get(&self, idx: usize) -> Option<&T> {
-        self.slots.get(idx).and_then(|c| c.item.as_deref())
+    pub fn get(&self, idx: usize) -> Option<EntryRef<'_>> {
+        self.entry_at(idx)
     }
 
     #[inline]
-    pub fn get_mut(&mut self, idx: usize) -> Option<&mut T> {
-        self.slots.get_mut(idx).and_then(|c| c.item.as_deref_mut())
+    pub fn get_mut(&mut self, idx: usize) -> Option<EntryMut<'_>> {
+        let cell = self.slots.get_mut(idx)?;
+        cell.ptr()?;
+        Some(EntryMut { cell })
     }
 
     /// Inserts an entry whose key is known to be absent; returns its slot index.
-    pub fn insert_new(&mut self, entry: T) -> usize {
+    pub fn insert_new(&mut self, hash: u32, entry: Entry) -> usize {
         if (self.len + 1) * 8 > self.slots.len() * 7 {
             let cap = (self.slots.len() * 2).max(MIN_CAPACITY);
             self.resize(cap);
         }
         self.len += 1;
-        let hash = entry.hash();
         self.place(Cell {
             hash,
-            item: Some(Box::new(entry)),
+            item: Some(entry.into_raw()),
         })
     }
 
-    fn place(&mut self, cell: Cell<T>) -> usize {
+    fn place(&mut self, cell: Cell) -> usize {
         let mask = self.mask();
         let mut cur = cell;
         let mut idx = cur.hash as usize & mask;
@@ -131,7 +186,7 @@ impl<T: Slot> Table<T> {
         let mut placed_at = None;
         loop {
             let slot = &mut self.slots[idx];
-            if slot.item.is_none() {
+            if slot.ptr().is_none() {
                 *slot = cur;
                 return placed_at.unwrap_or(idx);
             }
@@ -147,16 +202,21 @@ impl<T: Slot> Table<T> {
     }
 
     /// Removes and returns the entry at `idx`, shifting its followers back.
-    pub fn remove_at(&mut self, idx: usize) -> Option<T> {
-        let removed = self.slots.get_mut(idx)?.item.take()?;
+    pub fn remove_at(&mut self, idx: usize) -> Option<Entry> {
+        let cell = self.slots.get_mut(idx)?;
+        let p = cell.ptr()?;
+        cell.item = None;
+        // SAFETY: the slot owned the entry and no longer points to it.
+        let removed = unsafe { Entry::from_raw(p) };
         self.len -= 1;
         let mask = self.mask();
         let mut hole = idx;
         loop {
             let next = (hole + 1) & mask;
-            let c = &self.slots[next];
-            if c.item.is_some() && self.dist(next, c.hash) > 0 {
-                self.slots[hole] = std::mem::take(&mut self.slots[next]);
+            let c = self.slots[next];
+            if c.ptr().is_some() && self.dist(next, c.hash) > 0 {
+                self.slots[hole] = c;
+                self.slots[next] = Cell::default();
                 hole = next;
             } else {
                 break;
@@ -166,27 +226,27 @@ impl<T: Slot> Table<T> {
             let cap = (self.len * 2).next_power_of_two().max(MIN_CAPACITY);
             self.resize(cap);
         }
-        Some(*removed)
+        Some(removed)
     }
 
     fn resize(&mut self, cap: usize) {
-        let old = std::mem::take(&mut self.slots);
-        self.slots = Vec::with_capacity(cap);
-        self.slots.resize_with(cap, Cell::default);
-        for c in old.into_iter().filter(|c| c.item.is_some()) {
+        let old = std::mem::replace(&mut self.slots, vec![Cell::default(); cap]);
+        for c in old.into_iter().filter(|c| c.ptr().is_some()) {
             self.place(c);
         }
     }
 
-    /// Drops every entry and the allocation; returns the old slots, so the caller can free
-    /// them elsewhere (FLUSHALL ASYNC).
-    pub fn clear(&mut self) -> Vec<Cell<T>> {
-        self.len = 0;
-        std::mem::take(&mut self.slots)
+    /// Takes every entry out, leaving the table empty; the returned table owns them, so the
+    /// caller can free them elsewhere (FLUSHALL ASYNC).
+    pub fn clear(&mut self) -> Table {
+        std::mem::take(self)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().filter_map(|c| c.item.as_deref())
+    pub fn iter(&self) -> impl Iterator<Item = EntryRef<'_>> {
+        self.slots.iter().filter_map(|c| {
+            // SAFETY: occupied slots own live entries, borrowed through `self`.
+            c.ptr().map(|p| unsafe { EntryRef::from_raw(p) })
+        })
     }
 
     /// The occupied slot at or after `idx` (wrapping), for random sampling and sweeps.
@@ -197,7 +257,7 @@ impl<T: Slot> Table<T> {
         let mask = self.mask();
         let mut i = idx & mask;
         loop {
-            if self.slots[i].item.is_some() {
+            if self.slots[i].ptr().is_some() {
                 return Some(i);
             }
             i = (i + 1) & mask;
@@ -207,7 +267,7 @@ impl<T: Slot> Table<T> {
     /// Calls `f` for every entry whose home bucket is `cursor`'s, then returns the next cursor
     /// (0 when the scan is complete). Entries present for the whole scan are visited at least
     /// once even if the table grows or shrinks between calls, as with Redis's SCAN.
-    pub fn scan(&self, cursor: u64, mut f: impl FnMut(&T)) -> u64 {
+    pub fn scan(&self, cursor: u64, mut f: impl FnMut(EntryRef<'_>)) -> u64 {
         if self.len == 0 {
             return 0;
         }
@@ -215,7 +275,7 @@ impl<T: Slot> Table<T> {
         let bucket = cursor as usize & mask;
         let mut idx = bucket;
         let mut offset = 0;
-        while let Some(e) = self.slots[idx].item.as_deref() {
+        while let Some(e) = self.entry_at(idx) {
             let d = self.dist(idx, self.slots[idx].hash);
             if d == offset {
                 f(e);
@@ -242,14 +302,15 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    use crate::store::Value;
+
+    /// A hash and a key, to insert or look up.
     #[derive(Debug, Clone)]
     struct E(u32, Vec<u8>);
-    impl Slot for E {
-        fn hash(&self) -> u32 {
-            self.0
-        }
-        fn key(&self) -> &[u8] {
-            &self.1
+
+    impl Table {
+        fn add(&mut self, e: E) -> usize {
+            self.insert_new(e.0, Entry::new(&e.1, Value::Int(1), 0, 0, 0))
         }
     }
 
@@ -266,7 +327,7 @@ mod tests {
     fn insert_find_remove_many() {
         let mut t = Table::default();
         for i in 0..10_000 {
-            t.insert_new(e(i));
+            t.add(e(i));
         }
         assert_eq!(t.len(), 10_000);
         for i in 0..10_000 {
@@ -276,7 +337,7 @@ mod tests {
         for i in (0..10_000).step_by(2) {
             let k = e(i);
             let idx = t.find(k.0, &k.1).unwrap();
-            assert_eq!(t.remove_at(idx).unwrap().1, k.1);
+            assert_eq!(t.remove_at(idx).unwrap().key(), &k.1[..]);
         }
         for i in 0..10_000 {
             let k = e(i);
@@ -296,7 +357,7 @@ mod tests {
     fn colliding_hashes_still_work() {
         let mut t = Table::default();
         for i in 0..100u32 {
-            t.insert_new(E(7, i.to_be_bytes().to_vec()));
+            t.add(E(7, i.to_be_bytes().to_vec()));
         }
         for i in 0..100u32 {
             assert!(t.find(7, &i.to_be_bytes()).is_some());
@@ -308,16 +369,16 @@ mod tests {
     }
 
     fn full_scan(
-        t: &Table<E>,
-        mut between: impl FnMut(&mut Table<E>),
-        t2: &mut Table<E>,
+        t: &Table,
+        mut between: impl FnMut(&mut Table),
+        t2: &mut Table,
     ) -> HashSet<Vec<u8>> {
         let _ = t;
         let mut seen = HashSet::new();
         let mut cursor = 0;
         loop {
             cursor = t2.scan(cursor, |x| {
-                seen.insert(x.1.clone());
+                seen.insert(x.key().to_vec());
             });
             between(t2);
             if cursor == 0 {
@@ -330,7 +391,7 @@ mod tests {
     fn scan_visits_everything_across_growth_and_shrink() {
         let mut t = Table::default();
         for i in 0..1000 {
-            t.insert_new(e(i));
+            t.add(e(i));
         }
         // Grow during the scan: the original keys must all be seen.
         let mut next = 1000;
@@ -341,7 +402,7 @@ mod tests {
                 // Grow through several doublings, then let the scan finish.
                 if next < 9000 {
                     for _ in 0..50 {
-                        t.insert_new(e(next));
+                        t.add(e(next));
                         next += 1;
                     }
                 }
@@ -384,7 +445,7 @@ mod tests {
     fn scan_of_a_stable_table_returns_each_once() {
         let mut t = Table::default();
         for i in 0..777 {
-            t.insert_new(e(i));
+            t.add(e(i));
         }
         let mut count = 0;
         let mut cursor = 0;

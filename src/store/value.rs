@@ -2,8 +2,6 @@
 
 use crate::util::num::parse_i64;
 
-use super::table::Slot;
-
 /// Strings at most this long are "embstr" in Redis's OBJECT ENCODING.
 pub const EMBSTR_MAX: usize = 44;
 
@@ -76,6 +74,17 @@ impl Kind {
     }
 }
 
+/// A borrowed value, as an entry holds it. Strings are `Str` however they are stored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ValueRef<'a> {
+    Int(i64),
+    Str(&'a [u8]),
+    /// A string modified in place (APPEND, SETRANGE): "raw" whatever its length.
+    Raw(&'a [u8]),
+    Json(&'a [u8]),
+    Cuckoo(&'a crate::filter::CuckooFilter),
+}
+
 impl Value {
     /// The value SET would store for these bytes (integer strings become `Int`).
     pub fn from_bytes(b: &[u8]) -> Value {
@@ -96,56 +105,40 @@ impl Value {
         }
     }
 
-    pub fn kind(&self) -> Kind {
+    #[inline]
+    pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
-            Value::Int(_) | Value::Small(_) | Value::Str(_) | Value::Raw(_) | Value::Json(_) => {
-                Kind::String
-            }
-            Value::Cuckoo(_) => Kind::Cuckoo,
+            Value::Int(n) => ValueRef::Int(*n),
+            Value::Small(s) => ValueRef::Str(s.as_bytes()),
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Raw(v) => ValueRef::Raw(v),
+            Value::Json(s) => ValueRef::Json(s),
+            Value::Cuckoo(f) => ValueRef::Cuckoo(f),
         }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.as_ref().kind()
     }
 
     /// Calls `f` with the string bytes of a string value; `None` for other types.
     #[inline]
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        match self {
-            Value::Int(n) => {
-                let mut b = itoa::Buffer::new();
-                Some(f(b.format(*n).as_bytes()))
-            }
-            Value::Small(s) => Some(f(s.as_bytes())),
-            Value::Str(s) | Value::Json(s) => Some(f(s)),
-            Value::Raw(v) => Some(f(v)),
-            Value::Cuckoo(_) => None,
-        }
+        self.as_ref().with_bytes(f)
     }
 
     /// The string bytes, copied (for the rarer paths that need ownership).
     pub fn to_bytes(&self) -> Option<Vec<u8>> {
-        self.with_bytes(|b| b.to_vec())
+        self.as_ref().to_bytes()
     }
 
     /// Length in bytes of a string value.
     pub fn str_len(&self) -> Option<usize> {
-        match self {
-            Value::Int(n) => {
-                let mut b = itoa::Buffer::new();
-                Some(b.format(*n).len())
-            }
-            Value::Small(s) => Some(s.len as usize),
-            Value::Str(s) | Value::Json(s) => Some(s.len()),
-            Value::Raw(v) => Some(v.len()),
-            Value::Cuckoo(_) => None,
-        }
+        self.as_ref().str_len()
     }
 
     pub fn encoding(&self) -> &'static str {
-        match self {
-            Value::Int(_) => "int",
-            Value::Small(_) => "embstr",
-            Value::Str(s) | Value::Json(s) if s.len() <= EMBSTR_MAX => "embstr",
-            Value::Str(_) | Value::Json(_) | Value::Raw(_) | Value::Cuckoo(_) => "raw",
-        }
+        self.as_ref().encoding()
     }
 
     /// The string made growable in place (what APPEND and SETRANGE need).
@@ -171,55 +164,61 @@ impl Value {
     }
 }
 
-/// One key of the keyspace with its value and metadata.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub key: Box<[u8]>,
-    pub value: Value,
-    /// Absolute deadline in ms since the epoch; 0 = no TTL.
-    pub expire_at: u64,
-    /// Last access in seconds (24-bit clock, as Redis's LRU clock) — or LFU data.
-    pub access: u32,
-    hash: u32,
-    /// The stamp of the write that produced this state, packed (`cluster::clock::nodes`).
-    pub stamp: u64,
-}
-
-impl Entry {
-    pub fn new(hash: u32, key: &[u8], value: Value, expire_at: u64, access: u32) -> Entry {
-        Entry {
-            key: key.into(),
-            value,
-            expire_at,
-            access,
-            hash,
-            stamp: 0,
+impl<'a> ValueRef<'a> {
+    pub fn kind(self) -> Kind {
+        match self {
+            ValueRef::Cuckoo(_) => Kind::Cuckoo,
+            _ => Kind::String,
         }
     }
 
-    /// Past its deadline. As in Redis, a key is still alive during its deadline's millisecond.
+    /// Calls `f` with the string bytes of a string value; `None` for other types.
     #[inline]
-    pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at != 0 && self.expire_at < now_ms
+    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        match self {
+            ValueRef::Int(n) => {
+                let mut b = itoa::Buffer::new();
+                Some(f(b.format(n).as_bytes()))
+            }
+            ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(f(s)),
+            ValueRef::Cuckoo(_) => None,
+        }
     }
 
-    /// Bytes charged to this entry: its table slot, its own allocation, its key and value.
-    pub fn mem_size(&self) -> usize {
-        super::table::CELL_BYTES
-            + std::mem::size_of::<Entry>()
-            + self.key.len()
-            + self.value.heap_size()
+    /// The string bytes, copied.
+    pub fn to_bytes(self) -> Option<Vec<u8>> {
+        self.with_bytes(|b| b.to_vec())
     }
-}
 
-impl Slot for Entry {
-    #[inline]
-    fn hash(&self) -> u32 {
-        self.hash
+    /// Length in bytes of a string value.
+    pub fn str_len(self) -> Option<usize> {
+        match self {
+            ValueRef::Int(n) => {
+                let mut b = itoa::Buffer::new();
+                Some(b.format(n).len())
+            }
+            ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(s.len()),
+            ValueRef::Cuckoo(_) => None,
+        }
     }
-    #[inline]
-    fn key(&self) -> &[u8] {
-        &self.key
+
+    pub fn encoding(self) -> &'static str {
+        match self {
+            ValueRef::Int(_) => "int",
+            ValueRef::Str(s) | ValueRef::Json(s) if s.len() <= EMBSTR_MAX => "embstr",
+            ValueRef::Str(_) | ValueRef::Json(_) | ValueRef::Raw(_) | ValueRef::Cuckoo(_) => "raw",
+        }
+    }
+
+    /// An owned copy.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Int(n) => Value::Int(n),
+            ValueRef::Str(s) => Value::string(s),
+            ValueRef::Raw(s) => Value::Raw(Box::new(s.to_vec())),
+            ValueRef::Json(s) => Value::Json(s.into()),
+            ValueRef::Cuckoo(f) => Value::Cuckoo(Box::new(f.clone())),
+        }
     }
 }
 
