@@ -62,6 +62,21 @@ enum Payload<'v> {
     Boxed(Value),
 }
 
+/// How an inline value is stored: its mode and bytes (`int` holds an integer's). `None` for
+/// values kept boxed.
+fn inline<'v>(value: &'v Value, int: &'v mut [u8; 8]) -> Option<(u8, &'v [u8])> {
+    match value {
+        Value::Int(n) => {
+            *int = n.to_le_bytes();
+            Some((MODE_INT, &int[..]))
+        }
+        Value::Small(s) => Some((MODE_STR, s.as_bytes())),
+        Value::Str(s) if s.len() <= INLINE_MAX => Some((MODE_STR, s)),
+        Value::Json(s) if s.len() <= INLINE_MAX => Some((MODE_JSON, s)),
+        _ => None,
+    }
+}
+
 fn varint_len(mut n: u64) -> usize {
     let mut len = 1;
     while n >= 0x80 {
@@ -90,18 +105,13 @@ fn layout(size: usize) -> Layout {
 impl Entry {
     /// A new entry for `key` holding `value`; `expire_at` and `stamp` 0 when unset.
     pub fn new(key: &[u8], value: Value, expire_at: u64, stamp: u64, access: u32) -> Entry {
-        let int;
-        let (mode, bytes): (u8, &[u8]) = match &value {
-            Value::Int(n) => {
-                int = n.to_le_bytes();
-                (MODE_INT, &int)
+        let mut int = [0; 8];
+        match inline(&value, &mut int) {
+            Some((mode, bytes)) => {
+                Entry::build(key, Payload::Inline(mode, bytes), expire_at, stamp, access)
             }
-            Value::Small(s) => (MODE_STR, s.as_bytes()),
-            Value::Str(s) if s.len() <= INLINE_MAX => (MODE_STR, s),
-            Value::Json(s) if s.len() <= INLINE_MAX => (MODE_JSON, s),
-            _ => return Entry::build(key, Payload::Boxed(value), expire_at, stamp, access),
-        };
-        Entry::build(key, Payload::Inline(mode, bytes), expire_at, stamp, access)
+            None => Entry::build(key, Payload::Boxed(value), expire_at, stamp, access),
+        }
     }
 
     fn build(key: &[u8], p: Payload<'_>, expire_at: u64, stamp: u64, access: u32) -> Entry {
@@ -273,6 +283,27 @@ impl Entry {
 
     /// Replaces the value (keeping the key and its access history).
     pub fn set_value(&mut self, value: Value, expire_at: u64, stamp: u64) {
+        // A value of the same length (with a trailer of the same size) is written over the old
+        // one: rewriting a key costs no allocation.
+        let mut int = [0; 8];
+        if self.mode() != MODE_BOXED
+            && let Some((mode, bytes)) = inline(&value, &mut int)
+        {
+            let r = self.as_ref();
+            let (h, k, v) = r.shape();
+            let tail = h + k + v;
+            if v == bytes.len() && r.size() - tail == trailer_len(expire_at, stamp) {
+                let b = self.0.as_ptr();
+                // SAFETY: the block has `v` value bytes at `h + k` and room for this trailer;
+                // an inline block holds no Value to drop.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), b.add(h + k), v);
+                    *b.add(FLAGS) = (*b.add(FLAGS) & !MODE_MASK) | mode;
+                    self.write_trailer(tail, expire_at, stamp);
+                }
+                return;
+            }
+        }
         let e = Entry::new(self.key(), value, expire_at, stamp, self.access());
         *self = e;
     }
@@ -608,6 +639,40 @@ mod tests {
             0,
         );
         assert!(e.as_ref().size() <= 128, "{}", e.as_ref().size());
+    }
+
+    #[test]
+    fn set_value_in_place_or_anew() {
+        let key = b"key";
+        let mut e = Entry::new(key, Value::string(b"aaaa"), 0, 1 << 16, 7);
+        let before = e.0;
+        e.set_value(Value::string(b"bbbb"), 0, 2 << 16);
+        assert_eq!(e.0, before, "same length: written over");
+        assert_eq!(
+            (e.value(), e.stamp(), e.access()),
+            (ValueRef::Str(b"bbbb"), 2 << 16, 7)
+        );
+        e.set_value(Value::Json(b"[1,2]"[..4].into()), 0, 3 << 16);
+        assert_eq!(e.value(), ValueRef::Json(b"[1,2"));
+        e.set_value(Value::Int(-1), 0, 4 << 16);
+        assert_eq!(e.value(), ValueRef::Int(-1));
+        e.set_value(Value::string(b"12345678"), 0, 4 << 16);
+        assert_eq!(e.value(), ValueRef::Str(b"12345678"));
+        e.set_value(Value::string(b"longer value"), 99, 1 << 40);
+        assert_eq!(
+            (e.value(), e.expire_at(), e.stamp()),
+            (ValueRef::Str(b"longer value"), 99, 1 << 40)
+        );
+        e.set_value(Value::Raw(Box::new(b"r".to_vec())), 0, 0);
+        assert_eq!(
+            (e.value(), e.expire_at(), e.stamp()),
+            (ValueRef::Raw(b"r"), 0, 0)
+        );
+        e.set_value(Value::string(b"s"), 5, 0);
+        assert_eq!(
+            (e.key(), e.value(), e.expire_at()),
+            (&key[..], ValueRef::Str(b"s"), 5)
+        );
     }
 
     #[test]

@@ -222,7 +222,10 @@ impl Table {
                 break;
             }
         }
-        if self.slots.len() > MIN_CAPACITY && self.len * 10 < self.slots.len() {
+        // Shrink to about half full once under a quarter full: far enough from the growth
+        // point (7/8) that a table does not flap, near enough that memory freed by deletes
+        // and eviction comes back.
+        if self.slots.len() > MIN_CAPACITY && self.len * 4 < self.slots.len() {
             let cap = (self.len * 2).next_power_of_two().max(MIN_CAPACITY);
             self.resize(cap);
         }
@@ -351,6 +354,31 @@ mod tests {
         }
         assert!(t.is_empty());
         assert!(t.capacity() <= 16, "shrinks when emptied: {}", t.capacity());
+    }
+
+    #[test]
+    fn deletes_give_memory_back_without_flapping() {
+        let mut t = Table::default();
+        for i in 0..10_000 {
+            t.add(e(i));
+        }
+        assert_eq!(t.capacity(), 16_384);
+        for i in 0..7_000 {
+            let k = e(i);
+            let idx = t.find(k.0, &k.1).unwrap();
+            t.remove_at(idx);
+        }
+        // 3,000 left: under a quarter of 16,384, so halved once, and half full or less.
+        assert_eq!(t.capacity(), 8_192);
+        for i in 7_000..10_000 {
+            let k = e(i);
+            assert!(t.find(k.0, &k.1).is_some(), "{i}");
+        }
+        // Growing back by a few keys does not resize again.
+        for i in 10_000..10_100 {
+            t.add(e(i));
+        }
+        assert_eq!(t.capacity(), 8_192);
     }
 
     #[test]
