@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api bench bench-persistence cluster cluster-stop lint fmt clean
+.PHONY: build run test test-unit test-integration test-diff test-api test-miri bench bench-persistence cluster cluster-stop lint fmt clean
 
 build:
 	$(CARGO) build --release
@@ -15,6 +15,7 @@ test:
 	$(CARGO) test --all-targets
 	scripts/resp-diff.sh target/debug/hypercache
 	scripts/check-api.sh target/debug/hypercache
+	scripts/miri.sh
 
 test-unit:
 	$(CARGO) test --lib
@@ -29,6 +30,9 @@ test-diff:
 test-api:
 	$(CARGO) build --bin hypercache
 	scripts/check-api.sh target/debug/hypercache
+
+test-miri:
+	scripts/miri.sh
 
 bench:
 	scripts/bench.sh
