@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api test-miri bench bench-persistence cluster cluster-stop lint fmt clean
+.PHONY: build run test test-unit test-integration test-diff test-api test-unsafe bench bench-persistence cluster cluster-stop lint fmt clean
 
 build:
 	$(CARGO) build --release
@@ -15,7 +15,7 @@ test:
 	$(CARGO) test --all-targets
 	scripts/resp-diff.sh target/debug/hypercache
 	scripts/check-api.sh target/debug/hypercache
-	scripts/miri.sh
+	scripts/check-unsafe.sh
 
 test-unit:
 	$(CARGO) test --lib
@@ -31,8 +31,8 @@ test-api:
 	$(CARGO) build --bin hypercache
 	scripts/check-api.sh target/debug/hypercache
 
-test-miri:
-	scripts/miri.sh
+test-unsafe:
+	scripts/check-unsafe.sh
 
 bench:
 	scripts/bench.sh
