@@ -23,7 +23,7 @@ echo "check-unsafe: valgrind memcheck clean"
 
 if ! cargo +"$tc" miri --version >/dev/null 2>&1; then
   command -v rustup >/dev/null &&
-    rustup toolchain install "$tc" --profile minimal --component miri,rust-src >/dev/null 2>&1 || true
+    timeout 600 rustup toolchain install "$tc" --profile minimal --component miri,rust-src >/dev/null 2>&1 || true
 fi
 if cargo +"$tc" miri --version >/dev/null 2>&1; then
   # Isolation off: the tests read the clock (filters seed from it). The large table tests
