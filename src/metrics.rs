@@ -4,8 +4,8 @@
 //! Recording is lock-free and allocation-free: a relaxed atomic increment per command, and a
 //! latency sample (two clock reads) for one command in sixteen.
 
+use rustc_hash::FxHashMap;
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Weak};
 
@@ -41,7 +41,8 @@ static ALL: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         .collect()
 });
 
-static INDEX: LazyLock<HashMap<usize, usize>> = LazyLock::new(|| {
+// Fx: a fixed table keyed by address, looked up once per command (see `table::INDEX`).
+static INDEX: LazyLock<FxHashMap<usize, usize>> = LazyLock::new(|| {
     ALL.iter()
         .enumerate()
         .map(|(i, c)| (*c as *const Command as usize, i))
