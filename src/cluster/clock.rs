@@ -111,10 +111,26 @@ pub mod nodes {
         h
     }
 
+    thread_local! {
+        /// The last hash looked up and its index: almost every stamp is the local node's,
+        /// and an index never changes once given, so this spares the lock and the hash map.
+        static LAST: std::cell::Cell<(u64, u16)> = const { std::cell::Cell::new((0, 0)) };
+    }
+
     fn index(h: u64) -> u16 {
         if h == 0 {
             return 0;
         }
+        let (last, i) = LAST.get();
+        if last == h {
+            return i;
+        }
+        let i = lookup(h);
+        LAST.set((h, i));
+        i
+    }
+
+    fn lookup(h: u64) -> u16 {
         if let Some(&i) = TABLE.read().by_hash.get(&h) {
             return i;
         }

@@ -108,6 +108,7 @@ impl Cluster {
         self.replicator.ring()
     }
 
+    #[inline]
     pub fn has_peers(&self) -> bool {
         self.replicator.has_peers()
     }

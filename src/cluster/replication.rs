@@ -13,7 +13,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -158,6 +158,9 @@ pub struct Replicator {
     rf: Option<usize>,
     track_acks: bool,
     peers: RwLock<HashMap<String, Arc<Peer>>>,
+    /// `peers.len()`, kept beside it so that every write and command of a node without
+    /// peers can skip the lock (changed only under the write lock).
+    peer_count: AtomicUsize,
     ring: RwLock<Arc<Ring>>,
     blocked: RwLock<HashSet<String>>,
     /// Named stores with a replication factor of their own (store id → factor).
@@ -171,6 +174,7 @@ impl Replicator {
             rf,
             track_acks,
             peers: RwLock::new(HashMap::new()),
+            peer_count: AtomicUsize::new(0),
             ring: RwLock::new(Arc::new(Ring::new(vec![self_id.to_string()]))),
             blocked: RwLock::new(HashSet::new()),
             store_rf: RwLock::new(HashMap::new()),
@@ -221,8 +225,9 @@ impl Replicator {
         self.peers.read().get(id).cloned()
     }
 
+    #[inline]
     pub fn has_peers(&self) -> bool {
-        !self.peers.read().is_empty()
+        self.peer_count.load(Ordering::Acquire) != 0
     }
 
     /// Adds a peer (returns it and whether it is new) or updates its address.
@@ -232,14 +237,23 @@ impl Replicator {
             return (p.clone(), false);
         }
         let p = Peer::new(id, addr);
-        self.peers.write().insert(id.to_string(), p.clone());
+        let mut peers = self.peers.write();
+        if let Some(q) = peers.get(id) {
+            // Added by another caller between the two locks.
+            *q.addr.write() = addr;
+            return (q.clone(), false);
+        }
+        peers.insert(id.to_string(), p.clone());
+        self.peer_count.store(peers.len(), Ordering::Release);
         (p, true)
     }
 
     pub fn remove_peer(&self, id: &str) {
-        if let Some(p) = self.peers.write().remove(id) {
+        let mut peers = self.peers.write();
+        if let Some(p) = peers.remove(id) {
             p.stopped.store(true, Ordering::Relaxed);
         }
+        self.peer_count.store(peers.len(), Ordering::Release);
     }
 
     /// The other replicas of `key` of `db` (all peers under full replication).
@@ -298,6 +312,9 @@ impl MutationSink for Replicator {
     fn publish(&self, m: &Mutation<'_>) {
         // Only this node's own writes travel; each replica expires keys on its own.
         if m.origin != Origin::Local || matches!(m.op, Op::Expired { .. }) {
+            return;
+        }
+        if !self.has_peers() {
             return;
         }
         let targets = {
