@@ -675,6 +675,113 @@ mod tests {
         );
     }
 
+    mod model {
+        use super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        #[derive(Debug, Clone)]
+        enum Step {
+            Set(Value, u64, u64),
+            Meta(u64, u64),
+            Access(u32),
+            Append(Vec<u8>, u64),
+            Incr(u64),
+            Unchanged,
+        }
+
+        fn value() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                any::<i64>().prop_map(Value::Int),
+                vec(any::<u8>(), 0..300).prop_map(|v| Value::string(&v)),
+                // As long as an integer's 8 bytes: rewritten in place, with another mode.
+                vec(any::<u8>(), 8..9).prop_map(|v| Value::string(&v)),
+                vec(any::<u8>(), 0..40).prop_map(|v| Value::Json(v.into())),
+                vec(any::<u8>(), 0..40).prop_map(|v| Value::Raw(Box::new(v))),
+                Just(Value::string(&[7; INLINE_MAX + 1])),
+            ]
+        }
+
+        fn stamp() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                Just(0),
+                (1u64..1 << 24).prop_map(|l| l << 16 | 1),
+                any::<u64>()
+            ]
+        }
+
+        fn deadline() -> impl Strategy<Value = u64> {
+            prop_oneof![Just(0), any::<u64>()]
+        }
+
+        fn step() -> impl Strategy<Value = Step> {
+            prop_oneof![
+                (value(), deadline(), stamp()).prop_map(|(v, x, s)| Step::Set(v, x, s)),
+                (deadline(), stamp()).prop_map(|(x, s)| Step::Meta(x, s)),
+                any::<u32>().prop_map(Step::Access),
+                (vec(any::<u8>(), 0..20), stamp()).prop_map(|(b, s)| Step::Append(b, s)),
+                stamp().prop_map(Step::Incr),
+                Just(Step::Unchanged),
+            ]
+        }
+
+        proptest! {
+            // Few cases under Miri, which runs each step thousands of times slower.
+            #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 6 } else { 256 }))]
+
+            /// Any sequence of changes leaves the block saying what a plain struct says.
+            #[test]
+            fn an_entry_behaves_like_its_fields(
+                key in vec(any::<u8>(), 0..300),
+                first in value(),
+                steps in vec(step(), 0..24),
+            ) {
+                let mut e = Entry::new(&key, first.clone(), 0, 0, 0);
+                let (mut v, mut exp, mut st, mut acc) = (first, 0u64, 0u64, 0u32);
+                for s in steps {
+                    match s {
+                        Step::Set(nv, x, ns) => {
+                            e.set_value(nv.clone(), x, ns);
+                            (v, exp, st) = (nv, x, ns);
+                        }
+                        Step::Meta(x, ns) => {
+                            e.set_meta(x, ns);
+                            (exp, st) = (x, ns);
+                        }
+                        Step::Access(a) => {
+                            e.set_access(a);
+                            acc = a;
+                        }
+                        Step::Append(b, ns) => {
+                            let f = |x: &mut Value| x.make_raw().extend_from_slice(&b);
+                            e.update(ns, f);
+                            f(&mut v);
+                            st = ns;
+                        }
+                        Step::Incr(ns) => {
+                            let f = |x: &mut Value| *x = Value::Int(x.str_len().unwrap_or(0) as i64);
+                            e.update(ns, f);
+                            f(&mut v);
+                            st = ns;
+                        }
+                        Step::Unchanged => {
+                            let (r, changed) = e.modify(|_| (1, false));
+                            prop_assert_eq!((r, changed), (1, false));
+                        }
+                    }
+                    prop_assert_eq!(e.key(), &key[..]);
+                    prop_assert_eq!(e.value(), v.as_ref());
+                    prop_assert_eq!((e.expire_at(), e.stamp(), e.access()), (exp, st, acc));
+                    prop_assert!(e.mem_size() >= key.len() + v.str_len().unwrap_or(0));
+                }
+                let c = e.clone();
+                prop_assert_eq!(c.key(), &key[..]);
+                let owned = e.into_value();
+                prop_assert_eq!(owned.as_ref(), v.as_ref());
+            }
+        }
+    }
+
     #[test]
     fn update_changes_inline_and_boxed_values() {
         let mut e = Entry::new(b"k", Value::Int(1), 0, 0, 0);
