@@ -177,8 +177,8 @@ impl Shard {
         Some(e)
     }
 
-    /// Empties the shard and returns the old table's slots, so the caller can free them
-    /// outside the lock (FLUSHALL ASYNC).
+    /// Empties the shard and returns the old table, which owns the entries, so the caller
+    /// can free them outside the lock (FLUSHALL ASYNC).
     pub(super) fn clear(&mut self) -> Table {
         self.used = 0;
         self.volatile = 0;
