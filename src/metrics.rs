@@ -297,7 +297,7 @@ impl prometheus_client::collector::Collector for NodeCollector {
                 (
                     "hypercache_filter_lookups",
                     "Lookups that asked the store's cuckoo filter.",
-                    |f| f.lookups,
+                    |f| f.ops.lookups,
                 ),
                 (
                     "hypercache_filter_negatives",

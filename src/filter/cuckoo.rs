@@ -225,6 +225,17 @@ pub struct Ops {
     pub resizes: u64,
 }
 
+impl std::ops::AddAssign for Ops {
+    fn add_assign(&mut self, o: Ops) {
+        self.adds += o.adds;
+        self.failed_adds += o.failed_adds;
+        self.deletes += o.deletes;
+        self.lookups += o.lookups;
+        self.kicks += o.kicks;
+        self.resizes += o.resizes;
+    }
+}
+
 /// A cuckoo filter of one or more layers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CuckooFilter {

@@ -344,7 +344,7 @@ pub async fn put_in(
                 .into_boxed_slice(),
         ),
     };
-    if stored.str_len().unwrap_or(0) as u64 > n.settings.proto_max_bulk_len() {
+    if stored.as_ref().str_len().unwrap_or(0) as u64 > n.settings.proto_max_bulk_len() {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
             "The value exceeds proto-max-bulk-len",

@@ -759,7 +759,7 @@ mod tests {
                             st = ns;
                         }
                         Step::Incr(ns) => {
-                            let f = |x: &mut Value| *x = Value::Int(x.str_len().unwrap_or(0) as i64);
+                            let f = |x: &mut Value| *x = Value::Int(x.as_ref().str_len().unwrap_or(0) as i64);
                             e.update(ns, f);
                             f(&mut v);
                             st = ns;
@@ -772,7 +772,7 @@ mod tests {
                     prop_assert_eq!(e.key(), &key[..]);
                     prop_assert_eq!(e.value(), v.as_ref());
                     prop_assert_eq!((e.expire_at(), e.stamp(), e.access()), (exp, st, acc));
-                    prop_assert!(e.mem_size() >= key.len() + v.str_len().unwrap_or(0));
+                    prop_assert!(e.mem_size() >= key.len() + v.as_ref().str_len().unwrap_or(0));
                 }
                 let c = e.clone();
                 prop_assert_eq!(c.key(), &key[..]);

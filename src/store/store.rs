@@ -163,12 +163,8 @@ pub struct FilterFigures {
     pub layers: usize,
     /// Expected false-positive rate at the current fill, key-weighted over the shards.
     pub expected_fpp: f64,
-    pub adds: u64,
-    pub failed_adds: u64,
-    pub deletes: u64,
-    pub lookups: u64,
-    pub kicks: u64,
-    pub resizes: u64,
+    /// The filters' own counters, summed.
+    pub ops: crate::filter::cuckoo::Ops,
     /// Lookups answered "definitely absent".
     pub negatives: u64,
     /// Lookups answered "maybe" for absent keys.
@@ -404,13 +400,7 @@ impl Keyspace {
                 o.memory += f.memory() as u64;
                 o.layers = o.layers.max(f.layers());
                 o.expected_fpp += f.expected_fpp() * f.len() as f64;
-                let ops = f.ops;
-                o.adds += ops.adds;
-                o.failed_adds += ops.failed_adds;
-                o.deletes += ops.deletes;
-                o.lookups += ops.lookups;
-                o.kicks += ops.kicks;
-                o.resizes += ops.resizes;
+                o.ops += f.ops;
                 o.negatives += s.filter_stats.negatives;
                 o.false_positives += s.filter_stats.false_positives;
             }
@@ -1731,7 +1721,7 @@ mod tests {
         // Growth stacked layers and they were rebuilt into one.
         let f = s.default_store().filter_figures().unwrap();
         assert_eq!(f.size, 20_000);
-        assert!(f.resizes > 0 && f.layers <= 2, "{f:?}");
+        assert!(f.ops.resizes > 0 && f.layers <= 2, "{f:?}");
         for i in 0..20_000 {
             let key = format!("k{i}");
             assert_eq!(s.may_contain(0, key.as_bytes()), Some(true));

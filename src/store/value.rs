@@ -117,34 +117,10 @@ impl Value {
         }
     }
 
-    pub fn kind(&self) -> Kind {
-        self.as_ref().kind()
-    }
-
-    /// Calls `f` with the string bytes of a string value; `None` for other types.
-    #[inline]
-    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        self.as_ref().with_bytes(f)
-    }
-
-    /// The string bytes, copied (for the rarer paths that need ownership).
-    pub fn to_bytes(&self) -> Option<Vec<u8>> {
-        self.as_ref().to_bytes()
-    }
-
-    /// Length in bytes of a string value.
-    pub fn str_len(&self) -> Option<usize> {
-        self.as_ref().str_len()
-    }
-
-    pub fn encoding(&self) -> &'static str {
-        self.as_ref().encoding()
-    }
-
     /// The string made growable in place (what APPEND and SETRANGE need).
     pub fn make_raw(&mut self) -> &mut Vec<u8> {
         if !matches!(self, Value::Raw(_)) {
-            let bytes = self.to_bytes().unwrap_or_default();
+            let bytes = self.as_ref().to_bytes().unwrap_or_default();
             *self = Value::Raw(Box::new(bytes));
         }
         match self {
@@ -228,14 +204,19 @@ mod tests {
 
     #[test]
     fn encodings_follow_redis() {
-        assert_eq!(Value::from_bytes(b"123").encoding(), "int");
-        assert_eq!(Value::from_bytes(b"-9223372036854775808").encoding(), "int");
-        assert_eq!(Value::from_bytes(b"0123").encoding(), "embstr");
-        assert_eq!(Value::from_bytes(&[b'a'; 44]).encoding(), "embstr");
-        assert_eq!(Value::from_bytes(&[b'a'; 45]).encoding(), "raw");
+        assert_eq!(Value::from_bytes(b"123").as_ref().encoding(), "int");
+        assert_eq!(
+            Value::from_bytes(b"-9223372036854775808")
+                .as_ref()
+                .encoding(),
+            "int"
+        );
+        assert_eq!(Value::from_bytes(b"0123").as_ref().encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'a'; 44]).as_ref().encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'a'; 45]).as_ref().encoding(), "raw");
         let mut v = Value::from_bytes(b"12");
         v.make_raw().extend_from_slice(b"3");
-        assert_eq!(v.encoding(), "raw");
-        assert_eq!(v.to_bytes().unwrap(), b"123");
+        assert_eq!(v.as_ref().encoding(), "raw");
+        assert_eq!(v.as_ref().to_bytes().unwrap(), b"123");
     }
 }
