@@ -46,8 +46,11 @@ const TIB: u64 = 1024 * GIB;
 pub const ENV_CONFIG: &str = "HYPERCACHE_CONFIG";
 /// Every environment variable the loader reads; other `HYPERCACHE_*` names
 /// are ignored.
-pub const ENV_VARS: [&str; 8] = [
+pub const ENV_VARS: [&str; 11] = [
     ENV_CONFIG,
+    "HYPERCACHE_REQUIREPASS",
+    "HYPERCACHE_CLUSTER_SECRET",
+    "HYPERCACHE_HTTP_TOKEN",
     "HYPERCACHE_NODE_ID",
     "HYPERCACHE_BIND",
     "HYPERCACHE_RESP_PORT",
@@ -351,6 +354,17 @@ config_enum! {
 }
 
 config_enum! {
+    /// Who may run DEBUG (Redis's `enable-debug-command`).
+    DebugCommand, "enable-debug-command value", "no, local, yes" {
+        #[default]
+        No => "no" | "false" | "off",
+        /// Only clients connected over the loopback interface.
+        Local => "local",
+        Yes => "yes" | "true" | "on",
+    }
+}
+
+config_enum! {
     /// Where logs go.
     LogOutput, "log output", "console, file" {
         #[default]
@@ -373,7 +387,142 @@ pub struct Config {
     pub persistence: PersistenceConfig,
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
+    pub security: SecurityConfig,
     pub stores: Vec<StoreConfig>,
+}
+
+/// A password, token or key: never printed (`Debug` redacts it), compared in constant time.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Vec<u8>);
+
+impl Secret {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Secret {
+        Secret(bytes.into())
+    }
+
+    /// The secret's bytes, for comparison and key derivation only.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Compares with `other` in time independent of where they differ.
+    pub fn matches(&self, other: &[u8]) -> bool {
+        use subtle::ConstantTimeEq;
+        // Lengths may leak; contents do not.
+        self.0.len() == other.len() && bool::from(self.0.ct_eq(other))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// Who may talk to the node, and with what credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SecurityConfig {
+    /// The `default` user's password (RESP `AUTH`, HTTP `Authorization: Bearer`).
+    pub requirepass: Option<Secret>,
+    /// A separate bearer token for the HTTP API; without it, the password is the token.
+    pub http_token: Option<Secret>,
+    /// As Redis: with no password and no cluster secret, only loopback clients are served.
+    pub protected_mode: bool,
+    pub enable_debug_command: DebugCommand,
+    /// Whether `/metrics` needs the token too (`/health` never does).
+    pub metrics_auth: bool,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            requirepass: None,
+            http_token: None,
+            protected_mode: true,
+            enable_debug_command: DebugCommand::No,
+            metrics_auth: false,
+        }
+    }
+}
+
+/// Redis's `client-output-buffer-limit` for one class of clients: a client whose pending
+/// replies pass `hard` bytes, or stay above `soft` bytes for `soft_secs`, is disconnected.
+/// Zero turns a limit off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_secs: u64,
+}
+
+/// The limits of the three classes Redis knows (peers are the `replica` class).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: OutputLimit,
+    pub replica: OutputLimit,
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    fn default() -> Self {
+        // Redis's defaults.
+        Self {
+            normal: OutputLimit::default(),
+            replica: OutputLimit {
+                hard: 256 * MIB,
+                soft: 64 * MIB,
+                soft_secs: 60,
+            },
+            pubsub: OutputLimit {
+                hard: 32 * MIB,
+                soft: 8 * MIB,
+                soft_secs: 60,
+            },
+        }
+    }
+}
+
+impl OutputLimits {
+    /// Parses Redis's form, `<class> <hard> <soft> <seconds> [...]`, over `self`.
+    pub fn parse_over(&self, text: &str) -> Result<OutputLimits, InvalidValue> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err(InvalidValue(
+                "expected '<class> <hard> <soft> <seconds>' groups".into(),
+            ));
+        }
+        let mut out = *self;
+        for g in words.chunks(4) {
+            let limit = OutputLimit {
+                hard: parse_size(g[1])?,
+                soft: parse_size(g[2])?,
+                soft_secs: parse_uint(g[3])?,
+            };
+            match g[0].to_ascii_lowercase().as_str() {
+                "normal" => out.normal = limit,
+                "replica" | "slave" => out.replica = limit,
+                "pubsub" => out.pubsub = limit,
+                other => {
+                    return Err(InvalidValue(format!(
+                        "invalid client class '{other}' (expected normal, replica or pubsub)"
+                    )));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Redis's form, as CONFIG GET shows it (bytes).
+    pub fn render(&self) -> String {
+        let one =
+            |name: &str, l: &OutputLimit| format!("{name} {} {} {}", l.hard, l.soft, l.soft_secs);
+        format!(
+            "{} {} {}",
+            one("normal", &self.normal),
+            one("slave", &self.replica),
+            one("pubsub", &self.pubsub)
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -427,6 +576,13 @@ pub struct NetworkConfig {
     pub busy_poll: Duration,
     /// Largest HTTP request body accepted (larger ones get 413).
     pub http_max_body: u64,
+    /// A request (RESP frame or HTTP request) that stops arriving half-way for this long
+    /// closes its connection; 0 = never.
+    pub request_timeout: Duration,
+    /// An HTTP connection idle between requests for this long is closed.
+    pub http_idle_timeout: Duration,
+    /// Open HTTP connections at most; more wait in the kernel's accept queue.
+    pub http_max_connections: u32,
 }
 
 impl Default for NetworkConfig {
@@ -441,9 +597,16 @@ impl Default for NetworkConfig {
             io_threads: 0,
             busy_poll: Duration::from_micros(100),
             http_max_body: 16 * MIB,
+            request_timeout: Duration::from_secs(30),
+            http_idle_timeout: Duration::from_secs(60),
+            http_max_connections: 1024,
         }
     }
 }
+
+/// 2^40 ticks: twelve days of writes at a million a second, a gap no partition produces, yet
+/// a 256th of the 48 bits a stamp is kept in.
+pub const DEFAULT_MAX_CLOCK_SKEW: u64 = 1 << 40;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClusterConfig {
@@ -462,6 +625,11 @@ pub struct ClusterConfig {
     pub forget_dead_after: Duration,
     /// How long a quorum/all write waits for acknowledgements.
     pub write_timeout: Duration,
+    /// The key peers prove they hold (RESP handshake, gossip MACs). `None`: derived from
+    /// `security.requirepass`, else empty (any process that speaks the handshake is a peer).
+    pub secret: Option<Secret>,
+    /// Largest lead, in Lamport ticks, a peer's stamp may have over this node's clock.
+    pub max_clock_skew: u64,
 }
 
 impl Default for ClusterConfig {
@@ -475,6 +643,8 @@ impl Default for ClusterConfig {
             gossip_interval: Duration::from_millis(500),
             forget_dead_after: Duration::from_secs(3600),
             write_timeout: Duration::from_secs(2),
+            secret: None,
+            max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
         }
     }
 }
@@ -506,6 +676,9 @@ pub struct CacheConfig {
     pub client_query_buffer_limit: u64,
     /// Idle client timeout; zero = never.
     pub timeout: Duration,
+    /// Named stores at most (`default` not counted).
+    pub max_stores: u32,
+    pub client_output_buffer_limit: OutputLimits,
 }
 
 impl Default for CacheConfig {
@@ -525,6 +698,8 @@ impl Default for CacheConfig {
             proto_max_bulk_len: 512 * MIB,
             client_query_buffer_limit: GIB,
             timeout: Duration::ZERO,
+            max_stores: 256,
+            client_output_buffer_limit: OutputLimits::default(),
         }
     }
 }
@@ -937,6 +1112,20 @@ fn parse_bool(text: &str) -> Result<bool, InvalidValue> {
     }
 }
 
+/// A secret kept in a file: its content without the trailing line break, never empty.
+fn read_secret_file(path: &str) -> Result<Option<Secret>, InvalidValue> {
+    let bytes =
+        std::fs::read(path).map_err(|e| InvalidValue(format!("cannot read '{path}': {e}")))?;
+    let mut s = bytes.as_slice();
+    while let [rest @ .., b'\n' | b'\r'] = s {
+        s = rest;
+    }
+    if s.is_empty() {
+        return Err(InvalidValue(format!("'{path}' is empty")));
+    }
+    Ok(Some(Secret::new(s)))
+}
+
 fn parse_uint<T: TryFrom<u64>>(text: &str) -> Result<T, InvalidValue> {
     let t = text.trim();
     if t.starts_with('-') {
@@ -1282,6 +1471,18 @@ impl Config {
                     self.logging.level = value.parse().map_err(|e: InvalidValue| fail(e.0))?;
                     spans.remove("logging.level");
                 }
+                "HYPERCACHE_REQUIREPASS" => {
+                    self.security.requirepass = Some(Secret::new(value.as_bytes()));
+                    spans.remove("security.requirepass");
+                }
+                "HYPERCACHE_CLUSTER_SECRET" => {
+                    self.cluster.secret = Some(Secret::new(value.as_bytes()));
+                    spans.remove("cluster.secret");
+                }
+                "HYPERCACHE_HTTP_TOKEN" => {
+                    self.security.http_token = Some(Secret::new(value.as_bytes()));
+                    spans.remove("security.http_token");
+                }
                 // HYPERCACHE_CONFIG is consumed by the caller; other names
                 // may belong to tooling, so they are ignored.
                 _ => {}
@@ -1546,6 +1747,7 @@ struct RawConfig {
     persistence: Option<RawPersistence>,
     logging: Option<RawLogging>,
     metrics: Option<RawMetrics>,
+    security: Option<RawSecurity>,
     stores: Option<Vec<Spanned<RawStore>>>,
 }
 
@@ -1574,6 +1776,9 @@ struct RawNetwork {
     io_threads: Raw,
     busy_poll: Raw,
     http_max_body: Raw,
+    request_timeout: Raw,
+    http_idle_timeout: Raw,
+    http_max_connections: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -1587,6 +1792,9 @@ struct RawCluster {
     gossip_interval: Raw,
     forget_dead_after: Raw,
     write_timeout: Raw,
+    secret: Raw,
+    secret_file: Raw,
+    max_clock_skew: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -1606,6 +1814,20 @@ struct RawCache {
     proto_max_bulk_len: Raw,
     client_query_buffer_limit: Raw,
     timeout: Raw,
+    max_stores: Raw,
+    client_output_buffer_limit: Raw,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawSecurity {
+    requirepass: Raw,
+    requirepass_file: Raw,
+    http_token: Raw,
+    http_token_file: Raw,
+    protected_mode: Raw,
+    enable_debug_command: Raw,
+    metrics_auth: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -1788,6 +2010,36 @@ impl Converter<'_> {
             },
         )?;
         self.set(
+            "network.request_timeout",
+            r.request_timeout,
+            &mut out.request_timeout,
+            parse_duration,
+        )?;
+        self.set(
+            "network.http_idle_timeout",
+            r.http_idle_timeout,
+            &mut out.http_idle_timeout,
+            |s| {
+                let d = parse_duration(s)?;
+                if d.is_zero() {
+                    return Err(InvalidValue("must be greater than 0".into()));
+                }
+                Ok(d)
+            },
+        )?;
+        self.set(
+            "network.http_max_connections",
+            r.http_max_connections,
+            &mut out.http_max_connections,
+            |s| {
+                let n: u32 = parse_uint(s)?;
+                if n == 0 {
+                    return Err(InvalidValue("must be at least 1".into()));
+                }
+                Ok(n)
+            },
+        )?;
+        self.set(
             "network.io_threads",
             r.io_threads,
             &mut out.io_threads,
@@ -1856,7 +2108,50 @@ impl Converter<'_> {
             r.write_timeout,
             &mut out.write_timeout,
             positive,
+        )?;
+        self.secret(
+            ("cluster.secret", r.secret),
+            ("cluster.secret_file", r.secret_file),
+            &mut out.secret,
+        )?;
+        self.set(
+            "cluster.max_clock_skew",
+            r.max_clock_skew,
+            &mut out.max_clock_skew,
+            |s| {
+                let n: u64 = parse_uint(s)?;
+                if !(1000..=1 << 46).contains(&n) {
+                    return Err(InvalidValue(
+                        "must be between 1000 and 2^46 Lamport ticks".into(),
+                    ));
+                }
+                Ok(n)
+            },
         )
+    }
+
+    /// A secret given inline or as a file (whose trailing newline is not part of it).
+    fn secret(
+        &mut self,
+        (inline_key, inline): (&str, Raw),
+        (file_key, file): (&str, Raw),
+        out: &mut Option<Secret>,
+    ) -> Result<(), ConfigError> {
+        if let (Some(_), Some(f)) = (&inline, &file) {
+            let pos = (f.referenced.line(), f.referenced.column());
+            return Err(self.error(
+                file_key,
+                pos,
+                format!("set only one of {inline_key} and {file_key}"),
+            ));
+        }
+        self.set(inline_key, inline, out, |s| {
+            if s.is_empty() {
+                return Err(InvalidValue("must not be empty".into()));
+            }
+            Ok(Some(Secret::new(s)))
+        })?;
+        self.set(file_key, file, out, read_secret_file)
     }
 
     fn cache(&mut self, r: RawCache, out: &mut CacheConfig) -> Result<(), ConfigError> {
@@ -1941,7 +2236,52 @@ impl Converter<'_> {
             &mut out.client_query_buffer_limit,
             parse_size,
         )?;
-        self.set("cache.timeout", r.timeout, &mut out.timeout, parse_duration)
+        self.set("cache.timeout", r.timeout, &mut out.timeout, parse_duration)?;
+        self.set("cache.max_stores", r.max_stores, &mut out.max_stores, |s| {
+            let n: u32 = parse_uint(s)?;
+            if n > 65_536 {
+                return Err(InvalidValue("must be at most 65536".into()));
+            }
+            Ok(n)
+        })?;
+        let base = out.client_output_buffer_limit;
+        self.set(
+            "cache.client_output_buffer_limit",
+            r.client_output_buffer_limit,
+            &mut out.client_output_buffer_limit,
+            |s| base.parse_over(s),
+        )
+    }
+
+    fn security(&mut self, r: RawSecurity, out: &mut SecurityConfig) -> Result<(), ConfigError> {
+        self.secret(
+            ("security.requirepass", r.requirepass),
+            ("security.requirepass_file", r.requirepass_file),
+            &mut out.requirepass,
+        )?;
+        self.secret(
+            ("security.http_token", r.http_token),
+            ("security.http_token_file", r.http_token_file),
+            &mut out.http_token,
+        )?;
+        self.set(
+            "security.protected_mode",
+            r.protected_mode,
+            &mut out.protected_mode,
+            parse_bool,
+        )?;
+        self.set(
+            "security.enable_debug_command",
+            r.enable_debug_command,
+            &mut out.enable_debug_command,
+            str::parse,
+        )?;
+        self.set(
+            "security.metrics_auth",
+            r.metrics_auth,
+            &mut out.metrics_auth,
+            parse_bool,
+        )
     }
 
     fn persistence(
@@ -2300,6 +2640,9 @@ fn parse_yaml(src: &str, origin: &str) -> Result<(Config, Spans), ConfigError> {
     }
     if let Some(r) = raw.logging {
         conv.logging(r, &mut config.logging)?;
+    }
+    if let Some(r) = raw.security {
+        conv.security(r, &mut config.security)?;
     }
     for (i, store) in raw.stores.into_iter().flatten().enumerate() {
         let s = conv.store(i, store)?;

@@ -78,8 +78,13 @@ pub mod busy_poll {
     }
 }
 
+/// Redis's protected-mode refusal, word for word.
+pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
+
 /// Bytes read per `read()` at least (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
+/// Replies buffered past this are written before the next command of a pipeline runs.
+const OUT_CHUNK: usize = 1024 * 1024;
 
 /// What CLIENT REPLY asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +98,7 @@ pub enum ReplyMode {
 /// Something a command asks the connection loop to do after its reply is encoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    /// Flush what is buffered, then sleep (DEBUG SLEEP) before the next command.
+    /// Sleep, then reply OK (DEBUG SLEEP).
     Sleep(Duration),
     /// Stop the node (SHUTDOWN); this connection closes without a reply.
     Shutdown,
@@ -263,6 +268,10 @@ pub struct ClientState {
     pub repaired: bool,
     /// The command being run was forwarded here by another node (don't route it again).
     pub forwarded: bool,
+    /// The node this connection comes from, once it proved it holds the cluster secret.
+    pub peer: Option<String>,
+    /// A peer handshake in progress (between HCHELLO and HCAUTH).
+    pub challenge: Option<crate::cluster::auth::Challenge>,
 }
 
 impl ClientState {
@@ -279,6 +288,8 @@ impl ClientState {
             info,
             repaired: false,
             forwarded: false,
+            peer: None,
+            challenge: None,
         }
     }
 
@@ -304,6 +315,17 @@ pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
             let _ = stream
                 .write_all(b"-ERR max number of clients reached\r\n")
                 .await;
+        });
+        return;
+    }
+    if node.settings.refuses_remote() && !peer.ip().to_canonical().is_loopback() {
+        node.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(component = "resp", action = "protected_mode", addr = %peer, "refused a remote client: protected mode, no password, no cluster secret");
+        tokio::spawn(async move {
+            let mut stream = stream;
+            let _ = stream.write_all(DENIED.as_bytes()).await;
         });
         return;
     }
@@ -334,7 +356,7 @@ fn raw_fd(_s: &TcpStream) -> i32 {
 /// The connection loop: read what arrived, execute every complete command in order, send all
 /// replies in one write. A command never awaits, so a slow client only ever delays itself.
 async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
-    let authenticated = node.settings.requirepass().is_none();
+    let authenticated = !node.settings.has_password();
     let mut client = ClientState::new(info.clone(), authenticated);
     let mut parser = Parser::new();
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -344,15 +366,30 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn> =
         std::collections::HashMap::new();
     'conn: loop {
-        rbuf.reserve(want.max(READ_CHUNK));
-        let n = match stream.read_buf(&mut rbuf).await {
+        // Grow by what arrived, never by what a header announces: a client that claims a
+        // 512 MB argument gets memory only as fast as it sends the bytes.
+        let room = want.clamp(READ_CHUNK, rbuf.len().max(READ_CHUNK));
+        rbuf.reserve(room);
+        // A request stuck half-way (no byte for `request_timeout`) closes the connection; an
+        // idle one between requests is left to `timeout`.
+        let stall = node.config.network.request_timeout;
+        let pending = rbuf.len();
+        let r = if pending == 0 || stall.is_zero() {
+            stream.read_buf(&mut rbuf).await
+        } else {
+            match tokio::time::timeout(stall, stream.read_buf(&mut rbuf)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::info!(component = "resp", action = "request_timeout", client = client.id, addr = %info.addr, pending, "closing a client whose request stopped half-way");
+                    break;
+                }
+            }
+        };
+        let n = match r {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         let now = now_ms();
-        let limits = Limits {
-            max_bulk_len: node.settings.proto_max_bulk_len(),
-        };
         let mut start = 0;
         let mut commands = 0u64;
         want = READ_CHUNK;
@@ -367,6 +404,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             crate::cluster::replication::take_pending();
         }
         loop {
+            let limits = Limits {
+                max_bulk_len: node.settings.proto_max_bulk_len(),
+                unauthenticated: !client.authenticated,
+            };
             let frame = parser.parse(&rbuf[start..], &limits);
             match frame {
                 Ok(Frame::Command { len }) => {
@@ -395,6 +436,17 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     }
                     if client.close_after_reply {
                         break;
+                    }
+                    // Replies past this size leave before more commands run: a client that
+                    // pipelines requests and never reads holds one chunk, not gigabytes.
+                    if out.buf.len() >= OUT_CHUNK && client.action.is_none() {
+                        if quorum {
+                            wait_replicas(node, &mut out, &writes).await;
+                        }
+                        make_durable(node, &mut out, &mut writes).await;
+                        if flush(&mut stream, &mut out, node, &client).await.is_err() {
+                            break 'conn;
+                        }
                     }
                     match client.action.take() {
                         None => {}
@@ -436,14 +488,13 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             client.repaired = false;
                         }
                         Some(Action::Forward(addr)) => {
-                            forward(&mut peers, addr, client.db, args, &mut out).await;
+                            forward(node, &mut peers, addr, client.db, args, &mut out).await;
                         }
                         Some(Action::Sleep(d)) => {
-                            make_durable(node, &mut out, &mut writes).await;
-                            if flush(&mut stream, &mut out, node).await.is_err() {
-                                break 'conn;
-                            }
                             tokio::time::sleep(d).await;
+                            if mode == ReplyMode::On && client.reply_mode == ReplyMode::On {
+                                out.ok();
+                            }
                         }
                     }
                 }
@@ -484,7 +535,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         // replies leave together (as Redis writes them all before sleeping): clients then get
         // their replies in bursts, which is what lets a client's own loop keep up.
         tokio::task::yield_now().await;
-        if flush(&mut stream, &mut out, node).await.is_err() || client.close_after_reply {
+        if flush(&mut stream, &mut out, node, &client).await.is_err() || client.close_after_reply {
             break;
         }
         let in_progress = rbuf.len() as u64;
@@ -542,6 +593,7 @@ fn replace_segments(out: &mut Out, segments: &[(usize, usize)], msg: &str) {
 
 /// Runs a command on another node (it holds the keys' replicas) and relays the reply.
 async fn forward(
+    node: &Node,
     peers: &mut std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn>,
     addr: SocketAddr,
     db: u32,
@@ -557,7 +609,9 @@ async fn forward(
     encode_command(&mut frame, &argv);
     for attempt in 0..2 {
         if let std::collections::hash_map::Entry::Vacant(slot) = peers.entry(addr) {
-            match PeerConn::connect(addr, Duration::from_secs(1)).await {
+            match PeerConn::connect(addr, Duration::from_secs(1), &node.cluster.replicator.auth)
+                .await
+            {
                 Ok(c) => {
                     slot.insert(c);
                 }
@@ -641,11 +695,29 @@ fn apply_reply_mode(client: &mut ClientState, out: &mut Out, mark: usize, mode_b
     }
 }
 
-async fn flush(stream: &mut TcpStream, out: &mut Out, node: &Node) -> std::io::Result<()> {
+/// Writes the buffered replies. As Redis's `client-output-buffer-limit` (peers are the
+/// `replica` class): replies beyond the hard limit, or above the soft limit for longer than
+/// its seconds because the client does not read, disconnect the client.
+async fn flush(
+    stream: &mut TcpStream,
+    out: &mut Out,
+    node: &Node,
+    client: &ClientState,
+) -> std::io::Result<()> {
     if out.buf.is_empty() {
         return Ok(());
     }
-    let r = stream.write_all(&out.buf).await;
+    let limits = node.settings.output_limits();
+    let limit = if client.peer.is_some() {
+        limits.replica
+    } else {
+        limits.normal
+    };
+    let r = if limit.hard == 0 && (limit.soft == 0 || limit.soft_secs == 0) {
+        stream.write_all(&out.buf).await
+    } else {
+        write_limited(stream, &out.buf, limit, client).await
+    };
     node.stats
         .net_output_bytes
         .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
@@ -655,4 +727,41 @@ async fn flush(stream: &mut TcpStream, out: &mut Out, node: &Node) -> std::io::R
         out.buf.shrink_to(READ_CHUNK);
     }
     r
+}
+
+async fn write_limited(
+    stream: &mut TcpStream,
+    buf: &[u8],
+    limit: crate::config::OutputLimit,
+    client: &ClientState,
+) -> std::io::Result<()> {
+    let over = |why: &str, pending: usize| {
+        tracing::warn!(component = "resp", action = "output_buffer_limit", client = client.id, addr = %client.info.addr, pending, limit = why, "Client scheduled to be closed ASAP for overcoming of output buffer limits.");
+        std::io::Error::other("output buffer limit")
+    };
+    if limit.hard > 0 && buf.len() as u64 > limit.hard {
+        return Err(over("hard", buf.len()));
+    }
+    let mut at = 0;
+    let mut soft_since: Option<tokio::time::Instant> = None;
+    while at < buf.len() {
+        let pending = (buf.len() - at) as u64;
+        let write = stream.write(&buf[at..]);
+        let n = if limit.soft > 0 && limit.soft_secs > 0 && pending > limit.soft {
+            let since = *soft_since.get_or_insert_with(tokio::time::Instant::now);
+            let deadline = since + Duration::from_secs(limit.soft_secs);
+            match tokio::time::timeout_at(deadline, write).await {
+                Ok(r) => r?,
+                Err(_) => return Err(over("soft", pending as usize)),
+            }
+        } else {
+            soft_since = None;
+            write.await?
+        };
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        at += n;
+    }
+    Ok(())
 }

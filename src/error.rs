@@ -36,6 +36,9 @@ pub enum Error {
     Loading,
     #[error("NOAUTH Authentication required.")]
     NoAuth,
+    /// An internal command from a connection that is not an authenticated peer.
+    #[error("NOPERM this command is only for authenticated cluster peers")]
+    PeersOnly,
     /// A background job of this kind is already running.
     #[error("ERR Background save already in progress")]
     InProgress,
@@ -63,6 +66,7 @@ impl Error {
             Error::Oom => 507,
             Error::Loading => 503,
             Error::NoAuth => 401,
+            Error::PeersOnly => 403,
             Error::NoSuchKey => 404,
             _ => 400,
         }

@@ -357,6 +357,20 @@ impl prometheus_client::collector::Collector for NodeCollector {
             "Error replies sent.",
             ld(&st.total_error_replies),
         )?;
+        let mut fam = e.encode_descriptor(
+            "hypercache_auth_failures",
+            "Failed authentications: resp (AUTH), http (bearer token), peer (cluster secret).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (kind, v) in [
+            ("resp", ld(&st.auth_failures_resp)),
+            ("http", ld(&st.auth_failures_http)),
+            ("peer", ld(&st.auth_failures_peer)),
+        ] {
+            ConstCounter::new(v)
+                .encode(fam.encode_family(&vec![("interface".to_string(), kind.to_string())])?)?;
+        }
         gauge(
             &mut e,
             "hypercache_connected_clients",
@@ -486,6 +500,12 @@ impl prometheus_client::collector::Collector for NodeCollector {
             "hypercache_replication_stale_rejected",
             "Peer mutations older than the key's version.",
             ld(&cs.stale_rejected),
+        )?;
+        counter(
+            &mut e,
+            "hypercache_replication_refused",
+            "Peer mutations refused by validation (unknown databases, stamps from the future, ...).",
+            ld(&cs.records_refused),
         )?;
         counter(
             &mut e,

@@ -36,8 +36,14 @@ pub struct Settings {
     pub hz: AtomicU64,
     /// Idle client timeout in seconds; 0 = never.
     pub timeout: AtomicU64,
-    requirepass: RwLock<Option<Vec<u8>>>,
+    requirepass: RwLock<Option<crate::config::Secret>>,
     pub loglevel: RwLock<String>,
+    /// As Redis's `protected-mode` (changeable at runtime).
+    pub protected_mode: AtomicBool,
+    /// Whether a cluster secret is configured (protected mode only applies without one).
+    pub has_cluster_secret: bool,
+    pub debug_command: crate::config::DebugCommand,
+    output_limits: Mutex<crate::config::OutputLimits>,
 }
 
 impl Settings {
@@ -53,8 +59,12 @@ impl Settings {
             client_query_buffer_limit: AtomicU64::new(c.cache.client_query_buffer_limit),
             hz: AtomicU64::new(hz),
             timeout: AtomicU64::new(c.cache.timeout.as_secs()),
-            requirepass: RwLock::new(None),
+            requirepass: RwLock::new(c.security.requirepass.clone()),
             loglevel: RwLock::new(format!("{:?}", c.logging.level).to_lowercase()),
+            protected_mode: AtomicBool::new(c.security.protected_mode),
+            has_cluster_secret: c.cluster.secret.is_some(),
+            debug_command: c.security.enable_debug_command,
+            output_limits: Mutex::new(c.cache.client_output_buffer_limit),
         }
     }
 
@@ -66,18 +76,66 @@ impl Settings {
         self.proto_max_bulk_len.store(v, Ordering::Relaxed)
     }
 
-    pub fn requirepass(&self) -> Option<Vec<u8>> {
-        self.requirepass.read().clone()
+    /// Whether clients must authenticate.
+    pub fn has_password(&self) -> bool {
+        self.requirepass.read().is_some()
+    }
+
+    /// Checks a password in constant time; true when none is set.
+    pub fn password_matches(&self, pass: &[u8]) -> bool {
+        self.requirepass
+            .read()
+            .as_ref()
+            .is_none_or(|p| p.matches(pass))
+    }
+
+    /// The password as CONFIG GET shows it.
+    pub fn requirepass_text(&self) -> String {
+        self.requirepass
+            .read()
+            .as_ref()
+            .map(|p| String::from_utf8_lossy(p.expose()).into_owned())
+            .unwrap_or_default()
     }
 
     pub fn set_requirepass(&self, p: Option<Vec<u8>>) {
-        *self.requirepass.write() = p;
+        *self.requirepass.write() = p.map(crate::config::Secret::new);
     }
+
+    /// As Redis: protected mode refuses non-loopback clients while there is neither a
+    /// password nor a cluster secret.
+    pub fn refuses_remote(&self) -> bool {
+        self.protected_mode.load(Ordering::Relaxed)
+            && !self.has_cluster_secret
+            && !self.has_password()
+    }
+
+    pub fn output_limits(&self) -> crate::config::OutputLimits {
+        *self.output_limits.lock()
+    }
+
+    pub fn set_output_limits(&self, l: crate::config::OutputLimits) {
+        *self.output_limits.lock() = l;
+    }
+}
+
+/// Where an authentication failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    /// AUTH / HELLO AUTH with a wrong password.
+    Resp,
+    /// An HTTP request without the right bearer token.
+    Http,
+    /// A connection that failed the peer handshake.
+    Peer,
 }
 
 /// Server-wide counters. Connections add their figures once per batch, not per command.
 #[derive(Default)]
 pub struct Stats {
+    pub auth_failures_resp: AtomicU64,
+    pub auth_failures_http: AtomicU64,
+    pub auth_failures_peer: AtomicU64,
     pub total_connections_received: AtomicU64,
     pub total_commands_processed: AtomicU64,
     pub rejected_connections: AtomicU64,
@@ -134,6 +192,16 @@ impl Stats {
             .max(used)
     }
 
+    /// Counts a failed authentication.
+    pub fn auth_failed(&self, kind: AuthFailure) {
+        let c = match kind {
+            AuthFailure::Resp => &self.auth_failures_resp,
+            AuthFailure::Http => &self.auth_failures_http,
+            AuthFailure::Peer => &self.auth_failures_peer,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
     #[inline]
     pub fn error(&self) {
         self.total_error_replies.fetch_add(1, Ordering::Relaxed);
@@ -176,6 +244,8 @@ pub struct Node {
     pub http_addr: Mutex<Option<SocketAddr>>,
     shutting_down: AtomicBool,
     shutdown: Notify,
+    /// HTTP connections allowed at once (set at start from the descriptor budget).
+    http_limit: AtomicU64,
     /// This node, for the few commands that start background work on it.
     me: std::sync::OnceLock<std::sync::Weak<Node>>,
 }
@@ -227,6 +297,8 @@ impl Node {
                 tracing::error!(component = "store", store = %spec.name, reason = %why, "store not created");
             }
         }
+        store.set_max_stores(config.cache.max_stores);
+        let http_limit = config.network.http_max_connections as u64;
         let node = Arc::new(Node {
             settings: Settings::from_config(&config),
             config,
@@ -244,10 +316,17 @@ impl Node {
             http_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
+            http_limit: AtomicU64::new(http_limit),
             me: std::sync::OnceLock::new(),
         });
         let _ = node.me.set(Arc::downgrade(&node));
         node
+    }
+
+    /// HTTP connections allowed at once: `http_max_connections`, within the descriptor
+    /// budget set at start (see [`fd_budget`]).
+    pub fn http_connections(&self) -> usize {
+        self.http_limit.load(Ordering::Relaxed).max(1) as usize
     }
 
     /// A strong reference to this node (None once it is being dropped).
@@ -589,9 +668,64 @@ async fn timeout_loop(node: Arc<Node>) {
     }
 }
 
+/// Descriptors kept for everything but client connections: listeners, gossip, peer
+/// connections, the AOF and snapshots, logs (Redis keeps 32; a cluster node needs more).
+pub const RESERVED_FDS: u64 = 128;
+
+/// Makes room for `maxclients` RESP clients and `http_max_connections` HTTP connections in the
+/// process's descriptor limit, as Redis does at start: raises the soft limit as far as the
+/// hard one allows, and when that is not enough, lowers both (HTTP first to its share) and
+/// says so. Returns the (maxclients, http connections) that fit.
+pub fn fd_budget(maxclients: u64, http: u64) -> (u64, u64) {
+    let want = maxclients + http + RESERVED_FDS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return (maxclients, http);
+    }
+    if lim.rlim_cur < want {
+        let raised = libc::rlimit {
+            rlim_cur: want.min(lim.rlim_max),
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = raised.rlim_cur;
+        }
+    }
+    let have = lim.rlim_cur;
+    if have >= want {
+        return (maxclients, http);
+    }
+    let room = have.saturating_sub(RESERVED_FDS).max(2);
+    // HTTP keeps at most a tenth of what is left; RESP clients get the rest.
+    let http_fit = http.min((room / 10).max(1));
+    let clients_fit = maxclients.min(room - http_fit).max(1);
+    tracing::warn!(
+        component = "node",
+        action = "fd_limit",
+        limit = have,
+        wanted = want,
+        maxclients = clients_fit,
+        http_max_connections = http_fit,
+        "the open-files limit is too low for maxclients and http_max_connections; lowered them to fit (raise `ulimit -n` to avoid this)"
+    );
+    (clients_fit, http_fit)
+}
+
 /// Runs a node from a config until it is shut down by a signal or SHUTDOWN.
 pub async fn run(config: Config) -> std::io::Result<()> {
     let node = Node::new(config, Vec::new());
+    let (clients, http) = fd_budget(
+        node.settings.maxclients.load(Ordering::Relaxed),
+        node.config.network.http_max_connections as u64,
+    );
+    node.settings.maxclients.store(clients, Ordering::Relaxed);
+    node.http_limit.store(http, Ordering::Relaxed);
+    warn_if_open(&node.config);
     let running = bind(node.clone()).await?;
     // Clients are served (with -LOADING) while the data directory loads; then the node joins
     // the cluster, which brings it up to date by anti-entropy.
@@ -634,6 +768,43 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             "cannot load the data directory: {e}"
         ))),
         _ => Ok(()),
+    }
+}
+
+/// Says at start what is not protected, once, so an operator sees it in the first lines.
+fn warn_if_open(c: &Config) {
+    let remote = |a: &str| {
+        a.parse::<std::net::IpAddr>()
+            .map_or(true, |ip| !ip.is_loopback())
+    };
+    let clustered = !c.cluster.seeds.is_empty() || c.cluster.seed_dns.is_some();
+    if clustered && c.cluster.secret.is_none() {
+        let with = if c.security.requirepass.is_some() {
+            "the password (security.requirepass)"
+        } else {
+            "an empty key: any process that reaches the RESP and gossip ports can join"
+        };
+        tracing::warn!(
+            component = "cluster",
+            action = "security",
+            "cluster.secret is not set: peers authenticate with {with}; set cluster.secret"
+        );
+    }
+    let bound_out = remote(&c.network.resp_bind_addr) || remote(&c.network.http_bind_addr);
+    if bound_out && c.security.requirepass.is_none() && c.cluster.secret.is_none() {
+        if c.security.protected_mode {
+            tracing::warn!(
+                component = "node",
+                action = "security",
+                "bound to a non-loopback address with no password and no cluster secret: protected mode serves loopback clients only"
+            );
+        } else {
+            tracing::warn!(
+                component = "node",
+                action = "security",
+                "protected mode is off and there is no password: anyone who reaches the ports can read and write everything"
+            );
+        }
     }
 }
 

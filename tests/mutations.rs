@@ -252,7 +252,10 @@ fn stamps_increase_and_replay_rebuilds_the_same_data() {
     // Replay into a fresh node.
     let replica = Node::new(memory_only(), Vec::new());
     for m in &recs {
-        replica.store.apply(&m.as_mutation(), NOW);
+        replica
+            .store
+            .apply(&m.as_mutation(), NOW)
+            .expect("a valid record");
     }
     for db in 0..16u32 {
         let mut a = h.node.store.keys(db, b"*", NOW);

@@ -8,7 +8,7 @@ use common::{Raw, Server};
 
 #[test]
 fn sigterm_finishes_in_flight_replies_and_exits_zero() {
-    let mut s = Server::start();
+    let mut s = Server::start_with(&[], Some("security:\n  enable_debug_command: local\n"));
     let mut raw = s.raw();
     // A command still running (DEBUG SLEEP) when the signal arrives gets its reply, and so do
     // the commands pipelined behind it.

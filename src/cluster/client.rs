@@ -7,6 +7,8 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
+use super::auth::PeerAuth;
+
 /// A decoded RESP2 reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reply {
@@ -85,18 +87,54 @@ impl PeerReplies {
 const MAX_REPLY: usize = 1 << 30;
 
 impl PeerConn {
-    pub async fn connect(addr: SocketAddr, timeout: Duration) -> std::io::Result<PeerConn> {
-        let s = tokio::time::timeout(timeout, TcpStream::connect(addr))
-            .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")
-            })??;
-        s.set_nodelay(true)?;
-        let (r, w) = s.into_split();
-        Ok(PeerConn {
-            r: BufReader::with_capacity(64 * 1024, r),
-            w,
+    /// Connects to a peer's RESP port and proves, both ways, that each side holds the cluster
+    /// secret (see [`super::auth`]); only then does the peer accept internal commands.
+    pub async fn connect(
+        addr: SocketAddr,
+        timeout: Duration,
+        auth: &PeerAuth,
+    ) -> std::io::Result<PeerConn> {
+        tokio::time::timeout(timeout, async {
+            let s = TcpStream::connect(addr).await?;
+            s.set_nodelay(true)?;
+            let (r, w) = s.into_split();
+            let mut c = PeerConn {
+                r: BufReader::with_capacity(64 * 1024, r),
+                w,
+            };
+            c.handshake(auth).await?;
+            Ok(c)
         })
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+    }
+
+    async fn handshake(&mut self, auth: &PeerAuth) -> std::io::Result<()> {
+        let refused = |why: String| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why);
+        let nonce_a = super::auth::nonce();
+        let hex_a = super::auth::hex(&nonce_a);
+        let r = self
+            .call(&[b"HCHELLO", auth.node_id.as_bytes(), hex_a.as_bytes()])
+            .await?;
+        let fields: Vec<&[u8]> = match &r {
+            Reply::Array(Some(a)) => a.iter().filter_map(|x| x.bytes()).collect(),
+            Reply::Error(e) => return Err(refused(format!("the peer refused the handshake: {e}"))),
+            _ => Vec::new(),
+        };
+        let [server, nonce_b, proof_b] = fields[..] else {
+            return Err(refused("malformed handshake reply".into()));
+        };
+        let Some(proof_a) = auth.answer(&nonce_a, server, nonce_b, proof_b) else {
+            return Err(refused(
+                "the peer does not hold this cluster's secret (cluster.secret differs)".into(),
+            ));
+        };
+        let hex = super::auth::hex(&proof_a);
+        match self.call(&[b"HCAUTH", hex.as_bytes()]).await? {
+            Reply::Status(s) if s == "OK" => Ok(()),
+            Reply::Error(e) => Err(refused(format!("the peer refused our proof: {e}"))),
+            other => Err(refused(format!("unexpected handshake reply {other:?}"))),
+        }
     }
 
     /// Splits into a writer (the raw write half) and a reader of replies.
@@ -180,9 +218,10 @@ pub async fn call_once(
     addr: SocketAddr,
     args: &[&[u8]],
     timeout: Duration,
+    auth: &PeerAuth,
 ) -> std::io::Result<Reply> {
     tokio::time::timeout(timeout, async {
-        let mut c = PeerConn::connect(addr, timeout).await?;
+        let mut c = PeerConn::connect(addr, timeout, auth).await?;
         c.call(args).await
     })
     .await

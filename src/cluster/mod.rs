@@ -1,6 +1,7 @@
 //! The cluster: gossip membership, the consistent-hash ring, replication of every write to the
 //! key's replicas, read-repair on a local miss, and anti-entropy after joins and partitions.
 
+pub mod auth;
 pub mod client;
 pub mod clock;
 pub mod membership;
@@ -42,6 +43,10 @@ pub struct ClusterStats {
     pub sync_keys_pushed: AtomicU64,
     pub lag_last_ms: AtomicU64,
     pub lag_max_ms: AtomicU64,
+    /// Records from peers refused by validation (bad ids, stamps from the future, ...).
+    pub records_refused: AtomicU64,
+    /// When a refusal was last logged (ms), so a flood of bad records is not a flood of logs.
+    refused_logged_ms: AtomicU64,
     lag_samples: parking_lot::Mutex<VecDeque<u64>>,
 }
 
@@ -73,6 +78,8 @@ impl ClusterStats {
 
 pub struct Cluster {
     pub node_id: String,
+    /// Largest lead a peer's stamp may have over this node's Lamport clock.
+    pub max_clock_skew: u64,
     pub consistency: ConsistencyLevel,
     pub write_timeout: Duration,
     pub replicator: Arc<Replicator>,
@@ -90,11 +97,13 @@ impl Cluster {
         nodes::register(&config.node.id);
         let rf = config.cluster.replication_factor.map(|r| r as usize);
         let track = config.cluster.consistency_level != ConsistencyLevel::Eventual;
+        let auth = Arc::new(auth::PeerAuth::new(&config.node.id, peer_secret(config)));
         Arc::new(Cluster {
             node_id: config.node.id.clone(),
+            max_clock_skew: config.cluster.max_clock_skew,
             consistency: config.cluster.consistency_level,
             write_timeout: config.cluster.write_timeout,
-            replicator: Replicator::new(&config.node.id, rf, track),
+            replicator: Replicator::new(&config.node.id, rf, track, auth),
             faults: Arc::default(),
             stats: ClusterStats::default(),
             members: RwLock::new(Vec::new()),
@@ -181,6 +190,43 @@ impl Cluster {
                     ));
                 }
             }
+        }
+    }
+
+    /// Whether a peer's record may be applied: its stamp must not run further ahead of this
+    /// node's clock than `max_clock_skew` ticks, so no single record can carry the clock (and
+    /// with it every key's stamp) to where later writes lose.
+    pub fn admit(
+        &self,
+        store: &crate::store::Store,
+        m: &Mutation<'_>,
+        from: &str,
+    ) -> Result<(), String> {
+        let local = store.bus().clock().now();
+        if m.stamp.lamport > local.saturating_add(self.max_clock_skew) {
+            return Err(format!(
+                "stamp {} from {from} is {} ticks ahead of this node's clock ({local}); cluster.max_clock_skew is {}",
+                m.stamp.lamport,
+                m.stamp.lamport - local,
+                self.max_clock_skew
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts a refused record and logs it (at most once a second).
+    pub fn refused(&self, from: &str, op: &str, why: &str) {
+        let n = self.stats.records_refused.fetch_add(1, Ordering::Relaxed) + 1;
+        let now = now_ms();
+        let last = self.stats.refused_logged_ms.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 1000
+            && self
+                .stats
+                .refused_logged_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::error!(component = "replication", action = "refuse", from = %from, op, reason = %why, refused_total = n, "refused a record from a peer");
         }
     }
 
@@ -417,8 +463,15 @@ impl Cluster {
             .fetch_add(1, Ordering::Relaxed);
         let calls = targets.iter().map(|addr| {
             let (addr, db_s, key) = (*addr, db.to_string(), key.to_vec());
+            let auth = self.replicator.auth.clone();
             async move {
-                client::call_once(addr, &[b"HCGET", db_s.as_bytes(), &key], REPAIR_TIMEOUT).await
+                client::call_once(
+                    addr,
+                    &[b"HCGET", db_s.as_bytes(), &key],
+                    REPAIR_TIMEOUT,
+                    &auth,
+                )
+                .await
             }
         });
         let replies = futures_join(calls).await;
@@ -432,13 +485,24 @@ impl Cluster {
         }
         let Some(v) = best else { return false };
         let now = now_ms();
-        let applied = v.apply(node, db, key, now);
+        let applied = v.apply(node, db, key, now, "read-repair");
         if applied {
             self.stats.read_repairs.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(component = "cluster", action = "read_repair", key = %String::from_utf8_lossy(key), "installed a newer version from a peer");
         }
         applied
     }
+}
+
+/// The secret peers authenticate with: `cluster.secret`, else the password (so a deployment
+/// with only `requirepass` is still closed to strangers), else none.
+pub fn peer_secret(config: &Config) -> Option<&[u8]> {
+    config
+        .cluster
+        .secret
+        .as_ref()
+        .or(config.security.requirepass.as_ref())
+        .map(|s| s.expose())
 }
 
 /// Runs futures concurrently and collects their results in order.
@@ -490,8 +554,9 @@ impl Version {
         })
     }
 
-    /// Installs this version if it is newer than what the node holds.
-    pub fn apply(&self, node: &Node, db: u32, key: &[u8], now: u64) -> bool {
+    /// Installs this version if it is newer than what the node holds (and passes the same
+    /// checks as a replicated record; `from` names where it came from, for the log).
+    pub fn apply(&self, node: &Node, db: u32, key: &[u8], now: u64, from: &str) -> bool {
         let op = match &self.value {
             Some(value) => Op::Set {
                 key,
@@ -500,14 +565,22 @@ impl Version {
             },
             None => Op::Del { key },
         };
-        node.store.apply_remote(
-            &Mutation {
-                db,
-                stamp: self.stamp,
-                origin: Origin::Peer,
-                op,
-            },
-            now,
-        )
+        let m = Mutation {
+            db,
+            stamp: self.stamp,
+            origin: Origin::Peer,
+            op,
+        };
+        let r = node
+            .cluster
+            .admit(&node.store, &m, from)
+            .and_then(|()| node.store.apply_remote(&m, now).map_err(|e| e.to_string()));
+        match r {
+            Ok(applied) => applied,
+            Err(why) => {
+                node.cluster.refused(from, m.op.name(), &why);
+                false
+            }
+        }
     }
 }

@@ -155,6 +155,8 @@ impl Peer {
 /// The replication sink and the set of peers.
 pub struct Replicator {
     pub self_id: String,
+    /// This node's identity towards peers (the handshake every peer connection opens with).
+    pub auth: Arc<super::auth::PeerAuth>,
     rf: Option<usize>,
     track_acks: bool,
     peers: RwLock<HashMap<String, Arc<Peer>>>,
@@ -168,9 +170,15 @@ pub struct Replicator {
 }
 
 impl Replicator {
-    pub fn new(self_id: &str, rf: Option<usize>, track_acks: bool) -> Arc<Replicator> {
+    pub fn new(
+        self_id: &str,
+        rf: Option<usize>,
+        track_acks: bool,
+        auth: Arc<super::auth::PeerAuth>,
+    ) -> Arc<Replicator> {
         Arc::new(Replicator {
             self_id: self_id.to_string(),
+            auth,
             rf,
             track_acks,
             peers: RwLock::new(HashMap::new()),
@@ -358,6 +366,8 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
     let mut inflight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
     let mut batch = Vec::new();
     let mut backoff = Duration::from_millis(50);
+    let mut last_error: Option<String> = None;
+    let mut last_logged = std::time::Instant::now();
     while !peer.stopped.load(Ordering::Relaxed) {
         let addr = match peer.addr() {
             Some(a) if !repl.is_blocked(&peer.node_id) => a,
@@ -366,15 +376,25 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
                 continue;
             }
         };
-        let conn = match PeerConn::connect(addr, Duration::from_secs(1)).await {
+        let conn = match PeerConn::connect(addr, Duration::from_secs(1), &repl.auth).await {
             Ok(c) => c,
-            Err(_) => {
+            Err(e) => {
+                // Once per cause (and once a minute while it lasts), not once per attempt.
+                let why = e.to_string();
+                if last_error.as_deref() != Some(why.as_str())
+                    || last_logged.elapsed() >= Duration::from_secs(60)
+                {
+                    tracing::warn!(component = "replication", action = "connect", peer = %peer.node_id, addr = %addr, error = %why, "cannot open the replication stream; retrying");
+                    last_error = Some(why);
+                    last_logged = std::time::Instant::now();
+                }
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(1));
                 continue;
             }
         };
         backoff = Duration::from_millis(50);
+        last_error = None;
         let (mut w, mut replies) = conn.split();
         // Acknowledgements arrive on their own task: reading must not be cancelled mid-reply.
         let acker = {

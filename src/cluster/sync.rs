@@ -96,7 +96,7 @@ pub async fn sync_once(
         return Err(std::io::Error::other("partitioned"));
     }
     let mut pass = Pass::default();
-    let mut conn = client::PeerConn::connect(addr, CALL_TIMEOUT).await?;
+    let mut conn = client::PeerConn::connect(addr, CALL_TIMEOUT, &cluster.replicator.auth).await?;
     let me = cluster.node_id.clone();
     // Store definitions first, through the stream, so the peer has somewhere to put the data.
     for (name, spec) in node.store.store_records() {
@@ -179,7 +179,7 @@ pub async fn sync_once(
                 }
                 let r = timeout(conn.call(&[b"HCGET", db_s.as_bytes(), k])).await?;
                 if let Some(v) = version(&r)
-                    && v.apply(node, db, k, now_ms())
+                    && v.apply(node, db, k, now_ms(), &peer.node_id)
                 {
                     pass.pulled += 1;
                 }

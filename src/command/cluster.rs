@@ -28,10 +28,52 @@ fn db_arg(cx: &Ctx<'_>, a: &[u8]) -> Result<u32> {
     Ok(db as u32)
 }
 
+/// HCHELLO <node> <nonce>: the first step of the peer handshake (see `cluster::auth`).
+pub fn hchello(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let auth = &cx.node.cluster.replicator.auth;
+    let Some((challenge, proof)) = auth.challenge(&args[1], &args[2]) else {
+        return Err(Error::msg("malformed HCHELLO"));
+    };
+    cx.out.array(3);
+    cx.out.bulk(auth.node_id.as_bytes());
+    cx.out
+        .bulk(crate::cluster::auth::hex(challenge.nonce()).as_bytes());
+    cx.out.bulk(crate::cluster::auth::hex(&proof).as_bytes());
+    cx.client.challenge = Some(challenge);
+    Ok(())
+}
+
+/// HCAUTH <proof>: completes the handshake; the connection then belongs to that peer. A
+/// wrong proof is logged, counted and closes the connection.
+pub fn hcauth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let auth = &cx.node.cluster.replicator.auth;
+    let Some(challenge) = cx.client.challenge.take() else {
+        return Err(Error::msg("HCAUTH without HCHELLO"));
+    };
+    if !auth.verify_client(&challenge, &args[1]) {
+        cx.node.stats.auth_failed(crate::node::AuthFailure::Peer);
+        tracing::warn!(component = "cluster", action = "peer_auth", client = cx.client.id, addr = %cx.client.info.addr, claimed = %challenge.peer, "a connection failed the peer handshake (wrong cluster secret)");
+        cx.client.close_after_reply = true;
+        return Err(Error::coded(
+            "NOPERM the proof does not match this cluster's secret",
+        ));
+    }
+    cx.client.peer = Some(challenge.peer);
+    cx.client.authenticated = true;
+    cx.out.ok();
+    Ok(())
+}
+
 /// HCREPL <from> <end> <sent_ms> <records>: applies a batch of a peer's mutations (last
-/// writer wins) and acknowledges `end`.
+/// writer wins) and acknowledges `end`. Every record is checked before it is applied; a bad
+/// one is refused, logged and counted, and the rest of the batch goes on.
 pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let from = String::from_utf8_lossy(&args[1]).into_owned();
+    if cx.client.peer.as_deref() != Some(from.as_str()) {
+        return Err(Error::msg(
+            "HCREPL names another node than the connection's",
+        ));
+    }
     if cx.node.cluster.replicator.is_blocked(&from) {
         return Err(Error::msg("partitioned from this peer (fault injection)"));
     }
@@ -51,7 +93,22 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         let m = codec::decode_mutation(payload, Origin::Peer)
             .map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
         let m = m.as_mutation();
-        let applied = cx.node.store.apply_remote(&m, cx.now);
+        let applied = match cx.node.cluster.admit(&cx.node.store, &m, &from) {
+            Ok(()) => cx
+                .node
+                .store
+                .apply_remote(&m, cx.now)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        let applied = match applied {
+            Ok(a) => a,
+            Err(why) => {
+                cx.node.cluster.refused(&from, m.op.name(), &why);
+                correlation = None;
+                continue;
+            }
+        };
         if applied {
             stats.applied_remote.fetch_add(1, Ordering::Relaxed);
         } else {

@@ -54,10 +54,11 @@ fn authenticate(node: &Node, user: &[u8], pass: &[u8]) -> bool {
     if user != b"default" {
         return false;
     }
-    match node.settings.requirepass() {
-        None => true,
-        Some(p) => p == pass,
+    if node.settings.password_matches(pass) {
+        return true;
     }
+    node.stats.auth_failed(crate::node::AuthFailure::Resp);
+    false
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -65,7 +66,7 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 pub fn auth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
-            if cx.node.settings.requirepass().is_none() {
+            if !cx.node.settings.has_password() {
                 return Err(Error::msg(
                     "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                 ));
@@ -174,7 +175,7 @@ pub fn reset(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.client.select(0);
     cx.out.proto = Protocol::Resp2;
     cx.client.info.resp.store(2, Ordering::Relaxed);
-    cx.client.authenticated = cx.node.settings.requirepass().is_none();
+    cx.client.authenticated = !cx.node.settings.has_password();
     cx.client.reply_mode = ReplyMode::On;
     cx.client.no_touch = false;
     cx.client.info.no_evict.store(false, Ordering::Relaxed);

@@ -124,8 +124,18 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
 
 fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     // A command another node forwarded here (`HCFWD <db> <command...>`): run it as is, in the
-    // caller's database or store, without routing it again.
-    if args.len() >= 3 && is(&args[0], "hcfwd") {
+    // caller's database or store, without routing it again. Peers only, one hop: both are
+    // checked before anything of the payload is looked at.
+    if is(&args[0], "hcfwd") {
+        if cx.client.peer.is_none() {
+            return Err(Error::PeersOnly);
+        }
+        if cx.client.forwarded {
+            return Err(Error::msg("HCFWD cannot be nested"));
+        }
+        if args.len() < 3 {
+            return Err(Error::Arity("hcfwd".into()));
+        }
         let db = crate::util::num::parse_i64(&args[1])
             .filter(|d| (0..=u32::MAX as i64).contains(d))
             .ok_or(Error::NotInteger)? as u32;
@@ -134,17 +144,25 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         {
             return Err(Error::DbIndexOutOfRange);
         }
-        let was = std::mem::replace(&mut cx.client.forwarded, true);
         let was_db = std::mem::replace(&mut cx.client.db, db);
+        cx.client.forwarded = true;
         let r = dispatch(cx, args.slice_from(2));
-        cx.client.forwarded = was;
+        cx.client.forwarded = false;
         cx.client.db = was_db;
         return r;
     }
     let cmd = resolve(&args)?;
     cx.client.last_command = Some(cmd);
+    if cmd.has(table::PEER) && cx.client.peer.is_none() {
+        return Err(Error::PeersOnly);
+    }
     if !cx.client.authenticated && !cmd.has(table::NO_AUTH) {
         return Err(Error::NoAuth);
+    }
+    if cmd.has(table::PROTECTED) && !debug_allowed(cx) {
+        return Err(Error::msg(
+            "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
+        ));
     }
     if let Some(p) = &cx.node.persistence {
         if p.is_loading() && !cmd.has(table::LOADING) {
@@ -167,8 +185,19 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         ));
     }
     // As Redis's performEvictions: make room before a write that may grow memory.
-    if cmd.has(table::DENYOOM) && cx.node.store.make_room(cx.client.db, cx.now).is_err() {
-        return Err(Error::Oom);
+    if cmd.has(table::DENYOOM) {
+        let store = &cx.node.store;
+        if store.make_room(cx.client.db, cx.now).is_err() {
+            return Err(Error::Oom);
+        }
+        // What the arguments will add, at most: a value larger than the room left is
+        // refused before it is stored.
+        if store.limited(cx.client.db) {
+            let incoming: u64 = args.iter().skip(1).map(|a| a.len() as u64).sum();
+            if store.reserve(cx.client.db, incoming, cx.now).is_err() {
+                return Err(Error::Oom);
+            }
+        }
     }
     let Some(handler) = cmd.handler else {
         // A container called bare is an arity error, caught by `resolve`.
@@ -180,6 +209,16 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     }
     // Subcommand handlers see the whole argv, container name included.
     handler(cx, args)
+}
+
+/// `enable-debug-command`: `yes`, or `local` and the client is on the loopback interface.
+fn debug_allowed(cx: &Ctx<'_>) -> bool {
+    use crate::config::DebugCommand;
+    match cx.node.settings.debug_command {
+        DebugCommand::Yes => true,
+        DebugCommand::Local => cx.client.info.addr.ip().to_canonical().is_loopback(),
+        DebugCommand::No => false,
+    }
 }
 
 /// In a cluster, before a keyed command runs: forwards it when this node holds none of its

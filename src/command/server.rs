@@ -213,6 +213,26 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(s, "latest_fork_usec:0");
         f!(s, "total_forks:0");
         f!(s, "total_error_replies:{}", ld(&st.total_error_replies));
+        f!(
+            s,
+            "acl_access_denied_auth:{}",
+            ld(&st.auth_failures_resp) + ld(&st.auth_failures_http)
+        );
+        f!(
+            s,
+            "hypercache_auth_failures_resp:{}",
+            ld(&st.auth_failures_resp)
+        );
+        f!(
+            s,
+            "hypercache_auth_failures_http:{}",
+            ld(&st.auth_failures_http)
+        );
+        f!(
+            s,
+            "hypercache_auth_failures_peer:{}",
+            ld(&st.auth_failures_peer)
+        );
     }
     if want("replication") {
         section(&mut s, "Replication");
@@ -326,6 +346,10 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
     f!(
         "hypercache_replication_stale_rejected:{}",
         st.stale_rejected.load(Relaxed)
+    );
+    f!(
+        "hypercache_replication_refused:{}",
+        st.records_refused.load(Relaxed)
     );
     f!(
         "hypercache_read_repair_queries:{}",
@@ -673,11 +697,18 @@ const PARAMS: &[&str] = &[
     "hz",
     "timeout",
     "requirepass",
+    "protected-mode",
+    "enable-debug-command",
+    "client-output-buffer-limit",
     "loglevel",
     "save",
     "appendonly",
     "appendfsync",
 ];
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
 
 fn param_value(cx: &Ctx<'_>, name: &str) -> String {
     let st = &cx.node.settings;
@@ -725,10 +756,10 @@ fn param_value(cx: &Ctx<'_>, name: &str) -> String {
             .to_string(),
         "hz" => st.hz.load(Ordering::Relaxed).to_string(),
         "timeout" => st.timeout.load(Ordering::Relaxed).to_string(),
-        "requirepass" => st
-            .requirepass()
-            .map(|p| String::from_utf8_lossy(&p).into_owned())
-            .unwrap_or_default(),
+        "requirepass" => st.requirepass_text(),
+        "protected-mode" => yes_no(st.protected_mode.load(Ordering::Relaxed)),
+        "enable-debug-command" => st.debug_command.name().to_string(),
+        "client-output-buffer-limit" => st.output_limits().render(),
         "loglevel" => st.loglevel.read().clone(),
         "save" => match &cx.node.persistence {
             Some(p) if p.config().strategy.snapshot() => {
@@ -832,6 +863,22 @@ fn apply_param(cx: &Ctx<'_>, name: &str, v: &[u8]) -> std::result::Result<(), St
             .timeout
             .store(int_in(v, 0, i32::MAX as i64)?, Ordering::Relaxed),
         "requirepass" => st.set_requirepass((!v.is_empty()).then(|| v.to_vec())),
+        "protected-mode" => st.protected_mode.store(
+            match String::from_utf8_lossy(v).to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err("argument must be 'yes' or 'no'".into()),
+            },
+            Ordering::Relaxed,
+        ),
+        "client-output-buffer-limit" => {
+            let text = std::str::from_utf8(v).map_err(|_| "invalid value".to_string())?;
+            if !text.split_whitespace().count().is_multiple_of(4) {
+                return Err("Wrong number of arguments in buffer limit configuration.".into());
+            }
+            let l = st.output_limits().parse_over(text).map_err(|e| e.0)?;
+            st.set_output_limits(l);
+        }
         "loglevel" => {
             let level = String::from_utf8_lossy(v).to_lowercase();
             crate::telemetry::set_level(&level).map_err(|e| e.to_string())?;
@@ -1019,7 +1066,7 @@ pub fn debug(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             .and_then(|s| s.parse().ok())
             .filter(|v: &f64| v.is_finite() && *v >= 0.0)
             .unwrap_or(0.0);
-        cx.out.ok();
+        // As Redis, the reply leaves after the sleep (the connection loop writes it).
         cx.client.action = Some(Action::Sleep(Duration::from_secs_f64(secs.min(1e6))));
         Ok(())
     } else if is(sub, "partition") && args.len() >= 3 {

@@ -430,8 +430,28 @@ fn check_len(max: u64, size: u64, add: u64) -> Result<()> {
     }
 }
 
+/// Under a memory limit, makes room for what a write will add to the string at `key` once it
+/// is `new_len` long — before anything is allocated for it.
+fn reserve_growth(cx: &Ctx<'_>, key: &[u8], new_len: impl FnOnce(u64) -> u64) -> Result<()> {
+    let store = &cx.node.store;
+    if !store.limited(cx.client.db) {
+        return Ok(());
+    }
+    let cur = store
+        .with_key(cx.client.db, key, cx.now, Access::Peek, |k| {
+            k.value().and_then(|v| v.str_len())
+        })
+        .unwrap_or(0) as u64;
+    let growth = new_len(cur).saturating_sub(cur);
+    store
+        .reserve(cx.client.db, growth, cx.now)
+        .map_err(|_| Error::Oom)
+}
+
 pub fn append(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let max = cx.max_string();
+    let tail_len = args[2].len() as u64;
+    reserve_growth(cx, &args[1], |cur| cur.saturating_add(tail_len))?;
     let out = &mut *cx.out;
     let tail = &args[2];
     cx.node
@@ -521,6 +541,11 @@ pub fn setrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let offset = offset as u64;
     let max = cx.max_string();
     let patch = &args[3];
+    let end = offset.saturating_add(patch.len() as u64);
+    // Past the size limit the command fails on its own, after its type check.
+    if !patch.is_empty() && end <= max {
+        reserve_growth(cx, &args[1], |cur| cur.max(end))?;
+    }
     let out = &mut *cx.out;
     cx.node
         .store

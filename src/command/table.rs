@@ -27,6 +27,8 @@ pub const NO_ASYNC_LOADING: u32 = 1 << 14;
 pub const REPAIR: u32 = 1 << 15;
 /// An internal command between nodes: never repaired, forwarded or replicated itself.
 pub const INTERNAL: u32 = 1 << 16;
+/// Only for connections that proved they hold the cluster secret (see `cluster::auth`).
+pub const PEER: u32 = 1 << 17;
 
 /// Flag names as COMMAND INFO reports them, in Redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -219,10 +221,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, ADM, NONE, "server", "1.0.0", "Asynchronously saves the database(s) to disk.", "O(1)", persistence::bgsave),
     cmd!("bgrewriteaof", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, ADM, NONE, "server", "1.0.0", "Asynchronously rewrites the append-only file to disk.", "O(1)", persistence::bgrewriteaof),
     cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, NOACL, NONE, "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.", server::debug),
-    cmd!("hcrepl", 5, WRITE | INTERNAL | LOADING, NOACL, NONE, "cluster", "0.1.0", "Internal: applies a batch of a peer's mutations.", "O(N)", cluster::hcrepl),
-    cmd!("hcget", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: a key's version (stamp, deadline, value) for read-repair.", "O(1)", cluster::hcget),
-    cmd!("hcdigest", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: per-range digests for anti-entropy.", "O(N)", cluster::hcdigest),
-    cmd!("hcrange", 4, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "Internal: the keys and stamps of one digest range.", "O(N)", cluster::hcrange),
+    cmd!("hchello", 3, INTERNAL | NO_AUTH | LSF, NOACL, NONE, "cluster", "0.1.0", "Internal: opens the peer handshake (node id, nonce).", "O(1)", cluster::hchello),
+    cmd!("hcauth", 2, INTERNAL | NO_AUTH | LSF, NOACL, NONE, "cluster", "0.1.0", "Internal: completes the peer handshake (proof of the cluster secret).", "O(1)", cluster::hcauth),
+    cmd!("hcrepl", 5, WRITE | INTERNAL | PEER | LOADING, NOACL, NONE, "cluster", "0.1.0", "Internal: applies a batch of a peer's mutations.", "O(N)", cluster::hcrepl),
+    cmd!("hcget", 3, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: a key's version (stamp, deadline, value) for read-repair.", "O(1)", cluster::hcget),
+    cmd!("hcdigest", 3, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: per-range digests for anti-entropy.", "O(N)", cluster::hcdigest),
+    cmd!("hcrange", 4, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: the keys and stamps of one digest range.", "O(N)", cluster::hcrange),
     cmd!("hcstamp", 3, READONLY | INTERNAL, NOACL, NONE, "cluster", "0.1.0", "The stamp (Lamport time, node) of a key's current version.", "O(1)", cluster::hcstamp),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
     cmd!("stores", 1, LOADING | STALE, NOACL, NONE, "server", "0.1.0", "Lists the stores of this node (HyperCache).", "O(N) where N is the number of stores", server::stores),

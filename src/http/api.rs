@@ -113,11 +113,44 @@ pub async fn empty_key(
     error(StatusCode::BAD_REQUEST, "Empty key", &st.node, &cid)
 }
 
+/// Values up to this many bytes of JSON are echoed back by PUT.
+pub const ECHO_MAX: usize = 4096;
+
+/// JSON text without the whitespace between tokens (strings left as they are), so a value
+/// reads back over RESP as compact text.
+fn compact_json(text: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let (mut in_str, mut escaped) = (false, false);
+    for &c in text.as_bytes() {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == b'\\' {
+                escaped = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+            out.push(c);
+        } else if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct KeyValue {
     pub key: String,
+    /// The value; PUT echoes it only up to 4096 bytes of JSON (see `size`).
     #[schema(schema_with = any_but_null)]
-    pub value: serde_json::Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Box<serde_json::value::RawValue>>,
+    /// The stored value's size in bytes (PUT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_encoding: Option<String>,
     /// Milliseconds until the key expires; null without a TTL.
@@ -270,29 +303,45 @@ pub async fn put_in(
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
     if let Some(t) = super::forward::target(n, headers, db, &key) {
-        return super::forward::relay(n, &cid, t, "PUT", path_of(uri), &body).await;
+        return super::forward::relay(n, &cid, headers, t, "PUT", path_of(uri), &body).await;
     }
-    let parsed: serde_json::Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                &format!("Malformed JSON: {e}"),
-                n,
-                &cid,
-            );
-        }
-    };
-    let Some(obj) = parsed.as_object() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "The body must be a JSON object with a \"value\"",
-            n,
-            &cid,
-        );
-    };
-    let value = match obj.get("value") {
-        None | Some(serde_json::Value::Null) => {
+    // The body is checked and taken apart without building a tree of it: a value is kept as
+    // the text it came in (a string as its bytes), so a 16 MB array costs 16 MB, not a
+    // gigabyte of nodes.
+    let fields: std::collections::HashMap<std::borrow::Cow<'_, str>, &serde_json::value::RawValue> =
+        match serde_json::from_slice::<&serde_json::value::RawValue>(&body) {
+            Ok(raw) if raw.get().trim_start().starts_with('{') => {
+                match serde_json::from_str(raw.get()) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        return error(
+                            StatusCode::BAD_REQUEST,
+                            &format!("Malformed JSON: {e}"),
+                            n,
+                            &cid,
+                        );
+                    }
+                }
+            }
+            Ok(_) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "The body must be a JSON object with a \"value\"",
+                    n,
+                    &cid,
+                );
+            }
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Malformed JSON: {e}"),
+                    n,
+                    &cid,
+                );
+            }
+        };
+    let value = match fields.get("value").map(|v| v.get()) {
+        None | Some("null") => {
             return error(
                 StatusCode::BAD_REQUEST,
                 "Missing \"value\" (it may not be null)",
@@ -300,7 +349,7 @@ pub async fn put_in(
                 &cid,
             );
         }
-        Some(v) => v.clone(),
+        Some(v) => v,
     };
     let now = now_ms();
     let mut ttl_ms: Option<u64> = None;
@@ -310,9 +359,9 @@ pub async fn put_in(
         ("ttl_seconds", 1000.0, 1e12),
         ("ttl_hours", 3_600_000.0, 2.7e8),
     ] {
-        if let Some(v) = obj.get(field).filter(|v| !v.is_null()) {
-            match v.as_f64() {
-                Some(x) if x > 0.0 && x <= max => ttl_ms = Some((x * scale).ceil() as u64),
+        if let Some(v) = fields.get(field).filter(|v| v.get() != "null") {
+            match serde_json::from_str::<f64>(v.get()) {
+                Ok(x) if x > 0.0 && x <= max => ttl_ms = Some((x * scale).ceil() as u64),
                 _ => {
                     return error(
                         StatusCode::BAD_REQUEST,
@@ -328,7 +377,9 @@ pub async fn put_in(
     if let Some((status, msg)) = write_refused(n) {
         return error(status, &msg, n, &cid);
     }
-    if n.store.make_room(db, now).is_err() {
+    if n.store.make_room(db, now).is_err()
+        || (n.store.limited(db) && n.store.reserve(db, body.len() as u64, now).is_err())
+    {
         return error(
             StatusCode::INSUFFICIENT_STORAGE,
             &crate::error::Error::Oom.to_string(),
@@ -336,14 +387,22 @@ pub async fn put_in(
             &cid,
         );
     }
-    let stored = match &value {
-        serde_json::Value::String(s) => Value::from_bytes(s.as_bytes()),
-        other => Value::Json(
-            serde_json::to_vec(other)
-                .unwrap_or_default()
-                .into_boxed_slice(),
-        ),
+    let stored = if value.starts_with('"') {
+        match serde_json::from_str::<std::borrow::Cow<'_, str>>(value) {
+            Ok(s) => Value::from_bytes(s.as_bytes()),
+            Err(e) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Malformed JSON: {e}"),
+                    n,
+                    &cid,
+                );
+            }
+        }
+    } else {
+        Value::Json(compact_json(value).into_boxed_slice())
     };
+    let size = stored.as_ref().str_len().unwrap_or(0);
     if stored.as_ref().str_len().unwrap_or(0) as u64 > n.settings.proto_max_bulk_len() {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -362,12 +421,17 @@ pub async fn put_in(
         Ok(r) => r,
         Err((status, msg)) => return error(status, &msg, n, &cid),
     };
+    // Echoed only when small: a big value is not sent back to the one who just sent it.
+    let echo = (value.len() <= ECHO_MAX)
+        .then(|| serde_json::value::RawValue::from_string(value.to_string()).ok())
+        .flatten();
     Json(SetResponse {
         success: true,
         message: "Key set successfully".into(),
         data: KeyValue {
             key: lossy(&key),
-            value,
+            value: echo,
+            size: Some(size),
             value_encoding: None,
             ttl_remaining_ms: None,
         },
@@ -378,20 +442,24 @@ pub async fn put_in(
     .into_response()
 }
 
-/// The JSON form of a stored value (and its encoding when it is not UTF-8).
-fn to_json(v: ValueRef<'_>) -> Option<(serde_json::Value, Option<String>)> {
+/// The JSON form of a stored value (and its encoding when it is not UTF-8). JSON values are
+/// embedded as their text (checked, never parsed into a tree).
+fn to_json(v: ValueRef<'_>) -> Option<(Box<serde_json::value::RawValue>, Option<String>)> {
+    use serde_json::value::RawValue;
     if let ValueRef::Json(t) = v
-        && let Ok(j) = serde_json::from_slice(t)
+        && let Ok(text) = std::str::from_utf8(t)
+        && let Ok(raw) = RawValue::from_string(text.to_string())
     {
-        return Some((j, None));
+        return Some((raw, None));
     }
+    let string = |s: &str| RawValue::from_string(serde_json::to_string(s).unwrap_or_default());
     v.with_bytes(|b| match std::str::from_utf8(b) {
-        Ok(s) => (serde_json::Value::String(s.to_string()), None),
-        Err(_) => (
-            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b)),
-            Some("base64".to_string()),
-        ),
+        Ok(s) => string(s).ok().map(|r| (r, None)),
+        Err(_) => string(&base64::engine::general_purpose::STANDARD.encode(b))
+            .ok()
+            .map(|r| (r, Some("base64".to_string()))),
     })
+    .flatten()
 }
 
 /// Reads a key.
@@ -422,7 +490,7 @@ pub async fn get_in(
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
     if let Some(t) = super::forward::target(n, headers, db, &key) {
-        return super::forward::relay(n, &cid, t, "GET", path_of(uri), b"").await;
+        return super::forward::relay(n, &cid, headers, t, "GET", path_of(uri), b"").await;
     }
     if n.is_loading() {
         return error(
@@ -468,7 +536,8 @@ pub async fn get_in(
             success: true,
             data: KeyValue {
                 key: lossy(&key),
-                value,
+                value: Some(value),
+                size: None,
                 value_encoding: enc,
                 ttl_remaining_ms: Some(
                     (expire_at != 0).then(|| expire_at.saturating_sub(now) as i64),
@@ -510,7 +579,7 @@ pub async fn delete_in(
         return error(StatusCode::BAD_REQUEST, "Empty key", n, &cid);
     }
     if let Some(t) = super::forward::target(n, headers, db, &key) {
-        return super::forward::relay(n, &cid, t, "DELETE", path_of(uri), b"").await;
+        return super::forward::relay(n, &cid, headers, t, "DELETE", path_of(uri), b"").await;
     }
     if let Some((status, msg)) = write_refused(n) {
         return error(status, &msg, n, &cid);

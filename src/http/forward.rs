@@ -50,11 +50,18 @@ pub fn target(
 pub async fn relay(
     n: &Node,
     cid: &CorrelationId,
+    headers: &HeaderMap,
     target: Result<SocketAddr, ()>,
     method: &str,
     path: &str,
     body: &[u8],
 ) -> Response {
+    // The caller's credentials travel with the request: the replica checks them as this
+    // node did.
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.contains(['\r', '\n']));
     let Ok(addr) = target else {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -65,7 +72,7 @@ pub async fn relay(
     };
     let call = tokio::time::timeout(
         n.config.cluster.write_timeout,
-        exchange(addr, method, path, body, &cid.0),
+        exchange(addr, method, path, body, &cid.0, auth),
     )
     .await;
     match call {
@@ -101,10 +108,12 @@ async fn exchange(
     path: &str,
     body: &[u8],
     cid: &str,
+    auth: Option<&str>,
 ) -> std::io::Result<(u16, Option<String>, Vec<u8>)> {
     let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let auth = auth.map_or(String::new(), |a| format!("Authorization: {a}\r\n"));
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Correlation-ID: {cid}\r\n{FORWARDED_HEADER}: 1\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nX-Correlation-ID: {cid}\r\n{auth}{FORWARDED_HEADER}: 1\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).await?;

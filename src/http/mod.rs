@@ -137,6 +137,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(
             state.node.config.network.http_max_body as usize,
         ))
+        .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(middleware::from_fn(correlate))
         .with_state(state)
 }
@@ -207,8 +208,14 @@ pub fn error(status: StatusCode, msg: &str, node: &Node, cid: &CorrelationId) ->
         .into_response()
 }
 
-/// Serves the HTTP API on `listener` until the node shuts down.
+/// Serves the HTTP API on `listener` until the node shuts down: at most
+/// `http_max_connections` connections at once (more wait in the kernel's queue), each closed
+/// when it sends no request head for `http_idle_timeout` (that covers a half-sent head too)
+/// or stalls mid-body for `request_timeout`.
 pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+
     let registry = Arc::new(crate::metrics::registry(
         Arc::downgrade(&node),
         &node.config.node.id,
@@ -217,12 +224,112 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) {
         node: node.clone(),
         registry,
     });
-    let n = node.clone();
-    let shutdown = async move { n.shutdown_requested().await };
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-    {
-        tracing::error!(component = "http", action = "serve", error = %e, "HTTP server stopped");
+    let net = &node.config.network;
+    let (idle, stall) = (net.http_idle_timeout, net.request_timeout);
+    let permits = Arc::new(tokio::sync::Semaphore::new(node.http_connections()));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            _ = node.shutdown_requested() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!(component = "http", action = "accept", error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = node.shutdown_requested() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let denied = node.settings.refuses_remote() && !peer.ip().to_canonical().is_loopback();
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+            let mut req = req.map(|b| {
+                let b = tower_http::timeout::TimeoutBody::new(stall, b);
+                axum::body::Body::new(b)
+            });
+            req.extensions_mut().insert(Peer { addr: peer, denied });
+            app.clone().oneshot(req)
+        });
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(idle);
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
     }
+    drop(listener);
+    // Requests in flight finish; idle keep-alive connections close.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), graceful.shutdown()).await;
+}
+
+/// The connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub addr: std::net::SocketAddr,
+    /// Protected mode refuses this connection.
+    pub denied: bool,
+}
+
+/// Routes anyone may call: liveness, and the metrics unless `security.metrics_auth`.
+fn is_open(path: &str, metrics_auth: bool) -> bool {
+    path == "/health" || (path == "/metrics" && !metrics_auth)
+}
+
+/// Protected mode, then the bearer token: `security.http_token`, else the password.
+async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let n = &st.node;
+    let cid = req
+        .extensions()
+        .get::<CorrelationId>()
+        .cloned()
+        .unwrap_or_else(|| CorrelationId(String::new()));
+    if req.extensions().get::<Peer>().is_some_and(|p| p.denied) {
+        return error(
+            StatusCode::FORBIDDEN,
+            crate::connection::DENIED.trim_start_matches('-').trim_end(),
+            n,
+            &cid,
+        );
+    }
+    let sec = &n.config.security;
+    if is_open(req.uri().path(), sec.metrics_auth) {
+        return next.run(req).await;
+    }
+    let given = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
+    let ok = match &sec.http_token {
+        Some(t) => given.is_some_and(|g| t.matches(g)),
+        None if !n.settings.has_password() => true,
+        None => given.is_some_and(|g| n.settings.password_matches(g)),
+    };
+    if ok {
+        return next.run(req).await;
+    }
+    n.stats.auth_failed(crate::node::AuthFailure::Http);
+    let addr = req.extensions().get::<Peer>().map(|p| p.addr.to_string());
+    tracing::warn!(component = "http", action = "auth", addr = ?addr, path = %req.uri().path(), token_given = given.is_some(), "HTTP request refused: missing or wrong bearer token");
+    let msg = if given.is_some() {
+        "WRONGPASS invalid bearer token"
+    } else {
+        "NOAUTH Authentication required (Authorization: Bearer <token>)"
+    };
+    let mut r = error(StatusCode::UNAUTHORIZED, msg, n, &cid);
+    r.headers_mut().insert(
+        axum::http::header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"hypercache\""),
+    );
+    r
 }

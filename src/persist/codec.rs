@@ -33,6 +33,10 @@ pub enum DecodeError {
     /// The payload is not a valid record.
     #[error("malformed payload: {0}")]
     Malformed(&'static str),
+    /// A well-formed record this node refuses (a database it does not have, a stamp out of
+    /// range, ...).
+    #[error("refused record: {0}")]
+    Refused(String),
 }
 
 /// Appends one framed record whose payload `fill` writes.

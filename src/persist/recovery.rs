@@ -102,7 +102,11 @@ pub fn recover(
     let mut base: Option<u64> = None;
     for &seq in files.snapshots.iter().rev() {
         let path = dir.join(snapshot::file_name(seq));
-        let result = snapshot::read(&path, |m| store.apply(&m.as_mutation(), now));
+        let result = snapshot::read(&path, |m| {
+            store
+                .apply(&m.as_mutation(), now)
+                .map_err(|e| e.to_string())
+        });
         match result {
             Ok(loaded) => {
                 store.bus().clock().observe(loaded.clock);
@@ -114,7 +118,7 @@ pub fn recover(
                 tracing::error!(component = "persistence", action = "recovery", error = %e, "snapshot unusable, trying an older one");
                 report.bad_snapshots.push(e.to_string());
                 // Undo whatever it loaded before the damage.
-                store.apply(
+                let _ = store.apply(
                     &Mutation {
                         db: 0,
                         stamp: Default::default(),
@@ -240,10 +244,14 @@ fn replay(
         }
         offset += rec.len() as u64;
         let decoded = codec::unframe(&rec)
-            .and_then(|(payload, _)| codec::decode_mutation(payload, Origin::Replay));
+            .and_then(|(payload, _)| codec::decode_mutation(payload, Origin::Replay))
+            .and_then(|m| {
+                store
+                    .apply(&m.as_mutation(), now)
+                    .map_err(|e| DecodeError::Refused(e.to_string()))
+            });
         match decoded {
-            Ok(m) => {
-                store.apply(&m.as_mutation(), now);
+            Ok(()) => {
                 report.replayed += 1;
             }
             Err(e) => {

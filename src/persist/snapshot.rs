@@ -180,7 +180,10 @@ pub enum SnapshotError {
 
 /// Reads and checks a whole snapshot, calling `f` for every key record. Nothing is applied by
 /// this function; a caller that needs all-or-nothing checks first with a no-op `f`.
-pub fn read(path: &Path, mut f: impl FnMut(OwnedMutation)) -> Result<Loaded, SnapshotError> {
+pub fn read(
+    path: &Path,
+    mut f: impl FnMut(OwnedMutation) -> Result<(), String>,
+) -> Result<Loaded, SnapshotError> {
     let name = path.display().to_string();
     let mut buf = Vec::new();
     File::open(path)
@@ -218,6 +221,9 @@ pub fn read(path: &Path, mut f: impl FnMut(OwnedMutation)) -> Result<Loaded, Sna
                     DecodeError::Malformed("data after the end record"),
                 ));
             }
+            if clock > crate::store::MAX_LAMPORT {
+                return Err(corrupt(at, DecodeError::Malformed("clock out of range")));
+            }
             return Ok(Loaded {
                 header,
                 keys,
@@ -226,7 +232,7 @@ pub fn read(path: &Path, mut f: impl FnMut(OwnedMutation)) -> Result<Loaded, Sna
         }
         let m = codec::decode_mutation(payload, Origin::Replay).map_err(|e| corrupt(at, e))?;
         keys += 1;
-        f(m);
+        f(m).map_err(|e| corrupt(at, DecodeError::Refused(e)))?;
         at += used;
     }
 }

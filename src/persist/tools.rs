@@ -228,6 +228,7 @@ pub fn snapshot_dump(path: &Path) -> i32 {
     match snapshot::read(path, |m| {
         n += 1;
         println!("{n:>10} {}", describe(&m));
+        Ok(())
     }) {
         Ok(l) => {
             println!(

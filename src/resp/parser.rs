@@ -17,12 +17,21 @@ pub const INLINE_MAX: usize = 64 * 1024;
 pub struct Limits {
     /// `proto-max-bulk-len`: the largest single argument.
     pub max_bulk_len: u64,
+    /// The client has not authenticated yet while a password is required: as Redis 7, it
+    /// may send at most [`UNAUTH_MAX_ARGS`] arguments of at most [`UNAUTH_MAX_BULK`] bytes.
+    pub unauthenticated: bool,
 }
+
+/// Arguments per command for a client that has not authenticated (Redis 7's limit).
+pub const UNAUTH_MAX_ARGS: i64 = 10;
+/// Bytes per argument for a client that has not authenticated (Redis 7's limit).
+pub const UNAUTH_MAX_BULK: i64 = 16 * 1024;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bulk_len: 512 * 1024 * 1024,
+            unauthenticated: false,
         }
     }
 }
@@ -169,6 +178,9 @@ impl Parser {
                 Some(n) if n <= i32::MAX as i64 => n,
                 _ => return Err(err("invalid multibulk length")),
             };
+            if count > UNAUTH_MAX_ARGS && limits.unauthenticated {
+                return Err(err("unauthenticated multibulk length"));
+            }
             if count <= 0 {
                 return Ok(Frame::Empty { len: cr + 2 });
             }
@@ -202,6 +214,9 @@ impl Parser {
                         return Err(ProtocolError(m));
                     }
                     let len = match parse_i64(&rest[1..cr]) {
+                        Some(n) if n > UNAUTH_MAX_BULK && limits.unauthenticated => {
+                            return Err(err("unauthenticated bulk length"));
+                        }
                         Some(n) if n >= 0 && (n as u64) <= limits.max_bulk_len => n as usize,
                         _ => return Err(err("invalid bulk length")),
                     };
@@ -484,5 +499,33 @@ mod tests {
         let f = p.parse(b"*2147483647\r\n", &Limits::default()).unwrap();
         assert_eq!(f, Frame::Incomplete { hint: 1 });
         assert!(p.ranges.capacity() <= 1024);
+    }
+
+    #[test]
+    fn unauthenticated_clients_get_redis_7_limits() {
+        let lim = Limits {
+            unauthenticated: true,
+            ..Limits::default()
+        };
+        let mut p = Parser::new();
+        assert_eq!(
+            p.parse(b"*11\r\n", &lim),
+            Err(err("unauthenticated multibulk length"))
+        );
+        let mut p = Parser::new();
+        assert_eq!(
+            p.parse(b"*1\r\n$16385\r\n", &lim),
+            Err(err("unauthenticated bulk length"))
+        );
+        // At the limits, and once authenticated, the same frames are fine.
+        let mut p = Parser::new();
+        let ok = b"*10\r\n$16384\r\n";
+        assert!(matches!(p.parse(ok, &lim), Ok(Frame::Incomplete { .. })));
+        let mut p = Parser::new();
+        let big = b"*11\r\n$536870912\r\n";
+        assert!(matches!(
+            p.parse(big, &Limits::default()),
+            Ok(Frame::Incomplete { .. })
+        ));
     }
 }

@@ -11,5 +11,7 @@ pub mod value;
 
 pub use entry::{Entry, EntryRef};
 pub use shard::{Access, KeyRef};
-pub use store::{Db, DbFigures, FilterFigures, Keyspace, Multi, NAMED, Store, store_id};
+pub use store::{
+    BadRecord, Db, DbFigures, FilterFigures, Keyspace, MAX_LAMPORT, Multi, NAMED, Store, store_id,
+};
 pub use value::{Kind, Value, ValueRef};

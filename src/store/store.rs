@@ -430,7 +430,30 @@ pub struct Store {
     /// The node's `cache` settings, which stores inherit what they do not set.
     cache: parking_lot::RwLock<crate::config::CacheConfig>,
     tombstones: std::sync::atomic::AtomicBool,
+    /// Named stores allowed at once (`cache.max_stores`).
+    max_stores: std::sync::atomic::AtomicU32,
 }
+
+/// Why a record (from a peer or a file) was refused before it touched anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadRecord {
+    #[error("database {0} does not exist")]
+    NoSuchDb(u32),
+    #[error("store {0:#x} does not exist")]
+    NoSuchStore(u32),
+    #[error("SWAPDB of databases {0} and {1}")]
+    BadSwap(u32, u32),
+    #[error("a node-wide change addressed to database {0}")]
+    NotNodeWide(u32),
+    #[error("Lamport time {0} is beyond the largest a stamp may hold")]
+    StampTooLarge(u64),
+    #[error("deadline {0} is out of range")]
+    BadDeadline(u64),
+}
+
+/// The largest Lamport time a record may carry: half of the 48 bits an entry keeps, so that
+/// no record, however forged, can push the clock to where stamps stop increasing.
+pub const MAX_LAMPORT: u64 = 1 << 47;
 
 impl Store {
     pub fn new(databases: usize, shards: usize, bus: Bus) -> Store {
@@ -449,6 +472,58 @@ impl Store {
             ),
             cache: Default::default(),
             tombstones: std::sync::atomic::AtomicBool::new(false),
+            max_stores: std::sync::atomic::AtomicU32::new(256),
+        }
+    }
+
+    /// Sets how many named stores may exist at once.
+    pub fn set_max_stores(&self, n: u32) {
+        self.max_stores.store(n, Ordering::Relaxed);
+    }
+
+    /// Checks every field of a record from a peer or a file against this node before it is
+    /// applied: databases and stores that exist, a SWAPDB of two distinct numbered databases,
+    /// node-wide changes addressed as they are made, stamps and deadlines in range.
+    pub fn check_record(&self, m: &Mutation<'_>) -> Result<(), BadRecord> {
+        if m.stamp.lamport > MAX_LAMPORT {
+            return Err(BadRecord::StampTooLarge(m.stamp.lamport));
+        }
+        let numbered = |db: u32| db & NAMED == 0 && (db as usize) < self.databases();
+        let exists = |db: u32| {
+            if db & NAMED != 0 {
+                self.find(db).map(|_| ()).ok_or(BadRecord::NoSuchStore(db))
+            } else if numbered(db) {
+                Ok(())
+            } else {
+                Err(BadRecord::NoSuchDb(db))
+            }
+        };
+        match m.op {
+            Op::Set { expire_at, .. } | Op::Expire { at: expire_at, .. } => {
+                if expire_at > i64::MAX as u64 {
+                    return Err(BadRecord::BadDeadline(expire_at));
+                }
+                exists(m.db)
+            }
+            Op::Del { .. }
+            | Op::Expired { .. }
+            | Op::Evicted { .. }
+            | Op::Persist { .. }
+            | Op::FlushDb => exists(m.db),
+            Op::SwapDb { other } => {
+                if numbered(m.db) && numbered(other) && m.db != other {
+                    Ok(())
+                } else {
+                    Err(BadRecord::BadSwap(m.db, other))
+                }
+            }
+            Op::FlushAll | Op::CreateStore { .. } | Op::DropStore { .. } => {
+                if m.db == 0 {
+                    Ok(())
+                } else {
+                    Err(BadRecord::NotNodeWide(m.db))
+                }
+            }
         }
     }
 
@@ -583,6 +658,11 @@ impl Store {
         let _g = self.registry.lock();
         let id = store_id(name);
         let map = self.named.load_full();
+        let max = self.max_stores.load(Ordering::Relaxed) as usize;
+        let live = map
+            .values()
+            .filter(|k| !k.dropped.load(Ordering::Relaxed))
+            .count();
         if let Some(ks) = map.get(&id) {
             if &*ks.name != name {
                 return Err("the name collides with another store's; choose another name");
@@ -590,8 +670,19 @@ impl Store {
             if !ks.dropped.load(Ordering::Relaxed) {
                 return Err("exists");
             }
+            if live >= max {
+                return Err("too many stores (cache.max_stores)");
+            }
             ks.dropped.store(false, Ordering::Relaxed);
             return Ok(*ks);
+        }
+        if live >= max {
+            return Err("too many stores (cache.max_stores)");
+        }
+        // Deleted stores are kept for reuse by name; new names past this bound would only
+        // accumulate them.
+        if map.len() >= max.saturating_mul(2).max(64) {
+            return Err("too many stores were created and deleted; reuse a name or restart");
         }
         let ks: &'static Keyspace = Box::leak(Box::new(Keyspace::new(
             name,
@@ -682,6 +773,68 @@ impl Store {
             Ok(())
         };
         own.and(node)
+    }
+
+    /// Before a write that will add about `bytes` to `db`'s store (a SET's value, the room
+    /// SETRANGE pads, an APPEND's tail): evicts until it fits under the store's and the node's
+    /// limits, or refuses it — so no single write, however large, carries usage past a limit,
+    /// and it is refused before anything is allocated for it.
+    pub fn reserve(&self, db: u32, bytes: u64, now: u64) -> Result<(), Pressure> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        let ks = self.keyspace(db);
+        self.fit(&ks.limits, bytes, || ks.used(), || ks, now)?;
+        self.fit(
+            &self.node_limits,
+            bytes,
+            || self.used(),
+            || self.largest_evictable().unwrap_or(ks),
+            now,
+        )
+    }
+
+    /// Whether `db`'s store or the node has a memory limit (else [`Store::reserve`] is moot).
+    pub fn limited(&self, db: u32) -> bool {
+        self.node_limits.max() > 0 || self.keyspace(db).limits.max() > 0
+    }
+
+    fn largest_evictable(&self) -> Option<&Keyspace> {
+        self.stores()
+            .into_iter()
+            .filter(|k| k.limits.policy() != crate::config::EvictionPolicy::NoEviction)
+            .max_by_key(|k| k.used())
+    }
+
+    fn fit<'a>(
+        &'a self,
+        limits: &Limits,
+        bytes: u64,
+        used_now: impl Fn() -> u64,
+        victim_store: impl Fn() -> &'a Keyspace,
+        now: u64,
+    ) -> Result<(), Pressure> {
+        let max = limits.max();
+        if max == 0 {
+            return Ok(());
+        }
+        if bytes > max {
+            return Err(Pressure::Panic);
+        }
+        let started = std::time::Instant::now();
+        let mut n = 0u32;
+        while used_now().saturating_add(bytes) > max {
+            if !self.evict_one(victim_store(), now) {
+                return Err(Pressure::Panic);
+            }
+            n += 1;
+            // As for `make_room`: a write is not refused while eviction makes progress; what
+            // one write's time budget does not evict, the background cycle does.
+            if n.is_multiple_of(32) && started.elapsed() >= std::time::Duration::from_millis(25) {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     fn keep_within<'a>(
@@ -964,12 +1117,15 @@ impl Store {
 
     /// Swaps the contents of two databases (SWAPDB).
     pub fn swapdb(&self, a: u32, b: u32) {
-        if a == b {
+        let (lo, hi) = (a.min(b), a.max(b));
+        let (Some(dl), Some(dh)) = (self.db(lo), self.db(hi)) else {
+            return;
+        };
+        // Two indexes that resolve to one database would lock its shards twice.
+        if std::ptr::eq(dl, dh) {
             return;
         }
         let _structure = self.structure.write();
-        let (lo, hi) = (a.min(b), a.max(b));
-        let (dl, dh) = (self.db_or_first(lo), self.db_or_first(hi));
         let mut gl = dl.lock_all();
         let mut gh = dh.lock_all();
         for (x, y) in gl.iter_mut().zip(gh.iter_mut()) {
@@ -1116,16 +1272,19 @@ impl Store {
     }
 
     /// Applies a mutation from the node's own AOF or snapshot, in log order, with its stamp.
-    pub fn apply(&self, m: &Mutation<'_>, now: u64) {
+    pub fn apply(&self, m: &Mutation<'_>, now: u64) -> Result<(), BadRecord> {
+        self.check_record(m)?;
         self.apply_inner(m, now, false);
+        Ok(())
     }
 
     /// Applies a mutation from a peer: a keyed change is applied only when its stamp is newer
     /// than the key's (or its tombstone's) — last writer wins, ties to the higher node id — so
     /// every replica ends with the same value whatever order changes arrive in. Returns whether
     /// it was applied.
-    pub fn apply_remote(&self, m: &Mutation<'_>, now: u64) -> bool {
-        self.apply_inner(m, now, true)
+    pub fn apply_remote(&self, m: &Mutation<'_>, now: u64) -> Result<bool, BadRecord> {
+        self.check_record(m)?;
+        Ok(self.apply_inner(m, now, true))
     }
 
     fn apply_inner(&self, m: &Mutation<'_>, now: u64, lww: bool) -> bool {
@@ -1228,10 +1387,13 @@ impl Store {
             }
             Op::SwapDb { other } => {
                 let (lo, hi) = (db.min(other), db.max(other));
-                if lo != hi {
+                let (Some(dl), Some(dh)) = (self.db(lo), self.db(hi)) else {
+                    return false;
+                };
+                if !std::ptr::eq(dl, dh) {
                     let _structure = self.structure.write();
-                    let mut gl = self.db_or_first(lo).lock_all();
-                    let mut gh = self.db_or_first(hi).lock_all();
+                    let mut gl = dl.lock_all();
+                    let mut gh = dh.lock_all();
                     for (x, y) in gl.iter_mut().zip(gh.iter_mut()) {
                         std::mem::swap(&mut **x, &mut **y);
                     }

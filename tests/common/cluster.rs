@@ -15,6 +15,10 @@ pub struct Node {
 pub struct TestCluster {
     pub nodes: Vec<Node>,
     pub yaml: String,
+    /// `cluster.secret` of every node, if any.
+    pub secret: Option<String>,
+    /// `security.requirepass` of every node, if any.
+    pub password: Option<String>,
     pub _root: tempfile::TempDir,
 }
 
@@ -28,6 +32,16 @@ pub fn free_udp() -> u16 {
 
 impl TestCluster {
     pub fn start(n: usize, extra: &str) -> TestCluster {
+        Self::start_secured(n, extra, None, None)
+    }
+
+    /// A cluster whose nodes share `cluster.secret` and/or `security.requirepass`.
+    pub fn start_secured(
+        n: usize,
+        extra: &str,
+        secret: Option<&str>,
+        password: Option<&str>,
+    ) -> TestCluster {
         let root = tempfile::tempdir().unwrap();
         let ports: Vec<u16> = (0..n).map(|_| free_udp()).collect();
         let mut nodes = Vec::new();
@@ -42,6 +56,8 @@ impl TestCluster {
         let mut c = TestCluster {
             nodes,
             yaml: extra.to_string(),
+            secret: secret.map(str::to_string),
+            password: password.map(str::to_string),
             _root: root,
         };
         for i in 0..n {
@@ -58,13 +74,26 @@ impl TestCluster {
             .collect()
     }
 
-    pub fn launch(&mut self, i: usize, seed_ports: &[u16]) {
-        let node = &self.nodes[i];
-        let yaml = format!(
-            "cluster:\n  gossip_interval: 100ms\n  seeds:\n{}{}",
+    /// The YAML every node of this cluster starts with (the partition tests need DEBUG).
+    pub fn node_yaml(&self, seed_ports: &[u16]) -> String {
+        let secret = self
+            .secret
+            .as_ref()
+            .map_or(String::new(), |s| format!("  secret: {s}\n"));
+        let password = self
+            .password
+            .as_ref()
+            .map_or(String::new(), |p| format!("  requirepass: {p}\n"));
+        format!(
+            "cluster:\n  gossip_interval: 100ms\n  seeds:\n{}{}{secret}security:\n  enable_debug_command: local\n{password}",
             Self::seeds(seed_ports),
             self.yaml
-        );
+        )
+    }
+
+    pub fn launch(&mut self, i: usize, seed_ports: &[u16]) {
+        let yaml = self.node_yaml(seed_ports);
+        let node = &self.nodes[i];
         let gossip = node.gossip.to_string();
         let s = Server::start_in_with(
             &node.dir,
@@ -98,7 +127,20 @@ impl TestCluster {
     }
 
     pub fn conn(&self, i: usize) -> redis::Connection {
-        self.server(i).conn()
+        match &self.password {
+            None => self.server(i).conn(),
+            Some(p) => redis::Client::open(format!("redis://:{p}@{}/", self.server(i).addr))
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        }
+    }
+
+    /// A connection that passed the peer handshake, for the internal commands.
+    pub fn peer_conn(&self, i: usize) -> redis::Connection {
+        let key = self.secret.as_deref().or(self.password.as_deref());
+        peer_conn(self.server(i).addr, key)
+            .unwrap_or_else(|e| panic!("peer handshake with node {}: {e}", i + 1))
     }
 
     pub fn kill(&mut self, i: usize) {
@@ -130,7 +172,7 @@ impl TestCluster {
             let digests: Vec<String> = self
                 .running()
                 .iter()
-                .map(|&i| digest(&mut self.conn(i)))
+                .map(|&i| digest(&mut self.peer_conn(i)))
                 .collect();
             digests.windows(2).all(|w| w[0] == w[1])
         });
@@ -152,6 +194,39 @@ pub fn info(c: &mut redis::Connection, field: &str) -> String {
         .unwrap_or("")
         .trim()
         .to_string()
+}
+
+/// Opens a connection like `base`'s (same server) and runs the peer handshake on it with the
+/// key derived from `secret`, as a node would.
+pub fn peer_conn(
+    addr: std::net::SocketAddr,
+    secret: Option<&str>,
+) -> Result<redis::Connection, String> {
+    use hypercache::cluster::auth::{PeerAuth, hex, nonce};
+    let mut c = redis::Client::open(format!("redis://{addr}/"))
+        .and_then(|c| c.get_connection())
+        .map_err(|e| e.to_string())?;
+    let me = PeerAuth::new("test-probe", secret.map(str::as_bytes));
+    let nonce_a = nonce();
+    let reply: Vec<Vec<u8>> = redis::cmd("HCHELLO")
+        .arg("test-probe")
+        .arg(hex(&nonce_a))
+        .query(&mut c)
+        .map_err(|e| e.to_string())?;
+    let [server, nonce_b, proof_b] = &reply[..] else {
+        return Err(format!("bad HCHELLO reply {reply:?}"));
+    };
+    let proof = me
+        .answer(&nonce_a, server, nonce_b, proof_b)
+        .ok_or("the node does not hold our secret")?;
+    let ok: String = redis::cmd("HCAUTH")
+        .arg(hex(&proof))
+        .query(&mut c)
+        .map_err(|e| e.to_string())?;
+    if ok != "OK" {
+        return Err(ok);
+    }
+    Ok(c)
 }
 
 /// All of db 0's range digests, as one comparable string.
