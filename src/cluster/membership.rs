@@ -525,7 +525,62 @@ mod tests {
     use chitchat::{ChitchatMessage, ProtocolVersion};
     use std::net::IpAddr;
 
+    const INTERVAL: Duration = Duration::from_millis(100);
     const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
+    /// Polls `$cond` every 20 ms until it holds (true) or `$limit` passes (false).
+    macro_rules! eventually {
+        ($limit:expr, $cond:expr) => {{
+            let deadline = Instant::now() + $limit;
+            loop {
+                if $cond {
+                    break true;
+                }
+                if Instant::now() >= deadline {
+                    break false;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }};
+    }
+
+    async fn node(id: &str, seeds: &[SocketAddr], key: [u8; 32]) -> Membership {
+        let addr = SocketAddr::new(LOOPBACK, free_udp_port(LOOPBACK));
+        let me = SelfInfo {
+            node_id: id.to_string(),
+            resp_addr: SocketAddr::new(LOOPBACK, 1),
+            http_port: 1,
+            gossip_bind: addr,
+            gossip_advertise: addr,
+        };
+        let seeds = seeds.iter().map(|s| s.to_string()).collect();
+        Membership::start(
+            &me,
+            seeds,
+            INTERVAL,
+            Duration::from_secs(60),
+            Arc::default(),
+            key,
+        )
+        .await
+        .unwrap()
+    }
+
+    fn addr(m: &Membership) -> SocketAddr {
+        m.self_id.gossip_advertise_addr
+    }
+
+    async fn seen(m: &Membership, id: &str) -> Option<Member> {
+        m.members().await.into_iter().find(|x| x.node_id == id)
+    }
+
+    async fn live(m: &Membership, id: &str) -> bool {
+        seen(m, id).await.is_some_and(|x| x.live)
+    }
+
+    fn rejected(m: &Membership) -> u64 {
+        m.stats.rejected.load(Ordering::Relaxed)
+    }
 
     /// A real chitchat encoding of a harmless message (a peer only logs BadCluster).
     async fn bad_cluster_payload() -> Vec<u8> {
@@ -701,5 +756,117 @@ mod tests {
             .unwrap();
         assert_eq!(r.from_addr, good_sender.local_addr().unwrap());
         assert_eq!(r.envelope.message, ChitchatMessage::BadCluster);
+    }
+
+    #[tokio::test]
+    async fn same_key_nodes_see_each_other() {
+        let key = gossip_key(b"test-1");
+        let a = node("a", &[], key).await;
+        let b = node("b", &[addr(&a)], key).await;
+        let t0 = Instant::now();
+        assert!(eventually!(
+            Duration::from_secs(5),
+            live(&a, "b").await && live(&b, "a").await
+        ));
+        eprintln!("joined in {:?}", t0.elapsed());
+        assert_eq!((rejected(&a), rejected(&b)), (0, 0));
+    }
+
+    #[tokio::test]
+    async fn wrong_key_node_cannot_join() {
+        let key = gossip_key(b"test-2");
+        let a = node("a", &[], key).await;
+        let b = node("b", &[addr(&a)], key).await;
+        let c = node("c", &[addr(&a)], gossip_key(b"another secret")).await;
+        let t0 = Instant::now();
+        assert!(eventually!(
+            Duration::from_secs(5),
+            live(&a, "b").await && live(&b, "a").await
+        ));
+        // `c` seeds `a` every round like `b` did; give it many times what `b` needed.
+        let joined = t0.elapsed();
+        tokio::time::sleep((joined * 5).max(Duration::from_secs(2))).await;
+        eprintln!("b joined in {joined:?}; c had {:?}", t0.elapsed());
+        assert_eq!(seen(&a, "c").await, None);
+        assert_eq!(seen(&b, "c").await, None);
+        let c_sees: Vec<String> = c.members().await.into_iter().map(|m| m.node_id).collect();
+        assert_eq!(c_sees, ["c"]);
+        assert!(rejected(&a) > 0);
+        assert_eq!(rejected(&b), 0);
+    }
+
+    #[tokio::test]
+    async fn forged_truncated_and_stale_datagrams_are_dropped() {
+        let key = gossip_key(b"test-3");
+        let a = node("a", &[], key).await;
+        let b = node("b", &[addr(&a)], key).await;
+        assert!(eventually!(
+            Duration::from_secs(5),
+            live(&a, "b").await && live(&b, "a").await
+        ));
+        assert_eq!(rejected(&a), 0);
+
+        let payload = bad_cluster_payload().await;
+        let now = crate::node::now_ms();
+        let good = sealed(&key, now, &payload);
+        let mut forged = good.clone();
+        let last = forged.len() - 1;
+        forged[last] ^= 0x80;
+        let mut bad_magic = good.clone();
+        bad_magic[0] = b'X';
+        let stale = sealed(&key, now - 600_000, &payload);
+        let bad: [&[u8]; 5] = [
+            &forged,
+            &good[..HEADER_LEN + TAG_LEN - 1],
+            &good[..good.len() - 1],
+            &bad_magic,
+            &stale,
+        ];
+        let raw = tokio::net::UdpSocket::bind(SocketAddr::new(LOOPBACK, 0))
+            .await
+            .unwrap();
+        for d in bad {
+            raw.send_to(d, addr(&a)).await.unwrap();
+        }
+        // A correctly sealed fresh datagram is accepted, hence not counted.
+        raw.send_to(&good, addr(&a)).await.unwrap();
+        assert!(eventually!(Duration::from_secs(2), rejected(&a) >= 5));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rejected(&a), 5);
+
+        // Both still gossip: new state travels both ways and neither peer is dead.
+        a.set_state("ready").await;
+        b.set_state("ready").await;
+        let state = |m: Option<Member>| m.filter(|m| m.live).map(|m| m.state);
+        assert!(eventually!(
+            Duration::from_secs(3),
+            state(seen(&a, "b").await).as_deref() == Some("ready")
+                && state(seen(&b, "a").await).as_deref() == Some("ready")
+        ));
+    }
+
+    #[tokio::test]
+    async fn fault_injection_partitions_same_key_nodes() {
+        let key = gossip_key(b"test-4");
+        let a = node("a", &[], key).await;
+        let b = node("b", &[addr(&a)], key).await;
+        assert!(eventually!(
+            Duration::from_secs(5),
+            live(&a, "b").await && live(&b, "a").await
+        ));
+        a.faults.block([addr(&b)]);
+        let t0 = Instant::now();
+        assert!(eventually!(
+            Duration::from_secs(8),
+            !live(&a, "b").await && !live(&b, "a").await
+        ));
+        eprintln!("partitioned in {:?}", t0.elapsed());
+        a.faults.heal();
+        assert!(eventually!(
+            Duration::from_secs(5),
+            live(&a, "b").await && live(&b, "a").await
+        ));
+        // Blocked traffic is dropped before verification, so it is not counted.
+        assert_eq!((rejected(&a), rejected(&b)), (0, 0));
     }
 }
