@@ -284,6 +284,8 @@ impl Cluster {
             c.cluster.gossip_interval,
             c.cluster.forget_dead_after,
             self.faults.clone(),
+            // The real cluster secret comes from the config later.
+            membership::gossip_key(b""),
         )
         .await?;
         tracing::info!(component = "cluster", action = "join", node_id = %me.node_id, gossip = %me.gossip_advertise, resp = %me.resp_addr, "gossip started");
