@@ -509,6 +509,12 @@ impl prometheus_client::collector::Collector for NodeCollector {
         )?;
         counter(
             &mut e,
+            "hypercache_gossip_rejected",
+            "Gossip datagrams dropped for a missing or wrong MAC.",
+            c.gossip_rejected(),
+        )?;
+        counter(
+            &mut e,
             "hypercache_read_repairs",
             "Keys installed by read-repair.",
             ld(&cs.read_repairs),

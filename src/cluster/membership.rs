@@ -113,11 +113,9 @@ const DRAIN_WAIT: Duration = Duration::from_millis(100);
 /// At most one debug line per this period about rejected datagrams.
 const REJECT_LOG_EVERY: Duration = Duration::from_secs(10);
 
-/// The key gossip datagrams are authenticated with: HMAC-SHA256(secret, "hypercache/v1/gossip").
+/// The key gossip datagrams are authenticated with, derived from the cluster secret.
 pub fn gossip_key(secret: &[u8]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(b"hypercache/v1/gossip");
-    mac.finalize().into_bytes().into()
+    super::auth::derive(secret, "gossip")
 }
 
 fn keyed_mac(key: &[u8; 32]) -> HmacSha256 {

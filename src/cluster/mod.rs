@@ -87,6 +87,8 @@ pub struct Cluster {
     pub stats: ClusterStats,
     members: RwLock<Vec<Member>>,
     membership: tokio::sync::Mutex<Option<Membership>>,
+    /// Gossip figures (datagrams refused for a bad MAC), once gossip runs.
+    pub gossip: std::sync::OnceLock<Arc<membership::GossipStats>>,
     /// Anti-entropy runs in progress; the node has converged when there are none.
     syncing: std::sync::atomic::AtomicUsize,
     ready: AtomicBool,
@@ -108,6 +110,7 @@ impl Cluster {
             stats: ClusterStats::default(),
             members: RwLock::new(Vec::new()),
             membership: tokio::sync::Mutex::new(None),
+            gossip: std::sync::OnceLock::new(),
             syncing: std::sync::atomic::AtomicUsize::new(0),
             ready: AtomicBool::new(false),
         })
@@ -284,12 +287,12 @@ impl Cluster {
             c.cluster.gossip_interval,
             c.cluster.forget_dead_after,
             self.faults.clone(),
-            // The real cluster secret comes from the config later.
-            membership::gossip_key(b""),
+            membership::gossip_key(peer_secret(c).unwrap_or(b"")),
         )
         .await?;
         tracing::info!(component = "cluster", action = "join", node_id = %me.node_id, gossip = %me.gossip_advertise, resp = %me.resp_addr, "gossip started");
         let mut watcher = m.live_watcher().await;
+        let _ = self.gossip.set(m.stats.clone());
         *self.membership.lock().await = Some(m);
         let (cluster, node) = (self.clone(), node.clone());
         tokio::spawn(async move {
@@ -406,6 +409,13 @@ impl Cluster {
             return false;
         }
         true
+    }
+
+    /// Gossip datagrams dropped for a missing or wrong MAC (a wrong secret, forgery, replay).
+    pub fn gossip_rejected(&self) -> u64 {
+        self.gossip
+            .get()
+            .map_or(0, |g| g.rejected.load(Ordering::Relaxed))
     }
 
     pub fn converged(&self) -> bool {

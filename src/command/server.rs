@@ -352,6 +352,10 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
         st.records_refused.load(Relaxed)
     );
     f!(
+        "hypercache_gossip_rejected:{}",
+        node.cluster.gossip_rejected()
+    );
+    f!(
         "hypercache_read_repair_queries:{}",
         st.read_repair_queries.load(Relaxed)
     );

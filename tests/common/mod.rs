@@ -149,6 +149,16 @@ impl Server {
             if r == b"+PONG\r\n" {
                 return;
             }
+            // Behind a password, /health (always open) tells when loading is over.
+            if r.starts_with(b"-NOAUTH") {
+                let h = http::request("GET", &format!("{}/health", self.http_url()), None, &[]);
+                if h.status == 200 {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "still loading after 60s");
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
             assert!(
                 r.starts_with(b"-LOADING"),
                 "unexpected PING reply {:?}",
