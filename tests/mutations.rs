@@ -122,18 +122,45 @@ fn every_write_command_yields_its_effect() {
         h.muts(&["DECR", "c"]),
         vec![set("c", Value::Int(41), NOW + 1000)]
     );
+    h.sink.take();
+    h.run(&["INCRBYFLOAT", "f", "1.5"]);
+    let incr = h.sink.take();
+    assert_eq!(incr[0].op, set("f", s("1.5"), 0));
+    // APPEND and SETRANGE publish what they wrote and where, on top of the version they
+    // changed (so a 1-byte change to a 64 MB value is a record of a few bytes).
+    h.run(&["APPEND", "f", "0"]);
+    let append = h.sink.take();
     assert_eq!(
-        h.muts(&["INCRBYFLOAT", "f", "1.5"]),
-        vec![set("f", s("1.5"), 0)]
+        append[0].op,
+        OwnedOp::Splice {
+            key: b"f".to_vec(),
+            offset: 3,
+            bytes: b"0".to_vec(),
+            base: incr[0].stamp,
+        }
     );
+    h.run(&["SETRANGE", "f", "0", "9"]);
+    let setrange = h.sink.take();
     assert_eq!(
-        h.muts(&["APPEND", "f", "0"]),
-        vec![set("f", Value::Raw(Box::new(b"1.50".to_vec())), 0)]
+        setrange[0].op,
+        OwnedOp::Splice {
+            key: b"f".to_vec(),
+            offset: 0,
+            bytes: b"9".to_vec(),
+            base: append[0].stamp,
+        }
     );
+    // On a missing key, the zero padding is the receiver's to make.
     assert_eq!(
-        h.muts(&["SETRANGE", "f", "0", "9"]),
-        vec![set("f", Value::Raw(Box::new(b"9.50".to_vec())), 0)]
+        h.muts(&["SETRANGE", "pad", "5", "x"]),
+        vec![OwnedOp::Splice {
+            key: b"pad".to_vec(),
+            offset: 5,
+            bytes: b"x".to_vec(),
+            base: Default::default(),
+        }]
     );
+    assert_eq!(h.run(&["GET", "f"]), "$4\r\n9.50\r\n");
     assert_eq!(h.muts(&["GETSET", "f", "new"]), vec![set("f", s("new"), 0)]);
     assert_eq!(h.muts(&["GETDEL", "f"]), vec![del("f")]);
     assert_eq!(

@@ -939,3 +939,176 @@ fn a_node_with_a_wrong_secret_is_kept_out() {
     assert!(peer_conn(c.server(0).addr, Some("wrong")).is_err());
     assert!(peer_conn(c.server(0).addr, Some("right")).is_ok());
 }
+
+fn aof_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("aof-"))
+        .map(|e| e.metadata().unwrap().len())
+        .sum()
+}
+
+/// Waits until a file size stops changing for a while, and returns it.
+fn settled(f: impl Fn() -> u64) -> u64 {
+    let mut last = f();
+    let mut stable = 0;
+    while stable < 5 {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = f();
+        if now == last {
+            stable += 1;
+        } else {
+            stable = 0;
+            last = now;
+        }
+    }
+    last
+}
+
+#[test]
+fn small_changes_to_a_big_value_are_small_records_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let yaml = "persistence:\n  max_log_size: 1GB\n";
+    let mut s = Server::start_in(&data, Some(yaml));
+    let mut c = s.conn();
+    let () = redis::cmd("SET")
+        .arg("v")
+        .arg(vec![b'x'; 64 << 20])
+        .query(&mut c)
+        .unwrap();
+    let before = settled(|| aof_bytes(&data));
+    assert!(before > 64 << 20);
+    for i in 0..1000u64 {
+        let _: i64 = redis::cmd("SETRANGE")
+            .arg("v")
+            .arg(i * 65_536)
+            .arg("y")
+            .query(&mut c)
+            .unwrap();
+    }
+    let after = settled(|| aof_bytes(&data));
+    assert!(
+        after - before < 1 << 20,
+        "1,000 one-byte SETRANGEs wrote {} bytes to the AOF",
+        after - before
+    );
+    // And the value comes back whole from those records.
+    assert!(s.terminate().success());
+    let s = Server::start_in(&data, Some(yaml));
+    let mut c = s.conn();
+    let v: Vec<u8> = redis::cmd("GET").arg("v").query(&mut c).unwrap();
+    assert_eq!(v.len(), 64 << 20);
+    for (i, b) in v.iter().enumerate() {
+        let want = if i % 65_536 == 0 && i / 65_536 < 1000 {
+            b'y'
+        } else {
+            b'x'
+        };
+        assert_eq!(*b, want, "byte {i}");
+    }
+}
+
+#[test]
+fn small_changes_to_a_big_value_are_small_records_on_the_wire() {
+    let c = TestCluster::start(2, "");
+    let mut a = c.conn(0);
+    let mut b = c.conn(1);
+    let () = redis::cmd("SET")
+        .arg("v")
+        .arg(vec![b'x'; 8 << 20])
+        .query(&mut a)
+        .unwrap();
+    common::cluster::wait("the value on node 2", Duration::from_secs(20), || {
+        redis::cmd("STRLEN").arg("v").query::<i64>(&mut b).unwrap() == 8 << 20
+    });
+    let sent = |a: &mut redis::Connection| -> u64 {
+        let text: String = redis::cmd("INFO").arg("cluster").query(a).unwrap();
+        text.split([',', '\n'])
+            .filter_map(|f| f.trim().strip_prefix("sent_bytes="))
+            .map(|v| v.parse::<u64>().unwrap())
+            .sum()
+    };
+    let before = sent(&mut a);
+    for i in 0..1000u64 {
+        let _: i64 = redis::cmd("APPEND")
+            .arg("v")
+            .arg("z")
+            .query(&mut a)
+            .unwrap();
+        let _: i64 = redis::cmd("SETRANGE")
+            .arg("v")
+            .arg(i * 8_192)
+            .arg("y")
+            .query(&mut a)
+            .unwrap();
+    }
+    let want: Vec<u8> = redis::cmd("GET").arg("v").query(&mut a).unwrap();
+    common::cluster::wait("node 2 to converge", Duration::from_secs(20), || {
+        redis::cmd("GET").arg("v").query::<Vec<u8>>(&mut b).unwrap() == want
+    });
+    let grew = sent(&mut a) - before;
+    assert!(
+        grew < 1 << 20,
+        "2,000 small changes sent {grew} bytes to the replica"
+    );
+    assert_eq!(
+        info_field(&mut b, "cluster", "hypercache_replication_deltas_behind"),
+        "0"
+    );
+}
+
+#[test]
+fn a_change_to_a_version_a_replica_never_saw_makes_it_fetch_the_value() {
+    let c = TestCluster::start(2, "");
+    let mut a = c.conn(0);
+    let () = redis::cmd("SET")
+        .arg("k")
+        .arg("hello")
+        .query(&mut a)
+        .unwrap();
+    let mut b = c.conn(1);
+    common::cluster::wait("the key on node 2", Duration::from_secs(10), || {
+        redis::cmd("GET")
+            .arg("k")
+            .query::<Option<String>>(&mut b)
+            .unwrap()
+            .is_some()
+    });
+    let queries: u64 = info_field(&mut b, "cluster", "hypercache_read_repair_queries")
+        .parse()
+        .unwrap();
+    // A splice on top of a version node 2 does not hold.
+    let mut p = c.peer_conn(1);
+    let m = Mutation {
+        db: 0,
+        stamp: Stamp {
+            lamport: 1_000,
+            node: hypercache::cluster::clock::nodes::hash("node-1"),
+        },
+        origin: Origin::Local,
+        op: Op::Splice {
+            key: b"k",
+            offset: 0,
+            bytes: b"J",
+            base: Stamp {
+                lamport: 999,
+                node: hypercache::cluster::clock::nodes::hash("node-1"),
+            },
+        },
+    };
+    let _: i64 = hcrepl(&[m]).query(&mut p).unwrap();
+    assert_eq!(
+        info_field(&mut b, "cluster", "hypercache_replication_deltas_behind"),
+        "1"
+    );
+    common::cluster::wait("node 2 to ask its peer", Duration::from_secs(5), || {
+        info_field(&mut b, "cluster", "hypercache_read_repair_queries")
+            .parse::<u64>()
+            .unwrap()
+            > queries
+    });
+    let v: String = redis::cmd("GET").arg("k").query(&mut b).unwrap();
+    assert_eq!(v, "hello", "the splice was applied to the wrong version");
+}

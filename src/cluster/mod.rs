@@ -45,6 +45,9 @@ pub struct ClusterStats {
     pub lag_max_ms: AtomicU64,
     /// Records from peers refused by validation (bad ids, stamps from the future, ...).
     pub records_refused: AtomicU64,
+    /// Changes (APPEND/SETRANGE splices) to a version this node did not hold: each made it
+    /// fetch the key's full value.
+    pub deltas_behind: AtomicU64,
     /// When a refusal was last logged (ms), so a flood of bad records is not a flood of logs.
     refused_logged_ms: AtomicU64,
     lag_samples: parking_lot::Mutex<VecDeque<u64>>,
@@ -588,7 +591,7 @@ impl Version {
             .admit(&node.store, &m, from)
             .and_then(|()| node.store.apply_remote(&m, now).map_err(|e| e.to_string()));
         match r {
-            Ok(applied) => applied,
+            Ok(applied) => applied == crate::store::Applied::Yes,
             Err(why) => {
                 node.cluster.refused(from, m.op.name(), &why);
                 false

@@ -85,6 +85,8 @@ pub struct Peer {
     pub overflowed: AtomicBool,
     pub connected: AtomicBool,
     pub sent_records: AtomicU64,
+    /// Bytes of record batches written to the peer (resends included).
+    pub sent_bytes: AtomicU64,
     pub sent_batches: AtomicU64,
 }
 
@@ -108,6 +110,7 @@ impl Peer {
             overflowed: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             sent_records: AtomicU64::new(0),
+            sent_bytes: AtomicU64::new(0),
             sent_batches: AtomicU64::new(0),
         })
     }
@@ -451,6 +454,8 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             if w.write_all(&frame).await.is_err() {
                 ok = false;
             }
+            peer.sent_bytes
+                .fetch_add(frame.len() as u64, Ordering::Relaxed);
             inflight.push_back((end, frame));
             peer.sent_records.fetch_add(records, Ordering::Relaxed);
             peer.sent_batches.fetch_add(1, Ordering::Relaxed);

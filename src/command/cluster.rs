@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::persist::codec;
 use crate::persist::mutation::Origin;
 use crate::resp::Args;
-use crate::store::Access;
+use crate::store::{Access, Applied};
 
 fn db_arg(cx: &Ctx<'_>, a: &[u8]) -> Result<u32> {
     let db = int_arg(a)?;
@@ -109,11 +109,25 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 continue;
             }
         };
-        if applied {
-            stats.applied_remote.fetch_add(1, Ordering::Relaxed);
-        } else {
-            stats.stale_rejected.fetch_add(1, Ordering::Relaxed);
+        match applied {
+            Applied::Yes => {
+                stats.applied_remote.fetch_add(1, Ordering::Relaxed);
+            }
+            Applied::Stale => {
+                stats.stale_rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            // This node missed an earlier write of the key: fetch its full value.
+            Applied::Behind => {
+                stats.deltas_behind.fetch_add(1, Ordering::Relaxed);
+                if let (Some(node), Some(key)) = (cx.node.arc(), m.op.key()) {
+                    let (db, key) = (m.db, key.to_vec());
+                    tokio::spawn(async move {
+                        node.cluster.repair(&node, db, &key).await;
+                    });
+                }
+            }
         }
+        let applied = applied == Applied::Yes;
         // Writes made over HTTP carry their request's correlation id to every replica.
         if let Some(id) = correlation.take() {
             let key = m.op.key().map(String::from_utf8_lossy).unwrap_or_default();

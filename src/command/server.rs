@@ -352,6 +352,10 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
         st.records_refused.load(Relaxed)
     );
     f!(
+        "hypercache_replication_deltas_behind:{}",
+        st.deltas_behind.load(Relaxed)
+    );
+    f!(
         "hypercache_gossip_rejected:{}",
         node.cluster.gossip_rejected()
     );
@@ -374,12 +378,13 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
     );
     for (i, p) in c.replicator.peers().iter().enumerate() {
         f!(
-            "peer{i}:id={},addr={},connected={},backlog_bytes={},sent_records={},acked={}",
+            "peer{i}:id={},addr={},connected={},backlog_bytes={},sent_records={},sent_bytes={},acked={}",
             p.node_id,
             p.addr().map(|a| a.to_string()).unwrap_or_default(),
             p.connected.load(Relaxed) as u8,
             p.backlog(),
             p.sent_records.load(Relaxed),
+            p.sent_bytes.load(Relaxed),
             p.acked.load(Relaxed)
         );
     }

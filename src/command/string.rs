@@ -465,12 +465,7 @@ pub fn append(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 Some(v) => {
                     let cur = v.str_len().ok_or(Error::WrongType)?;
                     check_len(max, cur as u64, tail.len() as u64)?;
-                    k.update(|v| {
-                        let s = v.make_raw();
-                        s.extend_from_slice(tail);
-                        s.len()
-                    })
-                    .unwrap_or(0)
+                    k.splice(cur as u64, tail).unwrap_or(cur)
                 }
             };
             out.int(len as i64);
@@ -557,11 +552,7 @@ pub fn setrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                         return Ok(());
                     }
                     check_len(max, offset, patch.len() as u64)?;
-                    let mut s = vec![0u8; offset as usize];
-                    s.extend_from_slice(patch);
-                    let n = s.len();
-                    k.set(Value::Raw(Box::new(s)), 0);
-                    n
+                    k.splice(offset, patch).unwrap_or(0)
                 }
                 Some(v) => {
                     let cur = v.str_len().ok_or(Error::WrongType)?;
@@ -570,16 +561,7 @@ pub fn setrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                         return Ok(());
                     }
                     check_len(max, offset, patch.len() as u64)?;
-                    k.update(|v| {
-                        let s = v.make_raw();
-                        let end = offset as usize + patch.len();
-                        if s.len() < end {
-                            s.resize(end, 0);
-                        }
-                        s[offset as usize..end].copy_from_slice(patch);
-                        s.len()
-                    })
-                    .unwrap_or(0)
+                    k.splice(offset, patch).unwrap_or(cur)
                 }
             };
             out.int(len as i64);

@@ -253,11 +253,13 @@ const OP_FLUSHALL: u8 = 8;
 const OP_SWAPDB: u8 = 9;
 const OP_CREATE_STORE: u8 = 10;
 const OP_DROP_STORE: u8 = 11;
+const OP_SPLICE: u8 = 12;
 
 /// Writes a mutation's payload (the record body, without framing).
 pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
     let tag = match m.op {
         Op::Set { .. } => OP_SET,
+        Op::Splice { .. } => OP_SPLICE,
         Op::Del { .. } => OP_DEL,
         Op::Expired { .. } => OP_EXPIRED,
         Op::Evicted { .. } => OP_EVICTED,
@@ -282,6 +284,18 @@ pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
             put_bytes(out, key);
             put_value(out, value);
             put_u64(out, expire_at);
+        }
+        Op::Splice {
+            key,
+            offset,
+            bytes,
+            base,
+        } => {
+            put_bytes(out, key);
+            put_varint(out, offset);
+            put_bytes(out, bytes);
+            put_u64(out, base.lamport);
+            put_u64(out, base.node);
         }
         Op::Del { key } | Op::Expired { key } | Op::Evicted { key } | Op::Persist { key } => {
             put_bytes(out, key)
@@ -328,6 +342,21 @@ pub fn decode_mutation(payload: &[u8], origin: Origin) -> Result<OwnedMutation, 
                 key,
                 value,
                 expire_at,
+            }
+        }
+        OP_SPLICE => {
+            let key = r.bytes()?.to_vec();
+            let offset = r.varint()?;
+            let bytes = r.bytes()?.to_vec();
+            let base = Stamp {
+                lamport: r.u64()?,
+                node: r.u64()?,
+            };
+            OwnedOp::Splice {
+                key,
+                offset,
+                bytes,
+                base,
             }
         }
         OP_DEL => OwnedOp::Del {

@@ -33,6 +33,16 @@ pub enum Op<'a> {
     },
     /// The key was deleted by a command.
     Del { key: &'a [u8] },
+    /// The string at `key` had `bytes` written at `offset` (zero-padded past its end, created
+    /// when absent) — APPEND and SETRANGE record what changed, not the whole value. It applies
+    /// only to the version stamped `base` (the key's stamp before the change, zero for none):
+    /// a receiver holding anything else asks for the full value instead.
+    Splice {
+        key: &'a [u8],
+        offset: u64,
+        bytes: &'a [u8],
+        base: Stamp,
+    },
     /// The key's deadline passed and it was removed (lazily or by the active cycle).
     Expired { key: &'a [u8] },
     /// The key was evicted to stay within the memory limit.
@@ -57,6 +67,7 @@ impl Op<'_> {
     pub fn key(&self) -> Option<&[u8]> {
         match *self {
             Op::Set { key, .. }
+            | Op::Splice { key, .. }
             | Op::Del { key }
             | Op::Expired { key }
             | Op::Evicted { key }
@@ -74,6 +85,7 @@ impl Op<'_> {
     pub fn name(&self) -> &'static str {
         match self {
             Op::Set { .. } => "set",
+            Op::Splice { .. } => "splice",
             Op::Del { .. } => "del",
             Op::Expired { .. } => "expired",
             Op::Evicted { .. } => "evicted",
@@ -104,6 +116,12 @@ pub enum OwnedOp {
         key: Vec<u8>,
         value: Value,
         expire_at: u64,
+    },
+    Splice {
+        key: Vec<u8>,
+        offset: u64,
+        bytes: Vec<u8>,
+        base: Stamp,
     },
     Del {
         key: Vec<u8>,
@@ -155,6 +173,17 @@ impl Mutation<'_> {
                 value: value.to_value(),
                 expire_at,
             },
+            Op::Splice {
+                key,
+                offset,
+                bytes,
+                base,
+            } => OwnedOp::Splice {
+                key: key.to_vec(),
+                offset,
+                bytes: bytes.to_vec(),
+                base,
+            },
             Op::Del { key } => OwnedOp::Del { key: key.to_vec() },
             Op::Expired { key } => OwnedOp::Expired { key: key.to_vec() },
             Op::Evicted { key } => OwnedOp::Evicted { key: key.to_vec() },
@@ -194,6 +223,17 @@ impl OwnedMutation {
                 key,
                 value: value.as_ref(),
                 expire_at: *expire_at,
+            },
+            OwnedOp::Splice {
+                key,
+                offset,
+                bytes,
+                base,
+            } => Op::Splice {
+                key,
+                offset: *offset,
+                bytes,
+                base: *base,
             },
             OwnedOp::Del { key } => Op::Del { key },
             OwnedOp::Expired { key } => Op::Expired { key },

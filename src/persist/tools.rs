@@ -63,6 +63,18 @@ pub fn describe(m: &OwnedMutation) -> String {
             };
             format!("{head} SET {} {}{ttl}", quote(key), describe_value(value))
         }
+        OwnedOp::Splice {
+            key,
+            offset,
+            bytes,
+            base,
+        } => format!(
+            "{head} SPLICE {} at={offset} {} base={}@{:x}",
+            quote(key),
+            quote(bytes),
+            base.lamport,
+            base.node
+        ),
         OwnedOp::Del { key } => format!("{head} DEL {}", quote(key)),
         OwnedOp::Expired { key } => format!("{head} EXPIRED {}", quote(key)),
         OwnedOp::Evicted { key } => format!("{head} EVICTED {}", quote(key)),

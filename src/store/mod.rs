@@ -12,6 +12,7 @@ pub mod value;
 pub use entry::{Entry, EntryRef};
 pub use shard::{Access, KeyRef};
 pub use store::{
-    BadRecord, Db, DbFigures, FilterFigures, Keyspace, MAX_LAMPORT, Multi, NAMED, Store, store_id,
+    Applied, BadRecord, Db, DbFigures, FilterFigures, Keyspace, MAX_LAMPORT, Multi, NAMED, Store,
+    store_id,
 };
 pub use value::{Kind, Value, ValueRef};

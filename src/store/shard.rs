@@ -492,19 +492,93 @@ impl<'a> KeyRef<'a> {
         }
     }
 
-    /// Changes the value in place (APPEND, SETRANGE, INCR on a string) and publishes the
-    /// result with the key's current deadline. Does nothing without the key.
+    /// Changes the value in place (INCR on a string, ...) and publishes the result with the
+    /// key's current deadline. Does nothing without the key.
     pub fn update<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
-        let idx = self.idx?;
         let stamp = self.next_stamp();
+        let r = self.update_stamped(stamp, f)?;
+        self.publish_set(stamp, Origin::Local);
+        Some(r)
+    }
+
+    fn update_stamped<R>(&mut self, stamp: Stamp, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        let idx = self.idx?;
         let (r, before, after) = self.shard.table.get_mut(idx)?.with(|e| {
             let before = e.mem_size();
             let r = e.update(nodes::pack(stamp), f);
             (r, before, e.mem_size())
         });
         self.shard.used = self.shard.used.saturating_sub(before) + after;
-        self.publish_set(stamp, Origin::Local);
         Some(r)
+    }
+
+    /// Writes `bytes` at `offset` of the string at this key — zero-padded past its end, created
+    /// when absent — keeping its deadline (APPEND, SETRANGE), and publishes only what changed:
+    /// the record is as large as the command's input, not as the value. Returns the new
+    /// length; `None` (nothing changed) when the key holds something other than a string.
+    pub fn splice(&mut self, offset: u64, bytes: &[u8]) -> Option<usize> {
+        let base = self.stamp().unwrap_or_default();
+        let stamp = self.next_stamp();
+        let len = self.splice_in(offset, bytes, stamp)?;
+        self.bus.deliver_if_active(&Mutation {
+            db: self.db,
+            stamp,
+            origin: Origin::Local,
+            op: Op::Splice {
+                key: self.key,
+                offset,
+                bytes,
+                base,
+            },
+        });
+        Some(len)
+    }
+
+    /// Applies a splice made elsewhere (a peer, the AOF) with its stamp; the caller checked
+    /// that the key holds `base`. `None` when it holds something other than a string.
+    pub fn splice_stamped(
+        &mut self,
+        offset: u64,
+        bytes: &[u8],
+        stamp: Stamp,
+        origin: Origin,
+        base: Stamp,
+    ) -> Option<usize> {
+        let len = self.splice_in(offset, bytes, stamp)?;
+        self.shard.tombstones.remove(self.key);
+        // The same record goes on to this node's own sinks (its AOF).
+        self.bus.deliver_if_active(&Mutation {
+            db: self.db,
+            stamp,
+            origin,
+            op: Op::Splice {
+                key: self.key,
+                offset,
+                bytes,
+                base,
+            },
+        });
+        Some(len)
+    }
+
+    fn splice_in(&mut self, offset: u64, bytes: &[u8], stamp: Stamp) -> Option<usize> {
+        let off = offset as usize;
+        let end = off + bytes.len();
+        if self.idx.is_none() {
+            let mut s = vec![0u8; end];
+            s[off..].copy_from_slice(bytes);
+            self.install(Value::Raw(Box::new(s)), 0, stamp);
+            return Some(end);
+        }
+        self.value()?.str_len()?;
+        self.update_stamped(stamp, |v| {
+            let s = v.make_raw();
+            if s.len() < end {
+                s.resize(end, 0);
+            }
+            s[off..end].copy_from_slice(bytes);
+            s.len()
+        })
     }
 
     /// Changes the value in place when `f` says it did (its second result): only then is the

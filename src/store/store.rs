@@ -449,6 +449,22 @@ pub enum BadRecord {
     StampTooLarge(u64),
     #[error("deadline {0} is out of range")]
     BadDeadline(u64),
+    #[error("a string change reaching byte {0}, beyond the largest string")]
+    TooLong(u64),
+}
+
+/// The largest string a record may produce (Redis's `proto-max-bulk-len` ceiling).
+pub const MAX_STRING: u64 = 512 << 20;
+
+/// What applying a record did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Yes,
+    /// Not newer than what the key holds (last writer wins), or already there.
+    Stale,
+    /// A change to a version this node does not hold (it missed an earlier write): the
+    /// full value must be fetched instead.
+    Behind,
 }
 
 /// The largest Lamport time a record may carry: half of the 48 bits an entry keeps, so that
@@ -502,6 +518,13 @@ impl Store {
             Op::Set { expire_at, .. } | Op::Expire { at: expire_at, .. } => {
                 if expire_at > i64::MAX as u64 {
                     return Err(BadRecord::BadDeadline(expire_at));
+                }
+                exists(m.db)
+            }
+            Op::Splice { offset, bytes, .. } => {
+                let end = offset.saturating_add(bytes.len() as u64);
+                if end > MAX_STRING {
+                    return Err(BadRecord::TooLong(end));
                 }
                 exists(m.db)
             }
@@ -1282,16 +1305,50 @@ impl Store {
     /// than the key's (or its tombstone's) — last writer wins, ties to the higher node id — so
     /// every replica ends with the same value whatever order changes arrive in. Returns whether
     /// it was applied.
-    pub fn apply_remote(&self, m: &Mutation<'_>, now: u64) -> Result<bool, BadRecord> {
+    pub fn apply_remote(&self, m: &Mutation<'_>, now: u64) -> Result<Applied, BadRecord> {
         self.check_record(m)?;
         Ok(self.apply_inner(m, now, true))
     }
 
-    fn apply_inner(&self, m: &Mutation<'_>, now: u64, lww: bool) -> bool {
+    fn apply_inner(&self, m: &Mutation<'_>, now: u64, lww: bool) -> Applied {
+        if let Op::Splice {
+            key,
+            offset,
+            bytes,
+            base,
+        } = m.op
+        {
+            self.bus.clock().observe(m.stamp.lamport);
+            // In log order (replay) as from peers: the change applies to its base version
+            // only. A replayed change the snapshot already holds is stale; one whose base is
+            // gone (its key expired meanwhile) is skipped.
+            return self.with_key_at(m.db, key, now, |k| {
+                let cur = k.stamp().unwrap_or_default();
+                if cur != base && !nodes::newer(m.stamp, cur) {
+                    return Applied::Stale;
+                }
+                if cur != base
+                    || k.splice_stamped(offset, bytes, m.stamp, m.origin, base)
+                        .is_none()
+                {
+                    return Applied::Behind;
+                }
+                Applied::Yes
+            });
+        }
+        if self.apply_whole(m, now, lww) {
+            Applied::Yes
+        } else {
+            Applied::Stale
+        }
+    }
+
+    fn apply_whole(&self, m: &Mutation<'_>, now: u64, lww: bool) -> bool {
         self.bus.clock().observe(m.stamp.lamport);
         let db = m.db;
         let newer = |k: &KeyRef<'_>| !lww || k.stamp().is_none_or(|s| nodes::newer(m.stamp, s));
         match m.op {
+            Op::Splice { .. } => false,
             Op::Set {
                 key,
                 value,
@@ -1614,6 +1671,145 @@ mod tests {
         s.with_key(db, key, 0, Access::Write, |k| {
             k.set(Value::Str(vec![b'x'; len].into()), expire_at)
         });
+    }
+
+    fn splice<'a>(key: &'a [u8], offset: u64, bytes: &'a [u8], base: u64, at: u64) -> Mutation<'a> {
+        let st = |l| crate::cluster::clock::Stamp {
+            lamport: l,
+            node: 9,
+        };
+        Mutation {
+            db: 0,
+            stamp: st(at),
+            origin: Origin::Peer,
+            op: Op::Splice {
+                key,
+                offset,
+                bytes,
+                base: if base == 0 {
+                    Default::default()
+                } else {
+                    st(base)
+                },
+            },
+        }
+    }
+
+    fn get(s: &Store, key: &[u8]) -> Option<Vec<u8>> {
+        s.with_key(0, key, 0, Access::Peek, |k| {
+            k.value().and_then(|v| v.to_bytes())
+        })
+    }
+
+    #[test]
+    fn a_splice_applies_to_its_base_version_only() {
+        let s = store();
+        // Created from nothing, zero-padded.
+        assert_eq!(
+            s.apply_remote(&splice(b"k", 3, b"ab", 0, 10), 0),
+            Ok(Applied::Yes)
+        );
+        assert_eq!(get(&s, b"k").unwrap(), b"\0\0\0ab");
+        // On top of that version, in place and past the end.
+        assert_eq!(
+            s.apply_remote(&splice(b"k", 4, b"XYZ", 10, 11), 0),
+            Ok(Applied::Yes)
+        );
+        assert_eq!(get(&s, b"k").unwrap(), b"\0\0\0aXYZ");
+        // The same record again, and an older one: stale, nothing changes.
+        assert_eq!(
+            s.apply_remote(&splice(b"k", 4, b"XYZ", 10, 11), 0),
+            Ok(Applied::Stale)
+        );
+        assert_eq!(
+            s.apply_remote(&splice(b"k", 0, b"!", 3, 5), 0),
+            Ok(Applied::Stale)
+        );
+        // A newer change to a version this node never saw: it must fetch the value.
+        assert_eq!(
+            s.apply_remote(&splice(b"k", 0, b"!", 12, 13), 0),
+            Ok(Applied::Behind)
+        );
+        assert_eq!(get(&s, b"k").unwrap(), b"\0\0\0aXYZ");
+        // Replayed in log order over a snapshot that already holds it: skipped.
+        assert_eq!(s.apply(&splice(b"k", 4, b"XYZ", 10, 11), 0), Ok(()));
+        assert_eq!(get(&s, b"k").unwrap(), b"\0\0\0aXYZ");
+        // Not a string: behind as well (the versions disagree).
+        s.with_key(0, b"f", 0, Access::Write, |k| {
+            k.install_from(
+                Value::Cuckoo(Box::new(crate::filter::CuckooFilter::new(64, 2, 8, 20, 1))),
+                0,
+                crate::cluster::clock::Stamp {
+                    lamport: 20,
+                    node: 9,
+                },
+                Origin::Peer,
+            )
+        });
+        assert_eq!(
+            s.apply_remote(&splice(b"f", 0, b"x", 20, 21), 0),
+            Ok(Applied::Behind)
+        );
+        // Past the largest string: refused before anything is allocated.
+        assert_eq!(
+            s.apply_remote(&splice(b"z", MAX_STRING, b"x", 0, 30), 0),
+            Err(BadRecord::TooLong(MAX_STRING + 1))
+        );
+        assert_eq!(get(&s, b"z"), None);
+    }
+
+    #[test]
+    fn records_naming_what_does_not_exist_are_refused() {
+        let s = store();
+        let st = crate::cluster::clock::Stamp {
+            lamport: 1,
+            node: 9,
+        };
+        let m = |db, op| Mutation {
+            db,
+            stamp: st,
+            origin: Origin::Peer,
+            op,
+        };
+        assert_eq!(
+            s.apply_remote(&m(16, Op::SwapDb { other: 0 }), 0),
+            Err(BadRecord::BadSwap(16, 0))
+        );
+        assert_eq!(
+            s.apply_remote(&m(2, Op::SwapDb { other: 2 }), 0),
+            Err(BadRecord::BadSwap(2, 2))
+        );
+        assert_eq!(
+            s.apply_remote(&m(4, Op::Del { key: b"k" }), 0),
+            Err(BadRecord::NoSuchDb(4))
+        );
+        assert_eq!(
+            s.apply_remote(&m(NAMED | 5, Op::FlushDb), 0),
+            Err(BadRecord::NoSuchStore(NAMED | 5))
+        );
+        assert_eq!(
+            s.apply_remote(&m(1, Op::FlushAll), 0),
+            Err(BadRecord::NotNodeWide(1))
+        );
+        let far = Mutation {
+            stamp: crate::cluster::clock::Stamp {
+                lamport: MAX_LAMPORT + 1,
+                node: 9,
+            },
+            ..m(0, Op::Del { key: b"k" })
+        };
+        assert_eq!(
+            s.apply_remote(&far, 0),
+            Err(BadRecord::StampTooLarge(MAX_LAMPORT + 1))
+        );
+        assert_eq!(s.bus().clock().now(), 0, "a refused record moved the clock");
+        // And SWAPDB itself never locks one database twice, whatever it is asked.
+        s.swapdb(0, 16);
+        s.swapdb(16, 0);
+        assert_eq!(
+            s.apply_remote(&m(0, Op::SwapDb { other: 1 }), 0),
+            Ok(Applied::Yes)
+        );
     }
 
     #[test]
