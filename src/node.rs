@@ -119,6 +119,25 @@ impl Settings {
     }
 }
 
+/// Lets an event through at most once per period (for log lines a flood could repeat).
+#[derive(Debug, Default)]
+pub struct Every {
+    last_ms: AtomicU64,
+}
+
+impl Every {
+    /// True when `period_ms` has passed since the last time it said true.
+    pub fn due(&self, period_ms: u64) -> bool {
+        let now = now_ms();
+        let last = self.last_ms.load(Ordering::Relaxed);
+        now.saturating_sub(last) >= period_ms
+            && self
+                .last_ms
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+}
+
 /// Where an authentication failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthFailure {
@@ -133,6 +152,8 @@ pub enum AuthFailure {
 /// Server-wide counters. Connections add their figures once per batch, not per command.
 #[derive(Default)]
 pub struct Stats {
+    /// Paces the log lines of failed authentications (at most one a second).
+    pub auth_log: Every,
     pub auth_failures_resp: AtomicU64,
     pub auth_failures_http: AtomicU64,
     pub auth_failures_peer: AtomicU64,

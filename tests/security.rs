@@ -1112,3 +1112,28 @@ fn a_change_to_a_version_a_replica_never_saw_makes_it_fetch_the_value() {
     let v: String = redis::cmd("GET").arg("k").query(&mut b).unwrap();
     assert_eq!(v, "hello", "the splice was applied to the wrong version");
 }
+
+#[test]
+fn a_secured_pair_read_repairs_a_key_only_one_node_holds() {
+    let c = TestCluster::start_secured(2, "", Some("pair-secret"), Some("pw"));
+    // A version only node 1 holds: applied there as a peer's write, so never streamed on.
+    let mut p = c.peer_conn(0);
+    let _: i64 = hcrepl(&[set_record(b"only-on-1", b"v", 100)])
+        .query(&mut p)
+        .unwrap();
+    let mut a = c.conn(0);
+    let v: String = redis::cmd("GET").arg("only-on-1").query(&mut a).unwrap();
+    assert_eq!(v, "v");
+    // Node 2 asks node 1 on its miss, over an authenticated connection.
+    let mut b = c.conn(1);
+    let v: Option<String> = redis::cmd("GET").arg("only-on-1").query(&mut b).unwrap();
+    assert_eq!(v.as_deref(), Some("v"));
+    assert_eq!(
+        info_field(&mut b, "cluster", "hypercache_read_repairs"),
+        "1"
+    );
+    assert_eq!(
+        info_field(&mut a, "stats", "hypercache_auth_failures_peer"),
+        "0"
+    );
+}

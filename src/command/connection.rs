@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 use super::{Ctx, int_arg, is, reply_help};
 use crate::connection::{ClientInfo, ReplyMode};
 use crate::error::{Error, Result};
-use crate::node::Node;
 use crate::resp::{Args, Protocol};
 
 /// The Redis version we are compatible with, reported where clients look for it.
@@ -50,14 +49,15 @@ pub fn select(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 /// Checks a password for a user; only the default user exists (with `requirepass`, or none).
-fn authenticate(node: &Node, user: &[u8], pass: &[u8]) -> bool {
-    if user != b"default" {
-        return false;
-    }
-    if node.settings.password_matches(pass) {
+fn authenticate(cx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+    let node = cx.node;
+    if user == b"default" && node.settings.password_matches(pass) {
         return true;
     }
     node.stats.auth_failed(crate::node::AuthFailure::Resp);
+    if node.stats.auth_log.due(1000) {
+        tracing::warn!(component = "resp", action = "auth", client = cx.client.id, addr = %cx.client.info.addr, failures = node.stats.auth_failures_resp.load(Ordering::Relaxed), "AUTH failed: wrong password (logged at most once a second)");
+    }
     false
 }
 
@@ -76,7 +76,7 @@ pub fn auth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         3 => (&args[1], &args[2]),
         _ => return Err(Error::Syntax),
     };
-    if authenticate(cx.node, user, pass) {
+    if authenticate(cx, user, pass) {
         cx.client.authenticated = true;
         cx.out.ok();
         Ok(())
@@ -118,7 +118,7 @@ pub fn hello(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         let more = args.len() - 1 - j;
         let opt = &args[j];
         if is(opt, "AUTH") && more >= 2 {
-            if !authenticate(cx.node, &args[j + 1], &args[j + 2]) {
+            if !authenticate(cx, &args[j + 1], &args[j + 2]) {
                 return Err(Error::coded(WRONGPASS));
             }
             cx.client.authenticated = true;

@@ -319,8 +319,10 @@ async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Resp
         return next.run(req).await;
     }
     n.stats.auth_failed(crate::node::AuthFailure::Http);
-    let addr = req.extensions().get::<Peer>().map(|p| p.addr.to_string());
-    tracing::warn!(component = "http", action = "auth", addr = ?addr, path = %req.uri().path(), token_given = given.is_some(), "HTTP request refused: missing or wrong bearer token");
+    if n.stats.auth_log.due(1000) {
+        let addr = req.extensions().get::<Peer>().map(|p| p.addr.to_string());
+        tracing::warn!(component = "http", action = "auth", addr = ?addr, path = %req.uri().path(), token_given = given.is_some(), "HTTP request refused: missing or wrong bearer token (logged at most once a second)");
+    }
     let msg = if given.is_some() {
         "WRONGPASS invalid bearer token"
     } else {
