@@ -202,6 +202,14 @@ fn internal_commands_are_for_authenticated_peers_only() {
     let mut p = peer_conn(s.addr, None).unwrap();
     let v: Vec<redis::Value> = redis::cmd("HCGET").arg(0).arg("k").query(&mut p).unwrap();
     assert_eq!(v.len(), 4);
+    // RESET makes it a stranger again.
+    let _: String = redis::cmd("RESET").query(&mut p).unwrap();
+    let e = redis::cmd("HCGET")
+        .arg(0)
+        .arg("k")
+        .query::<redis::Value>(&mut p)
+        .unwrap_err();
+    assert!(e.to_string().contains("authenticated cluster peers"), "{e}");
 }
 
 #[test]

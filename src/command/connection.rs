@@ -176,6 +176,9 @@ pub fn reset(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.out.proto = Protocol::Resp2;
     cx.client.info.resp.store(2, Ordering::Relaxed);
     cx.client.authenticated = !cx.node.settings.has_password();
+    // A peer that resets is a stranger again until it repeats the handshake.
+    cx.client.peer = None;
+    cx.client.challenge = None;
     cx.client.reply_mode = ReplyMode::On;
     cx.client.no_touch = false;
     cx.client.info.no_evict.store(false, Ordering::Relaxed);
