@@ -14,10 +14,11 @@
 # known bugs whose regressions are kept (FUZZ_SKIP_KNOWN=1), so they look for new ones.
 # Exits non-zero when a regression fails or fuzzing leaves a crash, timeout, OOM or leak.
 #
-# FUZZ_TARGETS="a b" limits the targets. FUZZ_TARGET_DIR puts the build elsewhere than
-# fuzz/target (a cold build takes minutes: CI can keep it in a directory that outlives its
-# clone). Without a nightly toolchain (none installed and none
-# to be fetched) or cargo-fuzz it prints FUZZ NOT RUN and exits 0, unless REQUIRE_FUZZ=1.
+# FUZZ_TARGETS="a b" limits the targets; FUZZ_TOOLCHAIN names the toolchain (default nightly,
+# installed with rustup when missing, as scripts/check-unsafe.sh does); FUZZ_TARGET_DIR puts
+# the build elsewhere than fuzz/target (a cold build takes minutes: CI can keep it in a
+# directory that outlives its clone). Without a nightly toolchain (none installed and none to
+# be fetched) or cargo-fuzz it prints FUZZ NOT RUN and exits 0, unless REQUIRE_FUZZ=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-10}"

@@ -97,13 +97,14 @@ fuzz_target!(|data: &[u8]| {
                 "correlation id not echoed"
             );
         }
-        if json && !body.is_empty() {
-            if let Err(e) = serde_json::from_slice::<serde_json::Value>(&body) {
-                panic!(
-                    "a JSON response does not parse ({e}): {}",
-                    String::from_utf8_lossy(&body)
-                );
-            }
+        if json
+            && !body.is_empty()
+            && let Err(e) = serde_json::from_slice::<serde_json::Value>(&body)
+        {
+            panic!(
+                "a JSON response does not parse ({e}): {}",
+                String::from_utf8_lossy(&body)
+            );
         }
     }
     http.harness.reset(false);

@@ -189,9 +189,8 @@ pub fn allowed(argv: &[&[u8]]) -> bool {
                 return false;
             }
             // Options are found anywhere in argv (RedisBloom), so check every position.
-            for i in 1..argv.len() {
+            for (i, a) in argv.iter().enumerate().skip(1) {
                 let next = arg_int(i + 1).unwrap_or(0);
-                let a = argv[i];
                 if (a.eq_ignore_ascii_case(b"expansion") && next > 2)
                     || (a.eq_ignore_ascii_case(b"maxiterations") && next > 512)
                 {
