@@ -868,3 +868,36 @@ fn object_freq_and_idletime_follow_the_policy() {
         None
     );
 }
+
+#[test]
+fn help_replies_are_whole_and_a_policy_switch_keeps_keys_readable() {
+    // Found by fuzzing: HELP replies announced one element fewer than they sent, so the next
+    // command's reply was read from the leftover line.
+    let s = Server::start();
+    let mut raw = s.raw();
+    for container in [&b"OBJECT"[..], b"CLIENT", b"CONFIG", b"COMMAND", b"MEMORY"] {
+        raw.send(&common::Raw::frame(&[container, b"HELP"]));
+        raw.send(&common::Raw::frame(&[b"PING"]));
+        let help = raw.read_reply();
+        assert!(help.starts_with(b"*"), "{:?}", String::from_utf8_lossy(&help));
+        assert!(
+            help.ends_with(b"+HELP\r\n+    Print this help.\r\n"),
+            "{}",
+            String::from_utf8_lossy(&help)
+        );
+        assert_eq!(raw.read_reply(), b"+PONG\r\n");
+    }
+    // Found by fuzzing: keys written under LRU, read under LFU after CONFIG SET, overflowed the
+    // decay arithmetic.
+    let mut c = s.conn();
+    let () = redis::cmd("SET").arg("k").arg("v").query(&mut c).unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("maxmemory-policy")
+        .arg("allkeys-lfu")
+        .query(&mut c)
+        .unwrap();
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+    let _: i64 = redis::cmd("OBJECT").arg("FREQ").arg("k").query(&mut c).unwrap();
+}

@@ -33,9 +33,11 @@ impl LamportClock {
         }
     }
 
-    /// Moves the clock past a stamp seen from elsewhere (a peer, or the AOF at start).
+    /// Moves the clock past a stamp seen from elsewhere (a peer, or the AOF at start). Records
+    /// are validated before they get here; the cap keeps `tick` from ever overflowing anyway.
     pub fn observe(&self, seen: u64) {
-        self.time.fetch_max(seen, Ordering::Relaxed);
+        self.time
+            .fetch_max(seen.min(crate::store::MAX_LAMPORT), Ordering::Relaxed);
     }
 
     pub fn now(&self) -> u64 {

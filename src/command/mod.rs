@@ -301,7 +301,8 @@ pub fn is(a: &[u8], opt: &str) -> bool {
 
 /// Replies the lines of a HELP subcommand, as Redis's addReplyHelp does.
 pub fn reply_help(out: &mut Out, container: &str, lines: &[&str]) {
-    out.array(lines.len() + 2);
+    // The header, the lines, and HELP with its line.
+    out.array(lines.len() + 3);
     out.simple(&format!(
         "{} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         container

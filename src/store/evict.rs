@@ -75,7 +75,9 @@ fn minutes(now_ms: u64) -> u32 {
 }
 
 fn decayed(access: u32, now_ms: u64, decay_time: u32) -> u8 {
-    let ldt = access >> 8;
+    // 16 bits of minutes, as Redis keeps them; a word written under LRU (before a switch of
+    // policy) has more, and is read as Redis reads it: as if it were LFU's.
+    let ldt = (access >> 8) & 0xFFFF;
     let counter = (access & 0xFF) as u8;
     let now = minutes(now_ms);
     let elapsed = if now >= ldt {
