@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -83,8 +82,101 @@ pub const DENIED: &str = "-DENIED Redis is running in protected mode because pro
 
 /// Bytes read per `read()` at least (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
+/// The most one `read()` asks for, once reads keep coming back full.
+const MAX_READ: usize = 1024 * 1024;
 /// Replies buffered past this are written before the next command of a pipeline runs.
 const OUT_CHUNK: usize = 1024 * 1024;
+/// An output buffer larger than this after a write (one huge reply) is let go at once.
+const OUT_KEEP: usize = 4 * OUT_CHUNK;
+/// Buffers above this size go back to their resting size when the client is idle this long.
+const RESTING: usize = 4 * READ_CHUNK;
+const IDLE_SHRINK: Duration = Duration::from_secs(1);
+
+/// What a connection has read and not executed yet: `buf[start..]`.
+///
+/// Memory follows the bytes received, never a header's claim: a read may ask for at most as
+/// much as the buffer holds, or twice what the last read brought when that one filled its
+/// room, so a client that announces a 512 MB argument gets memory only as fast as it sends
+/// the bytes. Copies are few: an empty buffer starts over at its front for free, and a frame is
+/// moved to the front only when it cannot complete where it is, not each time a read arrives.
+struct Query {
+    buf: Vec<u8>,
+    start: usize,
+    /// What the next read may ask for (doubled after a read that filled its room).
+    read_size: usize,
+    /// Bytes moved within or between buffers (for the tests).
+    #[cfg(test)]
+    moved: usize,
+}
+
+impl Query {
+    fn new() -> Query {
+        Query {
+            buf: Vec::with_capacity(READ_CHUNK),
+            start: 0,
+            read_size: READ_CHUNK,
+            #[cfg(test)]
+            moved: 0,
+        }
+    }
+
+    #[inline]
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    #[inline]
+    fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
+    }
+
+    /// Makes room for the next read and returns it. `need`: bytes the frame in progress
+    /// still lacks at least (0 between frames).
+    fn prepare(&mut self, need: usize) -> usize {
+        let held = self.len();
+        let room = need.clamp(self.read_size, held.max(self.read_size));
+        let cap = self.buf.capacity();
+        let spare = cap - self.buf.len();
+        // Reading where the buffer ends is free, and so is letting a frame complete there;
+        // moving it (or growing the buffer) copies what has arrived of it.
+        if spare >= room || (spare >= need && spare >= READ_CHUNK) {
+            return spare;
+        }
+        if self.start > 0 && cap - held >= room {
+            self.buf.copy_within(self.start.., 0);
+            self.buf.truncate(held);
+        } else {
+            // Only the unread bytes move to the larger buffer.
+            let mut grown = Vec::with_capacity(held + room);
+            grown.extend_from_slice(self.pending());
+            self.buf = grown;
+        }
+        self.start = 0;
+        #[cfg(test)]
+        {
+            self.moved += held;
+        }
+        self.buf.capacity() - held
+    }
+
+    /// Notes that a read with `room` bytes of room brought `n`.
+    fn received(&mut self, n: usize, room: usize) {
+        if n >= room {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        } else if n < self.read_size / 4 {
+            self.read_size = (self.read_size / 2).max(READ_CHUNK);
+        }
+    }
+}
 
 /// What CLIENT REPLY asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -359,25 +451,37 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let authenticated = !node.settings.has_password();
     let mut client = ClientState::new(info.clone(), authenticated);
     let mut parser = Parser::new();
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut query = Query::new();
     let mut out = Out::new(Protocol::Resp2);
-    let mut want = READ_CHUNK;
+    // What the frame in progress still lacks, at least (0 between frames).
+    let mut need = 0;
+    // Under `appendfsync always`, the AOF offset this connection's last write must reach
+    // before its reply leaves.
+    let mut aof_offset = 0u64;
     // Connections to other nodes, for commands forwarded there.
     let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn> =
         std::collections::HashMap::new();
     'conn: loop {
-        // Grow by what arrived, never by what a header announces: a client that claims a
-        // 512 MB argument gets memory only as fast as it sends the bytes.
-        let room = want.clamp(READ_CHUNK, rbuf.len().max(READ_CHUNK));
-        rbuf.reserve(room);
+        let room = query.prepare(need);
         // A request stuck half-way (no byte for `request_timeout`) closes the connection; an
         // idle one between requests is left to `timeout`.
         let stall = node.config.network.request_timeout;
-        let pending = rbuf.len();
-        let r = if pending == 0 || stall.is_zero() {
-            stream.read_buf(&mut rbuf).await
+        let pending = query.len();
+        let big = query.buf.capacity() > RESTING || out.buf.capacity() > RESTING;
+        let r = if pending == 0 && big {
+            // The buffers of a burst are let go once the client pauses.
+            match tokio::time::timeout(IDLE_SHRINK, stream.read_buf(&mut query.buf)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    query = Query::new();
+                    out.buf = Vec::with_capacity(READ_CHUNK);
+                    continue;
+                }
+            }
+        } else if pending == 0 || stall.is_zero() {
+            stream.read_buf(&mut query.buf).await
         } else {
-            match tokio::time::timeout(stall, stream.read_buf(&mut rbuf)).await {
+            match tokio::time::timeout(stall, stream.read_buf(&mut query.buf)).await {
                 Ok(r) => r,
                 Err(_) => {
                     tracing::info!(component = "resp", action = "request_timeout", client = client.id, addr = %info.addr, pending, "closing a client whose request stopped half-way");
@@ -389,17 +493,17 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
+        query.received(n, room);
         let now = now_ms();
         let mut start = 0;
         let mut commands = 0u64;
-        want = READ_CHUNK;
+        need = 0;
         // Under `appendfsync always`, where each write's reply sits, in case its record
         // cannot be made durable and the reply must become an error.
         let durable = node.persistence.as_ref().filter(|p| p.sync_always());
         let quorum = node.cluster.consistency != crate::config::ConsistencyLevel::Eventual;
         let track_writes = durable.is_some() || quorum;
         let mut writes: Vec<(usize, usize)> = Vec::new();
-        crate::persist::aof::take_thread_offset();
         if quorum {
             crate::cluster::replication::take_pending();
         }
@@ -408,10 +512,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                 max_bulk_len: node.settings.proto_max_bulk_len(),
                 unauthenticated: !client.authenticated,
             };
-            let frame = parser.parse(&rbuf[start..], &limits);
+            let frame = parser.parse(&query.pending()[start..], &limits);
             match frame {
                 Ok(Frame::Command { len }) => {
-                    let args = parser.args(&rbuf[start..]);
+                    let args = parser.args(&query.pending()[start..]);
                     let mark = out.buf.len();
                     let mode = client.reply_mode;
                     {
@@ -422,6 +526,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             now,
                         };
                         command::execute(&mut cx, args);
+                    }
+                    if durable.is_some() {
+                        note_aof_offset(&mut aof_offset);
                     }
                     commands += 1;
                     start += len;
@@ -443,7 +550,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                         if quorum {
                             wait_replicas(node, &mut out, &writes).await;
                         }
-                        make_durable(node, &mut out, &mut writes).await;
+                        make_durable(node, &mut out, &mut writes, &mut aof_offset).await;
                         if flush(&mut stream, &mut out, node, &client).await.is_err() {
                             break 'conn;
                         }
@@ -485,6 +592,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 now: now_ms(),
                             };
                             command::execute(&mut cx, args);
+                            if durable.is_some() {
+                                note_aof_offset(&mut aof_offset);
+                            }
                             client.repaired = false;
                         }
                         Some(Action::Forward(addr)) => {
@@ -500,7 +610,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                 }
                 Ok(Frame::Empty { len }) => start += len,
                 Ok(Frame::Incomplete { hint }) => {
-                    want = hint;
+                    need = hint;
                     break;
                 }
                 Err(e) => {
@@ -513,7 +623,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                 }
             }
         }
-        rbuf.advance(start);
+        query.consume(start);
         node.stats
             .total_commands_processed
             .fetch_add(commands, Ordering::Relaxed);
@@ -521,7 +631,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             .net_input_bytes
             .fetch_add(n as u64, Ordering::Relaxed);
         info.last_ms.store(now, Ordering::Relaxed);
-        info.qbuf.store(rbuf.len(), Ordering::Relaxed);
+        info.qbuf.store(query.len(), Ordering::Relaxed);
         if let Some(c) = client.last_command {
             info.last_cmd
                 .store(c as *const Command as usize, Ordering::Relaxed);
@@ -529,7 +639,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         if quorum {
             wait_replicas(node, &mut out, &writes).await;
         }
-        make_durable(node, &mut out, &mut writes).await;
+        make_durable(node, &mut out, &mut writes, &mut aof_offset).await;
         busy_poll::activity();
         // Let the other connections made ready by the same poll read their requests first, so
         // replies leave together (as Redis writes them all before sleeping): clients then get
@@ -538,7 +648,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         if flush(&mut stream, &mut out, node, &client).await.is_err() || client.close_after_reply {
             break;
         }
-        let in_progress = rbuf.len() as u64;
+        let in_progress = query.len() as u64;
         if in_progress
             > node
                 .settings
@@ -648,12 +758,27 @@ async fn forward(
     }
 }
 
+/// Notes where the AOF record of the command just run ends. Taken right after the command,
+/// with nothing in between: other connections of the thread run at every await.
+#[inline]
+fn note_aof_offset(offset: &mut u64) {
+    let at = crate::persist::aof::take_thread_offset();
+    if at > 0 {
+        *offset = at;
+    }
+}
+
 /// Under `appendfsync always`, holds the replies until the records of this batch's writes are
 /// fsynced (sharing the fsync with every other client's writes). If the AOF cannot be written,
 /// the write replies become MISCONF errors: the data stays in memory and queued for the disk,
 /// but it is not acknowledged.
-async fn make_durable(node: &Node, out: &mut Out, writes: &mut Vec<(usize, usize)>) {
-    let offset = crate::persist::aof::take_thread_offset();
+async fn make_durable(
+    node: &Node,
+    out: &mut Out,
+    writes: &mut Vec<(usize, usize)>,
+    offset: &mut u64,
+) {
+    let offset = std::mem::take(offset);
     let aof = node
         .persistence
         .as_ref()
@@ -722,9 +847,11 @@ async fn flush(
         .net_output_bytes
         .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
     out.buf.clear();
-    // Don't keep a huge buffer around after one big reply.
-    if out.buf.capacity() > 1024 * 1024 {
-        out.buf.shrink_to(READ_CHUNK);
+    // Don't keep a huge buffer around after one big reply; a steady stream of big replies
+    // keeps its buffer (growing it again each time would copy every reply once more), until
+    // the client pauses.
+    if out.buf.capacity() > OUT_KEEP {
+        out.buf = Vec::with_capacity(READ_CHUNK);
     }
     r
 }
@@ -764,4 +891,123 @@ async fn write_limited(
         at += n;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` to a query buffer the way `serve` does, each read bringing at most
+    /// `chunk` bytes (and what the room allows); returns the buffer, the commands seen and the
+    /// largest capacity it reached.
+    fn feed(input: &[u8], chunk: usize) -> (Query, usize, usize) {
+        let mut q = Query::new();
+        let mut parser = Parser::new();
+        let (mut at, mut need, mut commands, mut peak) = (0, 0, 0, 0);
+        while at < input.len() {
+            let room = q.prepare(need);
+            let n = room.min(chunk).min(input.len() - at);
+            q.buf.extend_from_slice(&input[at..at + n]);
+            at += n;
+            q.received(n, room);
+            peak = peak.max(q.buf.capacity());
+            let mut start = 0;
+            loop {
+                match parser.parse(&q.pending()[start..], &Limits::default()) {
+                    Ok(Frame::Command { len }) => {
+                        commands += 1;
+                        start += len;
+                    }
+                    Ok(Frame::Incomplete { hint }) => {
+                        need = hint;
+                        break;
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            q.consume(start);
+        }
+        (q, commands, peak)
+    }
+
+    fn sets(n: usize, size: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        for i in 0..n {
+            v.extend_from_slice(
+                format!("*3\r\n$3\r\nSET\r\n$8\r\nkey:{i:04}\r\n${size}\r\n").as_bytes(),
+            );
+            v.extend(std::iter::repeat_n(b'v', size));
+            v.extend_from_slice(b"\r\n");
+        }
+        v
+    }
+
+    #[test]
+    fn a_claim_gets_no_memory_it_was_not_sent() {
+        // 512 MB announced, 1 MB sent in 1 KB pieces: memory follows the bytes.
+        let mut input = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$536870912\r\n".to_vec();
+        input.extend(std::iter::repeat_n(b'v', 1 << 20));
+        let (q, commands, peak) = feed(&input, 1024);
+        assert_eq!((commands, q.len()), (0, input.len()));
+        assert!(peak <= 2 * input.len() + 2 * READ_CHUNK, "{peak}");
+        // Sent all at once, reads grow, still within twice what arrived.
+        let (_, _, peak) = feed(&input, usize::MAX);
+        assert!(peak <= 2 * input.len() + 2 * READ_CHUNK, "{peak}");
+    }
+
+    #[test]
+    fn big_frames_are_copied_a_fraction_of_a_time() {
+        for (size, n, chunk) in [
+            (16 * 1024, 256, usize::MAX),
+            (16 * 1024, 256, 64 * 1024),
+            (256 * 1024, 64, usize::MAX),
+            (256 * 1024, 64, 64 * 1024),
+            (1024, 4000, 4096),
+        ] {
+            let input = sets(n, size);
+            let (q, commands, _) = feed(&input, chunk);
+            assert_eq!((commands, q.len()), (n, 0), "{size} {chunk}");
+            // Each read used to move the unfinished frame to the front: a whole copy of the
+            // stream for frames larger than a read. Now a frame is moved at most once per
+            // buffer's worth of reads (up to MAX_READ).
+            assert!(
+                q.moved <= input.len() / 3,
+                "{size}-byte values in {chunk}-byte reads: {} of {} bytes moved",
+                q.moved,
+                input.len()
+            );
+        }
+    }
+
+    #[test]
+    fn one_frame_at_a_time_moves_nothing() {
+        // A client that waits for each reply: the buffer empties between frames and starts
+        // over at its front, so once it has grown nothing moves.
+        let frame = sets(1, 256 * 1024);
+        let mut q = Query::new();
+        let mut parser = Parser::new();
+        let mut after_first = 0;
+        for i in 0..8 {
+            let mut at = 0;
+            let mut need = 0;
+            while at < frame.len() {
+                let room = q.prepare(need);
+                let n = room.min(64 * 1024).min(frame.len() - at);
+                q.buf.extend_from_slice(&frame[at..at + n]);
+                at += n;
+                q.received(n, room);
+                match parser.parse(q.pending(), &Limits::default()) {
+                    Ok(Frame::Command { len }) => q.consume(len),
+                    Ok(Frame::Incomplete { hint }) => need = hint,
+                    other => panic!("{other:?}"),
+                }
+            }
+            assert_eq!(q.len(), 0);
+            if i == 0 {
+                after_first = q.moved;
+                assert!(after_first < 2 * frame.len(), "growing: {after_first}");
+            }
+        }
+        assert_eq!(q.moved, after_first);
+    }
 }

@@ -164,6 +164,7 @@ pub fn info_section(node: &Node, now_ms: u64, s: &mut String) {
         );
         f!("hypercache_aof_writes:{}", a.writes);
         f!("hypercache_aof_written_bytes:{}", a.written_bytes);
+        f!("hypercache_aof_buffer_capacity:{}", a.buffer_capacity);
     } else {
         f!("aof_last_write_status:ok");
     }

@@ -179,7 +179,7 @@ fn set_generic(
                 (None, Ttl::Keep) => k.expire_at().unwrap_or(0),
                 _ => 0,
             };
-            k.set(Value::from_bytes(val), expire_at);
+            k.set_bytes(val, expire_at);
             if !o.get {
                 out.buf.extend_from_slice(replies.0);
             }
@@ -272,7 +272,7 @@ pub fn getset(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         .store
         .with_key(cx.client.db, &args[1], cx.now, access, |k| {
             reply_current(out, k)?;
-            k.set(Value::from_bytes(&args[2]), 0);
+            k.set_bytes(&args[2], 0);
             Ok(())
         })
 }
@@ -326,7 +326,7 @@ fn mset_generic(cx: &mut Ctx<'_>, args: Args<'_>, nx: bool) -> Result<()> {
         }
         for i in (0..pairs.len()).step_by(2) {
             m.key(db, &pairs[i], Access::Write)
-                .set(Value::from_bytes(&pairs[i + 1]), 0);
+                .set_bytes(&pairs[i + 1], 0);
         }
         true
     });
@@ -459,7 +459,7 @@ pub fn append(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         .with_key(cx.client.db, &args[1], cx.now, Access::Write, |k| {
             let len = match k.value() {
                 None => {
-                    k.set(Value::from_bytes(tail), 0);
+                    k.set_bytes(tail, 0);
                     tail.len()
                 }
                 Some(v) => {

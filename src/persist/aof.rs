@@ -3,7 +3,8 @@
 //!
 //! Publishing a mutation (on the thread that made it, under its shard's lock) only encodes the
 //! record into a shared buffer. The writer thread takes whatever has accumulated, writes it in
-//! one `write`, and — with `sync_policy: always` — fsyncs before advancing the durable offset
+//! one `write` (every millisecond while records flow; only the first record after a pause wakes
+//! it, so a busy client thread makes no system call for the AOF), and — with `sync_policy: always` — fsyncs before advancing the durable offset
 //! that waiting clients watch. Clients that wrote in the meantime share that one fsync, so
 //! throughput grows with the number of clients. `everysec` fsyncs once a second; `no` never.
 
@@ -12,7 +13,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
@@ -64,6 +65,8 @@ pub struct AofStatus {
     pub fsync_micros: u64,
     pub writes: u64,
     pub written_bytes: u64,
+    /// Bytes the AOF's buffers hold allocated (records waiting and the writer's buffer).
+    pub buffer_capacity: u64,
 }
 
 struct Pending {
@@ -74,6 +77,9 @@ struct Pending {
     /// A switch to a new file at this logical offset, for generation `seq`.
     rotate: Option<(u64, u64)>,
     stop: bool,
+    /// The writer sleeps until kicked (it found nothing to do): the next record wakes it.
+    /// Otherwise it comes back by itself within [`DRAIN_EVERY`], and publishers leave it be.
+    asleep: bool,
 }
 
 struct Shared {
@@ -86,6 +92,8 @@ struct Shared {
     failed: AtomicBool,
     /// Mirror of `pending.appended`, for the writer's lock-free spin.
     published: AtomicU64,
+    /// Capacity of the writer's own buffer (for [`AofStatus::buffer_capacity`]).
+    held: AtomicUsize,
     status: Mutex<AofStatus>,
     rotated: Condvar,
     rotated_seq: Mutex<u64>,
@@ -106,16 +114,18 @@ impl Aof {
         Arc::new(Aof {
             shared: Arc::new(Shared {
                 pending: Mutex::new(Pending {
-                    buf: Vec::with_capacity(64 * 1024),
+                    buf: Vec::with_capacity(KEEP_CAPACITY),
                     appended: 0,
                     rotate: None,
                     stop: false,
+                    asleep: false,
                 }),
                 wake: Condvar::new(),
                 durable: AtomicU64::new(0),
                 durable_changed: tokio::sync::Notify::new(),
                 failed: AtomicBool::new(false),
                 published: AtomicU64::new(0),
+                held: AtomicUsize::new(0),
                 status: Mutex::new(AofStatus {
                     enabled: true,
                     last_write_ok: true,
@@ -187,7 +197,9 @@ impl Aof {
     pub fn status(&self) -> AofStatus {
         let mut s = self.shared.status.lock().clone();
         s.durable = self.shared.durable.load(Ordering::Acquire);
-        s.appended = self.shared.pending.lock().appended;
+        let p = self.shared.pending.lock();
+        s.appended = p.appended;
+        s.buffer_capacity = (p.buf.capacity() + self.shared.held.load(Ordering::Relaxed)) as u64;
         s
     }
 
@@ -263,18 +275,20 @@ impl MutationSink for Aof {
         }
         let mut p = self.shared.pending.lock();
         let before = p.buf.len();
-        let first = before == 0;
         codec::encode_mutation_unsealed(&mut p.buf, m);
         p.appended += (p.buf.len() - before) as u64;
         let at = p.appended;
         self.shared.published.store(at, Ordering::Release);
-        let big = p.buf.len() > WAKE_AT;
+        // Waking the writer costs a futex call here and a context switch: only a writer that
+        // went to sleep (no traffic for a drain interval) is woken, by the first record; a
+        // busy one drains on its own timer. Also a big buffer, and clients that wait.
+        let kick = (p.asleep && before == 0) || p.buf.len() > WAKE_AT;
+        if kick {
+            p.asleep = false;
+        }
         drop(p);
         LAST_APPENDED.with(|c| c.set(at));
-        // Waking the writer for every record would cost a context switch per write: it is
-        // woken by the first record after a drain (then gathers for a millisecond), by a big
-        // buffer, and by clients that wait for durability.
-        if first || big {
+        if kick {
             self.shared.wake.notify_one();
         }
     }
@@ -316,6 +330,8 @@ fn writer(shared: Arc<Shared>, mut file: File) {
     let mut dirty = false; // written but not fsynced
     let mut failing = false;
     let mut last_round = Instant::now() - Duration::from_secs(1);
+    // The last round wrote records (so more are likely on their way).
+    let mut wrote = false;
     loop {
         // Under `always`, clients answered by the last round send their next writes within
         // microseconds: poll briefly for them rather than sleep and pay a wake-up each round.
@@ -330,25 +346,40 @@ fn writer(shared: Arc<Shared>, mut file: File) {
         let stop = {
             let mut p = shared.pending.lock();
             let idle = |p: &Pending| p.buf.is_empty() && p.rotate.is_none() && !p.stop;
-            if idle(&p) && unwritten.is_empty() && rotation.is_none() {
-                // Nothing to do: sleep long (until kicked, or the next everysec fsync is due).
-                let wait = if dirty && shared.policy == SyncPolicy::EverySec {
-                    Duration::from_secs(1).saturating_sub(last_fsync.elapsed())
+            let mine_done = unwritten.is_empty() && rotation.is_none();
+            // Records are buffered but nobody waits for them: gather more before the next write.
+            let gather = |p: &Pending| {
+                shared.policy != SyncPolicy::Always && !p.stop && p.rotate.is_none() && mine_done
+            };
+            if idle(&p) && mine_done {
+                if wrote && gather(&p) {
+                    // Traffic flows: come back in a drain interval rather than be woken (a
+                    // futex call on a client's thread) by the next record.
+                    shared.wake.wait_for(&mut p, DRAIN_EVERY);
                 } else {
-                    Duration::from_secs(1)
-                };
-                if !wait.is_zero() {
-                    shared.wake.wait_for(&mut p, wait);
+                    // Nothing to do: sleep long (until kicked, or the next everysec fsync is
+                    // due), with buffers back to their resting size.
+                    trim(&mut p.buf, 0);
+                    trim(&mut unwritten, 0);
+                    shared.held.store(unwritten.capacity(), Ordering::Relaxed);
+                    let wait = if dirty && shared.policy == SyncPolicy::EverySec {
+                        Duration::from_secs(1).saturating_sub(last_fsync.elapsed())
+                    } else {
+                        Duration::from_secs(1)
+                    };
+                    if !wait.is_zero() {
+                        p.asleep = true;
+                        shared.wake.wait_for(&mut p, wait);
+                        p.asleep = false;
+                        if !p.buf.is_empty() && gather(&p) {
+                            shared.wake.wait_for(&mut p, DRAIN_EVERY);
+                        }
+                    }
                 }
-            } else if shared.policy != SyncPolicy::Always
-                && !p.stop
-                && p.rotate.is_none()
-                && unwritten.is_empty()
-                && rotation.is_none()
-            {
-                // Records are buffered but nobody waits: gather more before the next write.
+            } else if gather(&p) {
                 shared.wake.wait_for(&mut p, DRAIN_EVERY);
             }
+            wrote = false;
             if failing {
                 // Retry at a gentle pace, taking newer records along.
                 drop(p);
@@ -400,8 +431,13 @@ fn writer(shared: Arc<Shared>, mut file: File) {
                 st.writes += 1;
                 st.written_bytes += unwritten.len() as u64;
             }
+            let n = unwritten.len();
             unwritten.clear();
+            // A burst of big records must not pin its buffers at their peak size.
+            trim(&mut unwritten, n);
+            shared.held.store(unwritten.capacity(), Ordering::Relaxed);
             dirty = true;
+            wrote = true;
         }
         let must_sync = dirty
             && (shared.policy == SyncPolicy::Always
@@ -472,6 +508,17 @@ fn writer(shared: Arc<Shared>, mut file: File) {
     }
 }
 
+/// Capacity a buffer keeps between bursts.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+/// Gives an empty buffer's memory back when it is far larger than `used` (what the last round
+/// needed): the peak of a burst is not kept, a steady load keeps its buffer.
+fn trim(buf: &mut Vec<u8>, used: usize) {
+    if buf.is_empty() && buf.capacity() > KEEP_CAPACITY && buf.capacity() / 4 > used {
+        *buf = Vec::with_capacity(KEEP_CAPACITY);
+    }
+}
+
 fn fail(shared: &Shared, e: &std::io::Error) {
     // The reason first, then the flag: whoever sees the flag finds the reason (MISCONF's text).
     let mut st = shared.status.lock();
@@ -494,5 +541,84 @@ fn recover(shared: &Shared) {
         let mut st = shared.status.lock();
         st.last_write_ok = true;
         st.last_error = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::clock::Stamp;
+    use crate::persist::mutation::Op;
+    use crate::store::ValueRef;
+
+    fn set(aof: &Aof, n: u64, value: &[u8]) {
+        aof.publish(&Mutation {
+            db: 0,
+            stamp: Stamp {
+                lamport: n,
+                node: 1,
+            },
+            origin: Origin::Local,
+            op: Op::Set {
+                key: format!("k{n}").as_bytes(),
+                value: ValueRef::Str(value),
+                expire_at: 0,
+            },
+        });
+    }
+
+    fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn buffers_shrink_after_a_burst() {
+        let dir = tempfile::tempdir().unwrap();
+        let aof = Aof::new(dir.path(), "n1", SyncPolicy::EverySec);
+        aof.start(1).unwrap();
+        let big = vec![b'x'; 512 * 1024];
+        for n in 1..=64 {
+            set(&aof, n, &big);
+        }
+        let end = aof.status().appended;
+        wait_until("the burst to be written", || aof.durable() >= end);
+        assert!(aof.status().written_bytes >= 32 << 20);
+        // Once idle, the writer gives the burst's memory back.
+        wait_until("the buffers to shrink", || {
+            aof.status().buffer_capacity <= 2 * KEEP_CAPACITY as u64
+        });
+        // And a steady trickle is still written without anyone waiting for it.
+        set(&aof, 100, b"v");
+        let end = aof.status().appended;
+        wait_until("a small record to be written", || aof.durable() >= end);
+        aof.stop();
+    }
+
+    #[test]
+    fn records_are_written_whatever_the_writer_was_doing() {
+        // Records arrive while the writer drains, gathers, or sleeps: none may wait for a
+        // kick that never comes.
+        let dir = tempfile::tempdir().unwrap();
+        let aof = Aof::new(dir.path(), "n1", SyncPolicy::EverySec);
+        aof.start(1).unwrap();
+        for n in 1..=200u64 {
+            set(&aof, n, b"value");
+            if n % 7 == 0 {
+                std::thread::sleep(Duration::from_micros(n * 20));
+            }
+            if n % 50 == 0 {
+                let end = aof.status().appended;
+                wait_until("the records to be written", || aof.durable() >= end);
+            }
+        }
+        aof.stop();
+        let len = std::fs::metadata(dir.path().join(file_name(1)))
+            .unwrap()
+            .len();
+        assert_eq!(len, aof.status().current_size);
     }
 }

@@ -281,31 +281,77 @@ impl Entry {
         unsafe { self.write_trailer(tail, expire_at, stamp) }
     }
 
+    /// A new entry holding the string `s` (the caller has ruled out an integer), laid into the
+    /// block straight from `s`: no owned copy of the value is made first.
+    pub fn new_str(key: &[u8], s: &[u8], expire_at: u64, stamp: u64, access: u32) -> Entry {
+        if s.len() <= INLINE_MAX {
+            Entry::build(key, Payload::Inline(MODE_STR, s), expire_at, stamp, access)
+        } else {
+            Entry::build(
+                key,
+                Payload::Boxed(Value::Str(s.into())),
+                expire_at,
+                stamp,
+                access,
+            )
+        }
+    }
+
     /// Replaces the value (keeping the key and its access history).
     pub fn set_value(&mut self, value: Value, expire_at: u64, stamp: u64) {
-        // A value of the same length (with a trailer of the same size) is written over the old
-        // one: rewriting a key costs no allocation.
         let mut int = [0; 8];
-        if self.mode() != MODE_BOXED
-            && let Some((mode, bytes)) = inline(&value, &mut int)
+        if let Some((mode, bytes)) = inline(&value, &mut int)
+            && self.rewrite_inline(mode, bytes, expire_at, stamp)
         {
-            let r = self.as_ref();
-            let (h, k, v) = r.shape();
-            let tail = h + k + v;
-            if v == bytes.len() && r.size() - tail == trailer_len(expire_at, stamp) {
-                let b = self.0.as_ptr();
-                // SAFETY: the block has `v` value bytes at `h + k` and room for this trailer;
-                // an inline block holds no Value to drop.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), b.add(h + k), v);
-                    *b.add(FLAGS) = (*b.add(FLAGS) & !MODE_MASK) | mode;
-                    self.write_trailer(tail, expire_at, stamp);
-                }
-                return;
-            }
+            return;
         }
         let e = Entry::new(self.key(), value, expire_at, stamp, self.access());
         *self = e;
+    }
+
+    /// Replaces the value with the string `s` (the caller has ruled out an integer), copying
+    /// `s` once: over the old bytes when the length is the same, else into the new block.
+    pub fn set_str(&mut self, s: &[u8], expire_at: u64, stamp: u64) {
+        if s.len() <= INLINE_MAX {
+            if self.rewrite_inline(MODE_STR, s, expire_at, stamp) {
+                return;
+            }
+        } else if self.mode() == MODE_BOXED {
+            // SAFETY: boxed blocks hold an initialised Value at BOXED_VALUE, owned by us.
+            let v = unsafe { &mut *self.0.as_ptr().add(BOXED_VALUE).cast::<Value>() };
+            if let Value::Str(b) = v
+                && b.len() == s.len()
+            {
+                b.copy_from_slice(s);
+                self.set_meta(expire_at, stamp);
+                return;
+            }
+        }
+        let e = Entry::new_str(self.key(), s, expire_at, stamp, self.access());
+        *self = e;
+    }
+
+    /// Writes an inline value over the old one when it has the same length (with a trailer of
+    /// the same size): rewriting a key then costs no allocation. False when it does not fit.
+    fn rewrite_inline(&mut self, mode: u8, bytes: &[u8], expire_at: u64, stamp: u64) -> bool {
+        if self.mode() == MODE_BOXED {
+            return false;
+        }
+        let r = self.as_ref();
+        let (h, k, v) = r.shape();
+        let tail = h + k + v;
+        if v != bytes.len() || r.size() - tail != trailer_len(expire_at, stamp) {
+            return false;
+        }
+        let b = self.0.as_ptr();
+        // SAFETY: the block has `v` value bytes at `h + k` and room for this trailer; an
+        // inline block holds no Value to drop.
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), b.add(h + k), v);
+            *b.add(FLAGS) = (*b.add(FLAGS) & !MODE_MASK) | mode;
+            self.write_trailer(tail, expire_at, stamp);
+        }
+        true
     }
 
     /// Changes the value through `f`: in place when it is boxed, else on a copy that becomes
@@ -675,6 +721,37 @@ mod tests {
         );
     }
 
+    #[test]
+    fn set_str_copies_once_in_place_or_anew() {
+        let mut e = Entry::new_str(b"k", b"aaaa", 0, 1 << 16, 3);
+        let block = e.0;
+        e.set_str(b"bbbb", 0, 2 << 16);
+        assert_eq!(e.0, block, "same length: written over");
+        assert_eq!((e.value(), e.access()), (ValueRef::Str(b"bbbb"), 3));
+        let big = vec![1u8; INLINE_MAX + 10];
+        e.set_str(&big, 0, 3 << 16);
+        let boxed = |e: &Entry| match e.value() {
+            ValueRef::Str(s) => s.as_ptr(),
+            v => panic!("{v:?}"),
+        };
+        let (block, bytes) = (e.0, boxed(&e));
+        let other = vec![2u8; INLINE_MAX + 10];
+        e.set_str(&other, 0, 4 << 16);
+        assert_eq!(
+            (e.0, boxed(&e)),
+            (block, bytes),
+            "same length: written over"
+        );
+        assert_eq!((e.value(), e.stamp()), (ValueRef::Str(&other), 4 << 16));
+        e.set_str(&other, 77, 1 << 40);
+        assert_eq!(boxed(&e), bytes, "a longer trailer keeps the value");
+        assert_eq!((e.expire_at(), e.stamp()), (77, 1 << 40));
+        e.set_str(&other[1..], 0, 0);
+        assert_eq!((e.value(), e.expire_at()), (ValueRef::Str(&other[1..]), 0));
+        e.set_str(b"12", 0, 0);
+        assert_eq!((e.key(), e.value()), (&b"k"[..], ValueRef::Str(b"12")));
+    }
+
     mod model {
         use super::*;
         use proptest::collection::vec;
@@ -683,6 +760,7 @@ mod tests {
         #[derive(Debug, Clone)]
         enum Step {
             Set(Value, u64, u64),
+            SetStr(Vec<u8>, u64, u64),
             Meta(u64, u64),
             Access(u32),
             Append(Vec<u8>, u64),
@@ -702,6 +780,15 @@ mod tests {
             ]
         }
 
+        /// Strings SET lays in from its argument, the long ones boxed (same length: in place).
+        fn string() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                vec(any::<u8>(), 0..300),
+                vec(any::<u8>(), INLINE_MAX - 1..INLINE_MAX + 3),
+                Just(vec![9; INLINE_MAX + 1]),
+            ]
+        }
+
         fn stamp() -> impl Strategy<Value = u64> {
             prop_oneof![
                 Just(0),
@@ -717,6 +804,7 @@ mod tests {
         fn step() -> impl Strategy<Value = Step> {
             prop_oneof![
                 (value(), deadline(), stamp()).prop_map(|(v, x, s)| Step::Set(v, x, s)),
+                (string(), deadline(), stamp()).prop_map(|(b, x, s)| Step::SetStr(b, x, s)),
                 (deadline(), stamp()).prop_map(|(x, s)| Step::Meta(x, s)),
                 any::<u32>().prop_map(Step::Access),
                 (vec(any::<u8>(), 0..20), stamp()).prop_map(|(b, s)| Step::Append(b, s)),
@@ -743,6 +831,10 @@ mod tests {
                         Step::Set(nv, x, ns) => {
                             e.set_value(nv.clone(), x, ns);
                             (v, exp, st) = (nv, x, ns);
+                        }
+                        Step::SetStr(b, x, ns) => {
+                            e.set_str(&b, x, ns);
+                            (v, exp, st) = (Value::string(&b), x, ns);
                         }
                         Step::Meta(x, ns) => {
                             e.set_meta(x, ns);

@@ -345,6 +345,12 @@ pub(super) struct Scope<'a> {
     pub tombstones: bool,
 }
 
+/// A value to install: owned, or a string still in the request (copied once, into the entry).
+enum New<'a> {
+    Value(Value),
+    Str(&'a [u8]),
+}
+
 /// A key inside a locked shard. Every change made through it is applied and then published as
 /// a mutation — this is the write path of the whole node.
 pub struct KeyRef<'a> {
@@ -457,25 +463,40 @@ impl<'a> KeyRef<'a> {
     /// Stores `value` with deadline `expire_at` (0 = none), replacing what was there.
     pub fn set(&mut self, value: Value, expire_at: u64) {
         let stamp = self.next_stamp();
-        self.install(value, expire_at, stamp);
+        self.install(New::Value(value), expire_at, stamp);
+        self.publish_set(stamp, Origin::Local);
+    }
+
+    /// Stores the string SET was given, as [`Value::from_bytes`] would (an integer's text
+    /// becomes an integer), copying the bytes once: straight into the entry.
+    pub fn set_bytes(&mut self, b: &[u8], expire_at: u64) {
+        let new = match Value::int_of(b) {
+            Some(n) => New::Value(Value::Int(n)),
+            None => New::Str(b),
+        };
+        let stamp = self.next_stamp();
+        self.install(new, expire_at, stamp);
         self.publish_set(stamp, Origin::Local);
     }
 
     /// Stores a value written elsewhere (a peer, the AOF) with its original stamp.
     pub fn install_from(&mut self, value: Value, expire_at: u64, stamp: Stamp, origin: Origin) {
-        self.install(value, expire_at, stamp);
+        self.install(New::Value(value), expire_at, stamp);
         self.shard.tombstones.remove(self.key);
         self.publish_set(stamp, origin);
     }
 
-    fn install(&mut self, value: Value, expire_at: u64, stamp: Stamp) {
+    fn install(&mut self, value: New<'_>, expire_at: u64, stamp: Stamp) {
         let packed = nodes::pack(stamp);
         match self.idx.and_then(|i| self.shard.table.get_mut(i)) {
             Some(mut e) => {
                 // An overwrite keeps the key's access history (its LFU counter), as Redis does.
                 let (old, new) = e.with(|e| {
                     let old = e.meta();
-                    e.set_value(value, expire_at, packed);
+                    match value {
+                        New::Value(v) => e.set_value(v, expire_at, packed),
+                        New::Str(s) => e.set_str(s, expire_at, packed),
+                    }
                     (old, e.meta())
                 });
                 self.shard.account_sub(old);
@@ -483,7 +504,10 @@ impl<'a> KeyRef<'a> {
             }
             None => {
                 let access = self.mode.initial(self.now);
-                let e = Entry::new(self.key, value, expire_at, packed, access);
+                let e = match value {
+                    New::Value(v) => Entry::new(self.key, v, expire_at, packed, access),
+                    New::Str(s) => Entry::new_str(self.key, s, expire_at, packed, access),
+                };
                 // Before the key becomes visible, as on replicas: never a false negative.
                 self.shard.filter_add(self.hash);
                 self.shard.account_add(e.meta());

@@ -88,12 +88,16 @@ pub enum ValueRef<'a> {
 impl Value {
     /// The value SET would store for these bytes (integer strings become `Int`).
     pub fn from_bytes(b: &[u8]) -> Value {
-        if b.len() <= 20
-            && let Some(n) = parse_i64(b)
-        {
-            return Value::Int(n);
+        match Value::int_of(b) {
+            Some(n) => Value::Int(n),
+            None => Value::string(b),
         }
-        Value::string(b)
+    }
+
+    /// The integer SET stores for these bytes, when they are an integer's canonical text.
+    #[inline]
+    pub fn int_of(b: &[u8]) -> Option<i64> {
+        if b.len() <= 20 { parse_i64(b) } else { None }
     }
 
     /// A string value of exactly these bytes (inline when short), never an `Int`.
