@@ -458,6 +458,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     // Under `appendfsync always`, the AOF offset this connection's last write must reach
     // before its reply leaves.
     let mut aof_offset = 0u64;
+    // Under `quorum`/`all`, the peer offsets this connection's writes must see acknowledged.
+    // Taken from the thread after each command: another connection's batch may run on this
+    // thread while this one awaits, and would take them otherwise.
+    let mut acks: Vec<(Arc<crate::cluster::replication::Peer>, u64)> = Vec::new();
     // Connections to other nodes, for commands forwarded there.
     let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn> =
         std::collections::HashMap::new();
@@ -504,9 +508,6 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         let quorum = node.cluster.consistency != crate::config::ConsistencyLevel::Eventual;
         let track_writes = durable.is_some() || quorum;
         let mut writes: Vec<(usize, usize)> = Vec::new();
-        if quorum {
-            crate::cluster::replication::take_pending();
-        }
         loop {
             let limits = Limits {
                 max_bulk_len: node.settings.proto_max_bulk_len(),
@@ -530,6 +531,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     if durable.is_some() {
                         note_aof_offset(&mut aof_offset);
                     }
+                    if quorum {
+                        acks.extend(crate::cluster::replication::take_pending());
+                    }
                     commands += 1;
                     start += len;
                     apply_reply_mode(&mut client, &mut out, mark, mode);
@@ -548,7 +552,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     // pipelines requests and never reads holds one chunk, not gigabytes.
                     if out.buf.len() >= OUT_CHUNK && client.action.is_none() {
                         if quorum {
-                            wait_replicas(node, &mut out, &writes).await;
+                            wait_replicas(node, &mut out, &writes, &mut acks).await;
                         }
                         make_durable(node, &mut out, &mut writes, &mut aof_offset).await;
                         if flush(&mut stream, &mut out, node, &client).await.is_err() {
@@ -595,6 +599,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             if durable.is_some() {
                                 note_aof_offset(&mut aof_offset);
                             }
+                            if quorum {
+                                acks.extend(crate::cluster::replication::take_pending());
+                            }
                             client.repaired = false;
                         }
                         Some(Action::Forward(addr)) => {
@@ -637,7 +644,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                 .store(c as *const Command as usize, Ordering::Relaxed);
         }
         if quorum {
-            wait_replicas(node, &mut out, &writes).await;
+            wait_replicas(node, &mut out, &writes, &mut acks).await;
         }
         make_durable(node, &mut out, &mut writes, &mut aof_offset).await;
         busy_poll::activity();
@@ -673,8 +680,13 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
 /// Under `consistency_level: quorum|all`, holds the replies until enough replicas acknowledged
 /// this batch's writes; on timeout the write replies become -TRYAGAIN (the write is applied
 /// here and possibly on some replicas; retrying it is safe, the newest write wins).
-async fn wait_replicas(node: &Node, out: &mut Out, writes: &[(usize, usize)]) {
-    let pending = crate::cluster::replication::take_pending();
+async fn wait_replicas(
+    node: &Node,
+    out: &mut Out,
+    writes: &[(usize, usize)],
+    acks: &mut Vec<(Arc<crate::cluster::replication::Peer>, u64)>,
+) {
+    let pending = std::mem::take(acks);
     if writes.is_empty() {
         return;
     }

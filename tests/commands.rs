@@ -879,7 +879,11 @@ fn help_replies_are_whole_and_a_policy_switch_keeps_keys_readable() {
         raw.send(&common::Raw::frame(&[container, b"HELP"]));
         raw.send(&common::Raw::frame(&[b"PING"]));
         let help = raw.read_reply();
-        assert!(help.starts_with(b"*"), "{:?}", String::from_utf8_lossy(&help));
+        assert!(
+            help.starts_with(b"*"),
+            "{:?}",
+            String::from_utf8_lossy(&help)
+        );
         assert!(
             help.ends_with(b"+HELP\r\n+    Print this help.\r\n"),
             "{}",
@@ -899,5 +903,9 @@ fn help_replies_are_whole_and_a_policy_switch_keeps_keys_readable() {
         .unwrap();
     let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
     assert_eq!(v, "v");
-    let _: i64 = redis::cmd("OBJECT").arg("FREQ").arg("k").query(&mut c).unwrap();
+    let _: i64 = redis::cmd("OBJECT")
+        .arg("FREQ")
+        .arg("k")
+        .query(&mut c)
+        .unwrap();
 }

@@ -591,7 +591,7 @@ impl<'a> KeyRef<'a> {
         if self.idx.is_none() {
             let mut s = vec![0u8; end];
             s[off..].copy_from_slice(bytes);
-            self.install(Value::Raw(Box::new(s)), 0, stamp);
+            self.install(New::Value(Value::Raw(Box::new(s))), 0, stamp);
             return Some(end);
         }
         self.value()?.str_len()?;
