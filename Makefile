@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api test-unsafe bench bench-persistence cluster cluster-stop lint fmt clean
+.PHONY: build run test test-unit test-integration test-diff test-api test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean
 
 build:
 	$(CARGO) build --release
@@ -10,12 +10,14 @@ run:
 	$(CARGO) run --release
 
 # Every test: unit and integration tests against the real binary, the differential test
-# against a real redis-server, then promtool and schemathesis against the HTTP API.
+# against a real redis-server, promtool and schemathesis against the HTTP API, the unsafe core
+# under Valgrind and Miri, and a short run of every fuzz target.
 test:
 	$(CARGO) test --all-targets
 	scripts/resp-diff.sh target/debug/hypercache
 	scripts/check-api.sh target/debug/hypercache
 	scripts/check-unsafe.sh
+	scripts/fuzz.sh 10
 
 test-unit:
 	$(CARGO) test --lib
@@ -33,6 +35,15 @@ test-api:
 
 test-unsafe:
 	scripts/check-unsafe.sh
+
+test-fuzz:
+	scripts/fuzz.sh 10
+
+# Coverage-guided fuzzing (cargo-fuzz, nightly): FUZZ_SECONDS per target, one after another,
+# after replaying fuzz/regressions. See docs/fuzzing.md.
+FUZZ_SECONDS ?= 300
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
 
 bench:
 	scripts/bench.sh

@@ -773,9 +773,12 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         loader.cluster.set_state("ready").await;
         Ok(())
     });
+    // Registered here, before the node says it is ready: a SIGTERM that arrives right after
+    // must find the handler in place, not the default action that kills the process.
+    let signal = wait_for_signal();
     let signals = node.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        signal.await;
         tracing::info!(
             component = "node",
             action = "signal",
@@ -829,24 +832,30 @@ fn warn_if_open(c: &Config) {
     }
 }
 
+/// Installs the SIGTERM/SIGINT handlers now; the future completes on the first signal.
 #[cfg(unix)]
-async fn wait_for_signal() {
+fn wait_for_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        // Without signal handlers the process still stops on SHUTDOWN.
-        std::future::pending::<()>().await;
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {},
-        _ = int.recv() => {},
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            // Without signal handlers the process still stops on SHUTDOWN.
+            std::future::pending::<()>().await;
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
+        }
     }
 }
 
 #[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
+fn wait_for_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

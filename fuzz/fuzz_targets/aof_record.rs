@@ -105,6 +105,7 @@ fn read_snapshot(file: &[u8]) {
             Ok(&m),
             "a snapshot record does not round-trip"
         );
+        Ok(())
     });
     if let Ok(loaded) = r {
         assert_eq!(

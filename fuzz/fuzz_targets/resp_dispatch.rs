@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let mut parser = Parser::new();
     let limits = Limits {
         max_bulk_len: MAX_STRING,
+        unauthenticated: false,
     };
     let mut config_changed = false;
     let mut at = 0;

@@ -25,6 +25,8 @@ fuzz_target!(|data: &[u8]| {
     let limits = Limits {
         max_bulk_len: [0, 1, 7, 64, 4096, 512 * 1024 * 1024, u64::MAX / 2, u64::MAX]
             [*sel as usize & 7],
+        // The limits of a client that has not authenticated, for one input in two.
+        unauthenticated: *sel & 8 != 0,
     };
     let whole = parse(stream, &limits, &mut |_| usize::MAX);
     // Pieces of 1..=N bytes from a small deterministic generator, N by the seed's top bits.

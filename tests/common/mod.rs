@@ -212,7 +212,14 @@ impl Server {
         unsafe {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }
-        wait_exit(&mut child, Duration::from_secs(15))
+        let st = wait_exit(&mut child, Duration::from_secs(15));
+        if !st.success() {
+            // What the node said before it failed, for the failure's report.
+            let logs = self.logs.lock().unwrap();
+            let tail = logs.len().saturating_sub(30);
+            eprintln!("node exited with {st:?}; last log lines:\n{}", logs[tail..].join("\n"));
+        }
+        st
     }
 
     /// SIGKILL: the process dies at once, as in a crash.
