@@ -213,17 +213,58 @@ impl PeerConn {
     }
 }
 
-/// Calls a command on a peer with a fresh connection and a deadline.
-pub async fn call_once(
-    addr: SocketAddr,
-    args: &[&[u8]],
-    timeout: Duration,
-    auth: &PeerAuth,
-) -> std::io::Result<Reply> {
-    tokio::time::timeout(timeout, async {
-        let mut c = PeerConn::connect(addr, timeout, auth).await?;
-        c.call(args).await
-    })
-    .await
-    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "peer call timed out"))?
+/// Authenticated connections kept for short calls (read-repair), so that a call costs one
+/// round trip rather than a connection and a handshake.
+#[derive(Default)]
+pub struct Pool {
+    idle: parking_lot::Mutex<std::collections::HashMap<SocketAddr, Vec<PeerConn>>>,
+}
+
+/// Idle connections kept per peer.
+const POOL_PER_PEER: usize = 16;
+
+impl Pool {
+    /// Calls a command on a peer within `timeout`, on a kept connection when there is one (a
+    /// kept one that fails is replaced by a fresh one, once).
+    pub async fn call(
+        &self,
+        addr: SocketAddr,
+        args: &[&[u8]],
+        timeout: Duration,
+        auth: &PeerAuth,
+    ) -> std::io::Result<Reply> {
+        let call = async {
+            for attempt in 0..2 {
+                let kept = self.idle.lock().get_mut(&addr).and_then(|v| v.pop());
+                let fresh = kept.is_none();
+                let mut c = match kept {
+                    Some(c) => c,
+                    None => PeerConn::connect(addr, timeout, auth).await?,
+                };
+                match c.call(args).await {
+                    Ok(r) => {
+                        let mut idle = self.idle.lock();
+                        let v = idle.entry(addr).or_default();
+                        if v.len() < POOL_PER_PEER {
+                            v.push(c);
+                        }
+                        return Ok(r);
+                    }
+                    Err(e) if fresh || attempt == 1 => return Err(e),
+                    // The peer closed a kept connection (it restarted, or timed it out).
+                    Err(_) => continue,
+                }
+            }
+            Err(std::io::ErrorKind::NotConnected.into())
+        };
+        // A call cut short drops its connection, so no half-read reply is ever reused.
+        tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "peer call timed out"))?
+    }
+
+    /// Forgets the connections to a peer that left.
+    pub fn forget(&self, addr: SocketAddr) {
+        self.idle.lock().remove(&addr);
+    }
 }

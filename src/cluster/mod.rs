@@ -88,6 +88,8 @@ pub struct Cluster {
     pub replicator: Arc<Replicator>,
     pub faults: Arc<Faults>,
     pub stats: ClusterStats,
+    /// Connections kept for read-repair.
+    pub pool: Arc<client::Pool>,
     members: RwLock<Vec<Member>>,
     membership: tokio::sync::Mutex<Option<Membership>>,
     /// Gossip figures (datagrams refused for a bad MAC), once gossip runs.
@@ -111,6 +113,7 @@ impl Cluster {
             replicator: Replicator::new(&config.node.id, rf, track, auth),
             faults: Arc::default(),
             stats: ClusterStats::default(),
+            pool: Arc::default(),
             members: RwLock::new(Vec::new()),
             membership: tokio::sync::Mutex::new(None),
             gossip: std::sync::OnceLock::new(),
@@ -367,6 +370,9 @@ impl Cluster {
         for p in self.replicator.peers() {
             if !seen.iter().any(|m| m.node_id == p.node_id) {
                 tracing::warn!(component = "cluster", action = "member_down", peer = %p.node_id, "peer left the ring");
+                if let Some(a) = p.addr() {
+                    self.pool.forget(a);
+                }
                 self.replicator.remove_peer(&p.node_id);
             }
         }
@@ -478,9 +484,9 @@ impl Cluster {
             .fetch_add(1, Ordering::Relaxed);
         let calls = targets.iter().map(|addr| {
             let (addr, db_s, key) = (*addr, db.to_string(), key.to_vec());
-            let auth = self.replicator.auth.clone();
+            let (auth, pool) = (self.replicator.auth.clone(), self.pool.clone());
             async move {
-                client::call_once(
+                pool.call(
                     addr,
                     &[b"HCGET", db_s.as_bytes(), &key],
                     REPAIR_TIMEOUT,

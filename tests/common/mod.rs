@@ -217,7 +217,10 @@ impl Server {
             // What the node said before it failed, for the failure's report.
             let logs = self.logs.lock().unwrap();
             let tail = logs.len().saturating_sub(30);
-            eprintln!("node exited with {st:?}; last log lines:\n{}", logs[tail..].join("\n"));
+            eprintln!(
+                "node exited with {st:?}; last log lines:\n{}",
+                logs[tail..].join("\n")
+            );
         }
         st
     }
