@@ -119,9 +119,14 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             // This node missed an earlier write of the key: fetch its full value.
             Applied::Behind => {
                 stats.deltas_behind.fetch_add(1, Ordering::Relaxed);
-                if let (Some(node), Some(key)) = (cx.node.arc(), m.op.key()) {
+                // (Commands also run outside a runtime: tools, tests; there, no repair.)
+                if let (Some(node), Some(key), Ok(rt)) = (
+                    cx.node.arc(),
+                    m.op.key(),
+                    tokio::runtime::Handle::try_current(),
+                ) {
                     let (db, key) = (m.db, key.to_vec());
-                    tokio::spawn(async move {
+                    rt.spawn(async move {
                         node.cluster.repair(&node, db, &key).await;
                     });
                 }
