@@ -13,7 +13,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use crate::command::{self, Command, Ctx};
-use crate::node::{Node, now_ms};
+use crate::node::Node;
+use crate::util::time::now_ms;
 use crate::resp::{Frame, Limits, Out, Parser, Protocol};
 
 /// Adaptive busy polling on an I/O thread: after serving a batch the thread keeps polling for

@@ -183,7 +183,7 @@ impl prometheus_client::collector::Collector for NodeCollector {
         let Some(node) = self.0.upgrade() else {
             return Ok(());
         };
-        let now = crate::node::now_ms();
+        let now = crate::util::time::now_ms();
         let t = node.store.totals(now);
         let st = &node.stats;
         let ld = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::util::time::now_ms;
 
 use parking_lot::{Mutex, RwLock};
 use tokio::net::TcpListener;
@@ -20,13 +22,6 @@ use crate::store::Store;
 /// empty database costs little.
 pub const SHARDS: usize = 64;
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 /// Settings that CONFIG SET may change while the node runs.
 pub struct Settings {

@@ -11,7 +11,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 use tracing::field::{Field, Visit};
@@ -338,9 +337,7 @@ impl Rotating {
 
 /// Appends now, as `2026-11-27T19:44:39.220061Z`.
 fn push_rfc3339_now(out: &mut String) {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = crate::util::time::since_epoch();
     push_rfc3339(out, d.as_secs(), d.subsec_micros());
 }
 

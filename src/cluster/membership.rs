@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context;
 use async_trait::async_trait;
@@ -298,7 +298,7 @@ impl Socket for GossipSocket {
             }
             return Ok(SendOutcome { num_bytes_sent: 0 });
         }
-        let n = seal_in_place(&self.mac, crate::node::now_ms(), &mut self.buf, len);
+        let n = seal_in_place(&self.mac, crate::util::time::now_ms(), &mut self.buf, len);
         let num_bytes_sent = self
             .public
             .send_to(&self.buf[..n], to)
@@ -343,7 +343,7 @@ impl Socket for GossipSocket {
             if self.faults.is_blocked(&from) {
                 continue;
             }
-            let payload = match open(&self.mac, &self.buf[..n], crate::node::now_ms()) {
+            let payload = match open(&self.mac, &self.buf[..n], crate::util::time::now_ms()) {
                 Ok(p) => p,
                 Err(why) => {
                     self.reject(from, why);
@@ -406,10 +406,7 @@ impl Membership {
         faults: Arc<Faults>,
         gossip_key: [u8; 32],
     ) -> anyhow::Result<Membership> {
-        let generation = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let generation = crate::util::time::now_ms();
         let self_id = ChitchatId::new(me.node_id.clone(), generation, me.gossip_advertise);
         // Never gossip with ourselves.
         let seeds: Vec<String> = seeds
@@ -513,7 +510,7 @@ pub fn member(id: &ChitchatId, st: &NodeState, live: bool) -> Member {
         version: st.get(KEY_VERSION).unwrap_or("").to_string(),
         generation: id.generation_id,
         live,
-        last_seen: if live { crate::node::now_ms() } else { 0 },
+        last_seen: if live { crate::util::time::now_ms() } else { 0 },
     }
 }
 
@@ -739,7 +736,7 @@ mod tests {
         let to = s.local_addr().unwrap();
         let junk_sender = tokio::net::UdpSocket::bind(lo).await.unwrap();
         let good_sender = tokio::net::UdpSocket::bind(lo).await.unwrap();
-        let now = crate::node::now_ms();
+        let now = crate::util::time::now_ms();
         junk_sender
             .send_to(&sealed(&key, now, b"junk"), to)
             .await
@@ -805,7 +802,7 @@ mod tests {
         assert_eq!(rejected(&a), 0);
 
         let payload = bad_cluster_payload().await;
-        let now = crate::node::now_ms();
+        let now = crate::util::time::now_ms();
         let good = sealed(&key, now, &payload);
         let mut forged = good.clone();
         let last = forged.len() - 1;

@@ -18,7 +18,8 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::config::{Config, ConsistencyLevel};
-use crate::node::{Node, now_ms};
+use crate::node::Node;
+use crate::util::time::now_ms;
 use crate::persist::codec;
 use crate::persist::mutation::{Mutation, Op, Origin};
 use crate::store::Value;

@@ -439,7 +439,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             }
             codec::seal(&mut batch);
             let mut frame = Vec::with_capacity(batch.len() + 96);
-            let sent = crate::node::now_ms().to_string();
+            let sent = crate::util::time::now_ms().to_string();
             let end_s = end.to_string();
             client::encode_command(
                 &mut frame,

@@ -12,7 +12,8 @@ use super::client::{self, Reply};
 use super::clock::{Stamp, nodes};
 use super::replication::Peer;
 use super::{Cluster, REPAIR_TIMEOUT, Version};
-use crate::node::{Node, now_ms};
+use crate::node::Node;
+use crate::util::time::now_ms;
 use crate::persist::mutation::{Mutation, Op, Origin};
 
 /// Ranges the key space is split into for digests (by the top bits of the key's ring position).

@@ -147,7 +147,7 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             );
         }
     }
-    stats.record_lag(crate::node::now_ms().saturating_sub(sent));
+    stats.record_lag(crate::util::time::now_ms().saturating_sub(sent));
     cx.out.int(end);
     Ok(())
 }

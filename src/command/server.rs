@@ -962,9 +962,7 @@ pub fn config_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
 // --- TIME, LASTSAVE, MEMORY, DEBUG, SHUTDOWN ---
 
 pub fn time(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let now = crate::util::time::since_epoch();
     cx.out.array(2);
     cx.out.bulk_int(now.as_secs() as i64);
     cx.out.bulk_int(now.subsec_micros() as i64);

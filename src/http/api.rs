@@ -19,7 +19,8 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{AppState, CorrelationId, error};
-use crate::node::{Node, now_ms};
+use crate::node::Node;
+use crate::util::time::now_ms;
 use crate::store::{Access, Value, ValueRef};
 
 #[derive(Serialize, ToSchema)]

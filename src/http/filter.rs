@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{AppState, CorrelationId, error};
-use crate::node::{Node, now_ms};
+use crate::node::Node;
+use crate::util::time::now_ms;
 use crate::store::Access;
 
 #[derive(Deserialize, IntoParams)]

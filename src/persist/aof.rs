@@ -308,7 +308,7 @@ fn open_for_append(dir: &Path, node_id: &str, seq: u64) -> std::io::Result<File>
                 version: FORMAT_VERSION,
                 node_id: node_id.to_string(),
                 seq,
-                created_ms: crate::node::now_ms(),
+                created_ms: crate::util::time::now_ms(),
             },
         );
         file.write_all(&head)?;
@@ -460,7 +460,7 @@ fn writer(shared: Arc<Shared>, mut file: File) {
             }
             dirty = false;
             last_fsync = Instant::now();
-            shared.status.lock().last_fsync_ms = crate::node::now_ms();
+            shared.status.lock().last_fsync_ms = crate::util::time::now_ms();
         }
         if failing {
             failing = false;

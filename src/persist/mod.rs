@@ -100,7 +100,7 @@ impl Persistence {
             saving: AtomicBool::new(false),
             status: Mutex::new(SaveStatus {
                 last_ok: true,
-                last_save_unix: crate::node::now_ms() / 1000,
+                last_save_unix: crate::util::time::now_ms() / 1000,
                 ..Default::default()
             }),
             changes: AtomicU64::new(0),
@@ -152,7 +152,7 @@ impl Persistence {
             &self.dir,
             self.aof.is_some(),
             self.config.allow_partial_recovery,
-            crate::node::now_ms(),
+            crate::util::time::now_ms(),
         )?;
         self.seq.store(report.next_seq, Ordering::Release);
         if let Some(aof) = &self.aof {
@@ -205,7 +205,7 @@ impl Persistence {
 
     fn save_locked(&self, store: &Store) -> Result<snapshot::SnapshotInfo, SaveError> {
         let next = self.seq.load(Ordering::Acquire) + 1;
-        let started_ms = crate::node::now_ms();
+        let started_ms = crate::util::time::now_ms();
         self.status.lock().in_progress = true;
         self.status.lock().current_started_ms = started_ms;
         let changes_before = self.changes.load(Ordering::Relaxed);
@@ -217,7 +217,7 @@ impl Persistence {
             return Err(SaveError::Io(e));
         }
         self.seq.store(next, Ordering::Release);
-        let result = snapshot::write(store, &self.dir, &self.node_id, next, crate::node::now_ms());
+        let result = snapshot::write(store, &self.dir, &self.node_id, next, crate::util::time::now_ms());
         match result {
             Ok(info) => {
                 self.changes.fetch_sub(
@@ -261,7 +261,7 @@ impl Persistence {
                 st.last_ok = true;
                 st.last_error = None;
                 self.save_failed.store(false, Ordering::Relaxed);
-                st.last_save_unix = crate::node::now_ms() / 1000;
+                st.last_save_unix = crate::util::time::now_ms() / 1000;
                 st.last_duration_ms = info.duration_ms;
                 st.last_bytes = info.bytes;
                 st.last_keys = info.keys;
