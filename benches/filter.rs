@@ -5,7 +5,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use hypercache::filter::CuckooFilter;
-use hypercache::persist::mutation::Bus;
+use hypercache::store::mutation::Bus;
 use hypercache::store::{Access, Store, Value};
 
 fn h(i: u64) -> u64 {

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::connection::{self, Clients};
 use crate::persist::Persistence;
-use crate::persist::mutation::{Bus, MutationSink};
+use crate::store::mutation::{Bus, MutationSink};
 use crate::store::Store;
 
 /// Shards per database: enough that two cores rarely meet on one lock, few enough that an

@@ -8,7 +8,7 @@ use hypercache::command;
 use hypercache::config::{Config, PersistenceStrategy};
 use hypercache::connection::ClientState;
 use hypercache::node::Node;
-use hypercache::persist::mutation::{MutationSink, Origin, OwnedMutation, OwnedOp, RecordingSink};
+use hypercache::store::mutation::{MutationSink, Origin, OwnedMutation, OwnedOp, RecordingSink};
 use hypercache::resp::{Out, Protocol};
 use hypercache::store::{Access, Value};
 

@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use common::cluster::{TestCluster, peer_conn};
 use common::http::request;
 use common::{Raw, Server};
-use hypercache::cluster::clock::Stamp;
+use hypercache::store::stamp::Stamp;
 use hypercache::persist::codec;
-use hypercache::persist::mutation::{Mutation, Op, Origin};
+use hypercache::store::mutation::{Mutation, Op, Origin};
 use hypercache::store::ValueRef;
 
 /// A process's resident set (VmRSS) or its peak (VmHWM), in MB.
@@ -63,7 +63,7 @@ fn set_record<'a>(key: &'a [u8], value: &'a [u8], lamport: u64) -> Mutation<'a> 
         db: 0,
         stamp: Stamp {
             lamport,
-            node: hypercache::cluster::clock::nodes::hash("test-probe"),
+            node: hypercache::store::stamp::nodes::hash("test-probe"),
         },
         origin: Origin::Local,
         op: Op::Set {
@@ -221,7 +221,7 @@ fn a_swapdb_record_for_a_missing_database_is_refused_and_the_node_stays_up() {
         db: 16,
         stamp: Stamp {
             lamport: 1,
-            node: hypercache::cluster::clock::nodes::hash("test-probe"),
+            node: hypercache::store::stamp::nodes::hash("test-probe"),
         },
         origin: Origin::Local,
         op: Op::SwapDb { other: 0 },
@@ -1093,7 +1093,7 @@ fn a_change_to_a_version_a_replica_never_saw_makes_it_fetch_the_value() {
         db: 0,
         stamp: Stamp {
             lamport: 1_000,
-            node: hypercache::cluster::clock::nodes::hash("node-1"),
+            node: hypercache::store::stamp::nodes::hash("node-1"),
         },
         origin: Origin::Local,
         op: Op::Splice {
@@ -1102,7 +1102,7 @@ fn a_change_to_a_version_a_replica_never_saw_makes_it_fetch_the_value() {
             bytes: b"J",
             base: Stamp {
                 lamport: 999,
-                node: hypercache::cluster::clock::nodes::hash("node-1"),
+                node: hypercache::store::stamp::nodes::hash("node-1"),
             },
         },
     };

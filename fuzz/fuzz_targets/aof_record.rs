@@ -19,7 +19,7 @@ use hypercache::persist::codec::{
     self, AOF_MAGIC, FRAME_HEADER, SNAPSHOT_MAGIC, decode_header, decode_mutation, encode_header,
     encode_mutation, unframe,
 };
-use hypercache::persist::mutation::{Origin, OwnedMutation};
+use hypercache::store::mutation::{Origin, OwnedMutation};
 use hypercache::persist::{snapshot, tools};
 use libfuzzer_sys::fuzz_target;
 

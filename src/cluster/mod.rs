@@ -3,7 +3,6 @@
 
 pub mod auth;
 pub mod client;
-pub mod clock;
 pub mod membership;
 pub mod replication;
 pub mod ring;
@@ -21,9 +20,9 @@ use crate::config::{Config, ConsistencyLevel};
 use crate::node::Node;
 use crate::util::time::now_ms;
 use crate::persist::codec;
-use crate::persist::mutation::{Mutation, Op, Origin};
+use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::Value;
-use clock::{Stamp, nodes};
+use crate::store::stamp::{Stamp, nodes};
 use membership::{Faults, Member, Membership, SelfInfo};
 use replication::{Peer, Replicator};
 use ring::Ring;

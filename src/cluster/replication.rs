@@ -22,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 use super::client::{self, PeerConn, Reply};
 use super::ring::Ring;
 use crate::persist::codec;
-use crate::persist::mutation::{Mutation, MutationSink, Op, Origin};
+use crate::store::mutation::{Mutation, MutationSink, Op, Origin};
 
 /// Buffered bytes per peer beyond which its backlog is dropped (anti-entropy repairs it).
 pub const MAX_BACKLOG: usize = 256 << 20;

@@ -17,11 +17,7 @@ pub struct Ring {
     points: Vec<(u64, u32)>,
 }
 
-/// Where a key falls on the ring.
-#[inline]
-pub fn key_position(key: &[u8]) -> u64 {
-    xxh64(key, 0)
-}
+use crate::store::digest::key_position;
 
 impl Ring {
     pub fn new(mut nodes: Vec<String>) -> Ring {

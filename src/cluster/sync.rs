@@ -9,33 +9,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::client::{self, Reply};
-use super::clock::{Stamp, nodes};
+use crate::store::stamp::{Stamp, nodes};
 use super::replication::Peer;
 use super::{Cluster, REPAIR_TIMEOUT, Version};
 use crate::node::Node;
 use crate::util::time::now_ms;
-use crate::persist::mutation::{Mutation, Op, Origin};
+use crate::store::mutation::{Mutation, Op, Origin};
 
-/// Ranges the key space is split into for digests (by the top bits of the key's ring position).
-pub const RANGES: usize = 256;
 pub const PERIOD: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// The range a key falls in.
-#[inline]
-pub fn range_of(key: &[u8]) -> usize {
-    (super::ring::key_position(key) >> 56) as usize
-}
-
-/// Contribution of one live key version to its range's digest.
-#[inline]
-pub fn digest_of(key: &[u8], stamp: Stamp) -> u64 {
-    let mut h = xxhash_rust::xxh64::Xxh64::new(0);
-    h.update(key);
-    h.update(&stamp.lamport.to_le_bytes());
-    h.update(&stamp.node.to_le_bytes());
-    h.digest()
-}
 
 /// Result of one pass.
 #[derive(Debug, Default, Clone, Copy)]
@@ -103,11 +85,11 @@ pub async fn sync_once(
     for (name, spec) in node.store.store_records() {
         cluster.replicator.send_to(
             peer,
-            &crate::persist::mutation::Mutation {
+            &crate::store::mutation::Mutation {
                 db: 0,
                 stamp: node.store.bus().next_stamp(),
-                origin: crate::persist::mutation::Origin::Local,
-                op: crate::persist::mutation::Op::CreateStore {
+                origin: crate::store::mutation::Origin::Local,
+                op: crate::store::mutation::Op::CreateStore {
                     name: name.as_bytes(),
                     spec: spec.as_bytes(),
                 },

@@ -4,12 +4,12 @@
 use std::sync::atomic::Ordering;
 
 use super::{Ctx, int_arg};
-use crate::cluster::clock::nodes;
+use crate::store::stamp::nodes;
 use crate::cluster::replication;
-use crate::cluster::sync::{RANGES, range_of};
+use crate::store::digest::{RANGES, range_of};
 use crate::error::{Error, Result};
 use crate::persist::codec;
-use crate::persist::mutation::Origin;
+use crate::store::mutation::Origin;
 use crate::resp::Args;
 use crate::store::{Access, Applied};
 

@@ -20,7 +20,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::config::SyncPolicy;
 use crate::persist::codec::{self, AOF_MAGIC, FORMAT_VERSION, FileHeader};
-use crate::persist::mutation::{Mutation, MutationSink, Origin};
+use crate::store::mutation::{Mutation, MutationSink, Origin};
 
 thread_local! {
     /// The AOF offset just past the last record this thread appended.
@@ -547,8 +547,8 @@ fn recover(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::clock::Stamp;
-    use crate::persist::mutation::Op;
+    use crate::store::stamp::Stamp;
+    use crate::store::mutation::Op;
     use crate::store::ValueRef;
 
     fn set(aof: &Aof, n: u64, value: &[u8]) {

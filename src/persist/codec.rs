@@ -5,8 +5,8 @@
 //! Integers inside payloads are LEB128 varints (lengths, databases) or fixed 8-byte LE
 //! (stamps, deadlines, i64 values).
 
-use crate::cluster::clock::Stamp;
-use crate::persist::mutation::{Mutation, Op, Origin, OwnedMutation, OwnedOp};
+use crate::store::stamp::Stamp;
+use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation, OwnedOp};
 use crate::store::{Value, ValueRef};
 
 /// Bytes before a record's payload.

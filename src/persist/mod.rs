@@ -10,7 +10,6 @@
 
 pub mod aof;
 pub mod codec;
-pub mod mutation;
 pub mod recovery;
 pub mod snapshot;
 pub mod tools;
@@ -22,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::config::{PersistenceConfig, PersistenceStrategy, SyncPolicy};
-use crate::persist::mutation::{Mutation, MutationSink, Origin};
+use crate::store::mutation::{Mutation, MutationSink, Origin};
 use crate::store::Store;
 
 pub use aof::Aof;

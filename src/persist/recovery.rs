@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::persist::codec::{self, AOF_MAGIC, DecodeError, FRAME_HEADER, MAX_RECORD};
-use crate::persist::mutation::{Mutation, Op, Origin};
+use crate::store::mutation::{Mutation, Op, Origin};
 use crate::persist::{aof, snapshot};
 use crate::store::Store;
 

@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::persist::codec::{
     self, DecodeError, FORMAT_VERSION, FileHeader, Reader, SNAPSHOT_MAGIC,
 };
-use crate::persist::mutation::{Mutation, Op, Origin, OwnedMutation};
+use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation};
 use crate::store::Store;
 
 const END_TAG: u8 = 0xEE;
@@ -108,7 +108,7 @@ fn write_inner(
                     &mut chunk,
                     &Mutation {
                         db,
-                        stamp: crate::cluster::clock::nodes::unpack(e.stamp()),
+                        stamp: crate::store::stamp::nodes::unpack(e.stamp()),
                         origin: Origin::Local,
                         op: Op::Set {
                             key: e.key(),

@@ -6,7 +6,7 @@ use std::fs::OpenOptions;
 use std::path::Path;
 
 use crate::persist::codec::{self, AOF_MAGIC, DecodeError};
-use crate::persist::mutation::{Origin, OwnedMutation, OwnedOp};
+use crate::store::mutation::{Origin, OwnedMutation, OwnedOp};
 use crate::persist::snapshot;
 use crate::store::Value;
 

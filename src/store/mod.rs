@@ -1,9 +1,12 @@
 //! The keyspace: databases of shards of entries, and the write path through [`KeyRef`].
 
+pub mod digest;
 pub mod entry;
 pub mod evict;
 pub mod memory;
+pub mod mutation;
 pub mod shard;
+pub mod stamp;
 #[allow(clippy::module_inception)]
 pub mod store;
 pub mod table;

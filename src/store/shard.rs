@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::cluster::clock::{Stamp, nodes};
-use crate::persist::mutation::{Bus, Mutation, Op, Origin};
+use crate::store::stamp::{Stamp, nodes};
+use crate::store::mutation::{Bus, Mutation, Op, Origin};
 
 use super::evict::AccessMode;
 

@@ -4,14 +4,14 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::persist::mutation::{Bus, Mutation, Op, Origin};
+use crate::store::mutation::{Bus, Mutation, Op, Origin};
 use crate::util::glob::glob_match;
 
 use super::entry::EntryRef;
 use super::evict::{AccessPolicy, Limits, Pool, Pressure, Thresholds};
 use super::shard::{Access, KeyRef, Scope, Shard, ShardStats};
 use super::value::Kind;
-use crate::cluster::clock::nodes;
+use crate::store::stamp::nodes;
 
 /// Keeps each shard's lock on its own cache lines so that two cores working on neighbouring
 /// shards do not slow each other down.
@@ -1474,7 +1474,7 @@ impl Store {
 
     /// Per-range digests of `db`'s live keys (for anti-entropy); `include` filters keys.
     pub fn digests(&self, db: u32, now: u64, include: impl Fn(&[u8]) -> bool) -> Vec<u64> {
-        use crate::cluster::sync::{RANGES, digest_of, range_of};
+        use super::digest::{RANGES, digest_of, range_of};
         let mut d = vec![0u64; RANGES];
         for s in self.db_or_first(db).shards.iter() {
             let s = s.0.lock();
@@ -1496,8 +1496,8 @@ impl Store {
         range: usize,
         now: u64,
         include: impl Fn(&[u8]) -> bool,
-    ) -> Vec<(Vec<u8>, crate::cluster::clock::Stamp, bool)> {
-        use crate::cluster::sync::range_of;
+    ) -> Vec<(Vec<u8>, crate::store::stamp::Stamp, bool)> {
+        use super::digest::range_of;
         let mut out = Vec::new();
         for s in self.db_or_first(db).shards.iter() {
             let s = s.0.lock();
@@ -1525,7 +1525,7 @@ impl Store {
         db: u32,
         key: &[u8],
         now: u64,
-    ) -> Option<(crate::cluster::clock::Stamp, u64, Option<super::Value>)> {
+    ) -> Option<(crate::store::stamp::Stamp, u64, Option<super::Value>)> {
         self.with_key(db, key, now, Access::Peek, |k| match k.entry() {
             Some(e) => Some((
                 nodes::unpack(e.stamp()),
@@ -1674,7 +1674,7 @@ mod tests {
     }
 
     fn splice<'a>(key: &'a [u8], offset: u64, bytes: &'a [u8], base: u64, at: u64) -> Mutation<'a> {
-        let st = |l| crate::cluster::clock::Stamp {
+        let st = |l| crate::store::stamp::Stamp {
             lamport: l,
             node: 9,
         };
@@ -1739,7 +1739,7 @@ mod tests {
             k.install_from(
                 Value::Cuckoo(Box::new(crate::filter::CuckooFilter::new(64, 2, 8, 20, 1))),
                 0,
-                crate::cluster::clock::Stamp {
+                crate::store::stamp::Stamp {
                     lamport: 20,
                     node: 9,
                 },
@@ -1761,7 +1761,7 @@ mod tests {
     #[test]
     fn records_naming_what_does_not_exist_are_refused() {
         let s = store();
-        let st = crate::cluster::clock::Stamp {
+        let st = crate::store::stamp::Stamp {
             lamport: 1,
             node: 9,
         };
@@ -1792,7 +1792,7 @@ mod tests {
             Err(BadRecord::NotNodeWide(1))
         );
         let far = Mutation {
-            stamp: crate::cluster::clock::Stamp {
+            stamp: crate::store::stamp::Stamp {
                 lamport: MAX_LAMPORT + 1,
                 node: 9,
             },

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::cluster::clock::{LamportClock, Stamp};
+use crate::store::stamp::{LamportClock, Stamp};
 use crate::store::value::{Value, ValueRef};
 
 /// Where a change came from; sinks use it to avoid echoes (the AOF does not re-log a replay,
