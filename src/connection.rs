@@ -14,8 +14,9 @@ use tokio::sync::Notify;
 
 use crate::command::{self, Command, Ctx};
 use crate::node::Node;
-use crate::util::time::now_ms;
 use crate::resp::{Frame, Limits, Out, Parser, Protocol};
+use crate::util::time::now_ms;
+use crate::write;
 
 /// Adaptive busy polling on an I/O thread: after serving a batch the thread keeps polling for
 /// new events (without sleeping in `epoll_wait`) for a short window. Under load this removes
@@ -456,13 +457,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let mut out = Out::new(Protocol::Resp2);
     // What the frame in progress still lacks, at least (0 between frames).
     let mut need = 0;
-    // Under `appendfsync always`, the AOF offset this connection's last write must reach
-    // before its reply leaves.
-    let mut aof_offset = 0u64;
-    // Under `quorum`/`all`, the peer offsets this connection's writes must see acknowledged.
-    // Taken from the thread after each command: another connection's batch may run on this
-    // thread while this one awaits, and would take them otherwise.
-    let mut acks: Vec<(Arc<crate::cluster::replication::Peer>, u64)> = Vec::new();
+    // What this connection's replies to writes wait for (`appendfsync always`, `quorum`),
+    // and what the writes of the batch left to settle.
+    let waits = write::Waits::of(node);
+    let mut receipt = write::Receipt::default();
     // Connections to other nodes, for commands forwarded there.
     let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn> =
         std::collections::HashMap::new();
@@ -503,11 +501,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         let mut start = 0;
         let mut commands = 0u64;
         need = 0;
-        // Under `appendfsync always`, where each write's reply sits, in case its record
-        // cannot be made durable and the reply must become an error.
-        let durable = node.persistence.as_ref().filter(|p| p.sync_always());
-        let quorum = node.cluster.consistency != crate::config::ConsistencyLevel::Eventual;
-        let track_writes = durable.is_some() || quorum;
+        // Where each write's reply sits, in case its write cannot be settled and the reply
+        // must become an error.
         let mut writes: Vec<(usize, usize)> = Vec::new();
         loop {
             let limits = Limits {
@@ -520,6 +515,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     let args = parser.args(&query.pending()[start..]);
                     let mark = out.buf.len();
                     let mode = client.reply_mode;
+                    let before = (waits.any() && is_write(&args))
+                        .then(|| write::Mark::take(node, waits.acks));
                     {
                         let mut cx = Ctx {
                             node,
@@ -529,21 +526,13 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                         };
                         command::execute(&mut cx, args);
                     }
-                    if durable.is_some() {
-                        note_aof_offset(&mut aof_offset);
-                    }
-                    if quorum {
-                        acks.extend(crate::cluster::replication::take_pending());
+                    if let Some(m) = before {
+                        receipt.merge(m.receipt(node));
                     }
                     commands += 1;
                     start += len;
                     apply_reply_mode(&mut client, &mut out, mark, mode);
-                    if track_writes
-                        && out.buf.len() > mark
-                        && client.last_command.is_some_and(|c| {
-                            c.has(command::table::WRITE) && !c.has(command::table::INTERNAL)
-                        })
-                    {
+                    if waits.any() && out.buf.len() > mark && is_write(&args) {
                         writes.push((mark, out.buf.len()));
                     }
                     if client.close_after_reply {
@@ -552,10 +541,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     // Replies past this size leave before more commands run: a client that
                     // pipelines requests and never reads holds one chunk, not gigabytes.
                     if out.buf.len() >= OUT_CHUNK && client.action.is_none() {
-                        if quorum {
-                            wait_replicas(node, &mut out, &writes, &mut acks).await;
-                        }
-                        make_durable(node, &mut out, &mut writes, &mut aof_offset).await;
+                        settle_replies(node, &mut out, &mut writes, &mut receipt).await;
                         if flush(&mut stream, &mut out, node, &client).await.is_err() {
                             break 'conn;
                         }
@@ -590,6 +576,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 node.cluster.repair(node, db, k).await;
                             }
                             client.repaired = true;
+                            let before = (waits.any() && is_write(&args))
+                                .then(|| write::Mark::take(node, waits.acks));
                             let mut cx = Ctx {
                                 node,
                                 client: &mut client,
@@ -597,11 +585,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 now: now_ms(),
                             };
                             command::execute(&mut cx, args);
-                            if durable.is_some() {
-                                note_aof_offset(&mut aof_offset);
-                            }
-                            if quorum {
-                                acks.extend(crate::cluster::replication::take_pending());
+                            if let Some(m) = before {
+                                receipt.merge(m.receipt(node));
                             }
                             client.repaired = false;
                         }
@@ -644,10 +629,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             info.last_cmd
                 .store(c as *const Command as usize, Ordering::Relaxed);
         }
-        if quorum {
-            wait_replicas(node, &mut out, &writes, &mut acks).await;
-        }
-        make_durable(node, &mut out, &mut writes, &mut aof_offset).await;
+        settle_replies(node, &mut out, &mut writes, &mut receipt).await;
         busy_poll::activity();
         // Let the other connections made ready by the same poll read their requests first, so
         // replies leave together (as Redis writes them all before sleeping): clients then get
@@ -678,22 +660,36 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let _ = stream.shutdown().await;
 }
 
-/// Under `consistency_level: quorum|all`, holds the replies until enough replicas acknowledged
-/// this batch's writes; on timeout the write replies become -TRYAGAIN (the write is applied
-/// here and possibly on some replicas; retrying it is safe, the newest write wins).
-async fn wait_replicas(
+/// Holds the batch's write replies until their writes are settled (fsynced under `appendfsync
+/// always`, acknowledged under `quorum`/`all`, sharing the fsync and the acknowledgements with
+/// every other client's writes). When that fails, the write replies become the error: MISCONF
+/// (the data stays in memory, queued for the disk, but is not acknowledged) or TRYAGAIN (the
+/// write is applied here and possibly on some replicas; retrying is safe, the newest wins).
+async fn settle_replies(
     node: &Node,
     out: &mut Out,
-    writes: &[(usize, usize)],
-    acks: &mut Vec<(Arc<crate::cluster::replication::Peer>, u64)>,
+    writes: &mut Vec<(usize, usize)>,
+    receipt: &mut write::Receipt,
 ) {
-    let pending = std::mem::take(acks);
+    let r = std::mem::take(receipt);
     if writes.is_empty() {
         return;
     }
-    if let Err(msg) = node.cluster.wait_acks(pending).await {
-        replace_segments(out, writes, &msg);
+    let settled =
+        match busy_poll::waiting(write::durable(node, r.aof, write::WaitOn::IoThread)).await {
+            Ok(()) => write::acknowledged(node, r).await,
+            Err(e) => Err(e),
+        };
+    if let Err(e) = settled {
+        replace_segments(out, writes, &e.to_string());
     }
+    writes.clear();
+}
+
+/// Whether a command is a client's write (internal commands between nodes settle nothing).
+fn is_write(args: &crate::resp::Args<'_>) -> bool {
+    command::table::lookup(&args[0])
+        .is_some_and(|c| c.has(command::table::WRITE) && !c.has(command::table::INTERNAL))
 }
 
 /// Replaces the replies at `segments` (start, end) of `out` with the error `msg`.
@@ -769,46 +765,6 @@ async fn forward(
             }
         }
     }
-}
-
-/// Notes where the AOF record of the command just run ends. Taken right after the command,
-/// with nothing in between: other connections of the thread run at every await.
-#[inline]
-fn note_aof_offset(offset: &mut u64) {
-    let at = crate::persist::aof::take_thread_offset();
-    if at > 0 {
-        *offset = at;
-    }
-}
-
-/// Under `appendfsync always`, holds the replies until the records of this batch's writes are
-/// fsynced (sharing the fsync with every other client's writes). If the AOF cannot be written,
-/// the write replies become MISCONF errors: the data stays in memory and queued for the disk,
-/// but it is not acknowledged.
-async fn make_durable(
-    node: &Node,
-    out: &mut Out,
-    writes: &mut Vec<(usize, usize)>,
-    offset: &mut u64,
-) {
-    let offset = std::mem::take(offset);
-    let aof = node
-        .persistence
-        .as_ref()
-        .filter(|p| p.sync_always())
-        .and_then(|p| p.aof());
-    if let Some(aof) = aof
-        && offset > 0
-        && !busy_poll::waiting(aof.wait_durable_local(offset)).await
-    {
-        let msg = node
-            .persistence
-            .as_ref()
-            .and_then(|p| p.refuses_writes())
-            .unwrap_or_else(|| "MISCONF Errors writing to the AOF file".to_string());
-        replace_segments(out, writes, &msg);
-    }
-    writes.clear();
 }
 
 fn apply_reply_mode(client: &mut ClientState, out: &mut Out, mark: usize, mode_before: ReplyMode) {

@@ -34,6 +34,12 @@ pub enum Error {
     Oom,
     #[error("LOADING Redis is loading the dataset in memory")]
     Loading,
+    /// The disk refuses the AOF's writes (the text is Redis's `-MISCONF ...` line).
+    #[error("{0}")]
+    Misconf(String),
+    /// Too few replicas acknowledged a write in time (`-TRYAGAIN ...`).
+    #[error("{0}")]
+    TryAgain(String),
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     /// An internal command from a connection that is not an authenticated peer.
@@ -63,8 +69,8 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Error::WrongType => 409,
-            Error::Oom => 507,
-            Error::Loading => 503,
+            Error::Oom | Error::Misconf(_) => 507,
+            Error::Loading | Error::TryAgain(_) => 503,
             Error::NoAuth => 401,
             Error::PeersOnly => 403,
             Error::NoSuchKey => 404,

@@ -15,3 +15,4 @@ pub mod resp;
 pub mod store;
 pub mod telemetry;
 pub mod util;
+pub mod write;

@@ -15,13 +15,12 @@ use tokio::sync::Notify;
 use crate::config::Config;
 use crate::connection::{self, Clients};
 use crate::persist::Persistence;
-use crate::store::mutation::{Bus, MutationSink};
 use crate::store::Store;
+use crate::store::mutation::{Bus, MutationSink};
 
 /// Shards per database: enough that two cores rarely meet on one lock, few enough that an
 /// empty database costs little.
 pub const SHARDS: usize = 64;
-
 
 /// Settings that CONFIG SET may change while the node runs.
 pub struct Settings {
@@ -309,7 +308,7 @@ impl Node {
         store.set_cache_defaults(c.clone());
         store.configure_store(store.default_store(), &default_spec);
         for spec in config.stores.iter().filter(|s| s.name != "default") {
-            if let Err(why) = store.define_store(spec, true) {
+            if let Err(why) = store.define_store(spec, true, None) {
                 tracing::error!(component = "store", store = %spec.name, reason = %why, "store not created");
             }
         }

@@ -8,8 +8,8 @@ use hypercache::command;
 use hypercache::config::{Config, PersistenceStrategy};
 use hypercache::connection::ClientState;
 use hypercache::node::Node;
-use hypercache::store::mutation::{MutationSink, Origin, OwnedMutation, OwnedOp, RecordingSink};
 use hypercache::resp::{Out, Protocol};
+use hypercache::store::mutation::{MutationSink, Origin, OwnedMutation, OwnedOp, RecordingSink};
 use hypercache::store::{Access, Value};
 
 const NOW: u64 = 1_700_000_000_000;

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use common::cluster::{TestCluster, peer_conn};
 use common::http::request;
 use common::{Raw, Server};
-use hypercache::store::stamp::Stamp;
 use hypercache::persist::codec;
-use hypercache::store::mutation::{Mutation, Op, Origin};
 use hypercache::store::ValueRef;
+use hypercache::store::mutation::{Mutation, Op, Origin};
+use hypercache::store::stamp::Stamp;
 
 /// A process's resident set (VmRSS) or its peak (VmHWM), in MB.
 fn mem_mb(pid: u32, field: &str) -> u64 {
@@ -66,6 +66,7 @@ fn set_record<'a>(key: &'a [u8], value: &'a [u8], lamport: u64) -> Mutation<'a> 
             node: hypercache::store::stamp::nodes::hash("test-probe"),
         },
         origin: Origin::Local,
+        trace: None,
         op: Op::Set {
             key,
             value: ValueRef::Str(value),
@@ -224,6 +225,7 @@ fn a_swapdb_record_for_a_missing_database_is_refused_and_the_node_stays_up() {
             node: hypercache::store::stamp::nodes::hash("test-probe"),
         },
         origin: Origin::Local,
+        trace: None,
         op: Op::SwapDb { other: 0 },
     };
     let same = Mutation {
@@ -1096,6 +1098,7 @@ fn a_change_to_a_version_a_replica_never_saw_makes_it_fetch_the_value() {
             node: hypercache::store::stamp::nodes::hash("node-1"),
         },
         origin: Origin::Local,
+        trace: None,
         op: Op::Splice {
             key: b"k",
             offset: 0,

@@ -18,11 +18,11 @@ use parking_lot::RwLock;
 
 use crate::config::{Config, ConsistencyLevel};
 use crate::node::Node;
-use crate::util::time::now_ms;
 use crate::persist::codec;
-use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::Value;
+use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::stamp::{Stamp, nodes};
+use crate::util::time::now_ms;
 use membership::{Faults, Member, Membership, SelfInfo};
 use replication::{Peer, Replicator};
 use ring::Ring;
@@ -101,16 +101,15 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn new(config: &Config) -> Arc<Cluster> {
-        nodes::register(&config.node.id);
+        nodes::register_local(&config.node.id);
         let rf = config.cluster.replication_factor.map(|r| r as usize);
-        let track = config.cluster.consistency_level != ConsistencyLevel::Eventual;
         let auth = Arc::new(auth::PeerAuth::new(&config.node.id, peer_secret(config)));
         Arc::new(Cluster {
             node_id: config.node.id.clone(),
             max_clock_skew: config.cluster.max_clock_skew,
             consistency: config.cluster.consistency_level,
             write_timeout: config.cluster.write_timeout,
-            replicator: Replicator::new(&config.node.id, rf, track, auth),
+            replicator: Replicator::new(&config.node.id, rf, auth),
             faults: Arc::default(),
             stats: ClusterStats::default(),
             pool: Arc::default(),
@@ -590,6 +589,7 @@ impl Version {
             db,
             stamp: self.stamp,
             origin: Origin::Peer,
+            trace: None,
             op,
         };
         let r = node

@@ -9,7 +9,6 @@
 //! [`MAX_BACKLOG`] behind loses its backlog and is marked for anti-entropy instead of making
 //! writers wait.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -29,28 +28,9 @@ pub const MAX_BACKLOG: usize = 256 << 20;
 /// How often a sender drains its buffer.
 const DRAIN_EVERY: Duration = Duration::from_millis(1);
 
-thread_local! {
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    /// Peers this thread's writes went to since it last asked, with the offset to wait for
-    /// (for quorum and all consistency).
-    static PENDING: RefCell<Vec<(Arc<Peer>, u64)>> = const { RefCell::new(Vec::new()) };
-    /// How many peer streams this thread's writes were queued on since it last asked.
-    static QUEUED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-    /// The correlation id of the HTTP request whose writes this thread is publishing.
-    static CORRELATION: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
 /// Payload tag of a marker record: the correlation id of the mutation record that follows it.
 /// Only the replication stream carries it (the AOF does not), and peers log it.
 pub const CORRELATION_TAG: u8 = 0xC0;
-
-/// Runs `f` with `id` attached to every mutation it publishes to peers.
-pub fn with_correlation<R>(id: &str, f: impl FnOnce() -> R) -> R {
-    CORRELATION.with(|c| *c.borrow_mut() = Some(id.to_string()));
-    let r = f();
-    CORRELATION.with(|c| *c.borrow_mut() = None);
-    r
-}
 
 /// The correlation id a marker payload carries, or None when it is not a marker.
 pub fn correlation_of(payload: &[u8]) -> Option<&[u8]> {
@@ -60,16 +40,6 @@ pub fn correlation_of(payload: &[u8]) -> Option<&[u8]> {
     }
     let mut r = codec::Reader::new(rest);
     r.bytes().ok()
-}
-
-/// Takes the (peer, offset) pairs of the writes this thread published since the last call.
-pub fn take_pending() -> Vec<(Arc<Peer>, u64)> {
-    PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()))
-}
-
-/// How many peer streams this thread's writes were queued on since the last call.
-pub fn take_queued() -> usize {
-    QUEUED.with(|q| q.replace(0))
 }
 
 /// A replica this node streams to.
@@ -84,6 +54,8 @@ pub struct Peer {
     /// Records were dropped (backlog too long): the peer needs anti-entropy.
     pub overflowed: AtomicBool,
     pub connected: AtomicBool,
+    /// The logical offset of the last record queued (`buf.end`, readable without the lock).
+    queued: AtomicU64,
     pub sent_records: AtomicU64,
     /// Bytes of record batches written to the peer (resends included).
     pub sent_bytes: AtomicU64,
@@ -109,6 +81,7 @@ impl Peer {
             stopped: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
             connected: AtomicBool::new(false),
+            queued: AtomicU64::new(0),
             sent_records: AtomicU64::new(0),
             sent_bytes: AtomicU64::new(0),
             sent_batches: AtomicU64::new(0),
@@ -119,20 +92,37 @@ impl Peer {
         *self.addr.read()
     }
 
-    /// Appends one record; returns the offset just past it.
-    fn push(&self, record: &[u8]) -> u64 {
+    /// Encodes one record (after its correlation marker, if it carries one) straight into the
+    /// peer's buffer; returns the offset just past it. Each peer's copy is encoded on its own,
+    /// which copies the value as often as copying one encoding would, with no buffer between.
+    fn append(&self, m: &Mutation<'_>) -> u64 {
         let mut b = self.buf.lock();
-        if b.bytes.len() + record.len() > MAX_BACKLOG {
+        if b.bytes.len() > MAX_BACKLOG {
             if !self.overflowed.swap(true, Ordering::Relaxed) {
                 tracing::warn!(component = "replication", action = "overflow", peer = %self.node_id, "peer is too far behind; dropping its backlog, anti-entropy will repair it");
             }
             b.bytes.clear();
             b.records = 0;
         }
-        b.bytes.extend_from_slice(record);
+        let before = b.bytes.len();
+        if let Some(id) = m.trace {
+            codec::frame_unsealed(&mut b.bytes, |p| {
+                p.push(CORRELATION_TAG);
+                codec::put_bytes(p, id.as_bytes());
+            });
+        }
+        codec::encode_mutation_unsealed(&mut b.bytes, m);
         b.records += 1;
-        b.end += record.len() as u64;
+        b.end += (b.bytes.len() - before) as u64;
+        self.queued.store(b.end, Ordering::Release);
         b.end
+    }
+
+    /// The logical offset of the last record queued; a write's record is covered by the
+    /// acknowledgement of any offset read after it was published.
+    #[inline]
+    pub fn queued(&self) -> u64 {
+        self.queued.load(Ordering::Acquire)
     }
 
     fn take(&self, into: &mut Vec<u8>) -> (u64, u64) {
@@ -148,11 +138,6 @@ impl Peer {
     pub fn backlog(&self) -> usize {
         self.buf.lock().bytes.len()
     }
-
-    /// The logical offset of the last record queued.
-    pub fn queued_end(&self) -> u64 {
-        self.buf.lock().end
-    }
 }
 
 /// The replication sink and the set of peers.
@@ -161,7 +146,6 @@ pub struct Replicator {
     /// This node's identity towards peers (the handshake every peer connection opens with).
     pub auth: Arc<super::auth::PeerAuth>,
     rf: Option<usize>,
-    track_acks: bool,
     peers: RwLock<HashMap<String, Arc<Peer>>>,
     /// `peers.len()`, kept beside it so that every write and command of a node without
     /// peers can skip the lock (changed only under the write lock).
@@ -176,14 +160,12 @@ impl Replicator {
     pub fn new(
         self_id: &str,
         rf: Option<usize>,
-        track_acks: bool,
         auth: Arc<super::auth::PeerAuth>,
     ) -> Arc<Replicator> {
         Arc::new(Replicator {
             self_id: self_id.to_string(),
             auth,
             rf,
-            track_acks,
             peers: RwLock::new(HashMap::new()),
             peer_count: AtomicUsize::new(0),
             ring: RwLock::new(Arc::new(Ring::new(vec![self_id.to_string()]))),
@@ -301,9 +283,7 @@ impl Replicator {
 
     /// Queues an already-stamped record for one peer (anti-entropy pushes).
     pub fn send_to(&self, peer: &Peer, m: &Mutation<'_>) {
-        let mut rec = Vec::new();
-        codec::encode_mutation_unsealed(&mut rec, m);
-        peer.push(&rec);
+        peer.append(m);
     }
 }
 
@@ -341,26 +321,9 @@ impl MutationSink for Replicator {
                 _ => peers.values().cloned().collect::<Vec<_>>(),
             }
         };
-        SCRATCH.with(|s| {
-            let mut rec = s.borrow_mut();
-            rec.clear();
-            CORRELATION.with(|c| {
-                if let Some(id) = c.borrow().as_deref() {
-                    codec::frame_unsealed(&mut rec, |p| {
-                        p.push(CORRELATION_TAG);
-                        codec::put_bytes(p, id.as_bytes());
-                    });
-                }
-            });
-            codec::encode_mutation_unsealed(&mut rec, m);
-            QUEUED.with(|q| q.set(q.get() + targets.len()));
-            for p in targets {
-                let end = p.push(&rec);
-                if self.track_acks {
-                    PENDING.with(|q| q.borrow_mut().push((p, end)));
-                }
-            }
-        });
+        for p in targets {
+            p.append(m);
+        }
     }
 }
 

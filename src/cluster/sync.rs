@@ -9,15 +9,17 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::client::{self, Reply};
-use crate::store::stamp::{Stamp, nodes};
 use super::replication::Peer;
 use super::{Cluster, REPAIR_TIMEOUT, Version};
 use crate::node::Node;
-use crate::util::time::now_ms;
 use crate::store::mutation::{Mutation, Op, Origin};
+use crate::store::stamp::{Stamp, nodes};
+use crate::util::time::now_ms;
 
 pub const PERIOD: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a pass waits for the stream to deliver what it already carries.
+const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// Result of one pass.
 #[derive(Debug, Default, Clone, Copy)]
@@ -79,6 +81,7 @@ pub async fn sync_once(
         return Err(std::io::Error::other("partitioned"));
     }
     let mut pass = Pass::default();
+    let cut = stream_cut(node, peer).await;
     let mut conn = client::PeerConn::connect(addr, CALL_TIMEOUT, &cluster.replicator.auth).await?;
     let me = cluster.node_id.clone();
     // Store definitions first, through the stream, so the peer has somewhere to put the data.
@@ -89,6 +92,7 @@ pub async fn sync_once(
                 db: 0,
                 stamp: node.store.bus().next_stamp(),
                 origin: crate::store::mutation::Origin::Local,
+                trace: None,
                 op: crate::store::mutation::Op::CreateStore {
                     name: name.as_bytes(),
                     spec: spec.as_bytes(),
@@ -167,8 +171,13 @@ pub async fn sync_once(
                     pass.pulled += 1;
                 }
             }
-            // Push what we have newer, through the replication stream.
+            // Push what we have newer, through the replication stream — unless the stream
+            // itself is carrying it: a whole value pushed for a key being changed by small
+            // splices would multiply the bytes a write sends.
             for (k, ls, _) in &local_versions {
+                if cut.is_some_and(|c| ls.lamport > c) {
+                    continue;
+                }
                 let newer = remote_versions
                     .get(k)
                     .is_none_or(|rs| nodes::newer(*ls, *rs));
@@ -187,6 +196,32 @@ pub async fn sync_once(
         .sync_keys_pushed
         .fetch_add(pass.pushed as u64, Ordering::Relaxed);
     Ok(pass)
+}
+
+/// The Lamport time up to which the stream has delivered what it carries: versions stamped
+/// later were queued for the peer after this pass began and are the stream's to deliver (a
+/// later pass pushes them if the stream fails — an overflow sets the flag that runs one).
+/// `None` when the stream dropped records, so every newer version is pushed.
+///
+/// Waits (bounded) for the peer to acknowledge what is queued, so versions written just
+/// before the pass are not pushed a second time either.
+async fn stream_cut(node: &Node, peer: &Peer) -> Option<u64> {
+    if peer.overflowed.load(Ordering::Relaxed) {
+        return None;
+    }
+    let cut = node.store.bus().clock().now();
+    let queued = peer.queued();
+    let _ = tokio::time::timeout(SETTLE_WAIT, async {
+        loop {
+            let changed = peer.acked_changed.notified();
+            if peer.acked.load(Ordering::Acquire) >= queued {
+                return;
+            }
+            changed.await;
+        }
+    })
+    .await;
+    (!peer.overflowed.load(Ordering::Relaxed)).then_some(cut)
 }
 
 async fn timeout<T>(
@@ -220,6 +255,7 @@ fn push(node: &Node, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> boo
             db,
             stamp,
             origin: Origin::Local,
+            trace: None,
             op,
         },
     );

@@ -4,13 +4,13 @@
 use std::sync::atomic::Ordering;
 
 use super::{Ctx, int_arg};
-use crate::store::stamp::nodes;
 use crate::cluster::replication;
-use crate::store::digest::{RANGES, range_of};
 use crate::error::{Error, Result};
 use crate::persist::codec;
-use crate::store::mutation::Origin;
 use crate::resp::Args;
+use crate::store::digest::{RANGES, range_of};
+use crate::store::mutation::Origin;
+use crate::store::stamp::nodes;
 use crate::store::{Access, Applied};
 
 fn db_arg(cx: &Ctx<'_>, a: &[u8]) -> Result<u32> {

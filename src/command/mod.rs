@@ -164,39 +164,38 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             "DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.",
         ));
     }
-    if let Some(p) = &cx.node.persistence {
-        if p.is_loading() && !cmd.has(table::LOADING) {
+    if cmd.has(table::WRITE) {
+        let grows = cmd
+            .has(table::DENYOOM)
+            .then(|| args.iter().skip(1).map(|a| a.len() as u64).sum());
+        let intent = crate::write::Intent {
+            db: cx.client.db,
+            while_loading: cmd.has(table::LOADING),
+            grows,
+        };
+        crate::write::admit(cx.node, intent, cx.now)?;
+    } else {
+        if !cmd.has(table::LOADING) && cx.node.is_loading() {
             return Err(Error::Loading);
         }
-        // As Redis: while the disk refuses our data, writes (and PING) get MISCONF.
-        if (cmd.has(table::WRITE) || cmd.name == "ping")
-            && let Some(msg) = p.refuses_writes()
+        // As Redis: while the disk refuses our data, PING gets MISCONF as writes do.
+        if cmd.name == "ping"
+            && let Some(msg) = cx
+                .node
+                .persistence
+                .as_ref()
+                .and_then(|p| p.refuses_writes())
         {
-            return Err(Error::coded(msg));
+            return Err(Error::Misconf(msg));
         }
-    }
-    // The store this client selected was deleted meanwhile.
-    if cx.client.db & crate::store::NAMED != 0
-        && (cmd.has(table::WRITE) || cmd.has(table::READONLY))
-        && cx.node.store.find(cx.client.db).is_none()
-    {
-        return Err(Error::msg(
-            "the selected store no longer exists (SELECT another)",
-        ));
-    }
-    // As Redis's performEvictions: make room before a write that may grow memory.
-    if cmd.has(table::DENYOOM) {
-        let store = &cx.node.store;
-        if store.make_room(cx.client.db, cx.now).is_err() {
-            return Err(Error::Oom);
-        }
-        // What the arguments will add, at most: a value larger than the room left is
-        // refused before it is stored.
-        if store.limited(cx.client.db) {
-            let incoming: u64 = args.iter().skip(1).map(|a| a.len() as u64).sum();
-            if store.reserve(cx.client.db, incoming, cx.now).is_err() {
-                return Err(Error::Oom);
-            }
+        // The store this client selected was deleted meanwhile.
+        if cmd.has(table::READONLY)
+            && cx.client.db & crate::store::NAMED != 0
+            && cx.node.store.find(cx.client.db).is_none()
+        {
+            return Err(Error::msg(
+                "the selected store no longer exists (SELECT another)",
+            ));
         }
     }
     let Some(handler) = cmd.handler else {

@@ -443,9 +443,12 @@ fn reserve_growth(cx: &Ctx<'_>, key: &[u8], new_len: impl FnOnce(u64) -> u64) ->
         })
         .unwrap_or(0) as u64;
     let growth = new_len(cur).saturating_sub(cur);
-    store
-        .reserve(cx.client.db, growth, cx.now)
-        .map_err(|_| Error::Oom)
+    let intent = crate::write::Intent {
+        db: cx.client.db,
+        while_loading: false,
+        grows: Some(growth),
+    };
+    crate::write::admit(cx.node, intent, cx.now)
 }
 
 pub fn append(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {

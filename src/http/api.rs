@@ -20,8 +20,8 @@ use utoipa::ToSchema;
 
 use super::{AppState, CorrelationId, error};
 use crate::node::Node;
-use crate::util::time::now_ms;
 use crate::store::{Access, Value, ValueRef};
+use crate::util::time::now_ms;
 
 #[derive(Serialize, ToSchema)]
 pub struct ErrorResponse {
@@ -220,45 +220,21 @@ pub struct DeleteResponse {
     pub correlation_id: String,
 }
 
-/// The error a write gets while the node cannot take writes.
-fn write_refused(n: &Node) -> Option<(StatusCode, String)> {
-    if n.is_loading() {
-        return Some((
-            StatusCode::SERVICE_UNAVAILABLE,
-            "LOADING Redis is loading the dataset in memory".into(),
-        ));
-    }
-    n.persistence
-        .as_ref()
-        .and_then(|p| p.refuses_writes())
-        .map(|m| (StatusCode::INSUFFICIENT_STORAGE, m))
+/// The JSON error for a typed error: the same text as over RESP, with its HTTP status.
+pub(super) fn error_of(n: &Node, e: &crate::error::Error, cid: &CorrelationId) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    error(status, &e.to_string(), n, cid)
 }
 
-/// Makes this thread's last write durable and acknowledged as the configured policies ask.
-pub(super) async fn settle(n: &Node) -> Result<bool, (StatusCode, String)> {
-    let offset = crate::persist::aof::take_thread_offset();
-    if let Some(aof) = n
-        .persistence
-        .as_ref()
-        .filter(|p| p.sync_always())
-        .and_then(|p| p.aof())
-        && offset > 0
-        && !aof.wait_durable(offset).await
-    {
-        let msg = n
-            .persistence
-            .as_ref()
-            .and_then(|p| p.refuses_writes())
-            .unwrap_or_else(|| "MISCONF Errors writing to the AOF file".into());
-        return Err((StatusCode::INSUFFICIENT_STORAGE, msg));
-    }
-    let pending = crate::cluster::replication::take_pending();
-    let replicated = crate::cluster::replication::take_queued() > 0;
-    if n.cluster.consistency != crate::config::ConsistencyLevel::Eventual
-        && let Err(msg) = n.cluster.wait_acks(pending).await
-    {
-        return Err((StatusCode::SERVICE_UNAVAILABLE, msg));
-    }
+/// Settles a write made since `mark` (durable and acknowledged as the configured policies
+/// ask); true when it was queued for a replica.
+pub(super) async fn settle(
+    n: &Node,
+    mark: crate::write::Mark,
+) -> Result<bool, crate::error::Error> {
+    let receipt = mark.receipt(n);
+    let replicated = receipt.replicated;
+    crate::write::settle(n, receipt, crate::write::WaitOn::Any).await?;
     Ok(replicated)
 }
 
@@ -375,18 +351,13 @@ pub async fn put_in(
         }
     }
     let ttl_ms = ttl_ms.or(n.store.keyspace(db).default_ttl(&n.config.cache));
-    if let Some((status, msg)) = write_refused(n) {
-        return error(status, &msg, n, &cid);
-    }
-    if n.store.make_room(db, now).is_err()
-        || (n.store.limited(db) && n.store.reserve(db, body.len() as u64, now).is_err())
-    {
-        return error(
-            StatusCode::INSUFFICIENT_STORAGE,
-            &crate::error::Error::Oom.to_string(),
-            n,
-            &cid,
-        );
+    let intent = crate::write::Intent {
+        db,
+        while_loading: false,
+        grows: Some(body.len() as u64),
+    };
+    if let Err(e) = crate::write::admit(n, intent, now) {
+        return error_of(n, &e, &cid);
     }
     let stored = if value.starts_with('"') {
         match serde_json::from_str::<std::borrow::Cow<'_, str>>(value) {
@@ -413,14 +384,15 @@ pub async fn put_in(
         );
     }
     let expire_at = ttl_ms.map_or(0, |t| now + t);
-    crate::cluster::replication::with_correlation(&cid.0, || {
-        n.store
-            .with_key(db, &key, now, Access::Write, |k| k.set(stored, expire_at));
-    });
+    let mark = crate::write::Mark::take(n, true);
+    n.store
+        .with_key_traced(db, &key, now, Access::Write, Some(&cid.0), |k| {
+            k.set(stored, expire_at)
+        });
     tracing::debug!(component = "http", action = "set", key = %lossy(&key), "key set");
-    let replicated = match settle(n).await {
+    let replicated = match settle(n, mark).await {
         Ok(r) => r,
-        Err((status, msg)) => return error(status, &msg, n, &cid),
+        Err(e) => return error_of(n, &e, &cid),
     };
     // Echoed only when small: a big value is not sent back to the one who just sent it.
     let echo = (value.len() <= ECHO_MAX)
@@ -494,12 +466,7 @@ pub async fn get_in(
         return super::forward::relay(n, &cid, headers, t, "GET", path_of(uri), b"").await;
     }
     if n.is_loading() {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "LOADING Redis is loading the dataset in memory",
-            n,
-            &cid,
-        );
+        return error_of(n, &crate::error::Error::Loading, &cid);
     }
     let mut local = true;
     let now = now_ms();
@@ -582,10 +549,15 @@ pub async fn delete_in(
     if let Some(t) = super::forward::target(n, headers, db, &key) {
         return super::forward::relay(n, &cid, headers, t, "DELETE", path_of(uri), b"").await;
     }
-    if let Some((status, msg)) = write_refused(n) {
-        return error(status, &msg, n, &cid);
-    }
     let now = now_ms();
+    let intent = crate::write::Intent {
+        db,
+        while_loading: false,
+        grows: None,
+    };
+    if let Err(e) = crate::write::admit(n, intent, now) {
+        return error_of(n, &e, &cid);
+    }
     if n.cluster.has_peers()
         && !n
             .store
@@ -593,14 +565,16 @@ pub async fn delete_in(
     {
         n.cluster.repair(n, db, &key).await;
     }
-    let existed = crate::cluster::replication::with_correlation(&cid.0, || {
-        n.store
-            .with_key(db, &key, now_ms(), Access::Write, |k| k.delete().is_some())
-    });
+    let mark = crate::write::Mark::take(n, true);
+    let existed = n
+        .store
+        .with_key_traced(db, &key, now_ms(), Access::Write, Some(&cid.0), |k| {
+            k.delete().is_some()
+        });
     tracing::debug!(component = "http", action = "delete", key = %lossy(&key), existed, "key deleted");
-    let replicated = match settle(n).await {
+    let replicated = match settle(n, mark).await {
         Ok(r) => r,
-        Err((status, msg)) => return error(status, &msg, n, &cid),
+        Err(e) => return error_of(n, &e, &cid),
     };
     Json(DeleteResponse {
         success: true,
@@ -821,7 +795,7 @@ pub async fn cluster_status(
                 queue_bytes: p.backlog(),
                 sent_records: p.sent_records.load(Ordering::Relaxed),
                 acknowledged_offset: p.acked.load(Ordering::Relaxed),
-                queued_offset: p.queued_end(),
+                queued_offset: p.queued(),
             })
             .collect(),
         correlation_id: cid.0,

@@ -9,8 +9,8 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{AppState, CorrelationId, error};
 use crate::node::Node;
-use crate::util::time::now_ms;
 use crate::store::Access;
+use crate::util::time::now_ms;
 
 #[derive(Deserialize, IntoParams)]
 pub struct StoreQuery {

@@ -198,9 +198,8 @@ pub async fn create(
             &cid,
         );
     }
-    let ks = match crate::cluster::replication::with_correlation(&cid.0, || {
-        n.store.define_store(&spec, false)
-    }) {
+    let mark = crate::write::Mark::take(n, true);
+    let ks = match n.store.define_store(&spec, false, Some(&cid.0)) {
         Ok(ks) => ks,
         Err(why) => {
             return error(StatusCode::CONFLICT, &format!("name: {why}"), n, &cid);
@@ -208,8 +207,8 @@ pub async fn create(
     };
     tracing::info!(component = "store", action = "create", store = %spec.name, "store created");
     let info = info_of(n, ks);
-    if let Err((status, msg)) = api::settle(n).await {
-        return error(status, &msg, n, &cid);
+    if let Err(e) = api::settle(n, mark).await {
+        return api::error_of(n, &e, &cid);
     }
     (
         StatusCode::CREATED,
@@ -306,7 +305,8 @@ pub async fn delete(
 ) -> Response {
     let n = &st.node;
     let (name, _) = split(&uri);
-    let r = crate::cluster::replication::with_correlation(&cid.0, || n.store.delete_store(&name));
+    let mark = crate::write::Mark::take(n, true);
+    let r = n.store.delete_store(&name, Some(&cid.0));
     match r {
         Ok(()) => {}
         Err("not found") => return not_found(n, &name, &cid),
@@ -320,8 +320,8 @@ pub async fn delete(
         }
     }
     tracing::info!(component = "store", action = "delete", store = %name, "store deleted");
-    if let Err((status, msg)) = api::settle(n).await {
-        return error(status, &msg, n, &cid);
+    if let Err(e) = api::settle(n, mark).await {
+        return api::error_of(n, &e, &cid);
     }
     Json(DeleteStoreResponse {
         success: true,

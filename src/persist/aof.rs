@@ -8,7 +8,6 @@
 //! that waiting clients watch. Clients that wrote in the meantime share that one fsync, so
 //! throughput grows with the number of clients. `everysec` fsyncs once a second; `no` never.
 
-use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -23,8 +22,6 @@ use crate::persist::codec::{self, AOF_MAGIC, FORMAT_VERSION, FileHeader};
 use crate::store::mutation::{Mutation, MutationSink, Origin};
 
 thread_local! {
-    /// The AOF offset just past the last record this thread appended.
-    static LAST_APPENDED: Cell<u64> = const { Cell::new(0) };
     /// Connections of this I/O thread waiting for durability wait here; the thread's relay
     /// task wakes them. Waking many tasks from the writer thread directly would cost one
     /// cross-thread wake-up (a syscall) per task and per fsync; this way it is one per thread.
@@ -37,12 +34,6 @@ const WAKE_AT: usize = 1 << 20;
 const SPIN_AFTER_ROUND: Duration = Duration::from_micros(200);
 /// How often the writer drains the buffer when nobody is waiting for durability.
 const DRAIN_EVERY: Duration = Duration::from_millis(1);
-
-/// Takes (and clears) the offset of the last record this thread appended since the last call,
-/// 0 when it appended none.
-pub fn take_thread_offset() -> u64 {
-    LAST_APPENDED.with(|c| c.replace(0))
-}
 
 /// The name of generation `seq`'s AOF file.
 pub fn file_name(seq: u64) -> String {
@@ -203,6 +194,13 @@ impl Aof {
         s
     }
 
+    /// The logical offset just past the last record appended: a write's records are covered
+    /// by any offset read after they were published.
+    #[inline]
+    pub fn published(&self) -> u64 {
+        self.shared.published.load(Ordering::Acquire)
+    }
+
     pub fn durable(&self) -> u64 {
         self.shared.durable.load(Ordering::Acquire)
     }
@@ -287,7 +285,6 @@ impl MutationSink for Aof {
             p.asleep = false;
         }
         drop(p);
-        LAST_APPENDED.with(|c| c.set(at));
         if kick {
             self.shared.wake.notify_one();
         }
@@ -547,9 +544,9 @@ fn recover(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::stamp::Stamp;
-    use crate::store::mutation::Op;
     use crate::store::ValueRef;
+    use crate::store::mutation::Op;
+    use crate::store::stamp::Stamp;
 
     fn set(aof: &Aof, n: u64, value: &[u8]) {
         aof.publish(&Mutation {
@@ -559,6 +556,7 @@ mod tests {
                 node: 1,
             },
             origin: Origin::Local,
+            trace: None,
             op: Op::Set {
                 key: format!("k{n}").as_bytes(),
                 value: ValueRef::Str(value),

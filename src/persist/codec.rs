@@ -5,8 +5,8 @@
 //! Integers inside payloads are LEB128 varints (lengths, databases) or fixed 8-byte LE
 //! (stamps, deadlines, i64 values).
 
-use crate::store::stamp::Stamp;
 use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation, OwnedOp};
+use crate::store::stamp::Stamp;
 use crate::store::{Value, ValueRef};
 
 /// Bytes before a record's payload.
@@ -534,6 +534,7 @@ mod tests {
                         node: 1,
                     },
                     origin: Origin::Local,
+                    trace: None,
                     op: Op::Set {
                         key: &key,
                         value: value.as_ref(),

@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::config::{PersistenceConfig, PersistenceStrategy, SyncPolicy};
-use crate::store::mutation::{Mutation, MutationSink, Origin};
 use crate::store::Store;
+use crate::store::mutation::{Mutation, MutationSink, Origin};
 
 pub use aof::Aof;
 
@@ -216,7 +216,13 @@ impl Persistence {
             return Err(SaveError::Io(e));
         }
         self.seq.store(next, Ordering::Release);
-        let result = snapshot::write(store, &self.dir, &self.node_id, next, crate::util::time::now_ms());
+        let result = snapshot::write(
+            store,
+            &self.dir,
+            &self.node_id,
+            next,
+            crate::util::time::now_ms(),
+        );
         match result {
             Ok(info) => {
                 self.changes.fetch_sub(

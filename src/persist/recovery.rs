@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::persist::codec::{self, AOF_MAGIC, DecodeError, FRAME_HEADER, MAX_RECORD};
-use crate::store::mutation::{Mutation, Op, Origin};
 use crate::persist::{aof, snapshot};
 use crate::store::Store;
+use crate::store::mutation::{Mutation, Op, Origin};
 
 /// What recovery found and did.
 #[derive(Debug, Default, Clone)]
@@ -123,6 +123,7 @@ pub fn recover(
                         db: 0,
                         stamp: Default::default(),
                         origin: Origin::Replay,
+                        trace: None,
                         op: Op::FlushAll,
                     },
                     now,

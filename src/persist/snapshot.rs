@@ -14,8 +14,8 @@ use std::time::Instant;
 use crate::persist::codec::{
     self, DecodeError, FORMAT_VERSION, FileHeader, Reader, SNAPSHOT_MAGIC,
 };
-use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation};
 use crate::store::Store;
+use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation};
 
 const END_TAG: u8 = 0xEE;
 
@@ -86,6 +86,7 @@ fn write_inner(
                 db: 0,
                 stamp: Default::default(),
                 origin: Origin::Local,
+                trace: None,
                 op: Op::CreateStore {
                     name: name.as_bytes(),
                     spec: spec.as_bytes(),
@@ -110,6 +111,7 @@ fn write_inner(
                         db,
                         stamp: crate::store::stamp::nodes::unpack(e.stamp()),
                         origin: Origin::Local,
+                        trace: None,
                         op: Op::Set {
                             key: e.key(),
                             value: e.value(),

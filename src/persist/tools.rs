@@ -6,9 +6,9 @@ use std::fs::OpenOptions;
 use std::path::Path;
 
 use crate::persist::codec::{self, AOF_MAGIC, DecodeError};
-use crate::store::mutation::{Origin, OwnedMutation, OwnedOp};
 use crate::persist::snapshot;
 use crate::store::Value;
+use crate::store::mutation::{Origin, OwnedMutation, OwnedOp};
 
 /// Printable form of binary-safe bytes ("..." with escapes, as redis-cli quotes them).
 pub fn quote(b: &[u8]) -> String {

@@ -107,6 +107,9 @@ pub struct Mutation<'a> {
     pub stamp: Stamp,
     pub origin: Origin,
     pub op: Op<'a>,
+    /// The correlation id of the request that made it (HTTP writes): it travels with the
+    /// record to every replica, which logs it. Not part of the AOF.
+    pub trace: Option<&'a str>,
 }
 
 /// An owned copy of a keyed or database effect, for records that outlive the store's lock.
@@ -250,6 +253,7 @@ impl OwnedMutation {
             db: self.db,
             stamp: self.stamp,
             origin: self.origin,
+            trace: None,
             op,
         }
     }
@@ -301,6 +305,11 @@ impl Bus {
     /// can observe is not worth a contended atomic on every write.
     #[inline]
     pub fn emit(&self, db: u32, origin: Origin, op: Op<'_>) {
+        self.emit_traced(db, origin, op, None);
+    }
+
+    /// [`Bus::emit`] for a change a request with a correlation id made.
+    pub fn emit_traced(&self, db: u32, origin: Origin, op: Op<'_>, trace: Option<&str>) {
         if self.sinks.is_empty() {
             return;
         }
@@ -309,6 +318,7 @@ impl Bus {
             db,
             stamp,
             origin,
+            trace,
             op,
         });
     }

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::store::stamp::{Stamp, nodes};
 use crate::store::mutation::{Bus, Mutation, Op, Origin};
+use crate::store::stamp::{Stamp, nodes};
 
 use super::evict::AccessMode;
 
@@ -158,6 +158,7 @@ impl Shard {
             db,
             stamp,
             origin: Origin::Local,
+            trace: None,
             op: Op::Evicted { key: e.key() },
         });
     }
@@ -206,6 +207,7 @@ impl Shard {
             now,
             mode,
             tombstones,
+            ..
         } = *at;
         let mut idx = match self.filter.as_mut() {
             // Reads ask the filter first: "definitely absent" skips the table.
@@ -343,6 +345,8 @@ pub(super) struct Scope<'a> {
     pub mode: AccessMode,
     /// Whether removals leave tombstones (in a cluster).
     pub tombstones: bool,
+    /// The correlation id of the request making the changes, carried by their Mutations.
+    pub trace: Option<&'a str>,
 }
 
 /// A value to install: owned, or a string still in the request (copied once, into the entry).
@@ -363,6 +367,7 @@ pub struct KeyRef<'a> {
     now: u64,
     mode: AccessMode,
     tombstones: bool,
+    trace: Option<&'a str>,
 }
 
 impl<'a> KeyRef<'a> {
@@ -385,6 +390,7 @@ impl<'a> KeyRef<'a> {
             now: at.now,
             mode: at.mode,
             tombstones: at.tombstones,
+            trace: at.trace,
         }
     }
 
@@ -440,6 +446,7 @@ impl<'a> KeyRef<'a> {
                 db: self.db,
                 stamp,
                 origin,
+                trace: self.trace,
                 op: Op::Set {
                     key: self.key,
                     value: e.value(),
@@ -548,6 +555,7 @@ impl<'a> KeyRef<'a> {
             db: self.db,
             stamp,
             origin: Origin::Local,
+            trace: self.trace,
             op: Op::Splice {
                 key: self.key,
                 offset,
@@ -575,6 +583,7 @@ impl<'a> KeyRef<'a> {
             db: self.db,
             stamp,
             origin,
+            trace: self.trace,
             op: Op::Splice {
                 key: self.key,
                 offset,
@@ -642,6 +651,7 @@ impl<'a> KeyRef<'a> {
             db: self.db,
             stamp,
             origin,
+            trace: self.trace,
             op: Op::Del { key: self.key },
         });
         e

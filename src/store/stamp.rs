@@ -113,23 +113,26 @@ pub mod nodes {
         h
     }
 
-    thread_local! {
-        /// The last hash looked up and its index: almost every stamp is the local node's,
-        /// and an index never changes once given, so this spares the lock and the hash map.
-        static LAST: std::cell::Cell<(u64, u16)> = const { std::cell::Cell::new((0, 0)) };
+    /// This process's own node and its index: almost every stamp a node packs is its own, and
+    /// an index never changes once given, so this spares the lock and the hash map.
+    static LOCAL: std::sync::OnceLock<(u64, u16)> = std::sync::OnceLock::new();
+
+    /// Registers the node this process runs (the first one registered this way, when tests
+    /// run several in one process).
+    pub fn register_local(node_id: &str) -> u64 {
+        let h = register(node_id);
+        let _ = LOCAL.set((h, index(h)));
+        h
     }
 
     fn index(h: u64) -> u16 {
         if h == 0 {
             return 0;
         }
-        let (last, i) = LAST.get();
-        if last == h {
-            return i;
+        match LOCAL.get() {
+            Some(&(local, i)) if local == h => i,
+            _ => lookup(h),
         }
-        let i = lookup(h);
-        LAST.set((h, i));
-        i
     }
 
     fn lookup(h: u64) -> u16 {

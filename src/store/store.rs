@@ -556,11 +556,13 @@ impl Store {
     }
 
     /// Creates a named store, or reconfigures it, and publishes the change (the AOF records it,
-    /// every peer applies it). `from_config`: declared in the configuration file.
+    /// every peer applies it). `from_config`: declared in the configuration file; `trace`: the
+    /// correlation id of the request that asked.
     pub fn define_store(
         &self,
         spec: &crate::config::StoreConfig,
         from_config: bool,
+        trace: Option<&str>,
     ) -> Result<&Keyspace, String> {
         if spec.name == "default" {
             self.configure_store(&self.default, spec);
@@ -578,20 +580,21 @@ impl Store {
             ks.from_config.store(true, Ordering::Relaxed);
         } else {
             let json = spec.to_json().to_string();
-            self.bus.emit(
+            self.bus.emit_traced(
                 0,
                 Origin::Local,
                 Op::CreateStore {
                     name: spec.name.as_bytes(),
                     spec: json.as_bytes(),
                 },
+                trace,
             );
         }
         Ok(ks)
     }
 
     /// Deletes a named store with its data and publishes it. `Err` names why not.
-    pub fn delete_store(&self, name: &str) -> Result<(), &'static str> {
+    pub fn delete_store(&self, name: &str, trace: Option<&str>) -> Result<(), &'static str> {
         let ks = self.by_name(name).ok_or("not found")?;
         if name == "default" || ks.from_config.load(Ordering::Relaxed) {
             return Err("declared in the configuration file");
@@ -599,12 +602,13 @@ impl Store {
         if !self.drop_store(name) {
             return Err("not found");
         }
-        self.bus.emit(
+        self.bus.emit_traced(
             0,
             Origin::Local,
             Op::DropStore {
                 name: name.as_bytes(),
             },
+            trace,
         );
         Ok(())
     }
@@ -1020,6 +1024,21 @@ impl Store {
         access: Access,
         f: impl FnOnce(&mut KeyRef<'_>) -> R,
     ) -> R {
+        self.with_key_traced(db, key, now, access, None, f)
+    }
+
+    /// [`Store::with_key`] for a request with a correlation id (`trace`), which the changes'
+    /// Mutations carry to the replicas.
+    #[inline]
+    pub fn with_key_traced<R>(
+        &self,
+        db: u32,
+        key: &[u8],
+        now: u64,
+        access: Access,
+        trace: Option<&str>,
+        f: impl FnOnce(&mut KeyRef<'_>) -> R,
+    ) -> R {
         let ks = self.keyspace(db);
         let d = ks.db_or_first(db);
         let h = hash_key(key);
@@ -1030,6 +1049,7 @@ impl Store {
             now,
             mode: ks.access.mode(),
             tombstones: self.tombstones_enabled(),
+            trace,
         };
         let mut k = KeyRef::open(&mut shard, at, key, h, access);
         f(&mut k)
@@ -1638,6 +1658,7 @@ impl Multi<'_> {
             now: self.now,
             mode: self.store.keyspace(db).access.mode(),
             tombstones: self.store.tombstones_enabled(),
+            trace: None,
         };
         KeyRef::open(shard, at, key, h, access)
     }
@@ -1682,6 +1703,7 @@ mod tests {
             db: 0,
             stamp: st(at),
             origin: Origin::Peer,
+            trace: None,
             op: Op::Splice {
                 key,
                 offset,
@@ -1769,6 +1791,7 @@ mod tests {
             db,
             stamp: st,
             origin: Origin::Peer,
+            trace: None,
             op,
         };
         assert_eq!(
