@@ -1,8 +1,11 @@
 //! Commands: the static table, dispatch, and one file per command family.
 
 pub mod cluster;
+pub mod config;
 pub mod connection;
 pub mod cuckoo;
+pub mod info;
+pub mod introspect;
 pub mod key;
 pub mod persistence;
 pub mod server;

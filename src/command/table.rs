@@ -5,7 +5,10 @@
 use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
-use super::{Handler, cluster, connection, cuckoo, key, persistence, server, string};
+use super::{
+    Handler, cluster, config, connection, cuckoo, info, introspect, key, persistence, server,
+    string,
+};
 
 pub const WRITE: u32 = 1 << 0;
 pub const READONLY: u32 = 1 << 1;
@@ -210,9 +213,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("reset", 1, NOSCRIPT | LSF | NO_AUTH | ALLOW_BUSY, CONN, NONE, "connection", "6.2.0", "Resets the connection.", "O(1)", connection::reset),
     container!("client", -2, SENTINEL, "connection", "2.4.0", "A container for client connection commands.", CLIENT_SUBS),
     // server
-    cmd!("info", -1, LOADING | STALE | SENTINEL, DANG, NONE, "server", "1.0.0", "Returns information and statistics about the server.", "O(1)", server::info),
+    cmd!("info", -1, LOADING | STALE | SENTINEL, DANG, NONE, "server", "1.0.0", "Returns information and statistics about the server.", "O(1)", info::info),
     // A container that also answers when called bare (COMMAND = COMMAND INFO of everything).
-    Command { handler: Some(server::command), ..container!("command", -1, LOADING | STALE | SENTINEL, "server", "2.8.13", "Returns detailed information about all commands.", COMMAND_SUBS) },
+    Command { handler: Some(introspect::command), ..container!("command", -1, LOADING | STALE | SENTINEL, "server", "2.8.13", "Returns detailed information about all commands.", COMMAND_SUBS) },
     container!("config", -2, 0, "server", "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
     cmd!("time", 1, LSF, NOACL, NONE, "server", "2.6.0", "Returns the server time.", "O(1)", server::time),
     container!("memory", -2, 0, "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
@@ -269,20 +272,20 @@ static CLIENT_SUBS: &[Command] = &[
 
 #[rustfmt::skip]
 static COMMAND_SUBS: &[Command] = &[
-    cmd!("count", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Returns a count of commands.", "O(1)", server::command_count),
-    cmd!("list", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", server::command_list),
-    cmd!("info", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", server::command_info),
-    cmd!("docs", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", server::command_docs),
-    cmd!("getkeys", -4, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", server::command_getkeys),
-    cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::command_help),
+    cmd!("count", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Returns a count of commands.", "O(1)", introspect::command_count),
+    cmd!("list", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns a list of command names.", "O(N) where N is the total number of Redis commands", introspect::command_list),
+    cmd!("info", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Returns information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", introspect::command_info),
+    cmd!("docs", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", introspect::command_docs),
+    cmd!("getkeys", -4, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", introspect::command_getkeys),
+    cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", introspect::command_help),
 ];
 
 #[rustfmt::skip]
 static CONFIG_SUBS: &[Command] = &[
-    cmd!("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", server::config_get),
-    cmd!("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", server::config_set),
-    cmd!("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Resets the server's statistics.", "O(1)", server::config_resetstat),
-    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::config_help),
+    cmd!("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", config::config_get),
+    cmd!("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", config::config_set),
+    cmd!("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Resets the server's statistics.", "O(1)", config::config_resetstat),
+    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", config::config_help),
 ];
 
 #[rustfmt::skip]
