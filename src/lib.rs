@@ -1,10 +1,10 @@
 //! HyperCache: a Redis-compatible, distributed in-memory cache.
 
 pub mod cli;
+pub mod client;
 pub mod cluster;
 pub mod command;
 pub mod config;
-pub mod connection;
 pub mod error;
 pub mod filter;
 pub mod http;
@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod node;
 pub mod persist;
 pub mod resp;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod util;

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(hypercache::node::run(config)) {
+    match runtime.block_on(hypercache::server::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(component = "node", action = "start", error = %e, "cannot start");

@@ -4,16 +4,16 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use crate::util::atomic::{AtomicEnum, Code};
 use crate::util::time::now_ms;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
+use crate::client::Clients;
 use crate::config::Config;
-use crate::connection::{self, Clients};
 use crate::persist::Persistence;
 use crate::store::Store;
 use crate::store::mutation::{Bus, MutationSink};
@@ -236,10 +236,35 @@ impl Stats {
     }
 }
 
+/// What SHUTDOWN asked for about a last snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownSave {
+    /// Save when snapshots are the only copy of the data.
+    Default,
+    /// SHUTDOWN SAVE.
+    Save,
+    /// SHUTDOWN NOSAVE.
+    NoSave,
+}
+
+impl Code for ShutdownSave {
+    fn code(self) -> u8 {
+        self as u8
+    }
+
+    fn decode(c: u8) -> Self {
+        match c {
+            1 => ShutdownSave::Save,
+            2 => ShutdownSave::NoSave,
+            _ => ShutdownSave::Default,
+        }
+    }
+}
+
 pub struct Node {
     pub config: Config,
     pub settings: Settings,
-    pub store: Store,
+    pub store: Arc<Store>,
     pub clients: Clients,
     pub stats: Stats,
     /// Calls, errors and latency by command.
@@ -252,7 +277,7 @@ pub struct Node {
     /// Membership, the ring, replication.
     pub cluster: Arc<crate::cluster::Cluster>,
     /// What SHUTDOWN asked for: 0 default, 1 SAVE, 2 NOSAVE.
-    pub shutdown_save: std::sync::atomic::AtomicU8,
+    pub shutdown_save: AtomicEnum<ShutdownSave>,
     /// The RESP address actually bound (port 0 resolved).
     pub resp_addr: Mutex<Option<SocketAddr>>,
     /// The HTTP address actually bound.
@@ -317,7 +342,7 @@ impl Node {
         let node = Arc::new(Node {
             settings: Settings::from_config(&config),
             config,
-            store,
+            store: Arc::new(store),
             clients: Clients::default(),
             stats: Stats::default(),
             metrics: Default::default(),
@@ -326,7 +351,7 @@ impl Node {
             run_id,
             persistence,
             cluster,
-            shutdown_save: Default::default(),
+            shutdown_save: AtomicEnum::new(ShutdownSave::Default),
             resp_addr: Mutex::new(None),
             http_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
@@ -340,6 +365,11 @@ impl Node {
 
     /// HTTP connections allowed at once: `http_max_connections`, within the descriptor
     /// budget set at start (see [`fd_budget`]).
+    /// Fits the HTTP connection cap to the open-files budget (at start).
+    pub fn set_http_connections(&self, n: u64) {
+        self.http_limit.store(n, Ordering::Relaxed);
+    }
+
     pub fn http_connections(&self) -> usize {
         self.http_limit.load(Ordering::Relaxed).max(1) as usize
     }
@@ -406,450 +436,5 @@ impl Node {
         while !self.is_shutting_down() {
             self.shutdown.notified().await;
         }
-    }
-}
-
-/// The threads that serve client connections: one single-threaded runtime per core, each
-/// owning its connections from accept to close. Like Redis's event loop, but one per core: a
-/// connection's work never migrates between threads, so there is no work-stealing traffic and
-/// no cross-thread wake-up on the request path.
-struct IoThreads {
-    senders: Vec<tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
-    next: std::sync::atomic::AtomicUsize,
-    handles: Vec<std::thread::JoinHandle<()>>,
-}
-
-impl IoThreads {
-    fn start(n: usize, node: &Arc<Node>) -> std::io::Result<IoThreads> {
-        let mut senders = Vec::with_capacity(n);
-        let mut handles = Vec::with_capacity(n);
-        for i in 0..n.max(1) {
-            let (tx, mut rx) =
-                tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
-            let node = node.clone();
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let h = std::thread::Builder::new()
-                .name(format!("hypercache-io-{i}"))
-                .spawn(move || {
-                    rt.block_on(async move {
-                        tokio::spawn(connection::busy_poll::spinner(node.config.network.busy_poll));
-                        if let Some(aof) = node.persistence.as_ref().filter(|p| p.sync_always()).and_then(|p| p.aof()) {
-                            tokio::spawn(aof.clone().relay());
-                        }
-                        while let Some((s, peer)) = rx.recv().await {
-                            match tokio::net::TcpStream::from_std(s) {
-                                Ok(s) => connection::accept(&node, s, peer),
-                                Err(e) => tracing::warn!(component = "resp", action = "accept", error = %e, "cannot register connection"),
-                            }
-                        }
-                    });
-                })?;
-            senders.push(tx);
-            handles.push(h);
-        }
-        Ok(IoThreads {
-            senders,
-            next: Default::default(),
-            handles,
-        })
-    }
-
-    fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
-        let Ok(std) = stream.into_std() else { return };
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
-        let _ = self.senders[i].send((std, peer));
-    }
-
-    fn stop(self) {
-        drop(self.senders);
-        for h in self.handles {
-            let _ = h.join();
-        }
-    }
-}
-
-/// A running node: its listener bound, its tasks started.
-pub struct Running {
-    pub node: Arc<Node>,
-    pub resp_addr: SocketAddr,
-    listener: TcpListener,
-    http: TcpListener,
-}
-
-/// Binds the node's listeners. Failing to bind is an error the caller reports.
-pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
-    let addr = format!(
-        "{}:{}",
-        node.config.network.resp_bind_addr, node.config.network.resp_port
-    );
-    let listener = TcpListener::bind(&addr).await?;
-    let resp_addr = listener.local_addr()?;
-    *node.resp_addr.lock() = Some(resp_addr);
-    let addr = format!(
-        "{}:{}",
-        node.config.network.http_bind_addr, node.config.network.http_port
-    );
-    let http = TcpListener::bind(&addr).await?;
-    *node.http_addr.lock() = Some(http.local_addr()?);
-    Ok(Running {
-        node,
-        resp_addr,
-        listener,
-        http,
-    })
-}
-
-impl Running {
-    /// Serves until shutdown is requested, then stops accepting, lets in-flight requests finish
-    /// and returns.
-    pub async fn serve(self) {
-        let Running {
-            node,
-            listener,
-            http,
-            ..
-        } = self;
-        // By default one core is left to the kernel's network stack and the background work.
-        let threads = match node.config.network.io_threads {
-            0 => {
-                std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
-            }
-            n => n as usize,
-        };
-        let io = match IoThreads::start(threads, &node) {
-            Ok(io) => io,
-            Err(e) => {
-                tracing::error!(component = "node", action = "start", error = %e, "cannot start I/O threads");
-                return;
-            }
-        };
-        let expiry = tokio::spawn(expire_loop(node.clone()));
-        let sampler = tokio::spawn(sample_loop(node.clone()));
-        let saver = tokio::spawn(persistence_loop(node.clone()));
-        let timeouts = tokio::spawn(timeout_loop(node.clone()));
-        let http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let http = tokio::spawn(crate::http::serve(node.clone(), http));
-        tracing::info!(
-            component = "resp",
-            action = "listening",
-            addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
-            http_addr = %http_addr,
-            node_id = %node.config.node.id,
-            "ready to accept connections"
-        );
-        loop {
-            tokio::select! {
-                biased;
-                _ = node.shutdown_requested() => break,
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => io.dispatch(stream, peer),
-                    Err(e) => {
-                        // EMFILE and friends: back off instead of spinning.
-                        tracing::warn!(component = "resp", action = "accept", error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-            }
-        }
-        drop(listener);
-        tracing::info!(
-            component = "node",
-            action = "shutdown",
-            "shutting down: closing client connections"
-        );
-        node.clients.shutdown_all();
-        if !node.clients.wait_empty(Duration::from_secs(5)).await {
-            node.clients.kill_all();
-            node.clients.wait_empty(Duration::from_secs(1)).await;
-        }
-        // HTTP requests in flight finish too (graceful shutdown of the HTTP server).
-        let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
-        // Every connection has closed: the I/O threads have nothing left to run.
-        tokio::task::spawn_blocking(move || io.stop()).await.ok();
-        expiry.abort();
-        sampler.abort();
-        saver.abort();
-        if let Some(p) = node.persistence.clone() {
-            // SHUTDOWN SAVE snapshots; so does any shutdown when snapshots are the only copy.
-            let save = match node.shutdown_save.load(Ordering::Relaxed) {
-                1 => true,
-                2 => false,
-                _ => !p.config().strategy.aof() && p.changes_since_save() > 0,
-            };
-            let n = node.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                if !n.is_loading() {
-                    p.shutdown(&n.store, save)
-                }
-            })
-            .await;
-        }
-        timeouts.abort();
-        tracing::info!(component = "node", action = "shutdown", "bye");
-    }
-}
-
-/// Snapshots on the timer, and AOF rewrites when the log outgrows `max_log_size`.
-async fn persistence_loop(node: Arc<Node>) {
-    let Some(p) = node.persistence.clone() else {
-        return;
-    };
-    let interval = p.config().snapshot_interval.max(Duration::from_secs(1));
-    let mut last = Instant::now();
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if p.is_loading() || p.save_in_progress() {
-            continue;
-        }
-        let timer = p.config().strategy.snapshot()
-            && last.elapsed() >= interval
-            && p.changes_since_save() > 0;
-        if timer || p.rewrite_due() {
-            last = Instant::now();
-            let (p, n) = (p.clone(), node.clone());
-            let _ = tokio::task::spawn_blocking(move || p.save(&n.store)).await;
-        }
-    }
-}
-
-/// Active expiry: like Redis's cycle, `hz` times a second, bounded in work per run.
-async fn expire_loop(node: Arc<Node>) {
-    loop {
-        let hz = node.settings.hz.load(Ordering::Relaxed).max(1);
-        tokio::time::sleep(Duration::from_millis(1000 / hz)).await;
-        if node.is_loading() {
-            continue;
-        }
-        let store_node = node.clone();
-        // Off the async workers: a sweep holds shard locks, one short step at a time.
-        let _ = tokio::task::spawn_blocking(move || {
-            let start = Instant::now();
-            // About 25% of one core at most, as Redis's slow cycle.
-            let budget = Duration::from_millis(250 / hz);
-            let mut removed = 0;
-            loop {
-                let r = store_node.store.expire_cycle(now_ms(), 64 * 1024);
-                removed += r;
-                if r == 0 || start.elapsed() >= budget {
-                    break;
-                }
-            }
-            removed
-        })
-        .await;
-    }
-}
-
-async fn sample_loop(node: Arc<Node>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
-    loop {
-        tick.tick().await;
-        node.stats.sample();
-        node.stats
-            .note_memory_peak(crate::store::memory::allocated());
-        // Keeps the limit when writes arrive from peers, and notes levels falling after deletes.
-        node.store.maintain_memory(now_ms());
-    }
-}
-
-/// Forgets tombstones older than `cluster.tombstone_ttl`.
-async fn tombstone_loop(node: Arc<Node>) {
-    let ttl = node.config.cluster.tombstone_ttl;
-    loop {
-        tokio::time::sleep(Duration::from_secs(10).min(ttl)).await;
-        let before = now_ms().saturating_sub(ttl.as_millis() as u64);
-        let n = node.store.collect_tombstones(before);
-        if n > 0 {
-            tracing::debug!(
-                component = "cluster",
-                action = "tombstone_gc",
-                collected = n,
-                "tombstones collected"
-            );
-        }
-    }
-}
-
-/// Closes clients idle for longer than `timeout` seconds (when set).
-async fn timeout_loop(node: Arc<Node>) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let t = node.settings.timeout.load(Ordering::Relaxed);
-        if t > 0 {
-            node.clients.kill_idle(now_ms(), t * 1000);
-        }
-    }
-}
-
-/// Descriptors kept for everything but client connections: listeners, gossip, peer
-/// connections, the AOF and snapshots, logs (Redis keeps 32; a cluster node needs more).
-pub const RESERVED_FDS: u64 = 128;
-
-/// Makes room for `maxclients` RESP clients and `http_max_connections` HTTP connections in the
-/// process's descriptor limit, as Redis does at start: raises the soft limit as far as the
-/// hard one allows, and when that is not enough, lowers both (HTTP first to its share) and
-/// says so. Returns the (maxclients, http connections) that fit.
-pub fn fd_budget(maxclients: u64, http: u64) -> (u64, u64) {
-    let want = maxclients + http + RESERVED_FDS;
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
-        return (maxclients, http);
-    }
-    if lim.rlim_cur < want {
-        let raised = libc::rlimit {
-            rlim_cur: want.min(lim.rlim_max),
-            rlim_max: lim.rlim_max,
-        };
-        // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            lim.rlim_cur = raised.rlim_cur;
-        }
-    }
-    let have = lim.rlim_cur;
-    if have >= want {
-        return (maxclients, http);
-    }
-    let room = have.saturating_sub(RESERVED_FDS).max(2);
-    // HTTP keeps at most a tenth of what is left; RESP clients get the rest.
-    let http_fit = http.min((room / 10).max(1));
-    let clients_fit = maxclients.min(room - http_fit).max(1);
-    tracing::warn!(
-        component = "node",
-        action = "fd_limit",
-        limit = have,
-        wanted = want,
-        maxclients = clients_fit,
-        http_max_connections = http_fit,
-        "the open-files limit is too low for maxclients and http_max_connections; lowered them to fit (raise `ulimit -n` to avoid this)"
-    );
-    (clients_fit, http_fit)
-}
-
-/// Runs a node from a config until it is shut down by a signal or SHUTDOWN.
-pub async fn run(config: Config) -> std::io::Result<()> {
-    let node = Node::new(config, Vec::new());
-    let (clients, http) = fd_budget(
-        node.settings.maxclients.load(Ordering::Relaxed),
-        node.config.network.http_max_connections as u64,
-    );
-    node.settings.maxclients.store(clients, Ordering::Relaxed);
-    node.http_limit.store(http, Ordering::Relaxed);
-    warn_if_open(&node.config);
-    let running = bind(node.clone()).await?;
-    // Clients are served (with -LOADING) while the data directory loads; then the node joins
-    // the cluster, which brings it up to date by anti-entropy.
-    let loader = node.clone();
-    let loaded = tokio::spawn(async move {
-        let n = loader.clone();
-        let r = tokio::task::spawn_blocking(move || n.recover())
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-        if r.is_err() {
-            loader.request_shutdown();
-            return r;
-        }
-        if let Err(e) = loader.cluster.start(&loader).await {
-            tracing::error!(component = "cluster", action = "join", error = %e, "cannot start gossip");
-            loader.request_shutdown();
-            return Err(format!("cannot start gossip: {e}"));
-        }
-        tokio::spawn(crate::cluster::sync::periodic(
-            loader.clone(),
-            loader.cluster.clone(),
-        ));
-        tokio::spawn(tombstone_loop(loader.clone()));
-        loader.cluster.set_state("ready").await;
-        Ok(())
-    });
-    // Registered here, before the node says it is ready: a SIGTERM that arrives right after
-    // must find the handler in place, not the default action that kills the process.
-    let signal = wait_for_signal();
-    let signals = node.clone();
-    tokio::spawn(async move {
-        signal.await;
-        tracing::info!(
-            component = "node",
-            action = "signal",
-            "received shutdown signal"
-        );
-        signals.request_shutdown();
-    });
-    running.serve().await;
-    match loaded.await {
-        Ok(Err(e)) => Err(std::io::Error::other(format!(
-            "cannot load the data directory: {e}"
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// Says at start what is not protected, once, so an operator sees it in the first lines.
-fn warn_if_open(c: &Config) {
-    let remote = |a: &str| {
-        a.parse::<std::net::IpAddr>()
-            .map_or(true, |ip| !ip.is_loopback())
-    };
-    let clustered = !c.cluster.seeds.is_empty() || c.cluster.seed_dns.is_some();
-    if clustered && c.cluster.secret.is_none() {
-        let with = if c.security.requirepass.is_some() {
-            "the password (security.requirepass)"
-        } else {
-            "an empty key: any process that reaches the RESP and gossip ports can join"
-        };
-        tracing::warn!(
-            component = "cluster",
-            action = "security",
-            "cluster.secret is not set: peers authenticate with {with}; set cluster.secret"
-        );
-    }
-    let bound_out = remote(&c.network.resp_bind_addr) || remote(&c.network.http_bind_addr);
-    if bound_out && c.security.requirepass.is_none() && c.cluster.secret.is_none() {
-        if c.security.protected_mode {
-            tracing::warn!(
-                component = "node",
-                action = "security",
-                "bound to a non-loopback address with no password and no cluster secret: protected mode serves loopback clients only"
-            );
-        } else {
-            tracing::warn!(
-                component = "node",
-                action = "security",
-                "protected mode is off and there is no password: anyone who reaches the ports can read and write everything"
-            );
-        }
-    }
-}
-
-/// Installs the SIGTERM/SIGINT handlers now; the future completes on the first signal.
-#[cfg(unix)]
-fn wait_for_signal() -> impl std::future::Future<Output = ()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let handlers = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    );
-    async move {
-        let (Ok(mut term), Ok(mut int)) = handlers else {
-            // Without signal handlers the process still stops on SHUTDOWN.
-            std::future::pending::<()>().await;
-            return;
-        };
-        tokio::select! {
-            _ = term.recv() => {},
-            _ = int.recv() => {},
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn wait_for_signal() -> impl std::future::Future<Output = ()> {
-    async {
-        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -551,6 +551,8 @@ fn admin_routes_save_rewrite_report_and_change_the_log_level() {
         .arg("warning")
         .query(&mut c)
         .unwrap();
+    // The log is written by a background thread: let the lines of the commands above land.
+    std::thread::sleep(Duration::from_millis(200));
     let before = s.log_text().matches(r#""action":"command""#).count();
     let _: Option<String> = c.get("k1").unwrap();
     http::get(&format!("{base}/health"));

@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use hypercache::client::ClientState;
 use hypercache::command;
 use hypercache::config::{Config, PersistenceStrategy};
-use hypercache::connection::ClientState;
 use hypercache::node::Node;
 use hypercache::resp::{Out, Protocol};
 use hypercache::store::mutation::{MutationSink, Origin, OwnedMutation, OwnedOp, RecordingSink};

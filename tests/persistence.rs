@@ -413,8 +413,8 @@ fn aof_tools_dump_check_and_fix() {
 
 #[test]
 fn commands_answer_loading_until_the_data_is_in() {
+    use hypercache::client::ClientState;
     use hypercache::config::Config;
-    use hypercache::connection::ClientState;
     use hypercache::node::Node;
     use hypercache::resp::{Out, Protocol};
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock};
 
 use hypercache::command;
 use hypercache::config::{Config, PersistenceStrategy};
-use hypercache::connection::{ClientInfo, ClientState};
+use hypercache::client::{ClientInfo, ClientState};
 use hypercache::node::Node;
 use hypercache::resp::{Out, Protocol};
 

@@ -17,11 +17,10 @@ use std::time::Duration;
 use parking_lot::RwLock;
 
 use crate::config::{Config, ConsistencyLevel};
-use crate::node::Node;
 use crate::persist::codec;
-use crate::store::Value;
 use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::stamp::{Stamp, nodes};
+use crate::store::{Store, Value};
 use crate::util::time::now_ms;
 use membership::{Faults, Member, Membership, SelfInfo};
 use replication::{Peer, Replicator};
@@ -243,13 +242,16 @@ impl Cluster {
         self.members.read().clone()
     }
 
-    /// Joins the cluster: starts gossip and follows membership changes.
-    pub async fn start(self: &Arc<Self>, node: &Arc<Node>) -> anyhow::Result<()> {
-        let c = &node.config;
-        let resp = node
-            .resp_addr
-            .lock()
-            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], c.network.resp_port)));
+    /// Joins the cluster: starts gossip and follows membership changes. `resp` and `http`
+    /// are the listeners' bound addresses (the configured ports when unknown).
+    pub async fn start(
+        self: &Arc<Self>,
+        c: &Config,
+        store: &Arc<Store>,
+        resp: Option<SocketAddr>,
+        http: Option<SocketAddr>,
+    ) -> anyhow::Result<()> {
+        let resp = resp.unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], c.network.resp_port)));
         let bind_ip: std::net::IpAddr = c
             .network
             .resp_bind_addr
@@ -273,10 +275,7 @@ impl Cluster {
         let me = SelfInfo {
             node_id: c.node.id.clone(),
             resp_addr: SocketAddr::new(advertise_ip, resp.port()),
-            http_port: node
-                .http_addr
-                .lock()
-                .map_or(c.network.http_port, |a| a.port()),
+            http_port: http.map_or(c.network.http_port, |a| a.port()),
             gossip_bind: SocketAddr::new(bind_ip, gossip_port),
             gossip_advertise: SocketAddr::new(advertise_ip, gossip_port),
         };
@@ -284,7 +283,7 @@ impl Cluster {
             membership::seed_list(&c.cluster.seeds, c.cluster.seed_dns.as_deref(), gossip_port);
         if !seeds.is_empty() {
             // Removals must leave tombstones as soon as there may be another replica.
-            node.store.enable_tombstones();
+            store.enable_tombstones();
         }
         let m = Membership::start(
             &me,
@@ -299,11 +298,11 @@ impl Cluster {
         let mut watcher = m.live_watcher().await;
         let _ = self.gossip.set(m.stats.clone());
         *self.membership.lock().await = Some(m);
-        let (cluster, node) = (self.clone(), node.clone());
+        let (cluster, store) = (self.clone(), store.clone());
         tokio::spawn(async move {
             loop {
                 let live = watcher.borrow_and_update().clone();
-                cluster.on_members(&node, live).await;
+                cluster.on_members(&store, live).await;
                 if watcher.changed().await.is_err() {
                     return;
                 }
@@ -334,7 +333,7 @@ impl Cluster {
     /// Reacts to a change of the live set: a new ring, new peers, anti-entropy with newcomers.
     async fn on_members(
         self: &Arc<Self>,
-        node: &Arc<Node>,
+        store: &Arc<Store>,
         live: BTreeMap<chitchat::ChitchatId, chitchat::NodeState>,
     ) {
         let mut ids: Vec<String> = vec![self.node_id.clone()];
@@ -355,7 +354,7 @@ impl Cluster {
         }
         self.replicator.set_ring(ring);
         if !seen.is_empty() {
-            node.store.enable_tombstones();
+            store.enable_tombstones();
         }
         let mut newcomers = Vec::new();
         for m in &seen {
@@ -393,10 +392,10 @@ impl Cluster {
         }
         if !newcomers.is_empty() {
             self.syncing.fetch_add(1, Ordering::AcqRel);
-            let (cluster, node) = (self.clone(), node.clone());
+            let (cluster, store) = (self.clone(), store.clone());
             tokio::spawn(async move {
                 for p in newcomers {
-                    sync::sync_until_done(&node, &cluster, &p).await;
+                    sync::sync_until_done(&store, &cluster, &p).await;
                 }
                 cluster.syncing.fetch_sub(1, Ordering::AcqRel);
             });
@@ -409,7 +408,7 @@ impl Cluster {
     /// believe: writes are acknowledged only once every replica applied them (`all`), and
     /// this node has caught up with its peers. Under `eventual` or `quorum` a write may be
     /// acknowledged before it reaches this node, so the filter cannot speak for the others.
-    pub fn must_repair(&self, store: &crate::store::Store, db: u32, key: &[u8]) -> bool {
+    pub fn must_repair(&self, store: &Store, db: u32, key: &[u8]) -> bool {
         if self.consistency == ConsistencyLevel::All
             && self.converged()
             && store.may_contain(db, key) == Some(false)
@@ -464,10 +463,48 @@ impl Cluster {
         tracing::warn!(component = "cluster", action = "fault_injection", blocked = ?ids, "partition switch set");
     }
 
+    /// Installs `v` if it is newer than what the node holds (after the same checks as a
+    /// replicated record; `from` names where it came from, for the log).
+    pub fn install(
+        &self,
+        store: &Store,
+        v: &Version,
+        db: u32,
+        key: &[u8],
+        now: u64,
+        from: &str,
+    ) -> bool {
+        let op = match &v.value {
+            Some(value) => Op::Set {
+                key,
+                value: value.as_ref(),
+                expire_at: v.expire_at,
+            },
+            None => Op::Del { key },
+        };
+        let m = Mutation {
+            db,
+            stamp: v.stamp,
+            origin: Origin::Peer,
+            trace: None,
+            op,
+        };
+        let r = self
+            .admit(store, &m, from)
+            .and_then(|()| store.apply_remote(&m, now).map_err(|e| e.to_string()));
+        match r {
+            Ok(applied) => applied == crate::store::Applied::Yes,
+            Err(why) => {
+                self.refused(from, m.op.name(), &why);
+                false
+            }
+        }
+    }
+
     /// Read-repair: asks the key's other live replicas for their version and installs the
     /// newest locally (with its original stamp and deadline). Returns whether something was
     /// installed.
-    pub async fn repair(&self, node: &Node, db: u32, key: &[u8]) -> bool {
+    pub async fn repair(&self, store: &Store, db: u32, key: &[u8]) -> bool {
         let targets: Vec<_> = self
             .replicator
             .targets_for(db, key)
@@ -505,7 +542,7 @@ impl Cluster {
         }
         let Some(v) = best else { return false };
         let now = now_ms();
-        let applied = v.apply(node, db, key, now, "read-repair");
+        let applied = self.install(store, &v, db, key, now, "read-repair");
         if applied {
             self.stats.read_repairs.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(component = "cluster", action = "read_repair", key = %String::from_utf8_lossy(key), "installed a newer version from a peer");
@@ -572,36 +609,5 @@ impl Version {
             expire_at,
             value,
         })
-    }
-
-    /// Installs this version if it is newer than what the node holds (and passes the same
-    /// checks as a replicated record; `from` names where it came from, for the log).
-    pub fn apply(&self, node: &Node, db: u32, key: &[u8], now: u64, from: &str) -> bool {
-        let op = match &self.value {
-            Some(value) => Op::Set {
-                key,
-                value: value.as_ref(),
-                expire_at: self.expire_at,
-            },
-            None => Op::Del { key },
-        };
-        let m = Mutation {
-            db,
-            stamp: self.stamp,
-            origin: Origin::Peer,
-            trace: None,
-            op,
-        };
-        let r = node
-            .cluster
-            .admit(&node.store, &m, from)
-            .and_then(|()| node.store.apply_remote(&m, now).map_err(|e| e.to_string()));
-        match r {
-            Ok(applied) => applied == crate::store::Applied::Yes,
-            Err(why) => {
-                node.cluster.refused(from, m.op.name(), &why);
-                false
-            }
-        }
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::client::{self, Reply};
 use super::replication::Peer;
 use super::{Cluster, REPAIR_TIMEOUT, Version};
-use crate::node::Node;
+use crate::store::Store;
 use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::stamp::{Stamp, nodes};
 use crate::util::time::now_ms;
@@ -30,12 +30,12 @@ pub struct Pass {
 }
 
 /// Synchronises with `peer` until a pass finds nothing to exchange (or a few passes ran).
-pub async fn sync_until_done(node: &Arc<Node>, cluster: &Arc<Cluster>, peer: &Arc<Peer>) {
+pub async fn sync_until_done(store: &Arc<Store>, cluster: &Arc<Cluster>, peer: &Arc<Peer>) {
     for attempt in 0..10 {
         if peer_gone(cluster, peer) {
             return;
         }
-        match sync_once(node, cluster, peer).await {
+        match sync_once(store, cluster, peer).await {
             Ok(p) => {
                 cluster.stats.sync_rounds.fetch_add(1, Ordering::Relaxed);
                 if p.differing_ranges > 0 {
@@ -70,7 +70,7 @@ fn shared(cluster: &Cluster, peer: &str, db: u32, key: &[u8]) -> bool {
 }
 
 pub async fn sync_once(
-    node: &Arc<Node>,
+    store: &Arc<Store>,
     cluster: &Arc<Cluster>,
     peer: &Arc<Peer>,
 ) -> std::io::Result<Pass> {
@@ -81,16 +81,16 @@ pub async fn sync_once(
         return Err(std::io::Error::other("partitioned"));
     }
     let mut pass = Pass::default();
-    let cut = stream_cut(node, peer).await;
+    let cut = stream_cut(store, peer).await;
     let mut conn = client::PeerConn::connect(addr, CALL_TIMEOUT, &cluster.replicator.auth).await?;
     let me = cluster.node_id.clone();
     // Store definitions first, through the stream, so the peer has somewhere to put the data.
-    for (name, spec) in node.store.store_records() {
+    for (name, spec) in store.store_records() {
         cluster.replicator.send_to(
             peer,
             &crate::store::mutation::Mutation {
                 db: 0,
-                stamp: node.store.bus().next_stamp(),
+                stamp: store.bus().next_stamp(),
                 origin: crate::store::mutation::Origin::Local,
                 trace: None,
                 op: crate::store::mutation::Op::CreateStore {
@@ -100,19 +100,16 @@ pub async fn sync_once(
             },
         );
     }
-    let named: Vec<u32> = node
-        .store
+    let named: Vec<u32> = store
         .stores()
         .iter()
         .skip(1)
         .map(|k| k.dbs()[0].index)
         .collect();
-    for db in (0..node.store.databases() as u32).chain(named) {
+    for db in (0..store.databases() as u32).chain(named) {
         let now = now_ms();
         let peer_id = peer.node_id.clone();
-        let local = node
-            .store
-            .digests(db, now, |k| shared(cluster, &peer_id, db, k));
+        let local = store.digests(db, now, |k| shared(cluster, &peer_id, db, k));
         let db_s = db.to_string();
         let r = timeout(conn.call(&[b"HCDIGEST", db_s.as_bytes(), me.as_bytes()])).await?;
         let Some(remote) = r.array() else {
@@ -149,9 +146,8 @@ pub async fn sync_once(
                     );
                 }
             }
-            let local_versions = node
-                .store
-                .range_versions(db, i, now_ms(), |k| shared(cluster, &peer_id, db, k));
+            let local_versions =
+                store.range_versions(db, i, now_ms(), |k| shared(cluster, &peer_id, db, k));
             let mut local_map: HashMap<&[u8], Stamp> = HashMap::new();
             for (k, s, _) in &local_versions {
                 local_map.insert(k, *s);
@@ -166,7 +162,7 @@ pub async fn sync_once(
                 }
                 let r = timeout(conn.call(&[b"HCGET", db_s.as_bytes(), k])).await?;
                 if let Some(v) = version(&r)
-                    && v.apply(node, db, k, now_ms(), &peer.node_id)
+                    && cluster.install(store, &v, db, k, now_ms(), &peer.node_id)
                 {
                     pass.pulled += 1;
                 }
@@ -181,7 +177,7 @@ pub async fn sync_once(
                 let newer = remote_versions
                     .get(k)
                     .is_none_or(|rs| nodes::newer(*ls, *rs));
-                if newer && push(node, cluster, peer, db, k) {
+                if newer && push(store, cluster, peer, db, k) {
                     pass.pushed += 1;
                 }
             }
@@ -205,11 +201,11 @@ pub async fn sync_once(
 ///
 /// Waits (bounded) for the peer to acknowledge what is queued, so versions written just
 /// before the pass are not pushed a second time either.
-async fn stream_cut(node: &Node, peer: &Peer) -> Option<u64> {
+async fn stream_cut(store: &Store, peer: &Peer) -> Option<u64> {
     if peer.overflowed.load(Ordering::Relaxed) {
         return None;
     }
-    let cut = node.store.bus().clock().now();
+    let cut = store.bus().clock().now();
     let queued = peer.queued();
     let _ = tokio::time::timeout(SETTLE_WAIT, async {
         loop {
@@ -237,8 +233,8 @@ fn version(r: &Reply) -> Option<Version> {
 }
 
 /// Queues this node's version of `key` (value or tombstone, with its stamp) for `peer`.
-fn push(node: &Node, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> bool {
-    let Some((stamp, expire_at, value)) = node.store.version_of(db, key, now_ms()) else {
+fn push(store: &Store, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> bool {
+    let Some((stamp, expire_at, value)) = store.version_of(db, key, now_ms()) else {
         return false;
     };
     let op = match &value {
@@ -263,14 +259,14 @@ fn push(node: &Node, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> boo
 }
 
 /// Keeps every peer in step every [`PERIOD`], and repairs peers that overflowed sooner.
-pub async fn periodic(node: Arc<Node>, cluster: Arc<Cluster>) {
+pub async fn periodic(store: Arc<Store>, cluster: Arc<Cluster>) {
     let mut since = std::time::Instant::now();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let due = since.elapsed() >= PERIOD;
         for p in cluster.replicator.peers() {
             if due || p.overflowed.load(Ordering::Relaxed) {
-                sync_until_done(&node, &cluster, &p).await;
+                sync_until_done(&store, &cluster, &p).await;
             }
         }
         if due {

@@ -127,7 +127,7 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 ) {
                     let (db, key) = (m.db, key.to_vec());
                     rt.spawn(async move {
-                        node.cluster.repair(&node, db, &key).await;
+                        node.cluster.repair(&node.store, db, &key).await;
                     });
                 }
             }

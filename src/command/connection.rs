@@ -3,7 +3,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{Ctx, int_arg, is, reply_help};
-use crate::connection::{ClientInfo, ReplyMode};
+use crate::client::{ClientInfo, ReplyMode};
 use crate::error::{Error, Result};
 use crate::resp::{Args, Protocol};
 
@@ -215,7 +215,10 @@ fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String 
             .unwrap_or_default()
     };
     let cmd = current_cmd
-        .or_else(|| c.last_command().map(crate::command::table::full_name))
+        .or_else(|| {
+            crate::command::table::by_address(c.last_command_address())
+                .map(crate::command::table::full_name)
+        })
         .unwrap_or_else(|| "NULL".to_string());
     let flags = if c.no_evict.load(Ordering::Relaxed) {
         "e"
@@ -245,7 +248,7 @@ fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String 
 }
 
 fn current_cmd(cx: &Ctx<'_>) -> Option<String> {
-    cx.client.last_command.map(crate::command::table::full_name)
+    cx.command.map(crate::command::table::full_name)
 }
 
 pub fn client_list(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {

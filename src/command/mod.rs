@@ -12,7 +12,7 @@ pub mod server;
 pub mod string;
 pub mod table;
 
-use crate::connection::ClientState;
+use crate::client::ClientState;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::resp::{Args, Out};
@@ -28,6 +28,8 @@ pub struct Ctx<'a> {
     pub out: &'a mut Out,
     /// The time this batch of commands runs at, in ms since the epoch.
     pub now: u64,
+    /// The command being run, once resolved.
+    pub command: Option<&'static Command>,
 }
 
 impl Ctx<'_> {
@@ -97,21 +99,26 @@ fn unknown_command(args: &Args<'_>) -> Error {
     )
 }
 
-/// Runs one command and writes its reply (or its error) into `cx.out`.
-pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
+/// Runs one command and writes its reply (or its error) into `cx.out`; returns the command
+/// it resolved to.
+pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
     let metrics = &cx.node.metrics;
     let on = cx.node.config.metrics.enabled;
     let started = (on && metrics.sample()).then(std::time::Instant::now);
-    cx.client.last_command = None;
+    cx.command = None;
     let r = dispatch(cx, args);
     let failed = r.is_err();
     if let Err(e) = r {
         cx.node.stats.error();
         cx.out.error(&e.to_string());
     }
-    if let Some(cmd) = cx.client.last_command {
-        if on {
-            metrics.record(cmd, failed, started.map(|t| t.elapsed().as_micros() as u64));
+    if let Some(cmd) = cx.command {
+        if on && let Some(slot) = table::slot_of(cmd) {
+            metrics.record(
+                slot,
+                failed,
+                started.map(|t| t.elapsed().as_micros() as u64),
+            );
         }
         // Off at info: the check is one relaxed load.
         tracing::debug!(
@@ -123,6 +130,7 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) {
             "command"
         );
     }
+    cx.command
 }
 
 fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
@@ -155,7 +163,7 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         return r;
     }
     let cmd = resolve(&args)?;
-    cx.client.last_command = Some(cmd);
+    cx.command = Some(cmd);
     if cmd.has(table::PEER) && cx.client.peer.is_none() {
         return Err(Error::PeersOnly);
     }
@@ -257,7 +265,7 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
             .find_map(|n| repl.peer(&n).and_then(|p| p.addr()));
         return match target {
             Some(addr) => {
-                cx.client.action = Some(crate::connection::Action::Forward(addr));
+                cx.client.action = Some(crate::client::Action::Forward(addr));
                 Ok(true)
             }
             None => Err(Error::coded(
@@ -283,7 +291,7 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
     if missing.is_empty() {
         return Ok(false);
     }
-    cx.client.action = Some(crate::connection::Action::Repair(db, missing));
+    cx.client.action = Some(crate::client::Action::Repair(db, missing));
     Ok(true)
 }
 
@@ -337,6 +345,7 @@ pub fn run(
         client,
         out,
         now,
+        command: None,
     };
     execute(&mut cx, Args::new(&data, &ranges));
 }

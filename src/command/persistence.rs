@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::sync::Arc;
 
 use super::Ctx;
-use crate::connection::Action;
+use crate::client::Action;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::persist::Persistence;

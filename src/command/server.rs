@@ -1,11 +1,11 @@
 //! Server commands: TIME MEMORY DEBUG SHUTDOWN STORES.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Ctx, int_arg, is, reply_help};
-use crate::connection::Action;
+use crate::client::Action;
 use crate::error::{Error, Result};
+use crate::node::ShutdownSave;
 use crate::resp::Args;
 use crate::store::{Access, memory};
 
@@ -186,16 +186,13 @@ pub fn shutdown(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         client = cx.client.id,
         "SHUTDOWN requested by a client"
     );
-    cx.node.shutdown_save.store(
-        if save {
-            1
-        } else if nosave {
-            2
-        } else {
-            0
-        },
-        Ordering::Relaxed,
-    );
+    cx.node.shutdown_save.store(if save {
+        ShutdownSave::Save
+    } else if nosave {
+        ShutdownSave::NoSave
+    } else {
+        ShutdownSave::Default
+    });
     cx.client.action = Some(Action::Shutdown);
     Ok(())
 }

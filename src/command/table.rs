@@ -322,15 +322,48 @@ pub fn lookup_sub(parent: &'static Command, name: &[u8]) -> Option<&'static Comm
         .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
 }
 
+/// Every command and subcommand, in a fixed order: their metric slots.
+static SLOTS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
+    all()
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
+        .collect()
+});
+
+// Fx: a fixed table keyed by address, looked up once per command (see `INDEX`).
+static SLOT_OF: LazyLock<FxHashMap<usize, usize>> = LazyLock::new(|| {
+    SLOTS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (*c as *const Command as usize, i))
+        .collect()
+});
+
+/// The metric slot of a command or subcommand of the table.
+#[inline]
+pub fn slot_of(cmd: &'static Command) -> Option<usize> {
+    SLOT_OF.get(&(cmd as *const Command as usize)).copied()
+}
+
+/// Every (slot, command), subcommands included.
+pub fn slots() -> impl Iterator<Item = (usize, &'static Command)> {
+    SLOTS.iter().copied().enumerate()
+}
+
+/// (full name, calls, errors) of every command called at least once.
+pub fn named_calls(m: &crate::metrics::CommandMetrics) -> Vec<(String, u64, u64)> {
+    m.calls()
+        .into_iter()
+        .filter_map(|(i, n, e)| SLOTS.get(i).map(|c| (full_name(c), n, e)))
+        .collect()
+}
+
 /// The command at this address (as stored by a connection), if it is one of the table's.
 pub fn by_address(addr: usize) -> Option<&'static Command> {
     if addr == 0 {
         return None;
     }
-    COMMANDS
-        .iter()
-        .flat_map(|c| std::iter::once(c).chain(c.subcommands.iter()))
-        .find(|c| std::ptr::eq(*c, addr as *const Command))
+    SLOT_OF.get(&addr).map(|&i| SLOTS[i])
 }
 
 /// The container of a subcommand.
@@ -387,5 +420,16 @@ mod tests {
         assert_eq!(lookup(b"del").unwrap().key_indexes(4), vec![1, 2, 3]);
         assert_eq!(lookup(b"rename").unwrap().key_indexes(3), vec![1, 2]);
         assert!(lookup(b"ping").unwrap().key_indexes(1).is_empty());
+    }
+
+    #[test]
+    fn every_command_has_a_metric_slot() {
+        assert!(SLOTS.len() <= crate::metrics::SLOTS, "raise metrics::SLOTS");
+        let get = lookup(b"get").unwrap();
+        assert_eq!(slots().nth(slot_of(get).unwrap()).unwrap().1.name, "get");
+        assert!(std::ptr::eq(
+            by_address(get as *const Command as usize).unwrap(),
+            get
+        ));
     }
 }

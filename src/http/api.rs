@@ -476,7 +476,7 @@ pub async fn get_in(
             .with_key(db, &key, now, Access::Peek, |k| k.exists())
         && n.cluster.must_repair(&n.store, db, &key)
     {
-        local = !n.cluster.repair(n, db, &key).await;
+        local = !n.cluster.repair(&n.store, db, &key).await;
     }
     let now = now_ms();
     let found = n.store.with_key(db, &key, now, Access::Read, |k| {
@@ -563,7 +563,7 @@ pub async fn delete_in(
             .store
             .with_key(db, &key, now, Access::Peek, |k| k.exists())
     {
-        n.cluster.repair(n, db, &key).await;
+        n.cluster.repair(&n.store, db, &key).await;
     }
     let mark = crate::write::Mark::take(n, true);
     let existed = n
@@ -633,9 +633,7 @@ fn stats_of(n: &Node, cid: CorrelationId) -> StatsResponse {
         evictions: t.stats.evicted,
         expirations: t.stats.expired,
         commands_processed: n.stats.total_commands_processed.load(Ordering::Relaxed),
-        operations: n
-            .metrics
-            .calls()
+        operations: crate::command::table::named_calls(&n.metrics)
             .into_iter()
             .map(|(k, c, _)| (k, c))
             .collect(),

@@ -10,7 +10,7 @@ pub mod admin;
 pub mod api;
 pub mod filter;
 pub mod forward;
-pub mod metrics;
+pub mod prometheus;
 pub mod stores;
 
 use std::sync::Arc;
@@ -67,7 +67,7 @@ pub struct AppState {
         admin::aof_rewrite,
         admin::persistence_stats,
         admin::log_level,
-        metrics::metrics,
+        prometheus::metrics,
         openapi_json,
     )
 )]
@@ -130,7 +130,7 @@ pub fn router(state: AppState) -> Router {
             get(admin::persistence_stats),
         )
         .route("/api/admin/log-level", put(admin::log_level))
-        .route("/metrics", get(metrics::metrics))
+        .route("/metrics", get(prometheus::metrics))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -216,7 +216,7 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
-    let registry = Arc::new(crate::metrics::registry(
+    let registry = Arc::new(prometheus::registry(
         Arc::downgrade(&node),
         &node.config.node.id,
     ));
@@ -297,7 +297,7 @@ async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Resp
     if req.extensions().get::<Peer>().is_some_and(|p| p.denied) {
         return error(
             StatusCode::FORBIDDEN,
-            crate::connection::DENIED.trim_start_matches('-').trim_end(),
+            crate::error::DENIED.trim_start_matches('-').trim_end(),
             n,
             &cid,
         );

@@ -1,6 +1,7 @@
 //! Helpers: Redis-exact glob matching, number parsing/formatting (INCRBYFLOAT's long double
-//! math) and LCS, and the wall clock (`time`).
+//! math) and LCS, the wall clock (`time`) and enums kept in atomics.
 
+pub mod atomic;
 pub mod glob;
 pub mod lcs;
 pub mod num;

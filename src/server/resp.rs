@@ -1,18 +1,17 @@
-//! A client connection: its read → execute → write loop, its state, and the registry of all
-//! clients (CLIENT LIST/KILL, maxclients, graceful shutdown).
+//! A RESP connection: its read → parse → execute → write loop, with the limits that keep a
+//! client from growing memory (query buffer, output buffer) and the backpressure between them.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 
+use crate::client::{Action, ClientInfo, ClientState, ReplyMode};
 use crate::command::{self, Command, Ctx};
+use crate::error::DENIED;
 use crate::node::Node;
 use crate::resp::{Frame, Limits, Out, Parser, Protocol};
 use crate::util::time::now_ms;
@@ -78,9 +77,6 @@ pub mod busy_poll {
         }
     }
 }
-
-/// Redis's protected-mode refusal, word for word.
-pub const DENIED: &str = "-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 /// Bytes read per `read()` at least (Redis's PROTO_IOBUF_LEN).
 const READ_CHUNK: usize = 16 * 1024;
@@ -179,220 +175,6 @@ impl Query {
         }
     }
 }
-
-/// What CLIENT REPLY asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReplyMode {
-    On,
-    Off,
-    /// Skip the reply of the next command only.
-    Skip,
-}
-
-/// Something a command asks the connection loop to do after its reply is encoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
-    /// Sleep, then reply OK (DEBUG SLEEP).
-    Sleep(Duration),
-    /// Stop the node (SHUTDOWN); this connection closes without a reply.
-    Shutdown,
-    /// Take a snapshot, then reply (SAVE) — without blocking other connections.
-    Save,
-    /// Fetch these keys of this database from the other replicas, then run the command again.
-    Repair(u32, Vec<Vec<u8>>),
-    /// Run the command on the node at this address and relay its reply.
-    Forward(std::net::SocketAddr),
-}
-
-/// A client as other connections see it (CLIENT LIST, CLIENT KILL).
-pub struct ClientInfo {
-    pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
-    pub fd: i32,
-    pub created_ms: u64,
-    pub last_ms: AtomicU64,
-    pub db: AtomicU32,
-    pub resp: AtomicU32,
-    /// Address of the last `&'static Command` run, 0 before the first.
-    last_cmd: AtomicUsize,
-    pub qbuf: AtomicUsize,
-    pub name: Mutex<Option<Vec<u8>>>,
-    pub lib_name: Mutex<Option<Vec<u8>>>,
-    pub lib_ver: Mutex<Option<Vec<u8>>>,
-    pub no_evict: std::sync::atomic::AtomicBool,
-    /// The socket, while open, so another task can shut it down; cleared before it closes so
-    /// a reused descriptor is never touched.
-    sock: Mutex<Option<i32>>,
-}
-
-impl ClientInfo {
-    pub fn last_command(&self) -> Option<&'static Command> {
-        let p = self.last_cmd.load(Ordering::Relaxed);
-        // The table is static; every address stored here came from a `&'static Command`.
-        command::table::by_address(p)
-    }
-
-    fn shutdown_socket(&self, how: i32) {
-        if let Some(fd) = *self.sock.lock() {
-            // SAFETY: the descriptor is open while it is in `sock` (cleared under this lock
-            // before the socket is closed); shutdown() does not invalidate it.
-            unsafe {
-                libc::shutdown(fd, how);
-            }
-        }
-    }
-}
-
-/// Every connected client.
-#[derive(Default)]
-pub struct Clients {
-    map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
-    next_id: AtomicU64,
-    count: AtomicUsize,
-    empty: Notify,
-}
-
-impl Clients {
-    pub fn len(&self) -> usize {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> Arc<ClientInfo> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = now_ms();
-        let info = Arc::new(ClientInfo {
-            id,
-            addr,
-            laddr,
-            fd,
-            created_ms: now,
-            last_ms: AtomicU64::new(now),
-            db: AtomicU32::new(0),
-            resp: AtomicU32::new(2),
-            last_cmd: AtomicUsize::new(0),
-            qbuf: AtomicUsize::new(0),
-            name: Mutex::new(None),
-            lib_name: Mutex::new(None),
-            lib_ver: Mutex::new(None),
-            no_evict: Default::default(),
-            sock: Mutex::new((fd >= 0).then_some(fd)),
-        });
-        self.map.lock().insert(id, info.clone());
-        self.count.fetch_add(1, Ordering::Relaxed);
-        info
-    }
-
-    fn unregister(&self, id: u64) {
-        if self.map.lock().remove(&id).is_some() && self.count.fetch_sub(1, Ordering::Relaxed) == 1
-        {
-            self.empty.notify_waiters();
-        }
-    }
-
-    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
-        self.map.lock().values().cloned().collect()
-    }
-
-    /// Closes a client's connection; true when it was connected.
-    pub fn kill(&self, id: u64) -> bool {
-        let info = self.map.lock().get(&id).cloned();
-        match info {
-            Some(i) => {
-                i.shutdown_socket(libc::SHUT_RDWR);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Stops reading from every client: each finishes the commands it has read, replies and
-    /// closes (graceful shutdown).
-    pub fn shutdown_all(&self) {
-        for c in self.snapshot() {
-            c.shutdown_socket(libc::SHUT_RD);
-        }
-    }
-
-    pub fn kill_all(&self) {
-        for c in self.snapshot() {
-            c.shutdown_socket(libc::SHUT_RDWR);
-        }
-    }
-
-    pub fn kill_idle(&self, now: u64, idle_ms: u64) {
-        for c in self.snapshot() {
-            if now.saturating_sub(c.last_ms.load(Ordering::Relaxed)) > idle_ms {
-                c.shutdown_socket(libc::SHUT_RDWR);
-            }
-        }
-    }
-
-    /// Waits until no client is connected, or the timeout; true when empty.
-    pub async fn wait_empty(&self, timeout: Duration) -> bool {
-        let wait = async {
-            loop {
-                let notified = self.empty.notified();
-                if self.is_empty() {
-                    return;
-                }
-                notified.await;
-            }
-        };
-        tokio::time::timeout(timeout, wait).await.is_ok()
-    }
-}
-
-/// The state of one client, owned by its connection task.
-pub struct ClientState {
-    pub id: u64,
-    pub db: u32,
-    pub authenticated: bool,
-    pub no_touch: bool,
-    pub reply_mode: ReplyMode,
-    pub last_command: Option<&'static Command>,
-    pub close_after_reply: bool,
-    pub action: Option<Action>,
-    pub info: Arc<ClientInfo>,
-    /// The command being run was read-repaired already (don't repair it again).
-    pub repaired: bool,
-    /// The command being run was forwarded here by another node (don't route it again).
-    pub forwarded: bool,
-    /// The node this connection comes from, once it proved it holds the cluster secret.
-    pub peer: Option<String>,
-    /// A peer handshake in progress (between HCHELLO and HCAUTH).
-    pub challenge: Option<crate::cluster::auth::Challenge>,
-}
-
-impl ClientState {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> ClientState {
-        ClientState {
-            id: info.id,
-            db: 0,
-            authenticated,
-            no_touch: false,
-            reply_mode: ReplyMode::On,
-            last_command: None,
-            close_after_reply: false,
-            action: None,
-            info,
-            repaired: false,
-            forwarded: false,
-            peer: None,
-            challenge: None,
-        }
-    }
-
-    pub fn select(&mut self, db: u32) {
-        self.db = db;
-        self.info.db.store(db, Ordering::Relaxed);
-    }
-}
-
 /// Takes a new TCP connection: refuses it past maxclients, otherwise serves it on its own task.
 pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     node.stats
@@ -500,6 +282,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         let now = now_ms();
         let mut start = 0;
         let mut commands = 0u64;
+        let mut last_command = 0usize;
         need = 0;
         // Where each write's reply sits, in case its write cannot be settled and the reply
         // must become an error.
@@ -523,8 +306,11 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             client: &mut client,
                             out: &mut out,
                             now,
+                            command: None,
                         };
-                        command::execute(&mut cx, args);
+                        if let Some(c) = command::execute(&mut cx, args) {
+                            last_command = c as *const Command as usize;
+                        }
                     }
                     if let Some(m) = before {
                         receipt.merge(m.receipt(node));
@@ -573,7 +359,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                         }
                         Some(Action::Repair(db, keys)) => {
                             for k in &keys {
-                                node.cluster.repair(node, db, k).await;
+                                node.cluster.repair(&node.store, db, k).await;
                             }
                             client.repaired = true;
                             let before = (waits.any() && is_write(&args))
@@ -583,6 +369,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 client: &mut client,
                                 out: &mut out,
                                 now: now_ms(),
+                                command: None,
                             };
                             command::execute(&mut cx, args);
                             if let Some(m) = before {
@@ -625,9 +412,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             .fetch_add(n as u64, Ordering::Relaxed);
         info.last_ms.store(now, Ordering::Relaxed);
         info.qbuf.store(query.len(), Ordering::Relaxed);
-        if let Some(c) = client.last_command {
-            info.last_cmd
-                .store(c as *const Command as usize, Ordering::Relaxed);
+        if last_command != 0 {
+            info.set_last_command_address(last_command);
         }
         settle_replies(node, &mut out, &mut writes, &mut receipt).await;
         busy_poll::activity();
@@ -655,8 +441,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             break;
         }
     }
-    // Forget the descriptor before the socket closes, so a kill can't hit a reused one.
-    *info.sock.lock() = None;
+    info.forget_socket();
     let _ = stream.shutdown().await;
 }
 
