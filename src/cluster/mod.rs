@@ -206,7 +206,7 @@ impl Cluster {
     /// with it every key's stamp) to where later writes lose.
     pub fn admit(
         &self,
-        store: &crate::store::Store,
+        store: &crate::store::Keyspace,
         m: &Mutation<'_>,
         from: &str,
     ) -> Result<(), String> {
@@ -409,7 +409,7 @@ impl Cluster {
     /// believe: writes are acknowledged only once every replica applied them (`all`), and
     /// this node has caught up with its peers. Under `eventual` or `quorum` a write may be
     /// acknowledged before it reaches this node, so the filter cannot speak for the others.
-    pub fn must_repair(&self, store: &crate::store::Store, db: u32, key: &[u8]) -> bool {
+    pub fn must_repair(&self, store: &crate::store::Keyspace, db: u32, key: &[u8]) -> bool {
         if self.consistency == ConsistencyLevel::All
             && self.converged()
             && store.may_contain(db, key) == Some(false)

@@ -13,7 +13,7 @@ use crate::connection::ClientState;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::resp::{Args, Out};
-use crate::store::Store;
+use crate::store::Keyspace;
 use crate::util::num::parse_i64;
 
 pub use table::Command;
@@ -29,7 +29,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     #[inline]
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Keyspace {
         &self.node.store
     }
 

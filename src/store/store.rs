@@ -24,7 +24,7 @@ pub fn hash_key(key: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(key)
 }
 
-/// One database: a keyspace of `2^bits` shards.
+/// One database: `2^bits` shards.
 #[derive(Debug)]
 pub struct Db {
     pub index: u32,
@@ -193,7 +193,7 @@ pub fn store_id(name: &str) -> u32 {
 
 /// One store: its databases (the numbered ones for `default`, one for a named store) and its
 /// policies — memory limit, eviction, access tracking, cuckoo filter.
-pub struct Keyspace {
+pub struct Store {
     pub name: Box<str>,
     dbs: Box<[Db]>,
     /// LRU or LFU access tracking, for every key of the store.
@@ -213,9 +213,9 @@ pub struct Keyspace {
     pub from_config: std::sync::atomic::AtomicBool,
 }
 
-impl Keyspace {
-    fn new(name: &str, ids: impl Iterator<Item = u32>, shards: usize) -> Keyspace {
-        Keyspace {
+impl Store {
+    fn new(name: &str, ids: impl Iterator<Item = u32>, shards: usize) -> Store {
+        Store {
             name: name.into(),
             dbs: ids.map(|i| Db::new(i, shards)).collect(),
             access: AccessPolicy::default(),
@@ -413,11 +413,11 @@ impl Keyspace {
 }
 
 /// The keyspace of a node: the `default` store and the named ones.
-pub struct Store {
-    default: Keyspace,
+pub struct Keyspace {
+    default: Store,
     /// Named stores by id. Never freed: a deleted store is emptied and kept, to be reused if
     /// a store of the same name is created again, so lookups hand out plain references.
-    named: arc_swap::ArcSwap<std::collections::HashMap<u32, &'static Keyspace>>,
+    named: arc_swap::ArcSwap<std::collections::HashMap<u32, &'static Store>>,
     /// Serialises creations and deletions.
     registry: Mutex<()>,
     shards: usize,
@@ -471,10 +471,10 @@ pub enum Applied {
 /// no record, however forged, can push the clock to where stamps stop increasing.
 pub const MAX_LAMPORT: u64 = 1 << 47;
 
-impl Store {
-    pub fn new(databases: usize, shards: usize, bus: Bus) -> Store {
-        Store {
-            default: Keyspace::new("default", 0..databases.max(1) as u32, shards),
+impl Keyspace {
+    pub fn new(databases: usize, shards: usize, bus: Bus) -> Keyspace {
+        Keyspace {
+            default: Store::new("default", 0..databases.max(1) as u32, shards),
             named: Default::default(),
             registry: Mutex::new(()),
             shards,
@@ -563,7 +563,7 @@ impl Store {
         spec: &crate::config::StoreConfig,
         from_config: bool,
         trace: Option<&str>,
-    ) -> Result<&Keyspace, String> {
+    ) -> Result<&Store, String> {
         if spec.name == "default" {
             self.configure_store(&self.default, spec);
             return Ok(&self.default);
@@ -614,7 +614,7 @@ impl Store {
     }
 
     /// Applies a store's configuration, and keeps its changes off the AOF if it says so.
-    pub fn configure_store(&self, ks: &Keyspace, spec: &crate::config::StoreConfig) {
+    pub fn configure_store(&self, ks: &Store, spec: &crate::config::StoreConfig) {
         ks.configure(spec, &self.cache.read());
         let id = ks.dbs[0].index & NAMED;
         let id = if id == 0 { 0 } else { ks.dbs[0].index };
@@ -635,22 +635,22 @@ impl Store {
     }
 
     /// The `default` store (numbered databases).
-    pub fn default_store(&self) -> &Keyspace {
+    pub fn default_store(&self) -> &Store {
         &self.default
     }
 
     /// The store `db` belongs to; `None` for a named store that does not exist.
     #[inline]
-    pub fn find(&self, db: u32) -> Option<&Keyspace> {
+    pub fn find(&self, db: u32) -> Option<&Store> {
         if db & NAMED == 0 {
             return Some(&self.default);
         }
-        let ks: &'static Keyspace = *self.named.load().get(&db)?;
+        let ks: &'static Store = *self.named.load().get(&db)?;
         (!ks.dropped.load(Ordering::Relaxed)).then_some(ks)
     }
 
     /// The store a name designates.
-    pub fn by_name(&self, name: &str) -> Option<&Keyspace> {
+    pub fn by_name(&self, name: &str) -> Option<&Store> {
         if name == "default" {
             return Some(&self.default);
         }
@@ -661,15 +661,15 @@ impl Store {
     /// first database only if the callers did not check first — they do (commands check their
     /// client's store, records of unknown stores are dropped).
     #[inline]
-    pub fn keyspace(&self, db: u32) -> &Keyspace {
+    pub fn keyspace(&self, db: u32) -> &Store {
         self.find(db).unwrap_or(&self.default)
     }
 
     /// Every live store, `default` first.
-    pub fn stores(&self) -> Vec<&Keyspace> {
+    pub fn stores(&self) -> Vec<&Store> {
         let mut v = vec![&self.default];
         let named = self.named.load();
-        let mut others: Vec<&Keyspace> = named
+        let mut others: Vec<&Store> = named
             .values()
             .copied()
             .filter(|k| !k.dropped.load(Ordering::Relaxed))
@@ -681,7 +681,7 @@ impl Store {
 
     /// Creates (or revives) a named store; `Err` when a different store already holds its id
     /// or the name is taken. Its policies are applied by the caller.
-    pub fn create_store(&self, name: &str) -> Result<&Keyspace, &'static str> {
+    pub fn create_store(&self, name: &str) -> Result<&Store, &'static str> {
         let _g = self.registry.lock();
         let id = store_id(name);
         let map = self.named.load_full();
@@ -711,11 +711,8 @@ impl Store {
         if map.len() >= max.saturating_mul(2).max(64) {
             return Err("too many stores were created and deleted; reuse a name or restart");
         }
-        let ks: &'static Keyspace = Box::leak(Box::new(Keyspace::new(
-            name,
-            std::iter::once(id),
-            self.shards,
-        )));
+        let ks: &'static Store =
+            Box::leak(Box::new(Store::new(name, std::iter::once(id), self.shards)));
         let mut next = (*map).clone();
         next.insert(id, ks);
         self.named.store(std::sync::Arc::new(next));
@@ -821,12 +818,12 @@ impl Store {
         )
     }
 
-    /// Whether `db`'s store or the node has a memory limit (else [`Store::reserve`] is moot).
+    /// Whether `db`'s store or the node has a memory limit (else [`Keyspace::reserve`] is moot).
     pub fn limited(&self, db: u32) -> bool {
         self.node_limits.max() > 0 || self.keyspace(db).limits.max() > 0
     }
 
-    fn largest_evictable(&self) -> Option<&Keyspace> {
+    fn largest_evictable(&self) -> Option<&Store> {
         self.stores()
             .into_iter()
             .filter(|k| k.limits.policy() != crate::config::EvictionPolicy::NoEviction)
@@ -838,7 +835,7 @@ impl Store {
         limits: &Limits,
         bytes: u64,
         used_now: impl Fn() -> u64,
-        victim_store: impl Fn() -> &'a Keyspace,
+        victim_store: impl Fn() -> &'a Store,
         now: u64,
     ) -> Result<(), Pressure> {
         let max = limits.max();
@@ -869,7 +866,7 @@ impl Store {
         limits: &Limits,
         name: &str,
         used_now: impl Fn() -> u64,
-        victim_store: impl Fn() -> &'a Keyspace,
+        victim_store: impl Fn() -> &'a Store,
         now: u64,
     ) -> Result<(), Pressure> {
         let mut used = used_now();
@@ -921,7 +918,7 @@ impl Store {
     }
 
     /// Evicts one key of `ks` chosen by its policy; false when there is none to evict.
-    fn evict_one(&self, ks: &Keyspace, now: u64) -> bool {
+    fn evict_one(&self, ks: &Store, now: u64) -> bool {
         use super::evict::{score, volatile_only};
         let policy = ks.limits.policy();
         if policy == crate::config::EvictionPolicy::NoEviction {
@@ -1027,7 +1024,7 @@ impl Store {
         self.with_key_traced(db, key, now, access, None, f)
     }
 
-    /// [`Store::with_key`] for a request with a correlation id (`trace`), which the changes'
+    /// [`Keyspace::with_key`] for a request with a correlation id (`trace`), which the changes'
     /// Mutations carry to the replicas.
     #[inline]
     pub fn with_key_traced<R>(
@@ -1628,7 +1625,7 @@ fn free(old: Vec<super::table::Table>, lazy: bool) {
 
 /// Several shards locked together; hands out one key at a time.
 pub struct Multi<'a> {
-    store: &'a Store,
+    store: &'a Keyspace,
     guards: Vec<(u32, usize, Locked<'a>)>,
     now: u64,
 }
@@ -1670,12 +1667,12 @@ mod tests {
     use crate::config::EvictionPolicy;
     use crate::store::Value;
 
-    fn store() -> Store {
-        Store::new(4, 8, Bus::new(1, Vec::new()))
+    fn store() -> Keyspace {
+        Keyspace::new(4, 8, Bus::new(1, Vec::new()))
     }
 
     /// The exact figures, by visiting every shard.
-    fn recount(s: &Store) -> (u64, u64) {
+    fn recount(s: &Keyspace) -> (u64, u64) {
         let mut bytes = 0;
         let mut keys = 0;
         s.for_each_shard(
@@ -1688,7 +1685,7 @@ mod tests {
         (bytes, keys)
     }
 
-    fn set(s: &Store, db: u32, key: &[u8], len: usize, expire_at: u64) {
+    fn set(s: &Keyspace, db: u32, key: &[u8], len: usize, expire_at: u64) {
         s.with_key(db, key, 0, Access::Write, |k| {
             k.set(Value::Str(vec![b'x'; len].into()), expire_at)
         });
@@ -1717,7 +1714,7 @@ mod tests {
         }
     }
 
-    fn get(s: &Store, key: &[u8]) -> Option<Vec<u8>> {
+    fn get(s: &Keyspace, key: &[u8]) -> Option<Vec<u8>> {
         s.with_key(0, key, 0, Access::Peek, |k| {
             k.value().and_then(|v| v.to_bytes())
         })
@@ -1891,7 +1888,7 @@ mod tests {
         }
     }
 
-    fn limited(policy: EvictionPolicy, max: u64) -> Store {
+    fn limited(policy: EvictionPolicy, max: u64) -> Keyspace {
         let s = store();
         s.default_store().limits.set_max(max);
         s.default_store().set_policy(policy);
@@ -1899,7 +1896,7 @@ mod tests {
     }
 
     /// Writes keys as a client would: room first, then the write.
-    fn fill(s: &Store, prefix: &str, n: usize, expire_at: impl Fn(usize) -> u64) -> usize {
+    fn fill(s: &Keyspace, prefix: &str, n: usize, expire_at: impl Fn(usize) -> u64) -> usize {
         let mut refused = 0;
         for i in 0..n {
             if s.make_room(0, 1_000).is_err() {
@@ -1995,7 +1992,7 @@ mod tests {
         // About 2,000 keys of this size fit: the 4,000 written must evict.
         let s = limited(EvictionPolicy::Lru, 250_000);
         let mut now = 0;
-        let put = |s: &Store, key: &str, now: u64| {
+        let put = |s: &Keyspace, key: &str, now: u64| {
             assert!(s.make_room(0, now).is_ok());
             s.with_key(0, key.as_bytes(), now, Access::Write, |k| {
                 k.set(Value::Str(vec![b'x'; 100].into()), 0)
@@ -2053,7 +2050,7 @@ mod tests {
     }
 
     /// GET, SET on a miss, over a Zipf trace; returns the hit ratio of the second half.
-    fn zipf_hit_ratio(policy: EvictionPolicy) -> (f64, Store) {
+    fn zipf_hit_ratio(policy: EvictionPolicy) -> (f64, Keyspace) {
         // Room for about a tenth of 20k keys of ~200 bytes.
         let s = limited(policy, 450_000);
         let mut next = zipf(20_000);
