@@ -6,7 +6,7 @@ use std::hint::black_box;
 use criterion::{Criterion, criterion_group, criterion_main};
 use hypercache::filter::CuckooFilter;
 use hypercache::store::mutation::Bus;
-use hypercache::store::{Access, Store, Value};
+use hypercache::store::{Access, Keyspace, Value};
 
 fn h(i: u64) -> u64 {
     xxhash_rust::xxh3::xxh3_64(&i.to_le_bytes())
@@ -44,7 +44,7 @@ fn filter(c: &mut Criterion) {
 
 fn store_miss(c: &mut Criterion) {
     for (name, fpp) in [("without filter", None), ("with filter", Some(0.01))] {
-        let s = Store::new(1, 64, Bus::new(1, Vec::new()));
+        let s = Keyspace::new(1, 64, Bus::new(1, Vec::new()));
         s.default_store().set_filter(fpp);
         for i in 0..1_000_000u64 {
             s.with_key(0, format!("key:{i}").as_bytes(), 0, Access::Write, |k| {

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use crate::client::Clients;
 use crate::config::Config;
 use crate::persist::Persistence;
-use crate::store::Store;
+use crate::store::Keyspace;
 use crate::store::mutation::{Bus, MutationSink};
 
 /// Shards per database: enough that two cores rarely meet on one lock, few enough that an
@@ -264,7 +264,7 @@ impl Code for ShutdownSave {
 pub struct Node {
     pub config: Config,
     pub settings: Settings,
-    pub store: Arc<Store>,
+    pub store: Arc<Keyspace>,
     pub clients: Clients,
     pub stats: Stats,
     /// Calls, errors and latency by command.
@@ -306,7 +306,7 @@ impl Node {
         all.push(cluster.replicator.clone());
         all.extend(sinks);
         let bus = Bus::new(node_hash, all);
-        let store = Store::new(config.cache.databases as usize, SHARDS, bus);
+        let store = Keyspace::new(config.cache.databases as usize, SHARDS, bus);
         let started_ms = now_ms();
         let mut run_id = String::with_capacity(40);
         for _ in 0..40 {

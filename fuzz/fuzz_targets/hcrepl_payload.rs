@@ -1,5 +1,5 @@
 //! A peer's replication batch (`HCREPL <from> <end> <sent_ms> <records>`), decoded and applied
-//! (`Store::apply_remote`, last writer wins) by the real command on an in-process node.
+//! (`Keyspace::apply_remote`, last writer wins) by the real command on an in-process node.
 //!
 //! Input: a sequence of chunks `[kind] [len: u16 LE] [len bytes]`. By `kind % 8`, a chunk's
 //! bytes become a record with a good checksum (0-5), one with a bad checksum (6), or are put

@@ -20,7 +20,7 @@ use crate::config::{Config, ConsistencyLevel};
 use crate::persist::codec;
 use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::stamp::{Stamp, nodes};
-use crate::store::{Store, Value};
+use crate::store::{Keyspace, Value};
 use crate::util::time::now_ms;
 use membership::{Faults, Member, Membership, SelfInfo};
 use replication::{Peer, Replicator};
@@ -203,12 +203,7 @@ impl Cluster {
     /// Whether a peer's record may be applied: its stamp must not run further ahead of this
     /// node's clock than `max_clock_skew` ticks, so no single record can carry the clock (and
     /// with it every key's stamp) to where later writes lose.
-    pub fn admit(
-        &self,
-        store: &crate::store::Store,
-        m: &Mutation<'_>,
-        from: &str,
-    ) -> Result<(), String> {
+    pub fn admit(&self, store: &Keyspace, m: &Mutation<'_>, from: &str) -> Result<(), String> {
         let local = store.bus().clock().now();
         if m.stamp.lamport > local.saturating_add(self.max_clock_skew) {
             return Err(format!(
@@ -247,7 +242,7 @@ impl Cluster {
     pub async fn start(
         self: &Arc<Self>,
         c: &Config,
-        store: &Arc<Store>,
+        store: &Arc<Keyspace>,
         resp: Option<SocketAddr>,
         http: Option<SocketAddr>,
     ) -> anyhow::Result<()> {
@@ -333,7 +328,7 @@ impl Cluster {
     /// Reacts to a change of the live set: a new ring, new peers, anti-entropy with newcomers.
     async fn on_members(
         self: &Arc<Self>,
-        store: &Arc<Store>,
+        store: &Arc<Keyspace>,
         live: BTreeMap<chitchat::ChitchatId, chitchat::NodeState>,
     ) {
         let mut ids: Vec<String> = vec![self.node_id.clone()];
@@ -408,7 +403,7 @@ impl Cluster {
     /// believe: writes are acknowledged only once every replica applied them (`all`), and
     /// this node has caught up with its peers. Under `eventual` or `quorum` a write may be
     /// acknowledged before it reaches this node, so the filter cannot speak for the others.
-    pub fn must_repair(&self, store: &Store, db: u32, key: &[u8]) -> bool {
+    pub fn must_repair(&self, store: &Keyspace, db: u32, key: &[u8]) -> bool {
         if self.consistency == ConsistencyLevel::All
             && self.converged()
             && store.may_contain(db, key) == Some(false)
@@ -467,7 +462,7 @@ impl Cluster {
     /// replicated record; `from` names where it came from, for the log).
     pub fn install(
         &self,
-        store: &Store,
+        store: &Keyspace,
         v: &Version,
         db: u32,
         key: &[u8],
@@ -504,7 +499,7 @@ impl Cluster {
     /// Read-repair: asks the key's other live replicas for their version and installs the
     /// newest locally (with its original stamp and deadline). Returns whether something was
     /// installed.
-    pub async fn repair(&self, store: &Store, db: u32, key: &[u8]) -> bool {
+    pub async fn repair(&self, store: &Keyspace, db: u32, key: &[u8]) -> bool {
         let targets: Vec<_> = self
             .replicator
             .targets_for(db, key)

@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::client::{self, Reply};
 use super::replication::Peer;
 use super::{Cluster, REPAIR_TIMEOUT, Version};
-use crate::store::Store;
+use crate::store::Keyspace;
 use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::stamp::{Stamp, nodes};
 use crate::util::time::now_ms;
@@ -30,7 +30,7 @@ pub struct Pass {
 }
 
 /// Synchronises with `peer` until a pass finds nothing to exchange (or a few passes ran).
-pub async fn sync_until_done(store: &Arc<Store>, cluster: &Arc<Cluster>, peer: &Arc<Peer>) {
+pub async fn sync_until_done(store: &Arc<Keyspace>, cluster: &Arc<Cluster>, peer: &Arc<Peer>) {
     for attempt in 0..10 {
         if peer_gone(cluster, peer) {
             return;
@@ -70,7 +70,7 @@ fn shared(cluster: &Cluster, peer: &str, db: u32, key: &[u8]) -> bool {
 }
 
 pub async fn sync_once(
-    store: &Arc<Store>,
+    store: &Arc<Keyspace>,
     cluster: &Arc<Cluster>,
     peer: &Arc<Peer>,
 ) -> std::io::Result<Pass> {
@@ -201,7 +201,7 @@ pub async fn sync_once(
 ///
 /// Waits (bounded) for the peer to acknowledge what is queued, so versions written just
 /// before the pass are not pushed a second time either.
-async fn stream_cut(store: &Store, peer: &Peer) -> Option<u64> {
+async fn stream_cut(store: &Keyspace, peer: &Peer) -> Option<u64> {
     if peer.overflowed.load(Ordering::Relaxed) {
         return None;
     }
@@ -233,7 +233,7 @@ fn version(r: &Reply) -> Option<Version> {
 }
 
 /// Queues this node's version of `key` (value or tombstone, with its stamp) for `peer`.
-fn push(store: &Store, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> bool {
+fn push(store: &Keyspace, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> bool {
     let Some((stamp, expire_at, value)) = store.version_of(db, key, now_ms()) else {
         return false;
     };
@@ -259,7 +259,7 @@ fn push(store: &Store, cluster: &Cluster, peer: &Peer, db: u32, key: &[u8]) -> b
 }
 
 /// Keeps every peer in step every [`PERIOD`], and repairs peers that overflowed sooner.
-pub async fn periodic(store: Arc<Store>, cluster: Arc<Cluster>) {
+pub async fn periodic(store: Arc<Keyspace>, cluster: Arc<Cluster>) {
     let mut since = std::time::Instant::now();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -518,7 +518,7 @@ pub fn object_idletime(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         cx.out.null();
         return Ok(());
     };
-    if cx.node.store.keyspace(cx.client.db).access.mode() != crate::store::evict::AccessMode::Lru {
+    if cx.node.store.store_of(cx.client.db).access.mode() != crate::store::evict::AccessMode::Lru {
         return Err(Error::msg(LFU_SELECTED));
     }
     cx.out

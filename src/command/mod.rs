@@ -16,7 +16,7 @@ use crate::client::ClientState;
 use crate::error::{Error, Result};
 use crate::node::Node;
 use crate::resp::{Args, Out};
-use crate::store::Store;
+use crate::store::Keyspace;
 use crate::util::num::parse_i64;
 
 pub use table::Command;
@@ -34,7 +34,7 @@ pub struct Ctx<'a> {
 
 impl Ctx<'_> {
     #[inline]
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &Keyspace {
         &self.node.store
     }
 

@@ -77,7 +77,7 @@ pub fn memory_stats(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
         ("fragmentation", rss as f64 / allocated.max(1) as f64),
     ];
     let limits = &node.store.node_limits;
-    let policy = node.store.keyspace(cx.client.db).limits.policy();
+    let policy = node.store.store_of(cx.client.db).limits.policy();
     cx.out.map(ints.len() + floats.len() + 4);
     for (k, v) in ints {
         cx.out.bulk(k.as_bytes());

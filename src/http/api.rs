@@ -350,7 +350,7 @@ pub async fn put_in(
             }
         }
     }
-    let ttl_ms = ttl_ms.or(n.store.keyspace(db).default_ttl(&n.config.cache));
+    let ttl_ms = ttl_ms.or(n.store.store_of(db).default_ttl(&n.config.cache));
     let intent = crate::write::Intent {
         db,
         while_loading: false,

@@ -93,7 +93,7 @@ pub async fn stats(
         Ok(db) => db,
         Err(msg) => return error(StatusCode::NOT_FOUND, &msg, n, &cid),
     };
-    let ks = n.store.keyspace(db);
+    let ks = n.store.store_of(db);
     let (Some(f), Some(configured)) = (ks.filter_figures(), ks.filter_fpp()) else {
         return off(n, &cid);
     };

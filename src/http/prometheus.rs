@@ -123,9 +123,9 @@ impl prometheus_client::collector::Collector for NodeCollector {
             node.store.node_limits.max() as f64,
         )?;
         let stores = node.store.stores();
-        let label = |k: &crate::store::Keyspace| vec![("store".to_string(), k.name.to_string())];
+        let label = |k: &crate::store::Store| vec![("store".to_string(), k.name.to_string())];
         let node_level = node.store.node_limits.level();
-        let per_store: [Family<crate::store::Keyspace, f64>; 3] = [
+        let per_store: [Family<crate::store::Store, f64>; 3] = [
             (
                 "hypercache_store_bytes",
                 "Bytes charged to the store's keys, values, tables and filter.",

@@ -14,7 +14,7 @@ use super::api::{self, ErrorResponse};
 use super::{AppState, CorrelationId, error};
 use crate::config::StoreConfig;
 use crate::node::Node;
-use crate::store::Keyspace;
+use crate::store::Store;
 
 /// A store as the API shows it: its configuration and its figures.
 #[derive(Serialize, ToSchema)]
@@ -37,7 +37,7 @@ pub struct StoreInfo {
     pub memory_pressure: String,
 }
 
-fn info_of(n: &Node, ks: &Keyspace) -> StoreInfo {
+fn info_of(n: &Node, ks: &Store) -> StoreInfo {
     let spec = ks.spec.read().clone();
     StoreInfo {
         name: ks.name.to_string(),

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use parking_lot::Mutex;
 
 use crate::config::{PersistenceConfig, PersistenceStrategy, SyncPolicy};
-use crate::store::Store;
+use crate::store::Keyspace;
 use crate::store::mutation::{Mutation, MutationSink, Origin};
 
 pub use aof::Aof;
@@ -143,7 +143,7 @@ impl Persistence {
     }
 
     /// Loads the data directory into `store`, then opens the AOF for appending.
-    pub fn recover(&self, store: &Store) -> Result<recovery::Report, recovery::RecoveryError> {
+    pub fn recover(&self, store: &Keyspace) -> Result<recovery::Report, recovery::RecoveryError> {
         std::fs::create_dir_all(&self.dir)
             .map_err(|e| recovery::RecoveryError::Io(format!("{}: {e}", self.dir.display())))?;
         let report = recovery::recover(
@@ -189,7 +189,7 @@ impl Persistence {
 
     /// Takes a snapshot (and, with an AOF, starts a new AOF generation after it). Runs on the
     /// calling thread; one at a time.
-    pub fn save(&self, store: &Store) -> Result<snapshot::SnapshotInfo, SaveError> {
+    pub fn save(&self, store: &Keyspace) -> Result<snapshot::SnapshotInfo, SaveError> {
         if self.saving.swap(true, Ordering::AcqRel) {
             return Err(SaveError::InProgress);
         }
@@ -202,7 +202,7 @@ impl Persistence {
         self.saving.load(Ordering::Acquire)
     }
 
-    fn save_locked(&self, store: &Store) -> Result<snapshot::SnapshotInfo, SaveError> {
+    fn save_locked(&self, store: &Keyspace) -> Result<snapshot::SnapshotInfo, SaveError> {
         let next = self.seq.load(Ordering::Acquire) + 1;
         let started_ms = crate::util::time::now_ms();
         self.status.lock().in_progress = true;
@@ -313,7 +313,7 @@ impl Persistence {
     }
 
     /// Flushes the AOF and stops its writer; with `save`, takes a final snapshot first.
-    pub fn shutdown(&self, store: &Store, save: bool) {
+    pub fn shutdown(&self, store: &Keyspace, save: bool) {
         if save && let Err(e) = self.save(store) {
             tracing::error!(component = "persistence", action = "shutdown", error = %e, "final snapshot failed");
         }

@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use crate::persist::codec::{self, AOF_MAGIC, DecodeError, FRAME_HEADER, MAX_RECORD};
 use crate::persist::{aof, snapshot};
-use crate::store::Store;
+use crate::store::Keyspace;
 use crate::store::mutation::{Mutation, Op, Origin};
 
 /// What recovery found and did.
@@ -90,7 +90,7 @@ pub fn list(dir: &Path) -> std::io::Result<Files> {
 
 /// Loads `dir` into `store` (which must be empty). `with_aof`: whether AOFs are replayed.
 pub fn recover(
-    store: &Store,
+    store: &Keyspace,
     dir: &Path,
     with_aof: bool,
     allow_partial: bool,
@@ -182,7 +182,7 @@ pub fn recover(
 
 /// Replays one AOF file.
 fn replay(
-    store: &Store,
+    store: &Keyspace,
     path: &Path,
     is_last: bool,
     allow_partial: bool,

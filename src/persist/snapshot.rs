@@ -14,7 +14,7 @@ use std::time::Instant;
 use crate::persist::codec::{
     self, DecodeError, FORMAT_VERSION, FileHeader, Reader, SNAPSHOT_MAGIC,
 };
-use crate::store::Store;
+use crate::store::Keyspace;
 use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation};
 
 const END_TAG: u8 = 0xEE;
@@ -36,7 +36,7 @@ pub struct SnapshotInfo {
 /// Writes snapshot `seq` of `store` into `dir`. On failure nothing is left behind (a full disk
 /// must not stay full because of our half-written file).
 pub fn write(
-    store: &Store,
+    store: &Keyspace,
     dir: &Path,
     node_id: &str,
     seq: u64,
@@ -51,7 +51,7 @@ pub fn write(
 }
 
 fn write_inner(
-    store: &Store,
+    store: &Keyspace,
     dir: &Path,
     tmp: &Path,
     node_id: &str,

@@ -160,7 +160,7 @@ impl AccessPolicy {
     }
 }
 
-/// How close a keyspace is to its memory limit. Each level is a fraction of the limit
+/// How close a store (or the node) is to its memory limit. Each level is a fraction of the limit
 /// (`cache.memory_warning`, `_critical`, `_panic`):
 /// - `Warning`: logged and exported, nothing else changes;
 /// - `Critical`: every write first evicts keys until usage is back under the critical level —
@@ -226,7 +226,7 @@ const POLICIES: [EvictionPolicy; 9] = [
     EvictionPolicy::VolatileRandom,
 ];
 
-/// A keyspace's memory limit, eviction policy and current pressure level; changed at run time
+/// A store's memory limit, eviction policy and current pressure level; changed at run time
 /// by CONFIG SET, read lock-free on every write.
 #[derive(Debug)]
 pub struct Limits {

@@ -1,21 +1,27 @@
-//! The keyspace: databases of shards of entries, and the write path through [`KeyRef`].
+//! The keyspace: stores of databases of shards of entries, and the write path through [`KeyRef`].
 
+pub mod apply;
+pub mod databases;
+pub mod db;
 pub mod digest;
 pub mod entry;
 pub mod evict;
+pub mod keyspace;
 pub mod memory;
+pub mod multi;
 pub mod mutation;
+pub mod named;
+pub mod pressure;
 pub mod shard;
 pub mod stamp;
-#[allow(clippy::module_inception)]
-pub mod store;
 pub mod table;
 pub mod value;
 
+pub use apply::{Applied, BadRecord, MAX_LAMPORT};
+pub use db::{Db, DbFigures};
 pub use entry::{Entry, EntryRef};
+pub use keyspace::Keyspace;
+pub use multi::Multi;
+pub use named::{FilterFigures, NAMED, Store, store_id};
 pub use shard::{Access, KeyRef};
-pub use store::{
-    Applied, BadRecord, Db, DbFigures, FilterFigures, Keyspace, MAX_LAMPORT, Multi, NAMED, Store,
-    store_id,
-};
 pub use value::{Kind, Value, ValueRef};

@@ -110,7 +110,7 @@ impl Shard {
         self.filter = fpp.map(|fpp| {
             let mut f = CuckooFilter::for_keys((self.table.len() * 2).max(FILTER_INITIAL), fpp);
             for e in self.table.iter() {
-                let _ = f.insert(super::store::hash_key(e.key()));
+                let _ = f.insert(super::db::hash_key(e.key()));
             }
             Box::new(f)
         });
@@ -132,7 +132,7 @@ impl Shard {
             let ops = f.ops;
             let mut g = f.empty_like(self.table.len() * 2);
             for e in self.table.iter() {
-                let _ = g.insert(super::store::hash_key(e.key()));
+                let _ = g.insert(super::db::hash_key(e.key()));
             }
             // The key being created is not in the table yet.
             let _ = g.insert(h);
@@ -173,7 +173,7 @@ impl Shard {
         let e = self.table.remove_at(idx)?;
         self.account_sub(e.meta());
         if let Some(f) = self.filter.as_mut() {
-            f.remove(super::store::hash_key(e.key()));
+            f.remove(super::db::hash_key(e.key()));
         }
         Some(e)
     }
