@@ -6,9 +6,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
 
-use common::Server;
+use common::{Server, wait_until};
 use redis::Commands;
 
 struct Tmpfs(PathBuf);
@@ -32,6 +31,7 @@ impl Drop for Tmpfs {
 }
 
 fn is_root() -> bool {
+    // SAFETY: geteuid takes nothing and cannot fail.
     unsafe { libc::geteuid() == 0 }
 }
 
@@ -46,14 +46,6 @@ fn fill(dir: &Path) -> PathBuf {
     while f.write_all(&[0]).is_ok() {}
     let _ = f.sync_all();
     path
-}
-
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 fn err_text<T>(r: redis::RedisResult<T>) -> String {

@@ -3,20 +3,12 @@
 
 mod common;
 
-use common::Server;
 use common::http;
+use common::{Server, info_field};
 use redis::Commands;
 
 const LIMITED: &str =
     "cache:\n  max_memory: 4MB\n  eviction_policy: lru\npersistence:\n  enabled: false\n";
-
-fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-        .to_string()
-}
 
 fn keyspace_used(c: &mut redis::Connection) -> u64 {
     info_field(c, "memory", "used_memory_keyspace")

@@ -7,19 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{Raw, Server};
+use common::{Raw, Server, info_field, wait_until};
 use redis::Commands;
 
 const ALWAYS: &str = "persistence:\n  sync_policy: always\n";
-
-fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
-    let info: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in {info}"))
-        .trim()
-        .to_string()
-}
 
 fn files(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -189,13 +180,15 @@ fn snapshots_rewrites_and_retention() {
     let _: () = c.set("after-save", "1").unwrap();
     let r: String = redis::cmd("BGREWRITEAOF").query(&mut c).unwrap();
     assert_eq!(r, "Background append only file rewriting started");
-    wait_until(|| {
+    wait_until("the condition", || {
         info_field(&mut c, "persistence", "aof_rewrite_in_progress") == "0"
             && info_field(&mut c, "persistence", "aof_rewrites") == "2"
     });
     let r: String = redis::cmd("BGSAVE").query(&mut c).unwrap();
     assert_eq!(r, "Background saving started");
-    wait_until(|| info_field(&mut c, "persistence", "rdb_saves") == "3");
+    wait_until("the condition", || {
+        info_field(&mut c, "persistence", "rdb_saves") == "3"
+    });
     let _: () = c.set("after-bgsave", "2").unwrap();
     // retain: 2 snapshots kept, and only the AOFs recovery can still need.
     let snaps = files(&data, "snapshot-");
@@ -222,17 +215,6 @@ fn snapshots_rewrites_and_retention() {
     );
 }
 
-fn wait_until(mut f: impl FnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !f() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "condition not reached"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn the_aof_is_rewritten_when_it_outgrows_max_log_size() {
     let dir = tempfile::tempdir().unwrap();
@@ -243,7 +225,7 @@ fn the_aof_is_rewritten_when_it_outgrows_max_log_size() {
     for i in 0..2000 {
         let _: () = c.set(format!("k{}", i % 50), "v".repeat(100)).unwrap();
     }
-    wait_until(|| {
+    wait_until("the condition", || {
         info_field(&mut c, "persistence", "aof_rewrites")
             .parse::<u64>()
             .unwrap()

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::cluster::{TestCluster, peer_conn};
 use common::http::request;
-use common::{Raw, Server};
+use common::{Raw, Server, info_field};
 use hypercache::persist::codec;
 use hypercache::store::ValueRef;
 use hypercache::store::mutation::{Mutation, Op, Origin};
@@ -29,15 +29,6 @@ fn mem_mb(pid: u32, field: &str) -> u64 {
 
 fn rss_mb(pid: u32) -> u64 {
     mem_mb(pid, "VmRSS:")
-}
-
-fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
-    let text: String = redis::cmd("INFO").arg(section).query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")))
-        .unwrap_or_else(|| panic!("no {field} in INFO {section}"))
-        .trim()
-        .to_string()
 }
 
 fn authed(s: &Server, pw: &str) -> redis::Connection {
@@ -780,6 +771,8 @@ fn maxclients_is_fitted_to_the_open_files_limit() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = common::command(&dir.path().join("d"), &[], None);
     use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit,
+    // which is async-signal-safe.
     unsafe {
         cmd.pre_exec(|| {
             let lim = libc::rlimit {
@@ -1059,9 +1052,14 @@ fn small_changes_to_a_big_value_are_small_records_on_the_wire() {
         redis::cmd("GET").arg("v").query::<Vec<u8>>(&mut b).unwrap() == want
     });
     let grew = sent(&mut a) - before;
+    let cluster_info = |c: &mut redis::Connection| -> String {
+        redis::cmd("INFO").arg("cluster").query(c).unwrap()
+    };
     assert!(
         grew < 1 << 20,
-        "2,000 small changes sent {grew} bytes to the replica"
+        "2,000 small changes sent {grew} bytes to the replica\nnode 1: {}\nnode 2: {}",
+        cluster_info(&mut a),
+        cluster_info(&mut b)
     );
     assert_eq!(
         info_field(&mut b, "cluster", "hypercache_replication_deltas_behind"),

@@ -16,6 +16,7 @@ fn sigterm_finishes_in_flight_replies_and_exits_zero() {
     raw.send(&Raw::frame(&[b"SET", b"k", b"v"]));
     raw.send(&Raw::frame(&[b"GET", b"k"]));
     std::thread::sleep(std::time::Duration::from_millis(100));
+    // SAFETY: kill() takes plain integers; the pid is the server we started.
     unsafe {
         libc::kill(s.pid() as i32, libc::SIGTERM);
     }

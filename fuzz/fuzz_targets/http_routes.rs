@@ -34,7 +34,7 @@ struct Http {
 static HTTP: LazyLock<Http> = LazyLock::new(|| {
     let harness = Harness::new(memory_only());
     let node = harness.node.clone();
-    let registry = Arc::new(hypercache::metrics::registry(
+    let registry = Arc::new(hypercache::http::prometheus::registry(
         Arc::downgrade(&node),
         &node.config.node.id,
     ));

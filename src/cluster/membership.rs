@@ -482,16 +482,6 @@ impl Membership {
             .collect()
     }
 
-    /// Gossip addresses of members with these node ids (for fault injection).
-    pub async fn gossip_addrs(&self, node_ids: &[String]) -> Vec<SocketAddr> {
-        self.members()
-            .await
-            .into_iter()
-            .filter(|m| node_ids.contains(&m.node_id))
-            .map(|m| m.gossip_addr)
-            .collect()
-    }
-
     /// Announces that this node leaves, lets the announcement spread, then stops gossiping.
     pub async fn leave(self) {
         self.set_state("leaving").await;

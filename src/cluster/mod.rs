@@ -2,8 +2,8 @@
 //! key's replicas, read-repair on a local miss, and anti-entropy after joins and partitions.
 
 pub mod auth;
-pub mod client;
 pub mod membership;
+pub mod peer_conn;
 pub mod replication;
 pub mod ring;
 pub mod sync;
@@ -88,7 +88,7 @@ pub struct Cluster {
     pub faults: Arc<Faults>,
     pub stats: ClusterStats,
     /// Connections kept for read-repair.
-    pub pool: Arc<client::Pool>,
+    pub pool: Arc<peer_conn::Pool>,
     members: RwLock<Vec<Member>>,
     membership: tokio::sync::Mutex<Option<Membership>>,
     /// Gossip figures (datagrams refused for a bad MAC), once gossip runs.
@@ -583,7 +583,7 @@ pub struct Version {
 }
 
 impl Version {
-    fn from_reply(r: &client::Reply) -> Option<Version> {
+    fn from_reply(r: &peer_conn::Reply) -> Option<Version> {
         let a = r.array()?;
         if a.len() != 4 {
             return None;
@@ -594,7 +594,7 @@ impl Version {
         };
         let expire_at = a[2].int()? as u64;
         let value = match &a[3] {
-            client::Reply::Bulk(Some(b)) => {
+            peer_conn::Reply::Bulk(Some(b)) => {
                 Some(codec::read_value(&mut codec::Reader::new(b)).ok()?)
             }
             _ => None,

@@ -18,7 +18,7 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 use tokio::io::AsyncWriteExt;
 
-use super::client::{self, PeerConn, Reply};
+use super::peer_conn::{self, PeerConn, Reply};
 use super::ring::Ring;
 use crate::persist::codec;
 use crate::store::mutation::{Mutation, MutationSink, Op, Origin};
@@ -404,7 +404,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             let mut frame = Vec::with_capacity(batch.len() + 96);
             let sent = crate::util::time::now_ms().to_string();
             let end_s = end.to_string();
-            client::encode_command(
+            peer_conn::encode_command(
                 &mut frame,
                 &[
                     b"HCREPL",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::client::{self, Reply};
+use super::peer_conn::{self, Reply};
 use super::replication::Peer;
 use super::{Cluster, REPAIR_TIMEOUT, Version};
 use crate::store::Keyspace;
@@ -18,8 +18,6 @@ use crate::util::time::now_ms;
 
 pub const PERIOD: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long a pass waits for the stream to deliver what it already carries.
-const SETTLE_WAIT: Duration = Duration::from_secs(2);
 
 /// Result of one pass.
 #[derive(Debug, Default, Clone, Copy)]
@@ -81,8 +79,9 @@ pub async fn sync_once(
         return Err(std::io::Error::other("partitioned"));
     }
     let mut pass = Pass::default();
-    let cut = stream_cut(store, peer).await;
-    let mut conn = client::PeerConn::connect(addr, CALL_TIMEOUT, &cluster.replicator.auth).await?;
+    let cut = stream_cut(store, peer).await?;
+    let mut conn =
+        peer_conn::PeerConn::connect(addr, CALL_TIMEOUT, &cluster.replicator.auth).await?;
     let me = cluster.node_id.clone();
     // Store definitions first, through the stream, so the peer has somewhere to put the data.
     for (name, spec) in store.store_records() {
@@ -199,15 +198,17 @@ pub async fn sync_once(
 /// later pass pushes them if the stream fails — an overflow sets the flag that runs one).
 /// `None` when the stream dropped records, so every newer version is pushed.
 ///
-/// Waits (bounded) for the peer to acknowledge what is queued, so versions written just
-/// before the pass are not pushed a second time either.
-async fn stream_cut(store: &Keyspace, peer: &Peer) -> Option<u64> {
+/// First waits for the peer to acknowledge what is queued, so versions written just before
+/// the pass are not pushed a second time either. A stream that cannot catch up within
+/// [`CALL_TIMEOUT`] fails the pass: pushing whole values onto a stream that is behind would
+/// only put it further behind; a later pass compares again.
+async fn stream_cut(store: &Keyspace, peer: &Peer) -> std::io::Result<Option<u64>> {
     if peer.overflowed.load(Ordering::Relaxed) {
-        return None;
+        return Ok(None);
     }
     let cut = store.bus().clock().now();
     let queued = peer.queued();
-    let _ = tokio::time::timeout(SETTLE_WAIT, async {
+    let caught_up = tokio::time::timeout(CALL_TIMEOUT, async {
         loop {
             let changed = peer.acked_changed.notified();
             if peer.acked.load(Ordering::Acquire) >= queued {
@@ -217,7 +218,16 @@ async fn stream_cut(store: &Keyspace, peer: &Peer) -> Option<u64> {
         }
     })
     .await;
-    (!peer.overflowed.load(Ordering::Relaxed)).then_some(cut)
+    if peer.overflowed.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    match caught_up {
+        Ok(()) => Ok(Some(cut)),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the replication stream to the peer is behind",
+        )),
+    }
 }
 
 async fn timeout<T>(

@@ -384,8 +384,9 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
 }
 
 fn cpu_times() -> (f64, f64) {
-    // SAFETY: getrusage only writes into the struct we pass.
+    // SAFETY: rusage is plain integers, for which all-zero bytes are a valid value.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage only writes into the struct we pass, which lives for the call.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
         return (0.0, 0.0);
     }

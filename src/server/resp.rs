@@ -244,7 +244,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let waits = write::Waits::of(node);
     let mut receipt = write::Receipt::default();
     // Connections to other nodes, for commands forwarded there.
-    let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn> =
+    let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::peer_conn::PeerConn> =
         std::collections::HashMap::new();
     'conn: loop {
         let room = query.prepare(need);
@@ -498,13 +498,13 @@ fn replace_segments(out: &mut Out, segments: &[(usize, usize)], msg: &str) {
 /// Runs a command on another node (it holds the keys' replicas) and relays the reply.
 async fn forward(
     node: &Node,
-    peers: &mut std::collections::HashMap<SocketAddr, crate::cluster::client::PeerConn>,
+    peers: &mut std::collections::HashMap<SocketAddr, crate::cluster::peer_conn::PeerConn>,
     addr: SocketAddr,
     db: u32,
     args: crate::resp::Args<'_>,
     out: &mut Out,
 ) {
-    use crate::cluster::client::{PeerConn, encode_command};
+    use crate::cluster::peer_conn::{PeerConn, encode_command};
     let mut frame = Vec::new();
     // The caller's database or store travels with the command.
     let db = db.to_string();

@@ -48,8 +48,10 @@ const INLINE_MAX: usize = 4096;
 /// An owned keyspace entry.
 pub struct Entry(NonNull<u8>);
 
-// An Entry owns its block exactly as a Box owns its contents.
+// SAFETY: an Entry owns its block exactly as a Box owns its contents (no sharing, no interior
+// mutability through `&Entry`), so it moves and is shared between threads as a Box would.
 unsafe impl Send for Entry {}
+// SAFETY: as for Send: `&Entry` only reads the block.
 unsafe impl Sync for Entry {}
 
 /// A borrowed entry (what a table lookup hands out).

@@ -42,8 +42,9 @@ pub struct Table {
     len: usize,
 }
 
-// The table owns its entries as a Vec<Box<_>> would.
+// SAFETY: the table owns its entries as a Vec<Box<_>> would; nothing else points into them.
 unsafe impl Send for Table {}
+// SAFETY: as for Send: `&Table` only reads its slots and entries.
 unsafe impl Sync for Table {}
 
 impl Drop for Table {

@@ -322,6 +322,8 @@ mod tests {
         }
         let c = std::ffi::CString::new(s).unwrap();
         let mut end: *mut c_char = std::ptr::null_mut();
+        // SAFETY: `c` is a NUL-terminated string alive for the call; strtoull sets `end` to a
+        // position inside it; errno is this thread's.
         unsafe {
             *libc::__errno_location() = 0;
             let v = libc::strtoull(c.as_ptr(), &mut end, 10);

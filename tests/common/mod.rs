@@ -209,6 +209,7 @@ impl Server {
     /// Sends SIGTERM and waits for the process to exit.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("running");
+        // SAFETY: kill() takes plain integers; the pid is our own child, not yet reaped.
         unsafe {
             libc::kill(child.id() as i32, libc::SIGTERM);
         }
@@ -383,4 +384,19 @@ pub fn redis_cli() -> String {
         "redis-cli is required for these tests: apt-get install -y redis-tools"
     );
     path.to_string()
+}
+
+/// One field of an INFO section, trimmed; panics naming it when the section lacks it.
+pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
+    let text: String = redis::cmd("INFO").arg(section).query(c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
+        .trim()
+        .to_string()
+}
+
+/// Polls `f` until it holds; fails the test naming `what` after 20 s.
+pub fn wait_until(what: &str, f: impl FnMut() -> bool) {
+    cluster::wait(what, Duration::from_secs(20), f);
 }
