@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod membership;
 pub mod peer_conn;
+pub mod read_index;
 pub mod replication;
 pub mod ring;
 pub mod sync;
@@ -87,8 +88,10 @@ pub struct Cluster {
     pub replicator: Arc<Replicator>,
     pub faults: Arc<Faults>,
     pub stats: ClusterStats,
-    /// Connections kept for read-repair.
+    /// Connections kept for read-repair and read-index questions.
     pub pool: Arc<peer_conn::Pool>,
+    /// What proves a local miss is a miss everywhere (see `read_index`).
+    pub index: read_index::ReadIndex,
     members: RwLock<Vec<Member>>,
     membership: tokio::sync::Mutex<Option<Membership>>,
     /// Gossip figures (datagrams refused for a bad MAC), once gossip runs.
@@ -112,6 +115,7 @@ impl Cluster {
             faults: Arc::default(),
             stats: ClusterStats::default(),
             pool: Arc::default(),
+            index: read_index::ReadIndex::default(),
             members: RwLock::new(Vec::new()),
             membership: tokio::sync::Mutex::new(None),
             gossip: std::sync::OnceLock::new(),
@@ -360,14 +364,21 @@ impl Cluster {
                 newcomers.push(peer);
             }
         }
+        let mut left = false;
         for p in self.replicator.peers() {
             if !seen.iter().any(|m| m.node_id == p.node_id) {
+                left = true;
                 tracing::warn!(component = "cluster", action = "member_down", peer = %p.node_id, "peer left the ring");
                 if let Some(a) = p.addr() {
                     self.pool.forget(a);
                 }
+                self.index.forget(&p.node_id);
                 self.replicator.remove_peer(&p.node_id);
             }
+        }
+        if left {
+            // Writes of the node that left may sit here and not yet at the others.
+            self.replicator.unvouch_all();
         }
         {
             let mut all = self.members.write();
@@ -496,6 +507,98 @@ impl Cluster {
         }
     }
 
+    /// Before a read answers a miss of `keys` from local data: makes sure no other replica
+    /// holds an acknowledged write of them that this node lacks (the read index; see
+    /// `read_index`), asking the peers that cannot vouch for that for the keys themselves.
+    /// `arrived` is when the read reached this node. Returns once the local data may answer,
+    /// or after the read timeout with what it has; true when a key was installed from a peer.
+    pub async fn read(
+        &self,
+        store: &Keyspace,
+        db: u32,
+        keys: &[Vec<u8>],
+        arrived: std::time::Instant,
+    ) -> bool {
+        let mut peers: Vec<Arc<Peer>> = Vec::new();
+        for k in keys {
+            for p in self.replicator.targets_for(db, k) {
+                if !self.replicator.is_blocked(&p.node_id)
+                    && p.addr().is_some()
+                    && !peers.iter().any(|q| q.node_id == p.node_id)
+                {
+                    peers.push(p);
+                }
+            }
+        }
+        if peers.is_empty() {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + REPAIR_TIMEOUT;
+        let checks = peers.iter().map(|p| self.vouched_for(p, arrived, deadline));
+        let vouched = tokio::time::timeout_at(deadline, futures_util::future::join_all(checks))
+            .await
+            .unwrap_or_else(|_| vec![false; peers.len()]);
+        let unsure: Vec<Arc<Peer>> = peers
+            .into_iter()
+            .zip(vouched)
+            .filter_map(|(p, ok)| (!ok).then_some(p))
+            .collect();
+        if unsure.is_empty() {
+            self.index.stats.local.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        self.index
+            .stats
+            .fallbacks
+            .fetch_add(unsure.len() as u64, Ordering::Relaxed);
+        // Ask every replica, not only the unsure: the version an unsure (or dead) origin
+        // wrote may sit on a peer that vouched only for its own writes.
+        let addrs: Vec<SocketAddr> = self
+            .replicator
+            .peers()
+            .iter()
+            .filter(|p| !self.replicator.is_blocked(&p.node_id))
+            .filter_map(|p| p.addr())
+            .collect();
+        let mut installed = false;
+        for k in keys {
+            installed |= self.repair_from(store, db, k, &addrs).await;
+        }
+        installed
+    }
+
+    /// Whether `peer` can hold no acknowledged write this node lacks, for a read that arrived
+    /// at `arrived`: its answer to a question sent after that, and this node's stream from it
+    /// applied up to the answer.
+    async fn vouched_for(
+        &self,
+        peer: &Peer,
+        arrived: std::time::Instant,
+        deadline: tokio::time::Instant,
+    ) -> bool {
+        let Some(addr) = peer.addr() else {
+            return false;
+        };
+        let ask = || async {
+            let mine = self.replicator.incarnation.to_string();
+            let r = self
+                .pool
+                .call(
+                    addr,
+                    &[b"HCINDEX", self.node_id.as_bytes(), mine.as_bytes()],
+                    read_index::QUESTION_TIMEOUT,
+                    &self.replicator.auth,
+                )
+                .await
+                .ok()?;
+            read_index::Position::from_reply(&r)
+        };
+        match self.index.position(&peer.node_id, arrived, ask).await {
+            Some(p) if p.ready => self.index.caught_up(&peer.node_id, &p, deadline).await,
+            _ => false,
+        }
+    }
+
     /// Read-repair: asks the key's other live replicas for their version and installs the
     /// newest locally (with its original stamp and deadline). Returns whether something was
     /// installed.
@@ -507,6 +610,17 @@ impl Cluster {
             .filter(|p| !self.replicator.is_blocked(&p.node_id))
             .filter_map(|p| p.addr())
             .collect();
+        self.repair_from(store, db, key, &targets).await
+    }
+
+    /// Read-repair from these replicas only.
+    async fn repair_from(
+        &self,
+        store: &Keyspace,
+        db: u32,
+        key: &[u8],
+        targets: &[SocketAddr],
+    ) -> bool {
         if targets.is_empty() {
             return false;
         }

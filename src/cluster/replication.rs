@@ -3,9 +3,9 @@
 //!
 //! Publishing (under the key's shard lock) only appends the encoded record to each target
 //! peer's buffer. A sender task per peer drains its buffer every millisecond into one
-//! `HCREPL <from> <end> <sent_ms> <records>` command on the peer's RESP port, keeps what the
-//! peer has not acknowledged, and resends it after a reconnect (applying a record twice is
-//! harmless: the second time its stamp is not newer). A peer that falls more than
+//! `HCREPL <from> <end> <sent_ms> <records> <incarnation>` command on the peer's RESP port,
+//! keeps what the peer has not acknowledged, and resends it after a reconnect (applying a
+//! record twice is harmless: the second time its stamp is not newer). A peer that falls more than
 //! [`MAX_BACKLOG`] behind loses its backlog and is marked for anti-entropy instead of making
 //! writers wait.
 
@@ -53,6 +53,17 @@ pub struct Peer {
     stopped: AtomicBool,
     /// Records were dropped (backlog too long): the peer needs anti-entropy.
     pub overflowed: AtomicBool,
+    /// Times records were dropped.
+    pub overflows: AtomicU64,
+    /// `overflows + 1` as of the start of the last anti-entropy pass that completed with the
+    /// peer (0 before one), and the peer's incarnation it ran against: while both are current,
+    /// the stream carries every write this node holds that the peer may lack, and the peer may
+    /// answer its misses locally (the read index).
+    pub vouched: AtomicU64,
+    pub vouched_for: AtomicU64,
+    /// The peer asked with an incarnation this node has not synchronised with (it restarted):
+    /// run anti-entropy with it soon.
+    pub resync: AtomicBool,
     pub connected: AtomicBool,
     /// The logical offset of the last record queued (`buf.end`, readable without the lock).
     queued: AtomicU64,
@@ -80,6 +91,10 @@ impl Peer {
             acked_changed: tokio::sync::Notify::new(),
             stopped: AtomicBool::new(false),
             overflowed: AtomicBool::new(false),
+            overflows: AtomicU64::new(0),
+            vouched: AtomicU64::new(0),
+            vouched_for: AtomicU64::new(0),
+            resync: AtomicBool::new(false),
             connected: AtomicBool::new(false),
             queued: AtomicU64::new(0),
             sent_records: AtomicU64::new(0),
@@ -98,6 +113,7 @@ impl Peer {
     fn append(&self, m: &Mutation<'_>) -> u64 {
         let mut b = self.buf.lock();
         if b.bytes.len() > MAX_BACKLOG {
+            self.overflows.fetch_add(1, Ordering::AcqRel);
             if !self.overflowed.swap(true, Ordering::Relaxed) {
                 tracing::warn!(component = "replication", action = "overflow", peer = %self.node_id, "peer is too far behind; dropping its backlog, anti-entropy will repair it");
             }
@@ -134,6 +150,20 @@ impl Peer {
         (b.end, n)
     }
 
+    /// Whether the stream vouches for everything this node holds that the peer — in its
+    /// incarnation `incarnation` — may lack.
+    pub fn vouches(&self, incarnation: u64) -> bool {
+        self.vouched.load(Ordering::Acquire) == self.overflows.load(Ordering::Acquire) + 1
+            && self.vouched_for.load(Ordering::Acquire) == incarnation
+    }
+
+    /// Records a completed anti-entropy pass, begun at `overflows`, with the peer's
+    /// `incarnation`.
+    pub fn vouch(&self, overflows: u64, incarnation: u64) {
+        self.vouched_for.store(incarnation, Ordering::Release);
+        self.vouched.store(overflows + 1, Ordering::Release);
+    }
+
     /// Bytes waiting to be sent (queue depth).
     pub fn backlog(&self) -> usize {
         self.buf.lock().bytes.len()
@@ -143,6 +173,9 @@ impl Peer {
 /// The replication sink and the set of peers.
 pub struct Replicator {
     pub self_id: String,
+    /// This process's incarnation: stream offsets restart with it, so a peer tells offsets of
+    /// different runs apart.
+    pub incarnation: u64,
     /// This node's identity towards peers (the handshake every peer connection opens with).
     pub auth: Arc<super::auth::PeerAuth>,
     rf: Option<usize>,
@@ -164,6 +197,7 @@ impl Replicator {
     ) -> Arc<Replicator> {
         Arc::new(Replicator {
             self_id: self_id.to_string(),
+            incarnation: fastrand::u64(1..u64::MAX >> 1),
             auth,
             rf,
             peers: RwLock::new(HashMap::new()),
@@ -281,6 +315,17 @@ impl Replicator {
         !b.is_empty() && b.contains(id)
     }
 
+    /// Withdraws this node's word to every peer (the read index): it may now hold writes their
+    /// streams from elsewhere will not bring — of a node that left, or that it received from a
+    /// node outside its ring. Each peer gets it back after the next anti-entropy pass, which
+    /// `resync` runs within a second.
+    pub fn unvouch_all(&self) {
+        for p in self.peers.read().values() {
+            p.vouched.store(0, Ordering::Release);
+            p.resync.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// Queues an already-stamped record for one peer (anti-entropy pushes).
     pub fn send_to(&self, peer: &Peer, m: &Mutation<'_>) {
         peer.append(m);
@@ -334,6 +379,9 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
     let mut backoff = Duration::from_millis(50);
     let mut last_error: Option<String> = None;
     let mut last_logged = std::time::Instant::now();
+    let incarnation = repl.incarnation.to_string();
+    // The end of the last batch taken from the buffer (all of it sent, or kept to resend).
+    let mut last_end = 0u64;
     while !peer.stopped.load(Ordering::Relaxed) {
         let addr = match peer.addr() {
             Some(a) if !repl.is_blocked(&peer.node_id) => a,
@@ -386,6 +434,25 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
                 break;
             }
         }
+        // An empty batch ending where the last one taken ended: the peer learns how far it has
+        // the stream of this incarnation even when no write follows (the read index needs it).
+        if ok {
+            let mut frame = Vec::new();
+            let end_s = last_end.to_string();
+            let sent = crate::util::time::now_ms().to_string();
+            peer_conn::encode_command(
+                &mut frame,
+                &[
+                    b"HCREPL",
+                    repl.self_id.as_bytes(),
+                    end_s.as_bytes(),
+                    sent.as_bytes(),
+                    b"",
+                    incarnation.as_bytes(),
+                ],
+            );
+            ok = w.write_all(&frame).await.is_ok();
+        }
         while ok
             && !peer.stopped.load(Ordering::Relaxed)
             && !repl.is_blocked(&peer.node_id)
@@ -400,6 +467,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             if records == 0 {
                 continue;
             }
+            last_end = end;
             codec::seal(&mut batch);
             let mut frame = Vec::with_capacity(batch.len() + 96);
             let sent = crate::util::time::now_ms().to_string();
@@ -412,6 +480,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
                     end_s.as_bytes(),
                     sent.as_bytes(),
                     &batch,
+                    incarnation.as_bytes(),
                 ],
             );
             if w.write_all(&frame).await.is_err() {
@@ -426,6 +495,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             let kept: usize = inflight.iter().map(|(_, f)| f.len()).sum();
             if kept > MAX_BACKLOG {
                 inflight.clear();
+                peer.overflows.fetch_add(1, Ordering::AcqRel);
                 peer.overflowed.store(true, Ordering::Relaxed);
             }
         }

@@ -79,10 +79,17 @@ pub async fn sync_once(
         return Err(std::io::Error::other("partitioned"));
     }
     let mut pass = Pass::default();
+    let overflows = peer.overflows.load(Ordering::Acquire);
     let cut = stream_cut(store, peer).await?;
     let mut conn =
         peer_conn::PeerConn::connect(addr, CALL_TIMEOUT, &cluster.replicator.auth).await?;
     let me = cluster.node_id.clone();
+    // Which run of the peer this pass compares with: the stream vouches for that one only.
+    let mine = cluster.replicator.incarnation.to_string();
+    let r = timeout(conn.call(&[b"HCINDEX", me.as_bytes(), mine.as_bytes()])).await?;
+    let theirs = super::read_index::Position::from_reply(&r)
+        .ok_or_else(|| std::io::Error::other(format!("bad HCINDEX reply: {r:?}")))?
+        .incarnation;
     // Store definitions first, through the stream, so the peer has somewhere to put the data.
     for (name, spec) in store.store_records() {
         cluster.replicator.send_to(
@@ -182,6 +189,10 @@ pub async fn sync_once(
             }
         }
     }
+    // Everything this node held at the cut is at the peer or queued for it, and what came
+    // later is in the stream: the stream now vouches for this node (unless it dropped records
+    // since the pass began).
+    peer.vouch(overflows, theirs);
     cluster
         .stats
         .sync_keys_pulled
@@ -275,7 +286,10 @@ pub async fn periodic(store: Arc<Keyspace>, cluster: Arc<Cluster>) {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let due = since.elapsed() >= PERIOD;
         for p in cluster.replicator.peers() {
-            if due || p.overflowed.load(Ordering::Relaxed) {
+            if due
+                || p.overflowed.load(Ordering::Relaxed)
+                || p.resync.swap(false, Ordering::Relaxed)
+            {
                 sync_until_done(&store, &cluster, &p).await;
             }
         }

@@ -64,8 +64,9 @@ pub fn hcauth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-/// HCREPL <from> <end> <sent_ms> <records>: applies a batch of a peer's mutations (last
-/// writer wins) and acknowledges `end`. Every record is checked before it is applied; a bad
+/// HCREPL <from> <end> <sent_ms> <records> [<incarnation>]: applies a batch of a peer's
+/// mutations (last writer wins), notes how far this node applied the peer's stream (the read
+/// index) and acknowledges `end`. Every record is checked before it is applied; a bad
 /// one is refused, logged and counted, and the rest of the batch goes on.
 pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let from = String::from_utf8_lossy(&args[1]).into_owned();
@@ -77,11 +78,19 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     if cx.node.cluster.replicator.is_blocked(&from) {
         return Err(Error::msg("partitioned from this peer (fault injection)"));
     }
+    if args.len() > 6 {
+        return Err(Error::Arity("hcrepl".into()));
+    }
     let end = int_arg(&args[2])?;
     let sent = int_arg(&args[3])?.max(0) as u64;
+    let incarnation = match args.get(5) {
+        Some(a) => int_arg(a)?.max(0) as u64,
+        None => 0,
+    };
     let mut buf: &[u8] = &args[4];
     let stats = &cx.node.cluster.stats;
     let mut correlation: Option<String> = None;
+    let mut any_applied = false;
     while !buf.is_empty() {
         let (payload, used) =
             codec::unframe(buf).map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
@@ -133,6 +142,7 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             }
         }
         let applied = applied == Applied::Yes;
+        any_applied |= applied;
         // Writes made over HTTP carry their request's correlation id to every replica.
         if let Some(id) = correlation.take() {
             let key = m.op.key().map(String::from_utf8_lossy).unwrap_or_default();
@@ -148,7 +158,49 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         }
     }
     stats.record_lag(crate::util::time::now_ms().saturating_sub(sent));
+    let cluster = &cx.node.cluster;
+    if any_applied && cluster.replicator.peer(&from).is_none() {
+        // Writes from a node outside this node's ring: the others may not get them from it.
+        cluster.replicator.unvouch_all();
+    }
+    cluster
+        .index
+        .note_applied(&from, incarnation, end.max(0) as u64);
     cx.out.int(end);
+    Ok(())
+}
+
+/// HCINDEX <asker> <asker-incarnation>: [incarnation, offset, ready] — this node's
+/// incarnation, the offset of the last record it queued for `asker`, and whether its stream
+/// vouches for everything it holds that this incarnation of `asker` may lack (the read index;
+/// see `cluster::read_index`).
+pub fn hcindex(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let asker = String::from_utf8_lossy(&args[1]);
+    if cx.client.peer.as_deref() != Some(asker.as_ref()) {
+        return Err(Error::msg(
+            "HCINDEX names another node than the connection's",
+        ));
+    }
+    let repl = &cx.node.cluster.replicator;
+    if repl.is_blocked(&asker) {
+        return Err(Error::msg("partitioned from this peer (fault injection)"));
+    }
+    let incarnation = int_arg(&args[2])?.max(0) as u64;
+    let (offset, ready) = match repl.peer(&asker) {
+        Some(p) => {
+            let ready = p.vouches(incarnation);
+            if !ready && p.vouched.load(Ordering::Acquire) != 0 {
+                // It restarted since the last pass: compare with it again soon.
+                p.resync.store(true, Ordering::Relaxed);
+            }
+            (p.queued(), ready)
+        }
+        None => (0, false),
+    };
+    cx.out.array(3);
+    cx.out.int(repl.incarnation as i64);
+    cx.out.int(offset.min(i64::MAX as u64) as i64);
+    cx.out.int(ready as i64);
     Ok(())
 }
 

@@ -357,6 +357,20 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
         st.read_repair_queries.load(Relaxed)
     );
     f!("hypercache_read_repairs:{}", st.read_repairs.load(Relaxed));
+    let ix = &node.cluster.index.stats;
+    f!(
+        "hypercache_read_index_questions:{}",
+        ix.questions.load(Relaxed)
+    );
+    f!("hypercache_read_index_reads:{}", ix.reads.load(Relaxed));
+    f!("hypercache_read_index_local:{}", ix.local.load(Relaxed));
+    f!(
+        "hypercache_read_index_fallbacks:{}",
+        ix.fallbacks.load(Relaxed)
+    );
+    let (p50, p99) = ix.rtt_percentiles();
+    f!("hypercache_read_index_rtt_p50_us:{p50}");
+    f!("hypercache_read_index_rtt_p99_us:{p99}");
     f!(
         "hypercache_anti_entropy_rounds:{}",
         st.sync_rounds.load(Relaxed)

@@ -469,6 +469,7 @@ pub async fn get_in(
         return error_of(n, &crate::error::Error::Loading, &cid);
     }
     let mut local = true;
+    let arrived = std::time::Instant::now();
     let now = now_ms();
     if n.cluster.has_peers()
         && !n
@@ -476,7 +477,10 @@ pub async fn get_in(
             .with_key(db, &key, now, Access::Peek, |k| k.exists())
         && n.cluster.must_repair(&n.store, db, &key)
     {
-        local = !n.cluster.repair(&n.store, db, &key).await;
+        local = !n
+            .cluster
+            .read(&n.store, db, std::slice::from_ref(&key), arrived)
+            .await;
     }
     let now = now_ms();
     let found = n.store.with_key(db, &key, now, Access::Read, |k| {
@@ -563,7 +567,10 @@ pub async fn delete_in(
             .store
             .with_key(db, &key, now, Access::Peek, |k| k.exists())
     {
-        n.cluster.repair(&n.store, db, &key).await;
+        let arrived = std::time::Instant::now();
+        n.cluster
+            .read(&n.store, db, std::slice::from_ref(&key), arrived)
+            .await;
     }
     let mark = crate::write::Mark::take(n, true);
     let existed = n

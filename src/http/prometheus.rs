@@ -409,6 +409,50 @@ impl prometheus_client::collector::Collector for NodeCollector {
             "Keys installed by read-repair.",
             ld(&cs.read_repairs),
         )?;
+        let ix = &c.index.stats;
+        counter(
+            &mut e,
+            "hypercache_read_repair_queries",
+            "Keys asked of peers (HCGET) for reads missing here.",
+            ld(&cs.read_repair_queries),
+        )?;
+        counter(
+            &mut e,
+            "hypercache_read_index_questions",
+            "Read-index questions sent to peers (one covers every miss that arrived before it).",
+            ld(&ix.questions),
+        )?;
+        counter(
+            &mut e,
+            "hypercache_read_index_reads",
+            "Per-peer checks of misses against the read index (over questions: misses per question).",
+            ld(&ix.reads),
+        )?;
+        counter(
+            &mut e,
+            "hypercache_read_index_local",
+            "Misses answered from local data on every peer's word.",
+            ld(&ix.local),
+        )?;
+        counter(
+            &mut e,
+            "hypercache_read_index_fallbacks",
+            "Peers asked for the keys themselves: not ready to vouch, or no answer in time.",
+            ld(&ix.fallbacks),
+        )?;
+        let (p50, p99) = ix.rtt_percentiles();
+        gauge(
+            &mut e,
+            "hypercache_read_index_rtt_p50_seconds",
+            "Median round trip of read-index questions.",
+            p50 as f64 / 1e6,
+        )?;
+        gauge(
+            &mut e,
+            "hypercache_read_index_rtt_p99_seconds",
+            "99th percentile round trip of read-index questions.",
+            p99 as f64 / 1e6,
+        )?;
         counter(
             &mut e,
             "hypercache_anti_entropy_keys",

@@ -283,6 +283,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         let mut start = 0;
         let mut commands = 0u64;
         let mut last_command = 0usize;
+        // When the batch's misses began to be checked with the peers: every request of the
+        // batch arrived before it, so one read-index answer covers them all.
+        let mut arrived: Option<std::time::Instant> = None;
         need = 0;
         // Where each write's reply sits, in case its write cannot be settled and the reply
         // must become an error.
@@ -358,9 +361,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             }
                         }
                         Some(Action::Repair(db, keys)) => {
-                            for k in &keys {
-                                node.cluster.repair(&node.store, db, k).await;
-                            }
+                            let since = *arrived.get_or_insert_with(std::time::Instant::now);
+                            node.cluster.read(&node.store, db, &keys, since).await;
                             client.repaired = true;
                             let before = (waits.any() && is_write(&args))
                                 .then(|| write::Mark::take(node, waits.acks));
