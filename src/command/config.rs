@@ -11,10 +11,6 @@ use crate::node::Node;
 use crate::resp::Args;
 use crate::util::glob::glob_match;
 
-fn yes(b: bool) -> Value {
-    Value::Bool(b)
-}
-
 /// The running node's value of a CONFIG parameter (`keys::params`): the live half of its
 /// table entry.
 fn live(node: &Node, name: &str) -> Option<Value> {
@@ -44,7 +40,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "hz" => Value::Int(st.hz.load(Ordering::Relaxed)),
         "timeout" => Value::Int(st.timeout.load(Ordering::Relaxed)),
         "requirepass" => Value::Bytes(st.requirepass_text().into_bytes()),
-        "protected-mode" => yes(st.protected_mode.load(Ordering::Relaxed)),
+        "protected-mode" => Value::Bool(st.protected_mode.load(Ordering::Relaxed)),
         "enable-debug-command" => Value::Text(st.debug_command.name().to_string()),
         "client-output-buffer-limit" => Value::Limits(st.output_limits()),
         "loglevel" => Value::Text(st.loglevel.read().clone()),
@@ -54,7 +50,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
             }
             _ => String::new(),
         }),
-        "appendonly" => yes(node.persistence.as_ref().and_then(|p| p.aof()).is_some()),
+        "appendonly" => Value::Bool(node.persistence.as_ref().and_then(|p| p.aof()).is_some()),
         "appendfsync" => Value::Text(n.persistence.sync_policy.name().to_string()),
         _ => return None,
     })
@@ -106,6 +102,7 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
             crate::telemetry::set_level(&level)?;
             *st.loglevel.write() = level;
         }
+        // `Param::parse` refuses immutable parameters before this; same answer here.
         _ => return Err("can't set immutable config".into()),
     }
     Ok(())
