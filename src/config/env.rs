@@ -46,6 +46,9 @@ impl Config {
         Ok(())
     }
 
+    /// Flags come typed from clap (ports as numbers, the data directory as a path that need
+    /// not be UTF-8), so they are applied field by field rather than as text; the table
+    /// lists them, and a test in `cli.rs` keeps the two in step.
     pub(super) fn apply_overrides(
         &mut self,
         o: &Overrides,

@@ -1,25 +1,25 @@
-//! THE TABLE: every configuration key once, with each way to reach it — its YAML path, its
-//! `HYPERCACHE_*` variable, its command-line flag, its CONFIG GET/SET name — and how its
-//! text is read. The YAML reader, the environment layer and CONFIG GET/SET all walk [`KEYS`],
-//! so the ways to set a key cannot drift apart.
+//! The table of keys: every configuration key once, with each way to reach it (YAML path,
+//! `HYPERCACHE_*` variable, command-line flag, CONFIG GET/SET name) and how its text is read.
+//! The YAML reader, the environment layer and CONFIG GET/SET all walk [`KEYS`], so the ways
+//! to set a key cannot drift apart.
 //!
 //! # Adding a key
 //!
 //! 1. A field, with its default, in its section struct in `mod.rs` (`CacheConfig`, ...).
 //! 2. The same name in the section's `Raw*` struct in `yaml.rs`: serde checks the file's
 //!    shape there (unknown keys, duplicates, a list where a value belongs).
-//! 3. One entry in [`KEYS`], among its section's (the file is read in table order, so that
-//!    order decides which bad value is reported first):
+//! 3. One entry in [`KEYS`], among its section's (the file is read in table order, which
+//!    decides the bad value reported first). For a new size `cache.max_foo`:
 //!
 //!    ```text
-//!    leaf!(cache.max_memory, parse_size)       // YAML path, and how its text is read
-//!        .env("HYPERCACHE_MAX_MEMORY")         // optional: an environment variable
-//!        .config("maxmemory", SetAs::Memory { min: 0 }), // optional: CONFIG GET/SET
+//!    leaf!(cache.max_foo, parse_size)    // its YAML path, and how its text is read
+//!        .env("HYPERCACHE_MAX_FOO")      // optional: an environment variable
+//!        .config("max-foo", SetAs::Memory { min: 0 }), // optional: CONFIG GET/SET
 //!    ```
 //!
 //! A CONFIG name also takes its place in [`CONFIG_ORDER`] (CONFIG GET lists in that order)
-//! and its live half in `command/config.rs`, which reads and changes the running node; the
-//! tests here and there fail until both exist. A variable goes in README.md's list too.
+//! and its live half in `command/config.rs`, which reads and changes the running node; a
+//! variable goes in README.md's list. The tests here and there fail until each is done.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -364,7 +364,8 @@ pub static KEYS: &[Key] = &[
     Key::runtime("lfu-decay-time", SetAs::Int { min: 0, max: I32 }),
 ];
 
-/// The CONFIG parameters in the order CONFIG GET lists them (clients and tests see it).
+/// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
+/// order clients have always seen.
 pub const CONFIG_ORDER: &[&str] = &[
     "bind",
     "port",
