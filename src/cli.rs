@@ -190,6 +190,27 @@ mod tests {
     }
 
     #[test]
+    fn flags_match_the_table_of_keys() {
+        let cli = Cli::command();
+        let mut longs: Vec<String> = cli
+            .get_arguments()
+            .filter_map(|a| a.get_long())
+            .map(|l| format!("--{l}"))
+            .filter(|l| !["--config", "--help", "--version"].contains(&l.as_str()))
+            .collect();
+        let mut table: Vec<&str> = crate::config::keys::KEYS
+            .iter()
+            .filter_map(|k| k.flag)
+            .collect();
+        longs.sort_unstable();
+        table.sort_unstable();
+        assert_eq!(
+            longs, table,
+            "a flag is missing here or in config::keys::KEYS"
+        );
+    }
+
+    #[test]
     fn no_flags_means_no_overrides() {
         let cli = Cli::try_parse_from(["hypercache"]).expect("valid command line");
         assert_eq!(cli.overrides(), Overrides::default());

@@ -1,140 +1,133 @@
-//! CONFIG GET / SET / RESETSTAT: the parameters a running node changes.
+//! CONFIG GET / SET / RESETSTAT. Which parameters exist, their order and how SET reads them
+//! is the table in `config::keys`; this file is the live half of each entry, reading and
+//! changing the running node.
 
 use std::sync::atomic::Ordering;
 
 use super::{Ctx, reply_help};
-use crate::config::EvictionPolicy;
+use crate::config::keys::{self, Param, Value};
 use crate::error::{Error, Result};
+use crate::node::Node;
 use crate::resp::Args;
 use crate::util::glob::glob_match;
 
-/// Redis's memtoull: "1gb" = 1024^3, "1g" = 10^9, plain = bytes.
-fn parse_memory(v: &[u8]) -> Option<u64> {
-    let s = std::str::from_utf8(v).ok()?.to_ascii_lowercase();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (num, unit) = s.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let mul: u64 = match unit {
-        "" | "b" => 1,
-        "k" => 1000,
-        "kb" => 1024,
-        "m" => 1000 * 1000,
-        "mb" => 1024 * 1024,
-        "g" => 1000 * 1000 * 1000,
-        "gb" => 1024 * 1024 * 1024,
-        _ => return None,
-    };
-    n.checked_mul(mul)
-}
-
-const POLICIES: &str = "volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
-
-/// The parameters this server really has, in CONFIG GET order.
-const PARAMS: &[&str] = &[
-    "bind",
-    "port",
-    "databases",
-    "dir",
-    "maxclients",
-    "maxmemory",
-    "maxmemory-policy",
-    "maxmemory-samples",
-    "lfu-log-factor",
-    "lfu-decay-time",
-    "proto-max-bulk-len",
-    "client-query-buffer-limit",
-    "hz",
-    "timeout",
-    "requirepass",
-    "protected-mode",
-    "enable-debug-command",
-    "client-output-buffer-limit",
-    "loglevel",
-    "save",
-    "appendonly",
-    "appendfsync",
-];
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_string()
-}
-
-fn param_value(cx: &Ctx<'_>, name: &str) -> String {
-    let st = &cx.node.settings;
-    let n = &cx.node.config;
-    match name {
-        "bind" => n.network.resp_bind_addr.clone(),
-        "port" => cx
-            .node
-            .resp_addr
-            .lock()
-            .map(|a| a.port())
-            .unwrap_or(n.network.resp_port)
-            .to_string(),
-        "databases" => cx.node.store.databases().to_string(),
-        "dir" => n.data_dir().display().to_string(),
-        "maxclients" => st.maxclients.load(Ordering::Relaxed).to_string(),
-        "maxmemory" => cx.node.store.node_limits.max().to_string(),
-        "maxmemory-policy" => cx
-            .node
-            .store
-            .default_store()
-            .limits
-            .policy()
-            .redis_name()
-            .to_string(),
-        "maxmemory-samples" => cx.node.store.node_limits.samples().to_string(),
-        "lfu-log-factor" => cx
-            .node
-            .store
-            .default_store()
-            .access
-            .log_factor()
-            .to_string(),
-        "lfu-decay-time" => cx
-            .node
-            .store
-            .default_store()
-            .access
-            .decay_time()
-            .to_string(),
-        "proto-max-bulk-len" => st.proto_max_bulk_len().to_string(),
-        "client-query-buffer-limit" => st
-            .client_query_buffer_limit
-            .load(Ordering::Relaxed)
-            .to_string(),
-        "hz" => st.hz.load(Ordering::Relaxed).to_string(),
-        "timeout" => st.timeout.load(Ordering::Relaxed).to_string(),
-        "requirepass" => st.requirepass_text(),
-        "protected-mode" => yes_no(st.protected_mode.load(Ordering::Relaxed)),
-        "enable-debug-command" => st.debug_command.name().to_string(),
-        "client-output-buffer-limit" => st.output_limits().render(),
-        "loglevel" => st.loglevel.read().clone(),
-        "save" => match &cx.node.persistence {
+/// The running node's value of a CONFIG parameter (`keys::params`): the live half of its
+/// table entry.
+fn live(node: &Node, name: &str) -> Option<Value> {
+    let st = &node.settings;
+    let n = &node.config;
+    let store = &node.store;
+    Some(match name {
+        "bind" => Value::Text(n.network.resp_bind_addr.clone()),
+        "port" => Value::Int(u64::from(
+            node.resp_addr
+                .lock()
+                .map(|a| a.port())
+                .unwrap_or(n.network.resp_port),
+        )),
+        "databases" => Value::Int(store.databases() as u64),
+        "dir" => Value::Text(n.data_dir().display().to_string()),
+        "maxclients" => Value::Int(st.maxclients.load(Ordering::Relaxed)),
+        "maxmemory" => Value::Int(store.node_limits.max()),
+        "maxmemory-policy" => Value::Policy(store.default_store().limits.policy()),
+        "maxmemory-samples" => Value::Int(u64::from(store.node_limits.samples())),
+        "lfu-log-factor" => Value::Int(u64::from(store.default_store().access.log_factor())),
+        "lfu-decay-time" => Value::Int(u64::from(store.default_store().access.decay_time())),
+        "proto-max-bulk-len" => Value::Int(st.proto_max_bulk_len()),
+        "client-query-buffer-limit" => {
+            Value::Int(st.client_query_buffer_limit.load(Ordering::Relaxed))
+        }
+        "hz" => Value::Int(st.hz.load(Ordering::Relaxed)),
+        "timeout" => Value::Int(st.timeout.load(Ordering::Relaxed)),
+        "requirepass" => Value::Bytes(st.requirepass_text().into_bytes()),
+        "protected-mode" => Value::Bool(st.protected_mode.load(Ordering::Relaxed)),
+        "enable-debug-command" => Value::Text(st.debug_command.name().to_string()),
+        "client-output-buffer-limit" => Value::Limits(st.output_limits()),
+        "loglevel" => Value::Text(st.loglevel.read().clone()),
+        "save" => Value::Text(match &node.persistence {
             Some(p) if p.config().strategy.snapshot() => {
                 format!("{} 1", p.config().snapshot_interval.as_secs().max(1))
             }
             _ => String::new(),
-        },
-        "appendonly" => match cx.node.persistence.as_ref().and_then(|p| p.aof()) {
-            Some(_) => "yes".to_string(),
-            None => "no".to_string(),
-        },
-        "appendfsync" => n.persistence.sync_policy.name().to_string(),
-        _ => String::new(),
+        }),
+        "appendonly" => Value::Bool(node.persistence.as_ref().and_then(|p| p.aof()).is_some()),
+        "appendfsync" => Value::Text(n.persistence.sync_policy.name().to_string()),
+        _ => return None,
+    })
+}
+
+/// Puts a value CONFIG SET read (`Param::parse`) into the running node.
+fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), String> {
+    let st = &node.settings;
+    let store = &node.store;
+    let small = |n: u64| u32::try_from(n).map_err(|_| "argument is out of range".to_string());
+    match (name, value) {
+        ("maxclients", Value::Int(n)) => st.maxclients.store(n, Ordering::Relaxed),
+        // The node-wide limit (`cache.max_memory`), over every store.
+        ("maxmemory", Value::Int(n)) => store.node_limits.set_max(n),
+        ("maxmemory-policy", Value::Policy(p)) => {
+            // The default store's policy, which the node limit uses too.
+            store.default_store().set_policy(p);
+            store.node_limits.set_policy(p);
+        }
+        ("maxmemory-samples", Value::Int(n)) => {
+            let n = small(n)?;
+            store.node_limits.set_samples(n);
+            for ks in store.stores() {
+                ks.limits.set_samples(n);
+            }
+        }
+        ("lfu-log-factor", Value::Int(n)) => {
+            let n = small(n)?;
+            for ks in store.stores() {
+                ks.access.set_log_factor(n);
+            }
+        }
+        ("lfu-decay-time", Value::Int(n)) => {
+            let n = small(n)?;
+            for ks in store.stores() {
+                ks.access.set_decay_time(n);
+            }
+        }
+        ("proto-max-bulk-len", Value::Int(n)) => st.set_proto_max_bulk_len(n),
+        ("client-query-buffer-limit", Value::Int(n)) => {
+            st.client_query_buffer_limit.store(n, Ordering::Relaxed)
+        }
+        ("hz", Value::Int(n)) => st.hz.store(n, Ordering::Relaxed),
+        ("timeout", Value::Int(n)) => st.timeout.store(n, Ordering::Relaxed),
+        ("requirepass", Value::Bytes(p)) => st.set_requirepass((!p.is_empty()).then_some(p)),
+        ("protected-mode", Value::Bool(b)) => st.protected_mode.store(b, Ordering::Relaxed),
+        ("client-output-buffer-limit", Value::Limits(l)) => st.set_output_limits(l),
+        ("loglevel", Value::Text(level)) => {
+            crate::telemetry::set_level(&level)?;
+            *st.loglevel.write() = level;
+        }
+        // `Param::parse` refuses immutable parameters before this; same answer here.
+        _ => return Err("can't set immutable config".into()),
     }
+    Ok(())
 }
 
 pub fn config_get(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let mut found: Vec<&str> = Vec::new();
+    let mut found: Vec<&Param> = Vec::new();
     for pat in args.iter().skip(2) {
-        for p in PARAMS {
-            if glob_match(pat, p.as_bytes(), true) && !found.contains(p) {
+        for p in keys::params() {
+            if glob_match(pat, p.name.as_bytes(), true) && !found.contains(&p) {
                 found.push(p);
             }
         }
     }
-    let values: Vec<(&str, String)> = found.iter().map(|p| (*p, param_value(cx, p))).collect();
+    let values: Vec<(&str, String)> = found
+        .iter()
+        .map(|p| {
+            (
+                p.name,
+                live(cx.node, p.name)
+                    .map(|v| v.render())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect();
     cx.out.map(values.len());
     for (k, v) in values {
         cx.out.bulk(k.as_bytes());
@@ -143,115 +136,20 @@ pub fn config_get(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-fn int_in(v: &[u8], lo: i64, hi: i64) -> std::result::Result<u64, String> {
-    let n = crate::util::num::parse_i64(v)
-        .ok_or_else(|| "argument couldn't be parsed into an integer".to_string())?;
-    if n < lo || n > hi {
-        return Err(format!("argument must be between {lo} and {hi} inclusive"));
-    }
-    Ok(n as u64)
-}
-
-fn mem_at_least(v: &[u8], min: u64) -> std::result::Result<u64, String> {
-    let n = parse_memory(v).ok_or_else(|| "argument must be a memory value".to_string())?;
-    if n < min {
-        return Err(format!(
-            "argument must be between {min} and {} inclusive",
-            i64::MAX
-        ));
-    }
-    Ok(n)
-}
-
-fn apply_param(cx: &Ctx<'_>, name: &str, v: &[u8]) -> std::result::Result<(), String> {
-    let st = &cx.node.settings;
-    match name {
-        "maxclients" => st
-            .maxclients
-            .store(int_in(v, 1, i32::MAX as i64)?, Ordering::Relaxed),
-        // The node-wide limit (`cache.max_memory`), over every store.
-        "maxmemory" => cx
-            .node
-            .store
-            .node_limits
-            .set_max(parse_memory(v).ok_or("argument must be a memory value")?),
-        "maxmemory-policy" => {
-            let p: EvictionPolicy = std::str::from_utf8(v)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| format!("argument(s) must be one of the following: {POLICIES}"))?;
-            // The default store's policy, which the node limit uses too.
-            cx.node.store.default_store().set_policy(p);
-            cx.node.store.node_limits.set_policy(p);
-        }
-        "maxmemory-samples" => {
-            let n = int_in(v, 1, 64)? as u32;
-            cx.node.store.node_limits.set_samples(n);
-            for ks in cx.node.store.stores() {
-                ks.limits.set_samples(n);
-            }
-        }
-        "lfu-log-factor" => {
-            let n = int_in(v, 0, i32::MAX as i64)? as u32;
-            for ks in cx.node.store.stores() {
-                ks.access.set_log_factor(n);
-            }
-        }
-        "lfu-decay-time" => {
-            let n = int_in(v, 0, i32::MAX as i64)? as u32;
-            for ks in cx.node.store.stores() {
-                ks.access.set_decay_time(n);
-            }
-        }
-        "proto-max-bulk-len" => st.set_proto_max_bulk_len(mem_at_least(v, 1024 * 1024)?),
-        "client-query-buffer-limit" => st
-            .client_query_buffer_limit
-            .store(mem_at_least(v, 1024 * 1024)?, Ordering::Relaxed),
-        "hz" => st.hz.store(int_in(v, 1, 500)?, Ordering::Relaxed),
-        "timeout" => st
-            .timeout
-            .store(int_in(v, 0, i32::MAX as i64)?, Ordering::Relaxed),
-        "requirepass" => st.set_requirepass((!v.is_empty()).then(|| v.to_vec())),
-        "protected-mode" => st.protected_mode.store(
-            match String::from_utf8_lossy(v).to_ascii_lowercase().as_str() {
-                "yes" => true,
-                "no" => false,
-                _ => return Err("argument must be 'yes' or 'no'".into()),
-            },
-            Ordering::Relaxed,
-        ),
-        "client-output-buffer-limit" => {
-            let text = std::str::from_utf8(v).map_err(|_| "invalid value".to_string())?;
-            if !text.split_whitespace().count().is_multiple_of(4) {
-                return Err("Wrong number of arguments in buffer limit configuration.".into());
-            }
-            let l = st.output_limits().parse_over(text).map_err(|e| e.0)?;
-            st.set_output_limits(l);
-        }
-        "loglevel" => {
-            let level = String::from_utf8_lossy(v).to_lowercase();
-            crate::telemetry::set_level(&level).map_err(|e| e.to_string())?;
-            *st.loglevel.write() = level;
-        }
-        _ => return Err("can't set immutable config".into()),
-    }
-    Ok(())
-}
-
 pub fn config_set(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     if !args.len().is_multiple_of(2) {
         return Err(Error::Syntax);
     }
-    let mut pairs: Vec<(&'static str, &[u8])> = Vec::new();
+    let mut pairs: Vec<(&'static Param, &[u8])> = Vec::new();
     for i in (2..args.len()).step_by(2) {
         let name = String::from_utf8_lossy(&args[i]).to_lowercase();
-        let Some(p) = PARAMS.iter().find(|p| **p == name) else {
+        let Some(p) = keys::param(&name) else {
             return Err(Error::msg(format!(
                 "Unknown option or number of arguments for CONFIG SET - '{}'",
                 String::from_utf8_lossy(&args[i])
             )));
         };
-        if pairs.iter().any(|(n, _)| n == p) {
+        if pairs.iter().any(|(q, _)| q.name == p.name) {
             return Err(Error::msg(format!(
                 "CONFIG SET failed (possibly related to argument '{}') - duplicate parameter",
                 String::from_utf8_lossy(&args[i])
@@ -259,15 +157,22 @@ pub fn config_set(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         }
         pairs.push((p, &args[i + 1]));
     }
-    // Validate everything first so a failing pair changes nothing.
-    let old: Vec<String> = pairs.iter().map(|(p, _)| param_value(cx, p)).collect();
+    // A failing pair puts back the ones before it, so a failed CONFIG SET changes nothing.
+    let old: Vec<Option<Value>> = pairs.iter().map(|(p, _)| live(cx.node, p.name)).collect();
     for (i, (p, v)) in pairs.iter().enumerate() {
-        if let Err(e) = apply_param(cx, p, v) {
+        let current = old[i].clone().unwrap_or(Value::Int(0));
+        if let Err(e) = p
+            .parse(v, &current)
+            .and_then(|value| apply(cx.node, p.name, value))
+        {
             for (j, (q, _)) in pairs.iter().enumerate().take(i) {
-                let _ = apply_param(cx, q, old[j].as_bytes());
+                if let Some(value) = old[j].clone() {
+                    let _ = apply(cx.node, q.name, value);
+                }
             }
             return Err(Error::msg(format!(
-                "CONFIG SET failed (possibly related to argument '{p}') - {e}"
+                "CONFIG SET failed (possibly related to argument '{}') - {e}",
+                p.name
             )));
         }
     }
@@ -299,19 +204,253 @@ pub fn config_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-// --- TIME, LASTSAVE, MEMORY, DEBUG, SHUTDOWN ---
-
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use crate::client::ClientState;
+    use crate::config::{Config, PersistenceStrategy};
+    use crate::resp::{Out, Protocol};
+
     use super::*;
 
+    /// A memory-only node and one client of it, speaking RESP2.
+    struct Client {
+        node: Arc<Node>,
+        state: ClientState,
+    }
+
+    impl Client {
+        fn new() -> Client {
+            let mut config = Config::default();
+            config.persistence.enabled = false;
+            config.persistence.strategy = PersistenceStrategy::Disabled;
+            let node = Node::new(config, Vec::new());
+            let addr = "127.0.0.1:1".parse().expect("address");
+            let info = node.clients.register(addr, addr, -1);
+            Client {
+                node,
+                state: ClientState::new(info, true),
+            }
+        }
+
+        fn run(&mut self, argv: &[&[u8]]) -> Vec<u8> {
+            let mut out = Out::new(Protocol::Resp2);
+            crate::command::run(&self.node, &mut self.state, &mut out, argv, 0);
+            out.buf
+        }
+
+        /// CONFIG GET's name/value pairs.
+        fn get(&mut self, pattern: &str) -> Vec<(String, String)> {
+            self.get_all(&[pattern])
+        }
+
+        fn get_all(&mut self, patterns: &[&str]) -> Vec<(String, String)> {
+            let mut argv: Vec<&[u8]> = vec![b"CONFIG", b"GET"];
+            argv.extend(patterns.iter().map(|p| p.as_bytes()));
+            let reply = self.run(&argv);
+            let text = String::from_utf8_lossy(&reply).into_owned();
+            // `*N`, then `$len` and the text of each bulk; no value here has a line break.
+            let bulks: Vec<String> = text
+                .split("\r\n")
+                .skip(2)
+                .step_by(2)
+                .map(str::to_owned)
+                .collect();
+            bulks
+                .chunks_exact(2)
+                .map(|p| (p[0].clone(), p[1].clone()))
+                .collect()
+        }
+
+        fn value(&mut self, name: &str) -> String {
+            let got = self.get(name);
+            assert_eq!(got.len(), 1, "{name}: {got:?}");
+            got[0].1.clone()
+        }
+
+        /// CONFIG SET's reply line, without its CRLF.
+        fn set(&mut self, pairs: &[(&str, &str)]) -> String {
+            let mut argv: Vec<&[u8]> = vec![b"CONFIG", b"SET"];
+            for (name, value) in pairs {
+                argv.push(name.as_bytes());
+                argv.push(value.as_bytes());
+            }
+            let reply = self.run(&argv);
+            String::from_utf8_lossy(&reply).trim_end().to_string()
+        }
+    }
+
     #[test]
-    fn memory_values_follow_redis_units() {
-        assert_eq!(parse_memory(b"100"), Some(100));
-        assert_eq!(parse_memory(b"1kb"), Some(1024));
-        assert_eq!(parse_memory(b"1k"), Some(1000));
-        assert_eq!(parse_memory(b"2GB"), Some(2 * 1024 * 1024 * 1024));
-        assert_eq!(parse_memory(b"1x"), None);
-        assert_eq!(parse_memory(b""), None);
+    fn get_lists_every_parameter_in_the_same_order() {
+        let mut c = Client::new();
+        let names: Vec<String> = c.get("*").into_iter().map(|(n, _)| n).collect();
+        // The order clients have always seen.
+        let want = [
+            "bind",
+            "port",
+            "databases",
+            "dir",
+            "maxclients",
+            "maxmemory",
+            "maxmemory-policy",
+            "maxmemory-samples",
+            "lfu-log-factor",
+            "lfu-decay-time",
+            "proto-max-bulk-len",
+            "client-query-buffer-limit",
+            "hz",
+            "timeout",
+            "requirepass",
+            "protected-mode",
+            "enable-debug-command",
+            "client-output-buffer-limit",
+            "loglevel",
+            "save",
+            "appendonly",
+            "appendfsync",
+        ];
+        assert_eq!(names, want);
+        let max: Vec<String> = c.get("max*").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            max,
+            [
+                "maxclients",
+                "maxmemory",
+                "maxmemory-policy",
+                "maxmemory-samples"
+            ]
+        );
+        // Several patterns list a parameter once, in the first pattern's place.
+        let names: Vec<String> = c
+            .get_all(&["timeout", "hz", "t*"])
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["timeout", "hz"]);
+        let values: Vec<(String, String)> = c.get("*");
+        for (name, value) in [
+            ("bind", "127.0.0.1"),
+            ("databases", "16"),
+            ("maxmemory", "0"),
+            ("maxmemory-policy", "allkeys-lru"),
+            ("requirepass", ""),
+            ("protected-mode", "yes"),
+            ("enable-debug-command", "no"),
+            (
+                "client-output-buffer-limit",
+                "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
+            ("loglevel", "info"),
+            ("save", ""),
+            ("appendonly", "no"),
+            ("appendfsync", "everysec"),
+        ] {
+            assert!(
+                values.contains(&(name.to_string(), value.to_string())),
+                "{name}: {values:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_parameter_round_trips_through_the_live_node() {
+        let samples = [
+            ("maxclients", "50", "50"),
+            ("maxmemory", "1mb", "1048576"),
+            ("maxmemory-policy", "LFU", "allkeys-lfu"),
+            ("maxmemory-samples", "7", "7"),
+            ("lfu-log-factor", "3", "3"),
+            ("lfu-decay-time", "2", "2"),
+            ("proto-max-bulk-len", "2mb", "2097152"),
+            ("client-query-buffer-limit", "4mb", "4194304"),
+            ("hz", "20", "20"),
+            ("timeout", "30", "30"),
+            ("requirepass", "pw", "pw"),
+            ("protected-mode", "NO", "no"),
+            (
+                "client-output-buffer-limit",
+                "normal 1mb 2mb 3",
+                "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+            ),
+            ("loglevel", "DEBUG", "debug"),
+        ];
+        let mut c = Client::new();
+        for p in keys::params() {
+            assert!(live(&c.node, p.name).is_some(), "{}: no live value", p.name);
+            let before = c.value(p.name);
+            if !p.mutable() {
+                assert_eq!(
+                    c.set(&[(p.name, &before)]),
+                    format!(
+                        "-ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config",
+                        p.name
+                    )
+                );
+                assert_eq!(c.value(p.name), before);
+                continue;
+            }
+            // GET -> SET -> GET gives the value back.
+            assert_eq!(c.set(&[(p.name, &before)]), "+OK", "{} {before}", p.name);
+            assert_eq!(c.value(p.name), before, "{}", p.name);
+            let Some((_, arg, shown)) = samples.iter().find(|(n, _, _)| *n == p.name) else {
+                panic!("{}: add a sample value to this test", p.name);
+            };
+            assert_eq!(c.set(&[(p.name, arg)]), "+OK", "{} {arg}", p.name);
+            assert_eq!(c.value(p.name), *shown, "{}", p.name);
+            assert_eq!(c.set(&[(p.name, &before)]), "+OK", "{} {before}", p.name);
+        }
+    }
+
+    #[test]
+    fn set_errors_are_redis_texts_and_change_nothing() {
+        let mut c = Client::new();
+        assert_eq!(
+            c.set(&[("nope", "1")]),
+            "-ERR Unknown option or number of arguments for CONFIG SET - 'nope'"
+        );
+        assert_eq!(
+            c.set(&[("HZ", "5"), ("hz", "6")]),
+            "-ERR CONFIG SET failed (possibly related to argument 'hz') - duplicate parameter"
+        );
+        for (name, arg, why) in [
+            ("hz", "0", "argument must be between 1 and 500 inclusive"),
+            ("hz", "x", "argument couldn't be parsed into an integer"),
+            ("maxmemory", "1x", "argument must be a memory value"),
+            (
+                "proto-max-bulk-len",
+                "1000",
+                "argument must be between 1048576 and 9223372036854775807 inclusive",
+            ),
+            ("protected-mode", "maybe", "argument must be 'yes' or 'no'"),
+            (
+                "maxmemory-policy",
+                "fifo",
+                "argument(s) must be one of the following: volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction",
+            ),
+            (
+                "client-output-buffer-limit",
+                "normal 1",
+                "Wrong number of arguments in buffer limit configuration.",
+            ),
+            ("loglevel", "loud", "unknown log level 'loud'"),
+        ] {
+            assert_eq!(
+                c.set(&[(name, arg)]),
+                format!("-ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+            );
+        }
+        // A bad pair puts back the ones before it.
+        assert_eq!(
+            c.set(&[("maxclients", "77"), ("timeout", "5"), ("hz", "0")]),
+            "-ERR CONFIG SET failed (possibly related to argument 'hz') - argument must be between 1 and 500 inclusive"
+        );
+        assert_eq!(c.value("maxclients"), "10000");
+        assert_eq!(c.value("timeout"), "0");
+        assert_eq!(c.set(&[("maxclients", "77"), ("timeout", "5")]), "+OK");
+        assert_eq!(
+            (c.value("maxclients"), c.value("timeout")),
+            ("77".into(), "5".into())
+        );
     }
 }
