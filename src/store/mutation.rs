@@ -280,6 +280,9 @@ pub struct Bus {
     clock: LamportClock,
     /// Stores (by id; `default` as 0) whose changes stay off the AOF.
     off_disk: arc_swap::ArcSwap<std::collections::HashSet<u32>>,
+    /// `!off_disk.is_empty()`, read first: most nodes keep every store on disk, and a relaxed
+    /// load is cheaper than an ArcSwap guard on every write.
+    any_off_disk: std::sync::atomic::AtomicBool,
 }
 
 impl Bus {
@@ -288,6 +291,7 @@ impl Bus {
             sinks,
             clock: LamportClock::new(node),
             off_disk: Default::default(),
+            any_off_disk: Default::default(),
         }
     }
 
@@ -343,16 +347,17 @@ impl Bus {
 
     /// Delivers a change that already carries its stamp (replay, peers).
     pub fn deliver(&self, m: &Mutation<'_>) {
-        let off = self.off_disk.load();
         // Keyed changes only: store definitions and flushes are always recorded.
-        let skip_disk = !off.is_empty() && m.op.key().is_some() && {
-            let id = if m.db & crate::store::NAMED == 0 {
-                0
-            } else {
-                m.db
+        let skip_disk = self.any_off_disk.load(std::sync::atomic::Ordering::Relaxed)
+            && m.op.key().is_some()
+            && {
+                let id = if m.db & crate::store::NAMED == 0 {
+                    0
+                } else {
+                    m.db
+                };
+                self.off_disk.load().contains(&id)
             };
-            off.contains(&id)
-        };
         for s in &self.sinks {
             if skip_disk && s.is_disk() {
                 continue;
@@ -376,6 +381,8 @@ impl Bus {
         } else {
             next.remove(&store);
         }
+        self.any_off_disk
+            .store(!next.is_empty(), std::sync::atomic::Ordering::Relaxed);
         self.off_disk.store(Arc::new(next));
     }
 }
