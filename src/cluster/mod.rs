@@ -27,9 +27,6 @@ use membership::{Faults, Member, Membership, SelfInfo};
 use replication::{Peer, Replicator};
 use ring::Ring;
 
-/// How long a read waits for peers before answering from what it has.
-pub const REPAIR_TIMEOUT: Duration = Duration::from_millis(300);
-
 /// Counters for INFO and metrics.
 #[derive(Default)]
 pub struct ClusterStats {
@@ -85,6 +82,8 @@ pub struct Cluster {
     pub max_clock_skew: u64,
     pub consistency: ConsistencyLevel,
     pub write_timeout: Duration,
+    /// How long a miss waits for the peers before local data answers it.
+    pub read_timeout: Duration,
     pub replicator: Arc<Replicator>,
     pub faults: Arc<Faults>,
     pub stats: ClusterStats,
@@ -111,6 +110,7 @@ impl Cluster {
             max_clock_skew: config.cluster.max_clock_skew,
             consistency: config.cluster.consistency_level,
             write_timeout: config.cluster.write_timeout,
+            read_timeout: config.cluster.read_timeout,
             replicator: Replicator::new(&config.node.id, rf, auth),
             faults: Arc::default(),
             stats: ClusterStats::default(),
@@ -511,14 +511,14 @@ impl Cluster {
     /// holds an acknowledged write of them that this node lacks (the read index; see
     /// `read_index`), asking the peers that cannot vouch for that for the keys themselves.
     /// `arrived` is when the read reached this node. Returns once the local data may answer,
-    /// or after the read timeout with what it has; true when a key was installed from a peer.
+    /// or after the read timeout with what it has.
     pub async fn read(
         &self,
         store: &Keyspace,
         db: u32,
         keys: &[Vec<u8>],
         arrived: std::time::Instant,
-    ) -> bool {
+    ) -> ReadCheck {
         let mut peers: Vec<Arc<Peer>> = Vec::new();
         for k in keys {
             for p in self.replicator.targets_for(db, k) {
@@ -531,9 +531,11 @@ impl Cluster {
             }
         }
         if peers.is_empty() {
-            return false;
+            return ReadCheck::default();
         }
-        let deadline = tokio::time::Instant::now() + REPAIR_TIMEOUT;
+        // Asking every peer covers any key, not only these.
+        let all = self.replicator.peer_count() == peers.len();
+        let deadline = tokio::time::Instant::now() + self.read_timeout;
         let checks = peers.iter().map(|p| self.vouched_for(p, arrived, deadline));
         let vouched = tokio::time::timeout_at(deadline, futures_util::future::join_all(checks))
             .await
@@ -545,7 +547,10 @@ impl Cluster {
             .collect();
         if unsure.is_empty() {
             self.index.stats.local.fetch_add(1, Ordering::Relaxed);
-            return false;
+            return ReadCheck {
+                installed: false,
+                everyone_vouched: all,
+            };
         }
         self.index
             .stats
@@ -564,7 +569,10 @@ impl Cluster {
         for k in keys {
             installed |= self.repair_from(store, db, k, &addrs).await;
         }
-        installed
+        ReadCheck {
+            installed,
+            everyone_vouched: false,
+        }
     }
 
     /// Whether `peer` can hold no acknowledged write this node lacks, for a read that arrived
@@ -586,7 +594,7 @@ impl Cluster {
                 .call(
                     addr,
                     &[b"HCINDEX", self.node_id.as_bytes(), mine.as_bytes()],
-                    read_index::QUESTION_TIMEOUT,
+                    self.read_timeout,
                     &self.replicator.auth,
                 )
                 .await
@@ -630,14 +638,10 @@ impl Cluster {
         let calls = targets.iter().map(|addr| {
             let (addr, db_s, key) = (*addr, db.to_string(), key.to_vec());
             let (auth, pool) = (self.replicator.auth.clone(), self.pool.clone());
+            let timeout = self.read_timeout;
             async move {
-                pool.call(
-                    addr,
-                    &[b"HCGET", db_s.as_bytes(), &key],
-                    REPAIR_TIMEOUT,
-                    &auth,
-                )
-                .await
+                pool.call(addr, &[b"HCGET", db_s.as_bytes(), &key], timeout, &auth)
+                    .await
             }
         });
         let replies = futures_join(calls).await;
@@ -658,6 +662,16 @@ impl Cluster {
         }
         applied
     }
+}
+
+/// What [`Cluster::read`] found.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReadCheck {
+    /// A key was installed from a peer (read-repair).
+    pub installed: bool,
+    /// Every peer vouched for its stream for a question sent after the read arrived: any other
+    /// miss that arrived before it may be answered locally too.
+    pub everyone_vouched: bool,
 }
 
 /// The secret peers authenticate with: `cluster.secret`, else the password (so a deployment

@@ -252,6 +252,12 @@ impl Replicator {
         self.peers.read().get(id).cloned()
     }
 
+    /// Peers known (live members other than this node).
+    #[inline]
+    pub fn peer_count(&self) -> usize {
+        self.peer_count.load(Ordering::Acquire)
+    }
+
     #[inline]
     pub fn has_peers(&self) -> bool {
         self.peer_count.load(Ordering::Acquire) != 0

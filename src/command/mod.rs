@@ -273,7 +273,10 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
             )),
         };
     }
-    if cx.client.repaired || !(cmd.has(table::READONLY) || cmd.has(table::REPAIR)) {
+    if cx.client.repaired
+        || cx.client.vouched
+        || !(cmd.has(table::READONLY) || cmd.has(table::REPAIR))
+    {
         return Ok(false);
     }
     let (db, now) = (cx.client.db, cx.now);

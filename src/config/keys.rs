@@ -270,6 +270,7 @@ pub static KEYS: &[Key] = &[
     leaf!(cluster.gossip_interval, positive_duration),
     leaf!(cluster.forget_dead_after, positive_duration),
     leaf!(cluster.write_timeout, positive_duration),
+    leaf!(cluster.read_timeout, positive_duration),
     secret!(cluster.secret, secret_file).env("HYPERCACHE_CLUSTER_SECRET"),
     leaf!(cluster.max_clock_skew, |s| {
         let n: u64 = parse_uint(s)?;

@@ -285,6 +285,9 @@ pub struct ClusterConfig {
     pub forget_dead_after: Duration,
     /// How long a quorum/all write waits for acknowledgements.
     pub write_timeout: Duration,
+    /// How long a miss waits for the peers (read index, then read-repair) before it is
+    /// answered from local data.
+    pub read_timeout: Duration,
     /// The key peers prove they hold (RESP handshake, gossip MACs). `None`: derived from
     /// `security.requirepass`, else empty (any process that speaks the handshake is a peer).
     pub secret: Option<Secret>,
@@ -303,6 +306,7 @@ impl Default for ClusterConfig {
             gossip_interval: Duration::from_millis(500),
             forget_dead_after: Duration::from_secs(3600),
             write_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_millis(300),
             secret: None,
             max_clock_skew: DEFAULT_MAX_CLOCK_SKEW,
         }

@@ -90,6 +90,7 @@ pub(super) struct RawCluster {
     pub(super) gossip_interval: Raw,
     pub(super) forget_dead_after: Raw,
     pub(super) write_timeout: Raw,
+    pub(super) read_timeout: Raw,
     pub(super) secret: Raw,
     pub(super) secret_file: Raw,
     pub(super) max_clock_skew: Raw,

@@ -480,7 +480,8 @@ pub async fn get_in(
         local = !n
             .cluster
             .read(&n.store, db, std::slice::from_ref(&key), arrived)
-            .await;
+            .await
+            .installed;
     }
     let now = now_ms();
     let found = n.store.with_key(db, &key, now, Access::Read, |k| {

@@ -286,6 +286,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         // When the batch's misses began to be checked with the peers: every request of the
         // batch arrived before it, so one read-index answer covers them all.
         let mut arrived: Option<std::time::Instant> = None;
+        client.vouched = false;
         need = 0;
         // Where each write's reply sits, in case its write cannot be settled and the reply
         // must become an error.
@@ -362,7 +363,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                         }
                         Some(Action::Repair(db, keys)) => {
                             let since = *arrived.get_or_insert_with(std::time::Instant::now);
-                            node.cluster.read(&node.store, db, &keys, since).await;
+                            let read = node.cluster.read(&node.store, db, &keys, since).await;
+                            client.vouched = read.everyone_vouched;
                             client.repaired = true;
                             let before = (waits.any() && is_write(&args))
                                 .then(|| write::Mark::take(node, waits.acks));
@@ -418,7 +420,12 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             info.set_last_command_address(last_command);
         }
         settle_replies(node, &mut out, &mut writes, &mut receipt).await;
-        busy_poll::activity();
+        // Peers' traffic (replication batches every millisecond, read-index questions) does
+        // not keep the thread spinning: on a machine the nodes share, a replica spinning after
+        // each batch takes the cores the node serving clients needs.
+        if client.peer.is_none() {
+            busy_poll::activity();
+        }
         // Let the other connections made ready by the same poll read their requests first, so
         // replies leave together (as Redis writes them all before sleeping): clients then get
         // their replies in bursts, which is what lets a client's own loop keep up.

@@ -78,8 +78,10 @@ mod tests {
 /// Node ids seen by this process, so that an entry can hold its stamp in 8 bytes (48 bits of
 /// Lamport time, 16 bits of a local node index) and ties can be broken by node id.
 pub mod nodes {
-    use std::collections::HashMap;
     use std::sync::LazyLock;
+
+    // Fx: the keys are xxhash values already; SipHash showed in every replicated record.
+    use rustc_hash::FxHashMap as HashMap;
 
     use parking_lot::RwLock;
 
@@ -95,7 +97,7 @@ pub mod nodes {
     static TABLE: LazyLock<RwLock<Table>> = LazyLock::new(|| {
         RwLock::new(Table {
             entries: vec![(0, None)],
-            by_hash: HashMap::new(),
+            by_hash: HashMap::default(),
         })
     });
 
@@ -160,7 +162,10 @@ pub mod nodes {
 
     pub fn unpack(p: u64) -> Stamp {
         let idx = (p & 0xFFFF) as usize;
-        let node = TABLE.read().entries.get(idx).map_or(0, |e| e.0);
+        let node = match LOCAL.get() {
+            Some(&(local, i)) if i as usize == idx => local,
+            _ => TABLE.read().entries.get(idx).map_or(0, |e| e.0),
+        };
         Stamp {
             lamport: p >> 16,
             node,
