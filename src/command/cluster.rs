@@ -64,6 +64,67 @@ pub fn hcauth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
+/// Applies one record of a peer's stream (checked first; a bad one is refused, logged and
+/// counted); true when it changed the key.
+fn apply_record(
+    node: &crate::node::Node,
+    from: &str,
+    m: &crate::store::mutation::Mutation<'_>,
+    now: u64,
+    trace: Option<&str>,
+) -> bool {
+    let stats = &node.cluster.stats;
+    let applied = node
+        .cluster
+        .admit(&node.store, m, from)
+        .and_then(|()| node.store.apply_remote(m, now).map_err(|e| e.to_string()));
+    let applied = match applied {
+        Ok(a) => a,
+        Err(why) => {
+            node.cluster.refused(from, m.op.name(), &why);
+            return false;
+        }
+    };
+    match applied {
+        Applied::Yes => {
+            stats.applied_remote.fetch_add(1, Ordering::Relaxed);
+        }
+        Applied::Stale => {
+            stats.stale_rejected.fetch_add(1, Ordering::Relaxed);
+        }
+        // This node missed an earlier write of the key: fetch its full value.
+        Applied::Behind => {
+            stats.deltas_behind.fetch_add(1, Ordering::Relaxed);
+            // (Commands also run outside a runtime: tools, tests; there, no repair.)
+            if let (Some(node), Some(key), Ok(rt)) = (
+                node.arc(),
+                m.op.key(),
+                tokio::runtime::Handle::try_current(),
+            ) {
+                let (db, key) = (m.db, key.to_vec());
+                rt.spawn(async move {
+                    node.cluster.repair(&node.store, db, &key).await;
+                });
+            }
+        }
+    }
+    let applied = applied == Applied::Yes;
+    // Writes made over HTTP carry their request's correlation id to every replica.
+    if let Some(id) = trace {
+        let key = m.op.key().map(String::from_utf8_lossy).unwrap_or_default();
+        tracing::info!(
+            component = "replication",
+            action = "apply",
+            correlation_id = %id,
+            from = %from,
+            key = %key,
+            applied,
+            "replicated write applied"
+        );
+    }
+    applied
+}
+
 /// HCREPL <from> <end> <sent_ms> <records> [<incarnation>]: applies a batch of a peer's
 /// mutations (last writer wins), notes how far this node applied the peer's stream (the read
 /// index) and acknowledges `end`. Every record is checked before it is applied; a bad
@@ -99,63 +160,15 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             correlation = Some(String::from_utf8_lossy(id).into_owned());
             continue;
         }
-        let m = codec::decode_mutation(payload, Origin::Peer)
-            .map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
-        let m = m.as_mutation();
-        let applied = match cx.node.cluster.admit(&cx.node.store, &m, &from) {
-            Ok(()) => cx
-                .node
-                .store
-                .apply_remote(&m, cx.now)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e),
-        };
-        let applied = match applied {
-            Ok(a) => a,
-            Err(why) => {
-                cx.node.cluster.refused(&from, m.op.name(), &why);
-                correlation = None;
-                continue;
-            }
-        };
-        match applied {
-            Applied::Yes => {
-                stats.applied_remote.fetch_add(1, Ordering::Relaxed);
-            }
-            Applied::Stale => {
-                stats.stale_rejected.fetch_add(1, Ordering::Relaxed);
-            }
-            // This node missed an earlier write of the key: fetch its full value.
-            Applied::Behind => {
-                stats.deltas_behind.fetch_add(1, Ordering::Relaxed);
-                // (Commands also run outside a runtime: tools, tests; there, no repair.)
-                if let (Some(node), Some(key), Ok(rt)) = (
-                    cx.node.arc(),
-                    m.op.key(),
-                    tokio::runtime::Handle::try_current(),
-                ) {
-                    let (db, key) = (m.db, key.to_vec());
-                    rt.spawn(async move {
-                        node.cluster.repair(&node.store, db, &key).await;
-                    });
-                }
-            }
-        }
-        let applied = applied == Applied::Yes;
+        let node = cx.node;
+        let now = cx.now;
+        let trace = correlation.take();
+        // Decoded in place: the record's key and value are read from the batch itself.
+        let applied = codec::decode_mutation_with(payload, Origin::Peer, |m| {
+            apply_record(node, &from, m, now, trace.as_deref())
+        })
+        .map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
         any_applied |= applied;
-        // Writes made over HTTP carry their request's correlation id to every replica.
-        if let Some(id) = correlation.take() {
-            let key = m.op.key().map(String::from_utf8_lossy).unwrap_or_default();
-            tracing::info!(
-                component = "replication",
-                action = "apply",
-                correlation_id = %id,
-                from = %from,
-                key = %key,
-                applied,
-                "replicated write applied"
-            );
-        }
     }
     stats.record_lag(crate::util::time::now_ms().saturating_sub(sent));
     let cluster = &cx.node.cluster;

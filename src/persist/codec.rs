@@ -5,7 +5,7 @@
 //! Integers inside payloads are LEB128 varints (lengths, databases) or fixed 8-byte LE
 //! (stamps, deadlines, i64 values).
 
-use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation, OwnedOp};
+use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation};
 use crate::store::stamp::Stamp;
 use crate::store::{Value, ValueRef};
 
@@ -326,6 +326,17 @@ pub fn encode_mutation_unsealed(out: &mut Vec<u8>, m: &Mutation<'_>) {
 
 /// Decodes a mutation payload. `origin` is what the caller knows of where it came from.
 pub fn decode_mutation(payload: &[u8], origin: Origin) -> Result<OwnedMutation, DecodeError> {
+    decode_mutation_with(payload, origin, |m| m.to_owned())
+}
+
+/// Decodes a mutation payload in place — keys and values borrowed from `payload`, no
+/// allocation but a cuckoo filter's — and hands it to `f` (a replica applies every record of
+/// the stream this way).
+pub fn decode_mutation_with<R>(
+    payload: &[u8],
+    origin: Origin,
+    f: impl FnOnce(&Mutation<'_>) -> R,
+) -> Result<R, DecodeError> {
     let mut r = Reader::new(payload);
     let tag = r.u8()?;
     let db = r.u32_varint()?;
@@ -333,72 +344,76 @@ pub fn decode_mutation(payload: &[u8], origin: Origin) -> Result<OwnedMutation, 
         lamport: r.u64()?,
         node: r.u64()?,
     };
+    // A filter value is decoded into its structure; it lives here while `f` runs.
+    let mut filter: Option<crate::filter::CuckooFilter> = None;
     let op = match tag {
         OP_SET => {
-            let key = r.bytes()?.to_vec();
-            let value = read_value(&mut r)?;
+            let key = r.bytes()?;
+            let value = match r.u8()? {
+                V_INT => ValueRef::Int(r.u64()? as i64),
+                V_STR => ValueRef::Str(r.bytes()?),
+                V_RAW => ValueRef::Raw(r.bytes()?),
+                V_JSON => ValueRef::Json(r.bytes()?),
+                V_CUCKOO => {
+                    let decoded = crate::filter::CuckooFilter::decode(r.bytes()?)
+                        .ok_or(DecodeError::Malformed("bad cuckoo filter"))?;
+                    ValueRef::Cuckoo(&*filter.insert(decoded))
+                }
+                _ => return Err(DecodeError::Malformed("unknown value type")),
+            };
             let expire_at = r.u64()?;
-            OwnedOp::Set {
+            Op::Set {
                 key,
                 value,
                 expire_at,
             }
         }
         OP_SPLICE => {
-            let key = r.bytes()?.to_vec();
+            let key = r.bytes()?;
             let offset = r.varint()?;
-            let bytes = r.bytes()?.to_vec();
+            let bytes = r.bytes()?;
             let base = Stamp {
                 lamport: r.u64()?,
                 node: r.u64()?,
             };
-            OwnedOp::Splice {
+            Op::Splice {
                 key,
                 offset,
                 bytes,
                 base,
             }
         }
-        OP_DEL => OwnedOp::Del {
-            key: r.bytes()?.to_vec(),
-        },
-        OP_EXPIRED => OwnedOp::Expired {
-            key: r.bytes()?.to_vec(),
-        },
-        OP_EVICTED => OwnedOp::Evicted {
-            key: r.bytes()?.to_vec(),
-        },
+        OP_DEL => Op::Del { key: r.bytes()? },
+        OP_EXPIRED => Op::Expired { key: r.bytes()? },
+        OP_EVICTED => Op::Evicted { key: r.bytes()? },
         OP_EXPIRE => {
-            let key = r.bytes()?.to_vec();
-            OwnedOp::Expire { key, at: r.u64()? }
+            let key = r.bytes()?;
+            Op::Expire { key, at: r.u64()? }
         }
-        OP_PERSIST => OwnedOp::Persist {
-            key: r.bytes()?.to_vec(),
-        },
-        OP_FLUSHDB => OwnedOp::FlushDb,
-        OP_FLUSHALL => OwnedOp::FlushAll,
-        OP_SWAPDB => OwnedOp::SwapDb {
+        OP_PERSIST => Op::Persist { key: r.bytes()? },
+        OP_FLUSHDB => Op::FlushDb,
+        OP_FLUSHALL => Op::FlushAll,
+        OP_SWAPDB => Op::SwapDb {
             other: r.u32_varint()?,
         },
         OP_CREATE_STORE => {
-            let name = r.bytes()?.to_vec();
-            OwnedOp::CreateStore {
+            let name = r.bytes()?;
+            Op::CreateStore {
                 name,
-                spec: r.bytes()?.to_vec(),
+                spec: r.bytes()?,
             }
         }
-        OP_DROP_STORE => OwnedOp::DropStore {
-            name: r.bytes()?.to_vec(),
-        },
+        OP_DROP_STORE => Op::DropStore { name: r.bytes()? },
         _ => return Err(DecodeError::Malformed("unknown mutation type")),
     };
     r.finish()?;
-    Ok(OwnedMutation {
+    Ok(f(&Mutation {
         db,
         stamp,
         origin,
+        trace: None,
         op,
-    })
+    }))
 }
 
 // --- file headers ---
@@ -456,6 +471,7 @@ pub fn decode_header(buf: &[u8], magic: &[u8; 8]) -> Result<(FileHeader, usize),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::mutation::OwnedOp;
     use proptest::prelude::*;
 
     fn value() -> impl Strategy<Value = Value> {
