@@ -168,7 +168,7 @@ impl Keyspace {
                     // Already dead: what remains is its absence.
                     k.delete_stamped(m.stamp, m.origin);
                 } else {
-                    k.install_from(value.to_value(), expire_at, m.stamp, m.origin);
+                    k.install_ref(value, expire_at, m.stamp, m.origin);
                 }
                 true
             }),

@@ -493,6 +493,24 @@ impl<'a> KeyRef<'a> {
         self.publish_set(stamp, origin);
     }
 
+    /// [`KeyRef::install_from`] for a value read in place (a record of a peer's stream or of
+    /// a file): a string is copied once, into the entry, as a client's SET copies it.
+    pub fn install_ref(
+        &mut self,
+        value: crate::store::ValueRef<'_>,
+        expire_at: u64,
+        stamp: Stamp,
+        origin: Origin,
+    ) {
+        let new = match value {
+            crate::store::ValueRef::Str(s) => New::Str(s),
+            v => New::Value(v.to_value()),
+        };
+        self.install(new, expire_at, stamp);
+        self.shard.tombstones.remove(self.key);
+        self.publish_set(stamp, origin);
+    }
+
     fn install(&mut self, value: New<'_>, expire_at: u64, stamp: Stamp) {
         let packed = nodes::pack(stamp);
         match self.idx.and_then(|i| self.shard.table.get_mut(i)) {
