@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
-command -v redis-benchmark >/dev/null || { echo "redis-benchmark is required (apt-get install -y redis-tools)" >&2; exit 1; }
+require_redis_benchmark
 cargo build --release --bin hypercache
 work="$(mktemp -d)"
 pids=()

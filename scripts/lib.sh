@@ -21,3 +21,8 @@ tool() {
   here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   if [ -f "$here/../shared/tools/$1" ]; then echo "$here/../shared/tools/$1"; else echo "$here/tools/$1"; fi
 }
+
+# Stops the script unless redis-benchmark is installed.
+require_redis_benchmark() {
+  command -v redis-benchmark >/dev/null || { echo "redis-benchmark is required (apt-get install -y redis-tools)" >&2; exit 1; }
+}

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cluster::{TestCluster, info, wait};
+use common::cluster::{TestCluster, figure, info, wait};
 use redis::Commands;
 
 fn stamp(c: &mut redis::Connection, key: &str) -> Option<(i64, String)> {
@@ -55,9 +55,11 @@ fn a_write_is_readable_everywhere_at_once_and_deletes_and_ttls_replicate() {
     c.wait_converged();
     // The misses on node 2 were checked with the peers: by the read index, or by asking for
     // the key itself while the index could not vouch yet.
-    let figure = |f: &str| -> u64 { info(&mut c.conn(1), f).parse().unwrap() };
+    let mut n2 = c.conn(1);
     assert!(
-        figure("hypercache_read_repair_queries") + figure("hypercache_read_index_questions") >= 1
+        figure(&mut n2, "hypercache_read_repair_queries")
+            + figure(&mut n2, "hypercache_read_index_questions")
+            >= 1
     );
 }
 
@@ -70,13 +72,9 @@ fn wait_vouched(c: &TestCluster, i: usize) {
         Duration::from_secs(20),
         || {
             probe += 1;
-            let before: u64 = info(&mut conn, "hypercache_read_index_local")
-                .parse()
-                .unwrap();
+            let before: u64 = figure(&mut conn, "hypercache_read_index_local");
             let _: Option<String> = conn.get(format!("probe-{probe}")).unwrap();
-            let after: u64 = info(&mut conn, "hypercache_read_index_local")
-                .parse()
-                .unwrap();
+            let after: u64 = figure(&mut conn, "hypercache_read_index_local");
             after > before
         },
     );
@@ -141,18 +139,10 @@ fn acknowledged_writes_are_never_missed_while_misses_pour_in() {
     // The misses were settled by the read index, not by asking for each key.
     for i in 1..3 {
         let mut conn = c.conn(i);
-        let questions: u64 = info(&mut conn, "hypercache_read_index_questions")
-            .parse()
-            .unwrap();
-        let reads: u64 = info(&mut conn, "hypercache_read_index_reads")
-            .parse()
-            .unwrap();
-        let local: u64 = info(&mut conn, "hypercache_read_index_local")
-            .parse()
-            .unwrap();
-        let fallbacks: u64 = info(&mut conn, "hypercache_read_index_fallbacks")
-            .parse()
-            .unwrap();
+        let questions: u64 = figure(&mut conn, "hypercache_read_index_questions");
+        let reads: u64 = figure(&mut conn, "hypercache_read_index_reads");
+        let local: u64 = figure(&mut conn, "hypercache_read_index_local");
+        let fallbacks: u64 = figure(&mut conn, "hypercache_read_index_fallbacks");
         assert!(local > 0, "node {i}: no miss answered on the peers' word");
         // A question can time out on a loaded machine (then the keys are asked for); most
         // misses are settled on the peers' word.
@@ -203,9 +193,7 @@ fn a_peer_that_stops_answering_costs_a_read_timeout_not_a_hang() {
     }
     // The frozen peer was asked, did not answer in time, and the reads went on without it
     // (until gossip took it out of the ring).
-    let fallbacks: u64 = info(&mut conn, "hypercache_read_index_fallbacks")
-        .parse()
-        .unwrap();
+    let fallbacks: u64 = figure(&mut conn, "hypercache_read_index_fallbacks");
     assert!(fallbacks >= 1);
     // SAFETY: as above.
     unsafe {

@@ -159,6 +159,7 @@ fn internal_commands_are_for_authenticated_peers_only() {
         redis::cmd("HCGET").arg(0).arg("k").clone(),
         redis::cmd("HCDIGEST").arg(0).arg("x").clone(),
         redis::cmd("HCRANGE").arg(0).arg(0).arg("x").clone(),
+        redis::cmd("HCINDEX").arg("x").arg(1).clone(),
         redis::cmd("HCFWD")
             .arg(0)
             .arg("SET")
@@ -194,6 +195,26 @@ fn internal_commands_are_for_authenticated_peers_only() {
     let mut p = peer_conn(s.addr, None).unwrap();
     let v: Vec<redis::Value> = redis::cmd("HCGET").arg(0).arg("k").query(&mut p).unwrap();
     assert_eq!(v.len(), 4);
+    // The read index answers a peer about its own stream only, with a well-formed incarnation;
+    // a stranger to the ring gets no word (ready 0).
+    let e = redis::cmd("HCINDEX")
+        .arg("node-x")
+        .arg(1)
+        .query::<redis::Value>(&mut p)
+        .unwrap_err();
+    assert!(e.to_string().contains("names another node"), "{e}");
+    let e = redis::cmd("HCINDEX")
+        .arg("test-probe")
+        .arg("not-a-number")
+        .query::<redis::Value>(&mut p)
+        .unwrap_err();
+    assert!(e.to_string().contains("not an integer"), "{e}");
+    let (_incarnation, offset, ready): (i64, i64, i64) = redis::cmd("HCINDEX")
+        .arg("test-probe")
+        .arg(1)
+        .query(&mut p)
+        .unwrap();
+    assert_eq!((offset, ready), (0, 0));
     // RESET makes it a stranger again.
     let _: String = redis::cmd("RESET").query(&mut p).unwrap();
     let e = redis::cmd("HCGET")

@@ -47,32 +47,20 @@ pub struct ClusterStats {
     pub deltas_behind: AtomicU64,
     /// When a refusal was last logged (ms), so a flood of bad records is not a flood of logs.
     refused_logged_ms: AtomicU64,
-    lag_samples: parking_lot::Mutex<VecDeque<u64>>,
+    lag_samples: crate::util::samples::Samples,
 }
-
-use std::collections::VecDeque;
 
 impl ClusterStats {
     /// Records how long a replicated batch took from its origin to this node.
     pub fn record_lag(&self, ms: u64) {
         self.lag_last_ms.store(ms, Ordering::Relaxed);
         self.lag_max_ms.fetch_max(ms, Ordering::Relaxed);
-        let mut s = self.lag_samples.lock();
-        if s.len() >= 4096 {
-            s.pop_front();
-        }
-        s.push_back(ms);
+        self.lag_samples.record(ms);
     }
 
     /// p50 and p99 of the recent replication lags (ms).
     pub fn lag_percentiles(&self) -> (u64, u64) {
-        let mut v: Vec<u64> = self.lag_samples.lock().iter().copied().collect();
-        if v.is_empty() {
-            return (0, 0);
-        }
-        v.sort_unstable();
-        let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize];
-        (at(0.5), at(0.99))
+        self.lag_samples.p50_p99()
     }
 }
 

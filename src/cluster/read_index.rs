@@ -129,28 +129,31 @@ pub struct IndexStats {
     pub local: AtomicU64,
     /// Peers asked for the keys themselves (not ready, or no answer).
     pub fallbacks: AtomicU64,
-    rtt_us: Mutex<std::collections::VecDeque<u64>>,
+    rtt_us: crate::util::samples::Samples,
 }
 
 impl IndexStats {
-    fn record_rtt(&self, us: u64) {
-        let mut s = self.rtt_us.lock();
-        if s.len() >= 4096 {
-            s.pop_front();
-        }
-        s.push_back(us);
-    }
-
     /// p50 and p99 of the recent question round trips, in microseconds.
     pub fn rtt_percentiles(&self) -> (u64, u64) {
-        let mut v: Vec<u64> = self.rtt_us.lock().iter().copied().collect();
-        if v.is_empty() {
-            return (0, 0);
-        }
-        v.sort_unstable();
-        let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize];
-        (at(0.5), at(0.99))
+        self.rtt_us.p50_p99()
     }
+}
+
+/// Peers tracked at most. A peer names itself at the handshake, so a holder of the secret could
+/// otherwise grow these maps with made-up names; past the bound a new name gets state that is
+/// not kept — its misses fall back to read-repair, which is always safe.
+const MAX_TRACKED: usize = 1024;
+
+/// `peer`'s entry of `map`, created if there is room.
+fn entry<T: Default>(map: &RwLock<HashMap<String, Arc<T>>>, peer: &str) -> Arc<T> {
+    if let Some(a) = map.read().get(peer) {
+        return a.clone();
+    }
+    let mut m = map.write();
+    if m.len() >= MAX_TRACKED && !m.contains_key(peer) {
+        return Arc::default();
+    }
+    m.entry(peer.to_string()).or_default().clone()
 }
 
 /// The read index of this node: an asker per peer and what it applied of each peer's stream.
@@ -163,25 +166,11 @@ pub struct ReadIndex {
 
 impl ReadIndex {
     fn asker(&self, peer: &str) -> Arc<Asker> {
-        if let Some(a) = self.askers.read().get(peer) {
-            return a.clone();
-        }
-        self.askers
-            .write()
-            .entry(peer.to_string())
-            .or_default()
-            .clone()
+        entry(&self.askers, peer)
     }
 
     fn applied_of(&self, peer: &str) -> Arc<Applied> {
-        if let Some(a) = self.applied.read().get(peer) {
-            return a.clone();
-        }
-        self.applied
-            .write()
-            .entry(peer.to_string())
-            .or_default()
-            .clone()
+        entry(&self.applied, peer)
     }
 
     /// Forgets a peer that left the ring.
@@ -253,7 +242,8 @@ impl ReadIndex {
             };
             landing.position = ask().await;
             self.stats
-                .record_rtt(sent_at.elapsed().as_micros().min(u64::MAX as u128) as u64);
+                .rtt_us
+                .record(sent_at.elapsed().as_micros().min(u64::MAX as u128) as u64);
             return landing.position;
         }
     }
@@ -370,6 +360,25 @@ mod tests {
             .expect("released")
             .unwrap();
         assert_eq!(got, None);
+    }
+
+    #[tokio::test]
+    async fn made_up_peer_names_cannot_grow_the_index() {
+        let ix = ReadIndex::default();
+        for i in 0..MAX_TRACKED + 500 {
+            ix.note_applied(&format!("peer-{i}"), 1, 1);
+        }
+        assert_eq!(ix.applied.read().len(), MAX_TRACKED);
+        // A name past the bound is never caught up: its reads fall back to read-repair.
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(20);
+        let name = format!("peer-{}", MAX_TRACKED + 1);
+        let p = Position {
+            incarnation: 1,
+            offset: 1,
+            ready: true,
+        };
+        assert!(!ix.caught_up(&name, &p, deadline).await);
+        assert!(ix.caught_up("peer-0", &p, deadline).await);
     }
 
     #[tokio::test]

@@ -378,6 +378,24 @@ impl MutationSink for Replicator {
     }
 }
 
+/// `HCREPL <from> <end> <sent_ms> <records> <incarnation>`: a batch of records ending at
+/// stream offset `end` (an empty one only tells the peer where the stream stands).
+fn hcrepl_frame(out: &mut Vec<u8>, repl: &Replicator, end: u64, records: &[u8]) {
+    let (end, sent) = (end.to_string(), crate::util::time::now_ms().to_string());
+    let incarnation = repl.incarnation.to_string();
+    peer_conn::encode_command(
+        out,
+        &[
+            b"HCREPL",
+            repl.self_id.as_bytes(),
+            end.as_bytes(),
+            sent.as_bytes(),
+            records,
+            incarnation.as_bytes(),
+        ],
+    );
+}
+
 /// Streams one peer's buffer to it until the peer leaves the cluster.
 pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
     let mut inflight: VecDeque<(u64, Vec<u8>)> = VecDeque::new();
@@ -385,7 +403,6 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
     let mut backoff = Duration::from_millis(50);
     let mut last_error: Option<String> = None;
     let mut last_logged = std::time::Instant::now();
-    let incarnation = repl.incarnation.to_string();
     // The end of the last batch taken from the buffer (all of it sent, or kept to resend).
     let mut last_end = 0u64;
     while !peer.stopped.load(Ordering::Relaxed) {
@@ -444,19 +461,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
         // the stream of this incarnation even when no write follows (the read index needs it).
         if ok {
             let mut frame = Vec::new();
-            let end_s = last_end.to_string();
-            let sent = crate::util::time::now_ms().to_string();
-            peer_conn::encode_command(
-                &mut frame,
-                &[
-                    b"HCREPL",
-                    repl.self_id.as_bytes(),
-                    end_s.as_bytes(),
-                    sent.as_bytes(),
-                    b"",
-                    incarnation.as_bytes(),
-                ],
-            );
+            hcrepl_frame(&mut frame, &repl, last_end, b"");
             ok = w.write_all(&frame).await.is_ok();
         }
         while ok
@@ -476,19 +481,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             last_end = end;
             codec::seal(&mut batch);
             let mut frame = Vec::with_capacity(batch.len() + 96);
-            let sent = crate::util::time::now_ms().to_string();
-            let end_s = end.to_string();
-            peer_conn::encode_command(
-                &mut frame,
-                &[
-                    b"HCREPL",
-                    repl.self_id.as_bytes(),
-                    end_s.as_bytes(),
-                    sent.as_bytes(),
-                    &batch,
-                    incarnation.as_bytes(),
-                ],
-            );
+            hcrepl_frame(&mut frame, &repl, end, &batch);
             if w.write_all(&frame).await.is_err() {
                 ok = false;
             }

@@ -39,6 +39,18 @@ enum NumError {
     TooPrecise,
 }
 
+impl NumError {
+    /// What follows the quoted text in the error message.
+    fn why(self) -> &'static str {
+        match self {
+            NumError::Syntax => "",
+            NumError::Negative => ": must not be negative",
+            NumError::TooLarge => ": too large",
+            NumError::TooPrecise => ": at most 9 decimal places",
+        }
+    }
+}
+
 /// Splits `"1.5 GB"` into (1.5, "GB"). The unit must be ASCII letters.
 fn split_number(text: &str) -> Result<(Number, &str), NumError> {
     let s = text.trim();
@@ -86,12 +98,7 @@ fn split_number(text: &str) -> Result<(Number, &str), NumError> {
 pub fn parse_size(text: &str) -> Result<u64, InvalidValue> {
     let hint = "(use e.g. 512MB, 1GB)";
     let fail = |why: &str| InvalidValue(format!("invalid size '{text}'{why} {hint}"));
-    let (num, unit) = split_number(text).map_err(|e| match e {
-        NumError::Syntax => fail(""),
-        NumError::Negative => fail(": must not be negative"),
-        NumError::TooLarge => fail(": too large"),
-        NumError::TooPrecise => fail(": at most 9 decimal places"),
-    })?;
+    let (num, unit) = split_number(text).map_err(|e| fail(e.why()))?;
     let mult = match unit.to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" | "KIB" => KIB,
@@ -112,12 +119,7 @@ pub fn parse_size(text: &str) -> Result<u64, InvalidValue> {
 pub fn parse_duration(text: &str) -> Result<Duration, InvalidValue> {
     let hint = "(use e.g. 500ms, 5s, 5m, 1h, 2d)";
     let fail = |why: &str| InvalidValue(format!("invalid duration '{text}'{why} {hint}"));
-    let (num, unit) = split_number(text).map_err(|e| match e {
-        NumError::Syntax => fail(""),
-        NumError::Negative => fail(": must not be negative"),
-        NumError::TooLarge => fail(": too large"),
-        NumError::TooPrecise => fail(": at most 9 decimal places"),
-    })?;
+    let (num, unit) = split_number(text).map_err(|e| fail(e.why()))?;
     const NS_PER_SEC: u128 = 1_000_000_000;
     let mult = match unit.to_ascii_lowercase().as_str() {
         "ns" => 1,

@@ -1,8 +1,9 @@
 //! Helpers: Redis-exact glob matching, number parsing/formatting (INCRBYFLOAT's long double
-//! math) and LCS, the wall clock (`time`) and enums kept in atomics.
+//! math) and LCS, the wall clock (`time`) and enums kept in atomics, recent samples' percentiles.
 
 pub mod atomic;
 pub mod glob;
 pub mod lcs;
 pub mod num;
+pub mod samples;
 pub mod time;

@@ -196,6 +196,13 @@ pub fn info(c: &mut redis::Connection, field: &str) -> String {
         .to_string()
 }
 
+/// A numeric field of `INFO cluster`; panics naming it when it is absent.
+pub fn figure(c: &mut redis::Connection, field: &str) -> u64 {
+    let v = info(c, field);
+    v.parse()
+        .unwrap_or_else(|_| panic!("INFO cluster {field}: {v:?}"))
+}
+
 /// Opens a connection like `base`'s (same server) and runs the peer handshake on it with the
 /// key derived from `secret`, as a node would.
 pub fn peer_conn(
