@@ -215,6 +215,22 @@ fn internal_commands_are_for_authenticated_peers_only() {
         .query(&mut p)
         .unwrap();
     assert_eq!((offset, ready), (0, 0));
+    // A batch's incarnation must be a number, and nothing may follow it; refused batches
+    // apply nothing.
+    let record = set_record(b"inc", b"v", 5);
+    let e = hcrepl(std::slice::from_ref(&record))
+        .arg("not-a-number")
+        .query::<redis::Value>(&mut p)
+        .unwrap_err();
+    assert!(e.to_string().contains("not an integer"), "{e}");
+    let e = hcrepl(std::slice::from_ref(&record))
+        .arg(1)
+        .arg("extra")
+        .query::<redis::Value>(&mut p)
+        .unwrap_err();
+    assert!(e.to_string().contains("wrong number of arguments"), "{e}");
+    let v: Option<String> = redis::cmd("GET").arg("inc").query(&mut c).unwrap();
+    assert_eq!(v, None);
     // RESET makes it a stranger again.
     let _: String = redis::cmd("RESET").query(&mut p).unwrap();
     let e = redis::cmd("HCGET")
