@@ -231,6 +231,45 @@ fn internal_commands_are_for_authenticated_peers_only() {
     assert!(e.to_string().contains("wrong number of arguments"), "{e}");
     let v: Option<String> = redis::cmd("GET").arg("inc").query(&mut c).unwrap();
     assert_eq!(v, None);
+    // Anti-entropy's questions: a cut must be a Lamport time, ranges must exist, and one
+    // question may name many ranges.
+    for (cmd, why) in [
+        (
+            redis::cmd("HCDIGEST").arg(0).arg("x").arg(-1).clone(),
+            "bad cut",
+        ),
+        (
+            redis::cmd("HCDIGEST").arg(0).arg("x").arg(1).arg(2).clone(),
+            "wrong number of arguments",
+        ),
+        (
+            redis::cmd("HCRANGE")
+                .arg(0)
+                .arg(1)
+                .arg("x")
+                .arg(256)
+                .clone(),
+            "range out of bounds",
+        ),
+    ] {
+        let e = cmd.query::<redis::Value>(&mut p).unwrap_err();
+        assert!(e.to_string().contains(why), "{e}");
+    }
+    let digests: Vec<i64> = redis::cmd("HCDIGEST")
+        .arg(0)
+        .arg("x")
+        .arg(u64::MAX / 2)
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(digests.len(), 256);
+    let all: Vec<redis::Value> = redis::cmd("HCRANGE")
+        .arg(0)
+        .arg(0)
+        .arg("x")
+        .arg((1..256).collect::<Vec<i64>>())
+        .query(&mut p)
+        .unwrap();
+    assert_eq!(all.len(), 1, "every key (k) of every range: {all:?}");
     // RESET makes it a stranger again.
     let _: String = redis::cmd("RESET").query(&mut p).unwrap();
     let e = redis::cmd("HCGET")

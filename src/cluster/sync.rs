@@ -12,12 +12,15 @@ use super::peer_conn::{self, Reply};
 use super::replication::Peer;
 use super::{Cluster, Version};
 use crate::store::Keyspace;
+use crate::store::digest::RangeSet;
 use crate::store::mutation::{Mutation, Op, Origin};
 use crate::store::stamp::{Stamp, nodes};
 use crate::util::time::now_ms;
 
 pub const PERIOD: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Digest ranges asked for in one HCRANGE (of 256).
+const RANGES_PER_CALL: usize = 32;
 
 /// Result of one pass.
 #[derive(Debug, Default, Clone, Copy)]
@@ -118,12 +121,18 @@ pub async fn sync_once(
         .skip(1)
         .map(|k| k.dbs()[0].index)
         .collect();
+    let cut_s = cut.map(|c| c.to_string());
     for db in (0..store.databases() as u32).chain(named) {
         let now = now_ms();
         let peer_id = peer.node_id.clone();
-        let local = store.digests(db, now, |k| shared(cluster, &peer_id, db, k));
+        let include = |k: &[u8]| shared(cluster, &peer_id, db, k);
+        let local = store.digests(db, now, cut, include);
         let db_s = db.to_string();
-        let r = timeout(conn.call(&[b"HCDIGEST", db_s.as_bytes(), me.as_bytes()])).await?;
+        let mut ask: Vec<&[u8]> = vec![b"HCDIGEST", db_s.as_bytes(), me.as_bytes()];
+        if let Some(c) = &cut_s {
+            ask.push(c.as_bytes());
+        }
+        let r = timeout(conn.call(&ask)).await?;
         let Some(remote) = r.array() else {
             // A store the peer has not created yet: the next pass compares it.
             if db & crate::store::NAMED != 0 {
@@ -131,16 +140,24 @@ pub async fn sync_once(
             }
             return Err(std::io::Error::other(format!("bad HCDIGEST reply: {r:?}")));
         };
-        for (i, d) in local.iter().enumerate() {
-            let theirs = remote.get(i).and_then(|x| x.int()).unwrap_or(0) as u64;
-            if theirs == *d {
-                continue;
+        let differing: Vec<usize> = (0..local.len())
+            .filter(|i| remote.get(*i).and_then(|x| x.int()).unwrap_or(0) as u64 != local[*i])
+            .collect();
+        pass.differing_ranges += differing.len();
+        // A few ranges per call: one walk over the keys on each side serves them all, and a
+        // reply holds a bounded share of the keys.
+        for chunk in differing.chunks(RANGES_PER_CALL) {
+            let mut ranges = RangeSet::default();
+            let names: Vec<String> = chunk.iter().map(|r| r.to_string()).collect();
+            let mut ask: Vec<&[u8]> = vec![b"HCRANGE", db_s.as_bytes(), names[0].as_bytes()];
+            ask.push(me.as_bytes());
+            for (r, n) in chunk.iter().zip(&names) {
+                ranges.insert(*r);
+                if *r != chunk[0] {
+                    ask.push(n.as_bytes());
+                }
             }
-            pass.differing_ranges += 1;
-            let range = i.to_string();
-            let r =
-                timeout(conn.call(&[b"HCRANGE", db_s.as_bytes(), range.as_bytes(), me.as_bytes()]))
-                    .await?;
+            let r = timeout(conn.call(&ask)).await?;
             let mut remote_versions: HashMap<Vec<u8>, Stamp> = HashMap::new();
             for item in r.array().unwrap_or(&[]) {
                 let Some(a) = item.array() else { continue };
@@ -158,8 +175,7 @@ pub async fn sync_once(
                     );
                 }
             }
-            let local_versions =
-                store.range_versions(db, i, now_ms(), |k| shared(cluster, &peer_id, db, k));
+            let local_versions = store.range_versions(db, &ranges, now_ms(), include);
             let mut local_map: HashMap<&[u8], Stamp> = HashMap::new();
             for (k, s, _) in &local_versions {
                 local_map.insert(k, *s);

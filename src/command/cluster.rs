@@ -8,7 +8,7 @@ use crate::cluster::replication;
 use crate::error::{Error, Result};
 use crate::persist::codec;
 use crate::resp::Args;
-use crate::store::digest::{RANGES, range_of};
+use crate::store::digest::{RANGES, RangeSet};
 use crate::store::mutation::Origin;
 use crate::store::stamp::nodes;
 use crate::store::{Access, Applied};
@@ -252,14 +252,22 @@ fn shared_with(cx: &Ctx<'_>, peer: &str, db: u32, key: &[u8]) -> bool {
     }
 }
 
-/// HCDIGEST <db> <peer>: per-range digests of the keys this node shares with `peer`.
+/// HCDIGEST <db> <peer> [<cut>]: per-range digests of the keys this node shares with `peer`,
+/// leaving out versions stamped after the Lamport time `cut` when it is given.
 pub fn hcdigest(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    if args.len() > 4 {
+        return Err(Error::Arity("hcdigest".into()));
+    }
     let db = db_arg(cx, &args[1])?;
     let peer = String::from_utf8_lossy(&args[2]).into_owned();
+    let cut = match args.get(3) {
+        Some(a) => Some(u64::try_from(int_arg(a)?).map_err(|_| Error::msg("bad cut"))?),
+        None => None,
+    };
     let d = cx
         .node
         .store
-        .digests(db, cx.now, |k| shared_with(cx, &peer, db, k));
+        .digests(db, cx.now, cut, |k| shared_with(cx, &peer, db, k));
     cx.out.array(d.len());
     for x in d {
         cx.out.int(x as i64);
@@ -267,23 +275,25 @@ pub fn hcdigest(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-/// HCRANGE <db> <range> <peer>: the keys of one range with their stamps, tombstones included.
+/// HCRANGE <db> <range> <peer> [<range> ...]: the keys of the given ranges with their stamps,
+/// tombstones included, in one walk over the keys.
 pub fn hcrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let db = db_arg(cx, &args[1])?;
-    let range = int_arg(&args[2])?;
-    if range < 0 || range as usize >= RANGES {
-        return Err(Error::msg("range out of bounds"));
+    let mut ranges = RangeSet::default();
+    for a in std::iter::once(&args[2]).chain(args.iter().skip(4)) {
+        let range = int_arg(a)?;
+        if range < 0 || range as usize >= RANGES {
+            return Err(Error::msg("range out of bounds"));
+        }
+        ranges.insert(range as usize);
     }
     let peer = String::from_utf8_lossy(&args[3]).into_owned();
     let v = cx
         .node
         .store
-        .range_versions(db, range as usize, cx.now, |k| {
-            shared_with(cx, &peer, db, k)
-        });
+        .range_versions(db, &ranges, cx.now, |k| shared_with(cx, &peer, db, k));
     cx.out.array(v.len());
     for (k, s, tomb) in v {
-        debug_assert_eq!(range_of(&k), range as usize);
         cx.out.array(4);
         cx.out.bulk(&k);
         cx.out.int(s.lamport as i64);
