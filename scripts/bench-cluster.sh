@@ -8,7 +8,9 @@
 #   CASES=miss scripts/bench-cluster.sh      # one of miss, set, hit, cpu
 #
 # `cpu`: CPU seconds (user+system, from /proc) each process spends per million SETs
-# (pipeline 16, 50 clients) — on the single node, and on the origin and each replica.
+# (pipeline 16, 50 clients) — on the single node, and on the origin and each replica;
+# CPU_N sets the requests per run (default 2M; 40M spans a periodic anti-entropy pass);
+# BIN runs another build (e.g. an older one kept aside) instead of target/release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -35,7 +37,7 @@ EOF
 
 start() { # id resp gossip seeds
   config "$1" "$4" > "$work/$1.yaml"
-  target/release/hypercache --config "$work/$1.yaml" --resp-port "$2" --http-port 0 \
+  "${BIN:-target/release/hypercache}" --config "$work/$1.yaml" --resp-port "$2" --http-port 0 \
     --gossip-port "$3" --data-dir "$work/$1" >"$work/$1.log" 2>&1 &
   pids+=($!)
 }
@@ -89,9 +91,9 @@ for c in ${CASES:-miss set hit}; do
     set)  echo "# SET"
           bench --tests set --pipelines 1,16 "$@" ;;
     cpu)  echo "# CPU per million SETs (P16): the single node"
-          cpu_run "$single" 2000000 "${pids[0]}"
+          cpu_run "$single" "${CPU_N:-2000000}" "${pids[0]}"
           echo "# ... node 1 of 3 (origin), then node 2 and node 3 (replicas)"
-          cpu_run "${r[0]}" 2000000 "${pids[1]}" "${pids[2]}" "${pids[3]}" ;;
+          cpu_run "${r[0]}" "${CPU_N:-2000000}" "${pids[1]}" "${pids[2]}" "${pids[3]}" ;;
     hit)  echo "# GET of written keys (hits): fill both first"
           for p in "$single" "${r[0]}"; do
             redis-benchmark -p "$p" -t set -n 1000000 -r 100000 -P 16 -q >/dev/null

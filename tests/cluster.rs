@@ -411,3 +411,54 @@ fn quorum_writes_fail_cleanly_without_a_majority_and_recover() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(c.conn(1).get::<_, String>("q").unwrap(), "4");
 }
+
+/// A pass that meets a steady write load compares what the streams have delivered and stops:
+/// it does not run again and again (each run walks every key on both nodes).
+#[test]
+fn anti_entropy_under_a_write_load_does_not_chase_the_streams() {
+    let c = TestCluster::start(2, "");
+    c.wait_converged();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, mut w) = (stop.clone(), c.conn(0));
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut pipe = redis::pipe();
+                for _ in 0..50 {
+                    pipe.set(format!("k{}", n % 500), n).ignore();
+                    n += 1;
+                }
+                let () = pipe.query(&mut w).unwrap();
+            }
+        })
+    };
+    // A partition and its healing make both nodes compare while the writes go on.
+    let _: () = redis::cmd("DEBUG")
+        .arg("PARTITION")
+        .arg("node-2")
+        .query(&mut c.conn(0))
+        .unwrap();
+    let _: () = redis::cmd("DEBUG")
+        .arg("PARTITION")
+        .arg("node-1")
+        .query(&mut c.conn(1))
+        .unwrap();
+    c.wait_size(1);
+    std::thread::sleep(Duration::from_millis(300));
+    let rounds = |i: usize| figure(&mut c.conn(i), "hypercache_anti_entropy_rounds");
+    let before = [rounds(0), rounds(1)];
+    for i in 0..2 {
+        let _: () = redis::cmd("DEBUG")
+            .arg("HEAL")
+            .query(&mut c.conn(i))
+            .unwrap();
+    }
+    c.wait_size(2);
+    std::thread::sleep(Duration::from_secs(5));
+    let passes = [rounds(0) - before[0], rounds(1) - before[1]];
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.join().unwrap();
+    assert!(passes.iter().all(|p| (1..=4).contains(p)), "{passes:?}");
+    c.wait_converged();
+}

@@ -176,18 +176,8 @@ pub async fn sync_once(
                 }
             }
             let local_versions = store.range_versions(db, &ranges, now_ms(), include);
-            let mut local_map: HashMap<&[u8], Stamp> = HashMap::new();
-            for (k, s, _) in &local_versions {
-                local_map.insert(k, *s);
-            }
-            // Pull what the peer has newer.
-            for (k, rs) in &remote_versions {
-                let newer = local_map
-                    .get(k.as_slice())
-                    .is_none_or(|ls| nodes::newer(*rs, *ls));
-                if !newer {
-                    continue;
-                }
+            let (pull, push_keys) = plan(&local_versions, &remote_versions, cut);
+            for k in pull {
                 let r = timeout(conn.call(&[b"HCGET", db_s.as_bytes(), k])).await?;
                 if let Some(v) = version(&r)
                     && cluster.install(store, &v, db, k, now_ms(), &peer.node_id)
@@ -195,17 +185,8 @@ pub async fn sync_once(
                     pass.pulled += 1;
                 }
             }
-            // Push what we have newer, through the replication stream — unless the stream
-            // itself is carrying it: a whole value pushed for a key being changed by small
-            // splices would multiply the bytes a write sends.
-            for (k, ls, _) in &local_versions {
-                if cut.is_some_and(|c| ls.lamport > c) {
-                    continue;
-                }
-                let newer = remote_versions
-                    .get(k)
-                    .is_none_or(|rs| nodes::newer(*ls, *rs));
-                if newer && push(store, cluster, peer, db, k) {
+            for k in push_keys {
+                if push(store, cluster, peer, db, k) {
                     pass.pushed += 1;
                 }
             }
@@ -224,6 +205,39 @@ pub async fn sync_once(
         .sync_keys_pushed
         .fetch_add(pass.pushed as u64, Ordering::Relaxed);
     Ok(pass)
+}
+
+/// What a pass exchanges for a group of ranges: the keys to pull (the peer's version is
+/// newer) and to push (this node's is). Versions stamped after `cut` are left to the streams
+/// either way: pushing a whole value for a key a stream is changing by small splices would
+/// multiply the bytes a write sends, and pulling what a stream is bringing would only make
+/// the pass run again under a steady write load (the peer's own pass pushes it, should the
+/// stream fail).
+fn plan<'a>(
+    local: &'a [(Vec<u8>, Stamp, bool)],
+    remote: &'a HashMap<Vec<u8>, Stamp>,
+    cut: Option<u64>,
+) -> (Vec<&'a [u8]>, Vec<&'a [u8]>) {
+    let in_stream = |s: &Stamp| cut.is_some_and(|c| s.lamport > c);
+    let mine: HashMap<&[u8], Stamp> = local.iter().map(|(k, s, _)| (k.as_slice(), *s)).collect();
+    let pull = remote
+        .iter()
+        .filter(|(k, rs)| {
+            !in_stream(rs)
+                && mine
+                    .get(k.as_slice())
+                    .is_none_or(|ls| nodes::newer(**rs, *ls))
+        })
+        .map(|(k, _)| k.as_slice())
+        .collect();
+    let push = local
+        .iter()
+        .filter(|(k, ls, _)| {
+            !in_stream(ls) && remote.get(k).is_none_or(|rs| nodes::newer(*ls, *rs))
+        })
+        .map(|(k, _, _)| k.as_slice())
+        .collect();
+    (pull, push)
 }
 
 /// The Lamport time up to which the stream has delivered what it carries: versions stamped
@@ -318,5 +332,60 @@ pub async fn periodic(store: Arc<Keyspace>, cluster: Arc<Cluster>) {
         if due {
             since = std::time::Instant::now();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sorted(mut v: Vec<&[u8]>) -> Vec<&[u8]> {
+        v.sort();
+        v
+    }
+
+    fn st(lamport: u64) -> Stamp {
+        Stamp { lamport, node: 1 }
+    }
+
+    #[test]
+    fn a_pass_exchanges_only_what_the_streams_do_not_carry() {
+        let local = vec![
+            (b"same".to_vec(), st(5), false),
+            (b"mine-newer".to_vec(), st(8), false),
+            (b"theirs-newer".to_vec(), st(3), false),
+            (b"only-mine".to_vec(), st(4), false),
+            (b"mine-in-stream".to_vec(), st(12), false),
+            (b"theirs-in-stream".to_vec(), st(6), false),
+        ];
+        let remote: HashMap<Vec<u8>, Stamp> = [
+            (b"same".to_vec(), st(5)),
+            (b"mine-newer".to_vec(), st(7)),
+            (b"theirs-newer".to_vec(), st(9)),
+            (b"only-theirs".to_vec(), st(2)),
+            (b"mine-in-stream".to_vec(), st(1)),
+            (b"theirs-in-stream".to_vec(), st(11)),
+            (b"only-theirs-in-stream".to_vec(), st(15)),
+        ]
+        .into_iter()
+        .collect();
+        let (pull, push) = plan(&local, &remote, Some(10));
+        assert_eq!(sorted(pull), vec![&b"only-theirs"[..], b"theirs-newer"]);
+        assert_eq!(sorted(push), vec![&b"mine-newer"[..], b"only-mine"]);
+        // A stream that dropped records (no cut) carries nothing for sure: all of it moves.
+        let (pull, push) = plan(&local, &remote, None);
+        assert_eq!(
+            sorted(pull),
+            vec![
+                &b"only-theirs"[..],
+                b"only-theirs-in-stream",
+                b"theirs-in-stream",
+                b"theirs-newer"
+            ]
+        );
+        assert_eq!(
+            sorted(push),
+            vec![&b"mine-in-stream"[..], b"mine-newer", b"only-mine"]
+        );
     }
 }
