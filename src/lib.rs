@@ -3,6 +3,7 @@
 pub mod cli;
 pub mod client;
 pub mod cluster;
+pub mod collections;
 pub mod command;
 pub mod config;
 pub mod error;

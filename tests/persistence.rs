@@ -69,6 +69,18 @@ fn write_dataset(c: &mut redis::Connection) {
         .unwrap();
     let _: () = c.set("deleted", "x").unwrap();
     let _: i64 = c.del("deleted").unwrap();
+    // Hashes: packed, then one past the packed limit (a table), then one emptied (deleted).
+    let () = c
+        .hset_multiple("hash", &[("f", "1"), ("g", "two")])
+        .unwrap();
+    let _: i64 = c.hincr("hash", "f", 41).unwrap();
+    let big: Vec<(String, String)> = (0..200)
+        .map(|i| (format!("f{i}"), format!("v{i}")))
+        .collect();
+    let () = c.hset_multiple("bighash", &big).unwrap();
+    let _: i64 = c.hdel("bighash", "f7").unwrap();
+    let _: i64 = c.hset("gone", "f", "v").unwrap();
+    let _: i64 = c.hdel("gone", "f").unwrap();
     let _: () = c.set("renamed-from", "moved").unwrap();
     let _: () = c.rename("renamed-from", "renamed-to").unwrap();
     let _: () = redis::cmd("SELECT").arg(5).query(c).unwrap();
@@ -103,6 +115,24 @@ fn check_dataset(c: &mut redis::Connection, ttl_before: i64) {
     assert_eq!(c.get::<_, String>("appended").unwrap(), "abcd");
     assert_eq!(c.get::<_, String>("float").unwrap(), "0.1");
     assert!(!c.exists::<_, bool>("deleted").unwrap());
+    let hash: std::collections::HashMap<String, String> = c.hgetall("hash").unwrap();
+    assert_eq!(hash.len(), 2);
+    assert_eq!((hash["f"].as_str(), hash["g"].as_str()), ("42", "two"));
+    assert_eq!(c.hlen::<_, i64>("bighash").unwrap(), 199);
+    assert_eq!(
+        c.hget::<_, _, Option<String>>("bighash", "f7").unwrap(),
+        None
+    );
+    assert_eq!(c.hget::<_, _, String>("bighash", "f199").unwrap(), "v199");
+    for (key, encoding) in [("hash", "listpack"), ("bighash", "hashtable")] {
+        let e: String = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(key)
+            .query(c)
+            .unwrap();
+        assert_eq!(e, encoding, "{key}");
+    }
+    assert!(!c.exists::<_, bool>("gone").unwrap());
     assert!(!c.exists::<_, bool>("renamed-from").unwrap());
     assert_eq!(c.get::<_, String>("renamed-to").unwrap(), "moved");
     let _: () = redis::cmd("SELECT").arg(5).query(c).unwrap();

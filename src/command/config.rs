@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use super::{Ctx, reply_help};
+use crate::collections::LIMITS;
 use crate::config::keys::{self, Param, Value};
 use crate::error::{Error, Result};
 use crate::node::Node;
@@ -52,6 +53,8 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         }),
         "appendonly" => Value::Bool(node.persistence.as_ref().and_then(|p| p.aof()).is_some()),
         "appendfsync" => Value::Text(n.persistence.sync_policy.name().to_string()),
+        "hash-max-listpack-entries" => Value::Int(LIMITS.hash_entries.load(Ordering::Relaxed)),
+        "hash-max-listpack-value" => Value::Int(LIMITS.hash_value.load(Ordering::Relaxed)),
         _ => return None,
     })
 }
@@ -98,6 +101,10 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         ("requirepass", Value::Bytes(p)) => st.set_requirepass((!p.is_empty()).then_some(p)),
         ("protected-mode", Value::Bool(b)) => st.protected_mode.store(b, Ordering::Relaxed),
         ("client-output-buffer-limit", Value::Limits(l)) => st.set_output_limits(l),
+        ("hash-max-listpack-entries", Value::Int(n)) => {
+            LIMITS.hash_entries.store(n, Ordering::Relaxed)
+        }
+        ("hash-max-listpack-value", Value::Int(n)) => LIMITS.hash_value.store(n, Ordering::Relaxed),
         ("loglevel", Value::Text(level)) => {
             crate::telemetry::set_level(&level)?;
             *st.loglevel.write() = level;
@@ -309,6 +316,8 @@ mod tests {
             "save",
             "appendonly",
             "appendfsync",
+            "hash-max-listpack-entries",
+            "hash-max-listpack-value",
         ];
         assert_eq!(names, want);
         let max: Vec<String> = c.get("max*").into_iter().map(|(n, _)| n).collect();
@@ -374,6 +383,8 @@ mod tests {
                 "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
             ),
             ("loglevel", "DEBUG", "debug"),
+            ("hash-max-listpack-entries", "64", "64"),
+            ("hash-max-listpack-value", "32", "32"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

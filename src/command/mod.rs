@@ -4,6 +4,7 @@ pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod cuckoo;
+pub mod hash;
 pub mod info;
 pub mod introspect;
 pub mod key;

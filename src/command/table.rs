@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use super::{
-    Handler, cluster, config, connection, cuckoo, info, introspect, key, persistence, server,
+    Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, persistence, server,
     string,
 };
 
@@ -147,6 +147,7 @@ const DANG: &[&str] = &["dangerous"];
 const ADM: &[&str] = &["admin", "dangerous"];
 const NOACL: &[&str] = &[];
 const CF: &[&str] = &["cuckoo"];
+const HS: &[&str] = &["hash"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -235,6 +236,22 @@ pub static COMMANDS: &[Command] = &[
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
     cmd!("stores", 1, LOADING | STALE, NOACL, NONE, "server", "0.1.0", "Lists the stores of this node (HyperCache).", "O(N) where N is the number of stores", server::stores),
     // RedisBloom's cuckoo filters.
+    cmd!("hset", -4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", hash::hset),
+    cmd!("hsetnx", 4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", "O(1)", hash::hsetnx),
+    cmd!("hmset", -4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", hash::hmset),
+    cmd!("hget", 3, READONLY | FAST, HS, K1, "hash", "2.0.0", "Returns the value of a field in a hash.", "O(1)", hash::hget),
+    cmd!("hmget", -3, READONLY | FAST, HS, K1, "hash", "2.0.0", "Returns the values of all fields in a hash.", "O(N) where N is the number of fields being requested.", hash::hmget),
+    cmd!("hdel", -3, WRITE | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "O(N) where N is the number of fields to be removed.", hash::hdel),
+    cmd!("hlen", 2, READONLY | FAST, HS, K1, "hash", "2.0.0", "Returns the number of fields in a hash.", "O(1)", hash::hlen),
+    cmd!("hstrlen", 3, READONLY | FAST, HS, K1, "hash", "3.2.0", "Returns the length of the value of a field.", "O(1)", hash::hstrlen),
+    cmd!("hexists", 3, READONLY | FAST, HS, K1, "hash", "2.0.0", "Determines whether a field exists in a hash.", "O(1)", hash::hexists),
+    cmd!("hkeys", 2, READONLY, HS, K1, "hash", "2.0.0", "Returns all fields in a hash.", "O(N) where N is the size of the hash.", hash::hkeys),
+    cmd!("hvals", 2, READONLY, HS, K1, "hash", "2.0.0", "Returns all values in a hash.", "O(N) where N is the size of the hash.", hash::hvals),
+    cmd!("hgetall", 2, READONLY, HS, K1, "hash", "2.0.0", "Returns all fields and values in a hash.", "O(N) where N is the size of the hash.", hash::hgetall),
+    cmd!("hincrby", 4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)", hash::hincrby),
+    cmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)", hash::hincrbyfloat),
+    cmd!("hrandfield", -2, READONLY, HS, K1, "hash", "6.2.0", "Returns one or more random fields from a hash.", "O(N) where N is the number of fields returned", hash::hrandfield),
+    cmd!("hscan", -3, READONLY, HS, K1, "hash", "2.8.0", "Iterates over fields and values of a hash.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the size of the collection inside the collection.", hash::hscan),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
     cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),

@@ -363,6 +363,9 @@ pub static KEYS: &[Key] = &[
     }),
     Key::runtime("lfu-log-factor", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("lfu-decay-time", SetAs::Int { min: 0, max: I32 }),
+    // Where a collection leaves its packed encoding (`collections::LIMITS`).
+    Key::runtime("hash-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
+    Key::runtime("hash-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -390,6 +393,8 @@ pub const CONFIG_ORDER: &[&str] = &[
     "save",
     "appendonly",
     "appendfsync",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -681,7 +686,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 14] = [
+        let samples: [(&str, &str); 16] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -696,6 +701,8 @@ mod tests {
             ("protected-mode", "no"),
             ("client-output-buffer-limit", "normal 1mb 2mb 3"),
             ("loglevel", "debug"),
+            ("hash-max-listpack-entries", "64"),
+            ("hash-max-listpack-value", "32"),
         ];
         let limits = Value::Limits(OutputLimits::default());
         for p in params() {

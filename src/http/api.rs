@@ -154,6 +154,9 @@ pub struct KeyValue {
     pub size: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_encoding: Option<String>,
+    /// The type of a value that is not a string, as TYPE names it (`hash`, ...).
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Milliseconds until the key expires; null without a TTL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ttl_remaining_ms: Option<Option<i64>>,
@@ -385,10 +388,19 @@ pub async fn put_in(
     }
     let expire_at = ttl_ms.map_or(0, |t| now + t);
     let mark = crate::write::Mark::take(n, true);
-    n.store
+    // A string does not replace a collection: a client of the API would lose it unawares.
+    let wrong_type = n
+        .store
         .with_key_traced(db, &key, now, Access::Write, Some(&cid.0), |k| {
-            k.set(stored, expire_at)
+            if k.value().is_some_and(|v| v.kind().is_collection()) {
+                return true;
+            }
+            k.set(stored, expire_at);
+            false
         });
+    if wrong_type {
+        return error_of(n, &crate::error::Error::WrongType, &cid);
+    }
     tracing::debug!(component = "http", action = "set", key = %lossy(&key), "key set");
     let replicated = match settle(n, mark).await {
         Ok(r) => r,
@@ -406,6 +418,7 @@ pub async fn put_in(
             value: echo,
             size: Some(size),
             value_encoding: None,
+            kind: None,
             ttl_remaining_ms: None,
         },
         node: n.config.node.id.clone(),
@@ -424,6 +437,22 @@ fn to_json(v: ValueRef<'_>) -> Option<(Box<serde_json::value::RawValue>, Option<
         && let Ok(raw) = RawValue::from_string(text.to_string())
     {
         return Some((raw, None));
+    }
+    if let ValueRef::Hash(h) = v {
+        // An object of its fields; all in base64 when any field or value is not UTF-8.
+        let utf8 = h
+            .iter()
+            .all(|(f, v)| std::str::from_utf8(f).is_ok() && std::str::from_utf8(v).is_ok());
+        let text = |b: &[u8]| match utf8 {
+            true => String::from_utf8_lossy(b).into_owned(),
+            false => base64::engine::general_purpose::STANDARD.encode(b),
+        };
+        let object: serde_json::Map<String, serde_json::Value> = h
+            .iter()
+            .map(|(f, v)| (text(f), serde_json::Value::String(text(v))))
+            .collect();
+        let raw = RawValue::from_string(serde_json::to_string(&object).ok()?).ok()?;
+        return Some((raw, (!utf8).then(|| "base64".to_string())));
     }
     let string = |s: &str| RawValue::from_string(serde_json::to_string(s).unwrap_or_default());
     v.with_bytes(|b| match std::str::from_utf8(b) {
@@ -485,7 +514,11 @@ pub async fn get_in(
     }
     let now = now_ms();
     let found = n.store.with_key(db, &key, now, Access::Read, |k| {
-        k.entry().map(|e| (to_json(e.value()), e.expire_at()))
+        k.entry().map(|e| {
+            let kind = e.value().kind();
+            let kind = (kind != crate::store::Kind::String).then(|| kind.name().to_string());
+            (to_json(e.value()), e.expire_at(), kind)
+        })
     });
     match found {
         None => (
@@ -499,19 +532,20 @@ pub async fn get_in(
             }),
         )
             .into_response(),
-        Some((None, _)) => error(
+        Some((None, _, _)) => error(
             StatusCode::CONFLICT,
             "The key holds a value that is not a string",
             n,
             &cid,
         ),
-        Some((Some((value, enc)), expire_at)) => Json(GetResponse {
+        Some((Some((value, enc)), expire_at, kind)) => Json(GetResponse {
             success: true,
             data: KeyValue {
                 key: lossy(&key),
                 value: Some(value),
                 size: None,
                 value_encoding: enc,
+                kind,
                 ttl_remaining_ms: Some(
                     (expire_at != 0).then(|| expire_at.saturating_sub(now) as i64),
                 ),

@@ -198,6 +198,7 @@ const V_STR: u8 = 1;
 const V_RAW: u8 = 2;
 const V_JSON: u8 = 3;
 const V_CUCKOO: u8 = 4;
+const V_HASH: u8 = 5;
 
 pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
@@ -224,11 +225,27 @@ pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
             f.encode(&mut b);
             put_bytes(out, &b);
         }
+        // Fields and values in iteration order; how the hash is held is not part of the format.
+        ValueRef::Hash(h) => {
+            out.push(V_HASH);
+            put_varint(out, h.len() as u64);
+            for (f, v) in h.iter() {
+                put_bytes(out, f);
+                put_bytes(out, v);
+            }
+        }
     }
 }
 
 pub fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
-    match r.u8()? {
+    let tag = r.u8()?;
+    read_value_tagged(tag, r)
+}
+
+/// A value after its type tag. Counts are not trusted: every element read must be in the
+/// input, so a forged count fails at the first missing byte instead of allocating for it.
+fn read_value_tagged(tag: u8, r: &mut Reader<'_>) -> Result<Value, DecodeError> {
+    match tag {
         V_INT => Ok(Value::Int(r.u64()? as i64)),
         V_STR => Ok(Value::string(r.bytes()?)),
         V_RAW => Ok(Value::Raw(Box::new(r.bytes()?.to_vec()))),
@@ -236,6 +253,20 @@ pub fn read_value(r: &mut Reader<'_>) -> Result<Value, DecodeError> {
         V_CUCKOO => crate::filter::CuckooFilter::decode(r.bytes()?)
             .map(|f| Value::Cuckoo(Box::new(f)))
             .ok_or(DecodeError::Malformed("bad cuckoo filter")),
+        V_HASH => {
+            let n = r.varint()?;
+            let mut h = crate::collections::Hash::new();
+            for _ in 0..n {
+                let (f, v) = (r.bytes()?, r.bytes()?);
+                if !h.insert(f, v) {
+                    return Err(DecodeError::Malformed("a hash field twice"));
+                }
+            }
+            if h.is_empty() {
+                return Err(DecodeError::Malformed("an empty hash"));
+            }
+            Ok(Value::Hash(Box::new(h)))
+        }
         _ => Err(DecodeError::Malformed("unknown value type")),
     }
 }
@@ -344,8 +375,9 @@ pub fn decode_mutation_with<R>(
         lamport: r.u64()?,
         node: r.u64()?,
     };
-    // A filter value is decoded into its structure; it lives here while `f` runs.
-    let mut filter: Option<crate::filter::CuckooFilter> = None;
+    // A structured value (a filter, a collection) is decoded into its structure; it lives
+    // here while `f` runs.
+    let mut owned: Option<Value> = None;
     let op = match tag {
         OP_SET => {
             let key = r.bytes()?;
@@ -354,12 +386,7 @@ pub fn decode_mutation_with<R>(
                 V_STR => ValueRef::Str(r.bytes()?),
                 V_RAW => ValueRef::Raw(r.bytes()?),
                 V_JSON => ValueRef::Json(r.bytes()?),
-                V_CUCKOO => {
-                    let decoded = crate::filter::CuckooFilter::decode(r.bytes()?)
-                        .ok_or(DecodeError::Malformed("bad cuckoo filter"))?;
-                    ValueRef::Cuckoo(&*filter.insert(decoded))
-                }
-                _ => return Err(DecodeError::Malformed("unknown value type")),
+                tag => owned.insert(read_value_tagged(tag, &mut r)?).as_ref(),
             };
             let expire_at = r.u64()?;
             Op::Set {
@@ -480,6 +507,12 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::string(&v)),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Raw(Box::new(v))),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Json(v.into())),
+            proptest::collection::btree_map(key(), key(), 1..200).prop_map(|m| {
+                let h = crate::collections::Hash::from_pairs(
+                    m.iter().map(|(f, v)| (f.as_slice(), v.as_slice())),
+                );
+                Value::Hash(Box::new(h))
+            }),
         ]
     }
 
@@ -581,6 +614,38 @@ mod tests {
             }
         }
         (n, None)
+    }
+
+    #[test]
+    fn a_forged_hash_is_refused_without_allocating_for_its_count() {
+        let hash = |count: u64, items: &[&[u8]]| {
+            let mut b = vec![V_HASH];
+            put_varint(&mut b, count);
+            for i in items {
+                put_bytes(&mut b, i);
+            }
+            b
+        };
+        let read = |b: &[u8]| read_value(&mut Reader::new(b));
+        assert!(
+            read(&hash(u64::MAX, &[])).is_err(),
+            "a count with nothing behind it"
+        );
+        assert!(
+            read(&hash(2, &[b"f", b"v"])).is_err(),
+            "fewer pairs than counted"
+        );
+        assert!(
+            read(&hash(2, &[b"f", b"v", b"f", b"w"])).is_err(),
+            "a field twice"
+        );
+        assert!(read(&hash(0, &[])).is_err(), "an empty hash");
+        let ok = read(&hash(2, &[b"f", b"v", b"g", b"w"])).unwrap();
+        let Value::Hash(h) = ok else { panic!("{ok:?}") };
+        assert_eq!(
+            (h.get(b"f"), h.get(b"g")),
+            (Some(&b"v"[..]), Some(&b"w"[..]))
+        );
     }
 
     #[test]

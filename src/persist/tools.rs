@@ -44,6 +44,13 @@ fn describe_value(v: &Value) -> String {
             f.layers(),
             f.buckets()
         ),
+        Value::Hash(h) => {
+            let fields: Vec<String> = h
+                .iter()
+                .map(|(f, v)| format!("{} {}", quote(f), quote(v)))
+                .collect();
+            format!("hash {{{}}}", fields.join(", "))
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Values and keyspace entries.
 
+use crate::collections::Hash;
 use crate::util::num::parse_i64;
 
 /// Strings at most this long are "embstr" in Redis's OBJECT ENCODING.
@@ -55,6 +56,7 @@ pub enum Value {
     Json(Box<[u8]>),
     /// A RedisBloom-compatible cuckoo filter (CF.*).
     Cuckoo(Box<crate::filter::CuckooFilter>),
+    Hash(Box<Hash>),
 }
 
 /// The type a key holds, as TYPE and SCAN TYPE name it.
@@ -62,14 +64,21 @@ pub enum Value {
 pub enum Kind {
     String,
     Cuckoo,
+    Hash,
 }
 
 impl Kind {
+    /// A collection type: a string write does not replace it over HTTP.
+    pub fn is_collection(self) -> bool {
+        matches!(self, Kind::Hash)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::String => "string",
             // RedisBloom's module type name.
             Kind::Cuckoo => "MBbloomCF",
+            Kind::Hash => "hash",
         }
     }
 }
@@ -83,6 +92,7 @@ pub enum ValueRef<'a> {
     Raw(&'a [u8]),
     Json(&'a [u8]),
     Cuckoo(&'a crate::filter::CuckooFilter),
+    Hash(&'a Hash),
 }
 
 impl Value {
@@ -118,6 +128,7 @@ impl Value {
             Value::Raw(v) => ValueRef::Raw(v),
             Value::Json(s) => ValueRef::Json(s),
             Value::Cuckoo(f) => ValueRef::Cuckoo(f),
+            Value::Hash(h) => ValueRef::Hash(h),
         }
     }
 
@@ -140,6 +151,7 @@ impl Value {
             Value::Str(s) | Value::Json(s) => s.len(),
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
             Value::Cuckoo(f) => f.memory(),
+            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
         }
     }
 }
@@ -148,6 +160,7 @@ impl<'a> ValueRef<'a> {
     pub fn kind(self) -> Kind {
         match self {
             ValueRef::Cuckoo(_) => Kind::Cuckoo,
+            ValueRef::Hash(_) => Kind::Hash,
             _ => Kind::String,
         }
     }
@@ -161,7 +174,7 @@ impl<'a> ValueRef<'a> {
                 Some(f(b.format(n).as_bytes()))
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(f(s)),
-            ValueRef::Cuckoo(_) => None,
+            ValueRef::Cuckoo(_) | ValueRef::Hash(_) => None,
         }
     }
 
@@ -178,7 +191,7 @@ impl<'a> ValueRef<'a> {
                 Some(b.format(n).len())
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(s.len()),
-            ValueRef::Cuckoo(_) => None,
+            ValueRef::Cuckoo(_) | ValueRef::Hash(_) => None,
         }
     }
 
@@ -187,6 +200,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Int(_) => "int",
             ValueRef::Str(s) | ValueRef::Json(s) if s.len() <= EMBSTR_MAX => "embstr",
             ValueRef::Str(_) | ValueRef::Json(_) | ValueRef::Raw(_) | ValueRef::Cuckoo(_) => "raw",
+            ValueRef::Hash(h) => h.encoding(),
         }
     }
 
@@ -198,6 +212,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Raw(s) => Value::Raw(Box::new(s.to_vec())),
             ValueRef::Json(s) => Value::Json(s.into()),
             ValueRef::Cuckoo(f) => Value::Cuckoo(Box::new(f.clone())),
+            ValueRef::Hash(h) => Value::Hash(Box::new(h.clone())),
         }
     }
 }

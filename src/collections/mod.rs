@@ -1,0 +1,44 @@
+//! The structures behind Redis's collection types, written here because their memory per
+//! element and their operations are the product: a packed run of byte strings for small
+//! collections (`pack`, Redis's listpack) and tables keyed by a per-process secret hash for
+//! large ones (the elements are chosen by clients, so a fixed hash could be flooded).
+
+pub mod hash;
+pub mod pack;
+
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use hash::Hash;
+pub use pack::Pack;
+
+/// The thresholds at which a collection leaves its packed encoding (Redis's `*-max-listpack-*`
+/// parameters; Redis 7.0's defaults). Process-wide, as Redis's are: CONFIG SET changes them
+/// for every store at once.
+pub struct Limits {
+    pub hash_entries: AtomicU64,
+    pub hash_value: AtomicU64,
+}
+
+pub static LIMITS: Limits = Limits {
+    hash_entries: AtomicU64::new(128),
+    hash_value: AtomicU64::new(64),
+};
+
+impl Limits {
+    pub fn hash_entries(&self) -> usize {
+        self.hash_entries.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn hash_value(&self) -> usize {
+        self.hash_value.load(Ordering::Relaxed) as usize
+    }
+}
+
+static SEED: LazyLock<u64> = LazyLock::new(|| fastrand::u64(..));
+
+/// The hash of an element in a table: keyed by a secret chosen at start-up.
+#[inline]
+pub fn hash_of(b: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(b, *SEED)
+}

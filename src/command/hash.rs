@@ -1,0 +1,403 @@
+//! Hash commands (HSET ... HSCAN), with Redis 7.0's replies and error texts.
+//!
+//! A change publishes the key's whole new hash for now (as a filter does); an emptied hash is
+//! deleted, as Redis deletes empty collections.
+
+use super::{Ctx, int_arg, is};
+use crate::collections::Hash;
+use crate::error::{Error, Result};
+use crate::resp::Args;
+use crate::store::{Access, KeyRef, Value, ValueRef};
+use crate::util::glob::glob_match;
+use crate::util::num::{IncrFloatError, incr_by_float, parse_i64};
+
+/// The hash a key holds: `None` when absent, WRONGTYPE for another type.
+fn hash_of<'k>(k: &'k KeyRef<'_>) -> Result<Option<&'k Hash>> {
+    match k.value() {
+        None => Ok(None),
+        Some(ValueRef::Hash(h)) => Ok(Some(h)),
+        Some(_) => Err(Error::WrongType),
+    }
+}
+
+/// Changes the hash at `k` — created empty when absent — with `f`, which must check before it
+/// changes anything and says whether it did. A hash left empty is deleted.
+fn change<R>(k: &mut KeyRef<'_>, f: impl FnOnce(&mut Hash) -> Result<(R, bool)>) -> Result<R> {
+    if hash_of(k)?.is_none() {
+        let mut h = Hash::new();
+        let (r, _) = f(&mut h)?;
+        if !h.is_empty() {
+            k.set(Value::Hash(Box::new(h)), 0);
+        }
+        return Ok(r);
+    }
+    let mut emptied = false;
+    let r = k
+        .modify(|v| match v {
+            Value::Hash(h) => match f(h) {
+                Ok((r, changed)) => {
+                    emptied = h.is_empty();
+                    // An emptied hash is published as its deletion, below.
+                    (Ok(r), changed && !emptied)
+                }
+                Err(e) => (Err(e), false),
+            },
+            _ => (Err(Error::WrongType), false),
+        })
+        .unwrap_or(Err(Error::WrongType))?;
+    if emptied {
+        k.delete();
+    }
+    Ok(r)
+}
+
+fn write<R>(
+    cx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(&mut KeyRef<'_>) -> Result<R>,
+) -> Result<R> {
+    cx.node
+        .store
+        .with_key(cx.client.db, key, cx.now, Access::Write, f)
+}
+
+fn check_pairs(args: &Args<'_>, name: &str) -> Result<()> {
+    if args.len() < 4 || !args.len().is_multiple_of(2) {
+        return Err(Error::Arity(name.into()));
+    }
+    Ok(())
+}
+
+fn set_pairs(k: &mut KeyRef<'_>, args: &Args<'_>) -> Result<usize> {
+    change(k, |h| {
+        let added = (2..args.len())
+            .step_by(2)
+            .filter(|&i| h.insert(&args[i], &args[i + 1]))
+            .count();
+        Ok((added, true))
+    })
+}
+
+pub fn hset(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    check_pairs(&args, "hset")?;
+    let added = write(cx, &args[1], |k| set_pairs(k, &args))?;
+    cx.out.int(added as i64);
+    Ok(())
+}
+
+pub fn hmset(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    check_pairs(&args, "hmset")?;
+    write(cx, &args[1], |k| set_pairs(k, &args))?;
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn hsetnx(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let added = write(cx, &args[1], |k| {
+        change(k, |h| {
+            if h.contains(&args[2]) {
+                return Ok((false, false));
+            }
+            h.insert(&args[2], &args[3]);
+            Ok((true, true))
+        })
+    })?;
+    cx.out.int(added as i64);
+    Ok(())
+}
+
+pub fn hget(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let access = cx.read_access();
+    let out = &mut *cx.out;
+    cx.node
+        .store
+        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
+            match hash_of(k)?.and_then(|h| h.get(&args[2])) {
+                Some(v) => out.bulk(v),
+                None => out.null(),
+            }
+            Ok(())
+        })
+}
+
+pub fn hmget(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let access = cx.read_access();
+    let out = &mut *cx.out;
+    cx.node
+        .store
+        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
+            let h = hash_of(k)?;
+            out.array(args.len() - 2);
+            for f in args.iter().skip(2) {
+                match h.and_then(|h| h.get(f)) {
+                    Some(v) => out.bulk(v),
+                    None => out.null(),
+                }
+            }
+            Ok(())
+        })
+}
+
+pub fn hdel(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let removed = write(cx, &args[1], |k| {
+        if hash_of(k)?.is_none() {
+            return Ok(0);
+        }
+        change(k, |h| {
+            let n = args.iter().skip(2).filter(|f| h.remove(f)).count();
+            Ok((n, n > 0))
+        })
+    })?;
+    cx.out.int(removed as i64);
+    Ok(())
+}
+
+/// Replies a figure of the hash (0 when absent).
+fn figure(cx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&Hash) -> usize) -> Result<()> {
+    let access = cx.read_access();
+    let out = &mut *cx.out;
+    cx.node
+        .store
+        .with_key(cx.client.db, key, cx.now, access, |k| {
+            out.int(hash_of(k)?.map_or(0, f) as i64);
+            Ok(())
+        })
+}
+
+pub fn hlen(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    figure(cx, &args[1], Hash::len)
+}
+
+pub fn hstrlen(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    figure(cx, &args[1], |h| h.get(&args[2]).map_or(0, <[u8]>::len))
+}
+
+pub fn hexists(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    figure(cx, &args[1], |h| h.contains(&args[2]) as usize)
+}
+
+#[derive(Clone, Copy)]
+enum Part {
+    Fields,
+    Values,
+    Both,
+}
+
+fn all(cx: &mut Ctx<'_>, key: &[u8], part: Part) -> Result<()> {
+    let access = cx.read_access();
+    let out = &mut *cx.out;
+    cx.node
+        .store
+        .with_key(cx.client.db, key, cx.now, access, |k| {
+            let Some(h) = hash_of(k)? else {
+                match part {
+                    Part::Both => out.map(0),
+                    _ => out.array(0),
+                }
+                return Ok(());
+            };
+            match part {
+                Part::Both => out.map(h.len()),
+                _ => out.array(h.len()),
+            }
+            for (f, v) in h.iter() {
+                match part {
+                    Part::Fields => out.bulk(f),
+                    Part::Values => out.bulk(v),
+                    Part::Both => {
+                        out.bulk(f);
+                        out.bulk(v);
+                    }
+                }
+            }
+            Ok(())
+        })
+}
+
+pub fn hkeys(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    all(cx, &args[1], Part::Fields)
+}
+
+pub fn hvals(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    all(cx, &args[1], Part::Values)
+}
+
+pub fn hgetall(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    all(cx, &args[1], Part::Both)
+}
+
+pub fn hincrby(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let incr = int_arg(&args[3])?;
+    let n = write(cx, &args[1], |k| {
+        change(k, |h| {
+            let cur = match h.get(&args[2]) {
+                Some(v) => {
+                    parse_i64(v).ok_or_else(|| Error::msg("hash value is not an integer"))?
+                }
+                None => 0,
+            };
+            let n = cur.checked_add(incr).ok_or(Error::Overflow)?;
+            h.insert(&args[2], itoa::Buffer::new().format(n).as_bytes());
+            Ok((n, true))
+        })
+    })?;
+    cx.out.int(n);
+    Ok(())
+}
+
+pub fn hincrbyfloat(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    // The increment alone first: Redis refuses a bad one before it looks at the key.
+    match incr_by_float(None, &args[3]) {
+        Ok(_) => {}
+        Err(IncrFloatError::NanOrInf) => return Err(Error::msg("value is NaN or Infinity")),
+        Err(_) => return Err(Error::NotFloat),
+    }
+    let new = write(cx, &args[1], |k| {
+        change(k, |h| {
+            let new = incr_by_float(h.get(&args[2]), &args[3]).map_err(|e| match e {
+                IncrFloatError::ValueNotFloat => Error::msg("hash value is not a float"),
+                IncrFloatError::IncrNotFloat => Error::NotFloat,
+                IncrFloatError::NanOrInf => Error::msg("increment would produce NaN or Infinity"),
+            })?;
+            h.insert(&args[2], &new);
+            Ok((new, true))
+        })
+    })?;
+    cx.out.bulk(&new);
+    Ok(())
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]: as Redis 7.0 — a positive count gives distinct fields
+/// (at most all of them), a negative one |count| fields that may repeat.
+pub fn hrandfield(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (count, with_values) = match args.len() {
+        2 => (None, false),
+        3 => (Some(int_arg(&args[2])?), false),
+        4 if is(&args[3], "withvalues") => (Some(int_arg(&args[2])?), true),
+        _ => return Err(Error::Syntax),
+    };
+    if let Some(c) = count
+        && (c == i64::MIN || (with_values && c < -(i64::MAX / 2)))
+    {
+        return Err(Error::msg("value is out of range"));
+    }
+    let access = cx.read_access();
+    let resp3 = cx.out.resp3();
+    let out = &mut *cx.out;
+    cx.node
+        .store
+        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
+            let h = hash_of(k)?;
+            let Some(count) = count else {
+                match h.and_then(|h| h.nth(fastrand::usize(..h.len()))) {
+                    Some((f, _)) => out.bulk(f),
+                    None => out.null(),
+                }
+                return Ok(());
+            };
+            let picks: Vec<usize> = match h {
+                None => Vec::new(),
+                Some(h) if count < 0 => (0..count.unsigned_abs())
+                    .map(|_| fastrand::usize(..h.len()))
+                    .collect(),
+                Some(h) if count as usize >= h.len() => (0..h.len()).collect(),
+                Some(h) => {
+                    let mut all: Vec<usize> = (0..h.len()).collect();
+                    fastrand::shuffle(&mut all);
+                    all.truncate(count as usize);
+                    all.sort_unstable();
+                    all
+                }
+            };
+            let Some(h) = h else {
+                out.array(0);
+                return Ok(());
+            };
+            let pairs: Vec<(&[u8], &[u8])> = if picks.windows(2).all(|w| w[0] < w[1]) {
+                // Distinct and in order: one walk.
+                let mut it = h.iter().enumerate();
+                picks
+                    .iter()
+                    .filter_map(|p| it.find(|(i, _)| i == p).map(|(_, fv)| fv))
+                    .collect()
+            } else {
+                let all: Vec<(&[u8], &[u8])> = h.iter().collect();
+                picks.iter().map(|p| all[*p]).collect()
+            };
+            match (with_values, resp3) {
+                (true, true) => out.array(pairs.len()),
+                (true, false) => out.array(pairs.len() * 2),
+                (false, _) => out.array(pairs.len()),
+            }
+            for (f, v) in pairs {
+                if with_values && resp3 {
+                    out.array(2);
+                }
+                out.bulk(f);
+                if with_values {
+                    out.bulk(v);
+                }
+            }
+            Ok(())
+        })
+}
+
+/// HSCAN key cursor [MATCH pattern] [COUNT count]. A packed hash comes whole (cursor 0); a
+/// table is walked `count` fields at a time, the cursor being how many were walked.
+pub fn hscan(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let cursor: usize = std::str::from_utf8(&args[2])
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| Error::msg("invalid cursor"))?;
+    let (mut count, mut pattern) = (10usize, None);
+    let mut i = 3;
+    while i < args.len() {
+        if i + 1 >= args.len() {
+            return Err(Error::Syntax);
+        }
+        if is(&args[i], "count") {
+            let c = int_arg(&args[i + 1])?;
+            if c < 1 {
+                return Err(Error::Syntax);
+            }
+            count = c as usize;
+        } else if is(&args[i], "match") {
+            pattern = Some(&args[i + 1][..]);
+        } else {
+            return Err(Error::Syntax);
+        }
+        i += 2;
+    }
+    let access = cx.read_access();
+    let out = &mut *cx.out;
+    cx.node
+        .store
+        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
+            let h = hash_of(k)?;
+            let (take, len) = match h {
+                Some(Hash::Pack(_)) => (usize::MAX, h.map_or(0, Hash::len)),
+                Some(h) => (count, h.len()),
+                None => (0, 0),
+            };
+            let start = if take == usize::MAX { 0 } else { cursor };
+            let found: Vec<(&[u8], &[u8])> = h
+                .map(|h| {
+                    h.iter()
+                        .skip(start)
+                        .take(take)
+                        .filter(|(f, _)| pattern.is_none_or(|p| glob_match(p, f, false)))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let next = start.saturating_add(take);
+            let next = if next >= len { 0 } else { next };
+            out.array(2);
+            out.bulk(itoa::Buffer::new().format(next).as_bytes());
+            out.array(found.len() * 2);
+            for (f, v) in found {
+                out.bulk(f);
+                out.bulk(v);
+            }
+            Ok(())
+        })
+}
