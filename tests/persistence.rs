@@ -79,6 +79,13 @@ fn write_dataset(c: &mut redis::Connection) {
         .collect();
     let () = c.hset_multiple("bighash", &big).unwrap();
     let _: i64 = c.hdel("bighash", "f7").unwrap();
+    // Lists: one spanning many nodes, changed at both ends and in the middle.
+    for i in 0..3000 {
+        let _: i64 = c.rpush("queue", format!("job-{i:05}")).unwrap();
+    }
+    let _: Option<String> = c.lpop("queue", None).unwrap();
+    let _: i64 = c.lpush("queue", "urgent").unwrap();
+    let () = c.lset("queue", 1500, "changed").unwrap();
     let _: i64 = c.hset("gone", "f", "v").unwrap();
     let _: i64 = c.hdel("gone", "f").unwrap();
     let _: () = c.set("renamed-from", "moved").unwrap();
@@ -133,6 +140,11 @@ fn check_dataset(c: &mut redis::Connection, ttl_before: i64) {
         assert_eq!(e, encoding, "{key}");
     }
     assert!(!c.exists::<_, bool>("gone").unwrap());
+    assert_eq!(c.llen::<_, i64>("queue").unwrap(), 3000);
+    assert_eq!(c.lindex::<_, String>("queue", 0).unwrap(), "urgent");
+    assert_eq!(c.lindex::<_, String>("queue", 1).unwrap(), "job-00001");
+    assert_eq!(c.lindex::<_, String>("queue", 1500).unwrap(), "changed");
+    assert_eq!(c.lindex::<_, String>("queue", -1).unwrap(), "job-02999");
     assert!(!c.exists::<_, bool>("renamed-from").unwrap());
     assert_eq!(c.get::<_, String>("renamed-to").unwrap(), "moved");
     let _: () = redis::cmd("SELECT").arg(5).query(c).unwrap();

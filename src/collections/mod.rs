@@ -4,12 +4,14 @@
 //! large ones (the elements are chosen by clients, so a fixed hash could be flooded).
 
 pub mod hash;
+pub mod list;
 pub mod pack;
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use hash::Hash;
+pub use list::List;
 pub use pack::Pack;
 
 /// The thresholds at which a collection leaves its packed encoding (Redis's `*-max-listpack-*`

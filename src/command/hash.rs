@@ -3,52 +3,20 @@
 //! A change publishes the key's whole new hash for now (as a filter does); an emptied hash is
 //! deleted, as Redis deletes empty collections.
 
-use super::{Ctx, int_arg, is};
+use super::{Ctx, collection, int_arg, is};
 use crate::collections::Hash;
 use crate::error::{Error, Result};
 use crate::resp::Args;
-use crate::store::{Access, KeyRef, Value, ValueRef};
+use crate::store::{Access, KeyRef};
 use crate::util::glob::glob_match;
 use crate::util::num::{IncrFloatError, incr_by_float, parse_i64};
 
-/// The hash a key holds: `None` when absent, WRONGTYPE for another type.
 fn hash_of<'k>(k: &'k KeyRef<'_>) -> Result<Option<&'k Hash>> {
-    match k.value() {
-        None => Ok(None),
-        Some(ValueRef::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(Error::WrongType),
-    }
+    collection::of(k)
 }
 
-/// Changes the hash at `k` — created empty when absent — with `f`, which must check before it
-/// changes anything and says whether it did. A hash left empty is deleted.
 fn change<R>(k: &mut KeyRef<'_>, f: impl FnOnce(&mut Hash) -> Result<(R, bool)>) -> Result<R> {
-    if hash_of(k)?.is_none() {
-        let mut h = Hash::new();
-        let (r, _) = f(&mut h)?;
-        if !h.is_empty() {
-            k.set(Value::Hash(Box::new(h)), 0);
-        }
-        return Ok(r);
-    }
-    let mut emptied = false;
-    let r = k
-        .modify(|v| match v {
-            Value::Hash(h) => match f(h) {
-                Ok((r, changed)) => {
-                    emptied = h.is_empty();
-                    // An emptied hash is published as its deletion, below.
-                    (Ok(r), changed && !emptied)
-                }
-                Err(e) => (Err(e), false),
-            },
-            _ => (Err(Error::WrongType), false),
-        })
-        .unwrap_or(Err(Error::WrongType))?;
-    if emptied {
-        k.delete();
-    }
-    Ok(r)
+    collection::change(k, f)
 }
 
 fn write<R>(

@@ -1,6 +1,7 @@
 //! Commands: the static table, dispatch, and one file per command family.
 
 pub mod cluster;
+pub mod collection;
 pub mod config;
 pub mod connection;
 pub mod cuckoo;
@@ -8,6 +9,7 @@ pub mod hash;
 pub mod info;
 pub mod introspect;
 pub mod key;
+pub mod list;
 pub mod persistence;
 pub mod server;
 pub mod string;

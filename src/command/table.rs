@@ -6,8 +6,8 @@ use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use super::{
-    Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, persistence, server,
-    string,
+    Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, list, persistence,
+    server, string,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -148,6 +148,7 @@ const ADM: &[&str] = &["admin", "dangerous"];
 const NOACL: &[&str] = &[];
 const CF: &[&str] = &["cuckoo"];
 const HS: &[&str] = &["hash"];
+const LS: &[&str] = &["list"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -252,6 +253,23 @@ pub static COMMANDS: &[Command] = &[
     cmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)", hash::hincrbyfloat),
     cmd!("hrandfield", -2, READONLY, HS, K1, "hash", "6.2.0", "Returns one or more random fields from a hash.", "O(N) where N is the number of fields returned", hash::hrandfield),
     cmd!("hscan", -3, READONLY, HS, K1, "hash", "2.8.0", "Iterates over fields and values of a hash.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the size of the collection inside the collection.", hash::hscan),
+    cmd!("lpush", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::lpush),
+    cmd!("rpush", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::rpush),
+    cmd!("lpushx", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::lpushx),
+    cmd!("rpushx", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "2.2.0", "Appends an element to a list only when the list exists.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::rpushx),
+    cmd!("lpop", -2, WRITE | FAST | REPAIR, LS, K1, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "O(N) where N is the number of elements returned", list::lpop),
+    cmd!("rpop", -2, WRITE | FAST | REPAIR, LS, K1, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "O(N) where N is the number of elements returned", list::rpop),
+    cmd!("llen", 2, READONLY | FAST, LS, K1, "list", "1.0.0", "Returns the length of a list.", "O(1)", list::llen),
+    cmd!("lindex", 3, READONLY, LS, K1, "list", "1.0.0", "Returns an element from a list by its index.", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", list::lindex),
+    cmd!("lset", 4, WRITE | DENYOOM | REPAIR, LS, K1, "list", "1.0.0", "Sets the value of an element in a list by its index.", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", list::lset),
+    cmd!("lrange", 4, READONLY, LS, K1, "list", "1.0.0", "Returns a range of elements from a list.", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", list::lrange),
+    cmd!("ltrim", 4, WRITE | REPAIR, LS, K1, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "O(N) where N is the number of elements to be removed by the operation.", list::ltrim),
+    cmd!("linsert", 5, WRITE | DENYOOM | REPAIR, LS, K1, "list", "2.2.0", "Inserts an element before or after another element in a list.", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", list::linsert),
+    cmd!("lrem", 4, WRITE | REPAIR, LS, K1, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", "O(N+M) where N is the length of the list and M is the number of elements removed.", list::lrem),
+    cmd!("lpos", -3, READONLY, LS, K1, "list", "6.0.6", "Returns the index of matching elements in a list.", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", list::lpos),
+    cmd!("lmove", 5, WRITE | DENYOOM | REPAIR, LS, K12, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "O(1)", list::lmove),
+    cmd!("rpoplpush", 3, WRITE | DENYOOM | REPAIR, LS, K12, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "O(1)", list::rpoplpush),
+    cmd!("lmpop", -4, WRITE, LS, NONE, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", list::lmpop),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
     cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),

@@ -438,6 +438,21 @@ fn to_json(v: ValueRef<'_>) -> Option<(Box<serde_json::value::RawValue>, Option<
     {
         return Some((raw, None));
     }
+    if let ValueRef::List(l) = v {
+        // An array of its elements; all in base64 when any is not UTF-8.
+        let utf8 = l.iter().all(|e| std::str::from_utf8(e).is_ok());
+        let items: Vec<serde_json::Value> = l
+            .iter()
+            .map(|e| {
+                serde_json::Value::String(match utf8 {
+                    true => String::from_utf8_lossy(e).into_owned(),
+                    false => base64::engine::general_purpose::STANDARD.encode(e),
+                })
+            })
+            .collect();
+        let raw = RawValue::from_string(serde_json::to_string(&items).ok()?).ok()?;
+        return Some((raw, (!utf8).then(|| "base64".to_string())));
+    }
     if let ValueRef::Hash(h) = v {
         // An object of its fields; all in base64 when any field or value is not UTF-8.
         let utf8 = h

@@ -199,6 +199,7 @@ const V_RAW: u8 = 2;
 const V_JSON: u8 = 3;
 const V_CUCKOO: u8 = 4;
 const V_HASH: u8 = 5;
+const V_LIST: u8 = 6;
 
 pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
@@ -226,6 +227,13 @@ pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
             put_bytes(out, &b);
         }
         // Fields and values in iteration order; how the hash is held is not part of the format.
+        ValueRef::List(l) => {
+            out.push(V_LIST);
+            put_varint(out, l.len() as u64);
+            for e in l.iter() {
+                put_bytes(out, e);
+            }
+        }
         ValueRef::Hash(h) => {
             out.push(V_HASH);
             put_varint(out, h.len() as u64);
@@ -266,6 +274,17 @@ fn read_value_tagged(tag: u8, r: &mut Reader<'_>) -> Result<Value, DecodeError> 
                 return Err(DecodeError::Malformed("an empty hash"));
             }
             Ok(Value::Hash(Box::new(h)))
+        }
+        V_LIST => {
+            let n = r.varint()?;
+            let mut l = crate::collections::List::new();
+            for _ in 0..n {
+                l.push_back(r.bytes()?);
+            }
+            if l.is_empty() {
+                return Err(DecodeError::Malformed("an empty list"));
+            }
+            Ok(Value::List(Box::new(l)))
         }
         _ => Err(DecodeError::Malformed("unknown value type")),
     }
@@ -507,6 +526,11 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::string(&v)),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Raw(Box::new(v))),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Json(v.into())),
+            proptest::collection::vec(key(), 1..300).prop_map(|v| {
+                Value::List(Box::new(crate::collections::List::from_items(
+                    v.iter().map(|e| e.as_slice()),
+                )))
+            }),
             proptest::collection::btree_map(key(), key(), 1..200).prop_map(|m| {
                 let h = crate::collections::Hash::from_pairs(
                     m.iter().map(|(f, v)| (f.as_slice(), v.as_slice())),

@@ -1,6 +1,6 @@
 //! Values and keyspace entries.
 
-use crate::collections::Hash;
+use crate::collections::{Hash, List};
 use crate::util::num::parse_i64;
 
 /// Strings at most this long are "embstr" in Redis's OBJECT ENCODING.
@@ -57,6 +57,7 @@ pub enum Value {
     /// A RedisBloom-compatible cuckoo filter (CF.*).
     Cuckoo(Box<crate::filter::CuckooFilter>),
     Hash(Box<Hash>),
+    List(Box<List>),
 }
 
 /// The type a key holds, as TYPE and SCAN TYPE name it.
@@ -65,12 +66,13 @@ pub enum Kind {
     String,
     Cuckoo,
     Hash,
+    List,
 }
 
 impl Kind {
     /// A collection type: a string write does not replace it over HTTP.
     pub fn is_collection(self) -> bool {
-        matches!(self, Kind::Hash)
+        matches!(self, Kind::Hash | Kind::List)
     }
 
     pub fn name(self) -> &'static str {
@@ -79,6 +81,7 @@ impl Kind {
             // RedisBloom's module type name.
             Kind::Cuckoo => "MBbloomCF",
             Kind::Hash => "hash",
+            Kind::List => "list",
         }
     }
 }
@@ -93,6 +96,7 @@ pub enum ValueRef<'a> {
     Json(&'a [u8]),
     Cuckoo(&'a crate::filter::CuckooFilter),
     Hash(&'a Hash),
+    List(&'a List),
 }
 
 impl Value {
@@ -129,6 +133,7 @@ impl Value {
             Value::Json(s) => ValueRef::Json(s),
             Value::Cuckoo(f) => ValueRef::Cuckoo(f),
             Value::Hash(h) => ValueRef::Hash(h),
+            Value::List(l) => ValueRef::List(l),
         }
     }
 
@@ -152,6 +157,7 @@ impl Value {
             Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
             Value::Cuckoo(f) => f.memory(),
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
+            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
         }
     }
 }
@@ -161,6 +167,7 @@ impl<'a> ValueRef<'a> {
         match self {
             ValueRef::Cuckoo(_) => Kind::Cuckoo,
             ValueRef::Hash(_) => Kind::Hash,
+            ValueRef::List(_) => Kind::List,
             _ => Kind::String,
         }
     }
@@ -174,7 +181,7 @@ impl<'a> ValueRef<'a> {
                 Some(f(b.format(n).as_bytes()))
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(f(s)),
-            ValueRef::Cuckoo(_) | ValueRef::Hash(_) => None,
+            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) => None,
         }
     }
 
@@ -191,7 +198,7 @@ impl<'a> ValueRef<'a> {
                 Some(b.format(n).len())
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(s.len()),
-            ValueRef::Cuckoo(_) | ValueRef::Hash(_) => None,
+            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) => None,
         }
     }
 
@@ -201,6 +208,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Str(s) | ValueRef::Json(s) if s.len() <= EMBSTR_MAX => "embstr",
             ValueRef::Str(_) | ValueRef::Json(_) | ValueRef::Raw(_) | ValueRef::Cuckoo(_) => "raw",
             ValueRef::Hash(h) => h.encoding(),
+            ValueRef::List(l) => l.encoding(),
         }
     }
 
@@ -213,9 +221,49 @@ impl<'a> ValueRef<'a> {
             ValueRef::Json(s) => Value::Json(s.into()),
             ValueRef::Cuckoo(f) => Value::Cuckoo(Box::new(f.clone())),
             ValueRef::Hash(h) => Value::Hash(Box::new(h.clone())),
+            ValueRef::List(l) => Value::List(Box::new(l.clone())),
         }
     }
 }
+
+/// A collection type as a value: how commands find it in a key and put a new one there.
+pub trait Collection: Default + Sized {
+    fn into_value(self) -> Value;
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+    fn of(v: ValueRef<'_>) -> Option<&Self>;
+    fn is_empty(&self) -> bool;
+}
+
+macro_rules! collection {
+    ($t:ident) => {
+        impl Collection for $t {
+            fn into_value(self) -> Value {
+                Value::$t(Box::new(self))
+            }
+
+            fn of_mut(v: &mut Value) -> Option<&mut $t> {
+                match v {
+                    Value::$t(c) => Some(c),
+                    _ => None,
+                }
+            }
+
+            fn of(v: ValueRef<'_>) -> Option<&$t> {
+                match v {
+                    ValueRef::$t(c) => Some(c),
+                    _ => None,
+                }
+            }
+
+            fn is_empty(&self) -> bool {
+                $t::is_empty(self)
+            }
+        }
+    };
+}
+
+collection!(Hash);
+collection!(List);
 
 #[cfg(test)]
 mod tests {

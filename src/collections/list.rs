@@ -1,0 +1,205 @@
+//! A list: a deque of packed nodes (Redis's quicklist of listpacks). Pushes and pops at either
+//! end touch one node; an index walks node counts, then one node.
+
+use std::collections::VecDeque;
+
+use super::pack::Pack;
+
+/// Bytes a node grows to before a new one starts (Redis's `list-max-listpack-size -2`).
+pub const NODE_BYTES: usize = 8192;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct List {
+    nodes: VecDeque<Pack>,
+    len: usize,
+}
+
+impl List {
+    pub fn new() -> List {
+        List::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// OBJECT ENCODING's name (Redis 7.0 reports every list so).
+    pub fn encoding(&self) -> &'static str {
+        "quicklist"
+    }
+
+    pub fn heap_size(&self) -> usize {
+        self.nodes.capacity() * std::mem::size_of::<Pack>()
+            + self.nodes.iter().map(Pack::heap_size).sum::<usize>()
+    }
+
+    pub fn push_back(&mut self, e: &[u8]) {
+        match self.nodes.back_mut() {
+            Some(n) if n.bytes() + e.len() < NODE_BYTES => n.push(e),
+            _ => {
+                let mut n = Pack::new();
+                n.push(e);
+                self.nodes.push_back(n);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn push_front(&mut self, e: &[u8]) {
+        match self.nodes.front_mut() {
+            Some(n) if n.bytes() + e.len() < NODE_BYTES => n.replace(0, 0, 0, &[e]),
+            _ => {
+                let mut n = Pack::new();
+                n.push(e);
+                self.nodes.push_front(n);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn pop_front(&mut self) -> Option<Vec<u8>> {
+        let n = self.nodes.front_mut()?;
+        let (s, e) = n.span(0)?;
+        let v = n.at(s).0.to_vec();
+        n.replace(s, e, 1, &[]);
+        if n.is_empty() {
+            self.nodes.pop_front();
+        }
+        self.len -= 1;
+        Some(v)
+    }
+
+    pub fn pop_back(&mut self) -> Option<Vec<u8>> {
+        let n = self.nodes.back_mut()?;
+        let (start, v) = n.iter_from(0).last()?;
+        let v = v.to_vec();
+        let end = n.bytes();
+        n.replace(start, end, 1, &[]);
+        if n.is_empty() {
+            self.nodes.pop_back();
+        }
+        self.len -= 1;
+        Some(v)
+    }
+
+    /// The node holding element `i` and `i`'s index inside it.
+    fn locate(&self, i: usize) -> Option<(usize, usize)> {
+        if i >= self.len {
+            return None;
+        }
+        // From the nearer end.
+        if i < self.len / 2 {
+            let mut i = i;
+            for (n, node) in self.nodes.iter().enumerate() {
+                if i < node.len() {
+                    return Some((n, i));
+                }
+                i -= node.len();
+            }
+        } else {
+            let mut back = self.len - 1 - i;
+            for (n, node) in self.nodes.iter().enumerate().rev() {
+                if back < node.len() {
+                    return Some((n, node.len() - 1 - back));
+                }
+                back -= node.len();
+            }
+        }
+        None
+    }
+
+    pub fn get(&self, i: usize) -> Option<&[u8]> {
+        let (n, j) = self.locate(i)?;
+        let node = &self.nodes[n];
+        node.span(j).map(|(s, _)| node.at(s).0)
+    }
+
+    /// Replaces element `i`; false when out of range.
+    pub fn set(&mut self, i: usize, e: &[u8]) -> bool {
+        let Some((n, j)) = self.locate(i) else {
+            return false;
+        };
+        let node = &mut self.nodes[n];
+        match node.span(j) {
+            Some((s, end)) => {
+                node.replace(s, end, 1, &[e]);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Elements `start..=end` (indexes already in range), in order.
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let first = self.locate(start);
+        let count = if first.is_some() && end >= start {
+            end.min(self.len - 1) - start + 1
+        } else {
+            0
+        };
+        let (n0, j0) = first.unwrap_or((0, 0));
+        self.nodes
+            .iter()
+            .skip(n0)
+            .enumerate()
+            .flat_map(move |(k, node)| node.iter().skip(if k == 0 { j0 } else { 0 }))
+            .take(count)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.nodes.iter().flat_map(|n| n.iter())
+    }
+
+    /// Rebuilds the list from `items` (for the operations that rewrite the middle of a list:
+    /// LINSERT, LREM, LTRIM — linear, as in Redis, but over the whole list).
+    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> List {
+        let mut l = List::new();
+        for i in items {
+            l.push_back(i);
+        }
+        l
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_ends_and_the_middle_across_many_nodes() {
+        let mut l = List::new();
+        let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+        for i in 0..5000u32 {
+            let e = format!("element-{i:08}").into_bytes();
+            if i % 3 == 0 {
+                l.push_front(&e);
+                model.push_front(e);
+            } else {
+                l.push_back(&e);
+                model.push_back(e);
+            }
+        }
+        assert!(l.nodes.len() > 5, "{} nodes", l.nodes.len());
+        assert_eq!(l.len(), model.len());
+        for i in [0, 1, 2500, 4998, 4999] {
+            assert_eq!(l.get(i), Some(&model[i][..]), "{i}");
+        }
+        assert_eq!(l.get(5000), None);
+        let got: Vec<&[u8]> = l.range(1000, 1100).collect();
+        let want: Vec<&[u8]> = model.range(1000..=1100).map(|v| &v[..]).collect();
+        assert_eq!(got, want);
+        assert!(l.set(4000, b"changed"));
+        model[4000] = b"changed".to_vec();
+        for _ in 0..2600 {
+            assert_eq!(l.pop_back(), model.pop_back());
+            assert_eq!(l.pop_front(), model.pop_front());
+        }
+        assert_eq!(l.len(), 0);
+        assert!(l.is_empty() && l.nodes.is_empty());
+        assert_eq!(l.pop_back(), None);
+    }
+}

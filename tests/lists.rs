@@ -1,0 +1,132 @@
+//! Lists through real clients: a queue's both ends, moves between lists, type errors, the
+//! HTTP view and replication.
+
+mod common;
+
+use std::time::Duration;
+
+use common::cluster::{TestCluster, wait};
+use common::{Server, http};
+use redis::Commands;
+
+#[test]
+fn a_list_is_a_queue_at_both_ends_and_indexes_from_either() {
+    let s = Server::start();
+    let mut c = s.conn();
+    assert_eq!(c.rpush::<_, _, i64>("q", &["a", "b", "c"]).unwrap(), 3);
+    assert_eq!(c.lpush::<_, _, i64>("q", &["y", "z"]).unwrap(), 5);
+    let all: Vec<String> = c.lrange("q", 0, -1).unwrap();
+    assert_eq!(all, ["z", "y", "a", "b", "c"]);
+    assert_eq!(c.lindex::<_, String>("q", -2).unwrap(), "b");
+    assert_eq!(c.lindex::<_, Option<String>>("q", 9).unwrap(), None);
+    let two: Vec<String> = redis::cmd("RPOP").arg("q").arg(2).query(&mut c).unwrap();
+    assert_eq!(two, ["c", "b"]);
+    assert_eq!(
+        c.lpop::<_, Option<String>>("q", None).unwrap().unwrap(),
+        "z"
+    );
+    let pos: Option<i64> = redis::cmd("LPOS").arg("q").arg("a").query(&mut c).unwrap();
+    assert_eq!(pos, Some(1));
+    assert_eq!(c.lpush_exists::<_, _, i64>("nope", "x").unwrap(), 0);
+    assert!(!c.exists::<_, bool>("nope").unwrap());
+    // Popping the last element deletes the key; a missing key with a count is a null array.
+    let _: Vec<String> = redis::cmd("LPOP").arg("q").arg(10).query(&mut c).unwrap();
+    assert!(!c.exists::<_, bool>("q").unwrap());
+    let none: redis::Value = redis::cmd("LPOP").arg("q").arg(1).query(&mut c).unwrap();
+    assert_eq!(none, redis::Value::Nil);
+    // Many nodes' worth: the order holds across them.
+    let items: Vec<String> = (0..20_000).map(|i| format!("e{i}")).collect();
+    let _: i64 = c.rpush("big", &items).unwrap();
+    let mid: Vec<String> = c.lrange("big", 9_998, 10_001).unwrap();
+    assert_eq!(mid, ["e9998", "e9999", "e10000", "e10001"]);
+    let enc: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg("big")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(enc, "quicklist");
+}
+
+#[test]
+fn lmove_checks_the_destination_before_anything_moves() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: i64 = c.rpush("src", &["1", "2", "3"]).unwrap();
+    let () = c.set("str", "v").unwrap();
+    let e = redis::cmd("LMOVE")
+        .arg("src")
+        .arg("str")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .query::<String>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("WRONGTYPE"), "{e}");
+    assert_eq!(c.llen::<_, i64>("src").unwrap(), 3, "nothing moved");
+    let moved: String = redis::cmd("RPOPLPUSH")
+        .arg("src")
+        .arg("dst")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(moved, "3");
+    // The same list: a rotation.
+    let rotated: String = redis::cmd("LMOVE")
+        .arg("src")
+        .arg("src")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(rotated, "1");
+    assert_eq!(
+        c.lrange::<_, Vec<String>>("src", 0, -1).unwrap(),
+        ["2", "1"]
+    );
+    let (key, items): (String, Vec<String>) = redis::cmd("LMPOP")
+        .arg(2)
+        .arg("empty")
+        .arg("dst")
+        .arg("LEFT")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!((key.as_str(), items), ("dst", vec!["3".to_string()]));
+    let e = redis::cmd("LSET")
+        .arg("src")
+        .arg(5)
+        .arg("x")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("index out of range"), "{e}");
+}
+
+#[test]
+fn http_shows_a_list_as_an_array() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: i64 = c.rpush("l", &["a", "b"]).unwrap();
+    let r = http::get(&format!("{}/api/cache/l", s.http_url())).json();
+    assert_eq!(r["data"]["type"], "list");
+    assert_eq!(r["data"]["value"], serde_json::json!(["a", "b"]));
+    let put = http::put_json(
+        &format!("{}/api/cache/l", s.http_url()),
+        &serde_json::json!({"value": "x"}),
+    );
+    assert_eq!(put.status, 409);
+}
+
+#[test]
+fn lists_replicate_to_every_node() {
+    let c = TestCluster::start(3, "");
+    let mut a = c.conn(0);
+    let _: i64 = a.rpush("jobs", &["j1", "j2", "j3"]).unwrap();
+    let _: Option<String> = a.lpop("jobs", None).unwrap();
+    for i in 1..3 {
+        let got: Vec<String> = c.conn(i).lrange("jobs", 0, -1).unwrap();
+        assert_eq!(got, ["j2", "j3"], "node {i}");
+    }
+    let _: i64 = c.conn(1).rpush("jobs", "j4").unwrap();
+    for i in [0, 2] {
+        wait("the push to replicate", Duration::from_secs(10), || {
+            c.conn(i).llen::<_, i64>("jobs").unwrap() == 3
+        });
+    }
+}
