@@ -130,3 +130,64 @@ fn lists_replicate_to_every_node() {
         });
     }
 }
+
+/// A push into a long list, or a pop from it, costs the AOF and the replica's stream about
+/// what it wrote: the record is the edit (elements pushed, a pop's count), not the list.
+#[test]
+fn a_write_to_a_long_list_is_a_small_record_on_disk_and_on_the_wire() {
+    let c = TestCluster::start(2, "");
+    let (mut a, mut b) = (c.conn(0), c.conn(1));
+    for batch in 0..20 {
+        let items: Vec<String> = (0..10_000)
+            .map(|i| format!("element-{:08}", batch * 10_000 + i))
+            .collect();
+        let _: i64 = a.rpush("long", &items).unwrap();
+    }
+    wait("the list on node 2", Duration::from_secs(30), || {
+        b.llen::<_, i64>("long").unwrap() == 200_000
+    });
+    let sent = |c: &mut redis::Connection| -> u64 {
+        let text: String = redis::cmd("INFO").arg("cluster").query(c).unwrap();
+        text.split([',', '\n'])
+            .filter_map(|f| f.trim().strip_prefix("sent_bytes="))
+            .map(|v| v.parse::<u64>().unwrap())
+            .sum()
+    };
+    let aof = |c: &mut redis::Connection| -> u64 {
+        common::info_field(c, "persistence", "hypercache_aof_written_bytes")
+            .parse()
+            .unwrap()
+    };
+    // LPUSHes of one 16-byte element, then RPOPs: each measured apart.
+    let mut per_write = Vec::new();
+    for push in [true, false] {
+        let (sent0, aof0) = (sent(&mut a), aof(&mut a));
+        for i in 0..1000 {
+            if push {
+                let _: i64 = a.lpush("long", format!("new-elem-{i:07}")).unwrap();
+            } else {
+                let _: Option<String> = a.rpop("long", None).unwrap();
+            }
+        }
+        per_write.push(((sent(&mut a) - sent0) / 1000, (aof(&mut a) - aof0) / 1000));
+    }
+    let head: String = a.lindex("long", 0).unwrap();
+    wait("node 2 to converge", Duration::from_secs(30), || {
+        b.lindex::<_, String>("long", 0).unwrap() == head
+            && b.lindex::<_, String>("long", -1).unwrap() == "element-00198999"
+    });
+    for (wire, disk) in &per_write {
+        assert!(
+            *wire <= 64,
+            "{per_write:?} bytes per write (wire, AOF) for LPUSH, RPOP"
+        );
+        assert!(
+            *disk <= 64,
+            "{per_write:?} bytes per write (wire, AOF) for LPUSH, RPOP"
+        );
+    }
+    assert_eq!(
+        common::info_field(&mut b, "cluster", "hypercache_replication_deltas_behind"),
+        "0"
+    );
+}

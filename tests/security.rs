@@ -1228,3 +1228,70 @@ fn a_secured_pair_read_repairs_a_key_only_one_node_holds() {
         "0"
     );
 }
+
+#[test]
+fn a_collection_edit_to_a_version_a_replica_never_saw_makes_it_fetch_the_value() {
+    let c = TestCluster::start(2, "");
+    let mut a = c.conn(0);
+    let _: i64 = redis::cmd("RPUSH")
+        .arg("l")
+        .arg("a")
+        .arg("b")
+        .query(&mut a)
+        .unwrap();
+    let mut b = c.conn(1);
+    common::cluster::wait("the list on node 2", Duration::from_secs(10), || {
+        redis::cmd("LLEN").arg("l").query::<i64>(&mut b).unwrap() == 2
+    });
+    let node1 = hypercache::store::stamp::nodes::hash("node-1");
+    let push = |base: u64, edit: &[u8]| {
+        let m = Mutation {
+            db: 0,
+            stamp: Stamp {
+                lamport: 1_000,
+                node: node1,
+            },
+            origin: Origin::Local,
+            trace: None,
+            op: Op::Edit {
+                key: b"l",
+                edit,
+                base: Stamp {
+                    lamport: base,
+                    node: node1,
+                },
+            },
+        };
+        hcrepl(&[m])
+    };
+    let mut edit = Vec::new();
+    hypercache::collections::edit::push(&mut edit, true, [&b"x"[..]].into_iter());
+    // A forged edit (its count promises more than it holds) is refused, not half applied.
+    let mut forged = edit.clone();
+    forged[1] = 5;
+    let mut p = c.peer_conn(1);
+    let _: i64 = push(999, &forged).query(&mut p).unwrap();
+    assert_eq!(
+        info_field(&mut b, "cluster", "hypercache_replication_refused"),
+        "1"
+    );
+    // A good edit on top of a version node 2 does not hold: it fetches the value instead.
+    let _: i64 = push(999, &edit).query(&mut p).unwrap();
+    assert_eq!(
+        info_field(&mut b, "cluster", "hypercache_replication_deltas_behind"),
+        "1"
+    );
+    common::cluster::wait("node 2 to ask its peer", Duration::from_secs(5), || {
+        info_field(&mut b, "cluster", "hypercache_read_repair_queries")
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    });
+    let v: Vec<String> = redis::cmd("LRANGE")
+        .arg("l")
+        .arg(0)
+        .arg(-1)
+        .query(&mut b)
+        .unwrap();
+    assert_eq!(v, ["a", "b"], "the edit was applied to the wrong version");
+}

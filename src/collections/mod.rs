@@ -3,6 +3,7 @@
 //! collections (`pack`, Redis's listpack) and tables keyed by a per-process secret hash for
 //! large ones (the elements are chosen by clients, so a fixed hash could be flooded).
 
+pub mod edit;
 pub mod hash;
 pub mod list;
 pub mod pack;

@@ -16,13 +16,17 @@ pub fn of<'k, C: Collection>(k: &'k KeyRef<'_>) -> Result<Option<&'k C>> {
 
 /// Changes the collection at `k` — created empty when absent — with `f`, which must check
 /// before it changes anything and says whether it did. One left empty is deleted.
+///
+/// `f` may write what it did as an edit (`collections::edit`) into its second argument: the
+/// AOF and the replicas then get that, not the whole collection. A new collection goes whole
+/// (it holds only what this write put in it).
 pub fn change<C: Collection, R>(
     k: &mut KeyRef<'_>,
-    f: impl FnOnce(&mut C) -> Result<(R, bool)>,
+    f: impl FnOnce(&mut C, &mut Vec<u8>) -> Result<(R, bool)>,
 ) -> Result<R> {
     if of::<C>(k)?.is_none() {
         let mut c = C::default();
-        let (r, _) = f(&mut c)?;
+        let (r, _) = f(&mut c, &mut Vec::new())?;
         if !c.is_empty() {
             k.set(c.into_value(), 0);
         }
@@ -30,8 +34,8 @@ pub fn change<C: Collection, R>(
     }
     let mut emptied = false;
     let r = k
-        .modify(|v| match C::of_mut(v) {
-            Some(c) => match f(c) {
+        .modify_edited(|v, edit| match C::of_mut(v) {
+            Some(c) => match f(c, edit) {
                 Ok((r, changed)) => {
                     emptied = c.is_empty();
                     // An emptied collection is published as its deletion, below.

@@ -4,7 +4,7 @@
 //! deleted, as Redis deletes empty collections.
 
 use super::{Ctx, collection, int_arg, is};
-use crate::collections::Hash;
+use crate::collections::{Hash, edit};
 use crate::error::{Error, Result};
 use crate::resp::Args;
 use crate::store::{Access, KeyRef};
@@ -15,7 +15,10 @@ fn hash_of<'k>(k: &'k KeyRef<'_>) -> Result<Option<&'k Hash>> {
     collection::of(k)
 }
 
-fn change<R>(k: &mut KeyRef<'_>, f: impl FnOnce(&mut Hash) -> Result<(R, bool)>) -> Result<R> {
+fn change<R>(
+    k: &mut KeyRef<'_>,
+    f: impl FnOnce(&mut Hash, &mut Vec<u8>) -> Result<(R, bool)>,
+) -> Result<R> {
     collection::change(k, f)
 }
 
@@ -37,11 +40,10 @@ fn check_pairs(args: &Args<'_>, name: &str) -> Result<()> {
 }
 
 fn set_pairs(k: &mut KeyRef<'_>, args: &Args<'_>) -> Result<usize> {
-    change(k, |h| {
-        let added = (2..args.len())
-            .step_by(2)
-            .filter(|&i| h.insert(&args[i], &args[i + 1]))
-            .count();
+    change(k, |h, e| {
+        let pairs = || (2..args.len()).step_by(2).map(|i| (&args[i], &args[i + 1]));
+        let added = pairs().filter(|(f, v)| h.insert(f, v)).count();
+        edit::hash_set(e, pairs());
         Ok((added, true))
     })
 }
@@ -62,11 +64,12 @@ pub fn hmset(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 
 pub fn hsetnx(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let added = write(cx, &args[1], |k| {
-        change(k, |h| {
+        change(k, |h, e| {
             if h.contains(&args[2]) {
                 return Ok((false, false));
             }
             h.insert(&args[2], &args[3]);
+            edit::hash_set(e, std::iter::once((&args[2], &args[3])));
             Ok((true, true))
         })
     })?;
@@ -111,8 +114,9 @@ pub fn hdel(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if hash_of(k)?.is_none() {
             return Ok(0);
         }
-        change(k, |h| {
+        change(k, |h, e| {
             let n = args.iter().skip(2).filter(|f| h.remove(f)).count();
+            edit::hash_del(e, args.iter().skip(2));
             Ok((n, n > 0))
         })
     })?;
@@ -197,7 +201,7 @@ pub fn hgetall(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 pub fn hincrby(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let incr = int_arg(&args[3])?;
     let n = write(cx, &args[1], |k| {
-        change(k, |h| {
+        change(k, |h, e| {
             let cur = match h.get(&args[2]) {
                 Some(v) => {
                     parse_i64(v).ok_or_else(|| Error::msg("hash value is not an integer"))?
@@ -205,7 +209,10 @@ pub fn hincrby(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 None => 0,
             };
             let n = cur.checked_add(incr).ok_or(Error::Overflow)?;
-            h.insert(&args[2], itoa::Buffer::new().format(n).as_bytes());
+            let mut text = itoa::Buffer::new();
+            let text = text.format(n).as_bytes();
+            h.insert(&args[2], text);
+            edit::hash_set(e, std::iter::once((&args[2], text)));
             Ok((n, true))
         })
     })?;
@@ -221,13 +228,14 @@ pub fn hincrbyfloat(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         Err(_) => return Err(Error::NotFloat),
     }
     let new = write(cx, &args[1], |k| {
-        change(k, |h| {
+        change(k, |h, e| {
             let new = incr_by_float(h.get(&args[2]), &args[3]).map_err(|e| match e {
                 IncrFloatError::ValueNotFloat => Error::msg("hash value is not a float"),
                 IncrFloatError::IncrNotFloat => Error::NotFloat,
                 IncrFloatError::NanOrInf => Error::msg("increment would produce NaN or Infinity"),
             })?;
             h.insert(&args[2], &new);
+            edit::hash_set(e, std::iter::once((&args[2], &new[..])));
             Ok((new, true))
         })
     })?;

@@ -4,7 +4,7 @@
 //! A change publishes the key's whole new list for now; an emptied list is deleted.
 
 use super::{Ctx, collection, int_arg, is};
-use crate::collections::List;
+use crate::collections::{List, edit};
 use crate::error::{Error, Result};
 use crate::resp::{Args, Out};
 use crate::store::{Access, KeyRef};
@@ -13,7 +13,10 @@ fn list_of<'k>(k: &'k KeyRef<'_>) -> Result<Option<&'k List>> {
     collection::of(k)
 }
 
-fn change<R>(k: &mut KeyRef<'_>, f: impl FnOnce(&mut List) -> Result<(R, bool)>) -> Result<R> {
+fn change<R>(
+    k: &mut KeyRef<'_>,
+    f: impl FnOnce(&mut List, &mut Vec<u8>) -> Result<(R, bool)>,
+) -> Result<R> {
     collection::change(k, f)
 }
 
@@ -83,10 +86,11 @@ fn push_generic(cx: &mut Ctx<'_>, args: Args<'_>, end: End, only_existing: bool)
         if only_existing && list_of(k)?.is_none() {
             return Ok(0);
         }
-        change(k, |l: &mut List| {
+        change(k, |l: &mut List, edit| {
             for e in args.iter().skip(2) {
                 push(l, end, e);
             }
+            edit::push(edit, end == End::Left, args.iter().skip(2));
             Ok((l.len(), true))
         })
     })?;
@@ -135,9 +139,10 @@ fn pop_generic(cx: &mut Ctx<'_>, args: Args<'_>, end: End) -> Result<()> {
                 out.array(0);
                 return Ok(());
             }
-            let popped = change(k, |l: &mut List| {
+            let popped = change(k, |l: &mut List, edit| {
                 let n = count.unwrap_or(1).min(l.len() as i64) as usize;
                 let v: Vec<Vec<u8>> = (0..n).filter_map(|_| pop(l, end)).collect();
+                edit::pop(edit, end == End::Left, v.len());
                 Ok((v, true))
             })?;
             if count.is_some() {
@@ -197,7 +202,7 @@ pub fn lset(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             return Err(Error::NoSuchKey);
         }
         let index = int_arg(&args[2])?;
-        change(k, |l: &mut List| {
+        change(k, |l: &mut List, _| {
             let i = position(index, l.len()).ok_or(Error::IndexOutOfRange)?;
             l.set(i, &args[3]);
             Ok(((), true))
@@ -251,7 +256,7 @@ pub fn ltrim(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if list_of(k)?.is_none() {
             return Ok(());
         }
-        change(k, |l: &mut List| {
+        change(k, |l: &mut List, _| {
             match clamp(start, end, l.len()) {
                 None => *l = List::new(),
                 Some((s, e)) if s == 0 && e + 1 == l.len() => return Ok(((), false)),
@@ -276,7 +281,7 @@ pub fn linsert(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if list_of(k)?.is_none() {
             return Ok(0);
         }
-        change(k, |l: &mut List| {
+        change(k, |l: &mut List, _| {
             let Some(at) = l.iter().position(|e| e == &args[3][..]) else {
                 return Ok((-1, false));
             };
@@ -298,7 +303,7 @@ pub fn lrem(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if list_of(k)?.is_none() {
             return Ok(0);
         }
-        change(k, |l: &mut List| {
+        change(k, |l: &mut List, _| {
             let target = &args[3][..];
             let limit = if count == 0 {
                 usize::MAX
@@ -431,14 +436,16 @@ fn lmove_generic(cx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
             }
             // The destination's type is checked before anything moves.
             list_of(&m.key(db, dst, Access::Write))?;
-            let Some(e) = change(&mut m.key(db, src, Access::Write), |l: &mut List| {
+            let Some(e) = change(&mut m.key(db, src, Access::Write), |l: &mut List, edit| {
+                edit::pop(edit, from == End::Left, 1);
                 Ok((pop(l, from), true))
             })?
             else {
                 return Ok(None);
             };
-            change(&mut m.key(db, dst, Access::Write), |l: &mut List| {
+            change(&mut m.key(db, dst, Access::Write), |l: &mut List, edit| {
                 push(l, to, &e);
+                edit::push(edit, to == End::Left, std::iter::once(&e[..]));
                 Ok(((), true))
             })?;
             Ok(Some(e))
@@ -498,8 +505,9 @@ pub fn lmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 if list_of(&k)?.is_none() {
                     continue;
                 }
-                let v = change(&mut k, |l: &mut List| {
+                let v = change(&mut k, |l: &mut List, edit| {
                     let n = (count as usize).min(l.len());
+                    edit::pop(edit, end == End::Left, n);
                     Ok(((0..n).filter_map(|_| pop(l, end)).collect::<Vec<_>>(), true))
                 })?;
                 return Ok(Some((key.to_vec(), v)));

@@ -304,12 +304,14 @@ const OP_SWAPDB: u8 = 9;
 const OP_CREATE_STORE: u8 = 10;
 const OP_DROP_STORE: u8 = 11;
 const OP_SPLICE: u8 = 12;
+const OP_EDIT: u8 = 13;
 
 /// Writes a mutation's payload (the record body, without framing).
 pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
     let tag = match m.op {
         Op::Set { .. } => OP_SET,
         Op::Splice { .. } => OP_SPLICE,
+        Op::Edit { .. } => OP_EDIT,
         Op::Del { .. } => OP_DEL,
         Op::Expired { .. } => OP_EXPIRED,
         Op::Evicted { .. } => OP_EVICTED,
@@ -346,6 +348,19 @@ pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
             put_bytes(out, bytes);
             put_u64(out, base.lamport);
             put_u64(out, base.node);
+        }
+        // The base is almost always this record's node's own last write: its Lamport time as a
+        // varint and its node as "the same" (0) keep a push of one element under 64 bytes.
+        Op::Edit { key, edit, base } => {
+            put_bytes(out, key);
+            put_bytes(out, edit);
+            put_varint(out, base.lamport);
+            if base.node == m.stamp.node {
+                out.push(0);
+            } else {
+                out.push(1);
+                put_u64(out, base.node);
+            }
         }
         Op::Del { key } | Op::Expired { key } | Op::Evicted { key } | Op::Persist { key } => {
             put_bytes(out, key)
@@ -427,6 +442,21 @@ pub fn decode_mutation_with<R>(
                 offset,
                 bytes,
                 base,
+            }
+        }
+        OP_EDIT => {
+            let key = r.bytes()?;
+            let edit = r.bytes()?;
+            let lamport = r.varint()?;
+            let node = match r.u8()? {
+                0 => stamp.node,
+                1 => r.u64()?,
+                _ => return Err(DecodeError::Malformed("bad edit base")),
+            };
+            Op::Edit {
+                key,
+                edit,
+                base: Stamp { lamport, node },
             }
         }
         OP_DEL => Op::Del { key: r.bytes()? },
@@ -552,6 +582,14 @@ mod tests {
                 expire_at
             }),
             key().prop_map(|key| OwnedOp::Del { key }),
+            (key(), key(), any::<u64>()).prop_map(|(key, edit, l)| OwnedOp::Edit {
+                key,
+                edit,
+                base: Stamp {
+                    lamport: l,
+                    node: 3
+                }
+            }),
             key().prop_map(|key| OwnedOp::Expired { key }),
             key().prop_map(|key| OwnedOp::Evicted { key }),
             (key(), any::<u64>()).prop_map(|(key, at)| OwnedOp::Expire { key, at }),

@@ -86,6 +86,13 @@ pub fn describe(m: &OwnedMutation) -> String {
             base.lamport,
             base.node
         ),
+        OwnedOp::Edit { key, edit, base } => format!(
+            "{head} EDIT {} {} base={}@{:x}",
+            quote(key),
+            crate::collections::edit::describe(edit),
+            base.lamport,
+            base.node
+        ),
         OwnedOp::Del { key } => format!("{head} DEL {}", quote(key)),
         OwnedOp::Expired { key } => format!("{head} EXPIRED {}", quote(key)),
         OwnedOp::Evicted { key } => format!("{head} EVICTED {}", quote(key)),

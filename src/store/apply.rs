@@ -27,6 +27,8 @@ pub enum BadRecord {
     BadDeadline(u64),
     #[error("a string change reaching byte {0}, beyond the largest string")]
     TooLong(u64),
+    #[error("{0}")]
+    Edit(#[from] crate::collections::edit::BadEdit),
 }
 
 /// The largest string a record may produce (Redis's `proto-max-bulk-len` ceiling).
@@ -77,6 +79,10 @@ impl Keyspace {
                 if end > MAX_STRING {
                     return Err(BadRecord::TooLong(end));
                 }
+                exists(m.db)
+            }
+            Op::Edit { edit, .. } => {
+                crate::collections::edit::check(edit)?;
                 exists(m.db)
             }
             Op::Del { .. }
@@ -143,6 +149,23 @@ impl Keyspace {
                 Applied::Yes
             });
         }
+        if let Op::Edit { key, edit, base } = m.op {
+            self.bus.clock().observe(m.stamp.lamport);
+            // As a splice: only onto the version it was made on.
+            return self.with_key_at(m.db, key, now, |k| {
+                let cur = k.stamp().unwrap_or_default();
+                if cur != base && !nodes::newer(m.stamp, cur) {
+                    return Applied::Stale;
+                }
+                if cur != base
+                    || !k.exists()
+                    || k.edit_stamped(edit, m.stamp, m.origin, base).is_err()
+                {
+                    return Applied::Behind;
+                }
+                Applied::Yes
+            });
+        }
         if self.apply_whole(m, now, lww) {
             Applied::Yes
         } else {
@@ -155,7 +178,7 @@ impl Keyspace {
         let db = m.db;
         let newer = |k: &KeyRef<'_>| !lww || k.stamp().is_none_or(|s| nodes::newer(m.stamp, s));
         match m.op {
-            Op::Splice { .. } => false,
+            Op::Splice { .. } | Op::Edit { .. } => false,
             Op::Set {
                 key,
                 value,

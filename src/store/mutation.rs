@@ -43,6 +43,14 @@ pub enum Op<'a> {
         bytes: &'a [u8],
         base: Stamp,
     },
+    /// The collection at `key` was changed by `edit` (a `collections::edit` record: elements
+    /// pushed or popped, fields set or removed) — a write to a collection records what it
+    /// did, not the whole collection. Applies only to the version stamped `base`, as a splice.
+    Edit {
+        key: &'a [u8],
+        edit: &'a [u8],
+        base: Stamp,
+    },
     /// The key's deadline passed and it was removed (lazily or by the active cycle).
     Expired { key: &'a [u8] },
     /// The key was evicted to stay within the memory limit.
@@ -68,6 +76,7 @@ impl Op<'_> {
         match *self {
             Op::Set { key, .. }
             | Op::Splice { key, .. }
+            | Op::Edit { key, .. }
             | Op::Del { key }
             | Op::Expired { key }
             | Op::Evicted { key }
@@ -86,6 +95,7 @@ impl Op<'_> {
         match self {
             Op::Set { .. } => "set",
             Op::Splice { .. } => "splice",
+            Op::Edit { .. } => "edit",
             Op::Del { .. } => "del",
             Op::Expired { .. } => "expired",
             Op::Evicted { .. } => "evicted",
@@ -124,6 +134,11 @@ pub enum OwnedOp {
         key: Vec<u8>,
         offset: u64,
         bytes: Vec<u8>,
+        base: Stamp,
+    },
+    Edit {
+        key: Vec<u8>,
+        edit: Vec<u8>,
         base: Stamp,
     },
     Del {
@@ -187,6 +202,11 @@ impl Mutation<'_> {
                 bytes: bytes.to_vec(),
                 base,
             },
+            Op::Edit { key, edit, base } => OwnedOp::Edit {
+                key: key.to_vec(),
+                edit: edit.to_vec(),
+                base,
+            },
             Op::Del { key } => OwnedOp::Del { key: key.to_vec() },
             Op::Expired { key } => OwnedOp::Expired { key: key.to_vec() },
             Op::Evicted { key } => OwnedOp::Evicted { key: key.to_vec() },
@@ -236,6 +256,11 @@ impl OwnedMutation {
                 key,
                 offset: *offset,
                 bytes,
+                base: *base,
+            },
+            OwnedOp::Edit { key, edit, base } => Op::Edit {
+                key,
+                edit,
                 base: *base,
             },
             OwnedOp::Del { key } => Op::Del { key },

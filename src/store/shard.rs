@@ -11,6 +11,7 @@ use super::evict::AccessMode;
 use super::entry::{Entry, EntryRef};
 use super::table::Table;
 use super::value::{Value, ValueRef};
+use crate::collections::edit::{self, BadEdit};
 use crate::filter::CuckooFilter;
 
 /// How a lookup touches the key.
@@ -640,6 +641,9 @@ impl<'a> KeyRef<'a> {
         let before = e.get().mem_size();
         let (r, changed) = e.with(|e| e.modify(f));
         if !changed {
+            // Unpublished changes still count (a collection emptied before its deletion).
+            let after = e.get().mem_size();
+            self.shard.used = self.shard.used.saturating_sub(before) + after;
             return Some(r);
         }
         let stamp = self.bus.next_stamp();
@@ -650,6 +654,97 @@ impl<'a> KeyRef<'a> {
         self.shard.used = self.shard.used.saturating_sub(before) + after;
         self.publish_set(stamp, Origin::Local);
         Some(r)
+    }
+
+    /// Like [`KeyRef::modify`], for a collection: `f` also writes what it did as an edit
+    /// (`collections::edit`) into its second argument, and the edit is published instead of
+    /// the whole value — unless `f` left it empty (then the whole value goes).
+    pub fn modify_edited<R>(
+        &mut self,
+        f: impl FnOnce(&mut Value, &mut Vec<u8>) -> (R, bool),
+    ) -> Option<R> {
+        let idx = self.idx?;
+        let base = self.stamp().unwrap_or_default();
+        let mut edit = Vec::new();
+        let mut e = self.shard.table.get_mut(idx)?;
+        let before = e.get().mem_size();
+        let (r, changed) = e.with(|e| e.modify(|v| f(v, &mut edit)));
+        if !changed {
+            let after = e.get().mem_size();
+            self.shard.used = self.shard.used.saturating_sub(before) + after;
+            return Some(r);
+        }
+        let stamp = self.bus.next_stamp();
+        let after = e.with(|e| {
+            e.set_meta(e.expire_at(), nodes::pack(stamp));
+            e.mem_size()
+        });
+        self.shard.used = self.shard.used.saturating_sub(before) + after;
+        if edit.is_empty() {
+            self.publish_set(stamp, Origin::Local);
+        } else {
+            self.bus.deliver_if_active(&Mutation {
+                db: self.db,
+                stamp,
+                origin: Origin::Local,
+                trace: self.trace,
+                op: Op::Edit {
+                    key: self.key,
+                    edit: &edit,
+                    base,
+                },
+            });
+        }
+        Some(r)
+    }
+
+    /// Applies a collection edit made elsewhere (a peer, the AOF) with its stamp; the caller
+    /// checked that the key holds `base`. An edit that empties the collection deletes the key.
+    pub fn edit_stamped(
+        &mut self,
+        edit: &[u8],
+        stamp: Stamp,
+        origin: Origin,
+        base: Stamp,
+    ) -> Result<(), BadEdit> {
+        let idx = self.idx.ok_or(BadEdit::WrongType)?;
+        let mut e = self.shard.table.get_mut(idx).ok_or(BadEdit::WrongType)?;
+        let before = e.get().mem_size();
+        let (r, _) = e.with(|e| {
+            e.modify(|v| {
+                let r = match v {
+                    Value::List(l) => edit::apply_list(edit, l).map(|()| l.is_empty()),
+                    Value::Hash(h) => edit::apply_hash(edit, h).map(|()| h.is_empty()),
+                    _ => Err(BadEdit::WrongType),
+                };
+                let ok = r.is_ok();
+                (r, ok)
+            })
+        });
+        let emptied = r?;
+        let after = e.with(|e| {
+            e.set_meta(e.expire_at(), nodes::pack(stamp));
+            e.mem_size()
+        });
+        self.shard.used = self.shard.used.saturating_sub(before) + after;
+        self.shard.tombstones.remove(self.key);
+        if emptied {
+            self.delete_stamped(stamp, origin);
+            return Ok(());
+        }
+        // The same record goes on to this node's own sinks (its AOF).
+        self.bus.deliver_if_active(&Mutation {
+            db: self.db,
+            stamp,
+            origin,
+            trace: self.trace,
+            op: Op::Edit {
+                key: self.key,
+                edit,
+                base,
+            },
+        });
+        Ok(())
     }
 
     /// Removes the key, publishing a DEL; returns the removed entry.

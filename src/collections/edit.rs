@@ -1,0 +1,250 @@
+//! Edits: what a write did to a collection, as the record the AOF and replicas receive — the
+//! pushed elements, a pop's count, the fields set or removed — so a write costs what it wrote,
+//! not the size of the collection. An edit applies to the version it was made on only (the
+//! record carries that version's stamp); a receiver holding another fetches the whole value.
+//!
+//! Encoding: a tag, a count (LEB128), then that many length-prefixed byte strings (none for
+//! pops). Read without allocating: an edit is applied straight from the record.
+
+use super::pack::put_len;
+use super::{Hash, List};
+
+const PUSH_FRONT: u8 = 1;
+const PUSH_BACK: u8 = 2;
+const POP_FRONT: u8 = 3;
+const POP_BACK: u8 = 4;
+const HASH_SET: u8 = 5;
+const HASH_DEL: u8 = 6;
+
+/// An edit that cannot be applied: malformed, or made for another type or version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BadEdit {
+    #[error("malformed collection edit")]
+    Malformed,
+    #[error("a collection edit for another type")]
+    WrongType,
+}
+
+fn header(out: &mut Vec<u8>, tag: u8, count: usize) {
+    out.push(tag);
+    put_len(out, count);
+}
+
+fn item(out: &mut Vec<u8>, b: &[u8]) {
+    put_len(out, b.len());
+    out.extend_from_slice(b);
+}
+
+/// Elements pushed at one end, in push order.
+pub fn push<'a>(out: &mut Vec<u8>, front: bool, items: impl ExactSizeIterator<Item = &'a [u8]>) {
+    header(out, if front { PUSH_FRONT } else { PUSH_BACK }, items.len());
+    for i in items {
+        item(out, i);
+    }
+}
+
+/// `count` elements popped from one end.
+pub fn pop(out: &mut Vec<u8>, front: bool, count: usize) {
+    header(out, if front { POP_FRONT } else { POP_BACK }, count);
+}
+
+/// Fields set, as (field, value) pairs.
+pub fn hash_set<'a>(out: &mut Vec<u8>, pairs: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>) {
+    header(out, HASH_SET, pairs.len());
+    for (f, v) in pairs {
+        item(out, f);
+        item(out, v);
+    }
+}
+
+/// Fields removed.
+pub fn hash_del<'a>(out: &mut Vec<u8>, fields: impl ExactSizeIterator<Item = &'a [u8]>) {
+    header(out, HASH_DEL, fields.len());
+    for f in fields {
+        item(out, f);
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn len(&mut self) -> Result<usize, BadEdit> {
+        let (mut n, mut shift) = (0usize, 0u32);
+        loop {
+            let (&byte, rest) = self.b.split_first().ok_or(BadEdit::Malformed)?;
+            self.b = rest;
+            if shift > 56 {
+                return Err(BadEdit::Malformed);
+            }
+            n |= ((byte & 0x7f) as usize) << shift;
+            if byte & 0x80 == 0 {
+                return Ok(n);
+            }
+            shift += 7;
+        }
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], BadEdit> {
+        let n = self.len()?;
+        if n > self.b.len() {
+            return Err(BadEdit::Malformed);
+        }
+        let (v, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(v)
+    }
+}
+
+/// What a collection edit is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    List,
+    Hash,
+}
+
+/// The tag's target and count, with the reader at the first element. Every element the count
+/// promises must be in the record: a forged count fails at the first one missing.
+fn open(edit: &[u8]) -> Result<(u8, usize, Reader<'_>), BadEdit> {
+    let (&tag, rest) = edit.split_first().ok_or(BadEdit::Malformed)?;
+    let mut r = Reader { b: rest };
+    let count = r.len()?;
+    Ok((tag, count, r))
+}
+
+/// The type an edit applies to; checks the whole record, so nothing is half applied later.
+pub fn check(edit: &[u8]) -> Result<Target, BadEdit> {
+    let (tag, count, mut r) = open(edit)?;
+    let (target, per) = match tag {
+        PUSH_FRONT | PUSH_BACK => (Target::List, 1),
+        POP_FRONT | POP_BACK => (Target::List, 0),
+        HASH_SET => (Target::Hash, 2),
+        HASH_DEL => (Target::Hash, 1),
+        _ => return Err(BadEdit::Malformed),
+    };
+    for _ in 0..count.saturating_mul(per) {
+        r.bytes()?;
+    }
+    if !r.b.is_empty() {
+        return Err(BadEdit::Malformed);
+    }
+    Ok(target)
+}
+
+/// Applies a checked list edit.
+pub fn apply_list(edit: &[u8], l: &mut List) -> Result<(), BadEdit> {
+    let (tag, count, mut r) = open(edit)?;
+    match tag {
+        PUSH_FRONT | PUSH_BACK => {
+            for _ in 0..count {
+                let e = r.bytes()?;
+                if tag == PUSH_FRONT {
+                    l.push_front(e);
+                } else {
+                    l.push_back(e);
+                }
+            }
+        }
+        POP_FRONT | POP_BACK => {
+            for _ in 0..count.min(l.len()) {
+                if tag == POP_FRONT {
+                    l.pop_front();
+                } else {
+                    l.pop_back();
+                }
+            }
+        }
+        _ => return Err(BadEdit::WrongType),
+    }
+    Ok(())
+}
+
+/// Applies a checked hash edit.
+pub fn apply_hash(edit: &[u8], h: &mut Hash) -> Result<(), BadEdit> {
+    let (tag, count, mut r) = open(edit)?;
+    match tag {
+        HASH_SET => {
+            for _ in 0..count {
+                let (f, v) = (r.bytes()?, r.bytes()?);
+                h.insert(f, v);
+            }
+        }
+        HASH_DEL => {
+            for _ in 0..count {
+                h.remove(r.bytes()?);
+            }
+        }
+        _ => return Err(BadEdit::WrongType),
+    }
+    Ok(())
+}
+
+/// A line for `aof dump`.
+pub fn describe(edit: &[u8]) -> String {
+    match open(edit) {
+        Ok((tag, count, _)) => {
+            let what = match tag {
+                PUSH_FRONT => "push-front",
+                PUSH_BACK => "push-back",
+                POP_FRONT => "pop-front",
+                POP_BACK => "pop-back",
+                HASH_SET => "hash-set",
+                HASH_DEL => "hash-del",
+                _ => "unknown",
+            };
+            format!("{what} {count}")
+        }
+        Err(_) => "malformed".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_replay_what_the_write_did() {
+        let mut l = List::from_items([&b"a"[..], b"b"]);
+        let mut e = Vec::new();
+        push(&mut e, true, [&b"x"[..], b"y"].into_iter());
+        assert_eq!(check(&e), Ok(Target::List));
+        apply_list(&e, &mut l).unwrap();
+        let mut p = Vec::new();
+        pop(&mut p, false, 1);
+        apply_list(&p, &mut l).unwrap();
+        assert_eq!(l.iter().collect::<Vec<_>>(), vec![&b"y"[..], b"x", b"a"]);
+        let mut h = Hash::new();
+        let mut s = Vec::new();
+        hash_set(&mut s, [(&b"f"[..], &b"1"[..]), (b"g", b"2")].into_iter());
+        assert_eq!(check(&s), Ok(Target::Hash));
+        apply_hash(&s, &mut h).unwrap();
+        let mut d = Vec::new();
+        hash_del(&mut d, [&b"f"[..]].into_iter());
+        apply_hash(&d, &mut h).unwrap();
+        assert_eq!(h.iter().collect::<Vec<_>>(), vec![(&b"g"[..], &b"2"[..])]);
+        assert_eq!(apply_hash(&e, &mut h), Err(BadEdit::WrongType));
+    }
+
+    #[test]
+    fn forged_edits_are_refused_whole() {
+        let mut e = Vec::new();
+        push(&mut e, false, [&b"x"[..]].into_iter());
+        // The count promises more than the record holds; a trailing byte; an unknown tag.
+        let mut forged = vec![PUSH_BACK];
+        put_len(&mut forged, usize::MAX >> 8);
+        assert_eq!(check(&forged), Err(BadEdit::Malformed));
+        let mut trailing = e.clone();
+        trailing.push(0);
+        assert_eq!(check(&trailing), Err(BadEdit::Malformed));
+        assert_eq!(check(&[99, 0]), Err(BadEdit::Malformed));
+        assert_eq!(check(&[]), Err(BadEdit::Malformed));
+        assert_eq!(
+            check(&[
+                PUSH_BACK, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+            ]),
+            Err(BadEdit::Malformed)
+        );
+        assert_eq!(check(&e), Ok(Target::List));
+    }
+}
