@@ -35,8 +35,9 @@ fn split(p: &[u8]) -> (&[u8], &[u8]) {
 pub enum Hash {
     /// Field, value, field, value, ... (Redis's "listpack").
     Pack(Pack),
-    /// Redis's "hashtable".
-    Table(HashTable<Pair>),
+    /// Redis's "hashtable", with the bytes its entries hold (kept as they change, so a
+    /// write's memory accounting does not walk the table).
+    Table(HashTable<Pair>, usize),
 }
 
 impl Default for Hash {
@@ -62,7 +63,7 @@ impl Hash {
     pub fn len(&self) -> usize {
         match self {
             Hash::Pack(p) => p.len() / 2,
-            Hash::Table(t) => t.len(),
+            Hash::Table(t, _) => t.len(),
         }
     }
 
@@ -74,7 +75,7 @@ impl Hash {
     pub fn encoding(&self) -> &'static str {
         match self {
             Hash::Pack(_) => "listpack",
-            Hash::Table(_) => "hashtable",
+            Hash::Table(..) => "hashtable",
         }
     }
 
@@ -82,10 +83,7 @@ impl Hash {
     pub fn heap_size(&self) -> usize {
         match self {
             Hash::Pack(p) => p.heap_size(),
-            Hash::Table(t) => {
-                t.capacity() * (std::mem::size_of::<Pair>() + 1)
-                    + t.iter().map(|p| p.len()).sum::<usize>()
-            }
+            Hash::Table(t, bytes) => t.capacity() * (std::mem::size_of::<Pair>() + 1) + bytes,
         }
     }
 
@@ -105,7 +103,7 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Pack(p) => Self::pack_find(p, field).map(|(_, v, _)| p.at(v).0),
-            Hash::Table(t) => t
+            Hash::Table(t, _) => t
                 .find(hash_of(field), |e| split(e).0 == field)
                 .map(|e| split(e).1),
         }
@@ -145,17 +143,20 @@ impl Hash {
                 _ => self.convert_to_table(),
             }
         }
-        let Hash::Table(t) = self else {
+        let Hash::Table(t, bytes) = self else {
             unreachable!("converted to a table above")
         };
         let h = hash_of(field);
+        let new = pair(field, value);
+        *bytes += new.len();
         match t.find_mut(h, |e| split(e).0 == field) {
             Some(e) => {
-                *e = pair(field, value);
+                *bytes -= e.len();
+                *e = new;
                 false
             }
             None => {
-                t.insert_unique(h, pair(field, value), |e| hash_of(split(e).0));
+                t.insert_unique(h, new, |e| hash_of(split(e).0));
                 true
             }
         }
@@ -171,8 +172,9 @@ impl Hash {
                 }
                 None => false,
             },
-            Hash::Table(t) => match t.find_entry(hash_of(field), |e| split(e).0 == field) {
+            Hash::Table(t, bytes) => match t.find_entry(hash_of(field), |e| split(e).0 == field) {
                 Ok(e) => {
+                    *bytes -= e.get().len();
                     e.remove();
                     if t.capacity() > 64 && t.len() * 8 < t.capacity() {
                         t.shrink_to_fit(|e| hash_of(split(e).0));
@@ -186,10 +188,13 @@ impl Hash {
 
     fn convert_to_table(&mut self) {
         let mut t = HashTable::with_capacity(self.len() + 1);
+        let mut bytes = 0;
         for (f, v) in self.iter() {
-            t.insert_unique(hash_of(f), pair(f, v), |e: &Pair| hash_of(split(e).0));
+            let p = pair(f, v);
+            bytes += p.len();
+            t.insert_unique(hash_of(f), p, |e: &Pair| hash_of(split(e).0));
         }
-        *self = Hash::Table(t);
+        *self = Hash::Table(t, bytes);
     }
 
     /// Every (field, value), in the encoding's order.
@@ -199,7 +204,7 @@ impl Hash {
                 let mut it = p.iter();
                 Box::new(std::iter::from_fn(move || Some((it.next()?, it.next()?))))
             }
-            Hash::Table(t) => Box::new(t.iter().map(|e| split(e))),
+            Hash::Table(t, _) => Box::new(t.iter().map(|e| split(e))),
         }
     }
 
@@ -242,6 +247,12 @@ mod tests {
         assert!(h.remove(b"f3"));
         assert!(!h.remove(b"f3"));
         assert_eq!(h.len(), 128);
+        // The table's byte count follows every change, to zero.
+        let fields: Vec<Vec<u8>> = h.iter().map(|(f, _)| f.to_vec()).collect();
+        for f in &fields {
+            assert!(h.remove(f));
+        }
+        assert!(matches!(h, Hash::Table(_, 0)));
         let mut small = Hash::new();
         insert(&mut small, b"a", b"1");
         insert(&mut small, b"b", &[b'x'; 65]);

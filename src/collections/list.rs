@@ -8,11 +8,22 @@ use super::pack::Pack;
 /// Bytes a node grows to before a new one starts (Redis's `list-max-listpack-size -2`).
 pub const NODE_BYTES: usize = 8192;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct List {
     nodes: VecDeque<Pack>,
     len: usize,
+    /// Heap bytes of the nodes, kept as they change (accounting a write walks no nodes).
+    bytes: usize,
 }
+
+/// Equal when the elements are: how they sit in nodes is not part of the value.
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for List {}
 
 impl List {
     pub fn new() -> List {
@@ -33,16 +44,28 @@ impl List {
     }
 
     pub fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Pack>()
-            + self.nodes.iter().map(Pack::heap_size).sum::<usize>()
+        self.nodes.capacity() * std::mem::size_of::<Pack>() + self.bytes
+    }
+
+    /// Runs `f` on node `i`, keeping the byte count.
+    fn on_node<R>(&mut self, i: usize, f: impl FnOnce(&mut Pack) -> R) -> R {
+        let n = &mut self.nodes[i];
+        let before = n.heap_size();
+        let r = f(n);
+        self.bytes = self.bytes - before + n.heap_size();
+        r
     }
 
     pub fn push_back(&mut self, e: &[u8]) {
-        match self.nodes.back_mut() {
-            Some(n) if n.bytes() + e.len() < NODE_BYTES => n.push(e),
+        match self.nodes.back() {
+            Some(n) if n.bytes() + e.len() < NODE_BYTES => {
+                let last = self.nodes.len() - 1;
+                self.on_node(last, |n| n.push(e));
+            }
             _ => {
                 let mut n = Pack::new();
                 n.push(e);
+                self.bytes += n.heap_size();
                 self.nodes.push_back(n);
             }
         }
@@ -50,11 +73,14 @@ impl List {
     }
 
     pub fn push_front(&mut self, e: &[u8]) {
-        match self.nodes.front_mut() {
-            Some(n) if n.bytes() + e.len() < NODE_BYTES => n.replace(0, 0, 0, &[e]),
+        match self.nodes.front() {
+            Some(n) if n.bytes() + e.len() < NODE_BYTES => {
+                self.on_node(0, |n| n.replace(0, 0, 0, &[e]));
+            }
             _ => {
                 let mut n = Pack::new();
                 n.push(e);
+                self.bytes += n.heap_size();
                 self.nodes.push_front(n);
             }
         }
@@ -62,11 +88,13 @@ impl List {
     }
 
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {
-        let n = self.nodes.front_mut()?;
-        let (s, e) = n.span(0)?;
-        let v = n.at(s).0.to_vec();
-        n.replace(s, e, 1, &[]);
-        if n.is_empty() {
+        let (s, e) = self.nodes.front()?.span(0)?;
+        let v = self.on_node(0, |n| {
+            let v = n.at(s).0.to_vec();
+            n.replace(s, e, 1, &[]);
+            v
+        });
+        if self.nodes[0].is_empty() {
             self.nodes.pop_front();
         }
         self.len -= 1;
@@ -74,12 +102,15 @@ impl List {
     }
 
     pub fn pop_back(&mut self) -> Option<Vec<u8>> {
-        let n = self.nodes.back_mut()?;
-        let (start, v) = n.iter_from(0).last()?;
-        let v = v.to_vec();
-        let end = n.bytes();
-        n.replace(start, end, 1, &[]);
-        if n.is_empty() {
+        let last = self.nodes.len().checked_sub(1)?;
+        let v = self.on_node(last, |n| {
+            let (start, v) = n.iter_from(0).last()?;
+            let v = v.to_vec();
+            let end = n.bytes();
+            n.replace(start, end, 1, &[]);
+            Some(v)
+        })?;
+        if self.nodes[last].is_empty() {
             self.nodes.pop_back();
         }
         self.len -= 1;
@@ -123,10 +154,9 @@ impl List {
         let Some((n, j)) = self.locate(i) else {
             return false;
         };
-        let node = &mut self.nodes[n];
-        match node.span(j) {
+        match self.nodes[n].span(j) {
             Some((s, end)) => {
-                node.replace(s, end, 1, &[e]);
+                self.on_node(n, |node| node.replace(s, end, 1, &[e]));
                 true
             }
             None => false,
@@ -200,6 +230,7 @@ mod tests {
         }
         assert_eq!(l.len(), 0);
         assert!(l.is_empty() && l.nodes.is_empty());
+        assert_eq!(l.bytes, 0);
         assert_eq!(l.pop_back(), None);
     }
 }
