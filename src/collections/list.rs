@@ -14,6 +14,10 @@ pub struct List {
     len: usize,
     /// Heap bytes of the nodes, kept as they change (accounting a write walks no nodes).
     bytes: usize,
+    /// Where each element of the last node starts: built by the first pop from the back,
+    /// kept by pushes and pops there, dropped by any other change to that node. A node's
+    /// lengths read forwards only, so without it every RPOP would walk its node.
+    tail: Option<Vec<u32>>,
 }
 
 /// Equal when the elements are: how they sit in nodes is not part of the value.
@@ -44,7 +48,9 @@ impl List {
     }
 
     pub fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Pack>() + self.bytes
+        self.nodes.capacity() * std::mem::size_of::<Pack>()
+            + self.bytes
+            + self.tail.as_ref().map_or(0, |t| t.capacity() * 4)
     }
 
     /// Runs `f` on node `i`, keeping the byte count.
@@ -59,14 +65,18 @@ impl List {
     pub fn push_back(&mut self, e: &[u8]) {
         match self.nodes.back() {
             Some(n) if n.bytes() + e.len() < NODE_BYTES => {
-                let last = self.nodes.len() - 1;
+                let (last, at) = (self.nodes.len() - 1, n.bytes() as u32);
                 self.on_node(last, |n| n.push(e));
+                if let Some(t) = &mut self.tail {
+                    t.push(at);
+                }
             }
             _ => {
                 let mut n = Pack::new();
                 n.push(e);
                 self.bytes += n.heap_size();
                 self.nodes.push_back(n);
+                self.tail = None;
             }
         }
         self.len += 1;
@@ -76,6 +86,9 @@ impl List {
         match self.nodes.front() {
             Some(n) if n.bytes() + e.len() < NODE_BYTES => {
                 self.on_node(0, |n| n.replace(0, 0, 0, &[e]));
+                if self.nodes.len() == 1 {
+                    self.tail = None;
+                }
             }
             _ => {
                 let mut n = Pack::new();
@@ -94,7 +107,11 @@ impl List {
             n.replace(s, e, 1, &[]);
             v
         });
+        if self.nodes.len() == 1 {
+            self.tail = None;
+        }
         if self.nodes[0].is_empty() {
+            self.bytes -= self.nodes[0].heap_size();
             self.nodes.pop_front();
         }
         self.len -= 1;
@@ -103,15 +120,23 @@ impl List {
 
     pub fn pop_back(&mut self) -> Option<Vec<u8>> {
         let last = self.nodes.len().checked_sub(1)?;
+        let tail = self.tail.get_or_insert_with(|| {
+            self.nodes[last]
+                .iter_from(0)
+                .map(|(at, _)| at as u32)
+                .collect()
+        });
+        let start = tail.pop()? as usize;
         let v = self.on_node(last, |n| {
-            let (start, v) = n.iter_from(0).last()?;
-            let v = v.to_vec();
+            let v = n.at(start).0.to_vec();
             let end = n.bytes();
             n.replace(start, end, 1, &[]);
-            Some(v)
-        })?;
+            v
+        });
         if self.nodes[last].is_empty() {
+            self.bytes -= self.nodes[last].heap_size();
             self.nodes.pop_back();
+            self.tail = None;
         }
         self.len -= 1;
         Some(v)
@@ -157,6 +182,9 @@ impl List {
         match self.nodes[n].span(j) {
             Some((s, end)) => {
                 self.on_node(n, |node| node.replace(s, end, 1, &[e]));
+                if n + 1 == self.nodes.len() {
+                    self.tail = None;
+                }
                 true
             }
             None => false,
@@ -232,5 +260,35 @@ mod tests {
         assert!(l.is_empty() && l.nodes.is_empty());
         assert_eq!(l.bytes, 0);
         assert_eq!(l.pop_back(), None);
+    }
+
+    proptest::proptest! {
+        /// Any sequence of operations leaves the list equal to a VecDeque that did the same.
+        #[test]
+        fn a_list_behaves_as_a_deque(ops in proptest::collection::vec((0u8..6, 0usize..3000, 0usize..200), 1..400)) {
+            let mut l = List::new();
+            let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+            for (n, (op, size, at)) in ops.into_iter().enumerate() {
+                let e = vec![(n % 251) as u8; size % 700];
+                match op {
+                    0 => { l.push_front(&e); model.push_front(e); }
+                    1 => { l.push_back(&e); model.push_back(e); }
+                    2 => proptest::prop_assert_eq!(l.pop_front(), model.pop_front()),
+                    3 => proptest::prop_assert_eq!(l.pop_back(), model.pop_back()),
+                    4 => {
+                        let ok = l.set(at, &e);
+                        proptest::prop_assert_eq!(ok, at < model.len());
+                        if ok { model[at] = e; }
+                    }
+                    _ => proptest::prop_assert_eq!(l.get(at), model.get(at).map(|v| &v[..])),
+                }
+                proptest::prop_assert_eq!(l.len(), model.len());
+            }
+            let all: Vec<&[u8]> = l.iter().collect();
+            let want: Vec<&[u8]> = model.iter().map(|v| &v[..]).collect();
+            proptest::prop_assert_eq!(all, want);
+            let exact: usize = l.nodes.iter().map(Pack::heap_size).sum();
+            proptest::prop_assert_eq!(l.bytes, exact);
+        }
     }
 }
