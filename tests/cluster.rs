@@ -455,7 +455,11 @@ fn anti_entropy_under_a_write_load_does_not_chase_the_streams() {
             .unwrap();
     }
     c.wait_size(2);
-    std::thread::sleep(Duration::from_secs(5));
+    wait("a pass on each node", Duration::from_secs(30), || {
+        rounds(0) > before[0] && rounds(1) > before[1]
+    });
+    // A pass that chased the streams would run again every few hundred milliseconds.
+    std::thread::sleep(Duration::from_secs(4));
     let passes = [rounds(0) - before[0], rounds(1) - before[1]];
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     writer.join().unwrap();
