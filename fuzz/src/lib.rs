@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock};
 
+use hypercache::client::{ClientInfo, ClientState};
 use hypercache::command;
 use hypercache::config::{Config, PersistenceStrategy};
-use hypercache::client::{ClientInfo, ClientState};
 use hypercache::node::Node;
 use hypercache::resp::{Out, Protocol};
 

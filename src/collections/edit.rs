@@ -7,7 +7,7 @@
 //! pops). Read without allocating: an edit is applied straight from the record.
 
 use super::pack::put_len;
-use super::{Hash, List};
+use super::{Hash, List, Set};
 
 const PUSH_FRONT: u8 = 1;
 const PUSH_BACK: u8 = 2;
@@ -15,6 +15,8 @@ const POP_FRONT: u8 = 3;
 const POP_BACK: u8 = 4;
 const HASH_SET: u8 = 5;
 const HASH_DEL: u8 = 6;
+const SET_ADD: u8 = 7;
+const SET_REM: u8 = 8;
 
 /// An edit that cannot be applied: malformed, or made for another type or version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +67,22 @@ pub fn hash_del<'a>(out: &mut Vec<u8>, fields: impl ExactSizeIterator<Item = &'a
     }
 }
 
+/// Members added to a set.
+pub fn set_add<'a>(out: &mut Vec<u8>, members: impl ExactSizeIterator<Item = &'a [u8]>) {
+    header(out, SET_ADD, members.len());
+    for m in members {
+        item(out, m);
+    }
+}
+
+/// Members removed from a set.
+pub fn set_rem<'a>(out: &mut Vec<u8>, members: impl ExactSizeIterator<Item = &'a [u8]>) {
+    header(out, SET_REM, members.len());
+    for m in members {
+        item(out, m);
+    }
+}
+
 struct Reader<'a> {
     b: &'a [u8],
 }
@@ -102,6 +120,7 @@ impl<'a> Reader<'a> {
 pub enum Target {
     List,
     Hash,
+    Set,
 }
 
 /// The tag's target and count, with the reader at the first element. Every element the count
@@ -121,6 +140,7 @@ pub fn check(edit: &[u8]) -> Result<Target, BadEdit> {
         POP_FRONT | POP_BACK => (Target::List, 0),
         HASH_SET => (Target::Hash, 2),
         HASH_DEL => (Target::Hash, 1),
+        SET_ADD | SET_REM => (Target::Set, 1),
         _ => return Err(BadEdit::Malformed),
     };
     for _ in 0..count.saturating_mul(per) {
@@ -180,6 +200,25 @@ pub fn apply_hash(edit: &[u8], h: &mut Hash) -> Result<(), BadEdit> {
     Ok(())
 }
 
+/// Applies a checked set edit.
+pub fn apply_set(edit: &[u8], s: &mut Set) -> Result<(), BadEdit> {
+    let (tag, count, mut r) = open(edit)?;
+    match tag {
+        SET_ADD => {
+            for _ in 0..count {
+                s.insert(r.bytes()?);
+            }
+        }
+        SET_REM => {
+            for _ in 0..count {
+                s.remove(r.bytes()?);
+            }
+        }
+        _ => return Err(BadEdit::WrongType),
+    }
+    Ok(())
+}
+
 /// A line for `aof dump`.
 pub fn describe(edit: &[u8]) -> String {
     match open(edit) {
@@ -191,6 +230,8 @@ pub fn describe(edit: &[u8]) -> String {
                 POP_BACK => "pop-back",
                 HASH_SET => "hash-set",
                 HASH_DEL => "hash-del",
+                SET_ADD => "set-add",
+                SET_REM => "set-rem",
                 _ => "unknown",
             };
             format!("{what} {count}")

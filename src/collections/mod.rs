@@ -7,6 +7,7 @@ pub mod edit;
 pub mod hash;
 pub mod list;
 pub mod pack;
+pub mod set;
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use hash::Hash;
 pub use list::List;
 pub use pack::Pack;
+pub use set::Set;
 
 /// The thresholds at which a collection leaves its packed encoding (Redis's `*-max-listpack-*`
 /// parameters; Redis 7.0's defaults). Process-wide, as Redis's are: CONFIG SET changes them
@@ -21,11 +23,13 @@ pub use pack::Pack;
 pub struct Limits {
     pub hash_entries: AtomicU64,
     pub hash_value: AtomicU64,
+    pub set_entries: AtomicU64,
 }
 
 pub static LIMITS: Limits = Limits {
     hash_entries: AtomicU64::new(128),
     hash_value: AtomicU64::new(64),
+    set_entries: AtomicU64::new(512),
 };
 
 impl Limits {
@@ -35,6 +39,10 @@ impl Limits {
 
     pub fn hash_value(&self) -> usize {
         self.hash_value.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn set_entries(&self) -> usize {
+        self.set_entries.load(Ordering::Relaxed) as usize
     }
 }
 

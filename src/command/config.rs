@@ -55,6 +55,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "appendfsync" => Value::Text(n.persistence.sync_policy.name().to_string()),
         "hash-max-listpack-entries" => Value::Int(LIMITS.hash_entries.load(Ordering::Relaxed)),
         "hash-max-listpack-value" => Value::Int(LIMITS.hash_value.load(Ordering::Relaxed)),
+        "set-max-intset-entries" => Value::Int(LIMITS.set_entries.load(Ordering::Relaxed)),
         _ => return None,
     })
 }
@@ -105,6 +106,7 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
             LIMITS.hash_entries.store(n, Ordering::Relaxed)
         }
         ("hash-max-listpack-value", Value::Int(n)) => LIMITS.hash_value.store(n, Ordering::Relaxed),
+        ("set-max-intset-entries", Value::Int(n)) => LIMITS.set_entries.store(n, Ordering::Relaxed),
         ("loglevel", Value::Text(level)) => {
             crate::telemetry::set_level(&level)?;
             *st.loglevel.write() = level;
@@ -318,6 +320,7 @@ mod tests {
             "appendfsync",
             "hash-max-listpack-entries",
             "hash-max-listpack-value",
+            "set-max-intset-entries",
         ];
         assert_eq!(names, want);
         let max: Vec<String> = c.get("max*").into_iter().map(|(n, _)| n).collect();
@@ -385,6 +388,7 @@ mod tests {
             ("loglevel", "DEBUG", "debug"),
             ("hash-max-listpack-entries", "64", "64"),
             ("hash-max-listpack-value", "32", "32"),
+            ("set-max-intset-entries", "100", "100"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

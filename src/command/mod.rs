@@ -12,6 +12,7 @@ pub mod key;
 pub mod list;
 pub mod persistence;
 pub mod server;
+pub mod set;
 pub mod string;
 pub mod table;
 

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use super::{
     Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, list, persistence,
-    server, string,
+    server, set, string,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -149,6 +149,7 @@ const NOACL: &[&str] = &[];
 const CF: &[&str] = &["cuckoo"];
 const HS: &[&str] = &["hash"];
 const LS: &[&str] = &["list"];
+const SE: &[&str] = &["set"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -270,6 +271,23 @@ pub static COMMANDS: &[Command] = &[
     cmd!("lmove", 5, WRITE | DENYOOM | REPAIR, LS, K12, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "O(1)", list::lmove),
     cmd!("rpoplpush", 3, WRITE | DENYOOM | REPAIR, LS, K12, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "O(1)", list::rpoplpush),
     cmd!("lmpop", -4, WRITE, LS, NONE, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", list::lmpop),
+    cmd!("sadd", -3, WRITE | DENYOOM | FAST | REPAIR, SE, K1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", set::sadd),
+    cmd!("srem", -3, WRITE | FAST | REPAIR, SE, K1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", "O(N) where N is the number of members to be removed.", set::srem),
+    cmd!("scard", 2, READONLY | FAST, SE, K1, "set", "1.0.0", "Returns the number of members in a set.", "O(1)", set::scard),
+    cmd!("sismember", 3, READONLY | FAST, SE, K1, "set", "1.0.0", "Determines whether a member belongs to a set.", "O(1)", set::sismember),
+    cmd!("smismember", -3, READONLY | FAST, SE, K1, "set", "6.2.0", "Determines whether multiple members belong to a set.", "O(N) where N is the number of elements being checked for membership", set::smismember),
+    cmd!("smembers", 2, READONLY, SE, K1, "set", "1.0.0", "Returns all members of a set.", "O(N) where N is the set cardinality.", set::smembers),
+    cmd!("spop", -2, WRITE | FAST | REPAIR, SE, K1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", set::spop),
+    cmd!("srandmember", -2, READONLY, SE, K1, "set", "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", set::srandmember),
+    cmd!("smove", 4, WRITE | FAST | REPAIR, SE, K12, "set", "1.0.0", "Moves a member from one set to another.", "O(1)", set::smove),
+    cmd!("sinter", -2, READONLY, SE, KALL, "set", "1.0.0", "Returns the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", set::sinter),
+    cmd!("sinterstore", -3, WRITE | DENYOOM | REPAIR, SE, KALL, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", set::sinterstore),
+    cmd!("sintercard", -3, READONLY, SE, NONE, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", set::sintercard),
+    cmd!("sunion", -2, READONLY, SE, KALL, "set", "1.0.0", "Returns the union of multiple sets.", "O(N) where N is the total number of elements in all given sets.", set::sunion),
+    cmd!("sunionstore", -3, WRITE | DENYOOM | REPAIR, SE, KALL, "set", "1.0.0", "Stores the union of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", set::sunionstore),
+    cmd!("sdiff", -2, READONLY, SE, KALL, "set", "1.0.0", "Returns the difference of multiple sets.", "O(N) where N is the total number of elements in all given sets.", set::sdiff),
+    cmd!("sdiffstore", -3, WRITE | DENYOOM | REPAIR, SE, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", set::sdiffstore),
+    cmd!("sscan", -3, READONLY, SE, K1, "set", "2.8.0", "Iterates over members of a set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the size of the collection inside the collection.", set::sscan),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
     cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),

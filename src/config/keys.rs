@@ -366,6 +366,7 @@ pub static KEYS: &[Key] = &[
     // Where a collection leaves its packed encoding (`collections::LIMITS`).
     Key::runtime("hash-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
+    Key::runtime("set-max-intset-entries", SetAs::Int { min: 0, max: I32 }),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -395,6 +396,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "appendfsync",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
+    "set-max-intset-entries",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -686,7 +688,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 16] = [
+        let samples: [(&str, &str); 17] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -703,6 +705,7 @@ mod tests {
             ("loglevel", "debug"),
             ("hash-max-listpack-entries", "64"),
             ("hash-max-listpack-value", "32"),
+            ("set-max-intset-entries", "100"),
         ];
         let limits = Value::Limits(OutputLimits::default());
         for p in params() {

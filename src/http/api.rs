@@ -438,10 +438,19 @@ fn to_json(v: ValueRef<'_>) -> Option<(Box<serde_json::value::RawValue>, Option<
     {
         return Some((raw, None));
     }
-    if let ValueRef::List(l) = v {
+    let set_members;
+    let elements: Option<Vec<&[u8]>> = match v {
+        ValueRef::List(l) => Some(l.iter().collect()),
+        ValueRef::Set(x) => {
+            set_members = x.to_vecs();
+            Some(set_members.iter().map(Vec::as_slice).collect())
+        }
+        _ => None,
+    };
+    if let Some(elements) = elements {
         // An array of its elements; all in base64 when any is not UTF-8.
-        let utf8 = l.iter().all(|e| std::str::from_utf8(e).is_ok());
-        let items: Vec<serde_json::Value> = l
+        let utf8 = elements.iter().all(|e| std::str::from_utf8(e).is_ok());
+        let items: Vec<serde_json::Value> = elements
             .iter()
             .map(|e| {
                 serde_json::Value::String(match utf8 {

@@ -200,6 +200,7 @@ const V_JSON: u8 = 3;
 const V_CUCKOO: u8 = 4;
 const V_HASH: u8 = 5;
 const V_LIST: u8 = 6;
+const V_SET: u8 = 7;
 
 pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
@@ -227,6 +228,13 @@ pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
             put_bytes(out, &b);
         }
         // Fields and values in iteration order; how the hash is held is not part of the format.
+        ValueRef::Set(x) => {
+            out.push(V_SET);
+            put_varint(out, x.len() as u64);
+            for m in x.members() {
+                put_bytes(out, &m.to_vec());
+            }
+        }
         ValueRef::List(l) => {
             out.push(V_LIST);
             put_varint(out, l.len() as u64);
@@ -274,6 +282,19 @@ fn read_value_tagged(tag: u8, r: &mut Reader<'_>) -> Result<Value, DecodeError> 
                 return Err(DecodeError::Malformed("an empty hash"));
             }
             Ok(Value::Hash(Box::new(h)))
+        }
+        V_SET => {
+            let n = r.varint()?;
+            let mut x = crate::collections::Set::new();
+            for _ in 0..n {
+                if !x.insert(r.bytes()?) {
+                    return Err(DecodeError::Malformed("a set member twice"));
+                }
+            }
+            if x.is_empty() {
+                return Err(DecodeError::Malformed("an empty set"));
+            }
+            Ok(Value::Set(Box::new(x)))
         }
         V_LIST => {
             let n = r.varint()?;
@@ -556,6 +577,11 @@ mod tests {
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::string(&v)),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Raw(Box::new(v))),
             proptest::collection::vec(any::<u8>(), 0..64).prop_map(|v| Value::Json(v.into())),
+            proptest::collection::btree_set(key(), 1..300).prop_map(|v| {
+                Value::Set(Box::new(crate::collections::Set::from_members(
+                    v.iter().map(|e| e.as_slice()),
+                )))
+            }),
             proptest::collection::vec(key(), 1..300).prop_map(|v| {
                 Value::List(Box::new(crate::collections::List::from_items(
                     v.iter().map(|e| e.as_slice()),

@@ -51,6 +51,10 @@ fn describe_value(v: &Value) -> String {
                 .collect();
             format!("hash {{{}}}", fields.join(", "))
         }
+        Value::Set(x) => {
+            let items: Vec<String> = x.to_vecs().iter().map(|m| quote(m)).collect();
+            format!("set {{{}}}", items.join(", "))
+        }
         Value::List(l) => {
             let items: Vec<String> = l.iter().map(quote).collect();
             format!("list [{}]", items.join(", "))

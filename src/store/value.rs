@@ -1,6 +1,6 @@
 //! Values and keyspace entries.
 
-use crate::collections::{Hash, List};
+use crate::collections::{Hash, List, Set};
 use crate::util::num::parse_i64;
 
 /// Strings at most this long are "embstr" in Redis's OBJECT ENCODING.
@@ -58,6 +58,7 @@ pub enum Value {
     Cuckoo(Box<crate::filter::CuckooFilter>),
     Hash(Box<Hash>),
     List(Box<List>),
+    Set(Box<Set>),
 }
 
 /// The type a key holds, as TYPE and SCAN TYPE name it.
@@ -67,12 +68,13 @@ pub enum Kind {
     Cuckoo,
     Hash,
     List,
+    Set,
 }
 
 impl Kind {
     /// A collection type: a string write does not replace it over HTTP.
     pub fn is_collection(self) -> bool {
-        matches!(self, Kind::Hash | Kind::List)
+        matches!(self, Kind::Hash | Kind::List | Kind::Set)
     }
 
     pub fn name(self) -> &'static str {
@@ -82,6 +84,7 @@ impl Kind {
             Kind::Cuckoo => "MBbloomCF",
             Kind::Hash => "hash",
             Kind::List => "list",
+            Kind::Set => "set",
         }
     }
 }
@@ -97,6 +100,7 @@ pub enum ValueRef<'a> {
     Cuckoo(&'a crate::filter::CuckooFilter),
     Hash(&'a Hash),
     List(&'a List),
+    Set(&'a Set),
 }
 
 impl Value {
@@ -134,6 +138,7 @@ impl Value {
             Value::Cuckoo(f) => ValueRef::Cuckoo(f),
             Value::Hash(h) => ValueRef::Hash(h),
             Value::List(l) => ValueRef::List(l),
+            Value::Set(x) => ValueRef::Set(x),
         }
     }
 
@@ -158,6 +163,7 @@ impl Value {
             Value::Cuckoo(f) => f.memory(),
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
+            Value::Set(x) => std::mem::size_of::<Set>() + x.heap_size(),
         }
     }
 }
@@ -168,6 +174,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Cuckoo(_) => Kind::Cuckoo,
             ValueRef::Hash(_) => Kind::Hash,
             ValueRef::List(_) => Kind::List,
+            ValueRef::Set(_) => Kind::Set,
             _ => Kind::String,
         }
     }
@@ -181,7 +188,7 @@ impl<'a> ValueRef<'a> {
                 Some(f(b.format(n).as_bytes()))
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(f(s)),
-            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) => None,
+            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) | ValueRef::Set(_) => None,
         }
     }
 
@@ -198,7 +205,7 @@ impl<'a> ValueRef<'a> {
                 Some(b.format(n).len())
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(s.len()),
-            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) => None,
+            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) | ValueRef::Set(_) => None,
         }
     }
 
@@ -209,6 +216,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Str(_) | ValueRef::Json(_) | ValueRef::Raw(_) | ValueRef::Cuckoo(_) => "raw",
             ValueRef::Hash(h) => h.encoding(),
             ValueRef::List(l) => l.encoding(),
+            ValueRef::Set(x) => x.encoding(),
         }
     }
 
@@ -222,6 +230,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Cuckoo(f) => Value::Cuckoo(Box::new(f.clone())),
             ValueRef::Hash(h) => Value::Hash(Box::new(h.clone())),
             ValueRef::List(l) => Value::List(Box::new(l.clone())),
+            ValueRef::Set(x) => Value::Set(Box::new(x.clone())),
         }
     }
 }
@@ -264,6 +273,7 @@ macro_rules! collection {
 
 collection!(Hash);
 collection!(List);
+collection!(Set);
 
 #[cfg(test)]
 mod tests {
