@@ -37,6 +37,37 @@ fn sets_answer_as_redis_and_change_encoding_at_the_limit() {
     assert_eq!(encoding(&mut c, "ints"), "intset");
     let _: i64 = c.sadd("ints", &many[512]).unwrap();
     assert_eq!(encoding(&mut c, "ints"), "hashtable");
+    // SSCAN over the table walks every member once; MATCH filters what comes back.
+    let (mut seen, mut cursor, mut matched) = (HashSet::new(), 0u64, 0);
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg("ints")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(50)
+            .query(&mut c)
+            .unwrap();
+        for m in batch {
+            assert!(seen.insert(m.clone()), "{m} twice");
+        }
+        let (_, only): (u64, Vec<String>) = redis::cmd("SSCAN")
+            .arg("ints")
+            .arg(cursor)
+            .arg("COUNT")
+            .arg(50)
+            .arg("MATCH")
+            .arg("1*")
+            .query(&mut c)
+            .unwrap();
+        assert!(only.iter().all(|m| m.starts_with('1')), "{only:?}");
+        matched += only.len();
+        if next == 0 {
+            break;
+        }
+        cursor = next;
+    }
+    assert_eq!(seen.len(), 513);
+    assert_eq!(matched, many.iter().filter(|m| m.starts_with('1')).count());
     let _: i64 = c.sadd("t", &["2", "3", "9"]).unwrap();
     assert_eq!(
         c.sinter::<_, HashSet<String>>(&["s", "t"]).unwrap(),

@@ -7,8 +7,7 @@ use super::{Ctx, collection, int_arg, is};
 use crate::collections::{Hash, edit};
 use crate::error::{Error, Result};
 use crate::resp::Args;
-use crate::store::{Access, KeyRef};
-use crate::util::glob::glob_match;
+use crate::store::KeyRef;
 use crate::util::num::{IncrFloatError, incr_by_float, parse_i64};
 
 fn hash_of<'k>(k: &'k KeyRef<'_>) -> Result<Option<&'k Hash>> {
@@ -22,15 +21,7 @@ fn change<R>(
     collection::change(k, f)
 }
 
-fn write<R>(
-    cx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(&mut KeyRef<'_>) -> Result<R>,
-) -> Result<R> {
-    cx.node
-        .store
-        .with_key(cx.client.db, key, cx.now, Access::Write, f)
-}
+use collection::write;
 
 fn check_pairs(args: &Args<'_>, name: &str) -> Result<()> {
     if args.len() < 4 || !args.len().is_multiple_of(2) {
@@ -321,59 +312,26 @@ pub fn hrandfield(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 /// HSCAN key cursor [MATCH pattern] [COUNT count]. A packed hash comes whole (cursor 0); a
 /// table is walked `count` fields at a time, the cursor being how many were walked.
 pub fn hscan(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let cursor: usize = std::str::from_utf8(&args[2])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::msg("invalid cursor"))?;
-    let (mut count, mut pattern) = (10usize, None);
-    let mut i = 3;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return Err(Error::Syntax);
+    let scan = collection::Scan::parse(&args)?;
+    collection::read(cx, &args[1], |out, h: Option<&Hash>| {
+        let packed = matches!(h, Some(Hash::Pack(_)));
+        let (start, take, next) = scan.window(packed, h.map_or(0, Hash::len));
+        let found: Vec<(&[u8], &[u8])> = h
+            .map(|h| {
+                h.iter()
+                    .skip(start)
+                    .take(take)
+                    .filter(|(f, _)| scan.matches(f))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.array(2);
+        out.bulk(itoa::Buffer::new().format(next).as_bytes());
+        out.array(found.len() * 2);
+        for (f, v) in found {
+            out.bulk(f);
+            out.bulk(v);
         }
-        if is(&args[i], "count") {
-            let c = int_arg(&args[i + 1])?;
-            if c < 1 {
-                return Err(Error::Syntax);
-            }
-            count = c as usize;
-        } else if is(&args[i], "match") {
-            pattern = Some(&args[i + 1][..]);
-        } else {
-            return Err(Error::Syntax);
-        }
-        i += 2;
-    }
-    let access = cx.read_access();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
-            let h = hash_of(k)?;
-            let (take, len) = match h {
-                Some(Hash::Pack(_)) => (usize::MAX, h.map_or(0, Hash::len)),
-                Some(h) => (count, h.len()),
-                None => (0, 0),
-            };
-            let start = if take == usize::MAX { 0 } else { cursor };
-            let found: Vec<(&[u8], &[u8])> = h
-                .map(|h| {
-                    h.iter()
-                        .skip(start)
-                        .take(take)
-                        .filter(|(f, _)| pattern.is_none_or(|p| glob_match(p, f, false)))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let next = start.saturating_add(take);
-            let next = if next >= len { 0 } else { next };
-            out.array(2);
-            out.bulk(itoa::Buffer::new().format(next).as_bytes());
-            out.array(found.len() * 2);
-            for (f, v) in found {
-                out.bulk(f);
-                out.bulk(v);
-            }
-            Ok(())
-        })
+        Ok(())
+    })
 }

@@ -20,26 +20,14 @@ fn change<R>(
     collection::change(k, f)
 }
 
-fn write<R>(
-    cx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(&mut KeyRef<'_>) -> Result<R>,
-) -> Result<R> {
-    cx.node
-        .store
-        .with_key(cx.client.db, key, cx.now, Access::Write, f)
-}
+use collection::write;
 
 fn read<R>(
     cx: &mut Ctx<'_>,
     key: &[u8],
     f: impl FnOnce(&mut Out, Option<&List>) -> Result<R>,
 ) -> Result<R> {
-    let access = cx.read_access();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, key, cx.now, access, |k| f(out, list_of(k)?))
+    collection::read(cx, key, f)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

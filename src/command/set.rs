@@ -9,7 +9,6 @@ use crate::collections::{Set, edit};
 use crate::error::{Error, Result};
 use crate::resp::{Args, Out};
 use crate::store::{Access, KeyRef, Multi};
-use crate::util::glob::glob_match;
 
 fn set_of<'k>(k: &'k KeyRef<'_>) -> Result<Option<&'k Set>> {
     collection::of(k)
@@ -22,26 +21,14 @@ fn change<R>(
     collection::change(k, f)
 }
 
-fn write<R>(
-    cx: &mut Ctx<'_>,
-    key: &[u8],
-    f: impl FnOnce(&mut KeyRef<'_>) -> Result<R>,
-) -> Result<R> {
-    cx.node
-        .store
-        .with_key(cx.client.db, key, cx.now, Access::Write, f)
-}
+use collection::write;
 
 fn read<R>(
     cx: &mut Ctx<'_>,
     key: &[u8],
     f: impl FnOnce(&mut Out, Option<&Set>) -> Result<R>,
 ) -> Result<R> {
-    let access = cx.read_access();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, key, cx.now, access, |k| f(out, set_of(k)?))
+    collection::read(cx, key, f)
 }
 
 fn bulk_member(out: &mut Out, m: Member<'_>) {
@@ -210,34 +197,33 @@ pub fn srandmember(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 
 pub fn smove(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let (db, src, dst, m) = (cx.client.db, &args[1], &args[2], &args[3]);
-    let moved = cx.node.store.with_keys(
-        [(db, src), (db, dst)],
-        cx.now,
-        |multi| -> Result<bool> {
-            if set_of(&multi.key(db, src, Access::Write))?.is_none() {
-                return Ok(false);
-            }
-            set_of(&multi.key(db, dst, Access::Write))?;
-            if src == dst {
-                return Ok(
-                    set_of(&multi.key(db, src, Access::Write))?.is_some_and(|s| s.contains(m))
-                );
-            }
-            let removed = change(&mut multi.key(db, src, Access::Write), |s, e| {
-                let r = s.remove(m);
-                edit::set_rem(e, std::iter::once(m));
-                Ok((r, r))
-            })?;
-            if removed {
-                change(&mut multi.key(db, dst, Access::Write), |s, e| {
-                    s.insert(m);
-                    edit::set_add(e, std::iter::once(m));
-                    Ok(((), true))
+    let moved =
+        cx.node
+            .store
+            .with_keys([(db, src), (db, dst)], cx.now, |multi| -> Result<bool> {
+                if set_of(&multi.key(db, src, Access::Write))?.is_none() {
+                    return Ok(false);
+                }
+                set_of(&multi.key(db, dst, Access::Write))?;
+                if src == dst {
+                    return Ok(
+                        set_of(&multi.key(db, src, Access::Write))?.is_some_and(|s| s.contains(m))
+                    );
+                }
+                let removed = change(&mut multi.key(db, src, Access::Write), |s, e| {
+                    let r = s.remove(m);
+                    edit::set_rem(e, std::iter::once(m));
+                    Ok((r, r))
                 })?;
-            }
-            Ok(removed)
-        },
-    )?;
+                if removed {
+                    change(&mut multi.key(db, dst, Access::Write), |s, e| {
+                        s.insert(m);
+                        edit::set_add(e, std::iter::once(m));
+                        Ok(((), true))
+                    })?;
+                }
+                Ok(removed)
+            })?;
     cx.out.int(moved as i64);
     Ok(())
 }
@@ -402,48 +388,20 @@ pub fn sintercard(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 /// SSCAN key cursor [MATCH pattern] [COUNT count]: an intset comes whole (cursor 0); a table
 /// is walked `count` members at a time, the cursor being how many were walked.
 pub fn sscan(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let cursor: usize = std::str::from_utf8(&args[2])
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| Error::msg("invalid cursor"))?;
-    let (mut count, mut pattern) = (10usize, None);
-    let mut i = 3;
-    while i < args.len() {
-        if i + 1 >= args.len() {
-            return Err(Error::Syntax);
-        }
-        if is(&args[i], "count") {
-            let c = int_arg(&args[i + 1])?;
-            if c < 1 {
-                return Err(Error::Syntax);
-            }
-            count = c as usize;
-        } else if is(&args[i], "match") {
-            pattern = Some(&args[i + 1][..]);
-        } else {
-            return Err(Error::Syntax);
-        }
-        i += 2;
-    }
+    let scan = collection::Scan::parse(&args)?;
     read(cx, &args[1], |out, s| {
-        let (start, take) = match s {
-            Some(Set::Ints(_)) => (0, usize::MAX),
-            Some(_) => (cursor, count),
-            None => (0, 0),
-        };
-        let len = s.map_or(0, Set::len);
+        let packed = matches!(s, Some(Set::Ints(_)));
+        let (start, take, next) = scan.window(packed, s.map_or(0, Set::len));
         let found: Vec<Vec<u8>> = s
             .map(|s| {
                 s.members()
                     .skip(start)
                     .take(take)
                     .map(Member::to_vec)
-                    .filter(|m| pattern.is_none_or(|p| glob_match(p, m, false)))
+                    .filter(|m| scan.matches(m))
                     .collect()
             })
             .unwrap_or_default();
-        let next = start.saturating_add(take);
-        let next = if next >= len { 0 } else { next };
         out.array(2);
         out.bulk(itoa::Buffer::new().format(next).as_bytes());
         out.array(found.len());
