@@ -636,24 +636,7 @@ impl<'a> KeyRef<'a> {
     /// Changes the value in place when `f` says it did (its second result): only then is the
     /// change stamped, accounted and published. Does nothing without the key.
     pub fn modify<R>(&mut self, f: impl FnOnce(&mut Value) -> (R, bool)) -> Option<R> {
-        let idx = self.idx?;
-        let mut e = self.shard.table.get_mut(idx)?;
-        let before = e.get().mem_size();
-        let (r, changed) = e.with(|e| e.modify(f));
-        if !changed {
-            // Unpublished changes still count (a collection emptied before its deletion).
-            let after = e.get().mem_size();
-            self.shard.used = self.shard.used.saturating_sub(before) + after;
-            return Some(r);
-        }
-        let stamp = self.bus.next_stamp();
-        let after = e.with(|e| {
-            e.set_meta(e.expire_at(), nodes::pack(stamp));
-            e.mem_size()
-        });
-        self.shard.used = self.shard.used.saturating_sub(before) + after;
-        self.publish_set(stamp, Origin::Local);
-        Some(r)
+        self.modify_edited(|v, _| f(v))
     }
 
     /// Like [`KeyRef::modify`], for a collection: `f` also writes what it did as an edit
@@ -670,6 +653,7 @@ impl<'a> KeyRef<'a> {
         let before = e.get().mem_size();
         let (r, changed) = e.with(|e| e.modify(|v| f(v, &mut edit)));
         if !changed {
+            // Unpublished changes still count (a collection emptied before its deletion).
             let after = e.get().mem_size();
             self.shard.used = self.shard.used.saturating_sub(before) + after;
             return Some(r);
