@@ -124,53 +124,55 @@ impl Keyspace {
     }
 
     fn apply_inner(&self, m: &Mutation<'_>, now: u64, lww: bool) -> Applied {
-        if let Op::Splice {
-            key,
-            offset,
-            bytes,
-            base,
-        } = m.op
-        {
-            self.bus.clock().observe(m.stamp.lamport);
-            // In log order (replay) as from peers: the change applies to its base version
-            // only. A replayed change the snapshot already holds is stale; one whose base is
-            // gone (its key expired meanwhile) is skipped.
-            return self.with_key_at(m.db, key, now, |k| {
-                let cur = k.stamp().unwrap_or_default();
-                if cur != base && !nodes::newer(m.stamp, cur) {
-                    return Applied::Stale;
-                }
-                if cur != base
-                    || k.splice_stamped(offset, bytes, m.stamp, m.origin, base)
-                        .is_none()
-                {
-                    return Applied::Behind;
-                }
-                Applied::Yes
-            });
-        }
-        if let Op::Edit { key, edit, base } = m.op {
-            self.bus.clock().observe(m.stamp.lamport);
-            // As a splice: only onto the version it was made on.
-            return self.with_key_at(m.db, key, now, |k| {
-                let cur = k.stamp().unwrap_or_default();
-                if cur != base && !nodes::newer(m.stamp, cur) {
-                    return Applied::Stale;
-                }
-                if cur != base
-                    || !k.exists()
-                    || k.edit_stamped(edit, m.stamp, m.origin, base).is_err()
-                {
-                    return Applied::Behind;
-                }
-                Applied::Yes
-            });
+        match m.op {
+            Op::Splice {
+                key,
+                offset,
+                bytes,
+                base,
+            } => {
+                return self.apply_delta(m, key, base, now, |k| {
+                    k.splice_stamped(offset, bytes, m.stamp, m.origin, base)
+                        .is_some()
+                });
+            }
+            Op::Edit { key, edit, base } => {
+                return self.apply_delta(m, key, base, now, |k| {
+                    k.exists() && k.edit_stamped(edit, m.stamp, m.origin, base).is_ok()
+                });
+            }
+            _ => {}
         }
         if self.apply_whole(m, now, lww) {
             Applied::Yes
         } else {
             Applied::Stale
         }
+    }
+
+    /// Applies a change made on top of version `base` (a splice, a collection edit), in log
+    /// order (replay) as from peers: onto that version only. A replayed change the snapshot
+    /// already holds is stale; one whose base is gone (its key expired meanwhile, a write this
+    /// node missed) is behind, and the whole value must be fetched instead.
+    fn apply_delta(
+        &self,
+        m: &Mutation<'_>,
+        key: &[u8],
+        base: crate::store::stamp::Stamp,
+        now: u64,
+        apply: impl FnOnce(&mut KeyRef<'_>) -> bool,
+    ) -> Applied {
+        self.bus.clock().observe(m.stamp.lamport);
+        self.with_key_at(m.db, key, now, |k| {
+            let cur = k.stamp().unwrap_or_default();
+            if cur != base && !nodes::newer(m.stamp, cur) {
+                return Applied::Stale;
+            }
+            if cur != base || !apply(k) {
+                return Applied::Behind;
+            }
+            Applied::Yes
+        })
     }
 
     fn apply_whole(&self, m: &Mutation<'_>, now: u64, lww: bool) -> bool {
