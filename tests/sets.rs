@@ -106,6 +106,34 @@ fn sets_answer_as_redis_and_change_encoding_at_the_limit() {
     let popped: Vec<String> = redis::cmd("SPOP").arg("t").arg(10).query(&mut c).unwrap();
     assert_eq!(popped.len(), 4);
     assert!(!c.exists::<_, bool>("t").unwrap(), "emptied, deleted");
+    // Random members: distinct for a positive count, repeats for a negative one, and a
+    // count too large to answer is refused rather than allocated.
+    let _: i64 = c.sadd("r", &["a", "b", "c"]).unwrap();
+    let two: HashSet<String> = redis::cmd("SRANDMEMBER")
+        .arg("r")
+        .arg(2)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(two.len(), 2);
+    let five: Vec<String> = redis::cmd("SRANDMEMBER")
+        .arg("r")
+        .arg(-5)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(five.len(), 5);
+    for cmd in [
+        redis::cmd("SRANDMEMBER")
+            .arg("r")
+            .arg(-(1i64 << 40))
+            .clone(),
+        redis::cmd("HRANDFIELD").arg("r").arg(-(1i64 << 40)).clone(),
+    ] {
+        let e = cmd.query::<redis::Value>(&mut c).unwrap_err();
+        assert!(e.to_string().contains("value is out of range"), "{e}");
+    }
+    let one: String = redis::cmd("SPOP").arg("r").query(&mut c).unwrap();
+    assert!(["a", "b", "c"].contains(&one.as_str()));
+    assert_eq!(c.scard::<_, i64>("r").unwrap(), 2);
     let () = c.set("str", "v").unwrap();
     let e = c.sadd::<_, _, i64>("str", "m").unwrap_err();
     assert!(e.to_string().contains("WRONGTYPE"), "{e}");

@@ -243,8 +243,12 @@ pub fn hrandfield(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         4 if is(&args[3], "withvalues") => (Some(int_arg(&args[2])?), true),
         _ => return Err(Error::Syntax),
     };
+    // Redis's own bounds, and ours: a negative count sizes the reply, and a client's number
+    // must not size an allocation without a limit.
     if let Some(c) = count
-        && (c == i64::MIN || (with_values && c < -(i64::MAX / 2)))
+        && (c == i64::MIN
+            || (with_values && c < -(i64::MAX / 2))
+            || c.unsigned_abs() > super::set::MAX_RANDOM_REPLY)
     {
         return Err(Error::msg("value is out of range"));
     }

@@ -126,13 +126,11 @@ pub fn spop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             }
             let popped = change(k, |s, _| {
                 let n = count.unwrap_or(1).min(s.len());
-                let mut all = s.to_vecs();
-                fastrand::shuffle(&mut all);
-                all.truncate(n);
-                for m in &all {
+                let popped = pick(s, &sample(s.len(), n));
+                for m in &popped {
                     s.remove(m);
                 }
-                Ok((all, n > 0))
+                Ok((popped, n > 0))
             })?;
             match count {
                 Some(_) => {
@@ -166,33 +164,68 @@ pub fn srandmember(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         }
         None => None,
     };
+    if count.is_some_and(|c| c.unsigned_abs() > MAX_RANDOM_REPLY) {
+        return Err(Error::msg("value is out of range"));
+    }
     read(cx, &args[1], |out, s| {
-        let all = s.map(Set::to_vecs).unwrap_or_default();
+        let len = s.map_or(0, Set::len);
         let Some(count) = count else {
-            match all.get(fastrand::usize(..all.len().max(1))) {
-                Some(m) if !all.is_empty() => out.bulk(m),
-                _ => out.null(),
+            match s.and_then(|s| s.members().nth(fastrand::usize(..len.max(1)))) {
+                Some(m) => bulk_member(out, m),
+                None => out.null(),
             }
             return Ok(());
         };
-        let picks: Vec<&Vec<u8>> = if all.is_empty() {
-            Vec::new()
-        } else if count < 0 {
-            (0..count.unsigned_abs())
-                .map(|_| &all[fastrand::usize(..all.len())])
-                .collect()
-        } else {
-            let mut idx: Vec<usize> = (0..all.len()).collect();
-            fastrand::shuffle(&mut idx);
-            idx.truncate(count as usize);
-            idx.into_iter().map(|i| &all[i]).collect()
+        let idx: Vec<usize> = match s {
+            None => Vec::new(),
+            Some(_) if count < 0 => (0..count.unsigned_abs())
+                .map(|_| fastrand::usize(..len))
+                .collect(),
+            Some(_) => sample(len, count as usize),
         };
+        let picks = s.map(|s| pick(s, &idx)).unwrap_or_default();
         out.array(picks.len());
-        for m in picks {
+        for m in &picks {
             out.bulk(m);
         }
         Ok(())
     })
+}
+
+/// The most members a negative SRANDMEMBER (or HRANDFIELD) count may ask for: each is a reply of its own, and
+/// a count from a client must not size an allocation without a bound.
+pub(super) const MAX_RANDOM_REPLY: u64 = 1 << 24;
+
+/// `n` distinct positions out of `len`, at random.
+fn sample(len: usize, n: usize) -> Vec<usize> {
+    if n >= len {
+        return (0..len).collect();
+    }
+    let mut idx: Vec<usize> = (0..len).collect();
+    // A partial Fisher-Yates: the first `n` places end up a uniform sample.
+    for i in 0..n {
+        let j = fastrand::usize(i..len);
+        idx.swap(i, j);
+    }
+    idx.truncate(n);
+    idx
+}
+
+/// The members at positions `idx` (in that order, repeats allowed), in one walk of the set.
+fn pick(s: &Set, idx: &[usize]) -> Vec<Vec<u8>> {
+    let mut order: Vec<usize> = (0..idx.len()).collect();
+    order.sort_unstable_by_key(|&k| idx[k]);
+    let mut found = vec![Vec::new(); idx.len()];
+    let mut members = s.members().enumerate().peekable();
+    for k in order {
+        while members.next_if(|(i, _)| *i < idx[k]).is_some() {}
+        if let Some((i, m)) = members.peek()
+            && *i == idx[k]
+        {
+            found[k] = m.to_vec();
+        }
+    }
+    found
 }
 
 pub fn smove(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
