@@ -7,16 +7,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use common::cluster::{TestCluster, wait};
-use common::{Server, http};
+use common::{Server, encoding, http};
 use redis::Commands;
-
-fn encoding(c: &mut redis::Connection, key: &str) -> String {
-    redis::cmd("OBJECT")
-        .arg("ENCODING")
-        .arg(key)
-        .query(c)
-        .unwrap()
-}
 
 #[test]
 fn hash_commands_answer_as_redis_in_resp2_and_resp3() {

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::cluster::{TestCluster, wait};
-use common::{Server, http};
+use common::{Server, encoding, http};
 use redis::Commands;
 
 #[test]
@@ -39,12 +39,7 @@ fn a_list_is_a_queue_at_both_ends_and_indexes_from_either() {
     let _: i64 = c.rpush("big", &items).unwrap();
     let mid: Vec<String> = c.lrange("big", 9_998, 10_001).unwrap();
     assert_eq!(mid, ["e9998", "e9999", "e10000", "e10001"]);
-    let enc: String = redis::cmd("OBJECT")
-        .arg("ENCODING")
-        .arg("big")
-        .query(&mut c)
-        .unwrap();
-    assert_eq!(enc, "quicklist");
+    assert_eq!(encoding(&mut c, "big"), "quicklist");
 }
 
 #[test]

@@ -7,16 +7,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::cluster::{TestCluster, wait};
-use common::{Server, http};
+use common::{Server, encoding, http};
 use redis::Commands;
-
-fn encoding(c: &mut redis::Connection, key: &str) -> String {
-    redis::cmd("OBJECT")
-        .arg("ENCODING")
-        .arg(key)
-        .query(c)
-        .unwrap()
-}
 
 fn members(c: &mut redis::Connection, key: &str) -> HashSet<String> {
     c.smembers(key).unwrap()

@@ -23,6 +23,14 @@ fn change<R>(
 
 use collection::write;
 
+fn read<R>(
+    cx: &mut Ctx<'_>,
+    key: &[u8],
+    f: impl FnOnce(&mut crate::resp::Out, Option<&Hash>) -> Result<R>,
+) -> Result<R> {
+    collection::read(cx, key, f)
+}
+
 fn check_pairs(args: &Args<'_>, name: &str) -> Result<()> {
     if args.len() < 4 || !args.len().is_multiple_of(2) {
         return Err(Error::Arity(name.into()));
@@ -69,35 +77,26 @@ pub fn hsetnx(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 pub fn hget(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let access = cx.read_access();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
-            match hash_of(k)?.and_then(|h| h.get(&args[2])) {
-                Some(v) => out.bulk(v),
-                None => out.null(),
-            }
-            Ok(())
-        })
+    read(cx, &args[1], |out, h| {
+        match h.and_then(|h| h.get(&args[2])) {
+            Some(v) => out.bulk(v),
+            None => out.null(),
+        }
+        Ok(())
+    })
 }
 
 pub fn hmget(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let access = cx.read_access();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
-            let h = hash_of(k)?;
-            out.array(args.len() - 2);
-            for f in args.iter().skip(2) {
-                match h.and_then(|h| h.get(f)) {
-                    Some(v) => out.bulk(v),
-                    None => out.null(),
-                }
+    read(cx, &args[1], |out, h| {
+        out.array(args.len() - 2);
+        for f in args.iter().skip(2) {
+            match h.and_then(|h| h.get(f)) {
+                Some(v) => out.bulk(v),
+                None => out.null(),
             }
-            Ok(())
-        })
+        }
+        Ok(())
+    })
 }
 
 pub fn hdel(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
@@ -117,14 +116,10 @@ pub fn hdel(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 
 /// Replies a figure of the hash (0 when absent).
 fn figure(cx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(&Hash) -> usize) -> Result<()> {
-    let access = cx.read_access();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, key, cx.now, access, |k| {
-            out.int(hash_of(k)?.map_or(0, f) as i64);
-            Ok(())
-        })
+    read(cx, key, |out, h| {
+        out.int(h.map_or(0, f) as i64);
+        Ok(())
+    })
 }
 
 pub fn hlen(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
@@ -147,34 +142,30 @@ enum Part {
 }
 
 fn all(cx: &mut Ctx<'_>, key: &[u8], part: Part) -> Result<()> {
-    let access = cx.read_access();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, key, cx.now, access, |k| {
-            let Some(h) = hash_of(k)? else {
-                match part {
-                    Part::Both => out.map(0),
-                    _ => out.array(0),
-                }
-                return Ok(());
-            };
+    read(cx, key, |out, h| {
+        let Some(h) = h else {
             match part {
-                Part::Both => out.map(h.len()),
-                _ => out.array(h.len()),
+                Part::Both => out.map(0),
+                _ => out.array(0),
             }
-            for (f, v) in h.iter() {
-                match part {
-                    Part::Fields => out.bulk(f),
-                    Part::Values => out.bulk(v),
-                    Part::Both => {
-                        out.bulk(f);
-                        out.bulk(v);
-                    }
+            return Ok(());
+        };
+        match part {
+            Part::Both => out.map(h.len()),
+            _ => out.array(h.len()),
+        }
+        for (f, v) in h.iter() {
+            match part {
+                Part::Fields => out.bulk(f),
+                Part::Values => out.bulk(v),
+                Part::Both => {
+                    out.bulk(f);
+                    out.bulk(v);
                 }
             }
-            Ok(())
-        })
+        }
+        Ok(())
+    })
 }
 
 pub fn hkeys(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
@@ -252,65 +243,60 @@ pub fn hrandfield(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     {
         return Err(Error::msg("value is out of range"));
     }
-    let access = cx.read_access();
     let resp3 = cx.out.resp3();
-    let out = &mut *cx.out;
-    cx.node
-        .store
-        .with_key(cx.client.db, &args[1], cx.now, access, |k| {
-            let h = hash_of(k)?;
-            let Some(count) = count else {
-                match h.and_then(|h| h.nth(fastrand::usize(..h.len()))) {
-                    Some((f, _)) => out.bulk(f),
-                    None => out.null(),
-                }
-                return Ok(());
-            };
-            let picks: Vec<usize> = match h {
-                None => Vec::new(),
-                Some(h) if count < 0 => (0..count.unsigned_abs())
-                    .map(|_| fastrand::usize(..h.len()))
-                    .collect(),
-                Some(h) if count as usize >= h.len() => (0..h.len()).collect(),
-                Some(h) => {
-                    let mut all: Vec<usize> = (0..h.len()).collect();
-                    fastrand::shuffle(&mut all);
-                    all.truncate(count as usize);
-                    all.sort_unstable();
-                    all
-                }
-            };
-            let Some(h) = h else {
-                out.array(0);
-                return Ok(());
-            };
-            let pairs: Vec<(&[u8], &[u8])> = if picks.windows(2).all(|w| w[0] < w[1]) {
-                // Distinct and in order: one walk.
-                let mut it = h.iter().enumerate();
-                picks
-                    .iter()
-                    .filter_map(|p| it.find(|(i, _)| i == p).map(|(_, fv)| fv))
-                    .collect()
-            } else {
-                let all: Vec<(&[u8], &[u8])> = h.iter().collect();
-                picks.iter().map(|p| all[*p]).collect()
-            };
-            match (with_values, resp3) {
-                (true, true) => out.array(pairs.len()),
-                (true, false) => out.array(pairs.len() * 2),
-                (false, _) => out.array(pairs.len()),
+    read(cx, &args[1], |out, h| {
+        let Some(count) = count else {
+            match h.and_then(|h| h.nth(fastrand::usize(..h.len()))) {
+                Some((f, _)) => out.bulk(f),
+                None => out.null(),
             }
-            for (f, v) in pairs {
-                if with_values && resp3 {
-                    out.array(2);
-                }
-                out.bulk(f);
-                if with_values {
-                    out.bulk(v);
-                }
+            return Ok(());
+        };
+        let picks: Vec<usize> = match h {
+            None => Vec::new(),
+            Some(h) if count < 0 => (0..count.unsigned_abs())
+                .map(|_| fastrand::usize(..h.len()))
+                .collect(),
+            Some(h) if count as usize >= h.len() => (0..h.len()).collect(),
+            Some(h) => {
+                let mut all: Vec<usize> = (0..h.len()).collect();
+                fastrand::shuffle(&mut all);
+                all.truncate(count as usize);
+                all.sort_unstable();
+                all
             }
-            Ok(())
-        })
+        };
+        let Some(h) = h else {
+            out.array(0);
+            return Ok(());
+        };
+        let pairs: Vec<(&[u8], &[u8])> = if picks.windows(2).all(|w| w[0] < w[1]) {
+            // Distinct and in order: one walk.
+            let mut it = h.iter().enumerate();
+            picks
+                .iter()
+                .filter_map(|p| it.find(|(i, _)| i == p).map(|(_, fv)| fv))
+                .collect()
+        } else {
+            let all: Vec<(&[u8], &[u8])> = h.iter().collect();
+            picks.iter().map(|p| all[*p]).collect()
+        };
+        match (with_values, resp3) {
+            (true, true) => out.array(pairs.len()),
+            (true, false) => out.array(pairs.len() * 2),
+            (false, _) => out.array(pairs.len()),
+        }
+        for (f, v) in pairs {
+            if with_values && resp3 {
+                out.array(2);
+            }
+            out.bulk(f);
+            if with_values {
+                out.bulk(v);
+            }
+        }
+        Ok(())
+    })
 }
 
 /// HSCAN key cursor [MATCH pattern] [COUNT count]. A packed hash comes whole (cursor 0); a

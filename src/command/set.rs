@@ -196,10 +196,18 @@ pub fn srandmember(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 /// a count from a client must not size an allocation without a bound.
 pub(super) const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
-/// `n` distinct positions out of `len`, at random.
+/// `n` distinct positions out of `len`, at random — in O(n) space when `n` is small against
+/// `len` (one SPOP of a big set must not build an index of all of it).
 fn sample(len: usize, n: usize) -> Vec<usize> {
     if n >= len {
         return (0..len).collect();
+    }
+    if n <= len / 2 {
+        let mut picked = std::collections::HashSet::with_capacity(n);
+        while picked.len() < n {
+            picked.insert(fastrand::usize(..len));
+        }
+        return picked.into_iter().collect();
     }
     let mut idx: Vec<usize> = (0..len).collect();
     // A partial Fisher-Yates: the first `n` places end up a uniform sample.

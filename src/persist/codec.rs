@@ -734,6 +734,22 @@ mod tests {
             (h.get(b"f"), h.get(b"g")),
             (Some(&b"v"[..]), Some(&b"w"[..]))
         );
+        // Sets and lists are read the same way: a member twice, or nothing, is refused.
+        let tagged = |tag: u8, count: u64, items: &[&[u8]]| {
+            let mut b = hash(count, items);
+            b[0] = tag;
+            b
+        };
+        assert!(
+            read(&tagged(V_SET, 2, &[b"m", b"m"])).is_err(),
+            "a member twice"
+        );
+        assert!(read(&tagged(V_SET, 0, &[])).is_err(), "an empty set");
+        assert!(read(&tagged(V_LIST, 0, &[])).is_err(), "an empty list");
+        assert!(
+            read(&tagged(V_LIST, u64::MAX, &[b"x"])).is_err(),
+            "fewer than counted"
+        );
     }
 
     #[test]

@@ -386,6 +386,15 @@ pub fn redis_cli() -> String {
     path.to_string()
 }
 
+/// OBJECT ENCODING of a key.
+pub fn encoding(c: &mut redis::Connection, key: &str) -> String {
+    redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(key)
+        .query(c)
+        .unwrap()
+}
+
 /// One field of an INFO section, trimmed; panics naming it when the section lacks it.
 pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> String {
     let text: String = redis::cmd("INFO").arg(section).query(c).unwrap();
