@@ -7,7 +7,7 @@
 //! pops). Read without allocating: an edit is applied straight from the record.
 
 use super::pack::put_len;
-use super::{Hash, List, Set};
+use super::{Hash, List, Set, ZSet};
 
 const PUSH_FRONT: u8 = 1;
 const PUSH_BACK: u8 = 2;
@@ -17,6 +17,8 @@ const HASH_SET: u8 = 5;
 const HASH_DEL: u8 = 6;
 const SET_ADD: u8 = 7;
 const SET_REM: u8 = 8;
+const ZSET_ADD: u8 = 9;
+const ZSET_REM: u8 = 10;
 
 /// An edit that cannot be applied: malformed, or made for another type or version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -83,6 +85,32 @@ pub fn set_rem<'a>(out: &mut Vec<u8>, members: impl ExactSizeIterator<Item = &'a
     }
 }
 
+/// Members given a score, as (member, score) pairs.
+pub fn zset_add<'a>(out: &mut Vec<u8>, pairs: impl ExactSizeIterator<Item = (&'a [u8], f64)>) {
+    header(out, ZSET_ADD, pairs.len());
+    for (m, s) in pairs {
+        item(out, m);
+        item(out, &s.to_le_bytes());
+    }
+}
+
+/// Members removed from a sorted set.
+pub fn zset_rem<'a>(out: &mut Vec<u8>, members: impl ExactSizeIterator<Item = &'a [u8]>) {
+    header(out, ZSET_REM, members.len());
+    for m in members {
+        item(out, m);
+    }
+}
+
+/// A score as an edit carries it: eight bytes, never NaN.
+fn score_of(b: &[u8]) -> Result<f64, BadEdit> {
+    let s = f64::from_le_bytes(b.try_into().map_err(|_| BadEdit::Malformed)?);
+    if s.is_nan() {
+        return Err(BadEdit::Malformed);
+    }
+    Ok(s)
+}
+
 struct Reader<'a> {
     b: &'a [u8],
 }
@@ -121,6 +149,7 @@ pub enum Target {
     List,
     Hash,
     Set,
+    ZSet,
 }
 
 /// The tag's target and count, with the reader at the first element. Every element the count
@@ -141,10 +170,15 @@ pub fn check(edit: &[u8]) -> Result<Target, BadEdit> {
         HASH_SET => (Target::Hash, 2),
         HASH_DEL => (Target::Hash, 1),
         SET_ADD | SET_REM => (Target::Set, 1),
+        ZSET_ADD => (Target::ZSet, 2),
+        ZSET_REM => (Target::ZSet, 1),
         _ => return Err(BadEdit::Malformed),
     };
-    for _ in 0..count.saturating_mul(per) {
-        r.bytes()?;
+    for i in 0..count.saturating_mul(per) {
+        let b = r.bytes()?;
+        if tag == ZSET_ADD && i % 2 == 1 {
+            score_of(b)?;
+        }
     }
     if !r.b.is_empty() {
         return Err(BadEdit::Malformed);
@@ -219,6 +253,26 @@ pub fn apply_set(edit: &[u8], s: &mut Set) -> Result<(), BadEdit> {
     Ok(())
 }
 
+/// Applies a checked sorted-set edit.
+pub fn apply_zset(edit: &[u8], z: &mut ZSet) -> Result<(), BadEdit> {
+    let (tag, count, mut r) = open(edit)?;
+    match tag {
+        ZSET_ADD => {
+            for _ in 0..count {
+                let (m, s) = (r.bytes()?, score_of(r.bytes()?)?);
+                z.insert(m, s);
+            }
+        }
+        ZSET_REM => {
+            for _ in 0..count {
+                z.remove(r.bytes()?);
+            }
+        }
+        _ => return Err(BadEdit::WrongType),
+    }
+    Ok(())
+}
+
 /// A line for `aof dump`.
 pub fn describe(edit: &[u8]) -> String {
     match open(edit) {
@@ -232,6 +286,8 @@ pub fn describe(edit: &[u8]) -> String {
                 HASH_DEL => "hash-del",
                 SET_ADD => "set-add",
                 SET_REM => "set-rem",
+                ZSET_ADD => "zset-add",
+                ZSET_REM => "zset-rem",
                 _ => "unknown",
             };
             format!("{what} {count}")
@@ -287,5 +343,17 @@ mod tests {
             Err(BadEdit::Malformed)
         );
         assert_eq!(check(&e), Ok(Target::List));
+        let mut z = Vec::new();
+        zset_add(&mut z, [(&b"m"[..], 1.5)].into_iter());
+        assert_eq!(check(&z), Ok(Target::ZSet));
+        let mut nan = Vec::new();
+        zset_add(&mut nan, [(&b"m"[..], f64::NAN)].into_iter());
+        assert_eq!(check(&nan), Err(BadEdit::Malformed), "a NaN score");
+        let short = [ZSET_ADD, 1, 1, b'm', 2, 0, 0];
+        assert_eq!(
+            check(&short),
+            Err(BadEdit::Malformed),
+            "a score not 8 bytes"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod hash;
 pub mod list;
 pub mod pack;
 pub mod set;
+pub mod zset;
 
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +17,7 @@ pub use hash::Hash;
 pub use list::List;
 pub use pack::Pack;
 pub use set::Set;
+pub use zset::ZSet;
 
 /// The thresholds at which a collection leaves its packed encoding (Redis's `*-max-listpack-*`
 /// parameters; Redis 7.0's defaults). Process-wide, as Redis's are: CONFIG SET changes them
@@ -24,12 +26,16 @@ pub struct Limits {
     pub hash_entries: AtomicU64,
     pub hash_value: AtomicU64,
     pub set_entries: AtomicU64,
+    pub zset_entries: AtomicU64,
+    pub zset_value: AtomicU64,
 }
 
 pub static LIMITS: Limits = Limits {
     hash_entries: AtomicU64::new(128),
     hash_value: AtomicU64::new(64),
     set_entries: AtomicU64::new(512),
+    zset_entries: AtomicU64::new(128),
+    zset_value: AtomicU64::new(64),
 };
 
 impl Limits {
@@ -43,6 +49,14 @@ impl Limits {
 
     pub fn set_entries(&self) -> usize {
         self.set_entries.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn zset_entries(&self) -> usize {
+        self.zset_entries.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn zset_value(&self) -> usize {
+        self.zset_value.load(Ordering::Relaxed) as usize
     }
 }
 

@@ -56,6 +56,8 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "hash-max-listpack-entries" => Value::Int(LIMITS.hash_entries.load(Ordering::Relaxed)),
         "hash-max-listpack-value" => Value::Int(LIMITS.hash_value.load(Ordering::Relaxed)),
         "set-max-intset-entries" => Value::Int(LIMITS.set_entries.load(Ordering::Relaxed)),
+        "zset-max-listpack-entries" => Value::Int(LIMITS.zset_entries.load(Ordering::Relaxed)),
+        "zset-max-listpack-value" => Value::Int(LIMITS.zset_value.load(Ordering::Relaxed)),
         _ => return None,
     })
 }
@@ -107,6 +109,10 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         }
         ("hash-max-listpack-value", Value::Int(n)) => LIMITS.hash_value.store(n, Ordering::Relaxed),
         ("set-max-intset-entries", Value::Int(n)) => LIMITS.set_entries.store(n, Ordering::Relaxed),
+        ("zset-max-listpack-entries", Value::Int(n)) => {
+            LIMITS.zset_entries.store(n, Ordering::Relaxed)
+        }
+        ("zset-max-listpack-value", Value::Int(n)) => LIMITS.zset_value.store(n, Ordering::Relaxed),
         ("loglevel", Value::Text(level)) => {
             crate::telemetry::set_level(&level)?;
             *st.loglevel.write() = level;
@@ -321,6 +327,8 @@ mod tests {
             "hash-max-listpack-entries",
             "hash-max-listpack-value",
             "set-max-intset-entries",
+            "zset-max-listpack-entries",
+            "zset-max-listpack-value",
         ];
         assert_eq!(names, want);
         let max: Vec<String> = c.get("max*").into_iter().map(|(n, _)| n).collect();
@@ -389,6 +397,8 @@ mod tests {
             ("hash-max-listpack-entries", "64", "64"),
             ("hash-max-listpack-value", "32", "32"),
             ("set-max-intset-entries", "100", "100"),
+            ("zset-max-listpack-entries", "64", "64"),
+            ("zset-max-listpack-value", "32", "32"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

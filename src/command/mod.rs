@@ -15,6 +15,7 @@ pub mod server;
 pub mod set;
 pub mod string;
 pub mod table;
+pub mod zset;
 
 use crate::client::ClientState;
 use crate::error::{Error, Result};

@@ -198,7 +198,7 @@ pub(super) const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
 /// `n` distinct positions out of `len`, at random — in O(n) space when `n` is small against
 /// `len` (one SPOP of a big set must not build an index of all of it).
-fn sample(len: usize, n: usize) -> Vec<usize> {
+pub(super) fn sample(len: usize, n: usize) -> Vec<usize> {
     if n >= len {
         return (0..len).collect();
     }

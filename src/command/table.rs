@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use super::{
     Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, list, persistence,
-    server, set, string,
+    server, set, string, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -150,6 +150,7 @@ const CF: &[&str] = &["cuckoo"];
 const HS: &[&str] = &["hash"];
 const LS: &[&str] = &["list"];
 const SE: &[&str] = &["set"];
+const ZS: &[&str] = &["sortedset"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -288,6 +289,38 @@ pub static COMMANDS: &[Command] = &[
     cmd!("sdiff", -2, READONLY, SE, KALL, "set", "1.0.0", "Returns the difference of multiple sets.", "O(N) where N is the total number of elements in all given sets.", set::sdiff),
     cmd!("sdiffstore", -3, WRITE | DENYOOM | REPAIR, SE, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", set::sdiffstore),
     cmd!("sscan", -3, READONLY, SE, K1, "set", "2.8.0", "Iterates over members of a set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the size of the collection inside the collection.", set::sscan),
+    cmd!("zadd", -4, WRITE | DENYOOM | FAST | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", zset::zadd),
+    cmd!("zincrby", 4, WRITE | DENYOOM | FAST | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", "O(log(N)) where N is the number of elements in the sorted set.", zset::zincrby),
+    cmd!("zrem", -3, WRITE | FAST | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", zset::zrem),
+    cmd!("zcard", 2, READONLY | FAST, ZS, K1, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", "O(1)", zset::zcard),
+    cmd!("zcount", 4, READONLY | FAST, ZS, K1, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", "O(log(N)) with N being the number of elements in the sorted set.", zset::zcount),
+    cmd!("zlexcount", 4, READONLY | FAST, ZS, K1, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", "O(log(N)) with N being the number of elements in the sorted set.", zset::zlexcount),
+    cmd!("zscore", 3, READONLY | FAST, ZS, K1, "sorted-set", "1.2.0", "Returns the score of a member in a sorted set.", "O(1)", zset::zscore),
+    cmd!("zmscore", -3, READONLY | FAST, ZS, K1, "sorted-set", "6.2.0", "Returns the score of one or more members in a sorted set.", "O(N) where N is the number of members being requested.", zset::zmscore),
+    cmd!("zrank", 3, READONLY | FAST, ZS, K1, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by ascending scores.", "O(log(N))", zset::zrank),
+    cmd!("zrevrank", 3, READONLY | FAST, ZS, K1, "sorted-set", "2.0.0", "Returns the index of a member in a sorted set ordered by descending scores.", "O(log(N))", zset::zrevrank),
+    cmd!("zrange", -4, READONLY, ZS, K1, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", zset::zrange),
+    cmd!("zrangestore", -5, WRITE | DENYOOM | REPAIR, ZS, K12, "sorted-set", "6.2.0", "Stores a range of members from sorted set in a key.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.", zset::zrangestore),
+    cmd!("zrangebyscore", -4, READONLY, ZS, K1, "sorted-set", "1.0.5", "Returns members in a sorted set within a range of scores.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", zset::zrangebyscore),
+    cmd!("zrevrangebyscore", -4, READONLY, ZS, K1, "sorted-set", "2.2.0", "Returns members in a sorted set within a range of scores in reverse order.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", zset::zrevrangebyscore),
+    cmd!("zrangebylex", -4, READONLY, ZS, K1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", zset::zrangebylex),
+    cmd!("zrevrangebylex", -4, READONLY, ZS, K1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", zset::zrevrangebylex),
+    cmd!("zrevrange", -4, READONLY, ZS, K1, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", zset::zrevrange),
+    cmd!("zremrangebyrank", 4, WRITE | REPAIR, ZS, K1, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebyrank),
+    cmd!("zremrangebyscore", 4, WRITE | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebyscore),
+    cmd!("zremrangebylex", 4, WRITE | REPAIR, ZS, K1, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebylex),
+    cmd!("zpopmin", -2, WRITE | FAST | REPAIR, ZS, K1, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zpopmin),
+    cmd!("zpopmax", -2, WRITE | FAST | REPAIR, ZS, K1, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zpopmax),
+    cmd!("zmpop", -4, WRITE, ZS, NONE, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zmpop),
+    cmd!("zrandmember", -2, READONLY, ZS, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", "O(N) where N is the number of members returned", zset::zrandmember),
+    cmd!("zunion", -3, READONLY, ZS, NONE, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", zset::zunion),
+    cmd!("zinter", -3, READONLY, ZS, NONE, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", zset::zinter),
+    cmd!("zdiff", -3, READONLY, ZS, NONE, "sorted-set", "6.2.0", "Returns the difference between multiple sorted sets.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", zset::zdiff),
+    cmd!("zunionstore", -4, WRITE | DENYOOM | REPAIR, ZS, K1, "sorted-set", "2.0.0", "Stores the union of multiple sorted sets in a key.", "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", zset::zunionstore),
+    cmd!("zinterstore", -4, WRITE | DENYOOM | REPAIR, ZS, K1, "sorted-set", "2.0.0", "Stores the intersect of multiple sorted sets in a key.", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", zset::zinterstore),
+    cmd!("zdiffstore", -4, WRITE | DENYOOM | REPAIR, ZS, K1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", zset::zdiffstore),
+    cmd!("zintercard", -3, READONLY, ZS, NONE, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", zset::zintercard),
+    cmd!("zscan", -3, READONLY, ZS, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", zset::zscan),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
     cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),

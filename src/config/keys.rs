@@ -367,6 +367,8 @@ pub static KEYS: &[Key] = &[
     Key::runtime("hash-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("set-max-intset-entries", SetAs::Int { min: 0, max: I32 }),
+    Key::runtime("zset-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
+    Key::runtime("zset-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -397,6 +399,8 @@ pub const CONFIG_ORDER: &[&str] = &[
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -688,7 +692,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 17] = [
+        let samples: [(&str, &str); 19] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -706,6 +710,8 @@ mod tests {
             ("hash-max-listpack-entries", "64"),
             ("hash-max-listpack-value", "32"),
             ("set-max-intset-entries", "100"),
+            ("zset-max-listpack-entries", "64"),
+            ("zset-max-listpack-value", "32"),
         ];
         let limits = Value::Limits(OutputLimits::default());
         for p in params() {

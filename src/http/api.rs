@@ -462,6 +462,27 @@ fn to_json(v: ValueRef<'_>) -> Option<(Box<serde_json::value::RawValue>, Option<
         let raw = RawValue::from_string(serde_json::to_string(&items).ok()?).ok()?;
         return Some((raw, (!utf8).then(|| "base64".to_string())));
     }
+    if let ValueRef::ZSet(z) = v {
+        // An array of [member, score], lowest first; members in base64 when any is not UTF-8.
+        let utf8 = z.iter().all(|(_, m)| std::str::from_utf8(m).is_ok());
+        let items: Vec<serde_json::Value> = z
+            .iter()
+            .map(|(s, m)| {
+                let member = match utf8 {
+                    true => String::from_utf8_lossy(m).into_owned(),
+                    false => base64::engine::general_purpose::STANDARD.encode(m),
+                };
+                // JSON has no infinities: those scores go as Redis writes them.
+                let score = match serde_json::Number::from_f64(s) {
+                    Some(n) if s.is_finite() => serde_json::Value::Number(n),
+                    _ => serde_json::Value::String(if s > 0.0 { "inf" } else { "-inf" }.into()),
+                };
+                serde_json::json!([member, score])
+            })
+            .collect();
+        let raw = RawValue::from_string(serde_json::to_string(&items).ok()?).ok()?;
+        return Some((raw, (!utf8).then(|| "base64".to_string())));
+    }
     if let ValueRef::Hash(h) = v {
         // An object of its fields; all in base64 when any field or value is not UTF-8.
         let utf8 = h

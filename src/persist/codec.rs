@@ -201,6 +201,7 @@ const V_CUCKOO: u8 = 4;
 const V_HASH: u8 = 5;
 const V_LIST: u8 = 6;
 const V_SET: u8 = 7;
+const V_ZSET: u8 = 8;
 
 pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
     match v {
@@ -233,6 +234,15 @@ pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
             put_varint(out, x.len() as u64);
             for m in x.members() {
                 put_bytes(out, &m.to_vec());
+            }
+        }
+        // Lowest first; the score as its IEEE bits.
+        ValueRef::ZSet(z) => {
+            out.push(V_ZSET);
+            put_varint(out, z.len() as u64);
+            for (s, m) in z.iter() {
+                put_bytes(out, m);
+                put_u64(out, s.to_bits());
             }
         }
         ValueRef::List(l) => {
@@ -295,6 +305,24 @@ fn read_value_tagged(tag: u8, r: &mut Reader<'_>) -> Result<Value, DecodeError> 
                 return Err(DecodeError::Malformed("an empty set"));
             }
             Ok(Value::Set(Box::new(x)))
+        }
+        V_ZSET => {
+            let n = r.varint()?;
+            let mut z = crate::collections::ZSet::new();
+            for _ in 0..n {
+                let m = r.bytes()?;
+                let s = f64::from_bits(r.u64()?);
+                if s.is_nan() {
+                    return Err(DecodeError::Malformed("a NaN score"));
+                }
+                if z.insert(m, s).is_some() {
+                    return Err(DecodeError::Malformed("a sorted set member twice"));
+                }
+            }
+            if z.is_empty() {
+                return Err(DecodeError::Malformed("an empty sorted set"));
+            }
+            Ok(Value::ZSet(Box::new(z)))
         }
         V_LIST => {
             let n = r.varint()?;
@@ -580,6 +608,11 @@ mod tests {
             proptest::collection::btree_set(key(), 1..300).prop_map(|v| {
                 Value::Set(Box::new(crate::collections::Set::from_members(
                     v.iter().map(|e| e.as_slice()),
+                )))
+            }),
+            proptest::collection::btree_map(key(), -1000i32..1000, 1..300).prop_map(|m| {
+                Value::ZSet(Box::new(crate::collections::ZSet::from_entries(
+                    m.iter().map(|(k, s)| (k.as_slice(), f64::from(*s) / 4.0)),
                 )))
             }),
             proptest::collection::vec(key(), 1..300).prop_map(|v| {

@@ -55,6 +55,17 @@ fn describe_value(v: &Value) -> String {
             let items: Vec<String> = x.to_vecs().iter().map(|m| quote(m)).collect();
             format!("set {{{}}}", items.join(", "))
         }
+        Value::ZSet(z) => {
+            let items: Vec<String> = z
+                .iter()
+                .map(|(s, m)| {
+                    let mut score = Vec::new();
+                    crate::util::num::fmt_double(s, &mut score);
+                    format!("{} {}", quote(m), String::from_utf8_lossy(&score))
+                })
+                .collect();
+            format!("zset {{{}}}", items.join(", "))
+        }
         Value::List(l) => {
             let items: Vec<String> = l.iter().map(quote).collect();
             format!("list [{}]", items.join(", "))

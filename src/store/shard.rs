@@ -700,6 +700,7 @@ impl<'a> KeyRef<'a> {
                     Value::List(l) => edit::apply_list(edit, l).map(|()| l.is_empty()),
                     Value::Hash(h) => edit::apply_hash(edit, h).map(|()| h.is_empty()),
                     Value::Set(x) => edit::apply_set(edit, x).map(|()| x.is_empty()),
+                    Value::ZSet(z) => edit::apply_zset(edit, z).map(|()| z.is_empty()),
                     _ => Err(BadEdit::WrongType),
                 };
                 let ok = r.is_ok();

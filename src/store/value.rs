@@ -1,6 +1,6 @@
 //! Values and keyspace entries.
 
-use crate::collections::{Hash, List, Set};
+use crate::collections::{Hash, List, Set, ZSet};
 use crate::util::num::parse_i64;
 
 /// Strings at most this long are "embstr" in Redis's OBJECT ENCODING.
@@ -59,6 +59,7 @@ pub enum Value {
     Hash(Box<Hash>),
     List(Box<List>),
     Set(Box<Set>),
+    ZSet(Box<ZSet>),
 }
 
 /// The type a key holds, as TYPE and SCAN TYPE name it.
@@ -69,12 +70,13 @@ pub enum Kind {
     Hash,
     List,
     Set,
+    ZSet,
 }
 
 impl Kind {
     /// A collection type: a string write does not replace it over HTTP.
     pub fn is_collection(self) -> bool {
-        matches!(self, Kind::Hash | Kind::List | Kind::Set)
+        matches!(self, Kind::Hash | Kind::List | Kind::Set | Kind::ZSet)
     }
 
     pub fn name(self) -> &'static str {
@@ -85,6 +87,7 @@ impl Kind {
             Kind::Hash => "hash",
             Kind::List => "list",
             Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 }
@@ -101,6 +104,7 @@ pub enum ValueRef<'a> {
     Hash(&'a Hash),
     List(&'a List),
     Set(&'a Set),
+    ZSet(&'a ZSet),
 }
 
 impl Value {
@@ -139,6 +143,7 @@ impl Value {
             Value::Hash(h) => ValueRef::Hash(h),
             Value::List(l) => ValueRef::List(l),
             Value::Set(x) => ValueRef::Set(x),
+            Value::ZSet(z) => ValueRef::ZSet(z),
         }
     }
 
@@ -164,6 +169,7 @@ impl Value {
             Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
             Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
             Value::Set(x) => std::mem::size_of::<Set>() + x.heap_size(),
+            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
         }
     }
 }
@@ -175,6 +181,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(_) => Kind::Hash,
             ValueRef::List(_) => Kind::List,
             ValueRef::Set(_) => Kind::Set,
+            ValueRef::ZSet(_) => Kind::ZSet,
             _ => Kind::String,
         }
     }
@@ -188,7 +195,11 @@ impl<'a> ValueRef<'a> {
                 Some(f(b.format(n).as_bytes()))
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(f(s)),
-            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) | ValueRef::Set(_) => None,
+            ValueRef::Cuckoo(_)
+            | ValueRef::Hash(_)
+            | ValueRef::List(_)
+            | ValueRef::Set(_)
+            | ValueRef::ZSet(_) => None,
         }
     }
 
@@ -205,7 +216,11 @@ impl<'a> ValueRef<'a> {
                 Some(b.format(n).len())
             }
             ValueRef::Str(s) | ValueRef::Raw(s) | ValueRef::Json(s) => Some(s.len()),
-            ValueRef::Cuckoo(_) | ValueRef::Hash(_) | ValueRef::List(_) | ValueRef::Set(_) => None,
+            ValueRef::Cuckoo(_)
+            | ValueRef::Hash(_)
+            | ValueRef::List(_)
+            | ValueRef::Set(_)
+            | ValueRef::ZSet(_) => None,
         }
     }
 
@@ -217,6 +232,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => h.encoding(),
             ValueRef::List(l) => l.encoding(),
             ValueRef::Set(x) => x.encoding(),
+            ValueRef::ZSet(z) => z.encoding(),
         }
     }
 
@@ -231,6 +247,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Hash(h) => Value::Hash(Box::new(h.clone())),
             ValueRef::List(l) => Value::List(Box::new(l.clone())),
             ValueRef::Set(x) => Value::Set(Box::new(x.clone())),
+            ValueRef::ZSet(z) => Value::ZSet(Box::new(z.clone())),
         }
     }
 }
@@ -274,6 +291,7 @@ macro_rules! collection {
 collection!(Hash);
 collection!(List);
 collection!(Set);
+collection!(ZSet);
 
 #[cfg(test)]
 mod tests {

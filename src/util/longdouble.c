@@ -116,6 +116,16 @@ int hc_string2d(const char *s, size_t len, double *out) {
     return 1;
 }
 
+/* zslParseRange's strtod: whatever strtod takes (leading blanks, "" as 0, overflow to
+ * infinity), as long as it consumes the whole string and the value is not NaN. */
+int hc_strtod_lax(const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (*end != '\0' || isnan(v)) return 0;
+    *out = v;
+    return 1;
+}
+
 /* addReplyDouble's "%.17g" (callers handle infinities themselves). */
 int hc_fmt_g17(double v, char *out, size_t cap) {
     int n = snprintf(out, cap, "%.17g", v);

@@ -20,6 +20,7 @@ unsafe extern "C" {
     ) -> c_int;
     fn hc_ld_timeout_ms(s: *const c_char, len: usize, out: *mut c_longlong) -> c_int;
     fn hc_string2d(s: *const c_char, len: usize, out: *mut c_double) -> c_int;
+    fn hc_strtod_lax(s: *const c_char, out: *mut c_double) -> c_int;
     fn hc_fmt_g17(v: c_double, out: *mut c_char, cap: usize) -> c_int;
 }
 
@@ -116,6 +117,19 @@ pub fn parse_f64(s: &[u8]) -> Option<f64> {
     let ok = with_c_str(s, |p| {
         // SAFETY: p points to s.len() bytes followed by a NUL; out is valid.
         unsafe { hc_string2d(p, s.len(), &mut out) }
+    });
+    (ok == 1).then_some(out)
+}
+
+/// Redis `zslParseRange`'s number (score range bounds): libc `strtod` with no other check
+/// than that it read up to the end of the C string (so up to a NUL byte, as Redis) and did
+/// not give NaN — leading blanks, "" (0) and overflow (infinity) pass.
+pub fn parse_f64_lax(s: &[u8]) -> Option<f64> {
+    let s = s.split(|&b| b == 0).next().unwrap_or_default();
+    let mut out: f64 = 0.0;
+    let ok = with_c_str(s, |p| {
+        // SAFETY: p points to a NUL-terminated copy of s; out is valid.
+        unsafe { hc_strtod_lax(p, &mut out) }
     });
     (ok == 1).then_some(out)
 }
