@@ -35,6 +35,20 @@ pub enum Action {
     Repair(u32, Vec<Vec<u8>>),
     /// Run the command on the node at this address and relay its reply.
     Forward(std::net::SocketAddr),
+    /// Wait until one of these keys is written, then run the command again (BLPOP and kin).
+    Block(Block),
+}
+
+/// What a blocked command waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    pub db: u32,
+    pub keys: Vec<Vec<u8>>,
+    /// `None`: for ever.
+    pub deadline: Option<std::time::Instant>,
+    /// The reply when the time is up: a null array (BLPOP, BZPOPMIN, ...) or a null bulk
+    /// (BLMOVE, BRPOPLPUSH).
+    pub null_array: bool,
 }
 
 /// A client as other connections see it (CLIENT LIST, CLIENT KILL).

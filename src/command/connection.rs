@@ -434,6 +434,25 @@ fn on_off(a: &[u8]) -> Result<bool> {
     }
 }
 
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+pub fn client_unblock(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    use crate::store::waiters::Unblocked;
+    let id = crate::util::num::parse_i64(&args[2]).ok_or(Error::NotInteger)?;
+    let how = match args.get(3) {
+        None => Unblocked::Timeout,
+        Some(a) if is(a, "timeout") && args.len() == 4 => Unblocked::Timeout,
+        Some(a) if is(a, "error") && args.len() == 4 => Unblocked::Error,
+        Some(_) => {
+            return Err(Error::msg(
+                "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+    };
+    let done = u64::try_from(id).is_ok_and(|id| cx.node.store.waiters.unblock(id, how));
+    cx.out.int(done as i64);
+    Ok(())
+}
+
 pub fn client_no_evict(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let on = on_off(&args[2])?;
     cx.client.info.no_evict.store(on, Ordering::Relaxed);

@@ -106,7 +106,7 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         );
         f!(s, "client_recent_max_input_buffer:0");
         f!(s, "client_recent_max_output_buffer:0");
-        f!(s, "blocked_clients:0");
+        f!(s, "blocked_clients:{}", node.store.waiters.blocked());
         f!(s, "tracking_clients:0");
         f!(s, "clients_in_timeout_table:0");
     }

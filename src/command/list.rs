@@ -1,9 +1,10 @@
 //! List commands (LPUSH ... LMPOP), with Redis 7.0's replies, error texts and the order in
-//! which Redis checks arguments, key and type. The blocking forms are not here yet.
+//! which Redis checks arguments, key and type. The blocking forms ask the connection to wait
+//! (`blocking`) when there is nothing to pop.
 //!
 //! A change publishes the key's whole new list for now; an emptied list is deleted.
 
-use super::{Ctx, collection, int_arg, is};
+use super::{Ctx, blocking, collection, int_arg, is};
 use crate::collections::{List, edit};
 use crate::error::{Error, Result};
 use crate::resp::{Args, Out};
@@ -413,9 +414,16 @@ pub fn lpos(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 /// Moves one element from `src`'s `from` end to `dst`'s `to` end (LMOVE, RPOPLPUSH).
-fn lmove_generic(cx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> Result<()> {
+/// Moves one element from `src` to `dst`; `None` when `src` is absent.
+fn lmove_keys(
+    cx: &mut Ctx<'_>,
+    src: &[u8],
+    dst: &[u8],
+    from: End,
+    to: End,
+) -> Result<Option<Vec<u8>>> {
     let db = cx.client.db;
-    let moved = cx.node.store.with_keys(
+    cx.node.store.with_keys(
         [(db, src), (db, dst)],
         cx.now,
         |m| -> Result<Option<Vec<u8>>> {
@@ -438,8 +446,11 @@ fn lmove_generic(cx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
             })?;
             Ok(Some(e))
         },
-    )?;
-    match moved {
+    )
+}
+
+fn lmove_generic(cx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> Result<()> {
+    match lmove_keys(cx, src, dst, from, to)? {
         Some(e) => cx.out.bulk(&e),
         None => cx.out.null(),
     }
@@ -458,16 +469,16 @@ pub fn rpoplpush(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 /// The key LMPOP popped from, and what.
 type Popped = (Vec<u8>, Vec<Vec<u8>>);
 
-/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first non-empty list.
-pub fn lmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let numkeys = int_arg(&args[1])
+/// LMPOP's (and BLMPOP's) arguments from `numkeys` at `at`: the keys, the end, the count.
+fn parse_mpop<'a>(args: &'a Args<'_>, at: usize) -> Result<(Vec<&'a [u8]>, End, usize)> {
+    let numkeys = int_arg(&args[at])
         .ok()
         .filter(|n| *n > 0)
         .ok_or_else(|| Error::msg("numkeys should be greater than 0"))? as usize;
-    if numkeys > args.len() - 2 {
+    if numkeys > args.len() - at - 1 {
         return Err(Error::Syntax);
     }
-    let where_at = 2 + numkeys;
+    let where_at = at + 1 + numkeys;
     let end = end_arg(args.get(where_at).ok_or(Error::Syntax)?)?;
     let mut count = 1i64;
     let mut j = where_at + 1;
@@ -482,19 +493,25 @@ pub fn lmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             return Err(Error::Syntax);
         }
     }
+    let keys = (at + 1..where_at).map(|i| &args[i]).collect();
+    Ok((keys, end, count as usize))
+}
+
+/// Pops up to `count` elements from the first of `keys` that holds a list (WRONGTYPE when
+/// the first key that exists holds something else).
+fn mpop(cx: &mut Ctx<'_>, keys: &[&[u8]], end: End, count: usize) -> Result<Option<Popped>> {
     let db = cx.client.db;
-    let keys: Vec<&[u8]> = (2..where_at).map(|i| &args[i]).collect();
-    let popped = cx.node.store.with_keys(
+    cx.node.store.with_keys(
         keys.iter().map(|k| (db, *k)),
         cx.now,
         |m| -> Result<Option<Popped>> {
-            for key in &keys {
+            for key in keys {
                 let mut k = m.key(db, key, Access::Write);
                 if list_of(&k)?.is_none() {
                     continue;
                 }
                 let v = change(&mut k, |l: &mut List, edit| {
-                    let n = (count as usize).min(l.len());
+                    let n = count.min(l.len());
                     edit::pop(edit, end == End::Left, n);
                     Ok(((0..n).filter_map(|_| pop(l, end)).collect::<Vec<_>>(), true))
                 })?;
@@ -502,18 +519,85 @@ pub fn lmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             }
             Ok(None)
         },
-    )?;
-    let out = &mut *cx.out;
-    match popped {
-        None => out.null_array(),
-        Some((key, items)) => {
-            out.array(2);
-            out.bulk(&key);
-            out.array(items.len());
-            for e in &items {
-                out.bulk(e);
-            }
-        }
+    )
+}
+
+fn reply_mpop(out: &mut Out, popped: &Popped) {
+    let (key, items) = popped;
+    out.array(2);
+    out.bulk(key);
+    out.array(items.len());
+    for e in items {
+        out.bulk(e);
+    }
+}
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the first non-empty list.
+pub fn lmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (keys, end, count) = parse_mpop(&args, 1)?;
+    match mpop(cx, &keys, end, count)? {
+        None => cx.out.null_array(),
+        Some(p) => reply_mpop(cx.out, &p),
     }
     Ok(())
+}
+
+fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
+    keys.iter().map(|k| k.to_vec()).collect()
+}
+
+fn bpop(cx: &mut Ctx<'_>, args: Args<'_>, end: End) -> Result<()> {
+    let timeout = blocking::timeout_arg(&args[args.len() - 1])?;
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| &args[i]).collect();
+    match mpop(cx, &keys, end, 1)? {
+        Some((key, items)) => {
+            cx.out.array(2);
+            cx.out.bulk(&key);
+            cx.out.bulk(&items[0]);
+        }
+        None => blocking::block(cx, owned(&keys), timeout, true),
+    }
+    Ok(())
+}
+
+/// BLPOP key [key ...] timeout
+pub fn blpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    bpop(cx, args, End::Left)
+}
+
+/// BRPOP key [key ...] timeout
+pub fn brpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    bpop(cx, args, End::Right)
+}
+
+/// BLMPOP timeout numkeys key [key ...] LEFT|RIGHT [COUNT count]
+pub fn blmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (keys, end, count) = parse_mpop(&args, 2)?;
+    let timeout = blocking::timeout_arg(&args[1])?;
+    match mpop(cx, &keys, end, count)? {
+        None => blocking::block(cx, owned(&keys), timeout, true),
+        Some(p) => reply_mpop(cx.out, &p),
+    }
+    Ok(())
+}
+
+fn bmove(cx: &mut Ctx<'_>, args: &Args<'_>, from: End, to: End, timeout: &[u8]) -> Result<()> {
+    let timeout = blocking::timeout_arg(timeout)?;
+    match lmove_keys(cx, &args[1], &args[2], from, to)? {
+        Some(e) => cx.out.bulk(&e),
+        // Redis 7.0 answers a null array when the time is up, as for every list wait.
+        None => blocking::block(cx, vec![args[1].to_vec()], timeout, true),
+    }
+    Ok(())
+}
+
+/// BLMOVE source destination LEFT|RIGHT LEFT|RIGHT timeout
+pub fn blmove(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (from, to) = (end_arg(&args[3])?, end_arg(&args[4])?);
+    bmove(cx, &args, from, to, &args[5])
+}
+
+/// BRPOPLPUSH source destination timeout
+pub fn brpoplpush(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    bmove(cx, &args, End::Right, End::Left, &args[3])
 }

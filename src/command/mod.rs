@@ -1,5 +1,6 @@
 //! Commands: the static table, dispatch, and one file per command family.
 
+pub mod blocking;
 pub mod cluster;
 pub mod collection;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod list;
 pub mod persistence;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod string;
 pub mod table;
 pub mod zset;

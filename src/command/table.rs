@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use super::{
     Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, list, persistence,
-    server, set, string, zset,
+    server, set, sort, string, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -32,6 +32,8 @@ pub const REPAIR: u32 = 1 << 15;
 pub const INTERNAL: u32 = 1 << 16;
 /// Only for connections that proved they hold the cluster secret (see `cluster::auth`).
 pub const PEER: u32 = 1 << 17;
+/// May wait for keys (BLPOP and kin).
+pub const BLOCKING: u32 = 1 << 18;
 
 /// Flag names as COMMAND INFO reports them, in Redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -40,6 +42,7 @@ pub const FLAG_NAMES: &[(u32, &str)] = &[
     (DENYOOM, "denyoom"),
     (ADMIN, "admin"),
     (NOSCRIPT, "noscript"),
+    (BLOCKING, "blocking"),
     (LOADING, "loading"),
     (STALE, "stale"),
     (FAST, "fast"),
@@ -138,6 +141,8 @@ const K1: (i32, i32, i32) = (1, 1, 1);
 const K2: (i32, i32, i32) = (2, 2, 1);
 const K12: (i32, i32, i32) = (1, 2, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
+/// Every argument but the last (a timeout).
+const KBUTLAST: (i32, i32, i32) = (1, -2, 1);
 const KPAIRS: (i32, i32, i32) = (1, -1, 2);
 const ST: &[&str] = &["string"];
 const KS: &[&str] = &["keyspace"];
@@ -151,6 +156,7 @@ const HS: &[&str] = &["hash"];
 const LS: &[&str] = &["list"];
 const SE: &[&str] = &["set"];
 const ZS: &[&str] = &["sortedset"];
+const DANG_LSZ: &[&str] = &["set", "sortedset", "list", "dangerous"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -321,6 +327,16 @@ pub static COMMANDS: &[Command] = &[
     cmd!("zdiffstore", -4, WRITE | DENYOOM | REPAIR, ZS, K1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", zset::zdiffstore),
     cmd!("zintercard", -3, READONLY, ZS, NONE, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", zset::zintercard),
     cmd!("zscan", -3, READONLY, ZS, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", zset::zscan),
+    cmd!("blpop", -3, WRITE | BLOCKING, LS, KBUTLAST, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", list::blpop),
+    cmd!("brpop", -3, WRITE | BLOCKING, LS, KBUTLAST, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", list::brpop),
+    cmd!("blmove", 6, WRITE | DENYOOM | BLOCKING, LS, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "O(1)", list::blmove),
+    cmd!("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, LS, K12, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "O(1)", list::brpoplpush),
+    cmd!("blmpop", -5, WRITE | BLOCKING, LS, NONE, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", list::blmpop),
+    cmd!("bzpopmin", -3, WRITE | FAST | BLOCKING, ZS, KBUTLAST, "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", zset::bzpopmin),
+    cmd!("bzpopmax", -3, WRITE | FAST | BLOCKING, ZS, KBUTLAST, "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", zset::bzpopmax),
+    cmd!("bzmpop", -5, WRITE | BLOCKING, ZS, NONE, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", zset::bzmpop),
+    cmd!("sort", -2, WRITE | DENYOOM | TOUCHES_ARBITRARY_KEYS, DANG_LSZ, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", sort::sort),
+    cmd!("sort_ro", -2, READONLY | TOUCHES_ARBITRARY_KEYS, DANG_LSZ, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", sort::sort_ro),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
     cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),
@@ -351,6 +367,7 @@ static CLIENT_SUBS: &[Command] = &[
     cmd!("info", 2, CONN_FLAGS, CONN, NONE, "connection", "6.2.0", "Returns information about the connection.", "O(1)", connection::client_info),
     cmd!("kill", -3, ADMIN | CONN_FLAGS, CONN, NONE, "connection", "2.4.0", "Terminates open connections.", "O(N) where N is the number of client connections", connection::client_kill),
     cmd!("setinfo", 4, CONN_FLAGS, CONN, NONE, "connection", "7.2.0", "Sets information specific to the client or connection.", "O(1)", connection::client_setinfo),
+    cmd!("unblock", -3, ADMIN | CONN_FLAGS, CONN, NONE, "connection", "5.0.0", "Unblocks a client blocked by a blocking command from a different connection.", "O(log N) where N is the number of client connections", connection::client_unblock),
     cmd!("no-evict", 3, ADMIN | CONN_FLAGS, CONN, NONE, "connection", "7.0.0", "Sets the client eviction mode of the connection.", "O(1)", connection::client_no_evict),
     cmd!("no-touch", 3, CONN_FLAGS, CONN, NONE, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "O(1)", connection::client_no_touch),
     cmd!("reply", 3, CONN_FLAGS, CONN, NONE, "connection", "3.2.0", "Instructs the server whether to reply to commands.", "O(1)", connection::client_reply),

@@ -1,10 +1,11 @@
 //! Sorted set commands (ZADD ... ZSCAN), with Redis 7.0's replies, error texts and the order
-//! in which Redis checks arguments, key and type. The blocking pops are not here yet.
+//! in which Redis checks arguments, key and type. The blocking pops ask the connection to
+//! wait (`blocking`) when there is nothing to pop.
 //!
 //! ZADD, ZINCRBY, ZREM, the pops and the range removals replicate as edits (members given a
 //! score, members removed); the STORE forms as whole values.
 
-use super::{Ctx, collection, int_arg, is};
+use super::{Ctx, blocking, collection, int_arg, is};
 use crate::collections::{Set, ZSet, edit};
 use crate::error::{Error, Result};
 use crate::resp::{Args, Out};
@@ -809,13 +810,13 @@ pub fn zpopmax(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 /// The key popped from, and its entries in pop order.
 type Popped = (Vec<u8>, Vec<(f64, Vec<u8>)>);
 
-/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
-pub fn zmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let numkeys = int_arg(&args[1]).map_err(|_| Error::msg("numkeys should be greater than 0"))?;
+/// ZMPOP's (and BZMPOP's) arguments from `numkeys` at `at`: the keys, MAX?, the count.
+fn parse_mpop<'a>(args: &'a Args<'_>, at: usize) -> Result<(Vec<&'a [u8]>, bool, usize)> {
+    let numkeys = int_arg(&args[at]).map_err(|_| Error::msg("numkeys should be greater than 0"))?;
     if numkeys < 1 {
         return Err(Error::msg("numkeys should be greater than 0"));
     }
-    let where_at = (numkeys as usize).saturating_add(2);
+    let where_at = (numkeys as usize).saturating_add(at + 1);
     let Some(where_arg) = args.get(where_at) else {
         return Err(Error::Syntax);
     };
@@ -840,14 +841,19 @@ pub fn zmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             return Err(Error::Syntax);
         }
     }
-    let count = count.unwrap_or(1);
+    let keys = (at + 1..where_at).map(|i| &args[i][..]).collect();
+    Ok((keys, max, count.unwrap_or(1)))
+}
+
+/// Pops from the first of `keys` that holds a sorted set (WRONGTYPE when the first key that
+/// exists holds something else).
+fn mpop(cx: &mut Ctx<'_>, keys: &[&[u8]], max: bool, count: usize) -> Result<Option<Popped>> {
     let db = cx.client.db;
-    let keys: Vec<&[u8]> = (2..where_at).map(|i| &args[i][..]).collect();
-    let popped = cx.node.store.with_keys(
+    cx.node.store.with_keys(
         keys.iter().map(|k| (db, *k)),
         cx.now,
         |m| -> Result<Option<Popped>> {
-            for key in &keys {
+            for key in keys {
                 let mut k = m.key(db, key, Access::Write);
                 if zset_of(&k)?.is_some() {
                     return Ok(Some((key.to_vec(), pop(&mut k, max, count)?)));
@@ -855,20 +861,69 @@ pub fn zmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             }
             Ok(None)
         },
-    )?;
-    let out = &mut *cx.out;
-    match popped {
-        None => out.null_array(),
+    )
+}
+
+fn reply_mpop(out: &mut Out, (key, popped): &Popped) {
+    out.array(2);
+    out.bulk(key);
+    out.array(popped.len());
+    for (s, m) in popped {
+        out.array(2);
+        out.bulk(m);
+        out.double(*s);
+    }
+}
+
+/// ZMPOP numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn zmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (keys, max, count) = parse_mpop(&args, 1)?;
+    match mpop(cx, &keys, max, count)? {
+        None => cx.out.null_array(),
+        Some(p) => reply_mpop(cx.out, &p),
+    }
+    Ok(())
+}
+
+fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
+    keys.iter().map(|k| k.to_vec()).collect()
+}
+
+fn bpop(cx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> Result<()> {
+    let timeout = blocking::timeout_arg(&args[args.len() - 1])?;
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| &args[i][..]).collect();
+    match mpop(cx, &keys, max, 1)? {
+        // Flat, in RESP3 too: key, member, score.
         Some((key, popped)) => {
-            out.array(2);
-            out.bulk(&key);
-            out.array(popped.len());
+            cx.out.array(1 + popped.len() * 2);
+            cx.out.bulk(&key);
             for (s, m) in &popped {
-                out.array(2);
-                out.bulk(m);
-                out.double(*s);
+                cx.out.bulk(m);
+                cx.out.double(*s);
             }
         }
+        None => blocking::block(cx, owned(&keys), timeout, true),
+    }
+    Ok(())
+}
+
+/// BZPOPMIN key [key ...] timeout
+pub fn bzpopmin(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    bpop(cx, args, false)
+}
+
+/// BZPOPMAX key [key ...] timeout
+pub fn bzpopmax(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    bpop(cx, args, true)
+}
+
+/// BZMPOP timeout numkeys key [key ...] MIN|MAX [COUNT count]
+pub fn bzmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let (keys, max, count) = parse_mpop(&args, 2)?;
+    let timeout = blocking::timeout_arg(&args[1])?;
+    match mpop(cx, &keys, max, count)? {
+        None => blocking::block(cx, owned(&keys), timeout, true),
+        Some(p) => reply_mpop(cx.out, &p),
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The server: I/O threads, listeners, background loops and `run` — what starts a node and keeps
 //! it serving. Only main.rs (and tests) call into it; everything else sees the [`Node`].
 
+pub mod blocked;
 pub mod resp;
 
 use std::net::SocketAddr;

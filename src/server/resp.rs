@@ -384,6 +384,29 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                         Some(Action::Forward(addr)) => {
                             forward(node, &mut peers, addr, client.db, args, &mut out).await;
                         }
+                        Some(Action::Block(b)) => {
+                            let owned = super::blocked::OwnedArgs::copy(&args);
+                            let before = waits.any().then(|| write::Mark::take(node, waits.acks));
+                            let mark = out.buf.len();
+                            if !super::blocked::wait(
+                                node,
+                                &mut client,
+                                &mut out,
+                                &stream,
+                                &owned,
+                                b,
+                            )
+                            .await
+                            {
+                                break 'conn;
+                            }
+                            if let Some(m) = before {
+                                receipt.merge(m.receipt(node));
+                                if out.buf.len() > mark {
+                                    writes.push((mark, out.buf.len()));
+                                }
+                            }
+                        }
                         Some(Action::Sleep(d)) => {
                             tokio::time::sleep(d).await;
                             if mode == ReplyMode::On && client.reply_mode == ReplyMode::On {

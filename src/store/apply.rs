@@ -120,7 +120,13 @@ impl Keyspace {
     /// it was applied.
     pub fn apply_remote(&self, m: &Mutation<'_>, now: u64) -> Result<Applied, BadRecord> {
         self.check_record(m)?;
-        Ok(self.apply_inner(m, now, true))
+        let applied = self.apply_inner(m, now, true);
+        if applied == Applied::Yes
+            && let Some(key) = m.op.key()
+        {
+            self.waiters.touched(m.db, key);
+        }
+        Ok(applied)
     }
 
     fn apply_inner(&self, m: &Mutation<'_>, now: u64, lww: bool) -> Applied {

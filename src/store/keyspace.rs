@@ -32,6 +32,8 @@ pub struct Keyspace {
     tombstones: std::sync::atomic::AtomicBool,
     /// Named stores allowed at once (`cache.max_stores`).
     max_stores: std::sync::atomic::AtomicU32,
+    /// Clients blocked on keys, woken by writes to them.
+    pub waiters: super::waiters::Waiters,
 }
 
 impl Keyspace {
@@ -52,6 +54,7 @@ impl Keyspace {
             cache: Default::default(),
             tombstones: std::sync::atomic::AtomicBool::new(false),
             max_stores: std::sync::atomic::AtomicU32::new(256),
+            waiters: Default::default(),
         }
     }
 
@@ -337,7 +340,11 @@ impl Keyspace {
             trace,
         };
         let mut k = KeyRef::open(&mut shard, at, key, h, access);
-        f(&mut k)
+        let r = f(&mut k);
+        if access == Access::Write {
+            self.waiters.touched(db, key);
+        }
+        r
     }
 
     /// The type of a key without touching it.

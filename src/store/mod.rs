@@ -16,6 +16,7 @@ pub mod shard;
 pub mod stamp;
 pub mod table;
 pub mod value;
+pub mod waiters;
 
 pub use apply::{Applied, BadRecord, MAX_LAMPORT};
 pub use db::{Db, DbFigures};

@@ -31,8 +31,13 @@ impl Keyspace {
             store: self,
             guards,
             now,
+            written: Vec::new(),
         };
-        f(&mut m)
+        let r = f(&mut m);
+        for (db, key) in &m.written {
+            self.waiters.touched(*db, key);
+        }
+        r
     }
 }
 
@@ -41,6 +46,8 @@ pub struct Multi<'a> {
     store: &'a Keyspace,
     guards: Vec<(u32, usize, Locked<'a>)>,
     now: u64,
+    /// Keys handed out for writing while clients wait on keys: they are told once done.
+    written: Vec<(u32, Vec<u8>)>,
 }
 
 impl Multi<'_> {
@@ -61,6 +68,9 @@ impl Multi<'_> {
             // A caller bug; fail loudly in tests, and never touch an unlocked shard.
             panic!("Multi::key on a shard that was not locked");
         };
+        if access == Access::Write && self.store.waiters.blocked() > 0 {
+            self.written.push((db, key.to_vec()));
+        }
         let shard = &mut *self.guards[pos].2;
         let at = Scope {
             bus: &self.store.bus,

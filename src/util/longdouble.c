@@ -126,6 +126,17 @@ int hc_strtod_lax(const char *s, double *out) {
     return 1;
 }
 
+/* SORT's numeric key: strtod over the whole string, refusing overflow, underflow and NaN. */
+int hc_strtod_sort(const char *s, double *out) {
+    char *end;
+    double v;
+    errno = 0;
+    v = strtod(s, &end);
+    if (*end != '\0' || errno == ERANGE || isnan(v)) return 0;
+    *out = v;
+    return 1;
+}
+
 /* addReplyDouble's "%.17g" (callers handle infinities themselves). */
 int hc_fmt_g17(double v, char *out, size_t cap) {
     int n = snprintf(out, cap, "%.17g", v);

@@ -21,6 +21,7 @@ unsafe extern "C" {
     fn hc_ld_timeout_ms(s: *const c_char, len: usize, out: *mut c_longlong) -> c_int;
     fn hc_string2d(s: *const c_char, len: usize, out: *mut c_double) -> c_int;
     fn hc_strtod_lax(s: *const c_char, out: *mut c_double) -> c_int;
+    fn hc_strtod_sort(s: *const c_char, out: *mut c_double) -> c_int;
     fn hc_fmt_g17(v: c_double, out: *mut c_char, cap: usize) -> c_int;
 }
 
@@ -130,6 +131,18 @@ pub fn parse_f64_lax(s: &[u8]) -> Option<f64> {
     let ok = with_c_str(s, |p| {
         // SAFETY: p points to a NUL-terminated copy of s; out is valid.
         unsafe { hc_strtod_lax(p, &mut out) }
+    });
+    (ok == 1).then_some(out)
+}
+
+/// SORT's numeric sort key: libc `strtod` over the C string (up to a NUL), refusing
+/// leftovers, overflow, underflow and NaN.
+pub fn parse_f64_sort(s: &[u8]) -> Option<f64> {
+    let s = s.split(|&b| b == 0).next().unwrap_or_default();
+    let mut out: f64 = 0.0;
+    let ok = with_c_str(s, |p| {
+        // SAFETY: p points to a NUL-terminated copy of s; out is valid.
+        unsafe { hc_strtod_sort(p, &mut out) }
     });
     (ok == 1).then_some(out)
 }

@@ -1,0 +1,125 @@
+//! A connection whose command waits for keys (BLPOP and kin): it registers with the store's
+//! waiters and runs the command again each time one of its keys is written, until the command
+//! is served, the time is up, CLIENT UNBLOCK says so, or the client goes away. Meanwhile the
+//! connection runs nothing else, as Redis blocks the whole client.
+
+use tokio::net::TcpStream;
+
+use crate::client::{Action, Block, ClientState};
+use crate::command::{self, Ctx};
+use crate::node::Node;
+use crate::resp::{Args, Out};
+use crate::store::waiters::{Unblocked, Waiter};
+use crate::util::time::now_ms;
+
+/// A command's arguments, copied out of the connection's read buffer so it can run again.
+pub struct OwnedArgs {
+    data: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl OwnedArgs {
+    pub fn copy(args: &Args<'_>) -> OwnedArgs {
+        let mut data = Vec::new();
+        let mut ranges = Vec::with_capacity(args.len());
+        for a in args.iter() {
+            ranges.push((data.len(), data.len() + a.len()));
+            data.extend_from_slice(a);
+        }
+        OwnedArgs { data, ranges }
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.data, &self.ranges)
+    }
+}
+
+/// Waits as described above; the reply is in `out` when it returns. False when the client
+/// closed its connection meanwhile.
+pub async fn wait(
+    node: &Node,
+    client: &mut ClientState,
+    out: &mut Out,
+    stream: &TcpStream,
+    args: &OwnedArgs,
+    b: Block,
+) -> bool {
+    let ws = &node.store.waiters;
+    let w = Waiter::new(client.id);
+    ws.register(b.db, &b.keys, &w);
+    let deadline = b.deadline.map(tokio::time::Instant::from_std);
+    // Until the client sends something more (its next commands wait their turn), the socket
+    // is watched for the client going away.
+    let mut watch = true;
+    let mut served = false;
+    let mut alive = true;
+    loop {
+        // The first try also covers a write made between the command's first run and the
+        // registration above.
+        let mark = out.buf.len();
+        {
+            let mut cx = Ctx {
+                node,
+                client,
+                out,
+                now: now_ms(),
+                command: None,
+            };
+            command::execute(&mut cx, args.args());
+        }
+        match client.action.take() {
+            Some(Action::Block(_)) => {}
+            // A key that became another type does not serve the client: Redis keeps it
+            // waiting for one that holds what it pops.
+            None if out.buf.get(mark) == Some(&b'-') => out.buf.truncate(mark),
+            other => {
+                client.action = other;
+                served = true;
+                break;
+            }
+        }
+        if w.unblocked().is_none() {
+            w.forget_wakeups();
+        }
+        let mut peek = [0u8; 1];
+        tokio::select! {
+            _ = w.woken() => match w.unblocked() {
+                Some(Unblocked::Timeout) => {
+                    timed_out(out, &b);
+                    break;
+                }
+                Some(Unblocked::Error) => {
+                    out.error("UNBLOCKED client unblocked via CLIENT UNBLOCK");
+                    break;
+                }
+                None => {}
+            },
+            _ = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                timed_out(out, &b);
+                break;
+            }
+            r = stream.peek(&mut peek), if watch => match r {
+                Ok(0) | Err(_) => {
+                    alive = false;
+                    break;
+                }
+                Ok(_) => watch = false,
+            },
+        }
+    }
+    ws.done(b.db, &b.keys, &w, served);
+    alive
+}
+
+fn timed_out(out: &mut Out, b: &Block) {
+    if b.null_array {
+        out.null_array();
+    } else {
+        out.null();
+    }
+}
