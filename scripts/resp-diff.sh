@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 bin="${1:-target/debug/hypercache}"
-families="${RESP_DIFF_FAMILIES:-strings,keys,lists,hashes,sets,errors}"
+families="${RESP_DIFF_FAMILIES:-strings,keys,lists,hashes,sets,bits,errors}"
 ops="${RESP_DIFF_OPS:-20000}"
 seeds="${RESP_DIFF_SEEDS:-1 2 3}"
 command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install -y redis-server)" >&2; exit 1; }
@@ -14,7 +14,8 @@ work="$(mktemp -d)"
 rport="$(free_port)"; hport="$(free_port)"
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
 rpid=$!
-"$bin" --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
+# Ephemeral HTTP and gossip ports: a node already running here must not stop this one.
+"$bin" --resp-port "$hport" --http-port 0 --gossip-port 0 --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
 hpid=$!
 trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
 wait_ping "$rport"; wait_ping "$hport"

@@ -228,6 +228,83 @@ fn every_write_command_yields_its_effect() {
     }
 }
 
+/// SETBIT and BITFIELD publish the bytes they change, as splices (nearby fields in one),
+/// and nothing when nothing changes; BITOP publishes its result whole, or a DEL when empty.
+#[test]
+fn bitmap_writes_yield_the_bytes_they_change() {
+    let mut h = Harness::new();
+    h.sink.take();
+    h.run(&["SET", "b", "abc"]);
+    let base = h.sink.take()[0].stamp;
+    h.run(&["SETBIT", "b", "9", "0"]);
+    let setbit = h.sink.take();
+    assert_eq!(
+        setbit[0].op,
+        OwnedOp::Splice {
+            key: b"b".to_vec(),
+            offset: 1,
+            bytes: b"\x22".to_vec(),
+            base,
+        }
+    );
+    assert_eq!(h.muts(&["SETBIT", "b", "9", "0"]), vec![], "unchanged");
+    assert_eq!(
+        h.muts(&["SETBIT", "nb", "17", "1"]),
+        vec![OwnedOp::Splice {
+            key: b"nb".to_vec(),
+            offset: 2,
+            bytes: b"\x40".to_vec(),
+            base: Default::default(),
+        }]
+    );
+    // Fields close together are one splice; a far one is another, written first so that the
+    // string grows once. A write OVERFLOW FAIL refuses still makes room for its field.
+    let spliced = |ops: Vec<OwnedOp>| -> Vec<(u64, Vec<u8>)> {
+        ops.into_iter()
+            .map(|op| match op {
+                OwnedOp::Splice { offset, bytes, .. } => (offset, bytes),
+                other => panic!("not a splice: {other:?}"),
+            })
+            .collect()
+    };
+    let ops = h.muts(&[
+        "BITFIELD", "b", "SET", "u8", "0", "65", "SET", "u8", "16", "67", "OVERFLOW", "FAIL",
+        "INCRBY", "u8", "4000", "300",
+    ]);
+    assert_eq!(spliced(ops), vec![(500, vec![0]), (0, b"A\x22C".to_vec())]);
+    assert_eq!(
+        h.muts(&["BITFIELD", "b", "SET", "u8", "0", "65", "GET", "u8", "0"]),
+        vec![]
+    );
+    let ops = h.muts(&["BITOP", "OR", "d", "b", "nb"]);
+    let [
+        OwnedOp::Set {
+            key,
+            value,
+            expire_at: 0,
+        },
+    ] = &ops[..]
+    else {
+        panic!("{ops:?}")
+    };
+    assert_eq!(key, b"d");
+    let mut want = vec![0u8; 501];
+    want[..3].copy_from_slice(b"A\x22C");
+    assert_eq!(value.as_ref().to_bytes(), Some(want));
+    assert_eq!(h.muts(&["BITOP", "AND", "d", "missing"]), vec![del("d")]);
+    assert_eq!(h.muts(&["BITOP", "AND", "d", "missing"]), vec![]);
+    // Reads yield nothing.
+    for r in [
+        &["GETBIT", "b", "3"][..],
+        &["BITCOUNT", "b"],
+        &["BITPOS", "b", "1"],
+        &["BITFIELD", "b", "GET", "u8", "0"],
+        &["BITFIELD_RO", "b", "GET", "u8", "0"],
+    ] {
+        assert_eq!(h.muts(r), vec![], "{r:?}");
+    }
+}
+
 #[test]
 fn expiry_is_a_mutation_too() {
     let mut h = Harness::new();
@@ -269,6 +346,13 @@ fn stamps_increase_and_replay_rebuilds_the_same_data() {
         &["INCRBYFLOAT", "fl", "2.25"],
         &["EXPIRE", "a", "1000"],
         &["PERSIST", "a"],
+        &["SETBIT", "bm", "100", "1"],
+        &["SETBIT", "b", "3", "1"],
+        &[
+            "BITFIELD", "bm", "INCRBY", "i8", "#2", "-5", "SET", "u4", "2000", "9",
+        ],
+        &["BITOP", "XOR", "bx", "bm", "b"],
+        &["BITOP", "AND", "e", "nothing"],
     ];
     for cmd in script {
         h.run(cmd);

@@ -153,7 +153,7 @@ fn int(a: &[u8]) -> Option<i64> {
 /// in ways a real client may legitimately ask for (the node's own limit is
 /// `proto-max-bulk-len`, set to its 1 MB minimum here; see [`memory_only`]):
 /// - SETRANGE offset <= 64 KiB (each call may allocate offset+len bytes, and there may be
-///   hundreds in one input);
+///   hundreds in one input); the same 64 KiB for SETBIT's and BITFIELD's written bits;
 /// - CF.RESERVE capacity <= 4096 and CF.INSERT/CF.INSERTNX CAPACITY <= 4096 (a filter's whole
 ///   state is re-published on every write: a 2^30-item filter is a gigabyte per CF.ADD);
 /// - EXPANSION <= 2 (a growing filter's layers are capacity * expansion^n);
@@ -177,6 +177,8 @@ pub fn allowed(argv: &[&[u8]]) -> bool {
     match name.as_slice() {
         b"debug" | b"shutdown" | b"save" | b"bgsave" | b"bgrewriteaof" | b"hcrepl" => false,
         b"setrange" => arg_int(2).is_none_or(|o| o <= 64 * 1024),
+        b"setbit" => arg_int(2).is_none_or(|o| o <= 8 * 64 * 1024),
+        b"bitfield" => bitfield_writes_within(&argv[2..], 8 * 64 * 1024),
         b"config" => {
             !(is(1, "set")
                 && argv.iter().skip(2).any(|a| {
@@ -208,4 +210,32 @@ pub fn allowed(argv: &[&[u8]]) -> bool {
         }
         _ => true,
     }
+}
+
+/// Whether every SET/INCRBY of a BITFIELD writes below bit `max` (`#N` counted as N fields of
+/// the widest type); the walk follows the command's own and stops where it would fail.
+fn bitfield_writes_within(args: &[&[u8]], max: i64) -> bool {
+    let mut j = 0;
+    while j < args.len() {
+        let step = match args[j].to_ascii_lowercase().as_slice() {
+            b"get" => 3,
+            b"set" | b"incrby" => 4,
+            b"overflow" => 2,
+            _ => return true,
+        };
+        if step == 4
+            && let Some(off) = args.get(j + 2)
+        {
+            let (fields, digits) = match off.split_first() {
+                Some((b'#', rest)) => (true, rest),
+                _ => (false, &off[..]),
+            };
+            let bit = int(digits).map(|n| n.saturating_mul(if fields { 64 } else { 1 }));
+            if bit.is_some_and(|b| b > max) {
+                return false;
+            }
+        }
+        j += step;
+    }
+    true
 }

@@ -1,5 +1,6 @@
 //! Commands: the static table, dispatch, and one file per command family.
 
+pub mod bits;
 pub mod blocking;
 pub mod cluster;
 pub mod collection;

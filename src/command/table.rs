@@ -6,8 +6,8 @@ use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use super::{
-    Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, list, persistence,
-    server, set, sort, string, zset,
+    Handler, bits, cluster, config, connection, cuckoo, hash, info, introspect, key, list,
+    persistence, server, set, sort, string, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -157,6 +157,9 @@ const LS: &[&str] = &["list"];
 const SE: &[&str] = &["set"];
 const ZS: &[&str] = &["sortedset"];
 const DANG_LSZ: &[&str] = &["set", "sortedset", "list", "dangerous"];
+const BM: &[&str] = &["bitmap"];
+/// BITOP's keys: the destination, then every source.
+const KBITOP: (i32, i32, i32) = (2, -1, 1);
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -186,6 +189,14 @@ pub static COMMANDS: &[Command] = &[
     cmd!("substr", 4, READONLY, ST, K1, "string", "1.0.0", "Returns a substring from a string value.", "O(N) where N is the length of the returned string.", string::getrange),
     cmd!("setrange", 4, WRITE | DENYOOM | REPAIR, ST, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place.", string::setrange),
     cmd!("lcs", -3, READONLY, ST, K12, "string", "7.0.0", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively", string::lcs),
+    // bitmaps (on strings)
+    cmd!("setbit", 4, WRITE | DENYOOM | REPAIR, BM, K1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "O(1)", bits::setbit),
+    cmd!("getbit", 3, READONLY | FAST, BM, K1, "bitmap", "2.2.0", "Returns a bit value by offset.", "O(1)", bits::getbit),
+    cmd!("bitcount", -2, READONLY, BM, K1, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", "O(N)", bits::bitcount),
+    cmd!("bitpos", -3, READONLY, BM, K1, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", "O(N)", bits::bitpos),
+    cmd!("bitop", -4, WRITE | DENYOOM | REPAIR, BM, KBITOP, "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", "O(N)", bits::bitop),
+    cmd!("bitfield", -2, WRITE | DENYOOM | REPAIR, BM, K1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", "O(1) for each subcommand specified", bits::bitfield),
+    cmd!("bitfield_ro", -2, READONLY | FAST, BM, K1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", "O(1) for each subcommand specified", bits::bitfield_ro),
     // keys
     cmd!("del", -2, WRITE | REPAIR, KS, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", key::del),
     cmd!("unlink", -2, WRITE | FAST | REPAIR, KS, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", key::del),

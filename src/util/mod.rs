@@ -1,7 +1,9 @@
 //! Helpers: Redis-exact glob matching, number parsing/formatting (INCRBYFLOAT's long double
-//! math) and LCS, the wall clock (`time`) and enums kept in atomics, recent samples' percentiles.
+//! math), LCS, bitmaps (`bits`: Redis's bit order, fields and overflow rules), the wall clock
+//! (`time`) and enums kept in atomics, recent samples' percentiles.
 
 pub mod atomic;
+pub mod bits;
 pub mod glob;
 pub mod lcs;
 pub mod num;
