@@ -5,6 +5,7 @@
 
 pub mod edit;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod pack;
 pub mod set;
@@ -24,12 +25,15 @@ pub struct Limits {
     pub hash_entries: AtomicU64,
     pub hash_value: AtomicU64,
     pub set_entries: AtomicU64,
+    /// `hll-sparse-max-bytes`: where a HyperLogLog leaves its sparse encoding.
+    pub hll_sparse_bytes: AtomicU64,
 }
 
 pub static LIMITS: Limits = Limits {
     hash_entries: AtomicU64::new(128),
     hash_value: AtomicU64::new(64),
     set_entries: AtomicU64::new(512),
+    hll_sparse_bytes: AtomicU64::new(3000),
 };
 
 impl Limits {
@@ -43,6 +47,10 @@ impl Limits {
 
     pub fn set_entries(&self) -> usize {
         self.set_entries.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn hll_sparse_bytes(&self) -> usize {
+        self.hll_sparse_bytes.load(Ordering::Relaxed) as usize
     }
 }
 
