@@ -71,7 +71,8 @@ pub fn cache_bytes(card: u64) -> [u8; 8] {
     card.to_le_bytes()
 }
 
-fn invalidate(v: &mut [u8]) {
+/// Marks the cached cardinality stale.
+pub fn invalidate(v: &mut [u8]) {
     v[STALE_BYTE] |= STALE_BIT;
 }
 
@@ -222,25 +223,22 @@ fn xzero(len: usize) -> [u8; 2] {
 }
 
 /// Walks the registers of a sparse value in order, as Redis's `hllMerge` and
-/// `hllSparseToDense` do: `f(index, value)` for every non-zero register. Trailing VAL
-/// opcodes past the last register are ignored (Redis stops there); any other mismatch
-/// between the opcodes and the 16384 registers is corruption.
+/// `hllSparseToDense` do: `f(index, value)` for every non-zero register. The opcodes must
+/// cover the 16384 registers exactly, none running past the last (Redis's check since the
+/// fix for CVE-2025-32023, which the reference 7.0.15 build carries).
 fn sparse_each(v: &[u8], mut f: impl FnMut(usize, u8)) -> Result<(), Invalid> {
     let (mut p, mut i) = (HDR, 0usize);
     while p < v.len() {
         let op = op_at(v, p);
-        match op {
-            Op::Zero(n) | Op::XZero(n) => i += n,
-            Op::Val(value, n) => {
-                if i + n > REGISTERS {
-                    break;
-                }
-                for r in i..i + n {
-                    f(r, value);
-                }
-                i += n;
+        if i + op.span() > REGISTERS {
+            return Err(Invalid::Corrupt);
+        }
+        if let Op::Val(value, n) = op {
+            for r in i..i + n {
+                f(r, value);
             }
         }
+        i += op.span();
         p += op.len();
     }
     if i == REGISTERS {
@@ -250,29 +248,15 @@ fn sparse_each(v: &[u8], mut f: impl FnMut(usize, u8)) -> Result<(), Invalid> {
     }
 }
 
-/// Redis's `hllSparseRegHisto`: every opcode counts; valid only if they cover exactly the
-/// registers.
+/// Redis's `hllSparseRegHisto`, with the same check as [`sparse_each`].
 fn sparse_histogram(v: &[u8], h: &mut [u64; 64]) -> Result<(), Invalid> {
-    let (mut p, mut i) = (HDR, 0usize);
-    while p < v.len() {
-        let op = op_at(v, p);
-        let (value, n) = match op {
-            Op::Zero(n) | Op::XZero(n) => (0, n),
-            Op::Val(value, n) => (value, n),
-        };
-        h[usize::from(value)] += n as u64;
-        i += n;
-        p += op.len();
-    }
-    if i == REGISTERS {
-        Ok(())
-    } else {
-        Err(Invalid::Corrupt)
-    }
+    sparse_each(v, |_, value| h[usize::from(value)] += 1)?;
+    h[0] = REGISTERS as u64 - h[1..].iter().sum::<u64>();
+    Ok(())
 }
 
 /// Redis's `hllSparseToDense`: the same header (cache included), dense registers.
-fn to_dense(v: &[u8]) -> Result<Vec<u8>, Invalid> {
+pub fn to_dense(v: &[u8]) -> Result<Vec<u8>, Invalid> {
     let mut d = vec![0u8; DENSE_SIZE];
     d[..HDR].copy_from_slice(&v[..HDR]);
     d[4] = ENC_DENSE;
@@ -751,6 +735,22 @@ pub fn max_len(max_bytes: usize) -> usize {
     DENSE_SIZE.max(max_bytes.min(HDR + 2 * REGISTERS))
 }
 
+/// The opcodes of a sparse value as PFDEBUG DECODE lists them: `z:N`, `Z:N`, `v:VALUE,N`.
+pub fn decode(v: &[u8]) -> String {
+    let mut out = Vec::new();
+    let mut p = HDR;
+    while p < v.len() {
+        let op = op_at(v, p);
+        out.push(match op {
+            Op::Zero(n) => format!("z:{n}"),
+            Op::XZero(n) => format!("Z:{n}"),
+            Op::Val(value, n) => format!("v:{value},{n}"),
+        });
+        p += op.len();
+    }
+    out.join(" ")
+}
+
 /// Every register, decoded (PFDEBUG GETREG).
 pub fn registers(v: &[u8], enc: Encoding) -> Result<Vec<u8>, Invalid> {
     let mut max = [0u8; REGISTERS];
@@ -999,6 +999,7 @@ mod tests {
             &[0x7f],
             &[],
             &[0xff; 10],
+            &[0x7f, 0xff, 0x80],
         ] {
             let v = with(ops);
             assert_eq!(
@@ -1017,10 +1018,14 @@ mod tests {
                 Err(Invalid::Corrupt)
             );
         }
-        // Trailing VALs after the last register: Redis's merge stops there and accepts it.
+        // A VAL past the last register (Redis 7.0.15 before the CVE-2025-32023 fix let its
+        // merge accept this one).
         let v = with(&[0x7f, 0xff, 0x80]);
         let mut max = [0u8; REGISTERS];
-        assert_eq!(merge_into(&mut max, &v, Encoding::Sparse), Ok(()));
+        assert_eq!(
+            merge_into(&mut max, &v, Encoding::Sparse),
+            Err(Invalid::Corrupt)
+        );
         assert_eq!(count(&v, Encoding::Sparse), Err(Invalid::Corrupt));
     }
 

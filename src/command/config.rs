@@ -56,6 +56,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "hash-max-listpack-entries" => Value::Int(LIMITS.hash_entries.load(Ordering::Relaxed)),
         "hash-max-listpack-value" => Value::Int(LIMITS.hash_value.load(Ordering::Relaxed)),
         "set-max-intset-entries" => Value::Int(LIMITS.set_entries.load(Ordering::Relaxed)),
+        "hll-sparse-max-bytes" => Value::Int(LIMITS.hll_sparse_bytes.load(Ordering::Relaxed)),
         _ => return None,
     })
 }
@@ -107,6 +108,9 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         }
         ("hash-max-listpack-value", Value::Int(n)) => LIMITS.hash_value.store(n, Ordering::Relaxed),
         ("set-max-intset-entries", Value::Int(n)) => LIMITS.set_entries.store(n, Ordering::Relaxed),
+        ("hll-sparse-max-bytes", Value::Int(n)) => {
+            LIMITS.hll_sparse_bytes.store(n, Ordering::Relaxed)
+        }
         ("loglevel", Value::Text(level)) => {
             crate::telemetry::set_level(&level)?;
             *st.loglevel.write() = level;
@@ -321,6 +325,7 @@ mod tests {
             "hash-max-listpack-entries",
             "hash-max-listpack-value",
             "set-max-intset-entries",
+            "hll-sparse-max-bytes",
         ];
         assert_eq!(names, want);
         let max: Vec<String> = c.get("max*").into_iter().map(|(n, _)| n).collect();
@@ -389,6 +394,7 @@ mod tests {
             ("hash-max-listpack-entries", "64", "64"),
             ("hash-max-listpack-value", "32", "32"),
             ("set-max-intset-entries", "100", "100"),
+            ("hll-sparse-max-bytes", "1kb", "1024"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

@@ -432,7 +432,11 @@ fn check_len(max: u64, size: u64, add: u64) -> Result<()> {
 
 /// Under a memory limit, makes room for what a write will add to the string at `key` once it
 /// is `new_len` long — before anything is allocated for it.
-fn reserve_growth(cx: &Ctx<'_>, key: &[u8], new_len: impl FnOnce(u64) -> u64) -> Result<()> {
+pub(super) fn reserve_growth(
+    cx: &Ctx<'_>,
+    key: &[u8],
+    new_len: impl FnOnce(u64) -> u64,
+) -> Result<()> {
     let store = &cx.node.store;
     if !store.limited(cx.client.db) {
         return Ok(());

@@ -6,8 +6,8 @@ use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use super::{
-    Handler, cluster, config, connection, cuckoo, hash, info, introspect, key, list, persistence,
-    server, set, string,
+    Handler, cluster, config, connection, cuckoo, hash, hll, info, introspect, key, list,
+    persistence, server, set, string,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -150,6 +150,7 @@ const CF: &[&str] = &["cuckoo"];
 const HS: &[&str] = &["hash"];
 const LS: &[&str] = &["list"];
 const SE: &[&str] = &["set"];
+const HL: &[&str] = &["hyperloglog"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -288,6 +289,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("sdiff", -2, READONLY, SE, KALL, "set", "1.0.0", "Returns the difference of multiple sets.", "O(N) where N is the total number of elements in all given sets.", set::sdiff),
     cmd!("sdiffstore", -3, WRITE | DENYOOM | REPAIR, SE, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", set::sdiffstore),
     cmd!("sscan", -3, READONLY, SE, K1, "set", "2.8.0", "Iterates over members of a set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the size of the collection inside the collection.", set::sscan),
+    cmd!("pfadd", -2, WRITE | DENYOOM | FAST | REPAIR, HL, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", hll::pfadd),
+    // Read-only, though a stale cached cardinality is refreshed in the value (as in Redis).
+    cmd!("pfcount", -2, READONLY, HL, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", hll::pfcount),
+    cmd!("pfmerge", -2, WRITE | DENYOOM | REPAIR, HL, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", "O(N) to merge N HyperLogLogs, but with high constant times.", hll::pfmerge),
+    cmd!("pfdebug", 3, WRITE | DENYOOM | ADMIN | REPAIR, HL, K2, "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", "N/A", hll::pfdebug),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
     cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),

@@ -367,6 +367,8 @@ pub static KEYS: &[Key] = &[
     Key::runtime("hash-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("set-max-intset-entries", SetAs::Int { min: 0, max: I32 }),
+    // Where a HyperLogLog leaves its sparse encoding (`collections::LIMITS` too).
+    Key::runtime("hll-sparse-max-bytes", SetAs::Memory { min: 0 }),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -397,6 +399,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "set-max-intset-entries",
+    "hll-sparse-max-bytes",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -688,7 +691,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 17] = [
+        let samples: [(&str, &str); 18] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -706,6 +709,7 @@ mod tests {
             ("hash-max-listpack-entries", "64"),
             ("hash-max-listpack-value", "32"),
             ("set-max-intset-entries", "100"),
+            ("hll-sparse-max-bytes", "1kb"),
         ];
         let limits = Value::Limits(OutputLimits::default());
         for p in params() {
