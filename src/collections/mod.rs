@@ -1,7 +1,8 @@
 //! The structures behind Redis's collection types, written here because their memory per
 //! element and their operations are the product: a packed run of byte strings for small
 //! collections (`pack`, Redis's listpack) and tables keyed by a per-process secret hash for
-//! large ones (the elements are chosen by clients, so a fixed hash could be flooded).
+//! large ones (the elements are chosen by clients, so a fixed hash could be flooded). And
+//! `hll`: Redis's HyperLogLog, whose bytes are Redis's own.
 
 pub mod edit;
 pub mod hash;
