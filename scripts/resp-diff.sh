@@ -14,7 +14,7 @@ work="$(mktemp -d)"
 rport="$(free_port)"; hport="$(free_port)"
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" --daemonize no >"$work/redis.log" 2>&1 &
 rpid=$!
-"$bin" --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
+"$bin" --resp-port "$hport" --http-port 0 --gossip-port 0 --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
 hpid=$!
 trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
 wait_ping "$rport"; wait_ping "$hport"

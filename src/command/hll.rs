@@ -34,7 +34,9 @@ fn hll_of(v: ValueRef<'_>) -> Result<(&[u8], Encoding)> {
 }
 
 /// Stores a whole new value, keeping the key's deadline.
-fn put(k: &mut KeyRef<'_>, v: Vec<u8>) {
+fn put(k: &mut KeyRef<'_>, mut v: Vec<u8>) {
+    // Accounted by capacity: no spare room kept.
+    v.shrink_to_fit();
     let value = Value::Raw(Box::new(v));
     if k.exists() {
         k.update(|old| *old = value);
