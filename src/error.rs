@@ -16,6 +16,12 @@ pub enum Error {
     NotPositive,
     #[error("ERR syntax error")]
     Syntax,
+    /// A string that is not a HyperLogLog, given to a PF* command.
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    /// A HyperLogLog whose registers do not decode.
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    CorruptHll,
     #[error("ERR no such key")]
     NoSuchKey,
     #[error("ERR index out of range")]
@@ -68,7 +74,7 @@ impl Error {
     /// The HTTP status this error maps to on the HTTP API.
     pub fn http_status(&self) -> u16 {
         match self {
-            Error::WrongType => 409,
+            Error::WrongType | Error::NotHll | Error::CorruptHll => 409,
             Error::Oom | Error::Misconf(_) => 507,
             Error::Loading | Error::TryAgain(_) => 503,
             Error::NoAuth => 401,

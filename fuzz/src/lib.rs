@@ -53,6 +53,7 @@ const SETTABLE: &[&str] = &[
     "timeout",
     "requirepass",
     "loglevel",
+    "hll-sparse-max-bytes",
 ];
 
 /// A node and one registered client of it.

@@ -1,10 +1,12 @@
 //! The structures behind Redis's collection types, written here because their memory per
 //! element and their operations are the product: a packed run of byte strings for small
 //! collections (`pack`, Redis's listpack) and tables keyed by a per-process secret hash for
-//! large ones (the elements are chosen by clients, so a fixed hash could be flooded).
+//! large ones (the elements are chosen by clients, so a fixed hash could be flooded). And
+//! `hll`: Redis's HyperLogLog, whose bytes are Redis's own.
 
 pub mod edit;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod pack;
 pub mod set;
@@ -28,6 +30,8 @@ pub struct Limits {
     pub set_entries: AtomicU64,
     pub zset_entries: AtomicU64,
     pub zset_value: AtomicU64,
+    /// `hll-sparse-max-bytes`: where a HyperLogLog leaves its sparse encoding.
+    pub hll_sparse_bytes: AtomicU64,
 }
 
 pub static LIMITS: Limits = Limits {
@@ -36,6 +40,7 @@ pub static LIMITS: Limits = Limits {
     set_entries: AtomicU64::new(512),
     zset_entries: AtomicU64::new(128),
     zset_value: AtomicU64::new(64),
+    hll_sparse_bytes: AtomicU64::new(3000),
 };
 
 impl Limits {
@@ -57,6 +62,10 @@ impl Limits {
 
     pub fn zset_value(&self) -> usize {
         self.zset_value.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn hll_sparse_bytes(&self) -> usize {
+        self.hll_sparse_bytes.load(Ordering::Relaxed) as usize
     }
 }
 

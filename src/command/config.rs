@@ -58,6 +58,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "set-max-intset-entries" => Value::Int(LIMITS.set_entries.load(Ordering::Relaxed)),
         "zset-max-listpack-entries" => Value::Int(LIMITS.zset_entries.load(Ordering::Relaxed)),
         "zset-max-listpack-value" => Value::Int(LIMITS.zset_value.load(Ordering::Relaxed)),
+        "hll-sparse-max-bytes" => Value::Int(LIMITS.hll_sparse_bytes.load(Ordering::Relaxed)),
         _ => return None,
     })
 }
@@ -113,6 +114,9 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
             LIMITS.zset_entries.store(n, Ordering::Relaxed)
         }
         ("zset-max-listpack-value", Value::Int(n)) => LIMITS.zset_value.store(n, Ordering::Relaxed),
+        ("hll-sparse-max-bytes", Value::Int(n)) => {
+            LIMITS.hll_sparse_bytes.store(n, Ordering::Relaxed)
+        }
         ("loglevel", Value::Text(level)) => {
             crate::telemetry::set_level(&level)?;
             *st.loglevel.write() = level;
@@ -329,6 +333,7 @@ mod tests {
             "set-max-intset-entries",
             "zset-max-listpack-entries",
             "zset-max-listpack-value",
+            "hll-sparse-max-bytes",
         ];
         assert_eq!(names, want);
         let max: Vec<String> = c.get("max*").into_iter().map(|(n, _)| n).collect();
@@ -399,6 +404,7 @@ mod tests {
             ("set-max-intset-entries", "100", "100"),
             ("zset-max-listpack-entries", "64", "64"),
             ("zset-max-listpack-value", "32", "32"),
+            ("hll-sparse-max-bytes", "1kb", "1024"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

@@ -8,6 +8,7 @@ pub mod config;
 pub mod connection;
 pub mod cuckoo;
 pub mod hash;
+pub mod hll;
 pub mod info;
 pub mod introspect;
 pub mod key;

@@ -6,7 +6,7 @@ use rustc_hash::FxHashMap;
 use std::sync::LazyLock;
 
 use super::{
-    Handler, bits, cluster, config, connection, cuckoo, hash, info, introspect, key, list,
+    Handler, bits, cluster, config, connection, cuckoo, hash, hll, info, introspect, key, list,
     persistence, server, set, sort, string, zset,
 };
 
@@ -160,6 +160,7 @@ const DANG_LSZ: &[&str] = &["set", "sortedset", "list", "dangerous"];
 const BM: &[&str] = &["bitmap"];
 /// BITOP's keys: the destination, then every source.
 const KBITOP: (i32, i32, i32) = (2, -1, 1);
+const HL: &[&str] = &["hyperloglog"];
 
 const LSF: u32 = LOADING | STALE | FAST;
 const CONN_FLAGS: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
@@ -348,6 +349,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("bzmpop", -5, WRITE | BLOCKING, ZS, NONE, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", zset::bzmpop),
     cmd!("sort", -2, WRITE | DENYOOM | TOUCHES_ARBITRARY_KEYS, DANG_LSZ, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", sort::sort),
     cmd!("sort_ro", -2, READONLY | TOUCHES_ARBITRARY_KEYS, DANG_LSZ, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", sort::sort_ro),
+    cmd!("pfadd", -2, WRITE | DENYOOM | FAST | REPAIR, HL, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", hll::pfadd),
+    // Read-only, though a stale cached cardinality is refreshed in the value (as in Redis).
+    cmd!("pfcount", -2, READONLY, HL, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", hll::pfcount),
+    cmd!("pfmerge", -2, WRITE | DENYOOM | REPAIR, HL, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", "O(N) to merge N HyperLogLogs, but with high constant times.", hll::pfmerge),
+    cmd!("pfdebug", 3, WRITE | DENYOOM | ADMIN | REPAIR, HL, K2, "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", "N/A", hll::pfdebug),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
     cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
     cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),

@@ -369,6 +369,8 @@ pub static KEYS: &[Key] = &[
     Key::runtime("set-max-intset-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("zset-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("zset-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
+    // Where a HyperLogLog leaves its sparse encoding (`collections::LIMITS` too).
+    Key::runtime("hll-sparse-max-bytes", SetAs::Memory { min: 0 }),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -401,6 +403,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "set-max-intset-entries",
     "zset-max-listpack-entries",
     "zset-max-listpack-value",
+    "hll-sparse-max-bytes",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -692,7 +695,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 19] = [
+        let samples: [(&str, &str); 20] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -712,6 +715,7 @@ mod tests {
             ("set-max-intset-entries", "100"),
             ("zset-max-listpack-entries", "64"),
             ("zset-max-listpack-value", "32"),
+            ("hll-sparse-max-bytes", "1kb"),
         ];
         let limits = Value::Limits(OutputLimits::default());
         for p in params() {
