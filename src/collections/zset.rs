@@ -540,6 +540,14 @@ impl ZSet {
         self.reindex();
     }
 
+    /// Into the large encoding whatever its size (SORT does this to a sorted set in Redis,
+    /// and OBJECT ENCODING and lex ranges over mixed scores show it).
+    pub fn to_large(&mut self) {
+        if self.table.is_none() {
+            self.convert();
+        }
+    }
+
     pub fn from_entries<'a>(entries: impl IntoIterator<Item = (&'a [u8], f64)>) -> ZSet {
         let mut z = ZSet::new();
         for (m, s) in entries {

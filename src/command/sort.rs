@@ -12,7 +12,7 @@ use crate::collections::{Hash, List, Set, ZSet};
 use crate::error::{Error, Result};
 use crate::resp::Args;
 use crate::store::value::{Collection, ValueRef};
-use crate::store::{Access, Kind};
+use crate::store::{Access, Kind, Value};
 
 /// The value a pattern names for an element: `#` is the element; `key*` a string key;
 /// `key*->field` a hash field. `None` when there is no such string (or field).
@@ -108,6 +108,15 @@ fn generic(cx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> Result<()> {
         .node
         .store
         .with_key(cx.client.db, &args[1], cx.now, access, |k| {
+            // Redis turns a sorted set it sorts into its large encoding, for good.
+            if matches!(k.value(), Some(ValueRef::ZSet(z)) if z.is_packed()) {
+                k.modify(|v| {
+                    if let Value::ZSet(z) = v {
+                        z.to_large();
+                    }
+                    ((), false)
+                });
+            }
             let Some(v) = k.value() else {
                 return Ok((Kind::List, Vec::new()));
             };

@@ -397,13 +397,20 @@ impl<'a> LexRange<'a> {
         }
     }
 
+    /// Whether members are in lex order: every score is the same (the only case Redis
+    /// specifies). Otherwise lex ranges walk the set as Redis's listpack does.
+    fn searchable(z: &ZSet) -> bool {
+        !z.is_packed()
+            && matches!((z.get(0), z.get(z.len().wrapping_sub(1))), (Some((a, _)), Some((b, _))) if a == b)
+    }
+
     /// Rank of the first member in range walking up, as Redis finds it: the first not below
-    /// min (a walk of a packed set, a search of a large one), which must not be above max.
+    /// min (a walk, or a search when members are in lex order), which must not be above max.
     fn first(&self, z: &ZSet) -> Option<usize> {
         if self.misses(z) {
             return None;
         }
-        let r = if z.is_packed() {
+        let r = if !Self::searchable(z) {
             z.iter().position(|(_, m)| self.gte_min(m))?
         } else {
             z.count_below(|_, m| !self.gte_min(m))
@@ -417,7 +424,7 @@ impl<'a> LexRange<'a> {
         if self.misses(z) {
             return None;
         }
-        let r = if z.is_packed() {
+        let r = if !Self::searchable(z) {
             z.len()
                 - 1
                 - z.iter_rev_from(z.len() - 1)
@@ -441,6 +448,28 @@ impl<'a> LexRange<'a> {
                 (start, start + n)
             }
         }
+    }
+
+    /// The ranks ZREMRANGEBYLEX removes: as [`ranks`](Self::ranks) for a packed set; a large
+    /// one is not first checked against its ends (Redis's `zslDeleteRangeByLex`), which only
+    /// differs where scores differ.
+    fn removal_ranks(&self, z: &ZSet) -> (usize, usize) {
+        if z.is_packed() {
+            return self.ranks(z);
+        }
+        let start = if Self::searchable(z) {
+            z.count_below(|_, m| !self.gte_min(m))
+        } else {
+            match z.iter().position(|(_, m)| self.gte_min(m)) {
+                Some(r) => r,
+                None => return (0, 0),
+            }
+        };
+        let n = z
+            .iter_from(start)
+            .take_while(|(_, m)| self.lte_max(m))
+            .count();
+        (start, start + n)
     }
 }
 
@@ -736,7 +765,7 @@ pub fn zremrangebyscore(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 
 pub fn zremrangebylex(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let range = LexRange::parse(&args[2], &args[3])?;
-    remove_ranks(cx, &args[1], |z| range.ranks(z))
+    remove_ranks(cx, &args[1], |z| range.removal_ranks(z))
 }
 
 // --- pops ---
