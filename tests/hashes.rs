@@ -231,3 +231,38 @@ fn hashes_replicate_to_every_node() {
         });
     }
 }
+
+/// A big collection dropped by DEL, UNLINK or an overwrite is freed by the background thread
+/// (INFO counts it), not by the I/O thread that served the command.
+#[test]
+fn big_collections_are_freed_in_the_background() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let freed = |c: &mut redis::Connection| -> u64 {
+        common::info_field(c, "memory", "lazyfreed_objects")
+            .parse()
+            .unwrap()
+    };
+    let before = freed(&mut c);
+    for key in ["h1", "h2", "h3"] {
+        for batch in 0..10 {
+            let pairs: Vec<(String, String)> = (0..10_000)
+                .map(|i| (format!("field-{batch}-{i}"), format!("value-{i}")))
+                .collect();
+            let () = c.hset_multiple(key, &pairs).unwrap();
+        }
+    }
+    let _: i64 = c.del("h1").unwrap();
+    let _: i64 = c.unlink("h2").unwrap();
+    let () = c.set("h3", "a string now").unwrap();
+    // Small ones are freed in place.
+    let _: i64 = c.hset("small", "f", "v").unwrap();
+    let _: i64 = c.del("small").unwrap();
+    common::wait_until("three big hashes freed in the background", || {
+        freed(&mut c) == before + 3
+    });
+    assert_eq!(
+        common::info_field(&mut c, "memory", "lazyfree_pending_objects"),
+        "0"
+    );
+}

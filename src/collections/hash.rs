@@ -46,6 +46,16 @@ impl Default for Hash {
     }
 }
 
+impl Drop for Hash {
+    fn drop(&mut self) {
+        if let Hash::Table(t, _) = self
+            && t.len() > super::lazyfree::THRESHOLD
+        {
+            super::lazyfree::later(std::mem::take(t));
+        }
+    }
+}
+
 impl PartialEq for Hash {
     fn eq(&self, other: &Hash) -> bool {
         self.len() == other.len() && self.iter().all(|(f, v)| other.get(f) == Some(v))

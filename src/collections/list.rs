@@ -20,6 +20,14 @@ pub struct List {
     tail: Option<Vec<u32>>,
 }
 
+impl Drop for List {
+    fn drop(&mut self) {
+        if self.len > super::lazyfree::THRESHOLD {
+            super::lazyfree::later(std::mem::take(&mut self.nodes));
+        }
+    }
+}
+
 /// Equal when the elements are: how they sit in nodes is not part of the value.
 impl PartialEq for List {
     fn eq(&self, other: &List) -> bool {

@@ -6,6 +6,7 @@
 
 pub mod edit;
 pub mod hash;
+pub mod lazyfree;
 pub mod hll;
 pub mod list;
 pub mod pack;

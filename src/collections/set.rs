@@ -20,6 +20,16 @@ impl Default for Set {
     }
 }
 
+impl Drop for Set {
+    fn drop(&mut self) {
+        if let Set::Table(t, _) = self
+            && t.len() > super::lazyfree::THRESHOLD
+        {
+            super::lazyfree::later(std::mem::take(t));
+        }
+    }
+}
+
 impl PartialEq for Set {
     fn eq(&self, other: &Set) -> bool {
         self.len() == other.len() && self.members().all(|m| other.contains(&m.to_vec()))

@@ -228,6 +228,14 @@ pub struct ZSet {
     bytes: usize,
 }
 
+impl Drop for ZSet {
+    fn drop(&mut self) {
+        if self.len > super::lazyfree::THRESHOLD {
+            super::lazyfree::later(std::mem::take(&mut self.runs));
+        }
+    }
+}
+
 impl PartialEq for ZSet {
     fn eq(&self, other: &ZSet) -> bool {
         self.len == other.len && self.iter().eq(other.iter())

@@ -157,7 +157,9 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         );
         f!(s, "mem_fragmentation_bytes:{}", rss as i64 - used as i64);
         f!(s, "mem_allocator:jemalloc");
-        f!(s, "lazyfree_pending_objects:0");
+        let (pending, freed) = crate::collections::lazyfree::figures();
+        f!(s, "lazyfree_pending_objects:{pending}");
+        f!(s, "lazyfreed_objects:{freed}");
         // HyperCache's own: what the limit bounds, and how close it is.
         f!(s, "used_memory_keyspace:{dataset}");
         f!(
