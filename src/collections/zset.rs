@@ -17,9 +17,9 @@ use super::pack::put_len;
 use super::{LIMITS, hash_of};
 
 /// Entries per run in the large encoding: a run is split above this...
-const RUN_MAX: usize = 128;
+const RUN_MAX: usize = 64;
 /// ...and merged with a neighbour below this.
-const RUN_MIN: usize = 32;
+const RUN_MIN: usize = 16;
 
 /// The set's order: by score, then by member bytes. Scores are never NaN.
 #[inline]
@@ -327,8 +327,14 @@ impl ZSet {
     /// nothing, as in Redis (so -0 stays -0).
     pub fn insert(&mut self, m: &[u8], s: f64) -> Option<f64> {
         let old = self.score(m);
+        self.insert_known(m, s, old);
+        old
+    }
+
+    /// [`insert`](Self::insert) for a caller that has just read the member's score (`old`).
+    pub fn insert_known(&mut self, m: &[u8], s: f64, old: Option<f64>) {
         match old {
-            Some(o) if o == s => return old,
+            Some(o) if o == s => return,
             Some(o) => self.remove_entry(o, m),
             None => {
                 if self.table.is_none()
@@ -358,7 +364,6 @@ impl ZSet {
             let h = hash_of(m);
             t.insert_unique(h, (h, s), |e| e.0);
         }
-        old
     }
 
     /// Removes a member; its score.

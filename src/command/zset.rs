@@ -134,7 +134,7 @@ fn zadd_generic(cx: &mut Ctx<'_>, args: Args<'_>, mut fl: AddFlags) -> Result<()
                             continue;
                         }
                         if score != cur {
-                            z.insert(m, score);
+                            z.insert_known(m, score, Some(cur));
                             changed.push((m, score));
                             updated += 1;
                         }
@@ -144,7 +144,7 @@ fn zadd_generic(cx: &mut Ctx<'_>, args: Args<'_>, mut fl: AddFlags) -> Result<()
                         if fl.xx {
                             continue;
                         }
-                        z.insert(m, score);
+                        z.insert_known(m, score, None);
                         changed.push((m, score));
                         added += 1;
                         last = Some(score);
