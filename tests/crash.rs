@@ -182,3 +182,167 @@ fn always_loses_no_acknowledged_write_across_twenty_crashes() {
 fn everysec_loses_at_most_about_two_seconds() {
     crash_cycles("everysec", 10, Duration::from_millis(2500));
 }
+
+/// One writer per type appends element `n` after element `n - 1` (an RPUSH, HSET, SADD, ZADD,
+/// SETBIT, PFADD); what survives a SIGKILL under `always` must be exactly the first `n`
+/// elements, `n` at least every acknowledged write's and at most every sent one's.
+#[test]
+fn always_keeps_every_acknowledged_write_to_every_type() {
+    const KINDS: [&str; 6] = ["list", "hash", "set", "zset", "bits", "hll"];
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = "persistence:\n  sync_policy: always\n  snapshot_interval: 1s\n  max_log_size: 256KB\n  retain: 2\n";
+    // Per kind: elements known present (the start of the next cycle), acknowledged, sent.
+    let mut have = [0u64; 6];
+    let mut rng = fastrand::Rng::with_seed(11);
+    for cycle in 0..6 {
+        let mut s = Server::start_in(&data, Some(config));
+        let mut c = s.conn();
+        for (i, kind) in KINDS.iter().enumerate() {
+            let n = recovered(&mut c, kind);
+            assert_eq!(
+                n, have[i],
+                "cycle {cycle}: {kind} holds {n}, {} were acknowledged",
+                have[i]
+            );
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads: Vec<_> = KINDS
+            .iter()
+            .enumerate()
+            .map(|(i, kind)| {
+                let (stop, addr, start) = (stop.clone(), s.addr, have[i]);
+                std::thread::spawn(move || append_until_killed(addr, kind, start, stop))
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(rng.u64(200..600)));
+        if cycle % 2 == 1 {
+            let _: redis::RedisResult<String> = redis::cmd("BGREWRITEAOF").query(&mut c);
+            std::thread::sleep(Duration::from_millis(rng.u64(0..30)));
+        }
+        s.kill();
+        stop.store(true, Ordering::Relaxed);
+        let counts: Vec<(u64, u64)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let s = Server::start_in(&data, Some(config));
+        let mut c = s.conn();
+        for (i, kind) in KINDS.iter().enumerate() {
+            let (acked, sent) = counts[i];
+            assert!(
+                acked > have[i],
+                "cycle {cycle}: no {kind} write acknowledged"
+            );
+            let n = recovered(&mut c, kind);
+            assert!(
+                (acked..=sent).contains(&n),
+                "cycle {cycle}: {kind} recovered {n} elements; {acked} acknowledged, {sent} sent"
+            );
+            have[i] = n;
+        }
+        drop(s);
+    }
+}
+
+/// Appends elements from `n` on until the connection dies: (acknowledged, sent) counts.
+fn append_until_killed(
+    addr: std::net::SocketAddr,
+    kind: &str,
+    mut n: u64,
+    stop: Arc<AtomicBool>,
+) -> (u64, u64) {
+    let mut c = redis::Client::open(format!("redis://{addr}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let _ = c.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut acked = n;
+    while !stop.load(Ordering::Relaxed) {
+        let e = format!("e{n:08}");
+        let cmd = match kind {
+            "list" => redis::cmd("RPUSH").arg("c:list").arg(&e).clone(),
+            "hash" => redis::cmd("HSET").arg("c:hash").arg(&e).arg(n).clone(),
+            "set" => redis::cmd("SADD").arg("c:set").arg(&e).clone(),
+            "zset" => redis::cmd("ZADD").arg("c:zset").arg(n).arg(&e).clone(),
+            "bits" => redis::cmd("SETBIT").arg("c:bits").arg(n).arg(1).clone(),
+            _ => redis::cmd("PFADD")
+                .arg(format!("c:hll:{n}"))
+                .arg(&e)
+                .clone(),
+        };
+        let r: redis::RedisResult<redis::Value> = cmd.query(&mut c);
+        if r.is_err() {
+            return (acked, n + 1);
+        }
+        n += 1;
+        acked = n;
+    }
+    (acked, n)
+}
+
+/// How many elements of `kind` are there, checking they are exactly the first ones.
+fn recovered(c: &mut redis::Connection, kind: &str) -> u64 {
+    let first = |n: u64| -> Vec<String> { (0..n).map(|i| format!("e{i:08}")).collect() };
+    match kind {
+        "list" => {
+            let items: Vec<String> = redis::cmd("LRANGE")
+                .arg("c:list")
+                .arg(0)
+                .arg(-1)
+                .query(c)
+                .unwrap();
+            assert_eq!(
+                items,
+                first(items.len() as u64),
+                "the list is not the pushes in order"
+            );
+            items.len() as u64
+        }
+        "hash" => {
+            let mut fields: Vec<String> = redis::cmd("HKEYS").arg("c:hash").query(c).unwrap();
+            fields.sort();
+            assert_eq!(fields, first(fields.len() as u64));
+            fields.len() as u64
+        }
+        "set" => {
+            let mut members: Vec<String> = redis::cmd("SMEMBERS").arg("c:set").query(c).unwrap();
+            members.sort();
+            assert_eq!(members, first(members.len() as u64));
+            members.len() as u64
+        }
+        "zset" => {
+            let items: Vec<(String, f64)> = redis::cmd("ZRANGE")
+                .arg("c:zset")
+                .arg(0)
+                .arg(-1)
+                .arg("WITHSCORES")
+                .query(c)
+                .unwrap();
+            let want: Vec<(String, f64)> = first(items.len() as u64)
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (e, i as f64))
+                .collect();
+            assert_eq!(items, want);
+            items.len() as u64
+        }
+        "bits" => {
+            let n: u64 = redis::cmd("BITCOUNT").arg("c:bits").query(c).unwrap();
+            if n > 0 {
+                let last: i64 = redis::cmd("BITPOS").arg("c:bits").arg(0).query(c).unwrap();
+                assert_eq!(last as u64, n, "the bits set are not the first ones");
+            }
+            n
+        }
+        _ => {
+            let keys: Vec<String> = redis::cmd("KEYS").arg("c:hll:*").query(c).unwrap();
+            let n = keys.len() as u64;
+            for i in 0..n {
+                let one: i64 = redis::cmd("PFCOUNT")
+                    .arg(format!("c:hll:{i}"))
+                    .query(c)
+                    .unwrap();
+                assert_eq!(one, 1, "c:hll:{i}");
+            }
+            n
+        }
+    }
+}

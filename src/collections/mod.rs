@@ -6,8 +6,8 @@
 
 pub mod edit;
 pub mod hash;
-pub mod lazyfree;
 pub mod hll;
+pub mod lazyfree;
 pub mod list;
 pub mod pack;
 pub mod set;
