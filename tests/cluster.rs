@@ -235,6 +235,29 @@ fn concurrent_writers_converge_to_the_highest_stamp() {
                     if j % 50 == 0 {
                         let _: i64 = con.del(format!("k{}", (j + 7) % 20)).unwrap();
                     }
+                    // Every collection type, written on every node at once: concurrent
+                    // edits to one key conflict, and the newest whole value must win.
+                    let m = format!("n{i}-{}", j % 40);
+                    let _: i64 = con.rpush(format!("list{}", j % 3), &m).unwrap();
+                    let _: i64 = con.hset(format!("hash{}", j % 3), &m, j).unwrap();
+                    let _: i64 = con.sadd(format!("set{}", j % 3), &m).unwrap();
+                    let _: i64 = con.zadd(format!("zset{}", j % 3), &m, j).unwrap();
+                    let _: i64 = redis::cmd("SETBIT")
+                        .arg(format!("bits{}", j % 3))
+                        .arg(j * 3 + i)
+                        .arg(1)
+                        .query(&mut con)
+                        .unwrap();
+                    let _: i64 = redis::cmd("PFADD")
+                        .arg(format!("hll{}", j % 3))
+                        .arg(&m)
+                        .query(&mut con)
+                        .unwrap();
+                    if j % 7 == 0 {
+                        let _: Option<String> = con.lpop(format!("list{}", j % 3), None).unwrap();
+                        let _: Vec<(String, f64)> =
+                            con.zpopmin(format!("zset{}", j % 3), 1).unwrap();
+                    }
                 }
             })
         })
@@ -251,6 +274,37 @@ fn concurrent_writers_converge_to_the_highest_stamp() {
         assert!(stamps.windows(2).all(|w| w[0] == w[1]), "{k}: {stamps:?}");
         let values: Vec<Option<String>> = (0..3).map(|i| c.conn(i).get(&k).unwrap()).collect();
         assert!(values.windows(2).all(|w| w[0] == w[1]), "{k}: {values:?}");
+    }
+    // Each collection reads the same on every node.
+    let view = |con: &mut redis::Connection, k: &str| -> String {
+        let kind: String = redis::cmd("TYPE").arg(k).query(con).unwrap();
+        match kind.as_str() {
+            "list" => format!("{:?}", con.lrange::<_, Vec<String>>(k, 0, -1).unwrap()),
+            "hash" => format!(
+                "{:?}",
+                con.hgetall::<_, std::collections::BTreeMap<String, String>>(k)
+                    .unwrap()
+            ),
+            "set" => format!(
+                "{:?}",
+                con.smembers::<_, std::collections::BTreeSet<String>>(k)
+                    .unwrap()
+            ),
+            "zset" => format!(
+                "{:?}",
+                con.zrange_withscores::<_, Vec<(String, f64)>>(k, 0, -1)
+                    .unwrap()
+            ),
+            _ => format!("{:?}", con.get::<_, Option<Vec<u8>>>(k).unwrap()),
+        }
+    };
+    for kind in ["list", "hash", "set", "zset", "bits", "hll"] {
+        for n in 0..3 {
+            let k = format!("{kind}{n}");
+            let views: Vec<String> = (0..3).map(|i| view(&mut c.conn(i), &k)).collect();
+            assert!(views[0].len() > 10, "{k}: {}", views[0]);
+            assert!(views.windows(2).all(|w| w[0] == w[1]), "{k}: {views:?}");
+        }
     }
 }
 
