@@ -216,3 +216,67 @@ fn redis_policy_names_and_runtime_limits() {
         .unwrap();
     assert!(usage > 0);
 }
+
+/// The limit holds in the allocator's terms: with 64 MB and allkeys-lru, writing four times
+/// that in 1 KiB strings — then in small hashes, sorted sets, sets and lists — leaves
+/// `used_memory` (what jemalloc has handed out) within 5 % of the limit, because a key is
+/// charged the size classes its blocks really take, not the bytes asked for.
+#[test]
+fn used_memory_stays_within_five_percent_of_maxmemory() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let limit: u64 = 64 << 20;
+    for (k, v) in [("maxmemory", "64mb"), ("maxmemory-policy", "allkeys-lru")] {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(k)
+            .arg(v)
+            .query(&mut c)
+            .unwrap();
+    }
+    let used = |c: &mut redis::Connection| -> u64 {
+        info_field(c, "memory", "used_memory").parse().unwrap()
+    };
+    let value = "v".repeat(1024);
+    for batch in 0..256 {
+        let mut p = redis::pipe();
+        for i in 0..1024 {
+            p.set(format!("str:{batch}:{i}"), &value).ignore();
+        }
+        let () = p.query(&mut c).unwrap();
+    }
+    let after_strings = used(&mut c);
+    for batch in 0..200 {
+        let mut p = redis::pipe();
+        for i in 0..1000 {
+            let n = batch * 1000 + i;
+            p.hset(
+                format!("h:{n}"),
+                format!("field-{n}"),
+                "a-value-of-some-forty-bytes-in-length-xx",
+            )
+            .ignore();
+            p.zadd(format!("z:{n}"), format!("member-{n}"), n).ignore();
+            p.sadd(format!("s:{}", n % 5000), format!("member-{n}"))
+                .ignore();
+            p.rpush(format!("l:{}", n % 100), format!("element-{n}-element"))
+                .ignore();
+        }
+        let () = p.query(&mut c).unwrap();
+    }
+    let after_collections = used(&mut c);
+    let evicted: u64 = info_field(&mut c, "stats", "evicted_keys").parse().unwrap();
+    assert!(
+        evicted > 100_000,
+        "the limit was reached: {evicted} evicted"
+    );
+    for (what, u) in [
+        ("strings", after_strings),
+        ("collections", after_collections),
+    ] {
+        assert!(
+            u <= limit + limit / 20,
+            "after {what}: used_memory {u} > 105 % of {limit}"
+        );
+    }
+}

@@ -93,7 +93,10 @@ impl Hash {
     pub fn heap_size(&self) -> usize {
         match self {
             Hash::Pack(p) => p.heap_size(),
-            Hash::Table(t, bytes) => t.capacity() * (std::mem::size_of::<Pair>() + 1) + bytes,
+            Hash::Table(t, bytes) => {
+                crate::util::alloc::size_class(t.capacity() * (std::mem::size_of::<Pair>() + 1))
+                    + bytes
+            }
         }
     }
 
@@ -158,10 +161,10 @@ impl Hash {
         };
         let h = hash_of(field);
         let new = pair(field, value);
-        *bytes += new.len();
+        *bytes += crate::util::alloc::size_class(new.len());
         match t.find_mut(h, |e| split(e).0 == field) {
             Some(e) => {
-                *bytes -= e.len();
+                *bytes -= crate::util::alloc::size_class(e.len());
                 *e = new;
                 false
             }
@@ -184,7 +187,7 @@ impl Hash {
             },
             Hash::Table(t, bytes) => match t.find_entry(hash_of(field), |e| split(e).0 == field) {
                 Ok(e) => {
-                    *bytes -= e.get().len();
+                    *bytes -= crate::util::alloc::size_class(e.get().len());
                     e.remove();
                     if t.capacity() > 64 && t.len() * 8 < t.capacity() {
                         t.shrink_to_fit(|e| hash_of(split(e).0));
@@ -201,7 +204,7 @@ impl Hash {
         let mut bytes = 0;
         for (f, v) in self.iter() {
             let p = pair(f, v);
-            bytes += p.len();
+            bytes += crate::util::alloc::size_class(p.len());
             t.insert_unique(hash_of(f), p, |e: &Pair| hash_of(split(e).0));
         }
         *self = Hash::Table(t, bytes);

@@ -63,7 +63,7 @@ impl Pack {
 
     /// Heap bytes held.
     pub fn heap_size(&self) -> usize {
-        self.buf.capacity()
+        crate::util::alloc::size_class(self.buf.capacity())
     }
 
     pub fn iter(&self) -> Iter<'_> {

@@ -80,8 +80,12 @@ impl Set {
 
     pub fn heap_size(&self) -> usize {
         match self {
-            Set::Ints(v) => v.capacity() * 8,
-            Set::Table(t, bytes) => t.capacity() * (std::mem::size_of::<Box<[u8]>>() + 1) + bytes,
+            Set::Ints(v) => crate::util::alloc::size_class(v.capacity() * 8),
+            Set::Table(t, bytes) => {
+                crate::util::alloc::size_class(
+                    t.capacity() * (std::mem::size_of::<Box<[u8]>>() + 1),
+                ) + bytes
+            }
         }
     }
 
@@ -114,7 +118,7 @@ impl Set {
         if t.find(h, |e| &e[..] == m).is_some() {
             return false;
         }
-        *bytes += m.len();
+        *bytes += crate::util::alloc::size_class(m.len());
         t.insert_unique(h, m.into(), |e| hash_of(e));
         true
     }
@@ -131,7 +135,7 @@ impl Set {
             },
             Set::Table(t, bytes) => match t.find_entry(hash_of(m), |e| &e[..] == m) {
                 Ok(e) => {
-                    *bytes -= e.get().len();
+                    *bytes -= crate::util::alloc::size_class(e.get().len());
                     e.remove();
                     if t.capacity() > 64 && t.len() * 8 < t.capacity() {
                         t.shrink_to_fit(|e| hash_of(e));
@@ -148,7 +152,7 @@ impl Set {
         let mut bytes = 0;
         for m in self.members() {
             let b: Box<[u8]> = m.to_vec().into();
-            bytes += b.len();
+            bytes += crate::util::alloc::size_class(b.len());
             t.insert_unique(hash_of(&b), b, |e| hash_of(e));
         }
         *self = Set::Table(t, bytes);

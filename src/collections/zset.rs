@@ -354,7 +354,7 @@ impl ZSet {
         self.len += 1;
         if self.table.is_some() && self.runs[r].len() > RUN_MAX {
             let tail = self.on_run(r, |run| run.split_off(RUN_MAX / 2 + 1));
-            self.bytes += tail.buf.capacity();
+            self.bytes += crate::util::alloc::size_class(tail.buf.capacity());
             self.runs.insert(r + 1, tail);
             self.reindex();
         } else {
@@ -416,9 +416,10 @@ impl ZSet {
                 at = next;
                 n += 1;
             }
-            let before = run.buf.capacity();
+            let before = crate::util::alloc::size_class(run.buf.capacity());
             run.remove(from, at, n);
-            self.bytes = self.bytes - before + self.runs[r].buf.capacity();
+            self.bytes =
+                self.bytes - before + crate::util::alloc::size_class(self.runs[r].buf.capacity());
             left -= n;
             self.len -= n;
             r += 1;
@@ -491,9 +492,10 @@ impl ZSet {
     }
 
     fn on_run<R>(&mut self, r: usize, f: impl FnOnce(&mut Run) -> R) -> R {
-        let before = self.runs[r].buf.capacity();
+        let before = crate::util::alloc::size_class(self.runs[r].buf.capacity());
         let out = f(&mut self.runs[r]);
-        self.bytes = self.bytes - before + self.runs[r].buf.capacity();
+        self.bytes =
+            self.bytes - before + crate::util::alloc::size_class(self.runs[r].buf.capacity());
         out
     }
 
@@ -520,7 +522,11 @@ impl ZSet {
         if self.runs.capacity() > 2 * self.runs.len() + 4 {
             self.runs.shrink_to_fit();
         }
-        self.bytes = self.runs.iter().map(|r| r.buf.capacity()).sum();
+        self.bytes = self
+            .runs
+            .iter()
+            .map(|r| crate::util::alloc::size_class(r.buf.capacity()))
+            .sum();
         self.reindex();
     }
 
@@ -549,7 +555,11 @@ impl ZSet {
         }
         self.runs = runs;
         self.table = Some(t);
-        self.bytes = self.runs.iter().map(|r| r.buf.capacity()).sum();
+        self.bytes = self
+            .runs
+            .iter()
+            .map(|r| crate::util::alloc::size_class(r.buf.capacity()))
+            .sum();
         self.reindex();
     }
 
@@ -632,7 +642,11 @@ mod tests {
                 Some((*s, m.clone()))
             );
         }
-        let exact: usize = z.runs.iter().map(|r| r.buf.capacity()).sum();
+        let exact: usize = z
+            .runs
+            .iter()
+            .map(|r| crate::util::alloc::size_class(r.buf.capacity()))
+            .sum();
         assert_eq!(z.bytes, exact, "kept capacity count");
         if let Some(t) = &z.table {
             assert_eq!(t.len(), z.len());

@@ -603,7 +603,7 @@ impl<'a> EntryRef<'a> {
             MODE_BOXED => self.value_heap(),
             _ => 0,
         };
-        super::table::CELL_BYTES + self.size() + outside
+        super::table::CELL_BYTES + crate::util::alloc::size_class(self.size()) + outside
     }
 
     fn value_heap(&self) -> usize {

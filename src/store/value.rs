@@ -1,6 +1,7 @@
 //! Values and keyspace entries.
 
 use crate::collections::{Hash, List, Set, ZSet};
+use crate::util::alloc::size_class;
 use crate::util::num::parse_i64;
 
 /// Strings at most this long are "embstr" in Redis's OBJECT ENCODING.
@@ -163,13 +164,13 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) | Value::Small(_) => 0,
-            Value::Str(s) | Value::Json(s) => s.len(),
-            Value::Raw(v) => v.capacity() + std::mem::size_of::<Vec<u8>>(),
+            Value::Str(s) | Value::Json(s) => size_class(s.len()),
+            Value::Raw(v) => size_class(v.capacity()) + size_class(std::mem::size_of::<Vec<u8>>()),
             Value::Cuckoo(f) => f.memory(),
-            Value::Hash(h) => std::mem::size_of::<Hash>() + h.heap_size(),
-            Value::List(l) => std::mem::size_of::<List>() + l.heap_size(),
-            Value::Set(x) => std::mem::size_of::<Set>() + x.heap_size(),
-            Value::ZSet(z) => std::mem::size_of::<ZSet>() + z.heap_size(),
+            Value::Hash(h) => size_class(std::mem::size_of::<Hash>()) + h.heap_size(),
+            Value::List(l) => size_class(std::mem::size_of::<List>()) + l.heap_size(),
+            Value::Set(x) => size_class(std::mem::size_of::<Set>()) + x.heap_size(),
+            Value::ZSet(z) => size_class(std::mem::size_of::<ZSet>()) + z.heap_size(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! math), LCS, bitmaps (`bits`: Redis's bit order, fields and overflow rules), the wall clock
 //! (`time`) and enums kept in atomics, recent samples' percentiles.
 
+pub mod alloc;
 pub mod atomic;
 pub mod bits;
 pub mod glob;
