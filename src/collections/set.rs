@@ -158,6 +158,24 @@ impl Set {
         *self = Set::Table(t, bytes);
     }
 
+    /// A member at random, each equally likely, in O(1) expected: a table is sampled by
+    /// bucket (it is kept at least an eighth full, so a few tries find one).
+    pub fn random(&self) -> Option<Member<'_>> {
+        match self {
+            Set::Ints(v) => (!v.is_empty()).then(|| Member::Int(v[fastrand::usize(..v.len())])),
+            Set::Table(t, _) => {
+                if t.is_empty() {
+                    return None;
+                }
+                loop {
+                    if let Some(m) = t.get_bucket(fastrand::usize(..t.num_buckets())) {
+                        return Some(Member::Bytes(m));
+                    }
+                }
+            }
+        }
+    }
+
     /// Every member, in the encoding's order.
     pub fn members(&self) -> Box<dyn Iterator<Item = Member<'_>> + '_> {
         match self {
@@ -203,5 +221,31 @@ mod tests {
             assert!(s.remove(&m));
         }
         assert!(matches!(s, Set::Table(_, 0)));
+        assert_eq!(s.random(), None);
+    }
+
+    #[test]
+    fn random_members_are_members_and_every_one_comes_up() {
+        // An intset, then a table.
+        for (start, n) in [(0, 300), (1000, 600)] {
+            let mut s = Set::new();
+            let want: Vec<Vec<u8>> = (start..start + n)
+                .map(|i| format!("{i}").into_bytes())
+                .collect();
+            for m in &want {
+                s.insert(m);
+            }
+            if start == 1000 {
+                s.insert(b"x");
+                s.remove(b"x");
+            }
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..20_000 {
+                let m = s.random().unwrap().to_vec();
+                assert!(s.contains(&m));
+                seen.insert(m);
+            }
+            assert_eq!(seen.len(), n, "{}", s.encoding());
+        }
     }
 }

@@ -126,10 +126,24 @@ pub fn spop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             }
             let popped = change(k, |s, _| {
                 let n = count.unwrap_or(1).min(s.len());
-                let popped = pick(s, &sample(s.len(), n));
-                for m in &popped {
-                    s.remove(m);
-                }
+                // A few members of a big set: one random pick each, not a walk of the set.
+                let popped = if n * 8 < s.len() {
+                    let mut popped = Vec::with_capacity(n);
+                    while popped.len() < n {
+                        let Some(m) = s.random().map(Member::to_vec) else {
+                            break;
+                        };
+                        s.remove(&m);
+                        popped.push(m);
+                    }
+                    popped
+                } else {
+                    let popped = pick(s, &sample(s.len(), n));
+                    for m in &popped {
+                        s.remove(m);
+                    }
+                    popped
+                };
                 Ok((popped, n > 0))
             })?;
             match count {
@@ -170,7 +184,7 @@ pub fn srandmember(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     read(cx, &args[1], |out, s| {
         let len = s.map_or(0, Set::len);
         let Some(count) = count else {
-            match s.and_then(|s| s.members().nth(fastrand::usize(..len.max(1)))) {
+            match s.and_then(Set::random) {
                 Some(m) => bulk_member(out, m),
                 None => out.null(),
             }
