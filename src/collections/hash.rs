@@ -226,6 +226,20 @@ impl Hash {
         self.iter().nth(i)
     }
 
+    /// A field and its value at random, each field equally likely: a table is sampled by
+    /// bucket (O(1) expected while it is kept at least an eighth full), a pack walked.
+    pub fn random(&self) -> Option<(&[u8], &[u8])> {
+        match self {
+            Hash::Pack(p) if !p.is_empty() => self.nth(fastrand::usize(..self.len())),
+            Hash::Table(t, _) if !t.is_empty() => loop {
+                if let Some(p) = t.get_bucket(fastrand::usize(..t.num_buckets())) {
+                    return Some(split(p));
+                }
+            },
+            _ => None,
+        }
+    }
+
     /// Builds a hash from pairs (a snapshot's, a record's), in the encoding the limits choose.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a [u8], &'a [u8])>) -> Hash {
         let mut h = Hash::new();
@@ -239,6 +253,24 @@ impl Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn random_fields_are_fields_and_every_one_comes_up() {
+        for n in [10, 500] {
+            let mut h = Hash::new();
+            for i in 0..n {
+                h.insert(format!("f{i}").as_bytes(), format!("v{i}").as_bytes());
+            }
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..20_000 {
+                let (f, v) = h.random().unwrap();
+                assert_eq!(h.get(f), Some(v));
+                seen.insert(f.to_vec());
+            }
+            assert_eq!(seen.len(), n, "{}", h.encoding());
+        }
+        assert_eq!(Hash::new().random(), None);
+    }
 
     fn insert(h: &mut Hash, f: &[u8], v: &[u8]) -> bool {
         h.insert_within(f, v, 128, 64)

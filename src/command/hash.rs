@@ -246,7 +246,7 @@ pub fn hrandfield(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let resp3 = cx.out.resp3();
     read(cx, &args[1], |out, h| {
         let Some(count) = count else {
-            match h.and_then(|h| h.nth(fastrand::usize(..h.len()))) {
+            match h.and_then(Hash::random) {
                 Some((f, _)) => out.bulk(f),
                 None => out.null(),
             }
