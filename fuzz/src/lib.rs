@@ -179,7 +179,7 @@ pub fn allowed(argv: &[&[u8]]) -> bool {
         b"debug" | b"shutdown" | b"save" | b"bgsave" | b"bgrewriteaof" | b"hcrepl" => false,
         b"setrange" => arg_int(2).is_none_or(|o| o <= 64 * 1024),
         b"setbit" => arg_int(2).is_none_or(|o| o <= 8 * 64 * 1024),
-        b"bitfield" => bitfield_writes_within(&argv[2..], 8 * 64 * 1024),
+        b"bitfield" => bitfield_writes_within(argv.get(2..).unwrap_or_default(), 8 * 64 * 1024),
         b"config" => {
             !(is(1, "set")
                 && argv.iter().skip(2).any(|a| {
