@@ -13,8 +13,8 @@ use std::cmp::Ordering;
 
 use hashbrown::HashTable;
 
-use super::pack::put_len;
 use super::{LIMITS, hash_of};
+use crate::util::alloc::size_class;
 
 /// Entries per run in the large encoding: a run is split above this...
 const RUN_MAX: usize = 64;
@@ -97,12 +97,21 @@ impl Run {
     }
 
     fn insert(&mut self, at: usize, s: f64, m: &[u8]) {
-        let mut enc = Vec::with_capacity(m.len() + 12);
-        enc.extend_from_slice(&s.to_le_bytes());
-        put_len(&mut enc, m.len());
-        enc.extend_from_slice(m);
-        self.buf.reserve_exact(enc.len());
-        self.buf.splice(at..at, enc);
+        // The score and the member's length on the stack: an insert allocates nothing but
+        // the run's own growth.
+        let mut head = [0u8; 18];
+        head[..8].copy_from_slice(&s.to_le_bytes());
+        let (mut n, mut used) = (m.len(), 8);
+        while n >= 0x80 {
+            head[used] = (n as u8) | 0x80;
+            n >>= 7;
+            used += 1;
+        }
+        head[used] = n as u8;
+        used += 1;
+        self.buf.reserve_exact(used + m.len());
+        self.buf
+            .splice(at..at, head[..used].iter().chain(m).copied());
         self.len += 1;
     }
 
@@ -354,7 +363,7 @@ impl ZSet {
         self.len += 1;
         if self.table.is_some() && self.runs[r].len() > RUN_MAX {
             let tail = self.on_run(r, |run| run.split_off(RUN_MAX / 2 + 1));
-            self.bytes += crate::util::alloc::size_class(tail.buf.capacity());
+            self.bytes += size_class(tail.buf.capacity());
             self.runs.insert(r + 1, tail);
             self.reindex();
         } else {
@@ -416,10 +425,9 @@ impl ZSet {
                 at = next;
                 n += 1;
             }
-            let before = crate::util::alloc::size_class(run.buf.capacity());
+            let before = size_class(run.buf.capacity());
             run.remove(from, at, n);
-            self.bytes =
-                self.bytes - before + crate::util::alloc::size_class(self.runs[r].buf.capacity());
+            self.bytes = self.bytes - before + size_class(self.runs[r].buf.capacity());
             left -= n;
             self.len -= n;
             r += 1;
@@ -492,10 +500,9 @@ impl ZSet {
     }
 
     fn on_run<R>(&mut self, r: usize, f: impl FnOnce(&mut Run) -> R) -> R {
-        let before = crate::util::alloc::size_class(self.runs[r].buf.capacity());
+        let before = size_class(self.runs[r].buf.capacity());
         let out = f(&mut self.runs[r]);
-        self.bytes =
-            self.bytes - before + crate::util::alloc::size_class(self.runs[r].buf.capacity());
+        self.bytes = self.bytes - before + size_class(self.runs[r].buf.capacity());
         out
     }
 
@@ -522,11 +529,12 @@ impl ZSet {
         if self.runs.capacity() > 2 * self.runs.len() + 4 {
             self.runs.shrink_to_fit();
         }
-        self.bytes = self
-            .runs
-            .iter()
-            .map(|r| crate::util::alloc::size_class(r.buf.capacity()))
-            .sum();
+        self.recount();
+    }
+
+    /// The byte count and the index, from the runs as they now are.
+    fn recount(&mut self) {
+        self.bytes = self.runs.iter().map(|r| size_class(r.buf.capacity())).sum();
         self.reindex();
     }
 
@@ -555,12 +563,7 @@ impl ZSet {
         }
         self.runs = runs;
         self.table = Some(t);
-        self.bytes = self
-            .runs
-            .iter()
-            .map(|r| crate::util::alloc::size_class(r.buf.capacity()))
-            .sum();
-        self.reindex();
+        self.recount();
     }
 
     /// Into the large encoding whatever its size (SORT does this to a sorted set in Redis,
@@ -642,11 +645,7 @@ mod tests {
                 Some((*s, m.clone()))
             );
         }
-        let exact: usize = z
-            .runs
-            .iter()
-            .map(|r| crate::util::alloc::size_class(r.buf.capacity()))
-            .sum();
+        let exact: usize = z.runs.iter().map(|r| size_class(r.buf.capacity())).sum();
         assert_eq!(z.bytes, exact, "kept capacity count");
         if let Some(t) = &z.table {
             assert_eq!(t.len(), z.len());

@@ -28,10 +28,10 @@ pub fn timeout_arg(a: &[u8]) -> Result<Option<Duration>> {
 
 /// Nothing to serve yet: the connection waits for `keys` (of the client's database), then
 /// runs the command again; when the time is up it answers a null (array or bulk).
-pub fn block(cx: &mut Ctx<'_>, keys: Vec<Vec<u8>>, timeout: Option<Duration>, null_array: bool) {
+pub fn block(cx: &mut Ctx<'_>, keys: &[&[u8]], timeout: Option<Duration>, null_array: bool) {
     cx.client.action = Some(Action::Block(Block {
         db: cx.client.db,
-        keys,
+        keys: keys.iter().map(|k| k.to_vec()).collect(),
         deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
         null_array,
     }));

@@ -542,10 +542,6 @@ pub fn lmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
-    keys.iter().map(|k| k.to_vec()).collect()
-}
-
 fn bpop(cx: &mut Ctx<'_>, args: Args<'_>, end: End) -> Result<()> {
     let timeout = blocking::timeout_arg(&args[args.len() - 1])?;
     let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| &args[i]).collect();
@@ -555,7 +551,7 @@ fn bpop(cx: &mut Ctx<'_>, args: Args<'_>, end: End) -> Result<()> {
             cx.out.bulk(&key);
             cx.out.bulk(&items[0]);
         }
-        None => blocking::block(cx, owned(&keys), timeout, true),
+        None => blocking::block(cx, &keys, timeout, true),
     }
     Ok(())
 }
@@ -575,7 +571,7 @@ pub fn blmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let (keys, end, count) = parse_mpop(&args, 2)?;
     let timeout = blocking::timeout_arg(&args[1])?;
     match mpop(cx, &keys, end, count)? {
-        None => blocking::block(cx, owned(&keys), timeout, true),
+        None => blocking::block(cx, &keys, timeout, true),
         Some(p) => reply_mpop(cx.out, &p),
     }
     Ok(())
@@ -586,7 +582,7 @@ fn bmove(cx: &mut Ctx<'_>, args: &Args<'_>, from: End, to: End, timeout: &[u8]) 
     match lmove_keys(cx, &args[1], &args[2], from, to)? {
         Some(e) => cx.out.bulk(&e),
         // Redis 7.0 answers a null array when the time is up, as for every list wait.
-        None => blocking::block(cx, vec![args[1].to_vec()], timeout, true),
+        None => blocking::block(cx, &[&args[1]], timeout, true),
     }
     Ok(())
 }

@@ -914,10 +914,6 @@ pub fn zmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
-    keys.iter().map(|k| k.to_vec()).collect()
-}
-
 fn bpop(cx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> Result<()> {
     let timeout = blocking::timeout_arg(&args[args.len() - 1])?;
     let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| &args[i][..]).collect();
@@ -931,7 +927,7 @@ fn bpop(cx: &mut Ctx<'_>, args: Args<'_>, max: bool) -> Result<()> {
                 cx.out.double(*s);
             }
         }
-        None => blocking::block(cx, owned(&keys), timeout, true),
+        None => blocking::block(cx, &keys, timeout, true),
     }
     Ok(())
 }
@@ -951,7 +947,7 @@ pub fn bzmpop(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let (keys, max, count) = parse_mpop(&args, 2)?;
     let timeout = blocking::timeout_arg(&args[1])?;
     match mpop(cx, &keys, max, count)? {
-        None => blocking::block(cx, owned(&keys), timeout, true),
+        None => blocking::block(cx, &keys, timeout, true),
         Some(p) => reply_mpop(cx.out, &p),
     }
     Ok(())
