@@ -49,6 +49,8 @@ pub struct Block {
     /// The reply when the time is up: a null array (BLPOP, BZPOPMIN, ...) or a null bulk
     /// (BLMOVE, BRPOPLPUSH).
     pub null_array: bool,
+    /// The protocol the reply is in: a forwarded command's, not the peer connection's.
+    pub proto: crate::resp::Protocol,
 }
 
 /// A client as other connections see it (CLIENT LIST, CLIENT KILL).
@@ -220,6 +222,9 @@ pub struct ClientState {
     pub vouched: bool,
     /// The command being run was forwarded here by another node (don't route it again).
     pub forwarded: bool,
+    /// Writes this client ran on this node (not forwarded): before a later write goes to an
+    /// owner, that owner must have received them (session order).
+    pub local_writes: u64,
     /// The node this connection comes from, once it proved it holds the cluster secret.
     pub peer: Option<String>,
     /// A peer handshake in progress (between HCHELLO and HCAUTH).
@@ -240,6 +245,7 @@ impl ClientState {
             repaired: false,
             vouched: false,
             forwarded: false,
+            local_writes: 0,
             peer: None,
             challenge: None,
         }

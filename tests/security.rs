@@ -131,14 +131,17 @@ fn an_hcfwd_flood_from_an_unauthenticated_client_is_refused_without_recursion() 
     let mut p = peer_conn(s.addr, Some("pw")).unwrap();
     let pong: String = redis::cmd("HCFWD")
         .arg(0)
+        .arg(2)
         .arg("PING")
         .query(&mut p)
         .unwrap();
     assert_eq!(pong, "PONG");
     let e = redis::cmd("HCFWD")
         .arg(0)
+        .arg(2)
         .arg("HCFWD")
         .arg(0)
+        .arg(2)
         .arg("PING")
         .query::<String>(&mut p)
         .unwrap_err();
@@ -1109,7 +1112,8 @@ fn small_changes_to_a_big_value_are_small_records_on_the_wire() {
             .map(|v| v.parse::<u64>().unwrap())
             .sum()
     };
-    let before = sent(&mut a);
+    // APPEND and SETRANGE run on the key's owner, either node: both nodes' streams count.
+    let before = sent(&mut a) + sent(&mut b);
     for i in 0..1000u64 {
         let _: i64 = redis::cmd("APPEND")
             .arg("v")
@@ -1123,11 +1127,12 @@ fn small_changes_to_a_big_value_are_small_records_on_the_wire() {
             .query(&mut a)
             .unwrap();
     }
-    let want: Vec<u8> = redis::cmd("GET").arg("v").query(&mut a).unwrap();
     common::cluster::wait("node 2 to converge", Duration::from_secs(20), || {
-        redis::cmd("GET").arg("v").query::<Vec<u8>>(&mut b).unwrap() == want
+        let want: Vec<u8> = redis::cmd("GET").arg("v").query(&mut a).unwrap();
+        want.len() == (8 << 20) + 1000
+            && redis::cmd("GET").arg("v").query::<Vec<u8>>(&mut b).unwrap() == want
     });
-    let grew = sent(&mut a) - before;
+    let grew = sent(&mut a) + sent(&mut b) - before;
     let cluster_info = |c: &mut redis::Connection| -> String {
         redis::cmd("INFO").arg("cluster").query(c).unwrap()
     };

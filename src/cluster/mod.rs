@@ -32,6 +32,9 @@ use ring::Ring;
 pub struct ClusterStats {
     pub read_repairs: AtomicU64,
     pub read_repair_queries: AtomicU64,
+    /// Commands this node sent to another to run (`HCFWD`): to the keys' owner, or to a
+    /// replica when this node holds none.
+    pub forwarded: AtomicU64,
     pub stale_rejected: AtomicU64,
     pub applied_remote: AtomicU64,
     pub ring_changes: AtomicU64,

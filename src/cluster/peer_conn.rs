@@ -85,6 +85,10 @@ impl PeerReplies {
 
 /// Largest reply accepted from a peer (a value plus framing).
 const MAX_REPLY: usize = 1 << 30;
+/// Longest header line of a reply (a status or error line included).
+const MAX_LINE: usize = 1 << 20;
+/// Deepest nesting of aggregates followed in a reply.
+const MAX_DEPTH: usize = 64;
 
 impl PeerConn {
     /// Connects to a peer's RESP port and proves, both ways, that each side holds the cluster
@@ -155,32 +159,46 @@ impl PeerConn {
 
     /// Reads one reply; also returns its raw bytes when `raw` is given (for forwarding).
     pub async fn read_reply(&mut self) -> std::io::Result<Reply> {
-        Box::pin(self.read_inner(None)).await
+        Box::pin(self.read_inner(None, 0)).await
     }
 
     pub async fn read_reply_raw(&mut self, raw: &mut Vec<u8>) -> std::io::Result<Reply> {
-        Box::pin(self.read_inner(Some(raw))).await
+        Box::pin(self.read_inner(Some(raw), 0)).await
     }
 
-    async fn read_inner(&mut self, mut raw: Option<&mut Vec<u8>>) -> std::io::Result<Reply> {
+    /// One reply, RESP2 or RESP3 (a forwarded command answers in its client's protocol).
+    /// RESP3's scalars read as a status line, its null as a null bulk, its aggregates as
+    /// arrays. Nesting deeper than `MAX_DEPTH` is refused, not followed.
+    async fn read_inner(
+        &mut self,
+        mut raw: Option<&mut Vec<u8>>,
+        depth: usize,
+    ) -> std::io::Result<Reply> {
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad reply from peer");
+        if depth > MAX_DEPTH {
+            return Err(bad());
+        }
         let mut line = Vec::new();
-        let n = self.r.read_until(b'\n', &mut line).await?;
+        let n = (&mut self.r)
+            .take(MAX_LINE as u64)
+            .read_until(b'\n', &mut line)
+            .await?;
         if n == 0 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         if let Some(raw) = raw.as_deref_mut() {
             raw.extend_from_slice(&line);
         }
-        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad reply from peer");
         if line.len() < 3 || !line.ends_with(b"\r\n") {
             return Err(bad());
         }
         let body = std::str::from_utf8(&line[1..line.len() - 2]).map_err(|_| bad())?;
         match line[0] {
-            b'+' => Ok(Reply::Status(body.to_string())),
+            b'+' | b'#' | b',' | b'(' => Ok(Reply::Status(body.to_string())),
             b'-' => Ok(Reply::Error(body.to_string())),
             b':' => Ok(Reply::Int(body.parse().map_err(|_| bad())?)),
-            b'$' => {
+            b'_' => Ok(Reply::Bulk(None)),
+            kind @ (b'$' | b'!' | b'=') => {
                 let len: i64 = body.parse().map_err(|_| bad())?;
                 if len < 0 {
                     return Ok(Reply::Bulk(None));
@@ -195,16 +213,28 @@ impl PeerConn {
                     raw.extend_from_slice(&data);
                 }
                 data.truncate(len);
+                if kind == b'!' {
+                    return Ok(Reply::Error(String::from_utf8_lossy(&data).into_owned()));
+                }
                 Ok(Reply::Bulk(Some(data)))
             }
-            b'*' => {
+            kind @ (b'*' | b'~' | b'>' | b'%' | b'|') => {
                 let len: i64 = body.parse().map_err(|_| bad())?;
                 if len < 0 {
                     return Ok(Reply::Array(None));
                 }
-                let mut items = Vec::with_capacity((len as usize).min(1024));
-                for _ in 0..len {
-                    items.push(Box::pin(self.read_inner(raw.as_deref_mut())).await?);
+                // A map's entries are pairs; an attribute's precede the reply they describe.
+                let items_len = if matches!(kind, b'%' | b'|') {
+                    (len as usize).checked_mul(2).ok_or_else(bad)?
+                } else {
+                    len as usize
+                };
+                let mut items = Vec::with_capacity(items_len.min(1024));
+                for _ in 0..items_len {
+                    items.push(Box::pin(self.read_inner(raw.as_deref_mut(), depth + 1)).await?);
+                }
+                if kind == b'|' {
+                    return Box::pin(self.read_inner(raw, depth + 1)).await;
                 }
                 Ok(Reply::Array(Some(items)))
             }

@@ -1,6 +1,6 @@
 //! The consistent-hash ring: 256 virtual nodes per node at xxhash64 (seed 0) of
 //! `"<node_id>:<i>"`; a key's replicas are the first RF distinct nodes clockwise from the
-//! xxhash64 of the key.
+//! xxhash64 of the key (of its hash tag when it has one: `store::digest::hash_tag`).
 //!
 //! Written here rather than taken from a crate because its exact placement is part of the
 //! cluster's contract: every node must compute the same replicas for a key.

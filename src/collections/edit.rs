@@ -19,6 +19,14 @@ const SET_ADD: u8 = 7;
 const SET_REM: u8 = 8;
 const ZSET_ADD: u8 = 9;
 const ZSET_REM: u8 = 10;
+/// LSET: a position and the element put there.
+const LIST_SET: u8 = 11;
+/// LINSERT: the position inserted before and the element.
+const LIST_INSERT: u8 = 12;
+/// LREM: its count (i64) and the element removed.
+const LIST_REM: u8 = 13;
+/// LTRIM: the first and last positions kept.
+const LIST_TRIM: u8 = 14;
 
 /// An edit that cannot be applied: malformed, or made for another type or version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +110,46 @@ pub fn zset_rem<'a>(out: &mut Vec<u8>, members: impl ExactSizeIterator<Item = &'
     }
 }
 
+/// A list element replaced at position `at` (LSET).
+pub fn list_set(out: &mut Vec<u8>, at: usize, e: &[u8]) {
+    header(out, LIST_SET, 1);
+    item(out, &(at as u64).to_le_bytes());
+    item(out, e);
+}
+
+/// An element inserted before position `at` (LINSERT).
+pub fn list_insert(out: &mut Vec<u8>, at: usize, e: &[u8]) {
+    header(out, LIST_INSERT, 1);
+    item(out, &(at as u64).to_le_bytes());
+    item(out, e);
+}
+
+/// LREM's count and element: replayed on the same version, it removes the same elements.
+pub fn list_rem(out: &mut Vec<u8>, count: i64, e: &[u8]) {
+    header(out, LIST_REM, 1);
+    item(out, &count.to_le_bytes());
+    item(out, e);
+}
+
+/// The positions LTRIM kept, first and last.
+pub fn list_trim(out: &mut Vec<u8>, start: usize, end: usize) {
+    header(out, LIST_TRIM, 1);
+    item(out, &(start as u64).to_le_bytes());
+    item(out, &(end as u64).to_le_bytes());
+}
+
+/// An eight-byte little-endian number as an edit carries it.
+fn word(b: &[u8]) -> Result<u64, BadEdit> {
+    Ok(u64::from_le_bytes(
+        b.try_into().map_err(|_| BadEdit::Malformed)?,
+    ))
+}
+
+/// A position, as a `usize` (a 32-bit build refuses what it cannot index).
+fn position(b: &[u8]) -> Result<usize, BadEdit> {
+    usize::try_from(word(b)?).map_err(|_| BadEdit::Malformed)
+}
+
 /// A score as an edit carries it: eight bytes, never NaN.
 fn score_of(b: &[u8]) -> Result<f64, BadEdit> {
     let s = f64::from_le_bytes(b.try_into().map_err(|_| BadEdit::Malformed)?);
@@ -167,6 +215,7 @@ pub fn check(edit: &[u8]) -> Result<Target, BadEdit> {
     let (target, per) = match tag {
         PUSH_FRONT | PUSH_BACK => (Target::List, 1),
         POP_FRONT | POP_BACK => (Target::List, 0),
+        LIST_SET | LIST_INSERT | LIST_REM | LIST_TRIM if count == 1 => (Target::List, 2),
         HASH_SET => (Target::Hash, 2),
         HASH_DEL => (Target::Hash, 1),
         SET_ADD | SET_REM => (Target::Set, 1),
@@ -178,6 +227,9 @@ pub fn check(edit: &[u8]) -> Result<Target, BadEdit> {
         let b = r.bytes()?;
         if tag == ZSET_ADD && i % 2 == 1 {
             score_of(b)?;
+        }
+        if (matches!(tag, LIST_SET | LIST_INSERT | LIST_REM) && i == 0) || tag == LIST_TRIM {
+            position(b)?;
         }
     }
     if !r.b.is_empty() {
@@ -207,6 +259,29 @@ pub fn apply_list(edit: &[u8], l: &mut List) -> Result<(), BadEdit> {
                 } else {
                     l.pop_back();
                 }
+            }
+        }
+        // Made on this very version: a position out of range means a forged record.
+        LIST_SET => {
+            let (at, e) = (position(r.bytes()?)?, r.bytes()?);
+            if !l.set(at, e) {
+                return Err(BadEdit::Malformed);
+            }
+        }
+        LIST_INSERT => {
+            let (at, e) = (position(r.bytes()?)?, r.bytes()?);
+            if !l.insert(at, e) {
+                return Err(BadEdit::Malformed);
+            }
+        }
+        LIST_REM => {
+            let (count, e) = (word(r.bytes()?)? as i64, r.bytes()?);
+            l.remove_matching(count, e);
+        }
+        LIST_TRIM => {
+            let (start, end) = (position(r.bytes()?)?, position(r.bytes()?)?);
+            if !l.trim(start, end) {
+                return Err(BadEdit::Malformed);
             }
         }
         _ => return Err(BadEdit::WrongType),
@@ -321,6 +396,49 @@ mod tests {
         apply_hash(&d, &mut h).unwrap();
         assert_eq!(h.iter().collect::<Vec<_>>(), vec![(&b"g"[..], &b"2"[..])]);
         assert_eq!(apply_hash(&e, &mut h), Err(BadEdit::WrongType));
+    }
+
+    #[test]
+    fn middle_list_edits_replay_on_the_same_version() {
+        let items: Vec<Vec<u8>> = (0..300)
+            .map(|i| format!("e{}", i % 7).into_bytes())
+            .collect();
+        let mut mine = List::from_items(items.iter().map(|v| &v[..]));
+        let mut theirs = List::from_items(items.iter().map(|v| &v[..]));
+        let mut edits = Vec::new();
+        let mut e = Vec::new();
+        assert!(mine.set(10, b"x"));
+        list_set(&mut e, 10, b"x");
+        edits.push(std::mem::take(&mut e));
+        assert!(mine.insert(299, b"y"));
+        list_insert(&mut e, 299, b"y");
+        edits.push(std::mem::take(&mut e));
+        assert_eq!(mine.remove_matching(-5, b"e3"), 5);
+        list_rem(&mut e, -5, b"e3");
+        edits.push(std::mem::take(&mut e));
+        assert!(mine.trim(3, 200));
+        list_trim(&mut e, 3, 200);
+        edits.push(std::mem::take(&mut e));
+        for e in &edits {
+            assert_eq!(check(e), Ok(Target::List));
+            apply_list(e, &mut theirs).unwrap();
+        }
+        assert_eq!(mine.len(), 198);
+        assert!(mine.iter().eq(theirs.iter()));
+        // A position past the end is a forged record: refused, the list untouched.
+        let mut bad = Vec::new();
+        list_set(&mut bad, 198, b"z");
+        assert_eq!(apply_list(&bad, &mut theirs), Err(BadEdit::Malformed));
+        let mut bad = Vec::new();
+        list_trim(&mut bad, 5, 4);
+        assert_eq!(apply_list(&bad, &mut theirs), Err(BadEdit::Malformed));
+        assert!(mine.iter().eq(theirs.iter()));
+        // A position of the wrong width fails the check.
+        let mut short = vec![LIST_SET];
+        put_len(&mut short, 1);
+        item(&mut short, &[1, 2, 3]);
+        item(&mut short, b"v");
+        assert_eq!(check(&short), Err(BadEdit::Malformed));
     }
 
     #[test]

@@ -220,6 +220,55 @@ impl List {
         self.nodes.iter().flat_map(|n| n.iter())
     }
 
+    /// Inserts `e` before position `at` (`len` appends); false when past the end.
+    pub fn insert(&mut self, at: usize, e: &[u8]) -> bool {
+        if at > self.len {
+            return false;
+        }
+        let mut items: Vec<&[u8]> = self.iter().collect();
+        items.insert(at, e);
+        *self = List::from_items(items);
+        true
+    }
+
+    /// LREM: removes up to `count` elements equal to `target` (all for 0; from the tail when
+    /// negative); returns how many.
+    pub fn remove_matching(&mut self, count: i64, target: &[u8]) -> usize {
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs() as usize
+        };
+        let matches: Vec<usize> = self
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| *e == target)
+            .map(|(i, _)| i)
+            .collect();
+        let mut keep = vec![true; self.len];
+        let chosen: Vec<usize> = if count < 0 {
+            matches.iter().rev().take(limit).copied().collect()
+        } else {
+            matches.iter().take(limit).copied().collect()
+        };
+        for &i in &chosen {
+            keep[i] = false;
+        }
+        if !chosen.is_empty() {
+            *self = List::from_items(self.iter().zip(&keep).filter(|(_, k)| **k).map(|(e, _)| e));
+        }
+        chosen.len()
+    }
+
+    /// Keeps elements `start..=end` only (in range, `start <= end`); false otherwise.
+    pub fn trim(&mut self, start: usize, end: usize) -> bool {
+        if start > end || end >= self.len {
+            return false;
+        }
+        *self = List::from_items(self.range(start, end));
+        true
+    }
+
     /// Rebuilds the list from `items` (for the operations that rewrite the middle of a list:
     /// LINSERT, LREM, LTRIM — linear, as in Redis, but over the whole list).
     pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> List {

@@ -34,5 +34,6 @@ pub fn block(cx: &mut Ctx<'_>, keys: &[&[u8]], timeout: Option<Duration>, null_a
         keys: keys.iter().map(|k| k.to_vec()).collect(),
         deadline: timeout.and_then(|t| Instant::now().checked_add(t)),
         null_array,
+        proto: cx.out.proto,
     }));
 }

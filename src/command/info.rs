@@ -359,6 +359,10 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
         st.read_repair_queries.load(Relaxed)
     );
     f!("hypercache_read_repairs:{}", st.read_repairs.load(Relaxed));
+    f!(
+        "hypercache_forwarded_commands:{}",
+        st.forwarded.load(Relaxed)
+    );
     let ix = &node.cluster.index.stats;
     f!(
         "hypercache_read_index_questions:{}",

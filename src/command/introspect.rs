@@ -228,7 +228,7 @@ pub fn command_getkeys(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     {
         c = sub;
     }
-    if c.keys.0 <= 0 {
+    if c.keys.0 <= 0 && !c.numkeys() {
         return Err(Error::msg("The command has no key arguments"));
     }
     if !c.arity_ok(argc) {
@@ -236,7 +236,10 @@ pub fn command_getkeys(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             "Invalid number of arguments specified for command",
         ));
     }
-    let idx = c.key_indexes(argc);
+    let idx = c.key_indexes(&inner);
+    if idx.is_empty() {
+        return Err(Error::msg("Invalid arguments specified for command"));
+    }
     cx.out.array(idx.len());
     for i in idx {
         cx.out.bulk(&inner[i]);

@@ -191,9 +191,10 @@ pub fn lset(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             return Err(Error::NoSuchKey);
         }
         let index = int_arg(&args[2])?;
-        change(k, |l: &mut List, _| {
+        change(k, |l: &mut List, edit| {
             let i = position(index, l.len()).ok_or(Error::IndexOutOfRange)?;
             l.set(i, &args[3]);
+            edit::list_set(edit, i, &args[3]);
             Ok(((), true))
         })
     })?;
@@ -245,11 +246,15 @@ pub fn ltrim(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if list_of(k)?.is_none() {
             return Ok(());
         }
-        change(k, |l: &mut List, _| {
+        change(k, |l: &mut List, edit| {
             match clamp(start, end, l.len()) {
+                // Emptied: published as the key's deletion.
                 None => *l = List::new(),
                 Some((s, e)) if s == 0 && e + 1 == l.len() => return Ok(((), false)),
-                Some((s, e)) => *l = List::from_items(l.range(s, e)),
+                Some((s, e)) => {
+                    l.trim(s, e);
+                    edit::list_trim(edit, s, e);
+                }
             }
             Ok(((), true))
         })
@@ -270,15 +275,13 @@ pub fn linsert(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if list_of(k)?.is_none() {
             return Ok(0);
         }
-        change(k, |l: &mut List, _| {
+        change(k, |l: &mut List, edit| {
             let Some(at) = l.iter().position(|e| e == &args[3][..]) else {
                 return Ok((-1, false));
             };
             let at = at + after as usize;
-            let mut items: Vec<&[u8]> = l.iter().collect();
-            items.insert(at, &args[4]);
-            let new = List::from_items(items);
-            *l = new;
+            l.insert(at, &args[4]);
+            edit::list_insert(edit, at, &args[4]);
             Ok((l.len() as i64, true))
         })
     })?;
@@ -292,34 +295,10 @@ pub fn lrem(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if list_of(k)?.is_none() {
             return Ok(0);
         }
-        change(k, |l: &mut List, _| {
-            let target = &args[3][..];
-            let limit = if count == 0 {
-                usize::MAX
-            } else {
-                count.unsigned_abs() as usize
-            };
-            let mut keep: Vec<bool> = vec![true; l.len()];
-            let mut removed = 0;
-            let matches: Vec<usize> = l
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| *e == target)
-                .map(|(i, _)| i)
-                .collect();
-            let chosen: Box<dyn Iterator<Item = &usize>> = if count < 0 {
-                Box::new(matches.iter().rev())
-            } else {
-                Box::new(matches.iter())
-            };
-            for &i in chosen.take(limit) {
-                keep[i] = false;
-                removed += 1;
-            }
+        change(k, |l: &mut List, edit| {
+            let removed = l.remove_matching(count, &args[3]);
             if removed > 0 {
-                let new =
-                    List::from_items(l.iter().zip(&keep).filter(|(_, k)| **k).map(|(e, _)| e));
-                *l = new;
+                edit::list_rem(edit, count, &args[3]);
             }
             Ok((removed, removed > 0))
         })

@@ -24,7 +24,7 @@ pub mod zset;
 use crate::client::ClientState;
 use crate::error::{Error, Result};
 use crate::node::Node;
-use crate::resp::{Args, Out};
+use crate::resp::{Args, Out, Protocol};
 use crate::store::Keyspace;
 use crate::util::num::parse_i64;
 
@@ -143,9 +143,9 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
 }
 
 fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    // A command another node forwarded here (`HCFWD <db> <command...>`): run it as is, in the
-    // caller's database or store, without routing it again. Peers only, one hop: both are
-    // checked before anything of the payload is looked at.
+    // A command another node forwarded here (`HCFWD <db> <protocol> <command...>`): run it as
+    // is, in the caller's database or store and protocol, without routing it again. Peers
+    // only, one hop: both are checked before anything of the payload is looked at.
     if is(&args[0], "hcfwd") {
         if cx.client.peer.is_none() {
             return Err(Error::PeersOnly);
@@ -153,7 +153,7 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if cx.client.forwarded {
             return Err(Error::msg("HCFWD cannot be nested"));
         }
-        if args.len() < 3 {
+        if args.len() < 4 {
             return Err(Error::Arity("hcfwd".into()));
         }
         let db = crate::util::num::parse_i64(&args[1])
@@ -164,11 +164,18 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         {
             return Err(Error::DbIndexOutOfRange);
         }
+        let proto = match &args[2][..] {
+            b"2" => Protocol::Resp2,
+            b"3" => Protocol::Resp3,
+            _ => return Err(Error::msg("HCFWD protocol must be 2 or 3")),
+        };
         let was_db = std::mem::replace(&mut cx.client.db, db);
+        let was_proto = std::mem::replace(&mut cx.out.proto, proto);
         cx.client.forwarded = true;
-        let r = dispatch(cx, args.slice_from(2));
+        let r = dispatch(cx, args.slice_from(3));
         cx.client.forwarded = false;
         cx.client.db = was_db;
+        cx.out.proto = was_proto;
         return r;
     }
     let cmd = resolve(&args)?;
@@ -227,6 +234,9 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         return Ok(());
     }
     // Subcommand handlers see the whole argv, container name included.
+    if cmd.has(table::WRITE) {
+        cx.client.local_writes += 1;
+    }
     handler(cx, args)
 }
 
@@ -240,17 +250,43 @@ fn debug_allowed(cx: &Ctx<'_>) -> bool {
     }
 }
 
-/// In a cluster, before a keyed command runs: forwards it when this node holds none of its
-/// keys' replicas (RF smaller than the cluster), or read-repairs keys missing here. True when
-/// the connection has been asked to do either.
+/// In a cluster, before a keyed command runs: forwards it to the keys' owner when it changes
+/// values in place (`OWNED`), or when this node holds none of its keys' replicas (RF smaller
+/// than the cluster); or read-repairs keys missing here. True when the connection has been
+/// asked to do either.
 fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Result<bool> {
-    let idx = cmd.key_indexes(args.len());
+    let idx = cmd.key_indexes(args);
     if idx.is_empty() {
         return Ok(false);
     }
     let cluster = &cx.node.cluster;
     let repl = &cluster.replicator;
     let db = cx.client.db;
+    if !cx.client.forwarded && owned(cmd, args) {
+        let ring = cluster.ring();
+        let rf = repl.rf_for(db);
+        let live = |n: &str| n == repl.self_id || (!repl.is_blocked(n) && repl.peer(n).is_some());
+        let owner_of = |k: &[u8]| ring.replicas(k, rf).into_iter().find(|n| live(n));
+        let owner = owner_of(&args[idx[0]]);
+        let same = idx.iter().all(|&i| {
+            owner_of(&args[i]) == owner && owner.is_some_and(|o| ring.holds(o, &args[i], rf))
+        });
+        return match owner {
+            Some(o) if same && o == repl.self_id => Ok(false),
+            Some(o) if same => match repl.peer(o).and_then(|p| p.addr()) {
+                Some(addr) => {
+                    cx.client.action = Some(crate::client::Action::Forward(addr));
+                    Ok(true)
+                }
+                None => Err(Error::coded(
+                    "TRYAGAIN the owner of this key has no address yet",
+                )),
+            },
+            _ => Err(Error::coded(
+                "CROSSSLOT Keys in request don't hash to the same slot",
+            )),
+        };
+    }
     if !cx.client.forwarded && !idx.iter().all(|&i| repl.holds(db, &args[i])) {
         let ring = cluster.ring();
         let rf = repl.rf_for(db);
@@ -305,6 +341,12 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
     }
     cx.client.action = Some(crate::client::Action::Repair(db, missing));
     Ok(true)
+}
+
+/// Whether a call changes its keys' values in place (see `table::OWNED`); SET ... NX too, as
+/// SETNX: a lock is taken once.
+fn owned(cmd: &Command, args: &Args<'_>) -> bool {
+    cmd.has(table::OWNED) || (cmd.name == "set" && args.iter().skip(3).any(|a| is(a, "nx")))
 }
 
 // --- Argument helpers shared by the command families ---

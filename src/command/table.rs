@@ -3,6 +3,8 @@
 //! checks and cluster routing.
 
 use rustc_hash::FxHashMap;
+
+use crate::resp::Args;
 use std::sync::LazyLock;
 
 use super::{
@@ -34,6 +36,12 @@ pub const INTERNAL: u32 = 1 << 16;
 pub const PEER: u32 = 1 << 17;
 /// May wait for keys (BLPOP and kin).
 pub const BLOCKING: u32 = 1 << 18;
+/// Changes its keys' values in place (a push, a pop, an increment, a bit): in a cluster it
+/// runs on the keys' owner — their first live replica — so such changes to a key apply in one
+/// order everywhere and an element is popped once. So do the TTL changes (EXPIRE … PERSIST,
+/// GETEX) and GETDEL, which must see the value the owner's writes made (INCR then EXPIRE).
+/// Whole-value writes (SET, DEL, *STORE) run anywhere; the newest stamp wins.
+pub const OWNED: u32 = 1 << 19;
 
 /// Flag names as COMMAND INFO reports them, in Redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -86,8 +94,25 @@ impl Command {
         (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
     }
 
-    /// The keys of a call, by the table's positions.
-    pub fn key_indexes(&self, argc: usize) -> Vec<usize> {
+    /// The keys of a call: by the table's positions, or, for the commands that say how many
+    /// keys follow (LMPOP, ZUNION, ...), by that count.
+    pub fn key_indexes(&self, args: &Args<'_>) -> Vec<usize> {
+        let argc = args.len();
+        if let Some((count_at, dest)) = numkeys_position(self.name) {
+            let mut out = Vec::new();
+            if dest && argc > 1 {
+                out.push(1);
+            }
+            let n = args
+                .get(count_at)
+                .and_then(crate::util::num::parse_i64)
+                .filter(|&n| n > 0)
+                .map_or(0, |n| {
+                    (n as u64).min(argc.saturating_sub(count_at + 1) as u64) as usize
+                });
+            out.extend(count_at + 1..count_at + 1 + n);
+            return out;
+        }
         let (first, last, step) = self.keys;
         if first <= 0 || step <= 0 {
             return Vec::new();
@@ -97,6 +122,23 @@ impl Command {
             .step_by(step as usize)
             .map(|i| i as usize)
             .collect()
+    }
+
+    /// Whether the keys are counted by an argument (Redis's "movablekeys").
+    pub fn numkeys(&self) -> bool {
+        numkeys_position(self.name).is_some()
+    }
+}
+
+/// Where the key count sits, and whether a destination key comes before it.
+fn numkeys_position(name: &str) -> Option<(usize, bool)> {
+    match name {
+        "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => {
+            Some((1, false))
+        }
+        "blmpop" | "bzmpop" => Some((2, false)),
+        "zunionstore" | "zinterstore" | "zdiffstore" => Some((2, true)),
+        _ => None,
     }
 }
 
@@ -170,48 +212,48 @@ pub static COMMANDS: &[Command] = &[
     // strings
     cmd!("get", 2, READONLY | FAST, ST, K1, "string", "1.0.0", "Returns the string value of a key.", "O(1)", string::get),
     cmd!("set", -3, WRITE | DENYOOM, ST, K1, "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", "O(1)", string::set),
-    cmd!("setnx", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "O(1)", string::setnx),
+    cmd!("setnx", 3, WRITE | DENYOOM | FAST | REPAIR | OWNED, ST, K1, "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", "O(1)", string::setnx),
     cmd!("setex", 4, WRITE | DENYOOM, ST, K1, "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", "O(1)", string::setex),
     cmd!("psetex", 4, WRITE | DENYOOM, ST, K1, "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", "O(1)", string::psetex),
     cmd!("mget", -2, READONLY | FAST, ST, KALL, "string", "1.0.0", "Atomically returns the string values of one or more keys.", "O(N) where N is the number of keys to retrieve.", string::mget),
     cmd!("mset", -3, WRITE | DENYOOM, ST, KPAIRS, "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", "O(N) where N is the number of keys to set.", string::mset),
-    cmd!("msetnx", -3, WRITE | DENYOOM | REPAIR, ST, KPAIRS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set.", string::msetnx),
+    cmd!("msetnx", -3, WRITE | DENYOOM | REPAIR | OWNED, ST, KPAIRS, "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", "O(N) where N is the number of keys to set.", string::msetnx),
     cmd!("getset", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", "O(1)", string::getset),
-    cmd!("getdel", 2, WRITE | FAST | REPAIR, ST, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", "O(1)", string::getdel),
-    cmd!("getex", -2, WRITE | FAST | REPAIR, ST, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "O(1)", string::getex),
-    cmd!("incr", 2, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incr),
-    cmd!("decr", 2, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decr),
-    cmd!("incrby", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrby),
-    cmd!("decrby", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decrby),
-    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrbyfloat),
-    cmd!("append", 3, WRITE | DENYOOM | FAST | REPAIR, ST, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1)", string::append),
+    cmd!("getdel", 2, WRITE | FAST | REPAIR | OWNED, ST, K1, "string", "6.2.0", "Returns the string value of a key after deleting the key.", "O(1)", string::getdel),
+    cmd!("getex", -2, WRITE | FAST | REPAIR | OWNED, ST, K1, "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", "O(1)", string::getex),
+    cmd!("incr", 2, WRITE | DENYOOM | FAST | REPAIR | OWNED, ST, K1, "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incr),
+    cmd!("decr", 2, WRITE | DENYOOM | FAST | REPAIR | OWNED, ST, K1, "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decr),
+    cmd!("incrby", 3, WRITE | DENYOOM | FAST | REPAIR | OWNED, ST, K1, "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrby),
+    cmd!("decrby", 3, WRITE | DENYOOM | FAST | REPAIR | OWNED, ST, K1, "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::decrby),
+    cmd!("incrbyfloat", 3, WRITE | DENYOOM | FAST | REPAIR | OWNED, ST, K1, "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", "O(1)", string::incrbyfloat),
+    cmd!("append", 3, WRITE | DENYOOM | FAST | REPAIR | OWNED, ST, K1, "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", "O(1)", string::append),
     cmd!("strlen", 2, READONLY | FAST, ST, K1, "string", "2.2.0", "Returns the length of a string value.", "O(1)", string::strlen),
     cmd!("getrange", 4, READONLY, ST, K1, "string", "2.4.0", "Returns a substring of the string stored at a key.", "O(N) where N is the length of the returned string.", string::getrange),
     cmd!("substr", 4, READONLY, ST, K1, "string", "1.0.0", "Returns a substring from a string value.", "O(N) where N is the length of the returned string.", string::getrange),
-    cmd!("setrange", 4, WRITE | DENYOOM | REPAIR, ST, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place.", string::setrange),
+    cmd!("setrange", 4, WRITE | DENYOOM | REPAIR | OWNED, ST, K1, "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", "O(1), not counting the time taken to copy the new string in place.", string::setrange),
     cmd!("lcs", -3, READONLY, ST, K12, "string", "7.0.0", "Finds the longest common substring.", "O(N*M) where N and M are the lengths of s1 and s2, respectively", string::lcs),
     // bitmaps (on strings)
-    cmd!("setbit", 4, WRITE | DENYOOM | REPAIR, BM, K1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "O(1)", bits::setbit),
+    cmd!("setbit", 4, WRITE | DENYOOM | REPAIR | OWNED, BM, K1, "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", "O(1)", bits::setbit),
     cmd!("getbit", 3, READONLY | FAST, BM, K1, "bitmap", "2.2.0", "Returns a bit value by offset.", "O(1)", bits::getbit),
     cmd!("bitcount", -2, READONLY, BM, K1, "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", "O(N)", bits::bitcount),
     cmd!("bitpos", -3, READONLY, BM, K1, "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", "O(N)", bits::bitpos),
     cmd!("bitop", -4, WRITE | DENYOOM | REPAIR, BM, KBITOP, "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", "O(N)", bits::bitop),
-    cmd!("bitfield", -2, WRITE | DENYOOM | REPAIR, BM, K1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", "O(1) for each subcommand specified", bits::bitfield),
+    cmd!("bitfield", -2, WRITE | DENYOOM | REPAIR | OWNED, BM, K1, "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", "O(1) for each subcommand specified", bits::bitfield),
     cmd!("bitfield_ro", -2, READONLY | FAST, BM, K1, "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", "O(1) for each subcommand specified", bits::bitfield_ro),
     // keys
     cmd!("del", -2, WRITE | REPAIR, KS, KALL, "generic", "1.0.0", "Deletes one or more keys.", "O(N) where N is the number of keys that will be removed.", key::del),
     cmd!("unlink", -2, WRITE | FAST | REPAIR, KS, KALL, "generic", "4.0.0", "Asynchronously deletes one or more keys.", "O(1) for each key removed regardless of its size.", key::del),
     cmd!("exists", -2, READONLY | FAST, KS, KALL, "generic", "1.0.0", "Determines whether one or more keys exist.", "O(N) where N is the number of keys to check.", key::exists),
     cmd!("type", 2, READONLY | FAST, KS, K1, "generic", "1.0.0", "Determines the type of value stored at a key.", "O(1)", key::type_),
-    cmd!("expire", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "O(1)", key::expire),
-    cmd!("pexpire", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "O(1)", key::pexpire),
-    cmd!("expireat", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "O(1)", key::expireat),
-    cmd!("pexpireat", -3, WRITE | FAST | REPAIR, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)", key::pexpireat),
+    cmd!("expire", -3, WRITE | FAST | REPAIR | OWNED, KS, K1, "generic", "1.0.0", "Sets the expiration time of a key in seconds.", "O(1)", key::expire),
+    cmd!("pexpire", -3, WRITE | FAST | REPAIR | OWNED, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", "O(1)", key::pexpire),
+    cmd!("expireat", -3, WRITE | FAST | REPAIR | OWNED, KS, K1, "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", "O(1)", key::expireat),
+    cmd!("pexpireat", -3, WRITE | FAST | REPAIR | OWNED, KS, K1, "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", "O(1)", key::pexpireat),
     cmd!("ttl", 2, READONLY | FAST, KS, K1, "generic", "1.0.0", "Returns the expiration time in seconds of a key.", "O(1)", key::ttl),
     cmd!("pttl", 2, READONLY | FAST, KS, K1, "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", "O(1)", key::pttl),
     cmd!("expiretime", 2, READONLY | FAST, KS, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", "O(1)", key::expiretime),
     cmd!("pexpiretime", 2, READONLY | FAST, KS, K1, "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", "O(1)", key::pexpiretime),
-    cmd!("persist", 2, WRITE | FAST | REPAIR, KS, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "O(1)", key::persist),
+    cmd!("persist", 2, WRITE | FAST | REPAIR | OWNED, KS, K1, "generic", "2.2.0", "Removes the expiration time of a key.", "O(1)", key::persist),
     cmd!("keys", 2, READONLY, KSD, NONE, "generic", "1.0.0", "Returns all key names that match a pattern.", "O(N) with N being the number of keys in the database", key::keys),
     cmd!("scan", -2, READONLY | TOUCHES_ARBITRARY_KEYS, KS, NONE, "generic", "2.8.0", "Iterates over the key names in the database.", "O(1) for every call. O(N) for a complete iteration.", key::scan),
     cmd!("randomkey", 1, READONLY | TOUCHES_ARBITRARY_KEYS, KS, NONE, "generic", "1.0.0", "Returns a random key name from the database.", "O(1)", key::randomkey),
@@ -257,48 +299,48 @@ pub static COMMANDS: &[Command] = &[
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | SENTINEL | ALLOW_BUSY, NOACL, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)", server::shutdown),
     cmd!("stores", 1, LOADING | STALE, NOACL, NONE, "server", "0.1.0", "Lists the stores of this node (HyperCache).", "O(N) where N is the number of stores", server::stores),
     // RedisBloom's cuckoo filters.
-    cmd!("hset", -4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", hash::hset),
-    cmd!("hsetnx", 4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", "O(1)", hash::hsetnx),
-    cmd!("hmset", -4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", hash::hmset),
+    cmd!("hset", -4, WRITE | DENYOOM | FAST | REPAIR | OWNED, HS, K1, "hash", "2.0.0", "Creates or modifies the value of a field in a hash.", "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the command is called with multiple field/value pairs.", hash::hset),
+    cmd!("hsetnx", 4, WRITE | DENYOOM | FAST | REPAIR | OWNED, HS, K1, "hash", "2.0.0", "Sets the value of a field in a hash only when the field doesn't exist.", "O(1)", hash::hsetnx),
+    cmd!("hmset", -4, WRITE | DENYOOM | FAST | REPAIR | OWNED, HS, K1, "hash", "2.0.0", "Sets the values of multiple fields.", "O(N) where N is the number of fields being set.", hash::hmset),
     cmd!("hget", 3, READONLY | FAST, HS, K1, "hash", "2.0.0", "Returns the value of a field in a hash.", "O(1)", hash::hget),
     cmd!("hmget", -3, READONLY | FAST, HS, K1, "hash", "2.0.0", "Returns the values of all fields in a hash.", "O(N) where N is the number of fields being requested.", hash::hmget),
-    cmd!("hdel", -3, WRITE | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "O(N) where N is the number of fields to be removed.", hash::hdel),
+    cmd!("hdel", -3, WRITE | FAST | REPAIR | OWNED, HS, K1, "hash", "2.0.0", "Deletes one or more fields and their values from a hash. Deletes the hash if no fields remain.", "O(N) where N is the number of fields to be removed.", hash::hdel),
     cmd!("hlen", 2, READONLY | FAST, HS, K1, "hash", "2.0.0", "Returns the number of fields in a hash.", "O(1)", hash::hlen),
     cmd!("hstrlen", 3, READONLY | FAST, HS, K1, "hash", "3.2.0", "Returns the length of the value of a field.", "O(1)", hash::hstrlen),
     cmd!("hexists", 3, READONLY | FAST, HS, K1, "hash", "2.0.0", "Determines whether a field exists in a hash.", "O(1)", hash::hexists),
     cmd!("hkeys", 2, READONLY, HS, K1, "hash", "2.0.0", "Returns all fields in a hash.", "O(N) where N is the size of the hash.", hash::hkeys),
     cmd!("hvals", 2, READONLY, HS, K1, "hash", "2.0.0", "Returns all values in a hash.", "O(N) where N is the size of the hash.", hash::hvals),
     cmd!("hgetall", 2, READONLY, HS, K1, "hash", "2.0.0", "Returns all fields and values in a hash.", "O(N) where N is the size of the hash.", hash::hgetall),
-    cmd!("hincrby", 4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)", hash::hincrby),
-    cmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST | REPAIR, HS, K1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)", hash::hincrbyfloat),
+    cmd!("hincrby", 4, WRITE | DENYOOM | FAST | REPAIR | OWNED, HS, K1, "hash", "2.0.0", "Increments the integer value of a field in a hash by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)", hash::hincrby),
+    cmd!("hincrbyfloat", 4, WRITE | DENYOOM | FAST | REPAIR | OWNED, HS, K1, "hash", "2.6.0", "Increments the floating point value of a field by a number. Uses 0 as initial value if the field doesn't exist.", "O(1)", hash::hincrbyfloat),
     cmd!("hrandfield", -2, READONLY, HS, K1, "hash", "6.2.0", "Returns one or more random fields from a hash.", "O(N) where N is the number of fields returned", hash::hrandfield),
     cmd!("hscan", -3, READONLY, HS, K1, "hash", "2.8.0", "Iterates over fields and values of a hash.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the size of the collection inside the collection.", hash::hscan),
-    cmd!("lpush", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::lpush),
-    cmd!("rpush", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::rpush),
-    cmd!("lpushx", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::lpushx),
-    cmd!("rpushx", -3, WRITE | DENYOOM | FAST | REPAIR, LS, K1, "list", "2.2.0", "Appends an element to a list only when the list exists.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::rpushx),
-    cmd!("lpop", -2, WRITE | FAST | REPAIR, LS, K1, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "O(N) where N is the number of elements returned", list::lpop),
-    cmd!("rpop", -2, WRITE | FAST | REPAIR, LS, K1, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "O(N) where N is the number of elements returned", list::rpop),
+    cmd!("lpush", -3, WRITE | DENYOOM | FAST | REPAIR | OWNED, LS, K1, "list", "1.0.0", "Prepends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::lpush),
+    cmd!("rpush", -3, WRITE | DENYOOM | FAST | REPAIR | OWNED, LS, K1, "list", "1.0.0", "Appends one or more elements to a list. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::rpush),
+    cmd!("lpushx", -3, WRITE | DENYOOM | FAST | REPAIR | OWNED, LS, K1, "list", "2.2.0", "Prepends one or more elements to a list only when the list exists.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::lpushx),
+    cmd!("rpushx", -3, WRITE | DENYOOM | FAST | REPAIR | OWNED, LS, K1, "list", "2.2.0", "Appends an element to a list only when the list exists.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", list::rpushx),
+    cmd!("lpop", -2, WRITE | FAST | REPAIR | OWNED, LS, K1, "list", "1.0.0", "Returns the first elements in a list after removing it. Deletes the list if the last element was popped.", "O(N) where N is the number of elements returned", list::lpop),
+    cmd!("rpop", -2, WRITE | FAST | REPAIR | OWNED, LS, K1, "list", "1.0.0", "Returns and removes the last elements of a list. Deletes the list if the last element was popped.", "O(N) where N is the number of elements returned", list::rpop),
     cmd!("llen", 2, READONLY | FAST, LS, K1, "list", "1.0.0", "Returns the length of a list.", "O(1)", list::llen),
     cmd!("lindex", 3, READONLY, LS, K1, "list", "1.0.0", "Returns an element from a list by its index.", "O(N) where N is the number of elements to traverse to get to the element at index. This makes asking for the first or the last element of the list O(1).", list::lindex),
-    cmd!("lset", 4, WRITE | DENYOOM | REPAIR, LS, K1, "list", "1.0.0", "Sets the value of an element in a list by its index.", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", list::lset),
+    cmd!("lset", 4, WRITE | DENYOOM | REPAIR | OWNED, LS, K1, "list", "1.0.0", "Sets the value of an element in a list by its index.", "O(N) where N is the length of the list. Setting either the first or the last element of the list is O(1).", list::lset),
     cmd!("lrange", 4, READONLY, LS, K1, "list", "1.0.0", "Returns a range of elements from a list.", "O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range.", list::lrange),
-    cmd!("ltrim", 4, WRITE | REPAIR, LS, K1, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "O(N) where N is the number of elements to be removed by the operation.", list::ltrim),
-    cmd!("linsert", 5, WRITE | DENYOOM | REPAIR, LS, K1, "list", "2.2.0", "Inserts an element before or after another element in a list.", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", list::linsert),
-    cmd!("lrem", 4, WRITE | REPAIR, LS, K1, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", "O(N+M) where N is the length of the list and M is the number of elements removed.", list::lrem),
+    cmd!("ltrim", 4, WRITE | REPAIR | OWNED, LS, K1, "list", "1.0.0", "Removes elements from both ends a list. Deletes the list if all elements were trimmed.", "O(N) where N is the number of elements to be removed by the operation.", list::ltrim),
+    cmd!("linsert", 5, WRITE | DENYOOM | REPAIR | OWNED, LS, K1, "list", "2.2.0", "Inserts an element before or after another element in a list.", "O(N) where N is the number of elements to traverse before seeing the value pivot. This means that inserting somewhere on the left end on the list (head) can be considered O(1) and inserting somewhere on the right end (tail) is O(N).", list::linsert),
+    cmd!("lrem", 4, WRITE | REPAIR | OWNED, LS, K1, "list", "1.0.0", "Removes elements from a list. Deletes the list if the last element was removed.", "O(N+M) where N is the length of the list and M is the number of elements removed.", list::lrem),
     cmd!("lpos", -3, READONLY, LS, K1, "list", "6.0.6", "Returns the index of matching elements in a list.", "O(N) where N is the number of elements in the list, for the average case. When searching for elements near the head or the tail of the list, or when the MAXLEN option is provided, the command may run in constant time.", list::lpos),
-    cmd!("lmove", 5, WRITE | DENYOOM | REPAIR, LS, K12, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "O(1)", list::lmove),
-    cmd!("rpoplpush", 3, WRITE | DENYOOM | REPAIR, LS, K12, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "O(1)", list::rpoplpush),
-    cmd!("lmpop", -4, WRITE, LS, NONE, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", list::lmpop),
-    cmd!("sadd", -3, WRITE | DENYOOM | FAST | REPAIR, SE, K1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", set::sadd),
-    cmd!("srem", -3, WRITE | FAST | REPAIR, SE, K1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", "O(N) where N is the number of members to be removed.", set::srem),
+    cmd!("lmove", 5, WRITE | DENYOOM | REPAIR | OWNED, LS, K12, "list", "6.2.0", "Returns an element after popping it from one list and pushing it to another. Deletes the list if the last element was moved.", "O(1)", list::lmove),
+    cmd!("rpoplpush", 3, WRITE | DENYOOM | REPAIR | OWNED, LS, K12, "list", "1.2.0", "Returns the last element of a list after removing and pushing it to another list. Deletes the list if the last element was popped.", "O(1)", list::rpoplpush),
+    cmd!("lmpop", -4, WRITE | OWNED, LS, NONE, "list", "7.0.0", "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", list::lmpop),
+    cmd!("sadd", -3, WRITE | DENYOOM | FAST | REPAIR | OWNED, SE, K1, "set", "1.0.0", "Adds one or more members to a set. Creates the key if it doesn't exist.", "O(1) for each element added, so O(N) to add N elements when the command is called with multiple arguments.", set::sadd),
+    cmd!("srem", -3, WRITE | FAST | REPAIR | OWNED, SE, K1, "set", "1.0.0", "Removes one or more members from a set. Deletes the set if the last member was removed.", "O(N) where N is the number of members to be removed.", set::srem),
     cmd!("scard", 2, READONLY | FAST, SE, K1, "set", "1.0.0", "Returns the number of members in a set.", "O(1)", set::scard),
     cmd!("sismember", 3, READONLY | FAST, SE, K1, "set", "1.0.0", "Determines whether a member belongs to a set.", "O(1)", set::sismember),
     cmd!("smismember", -3, READONLY | FAST, SE, K1, "set", "6.2.0", "Determines whether multiple members belong to a set.", "O(N) where N is the number of elements being checked for membership", set::smismember),
     cmd!("smembers", 2, READONLY, SE, K1, "set", "1.0.0", "Returns all members of a set.", "O(N) where N is the set cardinality.", set::smembers),
-    cmd!("spop", -2, WRITE | FAST | REPAIR, SE, K1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", set::spop),
+    cmd!("spop", -2, WRITE | FAST | REPAIR | OWNED, SE, K1, "set", "1.0.0", "Returns one or more random members from a set after removing them. Deletes the set if the last member was popped.", "Without the count argument O(1), otherwise O(N) where N is the value of the passed count.", set::spop),
     cmd!("srandmember", -2, READONLY, SE, K1, "set", "1.0.0", "Get one or multiple random members from a set", "Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count.", set::srandmember),
-    cmd!("smove", 4, WRITE | FAST | REPAIR, SE, K12, "set", "1.0.0", "Moves a member from one set to another.", "O(1)", set::smove),
+    cmd!("smove", 4, WRITE | FAST | REPAIR | OWNED, SE, K12, "set", "1.0.0", "Moves a member from one set to another.", "O(1)", set::smove),
     cmd!("sinter", -2, READONLY, SE, KALL, "set", "1.0.0", "Returns the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", set::sinter),
     cmd!("sinterstore", -3, WRITE | DENYOOM | REPAIR, SE, KALL, "set", "1.0.0", "Stores the intersect of multiple sets in a key.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", set::sinterstore),
     cmd!("sintercard", -3, READONLY, SE, NONE, "set", "7.0.0", "Returns the number of members of the intersect of multiple sets.", "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.", set::sintercard),
@@ -307,9 +349,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("sdiff", -2, READONLY, SE, KALL, "set", "1.0.0", "Returns the difference of multiple sets.", "O(N) where N is the total number of elements in all given sets.", set::sdiff),
     cmd!("sdiffstore", -3, WRITE | DENYOOM | REPAIR, SE, KALL, "set", "1.0.0", "Stores the difference of multiple sets in a key.", "O(N) where N is the total number of elements in all given sets.", set::sdiffstore),
     cmd!("sscan", -3, READONLY, SE, K1, "set", "2.8.0", "Iterates over members of a set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the size of the collection inside the collection.", set::sscan),
-    cmd!("zadd", -4, WRITE | DENYOOM | FAST | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", zset::zadd),
-    cmd!("zincrby", 4, WRITE | DENYOOM | FAST | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", "O(log(N)) where N is the number of elements in the sorted set.", zset::zincrby),
-    cmd!("zrem", -3, WRITE | FAST | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", zset::zrem),
+    cmd!("zadd", -4, WRITE | DENYOOM | FAST | REPAIR | OWNED, ZS, K1, "sorted-set", "1.2.0", "Adds one or more members to a sorted set, or updates their scores. Creates the key if it doesn't exist.", "O(log(N)) for each item added, where N is the number of elements in the sorted set.", zset::zadd),
+    cmd!("zincrby", 4, WRITE | DENYOOM | FAST | REPAIR | OWNED, ZS, K1, "sorted-set", "1.2.0", "Increments the score of a member in a sorted set.", "O(log(N)) where N is the number of elements in the sorted set.", zset::zincrby),
+    cmd!("zrem", -3, WRITE | FAST | REPAIR | OWNED, ZS, K1, "sorted-set", "1.2.0", "Removes one or more members from a sorted set. Deletes the sorted set if all members were removed.", "O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.", zset::zrem),
     cmd!("zcard", 2, READONLY | FAST, ZS, K1, "sorted-set", "1.2.0", "Returns the number of members in a sorted set.", "O(1)", zset::zcard),
     cmd!("zcount", 4, READONLY | FAST, ZS, K1, "sorted-set", "2.0.0", "Returns the count of members in a sorted set that have scores within a range.", "O(log(N)) with N being the number of elements in the sorted set.", zset::zcount),
     cmd!("zlexcount", 4, READONLY | FAST, ZS, K1, "sorted-set", "2.8.9", "Returns the number of members in a sorted set within a lexicographical range.", "O(log(N)) with N being the number of elements in the sorted set.", zset::zlexcount),
@@ -324,12 +366,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("zrangebylex", -4, READONLY, ZS, K1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", zset::zrangebylex),
     cmd!("zrevrangebylex", -4, READONLY, ZS, K1, "sorted-set", "2.8.9", "Returns members in a sorted set within a lexicographical range in reverse order.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.", zset::zrevrangebylex),
     cmd!("zrevrange", -4, READONLY, ZS, K1, "sorted-set", "1.2.0", "Returns members in a sorted set within a range of indexes in reverse order.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.", zset::zrevrange),
-    cmd!("zremrangebyrank", 4, WRITE | REPAIR, ZS, K1, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebyrank),
-    cmd!("zremrangebyscore", 4, WRITE | REPAIR, ZS, K1, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebyscore),
-    cmd!("zremrangebylex", 4, WRITE | REPAIR, ZS, K1, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebylex),
-    cmd!("zpopmin", -2, WRITE | FAST | REPAIR, ZS, K1, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zpopmin),
-    cmd!("zpopmax", -2, WRITE | FAST | REPAIR, ZS, K1, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zpopmax),
-    cmd!("zmpop", -4, WRITE, ZS, NONE, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zmpop),
+    cmd!("zremrangebyrank", 4, WRITE | REPAIR | OWNED, ZS, K1, "sorted-set", "2.0.0", "Removes members in a sorted set within a range of indexes. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebyrank),
+    cmd!("zremrangebyscore", 4, WRITE | REPAIR | OWNED, ZS, K1, "sorted-set", "1.2.0", "Removes members in a sorted set within a range of scores. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebyscore),
+    cmd!("zremrangebylex", 4, WRITE | REPAIR | OWNED, ZS, K1, "sorted-set", "2.8.9", "Removes members in a sorted set within a lexicographical range. Deletes the sorted set if all members were removed.", "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.", zset::zremrangebylex),
+    cmd!("zpopmin", -2, WRITE | FAST | REPAIR | OWNED, ZS, K1, "sorted-set", "5.0.0", "Returns the lowest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zpopmin),
+    cmd!("zpopmax", -2, WRITE | FAST | REPAIR | OWNED, ZS, K1, "sorted-set", "5.0.0", "Returns the highest-scoring members from a sorted set after removing them. Deletes the sorted set if the last member was popped.", "O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zpopmax),
+    cmd!("zmpop", -4, WRITE | OWNED, ZS, NONE, "sorted-set", "7.0.0", "Returns the highest- or lowest-scoring members from one or more sorted sets after removing them. Deletes the sorted set if the last member was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", zset::zmpop),
     cmd!("zrandmember", -2, READONLY, ZS, K1, "sorted-set", "6.2.0", "Returns one or more random members from a sorted set.", "O(N) where N is the number of members returned", zset::zrandmember),
     cmd!("zunion", -3, READONLY, ZS, NONE, "sorted-set", "6.2.0", "Returns the union of multiple sorted sets.", "O(N)+O(M*log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.", zset::zunion),
     cmd!("zinter", -3, READONLY, ZS, NONE, "sorted-set", "6.2.0", "Returns the intersect of multiple sorted sets.", "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the number of input sorted sets and M being the number of elements in the resulting sorted set.", zset::zinter),
@@ -339,30 +381,30 @@ pub static COMMANDS: &[Command] = &[
     cmd!("zdiffstore", -4, WRITE | DENYOOM | REPAIR, ZS, K1, "sorted-set", "6.2.0", "Stores the difference of multiple sorted sets in a key.", "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N is the size of the first set, and K is the size of the result set.", zset::zdiffstore),
     cmd!("zintercard", -3, READONLY, ZS, NONE, "sorted-set", "7.0.0", "Returns the number of members of the intersect of multiple sorted sets.", "O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.", zset::zintercard),
     cmd!("zscan", -3, READONLY, ZS, K1, "sorted-set", "2.8.0", "Iterates over members and scores of a sorted set.", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.", zset::zscan),
-    cmd!("blpop", -3, WRITE | BLOCKING, LS, KBUTLAST, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", list::blpop),
-    cmd!("brpop", -3, WRITE | BLOCKING, LS, KBUTLAST, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", list::brpop),
-    cmd!("blmove", 6, WRITE | DENYOOM | BLOCKING, LS, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "O(1)", list::blmove),
-    cmd!("brpoplpush", 4, WRITE | DENYOOM | BLOCKING, LS, K12, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "O(1)", list::brpoplpush),
-    cmd!("blmpop", -5, WRITE | BLOCKING, LS, NONE, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", list::blmpop),
-    cmd!("bzpopmin", -3, WRITE | FAST | BLOCKING, ZS, KBUTLAST, "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", zset::bzpopmin),
-    cmd!("bzpopmax", -3, WRITE | FAST | BLOCKING, ZS, KBUTLAST, "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", zset::bzpopmax),
-    cmd!("bzmpop", -5, WRITE | BLOCKING, ZS, NONE, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", zset::bzmpop),
+    cmd!("blpop", -3, WRITE | BLOCKING | OWNED, LS, KBUTLAST, "list", "2.0.0", "Removes and returns the first element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", list::blpop),
+    cmd!("brpop", -3, WRITE | BLOCKING | OWNED, LS, KBUTLAST, "list", "2.0.0", "Removes and returns the last element in a list. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N) where N is the number of provided keys.", list::brpop),
+    cmd!("blmove", 6, WRITE | DENYOOM | BLOCKING | OWNED, LS, K12, "list", "6.2.0", "Pops an element from a list, pushes it to another list and returns it. Blocks until an element is available otherwise. Deletes the list if the last element was moved.", "O(1)", list::blmove),
+    cmd!("brpoplpush", 4, WRITE | DENYOOM | BLOCKING | OWNED, LS, K12, "list", "2.2.0", "Pops an element from a list, pushes it to another list and returns it. Block until an element is available otherwise. Deletes the list if the last element was popped.", "O(1)", list::brpoplpush),
+    cmd!("blmpop", -5, WRITE | BLOCKING | OWNED, LS, NONE, "list", "7.0.0", "Pops the first element from one of multiple lists. Blocks until an element is available otherwise. Deletes the list if the last element was popped.", "O(N+M) where N is the number of provided keys and M is the number of elements returned.", list::blmpop),
+    cmd!("bzpopmin", -3, WRITE | FAST | BLOCKING | OWNED, ZS, KBUTLAST, "sorted-set", "5.0.0", "Removes and returns the member with the lowest score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", zset::bzpopmin),
+    cmd!("bzpopmax", -3, WRITE | FAST | BLOCKING | OWNED, ZS, KBUTLAST, "sorted-set", "5.0.0", "Removes and returns the member with the highest score from one or more sorted sets. Blocks until a member available otherwise.  Deletes the sorted set if the last element was popped.", "O(log(N)) with N being the number of elements in the sorted set.", zset::bzpopmax),
+    cmd!("bzmpop", -5, WRITE | BLOCKING | OWNED, ZS, NONE, "sorted-set", "7.0.0", "Removes and returns a member by score from one or more sorted sets. Blocks until a member is available otherwise. Deletes the sorted set if the last element was popped.", "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.", zset::bzmpop),
     cmd!("sort", -2, WRITE | DENYOOM | TOUCHES_ARBITRARY_KEYS, DANG_LSZ, K1, "generic", "1.0.0", "Sorts the elements in a list, a set, or a sorted set, optionally storing the result.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", sort::sort),
     cmd!("sort_ro", -2, READONLY | TOUCHES_ARBITRARY_KEYS, DANG_LSZ, K1, "generic", "7.0.0", "Returns the sorted elements of a list, a set, or a sorted set.", "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).", sort::sort_ro),
-    cmd!("pfadd", -2, WRITE | DENYOOM | FAST | REPAIR, HL, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", hll::pfadd),
+    cmd!("pfadd", -2, WRITE | DENYOOM | FAST | REPAIR | OWNED, HL, K1, "hyperloglog", "2.8.9", "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.", "O(1) to add every element.", hll::pfadd),
     // Read-only, though a stale cached cardinality is refreshed in the value (as in Redis).
-    cmd!("pfcount", -2, READONLY, HL, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", hll::pfcount),
-    cmd!("pfmerge", -2, WRITE | DENYOOM | REPAIR, HL, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", "O(N) to merge N HyperLogLogs, but with high constant times.", hll::pfmerge),
+    cmd!("pfcount", -2, READONLY | OWNED, HL, KALL, "hyperloglog", "2.8.9", "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).", "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.", hll::pfcount),
+    cmd!("pfmerge", -2, WRITE | DENYOOM | REPAIR | OWNED, HL, KALL, "hyperloglog", "2.8.9", "Merges one or more HyperLogLog values into a single key.", "O(N) to merge N HyperLogLogs, but with high constant times.", hll::pfmerge),
     cmd!("pfdebug", 3, WRITE | DENYOOM | ADMIN | REPAIR, HL, K2, "hyperloglog", "2.8.9", "Internal commands for debugging HyperLogLog values.", "N/A", hll::pfdebug),
     cmd!("cf.reserve", -3, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Creates a new Cuckoo Filter", "O(1)", cuckoo::reserve),
-    cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
-    cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),
-    cmd!("cf.insert", -4, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Adds one or more items to a Cuckoo Filter. A filter will be created if it does not exist", "O(n * (k + i)), where n is the number of items, k is the number of sub-filters and i is maxIterations", cuckoo::cf_insert),
-    cmd!("cf.insertnx", -4, WRITE | DENYOOM | REPAIR, CF, K1, "cf", "1.0.0", "Adds one or more items to a Cuckoo Filter if the items did not exist previously. A filter will be created if it does not exist", "O(n * (k + i)), where n is the number of items, k is the number of sub-filters and i is maxIterations", cuckoo::cf_insertnx),
+    cmd!("cf.add", 3, WRITE | DENYOOM | FAST | REPAIR | OWNED, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_add),
+    cmd!("cf.addnx", 3, WRITE | DENYOOM | FAST | REPAIR | OWNED, CF, K1, "cf", "1.0.0", "Adds an item to a Cuckoo Filter if the item did not exist previously.", "O(k + i), where k is the number of sub-filters and i is maxIterations", cuckoo::cf_addnx),
+    cmd!("cf.insert", -4, WRITE | DENYOOM | REPAIR | OWNED, CF, K1, "cf", "1.0.0", "Adds one or more items to a Cuckoo Filter. A filter will be created if it does not exist", "O(n * (k + i)), where n is the number of items, k is the number of sub-filters and i is maxIterations", cuckoo::cf_insert),
+    cmd!("cf.insertnx", -4, WRITE | DENYOOM | REPAIR | OWNED, CF, K1, "cf", "1.0.0", "Adds one or more items to a Cuckoo Filter if the items did not exist previously. A filter will be created if it does not exist", "O(n * (k + i)), where n is the number of items, k is the number of sub-filters and i is maxIterations", cuckoo::cf_insertnx),
     cmd!("cf.exists", 3, READONLY | FAST, CF, K1, "cf", "1.0.0", "Checks whether one or more items exist in a Cuckoo Filter", "O(k), where k is the number of sub-filters", cuckoo::cf_exists),
     cmd!("cf.mexists", -3, READONLY | FAST, CF, K1, "cf", "2.0.0", "Checks whether one or more items exist in a Cuckoo Filter", "O(k * n), where k is the number of sub-filters and n is the number of items", cuckoo::cf_mexists),
     cmd!("cf.count", 3, READONLY | FAST, CF, K1, "cf", "1.0.0", "Return the number of times an item might be in a Cuckoo Filter", "O(k), where k is the number of sub-filters", cuckoo::cf_count),
-    cmd!("cf.del", 3, WRITE | FAST | REPAIR, CF, K1, "cf", "1.0.0", "Deletes an item from a Cuckoo Filter", "O(k), where k is the number of sub-filters", cuckoo::cf_del),
+    cmd!("cf.del", 3, WRITE | FAST | REPAIR | OWNED, CF, K1, "cf", "1.0.0", "Deletes an item from a Cuckoo Filter", "O(k), where k is the number of sub-filters", cuckoo::cf_del),
     cmd!("cf.info", 2, READONLY | FAST, CF, K1, "cf", "1.0.0", "Returns information about a Cuckoo Filter", "O(1)", cuckoo::cf_info),
 ];
 
@@ -535,12 +577,37 @@ mod tests {
         }
     }
 
+    /// The keys `name` finds in the call `line` (words split on spaces).
+    fn keys_of(line: &str) -> Vec<String> {
+        let mut data = Vec::new();
+        let mut ranges = Vec::new();
+        for w in line.split(' ') {
+            ranges.push((data.len(), data.len() + w.len()));
+            data.extend_from_slice(w.as_bytes());
+        }
+        let args = Args::new(&data, &ranges);
+        let cmd = lookup(&args[0]).unwrap();
+        cmd.key_indexes(&args)
+            .into_iter()
+            .map(|i| String::from_utf8(args[i].to_vec()).unwrap())
+            .collect()
+    }
+
     #[test]
     fn key_positions() {
-        assert_eq!(lookup(b"mset").unwrap().key_indexes(5), vec![1, 3]);
-        assert_eq!(lookup(b"del").unwrap().key_indexes(4), vec![1, 2, 3]);
-        assert_eq!(lookup(b"rename").unwrap().key_indexes(3), vec![1, 2]);
-        assert!(lookup(b"ping").unwrap().key_indexes(1).is_empty());
+        assert_eq!(keys_of("mset a 1 b 2"), ["a", "b"]);
+        assert_eq!(keys_of("del a b c"), ["a", "b", "c"]);
+        assert_eq!(keys_of("rename a b"), ["a", "b"]);
+        assert!(keys_of("ping").is_empty());
+        assert_eq!(keys_of("blpop a b 0"), ["a", "b"]);
+        // Counted keys: the count is clamped to the arguments there are.
+        assert_eq!(keys_of("lmpop 2 a b left"), ["a", "b"]);
+        assert_eq!(keys_of("blmpop 0 1 a left"), ["a"]);
+        assert_eq!(keys_of("zunionstore d 2 a b weights 1 2"), ["d", "a", "b"]);
+        assert_eq!(keys_of("zinter 9 a b"), ["a", "b"]);
+        assert_eq!(keys_of("sintercard 2 a b limit 1"), ["a", "b"]);
+        assert!(keys_of("lmpop x a left").is_empty());
+        assert!(keys_of("lmpop -1 a left").is_empty());
     }
 
     #[test]

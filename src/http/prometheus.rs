@@ -409,6 +409,12 @@ impl prometheus_client::collector::Collector for NodeCollector {
             "Keys installed by read-repair.",
             ld(&cs.read_repairs),
         )?;
+        counter(
+            &mut e,
+            "hypercache_forwarded_commands",
+            "Commands sent to another node to run: to the keys' owner, or to a replica.",
+            ld(&cs.forwarded),
+        )?;
         let ix = &c.index.stats;
         counter(
             &mut e,

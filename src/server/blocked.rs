@@ -117,9 +117,11 @@ pub async fn wait(
 }
 
 fn timed_out(out: &mut Out, b: &Block) {
+    let proto = std::mem::replace(&mut out.proto, b.proto);
     if b.null_array {
         out.null_array();
     } else {
         out.null();
     }
+    out.proto = proto;
 }

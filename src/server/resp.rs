@@ -244,8 +244,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     let waits = write::Waits::of(node);
     let mut receipt = write::Receipt::default();
     // Connections to other nodes, for commands forwarded there.
-    let mut peers: std::collections::HashMap<SocketAddr, crate::cluster::peer_conn::PeerConn> =
-        std::collections::HashMap::new();
+    let mut peers = Forwarder::default();
     'conn: loop {
         let room = query.prepare(need);
         // A request stuck half-way (no byte for `request_timeout`) closes the connection; an
@@ -336,81 +335,102 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             break 'conn;
                         }
                     }
-                    match client.action.take() {
-                        None => {}
-                        Some(Action::Shutdown) => {
-                            node.request_shutdown();
-                            break 'conn;
-                        }
-                        Some(Action::Save) => {
-                            let n = node.arc();
-                            let r = tokio::task::spawn_blocking(move || {
-                                match n
-                                    .as_ref()
-                                    .and_then(|n| n.persistence.as_ref().map(|p| p.save(&n.store)))
-                                {
-                                    Some(Ok(_)) => Ok(()),
-                                    Some(Err(e)) => Err(e.to_string()),
-                                    None => Err("persistence is disabled".to_string()),
-                                }
-                            })
-                            .await;
-                            match r {
-                                Ok(Ok(())) => out.ok(),
-                                Ok(Err(e)) => out.error(&format!("ERR {e}")),
-                                Err(_) => out.error("ERR the save was interrupted"),
-                            }
-                        }
-                        Some(Action::Repair(db, keys)) => {
-                            let since = *arrived.get_or_insert_with(std::time::Instant::now);
-                            let read = node.cluster.read(&node.store, db, &keys, since).await;
-                            client.vouched = read.everyone_vouched;
-                            client.repaired = true;
-                            let before = (waits.any() && is_write(&args))
-                                .then(|| write::Mark::take(node, waits.acks));
-                            let mut cx = Ctx {
-                                node,
-                                client: &mut client,
-                                out: &mut out,
-                                now: now_ms(),
-                                command: None,
-                            };
-                            command::execute(&mut cx, args);
-                            if let Some(m) = before {
-                                receipt.merge(m.receipt(node));
-                            }
-                            client.repaired = false;
-                        }
-                        Some(Action::Forward(addr)) => {
-                            forward(node, &mut peers, addr, client.db, args, &mut out).await;
-                        }
-                        Some(Action::Block(b)) => {
-                            let owned = super::blocked::OwnedArgs::copy(&args);
-                            let before = waits.any().then(|| write::Mark::take(node, waits.acks));
-                            let mark = out.buf.len();
-                            if !super::blocked::wait(
-                                node,
-                                &mut client,
-                                &mut out,
-                                &stream,
-                                &owned,
-                                b,
-                            )
-                            .await
-                            {
+                    // An action may lead to another: a repaired or re-routed command can
+                    // be forwarded, or block.
+                    while let Some(action) = client.action.take() {
+                        match action {
+                            Action::Shutdown => {
+                                node.request_shutdown();
                                 break 'conn;
                             }
-                            if let Some(m) = before {
-                                receipt.merge(m.receipt(node));
-                                if out.buf.len() > mark {
-                                    writes.push((mark, out.buf.len()));
+                            Action::Save => {
+                                let n = node.arc();
+                                let r = tokio::task::spawn_blocking(move || {
+                                    match n.as_ref().and_then(|n| {
+                                        n.persistence.as_ref().map(|p| p.save(&n.store))
+                                    }) {
+                                        Some(Ok(_)) => Ok(()),
+                                        Some(Err(e)) => Err(e.to_string()),
+                                        None => Err("persistence is disabled".to_string()),
+                                    }
+                                })
+                                .await;
+                                match r {
+                                    Ok(Ok(())) => out.ok(),
+                                    Ok(Err(e)) => out.error(&format!("ERR {e}")),
+                                    Err(_) => out.error("ERR the save was interrupted"),
                                 }
                             }
-                        }
-                        Some(Action::Sleep(d)) => {
-                            tokio::time::sleep(d).await;
-                            if mode == ReplyMode::On && client.reply_mode == ReplyMode::On {
-                                out.ok();
+                            Action::Repair(db, keys) => {
+                                let since = *arrived.get_or_insert_with(std::time::Instant::now);
+                                let read = node.cluster.read(&node.store, db, &keys, since).await;
+                                client.vouched = read.everyone_vouched;
+                                client.repaired = true;
+                                let before = (waits.any() && is_write(&args))
+                                    .then(|| write::Mark::take(node, waits.acks));
+                                let mut cx = Ctx {
+                                    node,
+                                    client: &mut client,
+                                    out: &mut out,
+                                    now: now_ms(),
+                                    command: None,
+                                };
+                                command::execute(&mut cx, args);
+                                if let Some(m) = before {
+                                    receipt.merge(m.receipt(node));
+                                }
+                                client.repaired = false;
+                            }
+                            Action::Forward(addr) => {
+                                match forward(
+                                    node, &mut peers, addr, &client, args, &mut out, &stream,
+                                )
+                                .await
+                                {
+                                    Forwarded::Done => {}
+                                    Forwarded::ClientGone => break 'conn,
+                                    // It routes to the keys' new owner, or runs here.
+                                    Forwarded::OwnerLeft => {
+                                        let mut cx = Ctx {
+                                            node,
+                                            client: &mut client,
+                                            out: &mut out,
+                                            now: now_ms(),
+                                            command: None,
+                                        };
+                                        command::execute(&mut cx, args);
+                                    }
+                                }
+                            }
+                            Action::Block(b) => {
+                                let owned = super::blocked::OwnedArgs::copy(&args);
+                                let before =
+                                    waits.any().then(|| write::Mark::take(node, waits.acks));
+                                let mark = out.buf.len();
+                                if !super::blocked::wait(
+                                    node,
+                                    &mut client,
+                                    &mut out,
+                                    &stream,
+                                    &owned,
+                                    b,
+                                )
+                                .await
+                                {
+                                    break 'conn;
+                                }
+                                if let Some(m) = before {
+                                    receipt.merge(m.receipt(node));
+                                    if out.buf.len() > mark {
+                                        writes.push((mark, out.buf.len()));
+                                    }
+                                }
+                            }
+                            Action::Sleep(d) => {
+                                tokio::time::sleep(d).await;
+                                if mode == ReplyMode::On && client.reply_mode == ReplyMode::On {
+                                    out.ok();
+                                }
                             }
                         }
                     }
@@ -505,7 +525,16 @@ async fn settle_replies(
 
 /// Whether a command is a client's write (internal commands between nodes settle nothing).
 fn is_write(args: &crate::resp::Args<'_>) -> bool {
-    command::table::lookup(&args[0])
+    // A forwarded write is settled (fsync, acks) here, where it runs, before its reply goes.
+    let name = if args[0].eq_ignore_ascii_case(b"hcfwd") {
+        match args.get(3) {
+            Some(n) => n,
+            None => return false,
+        }
+    } else {
+        &args[0]
+    };
+    command::table::lookup(name)
         .is_some_and(|c| c.has(command::table::WRITE) && !c.has(command::table::INTERNAL))
 }
 
@@ -528,22 +557,82 @@ fn replace_segments(out: &mut Out, segments: &[(usize, usize)], msg: &str) {
 }
 
 /// Runs a command on another node (it holds the keys' replicas) and relays the reply.
+/// A connection's links to the owners it forwards to.
+#[derive(Default)]
+struct Forwarder {
+    conns: std::collections::HashMap<SocketAddr, crate::cluster::peer_conn::PeerConn>,
+    /// Per owner: `ClientState::local_writes` when the owner last had all of them.
+    synced: std::collections::HashMap<SocketAddr, u64>,
+}
+
+/// Before a write is forwarded: the client's earlier writes made here must be on the owner
+/// first (SET here, then INCR there, must increment what was set). Waits for the owner to
+/// acknowledge this node's stream up to now, at most `SESSION_WAIT`.
+async fn session_order(node: &Node, fw: &mut Forwarder, addr: SocketAddr, client: &ClientState) {
+    if fw.synced.get(&addr).copied().unwrap_or(0) >= client.local_writes {
+        return;
+    }
+    let repl = &node.cluster.replicator;
+    if let Some(peer) = repl.peers().into_iter().find(|p| p.addr() == Some(addr)) {
+        let queued = peer.queued();
+        let _ = tokio::time::timeout(SESSION_WAIT, async {
+            loop {
+                let changed = peer.acked_changed.notified();
+                if peer.acked.load(std::sync::atomic::Ordering::Acquire) >= queued {
+                    return;
+                }
+                changed.await;
+            }
+        })
+        .await;
+    }
+    fw.synced.insert(addr, client.local_writes);
+}
+
+/// How long a forwarded write waits for the client's earlier local writes to reach the owner.
+const SESSION_WAIT: Duration = Duration::from_secs(1);
+
+/// How a forwarded command ended.
+enum Forwarded {
+    /// Its reply (or an error saying why there is none) is in `out`.
+    Done,
+    /// The client went away while a blocking command waited on the owner.
+    ClientGone,
+    /// The owner left the cluster while a blocking command waited there: run it again.
+    OwnerLeft,
+}
+
+/// Runs a command on the node at `addr` (`HCFWD`) and relays its reply. A non-blocking one
+/// gets 5 s; a blocking one waits as long as the owner keeps it, while the client is there and
+/// the owner is a live member. It is sent again only when a kept connection turns out closed
+/// before anything was read: a command is never run twice because an answer was slow.
 async fn forward(
     node: &Node,
-    peers: &mut std::collections::HashMap<SocketAddr, crate::cluster::peer_conn::PeerConn>,
+    fw: &mut Forwarder,
     addr: SocketAddr,
-    db: u32,
+    client: &ClientState,
     args: crate::resp::Args<'_>,
     out: &mut Out,
-) {
+    stream: &TcpStream,
+) -> Forwarded {
     use crate::cluster::peer_conn::{PeerConn, encode_command};
+    node.cluster
+        .stats
+        .forwarded
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let blocking =
+        command::table::lookup(&args[0]).is_some_and(|c| c.has(command::table::BLOCKING));
     let mut frame = Vec::new();
-    // The caller's database or store travels with the command.
-    let db = db.to_string();
-    let mut argv: Vec<&[u8]> = vec![b"HCFWD", db.as_bytes()];
+    // The caller's database or store and protocol travel with the command.
+    let db = client.db.to_string();
+    let proto: &[u8] = if out.resp3() { b"3" } else { b"2" };
+    let mut argv: Vec<&[u8]> = vec![b"HCFWD", db.as_bytes(), proto];
     argv.extend(args.iter());
     encode_command(&mut frame, &argv);
+    session_order(node, fw, addr, client).await;
+    let peers = &mut fw.conns;
     for attempt in 0..2 {
+        let kept = peers.contains_key(&addr);
         if let std::collections::hash_map::Entry::Vacant(slot) = peers.entry(addr) {
             match PeerConn::connect(addr, Duration::from_secs(1), &node.cluster.replicator.auth)
                 .await
@@ -551,35 +640,101 @@ async fn forward(
                 Ok(c) => {
                     slot.insert(c);
                 }
+                Err(_) if blocking => return owner_lost(node, addr, out, stream).await,
                 Err(e) => {
                     out.error(&format!(
                         "TRYAGAIN cannot reach the node holding this key ({addr}): {e}"
                     ));
-                    return;
+                    return Forwarded::Done;
                 }
             }
         }
         let Some(c) = peers.get_mut(&addr) else {
-            return;
+            return Forwarded::Done;
         };
         let mut raw = Vec::new();
-        let r = async {
+        let call = async {
             c.send_raw(&frame).await?;
             c.read_reply_raw(&mut raw).await
         };
-        match tokio::time::timeout(Duration::from_secs(5), r).await {
-            Ok(Ok(_)) => {
+        let r = if blocking {
+            tokio::select! {
+                r = call => Some(r),
+                gone = watch_blocked(node, addr, stream) => {
+                    peers.remove(&addr);
+                    return gone;
+                }
+            }
+        } else {
+            tokio::time::timeout(Duration::from_secs(5), call)
+                .await
+                .ok()
+        };
+        match r {
+            Some(Ok(_)) => {
                 out.buf.extend_from_slice(&raw);
-                return;
+                return Forwarded::Done;
+            }
+            Some(Err(_)) if kept && attempt == 0 && raw.is_empty() => {
+                peers.remove(&addr);
+            }
+            Some(Err(_)) if blocking => {
+                peers.remove(&addr);
+                return owner_lost(node, addr, out, stream).await;
             }
             _ => {
                 peers.remove(&addr);
-                if attempt == 1 {
-                    out.error(&format!(
-                        "TRYAGAIN the node holding this key ({addr}) did not answer"
-                    ));
+                out.error(&format!(
+                    "TRYAGAIN the node holding this key ({addr}) did not answer"
+                ));
+                return Forwarded::Done;
+            }
+        }
+    }
+    Forwarded::Done
+}
+
+/// The connection to a blocking command's owner broke: the owner is dying or gone. Once the
+/// membership agrees, the command runs again where it now belongs.
+async fn owner_lost(node: &Node, addr: SocketAddr, out: &mut Out, stream: &TcpStream) -> Forwarded {
+    match tokio::time::timeout(OWNER_LOST_WAIT, watch_blocked(node, addr, stream)).await {
+        Ok(f) => f,
+        Err(_) => {
+            out.error(&format!(
+                "TRYAGAIN lost the node holding this key ({addr}), which is still a member"
+            ));
+            Forwarded::Done
+        }
+    }
+}
+
+/// How long a blocked client whose owner's connection broke waits for the membership to say
+/// the owner is gone (a few gossip failure-detection rounds).
+const OWNER_LOST_WAIT: Duration = Duration::from_secs(15);
+
+/// While a blocking command waits on its owner: ends when the client closes its connection or
+/// the owner is no longer a live member.
+async fn watch_blocked(node: &Node, owner: SocketAddr, stream: &TcpStream) -> Forwarded {
+    let repl = &node.cluster.replicator;
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    let mut watch = true;
+    let mut peek = [0u8; 1];
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let alive = repl
+                    .peers()
+                    .iter()
+                    .any(|p| p.addr() == Some(owner) && !repl.is_blocked(&p.node_id));
+                if !alive {
+                    return Forwarded::OwnerLeft;
                 }
             }
+            // Until the client sends something more (its next commands wait their turn).
+            r = stream.peek(&mut peek), if watch => match r {
+                Ok(0) | Err(_) => return Forwarded::ClientGone,
+                Ok(_) => watch = false,
+            },
         }
     }
 }

@@ -9,10 +9,23 @@ use super::stamp::{Stamp, nodes};
 /// Ranges the key space is split into for digests (by the top bits of the key's position).
 pub const RANGES: usize = 256;
 
-/// A key's position on the consistent-hash ring: xxhash64, seed 0.
+/// A key's position on the consistent-hash ring: xxhash64, seed 0, of the key or of its hash
+/// tag — as Redis Cluster, the part between the first `{` and the next `}` when not empty —
+/// so `{queue}:pending` and `{queue}:done` share an owner and can be moved between.
 #[inline]
 pub fn key_position(key: &[u8]) -> u64 {
-    xxhash_rust::xxh64::xxh64(key, 0)
+    xxhash_rust::xxh64::xxh64(hash_tag(key), 0)
+}
+
+/// The part of a key that places it (Redis's `keyHashSlot` rule).
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = memchr::memchr(b'{', key)
+        && let Some(len) = memchr::memchr(b'}', &key[open + 1..])
+        && len > 0
+    {
+        return &key[open + 1..open + 1 + len];
+    }
+    key
 }
 
 /// The range a key falls in.
@@ -140,6 +153,18 @@ impl Keyspace {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn hash_tags_follow_redis_cluster() {
+        use super::hash_tag;
+        assert_eq!(hash_tag(b"{user1000}.following"), b"user1000");
+        assert_eq!(hash_tag(b"foo{bar}{zap}"), b"bar");
+        // An empty tag, or none closed, places the whole key.
+        assert_eq!(hash_tag(b"foo{}{bar}"), b"foo{}{bar}");
+        assert_eq!(hash_tag(b"{{bar}}"), b"{bar");
+        assert_eq!(hash_tag(b"foo{bar"), b"foo{bar");
+        assert_eq!(hash_tag(b""), b"");
+    }
+
     use super::*;
     use crate::store::ValueRef;
     use crate::store::keyspace::tests::store;

@@ -405,6 +405,24 @@ pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> Stri
         .to_string()
 }
 
+/// The node's AOF bytes written, once they stop growing (what it received is all logged).
+pub fn settled_aof_bytes(c: &mut redis::Connection) -> u64 {
+    let read = |c: &mut redis::Connection| -> u64 {
+        info_field(c, "persistence", "hypercache_aof_written_bytes")
+            .parse()
+            .unwrap()
+    };
+    let mut last = read(c);
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let now = read(c);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// Polls `f` until it holds; fails the test naming `what` after 20 s.
 pub fn wait_until(what: &str, f: impl FnMut() -> bool) {
     cluster::wait(what, Duration::from_secs(20), f);
