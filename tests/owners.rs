@@ -403,6 +403,13 @@ fn a_clients_writes_apply_in_its_order_wherever_they_run() {
         let got: Option<i64> = redis::cmd("GETDEL").arg(&key).query(con).unwrap();
         assert_eq!(got, Some(11));
     }
+    // The other way: INCR on the owner, then SET where the client is: the SET is newer.
+    for k in 0..60 {
+        let con = &mut cons[k % 3];
+        let key = format!("m{k}");
+        let _: i64 = con.incr(&key, 1).unwrap();
+        let _: () = con.set(&key, "final").unwrap();
+    }
     // A big value takes a while to stream: the APPEND must still find it, not the older
     // value the owner holds.
     for k in 0..6 {
@@ -422,5 +429,9 @@ fn a_clients_writes_apply_in_its_order_wherever_they_run() {
         assert!((1..=60).contains(&ttl), "node {}: {ttl}", i + 1);
         let gone: bool = c.conn(i).exists("n59").unwrap();
         assert!(!gone);
+        for k in 0..60 {
+            let v: String = c.conn(i).get(format!("m{k}")).unwrap();
+            assert_eq!(v, "final", "node {}: m{k}", i + 1);
+        }
     }
 }

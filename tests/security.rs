@@ -136,6 +136,9 @@ fn an_hcfwd_flood_from_an_unauthenticated_client_is_refused_without_recursion() 
         .query(&mut p)
         .unwrap();
     assert_eq!(pong, "PONG");
+    // A forwarded reply is followed by the node's Lamport time.
+    let clock = p.recv_response().unwrap();
+    assert!(matches!(clock, redis::Value::Int(t) if t >= 0), "{clock:?}");
     let e = redis::cmd("HCFWD")
         .arg(0)
         .arg(2)

@@ -434,6 +434,12 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             }
                         }
                     }
+                    // After a forwarded command's reply, this node's Lamport time: the
+                    // forwarding node moves its clock past it, so its client's next write
+                    // there is stamped after this one (INCR here, then SET there, wins).
+                    if client.peer.is_some() && args[0].eq_ignore_ascii_case(b"hcfwd") {
+                        out.int(node.store.bus().clock().now() as i64);
+                    }
                 }
                 Ok(Frame::Empty { len }) => start += len,
                 Ok(Frame::Incomplete { hint }) => {
@@ -655,7 +661,14 @@ async fn forward(
         let mut raw = Vec::new();
         let call = async {
             c.send_raw(&frame).await?;
-            c.read_reply_raw(&mut raw).await
+            c.read_reply_raw(&mut raw).await?;
+            match c.read_reply().await? {
+                crate::cluster::peer_conn::Reply::Int(t) => Ok(t),
+                _ => Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a forwarded reply without the owner's clock",
+                )),
+            }
         };
         let r = if blocking {
             tokio::select! {
@@ -671,7 +684,8 @@ async fn forward(
                 .ok()
         };
         match r {
-            Some(Ok(_)) => {
+            Some(Ok(t)) => {
+                node.store.bus().clock().observe(t.max(0) as u64);
                 out.buf.extend_from_slice(&raw);
                 return Forwarded::Done;
             }
