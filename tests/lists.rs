@@ -230,3 +230,57 @@ fn a_write_to_a_long_list_is_a_small_record_on_disk_and_on_the_wire() {
         "0"
     );
 }
+
+/// `list-max-listpack-size` (and its older name) shapes the nodes a list is made of: one
+/// element per node costs far more memory than 8 KB nodes, for the same contents.
+#[test]
+fn list_max_listpack_size_sets_the_node_size() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let get = |c: &mut redis::Connection, name: &str| -> Vec<String> {
+        redis::cmd("CONFIG").arg("GET").arg(name).query(c).unwrap()
+    };
+    assert_eq!(
+        get(&mut c, "list-max-listpack-size"),
+        ["list-max-listpack-size", "-2"]
+    );
+    assert_eq!(
+        get(&mut c, "list-max-ziplist-size"),
+        ["list-max-ziplist-size", "-2"]
+    );
+    let items: Vec<String> = (0..1000).map(|i| format!("item-{i:05}")).collect();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("list-max-ziplist-size")
+        .arg(1)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        get(&mut c, "list-max-listpack-size"),
+        ["list-max-listpack-size", "1"]
+    );
+    let _: i64 = c.rpush("one-per-node", &items).unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("list-max-listpack-size")
+        .arg(-2)
+        .query(&mut c)
+        .unwrap();
+    let _: i64 = c.rpush("packed", &items).unwrap();
+    let usage = |c: &mut redis::Connection, k: &str| -> i64 {
+        redis::cmd("MEMORY").arg("USAGE").arg(k).query(c).unwrap()
+    };
+    let (loose, packed) = (usage(&mut c, "one-per-node"), usage(&mut c, "packed"));
+    assert!(loose > 2 * packed, "{loose} vs {packed}");
+    let a: Vec<String> = c.lrange("one-per-node", 0, -1).unwrap();
+    assert_eq!(a, items);
+    // Out of an int's range: Redis's error.
+    let e = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("list-max-listpack-size")
+        .arg("3000000000")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("argument must be between"), "{e}");
+    assert_eq!(encoding(&mut c, "packed"), "quicklist");
+}

@@ -8,6 +8,21 @@ use super::pack::Pack;
 /// Bytes a node grows to before a new one starts (Redis's `list-max-listpack-size -2`).
 pub const NODE_BYTES: usize = 8192;
 
+/// Whether a node of `count` elements and `bytes` takes one more of `add` bytes, by
+/// `list-max-listpack-size` (Redis's `_quicklistNodeAllowInsert`): a negative fill is a size
+/// class (-1 = 4 KB ... -5 = 64 KB), a positive one an element count within 8 KB.
+#[inline]
+fn fits(count: usize, bytes: usize, add: usize) -> bool {
+    let fill = super::LIMITS
+        .list_fill
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if fill < 0 {
+        bytes + add < 4096 << ((-fill).min(5) - 1)
+    } else {
+        count < fill as usize && bytes + add <= NODE_BYTES
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct List {
     nodes: VecDeque<Pack>,
@@ -72,7 +87,7 @@ impl List {
 
     pub fn push_back(&mut self, e: &[u8]) {
         match self.nodes.back() {
-            Some(n) if n.bytes() + e.len() < NODE_BYTES => {
+            Some(n) if fits(n.len(), n.bytes(), e.len()) => {
                 let (last, at) = (self.nodes.len() - 1, n.bytes() as u32);
                 self.on_node(last, |n| n.push(e));
                 if let Some(t) = &mut self.tail {
@@ -92,7 +107,7 @@ impl List {
 
     pub fn push_front(&mut self, e: &[u8]) {
         match self.nodes.front() {
-            Some(n) if n.bytes() + e.len() < NODE_BYTES => {
+            Some(n) if fits(n.len(), n.bytes(), e.len()) => {
                 self.on_node(0, |n| n.replace(0, 0, 0, &[e]));
                 if self.nodes.len() == 1 {
                     self.tail = None;

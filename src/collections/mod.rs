@@ -14,7 +14,7 @@ pub mod set;
 pub mod zset;
 
 use std::sync::LazyLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 pub use hash::Hash;
 pub use list::List;
@@ -26,6 +26,8 @@ pub use zset::ZSet;
 /// parameters; Redis 7.0's defaults). Process-wide, as Redis's are: CONFIG SET changes them
 /// for every store at once.
 pub struct Limits {
+    /// `list-max-listpack-size`: a list node's size class (negative) or element count.
+    pub list_fill: AtomicI64,
     pub hash_entries: AtomicU64,
     pub hash_value: AtomicU64,
     pub set_entries: AtomicU64,
@@ -36,6 +38,7 @@ pub struct Limits {
 }
 
 pub static LIMITS: Limits = Limits {
+    list_fill: AtomicI64::new(-2),
     hash_entries: AtomicU64::new(128),
     hash_value: AtomicU64::new(64),
     set_entries: AtomicU64::new(512),

@@ -53,6 +53,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         }),
         "appendonly" => Value::Bool(node.persistence.as_ref().and_then(|p| p.aof()).is_some()),
         "appendfsync" => Value::Text(n.persistence.sync_policy.name().to_string()),
+        "list-max-listpack-size" => Value::Signed(LIMITS.list_fill.load(Ordering::Relaxed)),
         "hash-max-listpack-entries" => Value::Int(LIMITS.hash_entries.load(Ordering::Relaxed)),
         "hash-max-listpack-value" => Value::Int(LIMITS.hash_value.load(Ordering::Relaxed)),
         "set-max-intset-entries" => Value::Int(LIMITS.set_entries.load(Ordering::Relaxed)),
@@ -105,6 +106,9 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         ("requirepass", Value::Bytes(p)) => st.set_requirepass((!p.is_empty()).then_some(p)),
         ("protected-mode", Value::Bool(b)) => st.protected_mode.store(b, Ordering::Relaxed),
         ("client-output-buffer-limit", Value::Limits(l)) => st.set_output_limits(l),
+        ("list-max-listpack-size", Value::Signed(n)) => {
+            LIMITS.list_fill.store(n, Ordering::Relaxed)
+        }
         ("hash-max-listpack-entries", Value::Int(n)) => {
             LIMITS.hash_entries.store(n, Ordering::Relaxed)
         }
@@ -128,19 +132,28 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
 }
 
 pub fn config_get(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let mut found: Vec<&Param> = Vec::new();
+    // (the name asked for, the parameter): an older name is answered by that name.
+    let mut found: Vec<(&str, &Param)> = Vec::new();
     for pat in args.iter().skip(2) {
+        if let Some(&(alias, real)) = keys::ALIASES.iter().find(|(a, _)| a.as_bytes() == pat)
+            && let Some(p) = keys::param(real)
+            && !found.iter().any(|(n, _)| *n == alias)
+        {
+            found.push((alias, p));
+            continue;
+        }
         for p in keys::params() {
-            if glob_match(pat, p.name.as_bytes(), true) && !found.contains(&p) {
-                found.push(p);
+            if glob_match(pat, p.name.as_bytes(), true) && !found.iter().any(|(n, _)| *n == p.name)
+            {
+                found.push((p.name, p));
             }
         }
     }
     let values: Vec<(&str, String)> = found
         .iter()
-        .map(|p| {
+        .map(|&(name, p)| {
             (
-                p.name,
+                name,
                 live(cx.node, p.name)
                     .map(|v| v.render())
                     .unwrap_or_default(),
@@ -328,6 +341,7 @@ mod tests {
             "save",
             "appendonly",
             "appendfsync",
+            "list-max-listpack-size",
             "hash-max-listpack-entries",
             "hash-max-listpack-value",
             "set-max-intset-entries",
@@ -399,6 +413,7 @@ mod tests {
                 "normal 1048576 2097152 3 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
             ),
             ("loglevel", "DEBUG", "debug"),
+            ("list-max-listpack-size", "-1", "-1"),
             ("hash-max-listpack-entries", "64", "64"),
             ("hash-max-listpack-value", "32", "32"),
             ("set-max-intset-entries", "100", "100"),

@@ -364,6 +364,15 @@ pub static KEYS: &[Key] = &[
     Key::runtime("lfu-log-factor", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("lfu-decay-time", SetAs::Int { min: 0, max: I32 }),
     // Where a collection leaves its packed encoding (`collections::LIMITS`).
+    // Negative: a list node's size in kilobytes (-1 = 4 KB ... -5 = 64 KB); positive: its
+    // element count.
+    Key::runtime(
+        "list-max-listpack-size",
+        SetAs::Int {
+            min: -I32 - 1,
+            max: I32,
+        },
+    ),
     Key::runtime("hash-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("set-max-intset-entries", SetAs::Int { min: 0, max: I32 }),
@@ -398,6 +407,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "save",
     "appendonly",
     "appendfsync",
+    "list-max-listpack-size",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "set-max-intset-entries",
@@ -413,10 +423,23 @@ pub fn params() -> impl Iterator<Item = &'static Param> {
 
 /// The CONFIG parameter of that (lowercase) name.
 pub fn param(name: &str) -> Option<&'static Param> {
+    let name = ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, real)| real);
     KEYS.iter()
         .filter_map(|k| k.param.as_ref())
         .find(|p| p.name == name)
 }
+
+/// Redis 7's older names for the encoding thresholds, still accepted by name.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+];
 
 /// The key a `HYPERCACHE_*` variable sets.
 pub(super) fn by_env(var: &str) -> Option<&'static Key> {
@@ -498,8 +521,10 @@ impl SetAs {
                         "argument must be between {min} and {max} inclusive"
                     ));
                 }
-                // min is never negative.
-                Value::Int(u64::try_from(n).unwrap_or(0))
+                match u64::try_from(n) {
+                    Ok(n) if min >= 0 => Value::Int(n),
+                    _ => Value::Signed(n),
+                }
             }
             SetAs::Memory { min } => {
                 let n = parse_redis_memory(v).ok_or("argument must be a memory value")?;
@@ -545,6 +570,8 @@ impl SetAs {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Int(u64),
+    /// A parameter whose range goes below zero.
+    Signed(i64),
     Bool(bool),
     Text(String),
     /// A password: any bytes.
@@ -558,6 +585,7 @@ impl Value {
     pub fn render(&self) -> String {
         match self {
             Value::Int(n) => n.to_string(),
+            Value::Signed(n) => n.to_string(),
             Value::Bool(b) => if *b { "yes" } else { "no" }.to_string(),
             Value::Text(s) => s.clone(),
             Value::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
@@ -695,7 +723,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 20] = [
+        let samples: [(&str, &str); 21] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -710,6 +738,7 @@ mod tests {
             ("protected-mode", "no"),
             ("client-output-buffer-limit", "normal 1mb 2mb 3"),
             ("loglevel", "debug"),
+            ("list-max-listpack-size", "-3"),
             ("hash-max-listpack-entries", "64"),
             ("hash-max-listpack-value", "32"),
             ("set-max-intset-entries", "100"),
