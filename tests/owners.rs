@@ -16,6 +16,13 @@ use redis::Commands;
 
 const CROSSSLOT: &str = "Keys in request don't hash to the same slot";
 
+fn connect(addr: std::net::SocketAddr) -> redis::Connection {
+    redis::Client::open(format!("redis://{addr}/"))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
 fn forwarded(c: &TestCluster, i: usize) -> u64 {
     figure(&mut c.conn(i), "hypercache_forwarded_commands")
 }
@@ -46,10 +53,7 @@ fn a_queue_hands_each_element_to_one_consumer_with_producers_and_consumers_on_ev
             let addr = addrs[k % 3];
             let producing = producing.clone();
             std::thread::spawn(move || {
-                let mut con = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut con = connect(addr);
                 let mut got = Vec::new();
                 loop {
                     // Read before the pop: a pop that finds nothing after every push was
@@ -87,10 +91,7 @@ fn a_queue_hands_each_element_to_one_consumer_with_producers_and_consumers_on_ev
             let addr = addrs[i];
             let producing = producing.clone();
             std::thread::spawn(move || {
-                let mut con = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut con = connect(addr);
                 let mut n = 0;
                 while n < PER_PRODUCER {
                     // One to three elements per push.
@@ -148,10 +149,7 @@ fn counters_and_locks_are_exact_when_every_node_writes() {
         .map(|(i, &addr)| {
             let start = start.clone();
             std::thread::spawn(move || {
-                let mut con = redis::Client::open(format!("redis://{addr}/"))
-                    .unwrap()
-                    .get_connection()
-                    .unwrap();
+                let mut con = connect(addr);
                 while !start.load(Ordering::SeqCst) {
                     std::thread::yield_now();
                 }
@@ -358,10 +356,7 @@ fn a_consumer_blocked_on_an_owner_that_dies_is_served_by_the_next_owner() {
     // Now one that stays: its owner dies while it waits.
     let addr = c.server(here).addr;
     let consumer = std::thread::spawn(move || {
-        let mut con = redis::Client::open(format!("redis://{addr}/"))
-            .unwrap()
-            .get_connection()
-            .unwrap();
+        let mut con = connect(addr);
         let v: Option<(String, String)> = redis::cmd("BRPOP")
             .arg("work")
             .arg(30)
