@@ -187,6 +187,13 @@ impl PeerConn {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         if let Some(raw) = raw.as_deref_mut() {
+            // A whole relayed reply is bounded as one value is, however it is nested.
+            if raw.len() + line.len() > MAX_REPLY {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "reply from peer too long",
+                ));
+            }
             raw.extend_from_slice(&line);
         }
         if line.len() < 3 || !line.ends_with(b"\r\n") {
@@ -210,6 +217,9 @@ impl PeerConn {
                 let mut data = vec![0u8; len + 2];
                 self.r.read_exact(&mut data).await?;
                 if let Some(raw) = raw.as_deref_mut() {
+                    if raw.len() + data.len() > MAX_REPLY {
+                        return Err(bad());
+                    }
                     raw.extend_from_slice(&data);
                 }
                 data.truncate(len);

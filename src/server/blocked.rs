@@ -57,16 +57,7 @@ pub async fn wait(
         // The first try also covers a write made between the command's first run and the
         // registration above.
         let mark = out.buf.len();
-        {
-            let mut cx = Ctx {
-                node,
-                client,
-                out,
-                now: now_ms(),
-                command: None,
-            };
-            command::execute(&mut cx, args.args());
-        }
+        run_again(node, client, out, args.args());
         match client.action.take() {
             Some(Action::Block(_)) => {}
             // A key that became another type does not serve the client: Redis keeps it
@@ -114,6 +105,19 @@ pub async fn wait(
     }
     ws.done(b.db, &b.keys, &w, served);
     alive
+}
+
+/// Runs a command once more at the current time: a blocked client's retry, a command after
+/// its keys were repaired or its owner left.
+pub fn run_again(node: &Node, client: &mut ClientState, out: &mut Out, args: Args<'_>) {
+    let mut cx = Ctx {
+        node,
+        client,
+        out,
+        now: now_ms(),
+        command: None,
+    };
+    command::execute(&mut cx, args);
 }
 
 fn timed_out(out: &mut Out, b: &Block) {

@@ -368,7 +368,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 client.repaired = true;
                                 let before = (waits.any() && is_write(&args))
                                     .then(|| write::Mark::take(node, waits.acks));
-                                run_again(node, &mut client, &mut out, args);
+                                super::blocked::run_again(node, &mut client, &mut out, args);
                                 if let Some(m) = before {
                                     receipt.merge(m.receipt(node));
                                 }
@@ -384,7 +384,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                     Forwarded::ClientGone => break 'conn,
                                     // It routes to the keys' new owner, or runs here.
                                     Forwarded::OwnerLeft => {
-                                        run_again(node, &mut client, &mut out, args)
+                                        super::blocked::run_again(node, &mut client, &mut out, args)
                                     }
                                 }
                             }
@@ -546,19 +546,6 @@ fn replace_segments(out: &mut Out, segments: &[(usize, usize)], msg: &str) {
     }
     rebuilt.extend_from_slice(&out.buf[at..]);
     out.buf = rebuilt;
-}
-
-/// Runs a command on another node (it holds the keys' replicas) and relays the reply.
-/// Runs a command once more after an action (a repair, a lost owner), at the current time.
-fn run_again(node: &Node, client: &mut ClientState, out: &mut Out, args: crate::resp::Args<'_>) {
-    let mut cx = Ctx {
-        node,
-        client,
-        out,
-        now: now_ms(),
-        command: None,
-    };
-    command::execute(&mut cx, args);
 }
 
 /// A connection's links to the owners it forwards to.
