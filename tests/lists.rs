@@ -284,3 +284,49 @@ fn list_max_listpack_size_sets_the_node_size() {
     assert!(e.to_string().contains("argument must be between"), "{e}");
     assert_eq!(encoding(&mut c, "packed"), "quicklist");
 }
+
+#[test]
+fn the_middle_of_a_long_list_is_compressed_and_reads_back_whole() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let depth: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("list-compress-depth")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(depth, ["list-compress-depth", "1"]);
+    let items: Vec<String> = (0..100_000).map(|i| format!("element-{i:08}")).collect();
+    for chunk in items.chunks(1000) {
+        let _: i64 = c.rpush("packed", chunk).unwrap();
+    }
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("list-compress-depth")
+        .arg(0)
+        .query(&mut c)
+        .unwrap();
+    for chunk in items.chunks(1000) {
+        let _: i64 = c.rpush("plain", chunk).unwrap();
+    }
+    let usage = |c: &mut redis::Connection, k: &str| -> i64 {
+        redis::cmd("MEMORY").arg("USAGE").arg(k).query(c).unwrap()
+    };
+    let (packed, plain) = (usage(&mut c, "packed"), usage(&mut c, "plain"));
+    assert!(plain > 1_600_000, "{plain}");
+    assert!(packed * 2 < plain, "{packed} vs {plain}");
+    // Reads in the compressed middle, a write there, and both ends.
+    assert_eq!(
+        c.lindex::<_, String>("packed", 50_000).unwrap(),
+        items[50_000]
+    );
+    let mid: Vec<String> = c.lrange("packed", 49_000, 51_000).unwrap();
+    assert_eq!(mid, items[49_000..=51_000]);
+    let () = c.lset("packed", 60_000, "changed").unwrap();
+    assert_eq!(c.lindex::<_, String>("packed", 60_000).unwrap(), "changed");
+    assert_eq!(c.lpop::<_, String>("packed", None).unwrap(), items[0]);
+    assert_eq!(c.rpop::<_, String>("packed", None).unwrap(), items[99_999]);
+    let all: Vec<String> = c.lrange("packed", 0, -1).unwrap();
+    let mut want = items[1..99_999].to_vec();
+    want[59_999] = "changed".into();
+    assert_eq!(all, want);
+}

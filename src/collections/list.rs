@@ -1,12 +1,19 @@
 //! A list: a deque of packed nodes (Redis's quicklist of listpacks). Pushes and pops at either
-//! end touch one node; an index walks node counts, then one node.
+//! end touch one node; an index walks node counts, then one node. Nodes more than
+//! `list-compress-depth` from either end are kept LZ4-compressed (Redis compresses them with
+//! LZF under the same parameter): the ends, where queues push and pop, stay plain, and the
+//! cold middle of a long list costs a fraction of its bytes.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
-use super::pack::Pack;
+use super::pack::{self, Pack};
 
 /// Bytes a node grows to before a new one starts (Redis's `list-max-listpack-size -2`).
 pub const NODE_BYTES: usize = 8192;
+
+/// Nodes smaller than this are not worth compressing (Redis's `MIN_COMPRESS_BYTES`).
+const MIN_COMPRESS: usize = 48;
 
 /// Whether a node of `count` elements and `bytes` takes one more of `add` bytes, by
 /// `list-max-listpack-size` (Redis's `_quicklistNodeAllowInsert`): a negative fill is a size
@@ -23,9 +30,123 @@ fn fits(count: usize, bytes: usize, add: usize) -> bool {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// A node: its pack, or the pack's bytes compressed.
+#[derive(Debug, Clone)]
+enum Node {
+    Plain(Pack),
+    Frozen { data: Box<[u8]>, raw: u32, len: u32 },
+}
+
+impl Node {
+    fn len(&self) -> usize {
+        match self {
+            Node::Plain(p) => p.len(),
+            Node::Frozen { len, .. } => *len as usize,
+        }
+    }
+
+    /// Bytes of the plain encoding.
+    fn bytes(&self) -> usize {
+        match self {
+            Node::Plain(p) => p.bytes(),
+            Node::Frozen { raw, .. } => *raw as usize,
+        }
+    }
+
+    fn heap_size(&self) -> usize {
+        match self {
+            Node::Plain(p) => p.heap_size(),
+            Node::Frozen { data, .. } => crate::util::alloc::size_class(data.len()),
+        }
+    }
+
+    /// The node's pack, decompressed when frozen.
+    fn pack(&self) -> Cow<'_, Pack> {
+        match self {
+            Node::Plain(p) => Cow::Borrowed(p),
+            Node::Frozen { data, raw, len } => {
+                // Only `freeze` makes a frozen node, from `compress`'s output: it decompresses.
+                let buf = lz4_flex::block::decompress(data, *raw as usize)
+                    .expect("a node this list compressed");
+                Cow::Owned(Pack::from_raw(buf, *len))
+            }
+        }
+    }
+
+    fn thaw(&mut self) -> &mut Pack {
+        if let Node::Frozen { .. } = self {
+            *self = Node::Plain(self.pack().into_owned());
+        }
+        match self {
+            Node::Plain(p) => p,
+            Node::Frozen { .. } => unreachable!("thawed above"),
+        }
+    }
+
+    fn freeze(&mut self) {
+        if let Node::Plain(p) = self
+            && p.bytes() >= MIN_COMPRESS
+        {
+            let data = lz4_flex::block::compress(p.raw());
+            // Kept only when it saves something worth a decompression (Redis: 8 bytes).
+            if data.len() + 8 <= p.bytes() {
+                *self = Node::Frozen {
+                    data: data.into_boxed_slice(),
+                    raw: p.bytes() as u32,
+                    len: p.len() as u32,
+                };
+            }
+        }
+    }
+
+    /// The node's elements from the `skip`th on.
+    fn elements(&self, skip: usize) -> Elements<'_> {
+        match self {
+            Node::Plain(p) => {
+                let mut it = p.iter();
+                if skip > 0 {
+                    it.nth(skip - 1);
+                }
+                Elements::Plain(it)
+            }
+            frozen => {
+                let p = frozen.pack().into_owned();
+                let at = p.span(skip).map_or(p.bytes(), |(s, _)| s);
+                Elements::Thawed(p, at)
+            }
+        }
+    }
+}
+
+/// A node's elements: borrowed from a plain node, copied out of a decompressed one.
+enum Elements<'a> {
+    Plain(pack::Iter<'a>),
+    Thawed(Pack, usize),
+}
+
+impl<'a> Iterator for Elements<'a> {
+    type Item = Cow<'a, [u8]>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Cow<'a, [u8]>> {
+        match self {
+            Elements::Plain(it) => it.next().map(Cow::Borrowed),
+            Elements::Thawed(p, at) => {
+                if *at >= p.bytes() {
+                    return None;
+                }
+                let (e, next) = p.at(*at);
+                let e = e.to_vec();
+                *at = next;
+                Some(Cow::Owned(e))
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
 pub struct List {
-    nodes: VecDeque<Pack>,
+    nodes: VecDeque<Node>,
     len: usize,
     /// Heap bytes of the nodes, kept as they change (accounting a write walks no nodes).
     bytes: usize,
@@ -33,6 +154,15 @@ pub struct List {
     /// kept by pushes and pops there, dropped by any other change to that node. A node's
     /// lengths read forwards only, so without it every RPOP would walk its node.
     tail: Option<Vec<u32>>,
+    /// Plain nodes kept at each end (`list-compress-depth` when the list was made; 0: none
+    /// compressed).
+    depth: u16,
+}
+
+impl Default for List {
+    fn default() -> List {
+        List::new()
+    }
 }
 
 impl Drop for List {
@@ -54,7 +184,17 @@ impl Eq for List {}
 
 impl List {
     pub fn new() -> List {
-        List::default()
+        List::with_depth(super::LIMITS.list_compress())
+    }
+
+    fn with_depth(depth: u16) -> List {
+        List {
+            nodes: VecDeque::new(),
+            len: 0,
+            bytes: 0,
+            tail: None,
+            depth,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -71,18 +211,55 @@ impl List {
     }
 
     pub fn heap_size(&self) -> usize {
-        self.nodes.capacity() * std::mem::size_of::<Pack>()
+        self.nodes.capacity() * std::mem::size_of::<Node>()
             + self.bytes
             + self.tail.as_ref().map_or(0, |t| t.capacity() * 4)
     }
 
-    /// Runs `f` on node `i`, keeping the byte count.
+    /// Nodes held compressed (for tests and MEMORY's curious).
+    pub fn compressed_nodes(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Frozen { .. }))
+            .count()
+    }
+
+    /// Whether node `i` is further than `depth` from both ends.
+    fn interior(&self, i: usize) -> bool {
+        let d = self.depth as usize;
+        d > 0 && i >= d && i + d < self.nodes.len()
+    }
+
+    /// Runs `f` on node `i`'s plain pack (decompressing it if needed), keeping the byte count.
     fn on_node<R>(&mut self, i: usize, f: impl FnOnce(&mut Pack) -> R) -> R {
         let n = &mut self.nodes[i];
         let before = n.heap_size();
-        let r = f(n);
+        let r = f(n.thaw());
         self.bytes = self.bytes - before + n.heap_size();
         r
+    }
+
+    fn freeze(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        let before = n.heap_size();
+        n.freeze();
+        self.bytes = self.bytes - before + n.heap_size();
+    }
+
+    /// After a node came or went at an end: the `depth` nodes at each end plain, the first
+    /// one inside them compressed. O(depth), and a node is compressed once as it leaves an end.
+    fn settle(&mut self) {
+        let (d, n) = (self.depth as usize, self.nodes.len());
+        if d == 0 {
+            return;
+        }
+        for i in (0..d.min(n)).chain(n.saturating_sub(d)..n) {
+            self.on_node(i, |_| ());
+        }
+        if n > 2 * d {
+            self.freeze(d);
+            self.freeze(n - 1 - d);
+        }
     }
 
     pub fn push_back(&mut self, e: &[u8]) {
@@ -98,8 +275,9 @@ impl List {
                 let mut n = Pack::new();
                 n.push(e);
                 self.bytes += n.heap_size();
-                self.nodes.push_back(n);
+                self.nodes.push_back(Node::Plain(n));
                 self.tail = None;
+                self.settle();
             }
         }
         self.len += 1;
@@ -117,25 +295,30 @@ impl List {
                 let mut n = Pack::new();
                 n.push(e);
                 self.bytes += n.heap_size();
-                self.nodes.push_front(n);
+                self.nodes.push_front(Node::Plain(n));
+                self.settle();
             }
         }
         self.len += 1;
     }
 
     pub fn pop_front(&mut self) -> Option<Vec<u8>> {
-        let (s, e) = self.nodes.front()?.span(0)?;
+        if self.nodes.is_empty() {
+            return None;
+        }
         let v = self.on_node(0, |n| {
+            let (s, e) = n.span(0)?;
             let v = n.at(s).0.to_vec();
             n.replace(s, e, 1, &[]);
-            v
-        });
+            Some(v)
+        })?;
         if self.nodes.len() == 1 {
             self.tail = None;
         }
-        if self.nodes[0].is_empty() {
+        if self.nodes[0].len() == 0 {
             self.bytes -= self.nodes[0].heap_size();
             self.nodes.pop_front();
+            self.settle();
         }
         self.len -= 1;
         Some(v)
@@ -143,12 +326,15 @@ impl List {
 
     pub fn pop_back(&mut self) -> Option<Vec<u8>> {
         let last = self.nodes.len().checked_sub(1)?;
-        let tail = self.tail.get_or_insert_with(|| {
-            self.nodes[last]
-                .iter_from(0)
-                .map(|(at, _)| at as u32)
-                .collect()
-        });
+        self.on_node(last, |_| ());
+        let tail = match &mut self.tail {
+            Some(t) => t,
+            None => {
+                let pack = self.nodes[last].pack();
+                let t = pack.iter_from(0).map(|(at, _)| at as u32).collect();
+                self.tail.insert(t)
+            }
+        };
         let start = tail.pop()? as usize;
         let v = self.on_node(last, |n| {
             let v = n.at(start).0.to_vec();
@@ -156,10 +342,11 @@ impl List {
             n.replace(start, end, 1, &[]);
             v
         });
-        if self.nodes[last].is_empty() {
+        if self.nodes[last].len() == 0 {
             self.bytes -= self.nodes[last].heap_size();
             self.nodes.pop_back();
             self.tail = None;
+            self.settle();
         }
         self.len -= 1;
         Some(v)
@@ -191,10 +378,9 @@ impl List {
         None
     }
 
-    pub fn get(&self, i: usize) -> Option<&[u8]> {
+    pub fn get(&self, i: usize) -> Option<Cow<'_, [u8]>> {
         let (n, j) = self.locate(i)?;
-        let node = &self.nodes[n];
-        node.span(j).map(|(s, _)| node.at(s).0)
+        self.nodes[n].elements(j).next()
     }
 
     /// Replaces element `i`; false when out of range.
@@ -202,20 +388,24 @@ impl List {
         let Some((n, j)) = self.locate(i) else {
             return false;
         };
-        match self.nodes[n].span(j) {
+        let done = self.on_node(n, |node| match node.span(j) {
             Some((s, end)) => {
-                self.on_node(n, |node| node.replace(s, end, 1, &[e]));
-                if n + 1 == self.nodes.len() {
-                    self.tail = None;
-                }
+                node.replace(s, end, 1, &[e]);
                 true
             }
             None => false,
+        });
+        if n + 1 == self.nodes.len() {
+            self.tail = None;
         }
+        if self.interior(n) {
+            self.freeze(n);
+        }
+        done
     }
 
     /// Elements `start..=end` (indexes already in range), in order.
-    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn range(&self, start: usize, end: usize) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
         let first = self.locate(start);
         let count = if first.is_some() && end >= start {
             end.min(self.len - 1) - start + 1
@@ -227,12 +417,12 @@ impl List {
             .iter()
             .skip(n0)
             .enumerate()
-            .flat_map(move |(k, node)| node.iter().skip(if k == 0 { j0 } else { 0 }))
+            .flat_map(move |(k, node)| node.elements(if k == 0 { j0 } else { 0 }))
             .take(count)
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.nodes.iter().flat_map(|n| n.iter())
+    pub fn iter(&self) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
+        self.nodes.iter().flat_map(|n| n.elements(0))
     }
 
     /// Inserts `e` before position `at` (`len` appends); false when past the end.
@@ -240,9 +430,9 @@ impl List {
         if at > self.len {
             return false;
         }
-        let mut items: Vec<&[u8]> = self.iter().collect();
-        items.insert(at, e);
-        *self = List::from_items(items);
+        let mut items: Vec<Cow<'_, [u8]>> = self.iter().collect();
+        items.insert(at, Cow::Borrowed(e));
+        *self = self.rebuilt(items);
         true
     }
 
@@ -257,7 +447,7 @@ impl List {
         let matches: Vec<usize> = self
             .iter()
             .enumerate()
-            .filter(|(_, e)| *e == target)
+            .filter(|(_, e)| **e == *target)
             .map(|(i, _)| i)
             .collect();
         let mut keep = vec![true; self.len];
@@ -270,7 +460,7 @@ impl List {
             keep[i] = false;
         }
         if !chosen.is_empty() {
-            *self = List::from_items(self.iter().zip(&keep).filter(|(_, k)| **k).map(|(e, _)| e));
+            *self = self.rebuilt(self.iter().zip(&keep).filter(|(_, k)| **k).map(|(e, _)| e));
         }
         chosen.len()
     }
@@ -280,18 +470,25 @@ impl List {
         if start > end || end >= self.len {
             return false;
         }
-        *self = List::from_items(self.range(start, end));
+        *self = self.rebuilt(self.range(start, end));
         true
     }
 
     /// Rebuilds the list from `items` (for the operations that rewrite the middle of a list:
     /// LINSERT, LREM, LTRIM — linear, as in Redis, but over the whole list).
-    pub fn from_items<'a>(items: impl IntoIterator<Item = &'a [u8]>) -> List {
-        let mut l = List::new();
+    pub fn from_items<T: AsRef<[u8]>>(items: impl IntoIterator<Item = T>) -> List {
+        List::with_depth(super::LIMITS.list_compress()).filled(items)
+    }
+
+    fn rebuilt<T: AsRef<[u8]>>(&self, items: impl IntoIterator<Item = T>) -> List {
+        List::with_depth(self.depth).filled(items)
+    }
+
+    fn filled<T: AsRef<[u8]>>(mut self, items: impl IntoIterator<Item = T>) -> List {
         for i in items {
-            l.push_back(i);
+            self.push_back(i.as_ref());
         }
-        l
+        self
     }
 }
 
@@ -316,11 +513,14 @@ mod tests {
         assert!(l.nodes.len() > 5, "{} nodes", l.nodes.len());
         assert_eq!(l.len(), model.len());
         for i in [0, 1, 2500, 4998, 4999] {
-            assert_eq!(l.get(i), Some(&model[i][..]), "{i}");
+            assert_eq!(l.get(i).as_deref(), Some(&model[i][..]), "{i}");
         }
         assert_eq!(l.get(5000), None);
-        let got: Vec<&[u8]> = l.range(1000, 1100).collect();
-        let want: Vec<&[u8]> = model.range(1000..=1100).map(|v| &v[..]).collect();
+        let got: Vec<Cow<'_, [u8]>> = l.range(1000, 1100).collect();
+        let want: Vec<Cow<'_, [u8]>> = model
+            .range(1000..=1100)
+            .map(|v| Cow::Borrowed(&v[..]))
+            .collect();
         assert_eq!(got, want);
         assert!(l.set(4000, b"changed"));
         model[4000] = b"changed".to_vec();
@@ -334,13 +534,69 @@ mod tests {
         assert_eq!(l.pop_back(), None);
     }
 
+    #[test]
+    fn the_middle_of_a_long_list_is_compressed_and_the_ends_are_not() {
+        let items: Vec<Vec<u8>> = (0..100_000u32)
+            .map(|i| format!("element-{i:08}").into_bytes())
+            .collect();
+        let plain = List::with_depth(0).filled(&items);
+        let mut l = List::with_depth(1).filled(&items);
+        assert_eq!(plain.compressed_nodes(), 0);
+        let n = l.nodes.len();
+        assert!(n > 100, "{n} nodes");
+        assert_eq!(l.compressed_nodes(), n - 2);
+        assert!(matches!(l.nodes[0], Node::Plain(_)) && matches!(l.nodes[n - 1], Node::Plain(_)));
+        assert!(
+            l.heap_size() * 2 < plain.heap_size(),
+            "{} vs {}",
+            l.heap_size(),
+            plain.heap_size()
+        );
+        assert!(l == plain && l.iter().eq(items.iter().map(|e| Cow::Borrowed(&e[..]))));
+        assert_eq!(l.get(50_000).as_deref(), Some(&items[50_000][..]));
+        let mid: Vec<Cow<'_, [u8]>> = l.range(49_990, 50_010).collect();
+        assert_eq!(
+            mid,
+            items[49_990..=50_010]
+                .iter()
+                .map(|e| Cow::Borrowed(&e[..]))
+                .collect::<Vec<_>>()
+        );
+        // A write in the middle leaves its node compressed again.
+        assert!(l.set(50_000, b"changed"));
+        assert_eq!(l.get(50_000).as_deref(), Some(&b"changed"[..]));
+        assert_eq!(l.compressed_nodes(), n - 2);
+        // Popping down to the middle thaws the nodes that become ends.
+        for _ in 0..60_000 {
+            l.pop_back();
+        }
+        assert!(matches!(l.nodes.back(), Some(Node::Plain(_))));
+        assert_eq!(l.pop_back().as_deref(), Some(&items[39_999][..]));
+        let exact: usize = l.nodes.iter().map(Node::heap_size).sum();
+        assert_eq!(l.bytes, exact);
+    }
+
+    #[test]
+    fn incompressible_nodes_stay_plain() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let items: Vec<Vec<u8>> = (0..5_000)
+            .map(|_| (0..16).map(|_| rng.u8(..)).collect())
+            .collect();
+        let l = List::with_depth(1).filled(&items);
+        assert!(l.nodes.len() > 5);
+        assert_eq!(l.compressed_nodes(), 0);
+        assert!(l.iter().eq(items.iter().map(|e| Cow::Borrowed(&e[..]))));
+    }
+
     proptest::proptest! {
-        /// Any sequence of operations leaves the list equal to a VecDeque that did the same.
+        /// Any sequence of operations leaves the list equal to a VecDeque that did the same,
+        /// whatever the compression depth.
         #[test]
-        fn a_list_behaves_as_a_deque(ops in proptest::collection::vec((0u8..6, 0usize..3000, 0usize..200), 1..400)) {
-            let mut l = List::new();
+        fn a_list_behaves_as_a_deque(depth in 0u16..3, ops in proptest::collection::vec((0u8..6, 0usize..3000, 0usize..200), 1..400)) {
+            let mut l = List::with_depth(depth);
             let mut model: VecDeque<Vec<u8>> = VecDeque::new();
             for (n, (op, size, at)) in ops.into_iter().enumerate() {
+                // Runs of one byte compress: a deque of many nodes has frozen ones.
                 let e = vec![(n % 251) as u8; size % 700];
                 match op {
                     0 => { l.push_front(&e); model.push_front(e); }
@@ -352,14 +608,22 @@ mod tests {
                         proptest::prop_assert_eq!(ok, at < model.len());
                         if ok { model[at] = e; }
                     }
-                    _ => proptest::prop_assert_eq!(l.get(at), model.get(at).map(|v| &v[..])),
+                    _ => {
+                        let got = l.get(at);
+                        proptest::prop_assert_eq!(got.as_deref(), model.get(at).map(|v| &v[..]));
+                    }
                 }
                 proptest::prop_assert_eq!(l.len(), model.len());
             }
-            let all: Vec<&[u8]> = l.iter().collect();
-            let want: Vec<&[u8]> = model.iter().map(|v| &v[..]).collect();
+            let all: Vec<Cow<'_, [u8]>> = l.iter().collect();
+            let want: Vec<Cow<'_, [u8]>> = model.iter().map(|v| Cow::Borrowed(&v[..])).collect();
             proptest::prop_assert_eq!(all, want);
-            let exact: usize = l.nodes.iter().map(Pack::heap_size).sum();
+            let n = l.nodes.len();
+            for (i, node) in l.nodes.iter().enumerate() {
+                let end = i < depth as usize || i + (depth as usize) >= n;
+                proptest::prop_assert!(!end || matches!(node, Node::Plain(_)), "node {} of {} at depth {}", i, n, depth);
+            }
+            let exact: usize = l.nodes.iter().map(Node::heap_size).sum();
             proptest::prop_assert_eq!(l.bytes, exact);
         }
     }

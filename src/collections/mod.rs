@@ -28,6 +28,8 @@ pub use zset::ZSet;
 pub struct Limits {
     /// `list-max-listpack-size`: a list node's size class (negative) or element count.
     pub list_fill: AtomicI64,
+    /// `list-compress-depth`: plain nodes at each end of a list; the rest compressed.
+    pub list_compress: AtomicU64,
     pub hash_entries: AtomicU64,
     pub hash_value: AtomicU64,
     pub set_entries: AtomicU64,
@@ -39,6 +41,7 @@ pub struct Limits {
 
 pub static LIMITS: Limits = Limits {
     list_fill: AtomicI64::new(-2),
+    list_compress: AtomicU64::new(1),
     hash_entries: AtomicU64::new(128),
     hash_value: AtomicU64::new(64),
     set_entries: AtomicU64::new(512),
@@ -48,6 +51,13 @@ pub static LIMITS: Limits = Limits {
 };
 
 impl Limits {
+    /// Clamped as Redis's quicklist clamps it (16 bits).
+    pub fn list_compress(&self) -> u16 {
+        self.list_compress
+            .load(Ordering::Relaxed)
+            .min(u16::MAX as u64) as u16
+    }
+
     pub fn hash_entries(&self) -> usize {
         self.hash_entries.load(Ordering::Relaxed) as usize
     }

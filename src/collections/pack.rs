@@ -66,6 +66,17 @@ impl Pack {
         crate::util::alloc::size_class(self.buf.capacity())
     }
 
+    /// The encoding's bytes (what a list node compresses).
+    pub fn raw(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// A pack of `len` elements from bytes [`Pack::raw`] gave. Only for bytes this process
+    /// produced: the lengths inside are trusted.
+    pub(super) fn from_raw(buf: Vec<u8>, len: u32) -> Pack {
+        Pack { buf, len }
+    }
+
     pub fn iter(&self) -> Iter<'_> {
         Iter {
             buf: &self.buf,

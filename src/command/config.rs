@@ -54,6 +54,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "appendonly" => Value::Bool(node.persistence.as_ref().and_then(|p| p.aof()).is_some()),
         "appendfsync" => Value::Text(n.persistence.sync_policy.name().to_string()),
         "list-max-listpack-size" => Value::Signed(LIMITS.list_fill.load(Ordering::Relaxed)),
+        "list-compress-depth" => Value::Int(LIMITS.list_compress.load(Ordering::Relaxed)),
         "hash-max-listpack-entries" => Value::Int(LIMITS.hash_entries.load(Ordering::Relaxed)),
         "hash-max-listpack-value" => Value::Int(LIMITS.hash_value.load(Ordering::Relaxed)),
         "set-max-intset-entries" => Value::Int(LIMITS.set_entries.load(Ordering::Relaxed)),
@@ -109,6 +110,7 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         ("list-max-listpack-size", Value::Signed(n)) => {
             LIMITS.list_fill.store(n, Ordering::Relaxed)
         }
+        ("list-compress-depth", Value::Int(n)) => LIMITS.list_compress.store(n, Ordering::Relaxed),
         ("hash-max-listpack-entries", Value::Int(n)) => {
             LIMITS.hash_entries.store(n, Ordering::Relaxed)
         }
@@ -342,6 +344,7 @@ mod tests {
             "appendonly",
             "appendfsync",
             "list-max-listpack-size",
+            "list-compress-depth",
             "hash-max-listpack-entries",
             "hash-max-listpack-value",
             "set-max-intset-entries",
@@ -414,6 +417,7 @@ mod tests {
             ),
             ("loglevel", "DEBUG", "debug"),
             ("list-max-listpack-size", "-1", "-1"),
+            ("list-compress-depth", "0", "0"),
             ("hash-max-listpack-entries", "64", "64"),
             ("hash-max-listpack-value", "32", "32"),
             ("set-max-intset-entries", "100", "100"),

@@ -178,7 +178,7 @@ pub fn lindex(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         };
         let index = int_arg(&args[2])?;
         match position(index, l.len()).and_then(|i| l.get(i)) {
-            Some(e) => out.bulk(e),
+            Some(e) => out.bulk(&e),
             None => out.null(),
         }
         Ok(())
@@ -232,7 +232,7 @@ pub fn lrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             Some((l, (s, e))) => {
                 out.array(e - s + 1);
                 for item in l.range(s, e) {
-                    out.bulk(item);
+                    out.bulk(&item);
                 }
             }
         }
@@ -365,7 +365,7 @@ pub fn lpos(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             None => 1,
         };
         let skip = rank.unsigned_abs() as usize - 1;
-        let items: Vec<&[u8]> = l.iter().collect();
+        let items: Vec<std::borrow::Cow<'_, [u8]>> = l.iter().collect();
         let order: Box<dyn Iterator<Item = usize>> = if rank > 0 {
             Box::new(0..scan)
         } else {

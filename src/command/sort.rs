@@ -121,7 +121,7 @@ fn generic(cx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> Result<()> {
                 return Ok((Kind::List, Vec::new()));
             };
             let elems: Vec<Vec<u8>> = match v {
-                ValueRef::List(l) => List::iter(l).map(<[u8]>::to_vec).collect(),
+                ValueRef::List(l) => List::iter(l).map(std::borrow::Cow::into_owned).collect(),
                 ValueRef::Set(s) => Set::to_vecs(s),
                 ValueRef::ZSet(z) => ZSet::iter(z).map(|(_, m)| m.to_vec()).collect(),
                 _ => return Err(Error::WrongType),

@@ -373,6 +373,10 @@ pub static KEYS: &[Key] = &[
             max: I32,
         },
     ),
+    // Plain nodes at each end of a list; the ones between are compressed. Ours defaults to 1
+    // (Redis: 0): pushes and pops never touch a compressed node, and a long list's middle
+    // costs a fraction of its bytes.
+    Key::runtime("list-compress-depth", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("set-max-intset-entries", SetAs::Int { min: 0, max: I32 }),
@@ -408,6 +412,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "appendonly",
     "appendfsync",
     "list-max-listpack-size",
+    "list-compress-depth",
     "hash-max-listpack-entries",
     "hash-max-listpack-value",
     "set-max-intset-entries",
@@ -723,7 +728,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 21] = [
+        let samples: [(&str, &str); 22] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -739,6 +744,7 @@ mod tests {
             ("client-output-buffer-limit", "normal 1mb 2mb 3"),
             ("loglevel", "debug"),
             ("list-max-listpack-size", "-3"),
+            ("list-compress-depth", "2"),
             ("hash-max-listpack-entries", "64"),
             ("hash-max-listpack-value", "32"),
             ("set-max-intset-entries", "100"),

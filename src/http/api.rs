@@ -439,11 +439,11 @@ fn to_json(v: ValueRef<'_>) -> Option<(Box<serde_json::value::RawValue>, Option<
         return Some((raw, None));
     }
     let set_members;
-    let elements: Option<Vec<&[u8]>> = match v {
+    let elements: Option<Vec<std::borrow::Cow<'_, [u8]>>> = match v {
         ValueRef::List(l) => Some(l.iter().collect()),
         ValueRef::Set(x) => {
             set_members = x.to_vecs();
-            Some(set_members.iter().map(Vec::as_slice).collect())
+            Some(set_members.iter().map(|m| m.as_slice().into()).collect())
         }
         _ => None,
     };

@@ -249,7 +249,7 @@ pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
             out.push(V_LIST);
             put_varint(out, l.len() as u64);
             for e in l.iter() {
-                put_bytes(out, e);
+                put_bytes(out, &e);
             }
         }
         ValueRef::Hash(h) => {

@@ -67,7 +67,7 @@ fn describe_value(v: &Value) -> String {
             format!("zset {{{}}}", items.join(", "))
         }
         Value::List(l) => {
-            let items: Vec<String> = l.iter().map(quote).collect();
+            let items: Vec<String> = l.iter().map(|e| quote(&e)).collect();
             format!("list [{}]", items.join(", "))
         }
     }
