@@ -266,3 +266,61 @@ fn big_collections_are_freed_in_the_background() {
         "0"
     );
 }
+
+/// MEMORY USAGE of `key`.
+fn usage(c: &mut redis::Connection, key: &str) -> i64 {
+    redis::cmd("MEMORY").arg("USAGE").arg(key).query(c).unwrap()
+}
+
+fn object(i: usize, names: &[String]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| (n.clone(), format!("value-{i:06}-{j:03}")))
+        .collect()
+}
+
+#[test]
+fn field_names_are_shared_by_small_hashes_up_to_a_limit() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let names: Vec<String> = (0..10).map(|j| format!("field{j}")).collect();
+    for i in 0..3 {
+        let () = c
+            .hset_multiple(format!("user:{i}"), &object(i, &names))
+            .unwrap();
+    }
+    // Ten 16-byte values and ten one-byte references: one 192-byte block, where the names'
+    // bytes would take it to 256.
+    let shared = usage(&mut c, "user:2");
+    assert!(shared <= 310, "{shared}");
+    let got: HashMap<String, String> = c.hgetall("user:2").unwrap();
+    assert_eq!(got, object(2, &names).into_iter().collect());
+    assert_eq!(
+        c.hget::<_, _, String>("user:1", "field3").unwrap(),
+        "value-000001-003"
+    );
+    let () = c.hset("user:1", "field3", "changed").unwrap();
+    assert!(c.hdel::<_, _, i64>("user:1", "field0").unwrap() == 1);
+    assert_eq!(
+        c.hget::<_, _, String>("user:1", "field3").unwrap(),
+        "changed"
+    );
+    assert!(!c.hexists::<_, _, bool>("user:1", "field0").unwrap());
+
+    // Fill the table (4096 names) with junk: every field still reads back, and a name first
+    // seen after that is stored as bytes.
+    for k in 0..50 {
+        let junk: Vec<(String, &str)> = (0..100).map(|j| (format!("junk{k}-{j}"), "v")).collect();
+        let () = c.hset_multiple(format!("junk:{k}"), &junk).unwrap();
+    }
+    let late: Vec<String> = (0..10).map(|j| format!("later{j}")).collect();
+    let () = c.hset_multiple("late", &object(2, &late)).unwrap();
+    let () = c.hset_multiple("again", &object(2, &names)).unwrap();
+    let (late_bytes, again) = (usage(&mut c, "late"), usage(&mut c, "again"));
+    assert!(late_bytes > again + 40, "{late_bytes} vs {again}");
+    let got: HashMap<String, String> = c.hgetall("late").unwrap();
+    assert_eq!(got, object(2, &late).into_iter().collect());
+    assert_eq!(c.hget::<_, _, String>("junk:49", "junk49-99").unwrap(), "v");
+    assert_eq!(c.hget::<_, _, String>("junk:0", "junk0-0").unwrap(), "v");
+}

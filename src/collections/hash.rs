@@ -35,9 +35,16 @@ fn split(p: &[u8]) -> (&[u8], &[u8]) {
 pub enum Hash {
     /// Field, value, field, value, ... (Redis's "listpack").
     Pack(Pack),
-    /// Redis's "hashtable", with the bytes its entries hold (kept as they change, so a
-    /// write's memory accounting does not walk the table).
-    Table(HashTable<Pair>, usize),
+    /// Redis's "hashtable" (boxed: a small hash's `Hash` stays 32 bytes).
+    Table(Box<Fields>),
+}
+
+/// A large hash's table, with the bytes its entries hold (kept as they change, so a write's
+/// memory accounting does not walk the table).
+#[derive(Debug, Clone, Default)]
+pub struct Fields {
+    t: HashTable<Pair>,
+    bytes: usize,
 }
 
 impl Default for Hash {
@@ -48,10 +55,10 @@ impl Default for Hash {
 
 impl Drop for Hash {
     fn drop(&mut self) {
-        if let Hash::Table(t, _) = self
-            && t.len() > super::lazyfree::THRESHOLD
+        if let Hash::Table(f) = self
+            && f.t.len() > super::lazyfree::THRESHOLD
         {
-            super::lazyfree::later(std::mem::take(t));
+            super::lazyfree::later(std::mem::take(&mut f.t));
         }
     }
 }
@@ -73,7 +80,7 @@ impl Hash {
     pub fn len(&self) -> usize {
         match self {
             Hash::Pack(p) => p.len() / 2,
-            Hash::Table(t, _) => t.len(),
+            Hash::Table(f) => f.t.len(),
         }
     }
 
@@ -85,7 +92,7 @@ impl Hash {
     pub fn encoding(&self) -> &'static str {
         match self {
             Hash::Pack(_) => "listpack",
-            Hash::Table(..) => "hashtable",
+            Hash::Table(_) => "hashtable",
         }
     }
 
@@ -93,9 +100,12 @@ impl Hash {
     pub fn heap_size(&self) -> usize {
         match self {
             Hash::Pack(p) => p.heap_size(),
-            Hash::Table(t, bytes) => {
-                crate::util::alloc::size_class(t.capacity() * (std::mem::size_of::<Pair>() + 1))
-                    + bytes
+            Hash::Table(f) => {
+                crate::util::alloc::size_class(std::mem::size_of::<Fields>())
+                    + crate::util::alloc::size_class(
+                        f.t.capacity() * (std::mem::size_of::<Pair>() + 1),
+                    )
+                    + f.bytes
             }
         }
     }
@@ -116,9 +126,10 @@ impl Hash {
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
         match self {
             Hash::Pack(p) => Self::pack_find(p, field).map(|(_, v, _)| p.at(v).0),
-            Hash::Table(t, _) => t
-                .find(hash_of(field), |e| split(e).0 == field)
-                .map(|e| split(e).1),
+            Hash::Table(f) => {
+                f.t.find(hash_of(field), |e| split(e).0 == field)
+                    .map(|e| split(e).1)
+            }
         }
     }
 
@@ -149,16 +160,17 @@ impl Hash {
                     return false;
                 }
                 None if fits && p.len() / 2 < entries => {
-                    p.push(field);
+                    p.push_name(field);
                     p.push(value);
                     return true;
                 }
                 _ => self.convert_to_table(),
             }
         }
-        let Hash::Table(t, bytes) = self else {
+        let Hash::Table(f) = self else {
             unreachable!("converted to a table above")
         };
+        let Fields { t, bytes } = &mut **f;
         let h = hash_of(field);
         let new = pair(field, value);
         *bytes += crate::util::alloc::size_class(new.len());
@@ -185,12 +197,12 @@ impl Hash {
                 }
                 None => false,
             },
-            Hash::Table(t, bytes) => match t.find_entry(hash_of(field), |e| split(e).0 == field) {
+            Hash::Table(f) => match f.t.find_entry(hash_of(field), |e| split(e).0 == field) {
                 Ok(e) => {
-                    *bytes -= crate::util::alloc::size_class(e.get().len());
+                    f.bytes -= crate::util::alloc::size_class(e.get().len());
                     e.remove();
-                    if t.capacity() > 64 && t.len() * 8 < t.capacity() {
-                        t.shrink_to_fit(|e| hash_of(split(e).0));
+                    if f.t.capacity() > 64 && f.t.len() * 8 < f.t.capacity() {
+                        f.t.shrink_to_fit(|e| hash_of(split(e).0));
                     }
                     true
                 }
@@ -207,7 +219,7 @@ impl Hash {
             bytes += crate::util::alloc::size_class(p.len());
             t.insert_unique(hash_of(f), p, |e: &Pair| hash_of(split(e).0));
         }
-        *self = Hash::Table(t, bytes);
+        *self = Hash::Table(Box::new(Fields { t, bytes }));
     }
 
     /// Every (field, value), in the encoding's order.
@@ -217,7 +229,7 @@ impl Hash {
                 let mut it = p.iter();
                 Box::new(std::iter::from_fn(move || Some((it.next()?, it.next()?))))
             }
-            Hash::Table(t, _) => Box::new(t.iter().map(|e| split(e))),
+            Hash::Table(f) => Box::new(f.t.iter().map(|e| split(e))),
         }
     }
 
@@ -231,8 +243,8 @@ impl Hash {
     pub fn random(&self) -> Option<(&[u8], &[u8])> {
         match self {
             Hash::Pack(p) if !p.is_empty() => self.nth(fastrand::usize(..self.len())),
-            Hash::Table(t, _) if !t.is_empty() => loop {
-                if let Some(p) = t.get_bucket(fastrand::usize(..t.num_buckets())) {
+            Hash::Table(f) if !f.t.is_empty() => loop {
+                if let Some(p) = f.t.get_bucket(fastrand::usize(..f.t.num_buckets())) {
                     return Some(split(p));
                 }
             },
@@ -253,6 +265,12 @@ impl Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hash_is_32_bytes() {
+        // With its box, what a small hash costs besides its pack: jemalloc's 32-byte class.
+        assert_eq!(std::mem::size_of::<Hash>(), 32);
+    }
 
     #[test]
     fn random_fields_are_fields_and_every_one_comes_up() {
@@ -297,7 +315,7 @@ mod tests {
         for f in &fields {
             assert!(h.remove(f));
         }
-        assert!(matches!(h, Hash::Table(_, 0)));
+        assert!(matches!(&h, Hash::Table(f) if f.bytes == 0));
         let mut small = Hash::new();
         insert(&mut small, b"a", b"1");
         insert(&mut small, b"b", &[b'x'; 65]);

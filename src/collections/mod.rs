@@ -9,6 +9,7 @@ pub mod hash;
 pub mod hll;
 pub mod lazyfree;
 pub mod list;
+pub mod names;
 pub mod pack;
 pub mod set;
 pub mod zset;

@@ -1,6 +1,9 @@
-//! A packed run of byte strings in one allocation — our listpack: each element is its length
-//! (LEB128) then its bytes. Small collections live in one of these, so a ten-field hash costs
-//! one allocation, not twenty.
+//! A packed run of byte strings in one allocation — our listpack. Each element starts with a
+//! LEB128 header: twice its length, then its bytes; or (odd) twice a shared name's id plus one
+//! and nothing else (`names`: a small hash's field names). Small collections live in one of
+//! these, so a ten-field hash costs one allocation, not twenty.
+
+use super::names::NAMES;
 
 /// Byte strings one after another in one buffer, kept exactly sized.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,19 +29,31 @@ fn len_size(mut n: usize) -> usize {
     s
 }
 
-/// The element starting at `at`: (start of its bytes, end).
+/// A literal element's header.
+fn put_literal(out: &mut Vec<u8>, b: &[u8]) {
+    put_len(out, b.len() << 1);
+    out.extend_from_slice(b);
+}
+
+/// The element starting at `at`: its bytes and where the next starts.
 #[inline]
-fn element(buf: &[u8], at: usize) -> (usize, usize) {
+fn element(buf: &[u8], at: usize) -> (&[u8], usize) {
     let (mut n, mut shift, mut i) = (0usize, 0, at);
     loop {
-        // The buffer is only ever written by `put_len`: a length's bytes are all there.
+        // The buffer is only ever written here: a header's bytes are all there.
         let b = buf[i];
         n |= ((b & 0x7f) as usize) << shift;
         i += 1;
         if b & 0x80 == 0 {
-            return (i, i + n);
+            break;
         }
         shift += 7;
+    }
+    if n & 1 == 0 {
+        let end = i + (n >> 1);
+        (&buf[i..end], end)
+    } else {
+        (NAMES.get(n >> 1), i)
     }
 }
 
@@ -86,10 +101,22 @@ impl Pack {
 
     /// Appends an element.
     pub fn push(&mut self, b: &[u8]) {
-        self.buf.reserve_exact(len_size(b.len()) + b.len());
-        put_len(&mut self.buf, b.len());
-        self.buf.extend_from_slice(b);
+        self.buf.reserve_exact(len_size(b.len() << 1) + b.len());
+        put_literal(&mut self.buf, b);
         self.len += 1;
+    }
+
+    /// Appends an element that is a field name: a reference when the name is shared.
+    pub fn push_name(&mut self, b: &[u8]) {
+        match NAMES.intern(b) {
+            Some(id) => {
+                let h = id << 1 | 1;
+                self.buf.reserve_exact(len_size(h));
+                put_len(&mut self.buf, h);
+                self.len += 1;
+            }
+            None => self.push(b),
+        }
     }
 
     /// Byte offset of element `i` and of the one after it (or the end).
@@ -112,24 +139,22 @@ impl Pack {
                 return None;
             }
             let start = at;
-            let (s, e) = element(&self.buf, at);
-            at = e;
-            Some((start, &self.buf[s..e]))
+            let (e, next) = element(&self.buf, at);
+            at = next;
+            Some((start, e))
         })
     }
 
     /// The element at byte offset `at` and the offset of the next.
     pub fn at(&self, at: usize) -> (&[u8], usize) {
-        let (s, e) = element(&self.buf, at);
-        (&self.buf[s..e], e)
+        element(&self.buf, at)
     }
 
     /// Replaces the elements in byte range `start..end` (`removed` of them) with `new`.
     pub fn replace(&mut self, start: usize, end: usize, removed: usize, new: &[&[u8]]) {
         let mut enc = Vec::with_capacity(new.iter().map(|b| b.len() + 2).sum());
         for b in new {
-            put_len(&mut enc, b.len());
-            enc.extend_from_slice(b);
+            put_literal(&mut enc, b);
         }
         if enc.len() > end - start {
             self.buf.reserve_exact(enc.len() - (end - start));
@@ -155,9 +180,9 @@ impl<'a> Iterator for Iter<'a> {
         if self.at >= self.buf.len() {
             return None;
         }
-        let (s, e) = element(self.buf, self.at);
-        self.at = e;
-        Some(&self.buf[s..e])
+        let (e, next) = element(self.buf, self.at);
+        self.at = next;
+        Some(e)
     }
 }
 
@@ -193,5 +218,37 @@ mod tests {
             "shrunk after removing: {}",
             p.heap_size()
         );
+    }
+
+    #[test]
+    fn a_shared_name_is_a_reference_and_reads_back_as_its_bytes() {
+        let mut p = Pack::new();
+        p.push_name(b"pack-test-email");
+        p.push(b"a@example.com");
+        p.push_name(b"pack-test-email");
+        p.push_name(&[b'n'; 40]);
+        let id = NAMES.lookup(b"pack-test-email");
+        // One or two header bytes when the name got an id (the table may be full when other
+        // tests filled it first), its bytes otherwise; a 40-byte name is never shared.
+        let name_bytes = match id {
+            Some(id) if id < 64 => 1,
+            Some(_) => 2,
+            None => 16,
+        };
+        assert_eq!(p.bytes(), 2 * name_bytes + 14 + 41);
+        assert_eq!(
+            p.iter().collect::<Vec<_>>(),
+            vec![
+                &b"pack-test-email"[..],
+                b"a@example.com",
+                b"pack-test-email",
+                &[b'n'; 40]
+            ]
+        );
+        let (s, e) = p.span(2).unwrap();
+        assert_eq!(p.at(s), (&b"pack-test-email"[..], e));
+        p.replace(s, e, 1, &[b"x"]);
+        assert_eq!(p.iter().nth(2), Some(&b"x"[..]));
+        assert_eq!(p.len(), 4);
     }
 }

@@ -7,7 +7,9 @@
 //! ```text
 //! narrow (key and value < 256 bytes): [access:u32][flags:u8][klen:u8][vlen:u8] key value trailer
 //! wide:                                [access:u32][flags:u8][klen:u32][vlen:u32] key value trailer
-//! boxed (filters, APPENDed strings):   [access:u32][flags:u8][pad:3][Value:24][klen:u32] key trailer
+//! boxed (collections, filters, APPENDed strings):
+//!   key < 256 bytes:                  [access:u32][flags:u8][klen:u8][pad:2][Value:24] key trailer
+//!   wide:                             [access:u32][flags:u8][pad:3][Value:24][klen:u32] key trailer
 //! trailer: [deadline:u64 if set][stamp as two varints if set]
 //! ```
 //!
@@ -122,7 +124,10 @@ impl Entry {
                 (*mode, NARROW_KEY, b.len())
             }
             Payload::Inline(mode, b) => (*mode | WIDE, WIDE_KEY, b.len()),
-            Payload::Boxed(_) => (MODE_BOXED, BOXED_KEY, 0),
+            // A short key's length sits in the padding before the Value: 4 bytes less per
+            // collection, which keeps a small hash's entry in jemalloc's 48-byte class.
+            Payload::Boxed(_) if key.len() <= 255 => (MODE_BOXED, BOXED_KLEN, 0),
+            Payload::Boxed(_) => (MODE_BOXED | WIDE, BOXED_KEY, 0),
         };
         if expire_at != 0 {
             flags |= HAS_EXPIRE;
@@ -156,6 +161,10 @@ impl Entry {
                         .cast::<[u8; 4]>()
                         .write((v.len() as u32).to_le_bytes());
                     std::ptr::copy_nonoverlapping(v.as_ptr(), b.add(head + key.len()), v.len());
+                }
+                Payload::Boxed(v) if head == BOXED_KLEN => {
+                    *b.add(LENS) = key.len() as u8;
+                    b.add(BOXED_VALUE).cast::<Value>().write(v);
                 }
                 Payload::Boxed(v) => {
                     b.add(BOXED_KLEN)
@@ -485,7 +494,11 @@ impl<'a> EntryRef<'a> {
     fn shape(&self) -> (usize, usize, usize) {
         let f = self.flags();
         if f & MODE_MASK == MODE_BOXED {
-            (BOXED_KEY, self.u32_at(BOXED_KLEN) as usize, 0)
+            if f & WIDE != 0 {
+                (BOXED_KEY, self.u32_at(BOXED_KLEN) as usize, 0)
+            } else {
+                (BOXED_KLEN, self.byte(LENS) as usize, 0)
+            }
         } else if f & WIDE != 0 {
             (
                 WIDE_KEY,
@@ -676,6 +689,10 @@ mod tests {
 
     #[test]
     fn a_short_entry_is_one_small_block() {
+        // A collection under a short key: 8 header bytes + the Value + 13: jemalloc's 48.
+        let e = Entry::new(b"user:00000001", Value::Hash(Box::default()), 0, 0, 0);
+        assert_eq!(e.as_ref().size(), 45);
+        assert_eq!(e.key(), b"user:00000001");
         let e = Entry::new(b"key:000000000001", Value::string(&[b'v'; 100]), 0, 0, 0);
         // 7 header bytes + 16 + 100: inside jemalloc's 128-byte class.
         assert_eq!(e.as_ref().size(), 123);
