@@ -294,7 +294,7 @@ fn the_middle_of_a_long_list_is_compressed_and_reads_back_whole() {
         .arg("list-compress-depth")
         .query(&mut c)
         .unwrap();
-    assert_eq!(depth, ["list-compress-depth", "1"]);
+    assert_eq!(depth, ["list-compress-depth", "2"]);
     let items: Vec<String> = (0..100_000).map(|i| format!("element-{i:08}")).collect();
     for chunk in items.chunks(1000) {
         let _: i64 = c.rpush("packed", chunk).unwrap();

@@ -421,6 +421,31 @@ impl List {
             .take(count)
     }
 
+    /// Calls `f` on elements `start..=end` (indexes already in range), in order: a compressed
+    /// node is decompressed once and its elements lent, not copied one by one (LRANGE, saves).
+    pub fn visit(&self, start: usize, end: usize, mut f: impl FnMut(&[u8])) {
+        let Some((n0, j0)) = self.locate(start) else {
+            return;
+        };
+        if end < start {
+            return;
+        }
+        let mut left = end.min(self.len - 1) - start + 1;
+        for (k, node) in self.nodes.iter().skip(n0).enumerate() {
+            let pack = node.pack();
+            for e in pack.iter().skip(if k == 0 { j0 } else { 0 }) {
+                if left == 0 {
+                    return;
+                }
+                f(e);
+                left -= 1;
+            }
+            if left == 0 {
+                return;
+            }
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
         self.nodes.iter().flat_map(|n| n.elements(0))
     }
@@ -562,6 +587,12 @@ mod tests {
                 .map(|e| Cow::Borrowed(&e[..]))
                 .collect::<Vec<_>>()
         );
+        let mut seen = Vec::new();
+        l.visit(49_990, 50_010, |e| seen.push(e.to_vec()));
+        assert_eq!(seen, items[49_990..=50_010]);
+        let mut all = 0;
+        l.visit(0, usize::MAX, |_| all += 1);
+        assert_eq!(all, items.len());
         // A write in the middle leaves its node compressed again.
         assert!(l.set(50_000, b"changed"));
         assert_eq!(l.get(50_000).as_deref(), Some(&b"changed"[..]));

@@ -42,7 +42,7 @@ pub struct Limits {
 
 pub static LIMITS: Limits = Limits {
     list_fill: AtomicI64::new(-2),
-    list_compress: AtomicU64::new(1),
+    list_compress: AtomicU64::new(2),
     hash_entries: AtomicU64::new(128),
     hash_value: AtomicU64::new(64),
     set_entries: AtomicU64::new(512),

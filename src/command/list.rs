@@ -231,9 +231,7 @@ pub fn lrange(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             None => out.array(0),
             Some((l, (s, e))) => {
                 out.array(e - s + 1);
-                for item in l.range(s, e) {
-                    out.bulk(&item);
-                }
+                l.visit(s, e, |item| out.bulk(item));
             }
         }
         Ok(())

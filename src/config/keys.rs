@@ -373,9 +373,10 @@ pub static KEYS: &[Key] = &[
             max: I32,
         },
     ),
-    // Plain nodes at each end of a list; the ones between are compressed. Ours defaults to 1
-    // (Redis: 0): pushes and pops never touch a compressed node, and a long list's middle
-    // costs a fraction of its bytes.
+    // Plain nodes at each end of a list; the ones between are compressed. Ours defaults to 2
+    // (Redis: 0): pushes and pops never touch a compressed node, a read of the first hundreds
+    // of elements (the end node may be nearly empty) neither, and a long list's middle costs
+    // a fraction of its bytes.
     Key::runtime("list-compress-depth", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-entries", SetAs::Int { min: 0, max: I32 }),
     Key::runtime("hash-max-listpack-value", SetAs::Int { min: 0, max: I32 }),

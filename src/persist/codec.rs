@@ -248,8 +248,8 @@ pub fn put_value(out: &mut Vec<u8>, v: ValueRef<'_>) {
         ValueRef::List(l) => {
             out.push(V_LIST);
             put_varint(out, l.len() as u64);
-            for e in l.iter() {
-                put_bytes(out, &e);
+            if !l.is_empty() {
+                l.visit(0, l.len() - 1, |e| put_bytes(out, e));
             }
         }
         ValueRef::Hash(h) => {
