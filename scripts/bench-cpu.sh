@@ -4,7 +4,8 @@
 # process used (percent of one core, from /proc over the middle of the run). When the client
 # and the server together use every core, the rate is the machine's, not the server's.
 #   scripts/bench-cpu.sh [-P 16] [-s 4] [tests...]   (default: ping_mbulk hset lpush)
-# Each run is sized to last about -s seconds (from a short calibration run).
+# Each run is sized to last about -s seconds (from a short calibration run); 100k random
+# keys and 16-byte values, as bench_vs_redis.py runs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -34,9 +35,9 @@ for t in "${tests[@]}"; do
   for side in redis hypercache; do
     if [ $side = redis ]; then port=$rport; spid=$rpid; else port=$hport; spid=$hpid; fi
     redis-cli -p "$port" flushall >/dev/null
-    redis-benchmark -p "$port" -t "$t" -n 100000 -c 50 -P "$pipeline" -q >"$work/out" 2>&1
+    redis-benchmark -p "$port" -t "$t" -n 100000 -c 50 -P "$pipeline" -r 100000 -d 16 -q >"$work/out" 2>&1
     n=$(awk -v r="$(rate "$work/out")" -v s="$secs" 'BEGIN { printf "%d", r * s }')
-    redis-benchmark -p "$port" -t "$t" -n "$n" -c 50 -P "$pipeline" -q >"$work/out" 2>&1 &
+    redis-benchmark -p "$port" -t "$t" -n "$n" -c 50 -P "$pipeline" -r 100000 -d 16 -q >"$work/out" 2>&1 &
     bpid=$!
     sleep 1
     s1=$(ticks $spid); b1=$(ticks $bpid); sleep 2

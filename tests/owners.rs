@@ -430,3 +430,55 @@ fn a_clients_writes_apply_in_its_order_wherever_they_run() {
         }
     }
 }
+
+#[test]
+fn a_pipeline_sent_to_a_non_owner_is_answered_in_its_order() {
+    use std::io::{Read, Write};
+    let c = TestCluster::start(3, "");
+    let owner = owner_of(&c, "{p}c");
+    let here = (owner + 1) % 3;
+    let cmd = |args: &[&str]| -> String {
+        let mut s = format!("*{}\r\n", args.len());
+        for a in args {
+            s += &format!("${}\r\n{a}\r\n", a.len());
+        }
+        s
+    };
+    let (mut req, mut want) = (String::new(), String::new());
+    // A run for the owner, a local write, another run, an error before routing, a skipped
+    // reply inside a run, then a list's push and pop.
+    for n in 1..=100 {
+        req += &cmd(&["INCR", "{p}c"]);
+        want += &format!(":{n}\r\n");
+    }
+    req += &cmd(&["SET", "plain", "v"]);
+    want += "+OK\r\n";
+    for n in 101..=150 {
+        req += &cmd(&["INCR", "{p}c"]);
+        want += &format!(":{n}\r\n");
+    }
+    req += &cmd(&["INCR"]);
+    want += "-ERR wrong number of arguments for 'incr' command\r\n";
+    req += &cmd(&["INCRBY", "{p}c", "1000"]);
+    want += ":1150\r\n";
+    req += &cmd(&["CLIENT", "REPLY", "SKIP"]);
+    req += &cmd(&["INCR", "{p}c"]);
+    req += &cmd(&["INCR", "{p}c"]);
+    want += ":1152\r\n";
+    req += &cmd(&["GET", "plain"]);
+    want += "$1\r\nv\r\n";
+    req += &cmd(&["RPUSH", "{p}l", "a", "b", "c"]);
+    want += ":3\r\n";
+    req += &cmd(&["LPOP", "{p}l"]);
+    want += "$1\r\na\r\n";
+    let before = forwarded(&c, here);
+    let mut s = std::net::TcpStream::connect(c.server(here).addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(req.as_bytes()).unwrap();
+    let mut got = vec![0u8; want.len()];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    // Everything but SET, GET, the arity error and CLIENT went to the owner.
+    assert_eq!(forwarded(&c, here) - before, 155);
+    assert_eq!(c.conn(owner).get::<_, i64>("{p}c").unwrap(), 1152);
+}

@@ -250,6 +250,58 @@ fn debug_allowed(cx: &Ctx<'_>) -> bool {
     }
 }
 
+/// Where an owned command's keys are changed.
+enum OwnerRoute {
+    Here,
+    /// On a peer (its RESP address, when gossip has told it).
+    Peer(Option<std::net::SocketAddr>),
+    /// Keys with different owners.
+    Split,
+}
+
+/// The owner of keys `idx` of `args`: their first live replica, the same for all of them.
+fn owner_route(node: &Node, db: u32, args: &Args<'_>, idx: &[usize]) -> OwnerRoute {
+    let repl = &node.cluster.replicator;
+    let ring = node.cluster.ring();
+    let rf = repl.rf_for(db);
+    let live = |n: &str| n == repl.self_id || (!repl.is_blocked(n) && repl.peer(n).is_some());
+    let owner_of = |k: &[u8]| ring.replicas(k, rf).into_iter().find(|n| live(n));
+    let owner = owner_of(&args[idx[0]]);
+    let same = idx.iter().all(|&i| {
+        owner_of(&args[i]) == owner && owner.is_some_and(|o| ring.holds(o, &args[i], rf))
+    });
+    match owner {
+        Some(o) if same && o == repl.self_id => OwnerRoute::Here,
+        Some(o) if same => OwnerRoute::Peer(repl.peer(o).and_then(|p| p.addr())),
+        _ => OwnerRoute::Split,
+    }
+}
+
+/// The peer a command would be forwarded to because it changes values its keys' owner holds
+/// (`None` when it runs here, is refused, or is not such a command). Lets a connection keep a
+/// pipeline's run of commands for one owner together.
+pub fn owner_target(
+    node: &Node,
+    client: &ClientState,
+    args: &Args<'_>,
+) -> Option<std::net::SocketAddr> {
+    if client.forwarded || node.cluster.replicator.peers().is_empty() {
+        return None;
+    }
+    let cmd = table::lookup(&args[0])?;
+    if !cmd.arity_ok(args.len()) || !owned(cmd, args) {
+        return None;
+    }
+    let idx = cmd.key_indexes(args);
+    if idx.is_empty() {
+        return None;
+    }
+    match owner_route(node, client.db, args, &idx) {
+        OwnerRoute::Peer(addr) => addr,
+        _ => None,
+    }
+}
+
 /// In a cluster, before a keyed command runs: forwards it to the keys' owner when it changes
 /// values in place (`OWNED`), or when this node holds none of its keys' replicas (RF smaller
 /// than the cluster); or read-repairs keys missing here. True when the connection has been
@@ -263,26 +315,16 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
     let repl = &cluster.replicator;
     let db = cx.client.db;
     if !cx.client.forwarded && owned(cmd, args) {
-        let ring = cluster.ring();
-        let rf = repl.rf_for(db);
-        let live = |n: &str| n == repl.self_id || (!repl.is_blocked(n) && repl.peer(n).is_some());
-        let owner_of = |k: &[u8]| ring.replicas(k, rf).into_iter().find(|n| live(n));
-        let owner = owner_of(&args[idx[0]]);
-        let same = idx.iter().all(|&i| {
-            owner_of(&args[i]) == owner && owner.is_some_and(|o| ring.holds(o, &args[i], rf))
-        });
-        return match owner {
-            Some(o) if same && o == repl.self_id => Ok(false),
-            Some(o) if same => match repl.peer(o).and_then(|p| p.addr()) {
-                Some(addr) => {
-                    cx.client.action = Some(crate::client::Action::Forward(addr));
-                    Ok(true)
-                }
-                None => Err(Error::coded(
-                    "TRYAGAIN the owner of this key has no address yet",
-                )),
-            },
-            _ => Err(Error::coded(
+        return match owner_route(cx.node, db, args, &idx) {
+            OwnerRoute::Here => Ok(false),
+            OwnerRoute::Peer(Some(addr)) => {
+                cx.client.action = Some(crate::client::Action::Forward(addr));
+                Ok(true)
+            }
+            OwnerRoute::Peer(None) => Err(Error::coded(
+                "TRYAGAIN the owner of this key has no address yet",
+            )),
+            OwnerRoute::Split => Err(Error::coded(
                 "CROSSSLOT Keys in request don't hash to the same slot",
             )),
         };

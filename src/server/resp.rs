@@ -243,8 +243,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     // and what the writes of the batch left to settle.
     let waits = write::Waits::of(node);
     let mut receipt = write::Receipt::default();
-    // Connections to other nodes, for commands forwarded there.
+    // Connections to other nodes, for commands forwarded there, and the batch's run of
+    // forwarded commands not yet sent (one owner; sent together, answered in order).
     let mut peers = Forwarder::default();
+    let mut run = ForwardRun::default();
     'conn: loop {
         let room = query.prepare(need);
         // A request stuck half-way (no byte for `request_timeout`) closes the connection; an
@@ -299,7 +301,12 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             match frame {
                 Ok(Frame::Command { len }) => {
                     let args = parser.args(&query.pending()[start..]);
-                    let mark = out.buf.len();
+                    // A command that will not join the run waits for its replies: it may
+                    // read or write what they changed (and its reply comes after theirs).
+                    if run.count > 0 && command::owner_target(node, &client, &args) != run.addr {
+                        run.send(node, &mut peers, &client, &mut out).await;
+                    }
+                    let mut mark = out.buf.len();
                     let mode = client.reply_mode;
                     let before = (waits.any() && is_write(&args))
                         .then(|| write::Mark::take(node, waits.acks));
@@ -320,6 +327,24 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     }
                     commands += 1;
                     start += len;
+                    match client.action {
+                        Some(Action::Forward(addr)) if joins_run(&args) && run.joins(addr) => {
+                            client.action = None;
+                            run.add(addr, &client, &args, &out, mode == ReplyMode::On);
+                        }
+                        _ if run.count > 0 => {
+                            // Answered here after all (an error before routing), or an action
+                            // follows: the run's replies come first.
+                            let own = out.buf.split_off(mark);
+                            run.send(node, &mut peers, &client, &mut out).await;
+                            mark = out.buf.len();
+                            out.buf.extend_from_slice(&own);
+                        }
+                        _ => {}
+                    }
+                    if run.full() {
+                        run.send(node, &mut peers, &client, &mut out).await;
+                    }
                     apply_reply_mode(&mut client, &mut out, mark, mode);
                     if waits.any() && out.buf.len() > mark && is_write(&args) {
                         writes.push((mark, out.buf.len()));
@@ -433,6 +458,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     break;
                 }
                 Err(e) => {
+                    run.send(node, &mut peers, &client, &mut out).await;
                     let mut msg = b"ERR Protocol error: ".to_vec();
                     msg.extend_from_slice(&e.0);
                     out.error_bytes(&msg);
@@ -442,6 +468,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                 }
             }
         }
+        run.send(node, &mut peers, &client, &mut out).await;
         query.consume(start);
         node.stats
             .total_commands_processed
@@ -583,6 +610,178 @@ async fn session_order(node: &Node, fw: &mut Forwarder, addr: SocketAddr, client
 /// How long a forwarded write waits for the client's earlier local writes to reach the owner.
 const SESSION_WAIT: Duration = Duration::from_secs(1);
 
+/// Whether a forwarded command may wait in a run: Redis's `fast` ones (O(1), O(log n)), so
+/// the owner answers a run in about the time of one; a slow one (LINSERT into a long list)
+/// goes alone, with its own wait.
+fn joins_run(args: &crate::resp::Args<'_>) -> bool {
+    command::table::lookup(&args[0])
+        .is_some_and(|c| c.has(command::table::FAST) && !c.has(command::table::BLOCKING))
+}
+
+fn is_blocking(args: &crate::resp::Args<'_>) -> bool {
+    command::table::lookup(&args[0]).is_some_and(|c| c.has(command::table::BLOCKING))
+}
+
+/// `HCFWD <db> <protocol> <command…>`: the command as its owner runs it for this client.
+fn hcfwd_frame(frame: &mut Vec<u8>, client: &ClientState, args: &crate::resp::Args<'_>, out: &Out) {
+    let db = client.db.to_string();
+    let proto: &[u8] = if out.resp3() { b"3" } else { b"2" };
+    let mut argv: Vec<&[u8]> = vec![b"HCFWD", db.as_bytes(), proto];
+    argv.extend(args.iter());
+    crate::cluster::peer_conn::encode_command(frame, &argv);
+}
+
+/// A batch's run of non-blocking commands for one owner, held until something else needs the
+/// connection's order: then sent in one write, their replies read in order. A pipeline sent
+/// to a node that owns none of its keys costs one round trip to the owner, not one per command.
+#[derive(Default)]
+struct ForwardRun {
+    addr: Option<SocketAddr>,
+    frames: Vec<u8>,
+    /// Per command: whether its reply is sent (CLIENT REPLY OFF/SKIP drop it).
+    keep: Vec<bool>,
+    count: usize,
+}
+
+/// Most commands or bytes a run holds before it is sent.
+const RUN_COMMANDS: usize = 1024;
+const RUN_BYTES: usize = 1024 * 1024;
+
+impl ForwardRun {
+    fn joins(&self, addr: SocketAddr) -> bool {
+        self.count == 0 || self.addr == Some(addr)
+    }
+
+    fn add(
+        &mut self,
+        addr: SocketAddr,
+        client: &ClientState,
+        args: &crate::resp::Args<'_>,
+        out: &Out,
+        keep: bool,
+    ) {
+        self.addr = Some(addr);
+        hcfwd_frame(&mut self.frames, client, args, out);
+        self.keep.push(keep);
+        self.count += 1;
+    }
+
+    fn full(&self) -> bool {
+        self.count >= RUN_COMMANDS || self.frames.len() >= RUN_BYTES
+    }
+
+    /// Sends the run and appends its replies to `out` (an error for each command the owner
+    /// did not answer); empty afterwards.
+    async fn send(&mut self, node: &Node, fw: &mut Forwarder, client: &ClientState, out: &mut Out) {
+        let Some(addr) = self.addr.take() else {
+            return;
+        };
+        let (frames, keep) = (
+            std::mem::take(&mut self.frames),
+            std::mem::take(&mut self.keep),
+        );
+        self.count = 0;
+        let mut replies = Vec::with_capacity(keep.len());
+        forward_run(node, fw, addr, client, &frames, keep.len(), &mut replies).await;
+        for (i, kept) in keep.into_iter().enumerate() {
+            match replies.get(i) {
+                Some(raw) if kept => out.buf.extend_from_slice(raw),
+                Some(_) => {}
+                None if kept => out.error(&format!(
+                    "TRYAGAIN the node holding this key ({addr}) did not answer"
+                )),
+                None => {}
+            }
+        }
+    }
+}
+
+/// How long a forward waits for the owner to take its commands or to send the next reply.
+const FORWARD_WAIT: Duration = Duration::from_secs(5);
+
+/// Sends `count` forwarded commands (`frames`) to `addr` and reads their replies into
+/// `replies`, as many as came (each with the owner's clock, which this node's moves past).
+/// Each reply gets 5 s. It is sent again only when a kept connection turns out closed
+/// before any reply was read: a command is never run twice because an answer was slow.
+async fn forward_run(
+    node: &Node,
+    fw: &mut Forwarder,
+    addr: SocketAddr,
+    client: &ClientState,
+    frames: &[u8],
+    count: usize,
+    replies: &mut Vec<Vec<u8>>,
+) {
+    use crate::cluster::peer_conn::{PeerConn, Reply};
+    node.cluster
+        .stats
+        .forwarded
+        .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
+    session_order(node, fw, addr, client).await;
+    let peers = &mut fw.conns;
+    for attempt in 0..2 {
+        let kept = peers.contains_key(&addr);
+        if let std::collections::hash_map::Entry::Vacant(slot) = peers.entry(addr) {
+            match PeerConn::connect(addr, Duration::from_secs(1), &node.cluster.replicator.auth)
+                .await
+            {
+                Ok(c) => {
+                    slot.insert(c);
+                }
+                Err(_) => return,
+            }
+        }
+        let Some(c) = peers.get_mut(&addr) else {
+            return;
+        };
+        let mut raw = Vec::new();
+        // Each step gets 5 s: a run of slow commands (LINSERT into a long list) is not cut
+        // short by its length, a silent owner is.
+        let step =
+            |e: tokio::time::error::Elapsed| std::io::Error::new(std::io::ErrorKind::TimedOut, e);
+        let call = async {
+            tokio::time::timeout(FORWARD_WAIT, c.send_raw(frames))
+                .await
+                .map_err(step)??;
+            while replies.len() < count {
+                raw.clear();
+                let clock = tokio::time::timeout(FORWARD_WAIT, async {
+                    c.read_reply_raw(&mut raw).await?;
+                    c.read_reply().await
+                })
+                .await
+                .map_err(step)??;
+                match clock {
+                    Reply::Int(t) => node.store.bus().clock().observe(t.max(0) as u64),
+                    _ => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            "a forwarded reply without the owner's clock",
+                        ));
+                    }
+                }
+                replies.push(raw.clone());
+            }
+            Ok::<_, std::io::Error>(())
+        };
+        let r = call.await;
+        if let Err(e) = &r {
+            tracing::warn!(component = "resp", action = "forward_failed", owner = %addr, answered = replies.len(), of = count, error = %e, "a forwarded run broke off");
+        }
+        match r {
+            Ok(()) => return,
+            Err(_) if kept && attempt == 0 && replies.is_empty() && raw.is_empty() => {
+                peers.remove(&addr);
+            }
+            _ => {
+                // Replies past a failure cannot be matched to their commands.
+                peers.remove(&addr);
+                return;
+            }
+        }
+    }
+}
+
 /// How a forwarded command ended.
 enum Forwarded {
     /// Its reply (or an error saying why there is none) is in `out`.
@@ -606,20 +805,14 @@ async fn forward(
     out: &mut Out,
     stream: &TcpStream,
 ) -> Forwarded {
-    use crate::cluster::peer_conn::{PeerConn, encode_command};
+    use crate::cluster::peer_conn::PeerConn;
     node.cluster
         .stats
         .forwarded
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let blocking =
-        command::table::lookup(&args[0]).is_some_and(|c| c.has(command::table::BLOCKING));
+    let blocking = is_blocking(&args);
     let mut frame = Vec::new();
-    // The caller's database or store and protocol travel with the command.
-    let db = client.db.to_string();
-    let proto: &[u8] = if out.resp3() { b"3" } else { b"2" };
-    let mut argv: Vec<&[u8]> = vec![b"HCFWD", db.as_bytes(), proto];
-    argv.extend(args.iter());
-    encode_command(&mut frame, &argv);
+    hcfwd_frame(&mut frame, client, &args, out);
     session_order(node, fw, addr, client).await;
     let peers = &mut fw.conns;
     for attempt in 0..2 {
