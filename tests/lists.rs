@@ -196,15 +196,7 @@ fn a_write_to_a_long_list_is_a_small_record_on_disk_and_on_the_wire() {
                     _ => cmd.arg(1).arg(-2),
                 };
             }
-            let r: redis::RedisResult<Vec<redis::Value>> = pipe.query(&mut a);
-            if r.is_err() {
-                eprintln!(
-                    "{}\n-----\n{}",
-                    c.server(0).log_text(),
-                    c.server(1).log_text()
-                );
-            }
-            let _: Vec<redis::Value> = r.unwrap();
+            let _: Vec<redis::Value> = pipe.query(&mut a).unwrap();
         }
         let n = n as u64;
         per_write.push((
