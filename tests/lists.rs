@@ -212,8 +212,8 @@ fn a_write_to_a_long_list_is_a_small_record_on_disk_and_on_the_wire() {
         b.lrange::<_, Vec<String>>("long", 0, -1).unwrap() == whole
     });
     // The list holds 3.4 MB: any of these sending it whole would show as kilobytes. The
-    // middle changes are each slow enough (a linear rebuild) to leave alone in their stream
-    // batch, so the batch's framing is theirs (~90 bytes).
+    // middle changes are not `fast`, so a non-owner forwards them one at a time: each is
+    // alone in its stream batch and carries the batch's framing (~90 bytes).
     for (op, wire, disk) in &per_write {
         let (wire_max, disk_max) = match *op {
             "lpush" | "rpop" => (64, 64),
