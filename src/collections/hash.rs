@@ -2,14 +2,15 @@
 
 use hashbrown::HashTable;
 
-use super::pack::{Pack, put_len};
+use super::pack::{Pack, len_size, put_len};
 use super::{LIMITS, hash_of};
 
 /// A table entry: the field's length, the field, then the value, in one allocation.
 type Pair = Box<[u8]>;
 
 fn pair(field: &[u8], value: &[u8]) -> Pair {
-    let mut v = Vec::with_capacity(field.len() + value.len() + 3);
+    // Exactly sized: `into_boxed_slice` of a larger Vec would reallocate.
+    let mut v = Vec::with_capacity(len_size(field.len()) + field.len() + value.len());
     put_len(&mut v, field.len());
     v.extend_from_slice(field);
     v.extend_from_slice(value);
@@ -172,19 +173,23 @@ impl Hash {
         };
         let Fields { t, bytes } = &mut **f;
         let h = hash_of(field);
+        if let Some(e) = t.find_mut(h, |e| split(e).0 == field) {
+            let at = e.len() - split(e).1.len();
+            if e.len() - at == value.len() {
+                // Same length: the value is overwritten where it is, no allocation.
+                e[at..].copy_from_slice(value);
+            } else {
+                let new = pair(field, value);
+                *bytes = *bytes - crate::util::alloc::size_class(e.len())
+                    + crate::util::alloc::size_class(new.len());
+                *e = new;
+            }
+            return false;
+        }
         let new = pair(field, value);
         *bytes += crate::util::alloc::size_class(new.len());
-        match t.find_mut(h, |e| split(e).0 == field) {
-            Some(e) => {
-                *bytes -= crate::util::alloc::size_class(e.len());
-                *e = new;
-                false
-            }
-            None => {
-                t.insert_unique(h, new, |e| hash_of(split(e).0));
-                true
-            }
-        }
+        t.insert_unique(h, new, |e| hash_of(split(e).0));
+        true
     }
 
     /// Removes a field; true when it was there.

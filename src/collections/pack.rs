@@ -20,7 +20,7 @@ pub(super) fn put_len(out: &mut Vec<u8>, mut n: usize) {
     out.push(n as u8);
 }
 
-fn len_size(mut n: usize) -> usize {
+pub(super) fn len_size(mut n: usize) -> usize {
     let mut s = 1;
     while n >= 0x80 {
         n >>= 7;
