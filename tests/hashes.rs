@@ -122,10 +122,11 @@ fn types_do_not_mix() {
 fn a_hash_is_packed_until_a_limit_and_config_set_moves_the_limits() {
     let s = Server::start();
     let mut c = s.conn();
-    let fields: Vec<(String, String)> = (0..128).map(|i| (format!("f{i}"), "v".into())).collect();
+    // Redis 7.0's default: 512 fields (its sample redis.conf says 128; the server's is 512).
+    let fields: Vec<(String, String)> = (0..512).map(|i| (format!("f{i}"), "v".into())).collect();
     let () = c.hset_multiple("h", &fields).unwrap();
     assert_eq!(encoding(&mut c, "h"), "listpack");
-    let _: i64 = c.hset("h", "f128", "v").unwrap();
+    let _: i64 = c.hset("h", "f512", "v").unwrap();
     assert_eq!(encoding(&mut c, "h"), "hashtable");
     let _: i64 = c.hset("long", "f", "x".repeat(65)).unwrap();
     assert_eq!(encoding(&mut c, "long"), "hashtable");
@@ -168,7 +169,7 @@ fn a_hash_is_packed_until_a_limit_and_config_set_moves_the_limits() {
         }
         cursor = next;
     }
-    assert_eq!(seen.len(), 129);
+    assert_eq!(seen.len(), 513);
 }
 
 #[test]
@@ -323,4 +324,38 @@ fn field_names_are_shared_by_small_hashes_up_to_a_limit() {
     assert_eq!(got, object(2, &late).into_iter().collect());
     assert_eq!(c.hget::<_, _, String>("junk:49", "junk49-99").unwrap(), "v");
     assert_eq!(c.hget::<_, _, String>("junk:0", "junk0-0").unwrap(), "v");
+}
+
+#[test]
+fn random_fields_of_a_big_hash_are_distinct_fields_with_their_values() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let fields: Vec<(String, String)> = (0..20_000)
+        .map(|i| (format!("f{i}"), format!("v{i}")))
+        .collect();
+    for chunk in fields.chunks(1000) {
+        let () = c.hset_multiple("big", chunk).unwrap();
+    }
+    assert_eq!(encoding(&mut c, "big"), "hashtable");
+    for n in [1usize, 7, 100, 6_000, 15_000] {
+        let got: Vec<String> = redis::cmd("HRANDFIELD")
+            .arg("big")
+            .arg(n)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(got.len(), n);
+        let distinct: HashSet<&String> = got.iter().collect();
+        assert_eq!(distinct.len(), n, "count {n}: distinct fields");
+        assert!(got.iter().all(|f| f.starts_with('f')));
+    }
+    let pairs: Vec<String> = redis::cmd("HRANDFIELD")
+        .arg("big")
+        .arg(-50)
+        .arg("WITHVALUES")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(pairs.len(), 100);
+    for fv in pairs.chunks(2) {
+        assert_eq!(fv[1], format!("v{}", &fv[0][1..]));
+    }
 }

@@ -248,6 +248,24 @@ fn list_max_listpack_size_sets_the_node_size() {
         get(&mut c, "list-max-ziplist-size"),
         ["list-max-ziplist-size", "-2"]
     );
+    // A pattern finds the older names too, as Redis's CONFIG GET does.
+    let old: Vec<String> = get(&mut c, "*ziplist*");
+    let mut names: Vec<&str> = old.iter().step_by(2).map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "hash-max-ziplist-entries",
+            "hash-max-ziplist-value",
+            "list-max-ziplist-size",
+            "zset-max-ziplist-entries",
+            "zset-max-ziplist-value"
+        ]
+    );
+    assert_eq!(
+        get(&mut c, "hash-max-ziplist-entries"),
+        ["hash-max-ziplist-entries", "512"]
+    );
     let items: Vec<String> = (0..1000).map(|i| format!("item-{i:05}")).collect();
     let () = redis::cmd("CONFIG")
         .arg("SET")

@@ -43,7 +43,7 @@ pub struct Limits {
 pub static LIMITS: Limits = Limits {
     list_fill: AtomicI64::new(-2),
     list_compress: AtomicU64::new(2),
-    hash_entries: AtomicU64::new(128),
+    hash_entries: AtomicU64::new(512),
     hash_value: AtomicU64::new(64),
     set_entries: AtomicU64::new(512),
     zset_entries: AtomicU64::new(128),

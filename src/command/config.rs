@@ -137,17 +137,19 @@ pub fn config_get(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     // (the name asked for, the parameter): an older name is answered by that name.
     let mut found: Vec<(&str, &Param)> = Vec::new();
     for pat in args.iter().skip(2) {
-        if let Some(&(alias, real)) = keys::ALIASES.iter().find(|(a, _)| a.as_bytes() == pat)
-            && let Some(p) = keys::param(real)
-            && !found.iter().any(|(n, _)| *n == alias)
-        {
-            found.push((alias, p));
-            continue;
-        }
         for p in keys::params() {
             if glob_match(pat, p.name.as_bytes(), true) && !found.iter().any(|(n, _)| *n == p.name)
             {
                 found.push((p.name, p));
+            }
+        }
+        // Redis answers the older names too, under their own names (`*` lists both).
+        for &(alias, real) in keys::ALIASES {
+            if glob_match(pat, alias.as_bytes(), true)
+                && let Some(p) = keys::param(real)
+                && !found.iter().any(|(n, _)| *n == alias)
+            {
+                found.push((alias, p));
             }
         }
     }
@@ -351,6 +353,12 @@ mod tests {
             "zset-max-listpack-entries",
             "zset-max-listpack-value",
             "hll-sparse-max-bytes",
+            // Redis 7's older names, listed as Redis lists them.
+            "list-max-ziplist-size",
+            "hash-max-ziplist-entries",
+            "hash-max-ziplist-value",
+            "zset-max-ziplist-entries",
+            "zset-max-ziplist-value",
         ];
         assert_eq!(names, want);
         let max: Vec<String> = c.get("max*").into_iter().map(|(n, _)| n).collect();

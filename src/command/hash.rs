@@ -252,34 +252,39 @@ pub fn hrandfield(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             }
             return Ok(());
         };
-        let picks: Vec<usize> = match h {
-            None => Vec::new(),
-            Some(h) if count < 0 => (0..count.unsigned_abs())
-                .map(|_| fastrand::usize(..h.len()))
-                .collect(),
-            Some(h) if count as usize >= h.len() => (0..h.len()).collect(),
-            Some(h) => {
-                let mut all: Vec<usize> = (0..h.len()).collect();
-                fastrand::shuffle(&mut all);
-                all.truncate(count as usize);
-                all.sort_unstable();
-                all
-            }
-        };
         let Some(h) = h else {
             out.array(0);
             return Ok(());
         };
-        let pairs: Vec<(&[u8], &[u8])> = if picks.windows(2).all(|w| w[0] < w[1]) {
-            // Distinct and in order: one walk.
+        let wanted = count.unsigned_abs() as usize;
+        let pairs: Vec<(&[u8], &[u8])> = if count < 0 {
+            // Repeats allowed: each pick is one random draw (O(1) on a table).
+            (0..wanted).filter_map(|_| h.random()).collect()
+        } else if wanted >= h.len() {
+            h.iter().collect()
+        } else if wanted * 3 < h.len() {
+            // Few of many (Redis's case 4): draw until `wanted` distinct fields, never a walk
+            // of the whole hash.
+            let mut seen = std::collections::HashSet::with_capacity(wanted);
+            let mut v = Vec::with_capacity(wanted);
+            while v.len() < wanted {
+                match h.random() {
+                    Some((f, val)) if seen.insert(f) => v.push((f, val)),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            v
+        } else {
+            // Most of them: a shuffled choice of positions, then one walk.
+            let mut all: Vec<usize> = (0..h.len()).collect();
+            fastrand::shuffle(&mut all);
+            all.truncate(wanted);
+            all.sort_unstable();
             let mut it = h.iter().enumerate();
-            picks
-                .iter()
+            all.iter()
                 .filter_map(|p| it.find(|(i, _)| i == p).map(|(_, fv)| fv))
                 .collect()
-        } else {
-            let all: Vec<(&[u8], &[u8])> = h.iter().collect();
-            picks.iter().map(|p| all[*p]).collect()
         };
         match (with_values, resp3) {
             (true, true) => out.array(pairs.len()),
