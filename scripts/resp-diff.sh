@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 bin="${1:-target/debug/hypercache}"
-families="${RESP_DIFF_FAMILIES:-strings,keys,lists,lists2,hashes,sets,zsets,zsets2,bits,hll,errors}"
+families="${RESP_DIFF_FAMILIES:-strings,keys,lists,lists2,hashes,sets,zsets,zsets2,bits,hll,tx,errors}"
 ops="${RESP_DIFF_OPS:-20000}"
 seeds="${RESP_DIFF_SEEDS:-1 2 3}"
 command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install -y redis-server)" >&2; exit 1; }

@@ -229,6 +229,32 @@ pub struct ClientState {
     pub peer: Option<String>,
     /// A peer handshake in progress (between HCHELLO and HCAUTH).
     pub challenge: Option<crate::cluster::auth::Challenge>,
+    /// Commands queued since MULTI.
+    pub multi: Option<Transaction>,
+    /// Keys WATCHed, with the version each had then.
+    pub watched: Vec<Watched>,
+    /// A queued command is running inside EXEC (it must not block, forward or wait).
+    pub in_exec: bool,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Transaction {
+    /// Each command's arguments, as sent.
+    pub queued: Vec<Vec<Vec<u8>>>,
+    /// Bytes queued (bounded by `client-query-buffer-limit`, as the queue is the client's).
+    pub bytes: usize,
+    /// A command was refused while queuing: EXEC answers EXECABORT.
+    pub failed: bool,
+}
+
+/// A watched key and its version when WATCH ran (the stamp of its last write; `None` when
+/// the key did not exist).
+#[derive(Debug)]
+pub struct Watched {
+    pub db: u32,
+    pub key: Vec<u8>,
+    pub version: Option<(u64, u64)>,
 }
 
 impl ClientState {
@@ -248,6 +274,9 @@ impl ClientState {
             local_writes: 0,
             peer: None,
             challenge: None,
+            multi: None,
+            watched: Vec::new(),
+            in_exec: false,
         }
     }
 

@@ -74,7 +74,7 @@ fn write_dataset(c: &mut redis::Connection) {
         .hset_multiple("hash", &[("f", "1"), ("g", "two")])
         .unwrap();
     let _: i64 = c.hincr("hash", "f", 41).unwrap();
-    let big: Vec<(String, String)> = (0..200)
+    let big: Vec<(String, String)> = (0..600)
         .map(|i| (format!("f{i}"), format!("v{i}")))
         .collect();
     let () = c.hset_multiple("bighash", &big).unwrap();
@@ -125,12 +125,12 @@ fn check_dataset(c: &mut redis::Connection, ttl_before: i64) {
     let hash: std::collections::HashMap<String, String> = c.hgetall("hash").unwrap();
     assert_eq!(hash.len(), 2);
     assert_eq!((hash["f"].as_str(), hash["g"].as_str()), ("42", "two"));
-    assert_eq!(c.hlen::<_, i64>("bighash").unwrap(), 199);
+    assert_eq!(c.hlen::<_, i64>("bighash").unwrap(), 599);
     assert_eq!(
         c.hget::<_, _, Option<String>>("bighash", "f7").unwrap(),
         None
     );
-    assert_eq!(c.hget::<_, _, String>("bighash", "f199").unwrap(), "v199");
+    assert_eq!(c.hget::<_, _, String>("bighash", "f599").unwrap(), "v599");
     for (key, encoding) in [("hash", "listpack"), ("bighash", "hashtable")] {
         let e: String = redis::cmd("OBJECT")
             .arg("ENCODING")

@@ -19,6 +19,7 @@ pub mod set;
 pub mod sort;
 pub mod string;
 pub mod table;
+pub mod transaction;
 pub mod zset;
 
 use crate::client::ClientState;
@@ -111,12 +112,55 @@ fn unknown_command(args: &Args<'_>) -> Error {
 /// Runs one command and writes its reply (or its error) into `cx.out`; returns the command
 /// it resolved to.
 pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
+    // EXEC closes the gate itself; everything else runs inside it.
+    if is(&args[0], "exec") {
+        return execute_gated(cx, args);
+    }
+    let node = cx.node;
+    let _inside = node.gate.enter();
+    execute_gated(cx, args)
+}
+
+/// A command queued by MULTI, run by EXEC (the gate closed): it runs here as it is, without
+/// blocking (a blocking pop finds nothing: its timeout reply), and without being routed.
+pub fn execute_queued(cx: &mut Ctx<'_>, argv: &[Vec<u8>]) {
+    let mut data = Vec::with_capacity(argv.iter().map(Vec::len).sum());
+    let mut ranges = Vec::with_capacity(argv.len());
+    for a in argv {
+        let start = data.len();
+        data.extend_from_slice(a);
+        ranges.push((start, data.len()));
+    }
+    let was = (cx.client.in_exec, cx.client.forwarded, cx.client.repaired);
+    (cx.client.in_exec, cx.client.forwarded, cx.client.repaired) = (true, true, true);
+    execute_gated(cx, Args::new(&data, &ranges));
+    (cx.client.in_exec, cx.client.forwarded, cx.client.repaired) = was;
+    match cx.client.action.take() {
+        None => {}
+        Some(crate::client::Action::Block(b)) if b.null_array => cx.out.null_array(),
+        Some(crate::client::Action::Block(_)) => cx.out.null(),
+        Some(crate::client::Action::Sleep(_)) => cx.out.ok(),
+        Some(_) => cx
+            .out
+            .error("ERR this command cannot run inside a transaction"),
+    }
+}
+
+fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
     let metrics = &cx.node.metrics;
     let on = cx.node.config.metrics.enabled;
     let started = (on && metrics.sample()).then(std::time::Instant::now);
     cx.command = None;
     let r = dispatch(cx, args);
     let failed = r.is_err();
+    // A command refused while a transaction is queued aborts it (EXECABORT), as Redis's
+    // `flagTransaction`; the transaction's own commands answer for themselves.
+    if failed
+        && !transaction::controls(&args[0])
+        && let Some(tx) = &mut cx.client.multi
+    {
+        tx.failed = true;
+    }
     if let Err(e) = r {
         cx.node.stats.error();
         cx.out.error(&e.to_string());
@@ -229,6 +273,28 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         // A container called bare is an arity error, caught by `resolve`.
         return Err(Error::Arity(cmd.name.to_string()));
     };
+    if let Some(tx) = &mut cx.client.multi
+        && !transaction::controls(&args[0])
+    {
+        if cmd.has(table::NO_MULTI) {
+            return Err(Error::msg("Command not allowed inside a transaction"));
+        }
+        let bytes: usize = args.iter().map(<[u8]>::len).sum();
+        let limit = cx
+            .node
+            .settings
+            .client_query_buffer_limit
+            .load(std::sync::atomic::Ordering::Relaxed) as usize;
+        if tx.bytes + bytes > limit {
+            return Err(Error::msg(
+                "the transaction is larger than client-query-buffer-limit",
+            ));
+        }
+        tx.bytes += bytes;
+        tx.queued.push(args.iter().map(<[u8]>::to_vec).collect());
+        cx.out.simple("QUEUED");
+        return Ok(());
+    }
     if !cmd.has(table::INTERNAL) && cx.node.cluster.has_peers() && cluster_step(cx, cmd, &args)? {
         // The connection forwards or read-repairs first, then comes back.
         return Ok(());
@@ -285,7 +351,7 @@ pub fn owner_target(
     client: &ClientState,
     args: &Args<'_>,
 ) -> Option<std::net::SocketAddr> {
-    if client.forwarded || node.cluster.replicator.peers().is_empty() {
+    if client.forwarded || client.multi.is_some() || node.cluster.replicator.peers().is_empty() {
         return None;
     }
     let cmd = table::lookup(&args[0])?;

@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use super::{
     Handler, bits, cluster, config, connection, cuckoo, hash, hll, info, introspect, key, list,
-    persistence, server, set, sort, string, zset,
+    persistence, server, set, sort, string, transaction, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -190,6 +190,7 @@ const ST: &[&str] = &["string"];
 const KS: &[&str] = &["keyspace"];
 const KSD: &[&str] = &["keyspace", "dangerous"];
 const CONN: &[&str] = &["connection"];
+const TX: &[&str] = &["transaction"];
 const DANG: &[&str] = &["dangerous"];
 const ADM: &[&str] = &["admin", "dangerous"];
 const NOACL: &[&str] = &[];
@@ -274,6 +275,11 @@ pub static COMMANDS: &[Command] = &[
     cmd!("hello", -1, NOSCRIPT | LSF | NO_AUTH | SENTINEL | ALLOW_BUSY, CONN, NONE, "connection", "6.0.0", "Handshakes with the Redis server.", "O(1)", connection::hello),
     cmd!("auth", -2, NOSCRIPT | LSF | NO_AUTH | SENTINEL | ALLOW_BUSY, CONN, NONE, "connection", "1.0.0", "Authenticates the connection.", "O(N) where N is the number of passwords defined for the user", connection::auth),
     cmd!("quit", -1, ALLOW_BUSY | NOSCRIPT | LSF | NO_AUTH, CONN, NONE, "connection", "1.0.0", "Closes the connection.", "O(1)", connection::quit),
+    cmd!("multi", 1, NOSCRIPT | LSF | ALLOW_BUSY, TX, NONE, "transactions", "1.2.0", "Starts a transaction.", "O(1)", transaction::multi),
+    cmd!("exec", 1, NOSCRIPT | LOADING | STALE, TX, NONE, "transactions", "1.2.0", "Executes all commands in a transaction.", "Depends on commands in the transaction", transaction::exec),
+    cmd!("discard", 1, NOSCRIPT | LSF | ALLOW_BUSY, TX, NONE, "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", transaction::discard),
+    cmd!("watch", -2, NOSCRIPT | LSF | ALLOW_BUSY, TX, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.", transaction::watch),
+    cmd!("unwatch", 1, NOSCRIPT | LSF | ALLOW_BUSY, TX, NONE, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", "O(1)", transaction::unwatch),
     cmd!("reset", 1, NOSCRIPT | LSF | NO_AUTH | ALLOW_BUSY, CONN, NONE, "connection", "6.2.0", "Resets the connection.", "O(1)", connection::reset),
     container!("client", -2, SENTINEL, "connection", "2.4.0", "A container for client connection commands.", CLIENT_SUBS),
     // server

@@ -553,8 +553,10 @@ fn is_write(args: &crate::resp::Args<'_>) -> bool {
     } else {
         &args[0]
     };
-    command::table::lookup(name)
-        .is_some_and(|c| c.has(command::table::WRITE) && !c.has(command::table::INTERNAL))
+    // EXEC may write: its reply waits as a write's does.
+    name.eq_ignore_ascii_case(b"exec")
+        || command::table::lookup(name)
+            .is_some_and(|c| c.has(command::table::WRITE) && !c.has(command::table::INTERNAL))
 }
 
 /// Replaces the replies at `segments` (start, end) of `out` with the error `msg`.

@@ -5,6 +5,7 @@
 pub mod alloc;
 pub mod atomic;
 pub mod bits;
+pub mod gate;
 pub mod glob;
 pub mod lcs;
 pub mod num;

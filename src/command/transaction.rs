@@ -1,0 +1,109 @@
+//! MULTI, EXEC, DISCARD, WATCH, UNWATCH. Between MULTI and EXEC a client's commands are
+//! checked and queued (`dispatch` answers `+QUEUED`); EXEC runs them with the node's gate
+//! closed (`util::gate`), so no other command — another client's, a replicated write — runs
+//! between them. WATCH remembers each key's version (the stamp of its last write, or its
+//! absence); EXEC answers a null array when any of them moved.
+
+use super::{Ctx, execute_queued, is};
+use crate::client::{Transaction, Watched};
+use crate::error::{Error, Result};
+use crate::resp::Args;
+use crate::store::Access;
+
+/// Commands that act on the transaction itself instead of being queued.
+pub fn controls(name: &[u8]) -> bool {
+    ["exec", "discard", "multi", "watch", "quit", "reset"]
+        .iter()
+        .any(|c| is(name, c))
+}
+
+pub fn multi(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    if cx.client.multi.is_some() {
+        return Err(Error::msg("MULTI calls can not be nested"));
+    }
+    cx.client.multi = Some(Transaction::default());
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn discard(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    if cx.client.multi.take().is_none() {
+        return Err(Error::msg("DISCARD without MULTI"));
+    }
+    cx.client.watched.clear();
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn watch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    if cx.client.multi.is_some() {
+        return Err(Error::msg("WATCH inside MULTI is not allowed"));
+    }
+    let db = cx.client.db;
+    for key in args.iter().skip(1) {
+        let version = version(cx, db, key);
+        if cx.client.watched.len() < MAX_WATCHED
+            && !cx
+                .client
+                .watched
+                .iter()
+                .any(|w| w.db == db && w.key[..] == *key)
+        {
+            cx.client.watched.push(Watched {
+                db,
+                key: key.to_vec(),
+                version,
+            });
+        }
+    }
+    cx.out.ok();
+    Ok(())
+}
+
+/// Keys one client may watch at once: each costs its bytes until EXEC, DISCARD or UNWATCH.
+pub const MAX_WATCHED: usize = 100_000;
+
+pub fn unwatch(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    cx.client.watched.clear();
+    cx.out.ok();
+    Ok(())
+}
+
+/// What a watched key is now: the stamp of its last write, or none (absent or expired).
+fn version(cx: &Ctx<'_>, db: u32, key: &[u8]) -> Option<(u64, u64)> {
+    cx.node.store.with_key(db, key, cx.now, Access::Peek, |r| {
+        r.exists()
+            .then(|| r.stamp().map_or((0, 0), |s| (s.lamport, s.node)))
+    })
+}
+
+pub fn exec(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    // Only a client's own EXEC closes the gate: a forwarded one runs inside it already.
+    if cx.client.forwarded {
+        return Err(Error::msg("EXEC cannot be forwarded"));
+    }
+    let Some(tx) = cx.client.multi.take() else {
+        return Err(Error::msg("EXEC without MULTI"));
+    };
+    let watched = std::mem::take(&mut cx.client.watched);
+    if tx.failed {
+        return Err(Error::coded(
+            "EXECABORT Transaction discarded because of previous errors.",
+        ));
+    }
+    let node = cx.node;
+    node.gate.exclusive(|| {
+        if watched
+            .iter()
+            .any(|w| version(cx, w.db, &w.key) != w.version)
+        {
+            cx.out.null_array();
+            return;
+        }
+        cx.out.array(tx.queued.len());
+        for argv in &tx.queued {
+            execute_queued(cx, argv);
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,210 @@
+//! MULTI/EXEC/DISCARD/WATCH through real clients: Redis's replies and errors, WATCH
+//! conflicts from another client, and transactions that no other command sees half-done.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::Server;
+use redis::Commands;
+
+fn cmd(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut k = redis::cmd(args[0]);
+    for a in &args[1..] {
+        k.arg(*a);
+    }
+    k.query(c)
+        .unwrap_or_else(|e| redis::Value::SimpleString(format!("ERR:{e}")))
+}
+
+fn status(s: &str) -> redis::Value {
+    redis::Value::SimpleString(s.into())
+}
+
+#[test]
+fn a_transaction_queues_runs_and_answers_as_redis() {
+    let s = Server::start();
+    let mut c = s.conn();
+    // Byte for byte, as redis-server 7.0 answers: nested MULTI and WATCH inside MULTI are
+    // errors that do not abort; a runtime error stays inside EXEC's reply.
+    let mut raw = std::net::TcpStream::connect(s.addr).unwrap();
+    raw.write_all(b"MULTI\r\nSET k 1\r\nINCR k\r\nMULTI\r\nWATCH k\r\nLPUSH k x\r\nEXEC\r\n")
+        .unwrap();
+    let want = "+OK\r\n+QUEUED\r\n+QUEUED\r\n-ERR MULTI calls can not be nested\r\n\
+                -ERR WATCH inside MULTI is not allowed\r\n+QUEUED\r\n\
+                *3\r\n+OK\r\n:2\r\n\
+                -WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    let mut got = vec![0u8; want.len()];
+    raw.read_exact(&mut got).unwrap();
+    assert_eq!(String::from_utf8_lossy(&got), want);
+    assert_eq!(c.get::<_, i64>("k").unwrap(), 2);
+
+    // A command refused while queuing aborts the whole transaction.
+    assert_eq!(cmd(&mut c, &["MULTI"]), redis::Value::Okay);
+    assert_eq!(cmd(&mut c, &["INCR", "k"]), status("QUEUED"));
+    let bad = cmd(&mut c, &["NOSUCHCOMMAND", "a"]);
+    assert!(format!("{bad:?}").contains("unknown command"), "{bad:?}");
+    let arity = cmd(&mut c, &["GET"]);
+    assert!(
+        format!("{arity:?}").contains("wrong number of arguments"),
+        "{arity:?}"
+    );
+    let e = redis::cmd("EXEC").query::<()>(&mut c).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Transaction discarded because of previous errors"),
+        "{e}"
+    );
+    assert_eq!(c.get::<_, i64>("k").unwrap(), 2);
+
+    // SAVE is not allowed inside (Redis's `no-multi`), and aborts it too.
+    assert_eq!(cmd(&mut c, &["MULTI"]), redis::Value::Okay);
+    let save = cmd(&mut c, &["SAVE"]);
+    assert!(
+        format!("{save:?}").contains("Command not allowed inside a transaction"),
+        "{save:?}"
+    );
+    assert!(redis::cmd("EXEC").query::<()>(&mut c).is_err());
+    // DISCARD drops the queue; EXEC and DISCARD without MULTI are errors.
+    assert_eq!(cmd(&mut c, &["MULTI"]), redis::Value::Okay);
+    assert_eq!(cmd(&mut c, &["INCR", "k"]), status("QUEUED"));
+    assert_eq!(cmd(&mut c, &["DISCARD"]), redis::Value::Okay);
+    assert_eq!(c.get::<_, i64>("k").unwrap(), 2);
+    for lone in ["EXEC", "DISCARD"] {
+        let e = cmd(&mut c, &[lone]);
+        assert!(
+            format!("{e:?}").contains(&format!("{lone} without MULTI")),
+            "{e:?}"
+        );
+    }
+    // A blocking pop inside a transaction does not wait: its timeout reply.
+    let r: Vec<redis::Value> = redis::pipe()
+        .atomic()
+        .cmd("BLPOP")
+        .arg("nothing")
+        .arg(0)
+        .cmd("PING")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(r, vec![redis::Value::Nil, status("PONG")]);
+    // RESET forgets a transaction in progress.
+    assert_eq!(cmd(&mut c, &["MULTI"]), redis::Value::Okay);
+    assert_eq!(cmd(&mut c, &["RESET"]), status("RESET"));
+    let e = cmd(&mut c, &["EXEC"]);
+    assert!(format!("{e:?}").contains("EXEC without MULTI"), "{e:?}");
+}
+
+#[test]
+fn watch_fails_exec_when_another_client_changed_the_key() {
+    let s = Server::start();
+    let (mut a, mut b) = (s.conn(), s.conn());
+    let _: () = a.set("balance", 10).unwrap();
+    let exec = |c: &mut redis::Connection| -> Option<Vec<i64>> {
+        let _: () = redis::cmd("MULTI").query(c).unwrap();
+        let _: () = redis::cmd("INCRBY").arg("balance").arg(5).query(c).unwrap();
+        redis::cmd("EXEC").query(c).unwrap()
+    };
+    // Untouched: the transaction runs.
+    let _: () = redis::cmd("WATCH").arg("balance").query(&mut a).unwrap();
+    assert_eq!(exec(&mut a), Some(vec![15]));
+    // Another client's write in between: a null reply, nothing ran.
+    for change in [
+        vec!["SET", "balance", "20"],
+        vec!["INCR", "balance"],
+        vec!["DEL", "balance"],
+        vec!["EXPIRE", "balance", "100"],
+    ] {
+        let _: () = a.set("balance", 20).unwrap();
+        let _: () = redis::cmd("WATCH").arg("balance").query(&mut a).unwrap();
+        cmd(&mut b, &change);
+        assert_eq!(exec(&mut a), None, "{change:?}");
+    }
+    // A key absent at WATCH and created meanwhile counts too; UNWATCH forgets.
+    let _: () = redis::cmd("WATCH").arg("fresh").query(&mut a).unwrap();
+    let _: () = b.set("fresh", 1).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut a).unwrap();
+    let _: () = redis::cmd("INCR").arg("fresh").query(&mut a).unwrap();
+    assert_eq!(
+        redis::cmd("EXEC")
+            .query::<Option<Vec<i64>>>(&mut a)
+            .unwrap(),
+        None
+    );
+    let _: () = redis::cmd("WATCH").arg("fresh").query(&mut a).unwrap();
+    let _: () = b.set("fresh", 5).unwrap();
+    let _: () = redis::cmd("UNWATCH").query(&mut a).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut a).unwrap();
+    let _: () = redis::cmd("INCR").arg("fresh").query(&mut a).unwrap();
+    assert_eq!(
+        redis::cmd("EXEC")
+            .query::<Option<Vec<i64>>>(&mut a)
+            .unwrap(),
+        Some(vec![6])
+    );
+}
+
+#[test]
+fn no_command_sees_a_transaction_half_done() {
+    // Several I/O threads (this machine's default is one), so that commands really run beside
+    // each other and only the gate keeps them out of a transaction.
+    let s = Server::start_with(&[], Some("network:\n  io_threads: 3\n"));
+    let addr = s.addr;
+    let stop = Arc::new(AtomicBool::new(false));
+    // Transactions keep a + b == 0; readers on other connections check it with MGET.
+    let writers: Vec<_> = (0..3)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    // Work between the two halves, so that a reader let in would land there.
+                    let mut p = redis::pipe();
+                    p.atomic().incr("a", 1).ignore();
+                    for _ in 0..30 {
+                        p.incr("filler", 1).ignore();
+                    }
+                    p.decr("b", 1).ignore();
+                    let () = p.query(&mut c).unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut torn = 0;
+                for _ in 0..3000 {
+                    let (x, y): (Option<i64>, Option<i64>) =
+                        redis::cmd("MGET").arg("a").arg("b").query(&mut c).unwrap();
+                    if x.unwrap_or(0) + y.unwrap_or(0) != 0 {
+                        torn += 1;
+                    }
+                }
+                torn
+            })
+        })
+        .collect();
+    let torn: usize = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    stop.store(true, Ordering::Relaxed);
+    let done: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(done > 100, "{done} transactions");
+    assert_eq!(
+        torn, 0,
+        "reads that saw half a transaction, over {done} transactions"
+    );
+    let mut c = s.conn();
+    let (a, b): (i64, i64) = redis::cmd("MGET").arg("a").arg("b").query(&mut c).unwrap();
+    assert_eq!((a, -b), (done as i64, done as i64));
+}
