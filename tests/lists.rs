@@ -347,3 +347,52 @@ fn the_middle_of_a_long_list_is_compressed_and_reads_back_whole() {
     want[59_999] = "changed".into();
     assert_eq!(all, want);
 }
+
+#[test]
+fn a_list_rotated_onto_itself_keeps_its_ttl() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let _: i64 = c.rpush("r", "only").unwrap();
+    let _: bool = c.expire("r", 100).unwrap();
+    for (from, to) in [("LEFT", "RIGHT"), ("RIGHT", "RIGHT"), ("LEFT", "LEFT")] {
+        let moved: String = redis::cmd("LMOVE")
+            .arg("r")
+            .arg("r")
+            .arg(from)
+            .arg(to)
+            .query(&mut c)
+            .unwrap();
+        assert_eq!(moved, "only");
+        let ttl: i64 = c.ttl("r").unwrap();
+        assert!((1..=100).contains(&ttl), "{from} {to}: ttl {ttl}");
+    }
+    let moved: String = redis::cmd("BLMOVE")
+        .arg("r")
+        .arg("r")
+        .arg("RIGHT")
+        .arg("LEFT")
+        .arg(0.01)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(moved, "only");
+    assert!(c.ttl::<_, i64>("r").unwrap() > 0);
+    let _: i64 = c.rpush("r", &["a", "b"]).unwrap();
+    let moved: String = redis::cmd("RPOPLPUSH")
+        .arg("r")
+        .arg("r")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(moved, "b");
+    let all: Vec<String> = c.lrange("r", 0, -1).unwrap();
+    assert_eq!(all, ["b", "only", "a"]);
+    let moved: String = redis::cmd("LMOVE")
+        .arg("r")
+        .arg("r")
+        .arg("LEFT")
+        .arg("RIGHT")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(moved, "b");
+    let all: Vec<String> = c.lrange("r", 0, -1).unwrap();
+    assert_eq!(all, ["only", "a", "b"]);
+}

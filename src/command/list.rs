@@ -404,6 +404,31 @@ fn lmove_keys(
         [(db, src), (db, dst)],
         cx.now,
         |m| -> Result<Option<Vec<u8>>> {
+            if src == dst {
+                // A rotation: push the end element to the other end first, then pop it, so
+                // the list is never empty in between (which would drop the key and its TTL).
+                let e = {
+                    let k = m.key(db, src, Access::Write);
+                    let Some(l) = list_of(&k)? else {
+                        return Ok(None);
+                    };
+                    let at = if from == End::Left { 0 } else { l.len() - 1 };
+                    match l.get(at) {
+                        Some(e) => e.into_owned(),
+                        None => return Ok(None),
+                    }
+                };
+                change(&mut m.key(db, src, Access::Write), |l: &mut List, edit| {
+                    push(l, to, &e);
+                    edit::push(edit, to == End::Left, std::iter::once(&e[..]));
+                    Ok(((), true))
+                })?;
+                change(&mut m.key(db, src, Access::Write), |l: &mut List, edit| {
+                    edit::pop(edit, from == End::Left, 1);
+                    Ok((pop(l, from), true))
+                })?;
+                return Ok(Some(e));
+            }
             if list_of(&m.key(db, src, Access::Write))?.is_none() {
                 return Ok(None);
             }

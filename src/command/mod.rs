@@ -131,6 +131,8 @@ pub fn execute_queued(cx: &mut Ctx<'_>, argv: &[Vec<u8>]) {
         data.extend_from_slice(a);
         ranges.push((start, data.len()));
     }
+    // Each at its own time, as Redis's `call()` takes the clock before each command in EXEC.
+    cx.now = crate::util::time::now_ms();
     let was = (cx.client.in_exec, cx.client.forwarded, cx.client.repaired);
     (cx.client.in_exec, cx.client.forwarded, cx.client.repaired) = (true, true, true);
     execute_gated(cx, Args::new(&data, &ranges));
