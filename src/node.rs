@@ -269,8 +269,6 @@ pub struct Node {
     pub stats: Stats,
     /// Calls, errors and latency by command.
     pub metrics: crate::metrics::CommandMetrics,
-    /// Every command runs inside it; EXEC closes it (transactions run alone).
-    pub gate: crate::util::gate::Gate,
     pub started: Instant,
     pub started_ms: u64,
     pub run_id: String,
@@ -348,7 +346,6 @@ impl Node {
             clients: Clients::default(),
             stats: Stats::default(),
             metrics: Default::default(),
-            gate: Default::default(),
             started: Instant::now(),
             started_ms,
             run_id,

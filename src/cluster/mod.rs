@@ -486,9 +486,11 @@ impl Cluster {
             trace: None,
             op,
         };
-        let r = self
-            .admit(store, &m, from)
-            .and_then(|()| store.apply_remote(&m, now).map_err(|e| e.to_string()));
+        // Outside any command (read-repair, anti-entropy): enters the transaction gate.
+        let r = self.admit(store, &m, from).and_then(|()| {
+            let _inside = store.gate.enter();
+            store.apply_remote(&m, now).map_err(|e| e.to_string())
+        });
         match r {
             Ok(applied) => applied == crate::store::Applied::Yes,
             Err(why) => {

@@ -117,7 +117,7 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         return execute_gated(cx, args);
     }
     let node = cx.node;
-    let _inside = node.gate.enter();
+    let _inside = node.store.gate.enter();
     execute_gated(cx, args)
 }
 

@@ -92,7 +92,7 @@ pub fn exec(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
         ));
     }
     let node = cx.node;
-    node.gate.exclusive(|| {
+    node.store.gate.exclusive(|| {
         if watched
             .iter()
             .any(|w| version(cx, w.db, &w.key) != w.version)

@@ -389,15 +389,18 @@ pub async fn put_in(
     let expire_at = ttl_ms.map_or(0, |t| now + t);
     let mark = crate::write::Mark::take(n, true);
     // A string does not replace a collection: a client of the API would lose it unawares.
-    let wrong_type = n
-        .store
-        .with_key_traced(db, &key, now, Access::Write, Some(&cid.0), |k| {
-            if k.value().is_some_and(|v| v.kind().is_collection()) {
-                return true;
-            }
-            k.set(stored, expire_at);
-            false
-        });
+    // Inside the transaction gate, as every RESP command: an EXEC never sees it half-way.
+    let wrong_type = {
+        let _inside = n.store.gate.enter();
+        n.store
+            .with_key_traced(db, &key, now, Access::Write, Some(&cid.0), |k| {
+                if k.value().is_some_and(|v| v.kind().is_collection()) {
+                    return true;
+                }
+                k.set(stored, expire_at);
+                false
+            })
+    };
     if wrong_type {
         return error_of(n, &crate::error::Error::WrongType, &cid);
     }
@@ -653,11 +656,13 @@ pub async fn delete_in(
             .await;
     }
     let mark = crate::write::Mark::take(n, true);
-    let existed = n
-        .store
-        .with_key_traced(db, &key, now_ms(), Access::Write, Some(&cid.0), |k| {
-            k.delete().is_some()
-        });
+    let existed = {
+        let _inside = n.store.gate.enter();
+        n.store
+            .with_key_traced(db, &key, now_ms(), Access::Write, Some(&cid.0), |k| {
+                k.delete().is_some()
+            })
+    };
     tracing::debug!(component = "http", action = "delete", key = %lossy(&key), existed, "key deleted");
     let replicated = match settle(n, mark).await {
         Ok(r) => r,

@@ -236,7 +236,11 @@ async fn expire_loop(node: Arc<Node>) {
             let budget = Duration::from_millis(250 / hz);
             let mut removed = 0;
             loop {
-                let r = store_node.store.expire_cycle(now_ms(), 64 * 1024);
+                // A step at a time inside the transaction gate: no key expires mid-EXEC.
+                let r = {
+                    let _inside = store_node.store.gate.enter();
+                    store_node.store.expire_cycle(now_ms(), 64 * 1024)
+                };
                 removed += r;
                 if r == 0 || start.elapsed() >= budget {
                     break;

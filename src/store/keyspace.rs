@@ -34,6 +34,10 @@ pub struct Keyspace {
     max_stores: std::sync::atomic::AtomicU32,
     /// Clients blocked on keys, woken by writes to them.
     pub waiters: super::waiters::Waiters,
+    /// The transaction gate: every change from outside a transaction enters it (commands,
+    /// HTTP writes, replicated and repaired versions, expiry steps); EXEC closes it. Entered
+    /// only at those outermost points: a thread inside must never enter again.
+    pub gate: crate::util::gate::Gate,
 }
 
 impl Keyspace {
@@ -55,6 +59,7 @@ impl Keyspace {
             tombstones: std::sync::atomic::AtomicBool::new(false),
             max_stores: std::sync::atomic::AtomicU32::new(256),
             waiters: Default::default(),
+            gate: Default::default(),
         }
     }
 
