@@ -698,6 +698,26 @@ impl ForwardRun {
     }
 }
 
+/// The connection to the owner at `addr`: the one kept from earlier forwards (`true`: it may
+/// turn out closed), or a new one.
+async fn owner_conn<'p>(
+    node: &Node,
+    peers: &'p mut std::collections::HashMap<SocketAddr, crate::cluster::peer_conn::PeerConn>,
+    addr: SocketAddr,
+) -> std::io::Result<(&'p mut crate::cluster::peer_conn::PeerConn, bool)> {
+    use std::collections::hash_map::Entry;
+    match peers.entry(addr) {
+        Entry::Occupied(c) => Ok((c.into_mut(), true)),
+        Entry::Vacant(slot) => {
+            let auth = &node.cluster.replicator.auth;
+            let c =
+                crate::cluster::peer_conn::PeerConn::connect(addr, Duration::from_secs(1), auth)
+                    .await?;
+            Ok((slot.insert(c), false))
+        }
+    }
+}
+
 /// How long a forward waits for the owner to take its commands or to send the next reply.
 const FORWARD_WAIT: Duration = Duration::from_secs(5);
 
@@ -714,7 +734,7 @@ async fn forward_run(
     count: usize,
     replies: &mut Vec<Vec<u8>>,
 ) {
-    use crate::cluster::peer_conn::{PeerConn, Reply};
+    use crate::cluster::peer_conn::Reply;
     node.cluster
         .stats
         .forwarded
@@ -722,18 +742,7 @@ async fn forward_run(
     session_order(node, fw, addr, client).await;
     let peers = &mut fw.conns;
     for attempt in 0..2 {
-        let kept = peers.contains_key(&addr);
-        if let std::collections::hash_map::Entry::Vacant(slot) = peers.entry(addr) {
-            match PeerConn::connect(addr, Duration::from_secs(1), &node.cluster.replicator.auth)
-                .await
-            {
-                Ok(c) => {
-                    slot.insert(c);
-                }
-                Err(_) => return,
-            }
-        }
-        let Some(c) = peers.get_mut(&addr) else {
+        let Ok((c, kept)) = owner_conn(node, peers, addr).await else {
             return;
         };
         let mut raw = Vec::new();
@@ -807,7 +816,6 @@ async fn forward(
     out: &mut Out,
     stream: &TcpStream,
 ) -> Forwarded {
-    use crate::cluster::peer_conn::PeerConn;
     node.cluster
         .stats
         .forwarded
@@ -818,25 +826,15 @@ async fn forward(
     session_order(node, fw, addr, client).await;
     let peers = &mut fw.conns;
     for attempt in 0..2 {
-        let kept = peers.contains_key(&addr);
-        if let std::collections::hash_map::Entry::Vacant(slot) = peers.entry(addr) {
-            match PeerConn::connect(addr, Duration::from_secs(1), &node.cluster.replicator.auth)
-                .await
-            {
-                Ok(c) => {
-                    slot.insert(c);
-                }
-                Err(_) if blocking => return owner_lost(node, addr, out, stream).await,
-                Err(e) => {
-                    out.error(&format!(
-                        "TRYAGAIN cannot reach the node holding this key ({addr}): {e}"
-                    ));
-                    return Forwarded::Done;
-                }
+        let (c, kept) = match owner_conn(node, peers, addr).await {
+            Ok(c) => c,
+            Err(_) if blocking => return owner_lost(node, addr, out, stream).await,
+            Err(e) => {
+                out.error(&format!(
+                    "TRYAGAIN cannot reach the node holding this key ({addr}): {e}"
+                ));
+                return Forwarded::Done;
             }
-        }
-        let Some(c) = peers.get_mut(&addr) else {
-            return Forwarded::Done;
         };
         let mut raw = Vec::new();
         let call = async {
