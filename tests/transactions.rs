@@ -208,3 +208,56 @@ fn no_command_sees_a_transaction_half_done() {
     let (a, b): (i64, i64) = redis::cmd("MGET").arg("a").arg("b").query(&mut c).unwrap();
     assert_eq!((a, -b), (done as i64, done as i64));
 }
+
+/// The node owning `key` (the one that runs an in-place write on it without forwarding).
+fn owner_of(c: &common::cluster::TestCluster, key: &str) -> usize {
+    let forwarded =
+        |i: usize| common::cluster::figure(&mut c.conn(i), "hypercache_forwarded_commands");
+    let owners: Vec<usize> = (0..3)
+        .filter(|&i| {
+            let before = forwarded(i);
+            let _: i64 = c.conn(i).rpush_exists(key, "probe").unwrap();
+            forwarded(i) == before
+        })
+        .collect();
+    assert_eq!(owners.len(), 1, "{key}: {owners:?}");
+    owners[0]
+}
+
+#[test]
+fn in_a_cluster_a_transaction_runs_on_the_owner_of_all_its_keys() {
+    let c = common::cluster::TestCluster::start(3, "");
+    let owner = owner_of(&c, "{t}a");
+    let other_key = (0..100)
+        .map(|i| format!("{{o{i}}}x"))
+        .find(|k| owner_of(&c, k) != owner)
+        .unwrap();
+    let tx = |i: usize, keys: &[&str]| -> Result<Vec<i64>, String> {
+        let mut con = c.conn(i);
+        let () = redis::cmd("MULTI").query(&mut con).unwrap();
+        for k in keys {
+            let () = redis::cmd("INCR").arg(*k).query(&mut con).unwrap();
+        }
+        redis::cmd("EXEC")
+            .query(&mut con)
+            .map_err(|e| e.to_string())
+    };
+    // On the owner, keys sharing a tag: runs, atomically.
+    assert_eq!(tx(owner, &["{t}a", "{t}b", "{t}a"]).unwrap(), vec![1, 1, 2]);
+    // Keys of two owners: Redis Cluster's CROSSSLOT, and nothing ran.
+    let e = tx(owner, &["{t}a", &other_key]).unwrap_err();
+    assert!(e.to_string().contains("don't hash to the same slot"), "{e}");
+    // Sent to another node: refused with where to run it, nothing ran.
+    let elsewhere = (owner + 1) % 3;
+    let e = tx(elsewhere, &["{t}a"]).unwrap_err();
+    assert!(e.to_string().contains("run it there"), "{e}");
+    c.wait_converged();
+    for i in 0..3 {
+        assert_eq!(
+            c.conn(i).get::<_, i64>("{t}a").unwrap(),
+            2,
+            "node {}",
+            i + 1
+        );
+    }
+}

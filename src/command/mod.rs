@@ -319,7 +319,7 @@ fn debug_allowed(cx: &Ctx<'_>) -> bool {
 }
 
 /// Where an owned command's keys are changed.
-enum OwnerRoute {
+pub(crate) enum OwnerRoute {
     Here,
     /// On a peer (its RESP address, when gossip has told it).
     Peer(Option<std::net::SocketAddr>),
@@ -328,7 +328,7 @@ enum OwnerRoute {
 }
 
 /// The owner of keys `idx` of `args`: their first live replica, the same for all of them.
-fn owner_route(node: &Node, db: u32, args: &Args<'_>, idx: &[usize]) -> OwnerRoute {
+pub(crate) fn owner_route(node: &Node, db: u32, args: &Args<'_>, idx: &[usize]) -> OwnerRoute {
     let repl = &node.cluster.replicator;
     let ring = node.cluster.ring();
     let rf = repl.rf_for(db);

@@ -4,7 +4,7 @@
 //! between them. WATCH remembers each key's version (the stamp of its last write, or its
 //! absence); EXEC answers a null array when any of them moved.
 
-use super::{Ctx, execute_queued, is};
+use super::{Ctx, OwnerRoute, execute_queued, is, owner_route, table};
 use crate::client::{Transaction, Watched};
 use crate::error::{Error, Result};
 use crate::resp::Args;
@@ -91,6 +91,7 @@ pub fn exec(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
             "EXECABORT Transaction discarded because of previous errors.",
         ));
     }
+    placed_here(cx, &tx)?;
     let node = cx.node;
     node.store.gate.exclusive(|| {
         if watched
@@ -106,4 +107,57 @@ pub fn exec(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
         }
     });
     Ok(())
+}
+
+/// In a cluster, a transaction's keys must all have one owner, and it must be this node:
+/// otherwise its commands would change values another node orders (an INCR here racing the
+/// owner's). Keys of several owners get Redis Cluster's CROSSSLOT; a transaction owned by
+/// another node is refused with where to send it (forwarding it whole is still to come).
+fn placed_here(cx: &Ctx<'_>, tx: &Transaction) -> Result<()> {
+    if !cx.node.cluster.has_peers() {
+        return Ok(());
+    }
+    #[derive(PartialEq)]
+    enum Place {
+        Here,
+        Peer(Option<std::net::SocketAddr>),
+    }
+    let mut owner: Option<Place> = None;
+    for argv in &tx.queued {
+        let mut data = Vec::new();
+        let mut ranges = Vec::with_capacity(argv.len());
+        for a in argv {
+            let start = data.len();
+            data.extend_from_slice(a);
+            ranges.push((start, data.len()));
+        }
+        let args = Args::new(&data, &ranges);
+        let Some(cmd) = table::lookup(&args[0]) else {
+            continue;
+        };
+        let idx = cmd.key_indexes(&args);
+        if idx.is_empty() {
+            continue;
+        }
+        let place = match owner_route(cx.node, cx.client.db, &args, &idx) {
+            OwnerRoute::Here => Place::Here,
+            OwnerRoute::Peer(addr) => Place::Peer(addr),
+            OwnerRoute::Split => return Err(cross_slot()),
+        };
+        match &owner {
+            Some(o) if *o != place => return Err(cross_slot()),
+            _ => owner = Some(place),
+        }
+    }
+    match owner {
+        Some(Place::Peer(addr)) => Err(Error::coded(format!(
+            "TRYAGAIN the keys of this transaction are owned by {}: run it there",
+            addr.map_or("another node".to_string(), |a| a.to_string())
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn cross_slot() -> Error {
+    Error::coded("CROSSSLOT Keys in request don't hash to the same slot")
 }
