@@ -231,30 +231,23 @@ pub struct ClientState {
     pub challenge: Option<crate::cluster::auth::Challenge>,
     /// Commands queued since MULTI.
     pub multi: Option<Transaction>,
-    /// Keys WATCHed, with the version each had then.
-    pub watched: Vec<Watched>,
-    /// A queued command is running inside EXEC (it must not block, forward or wait).
-    pub in_exec: bool,
+    /// Keys WATCHed (database, key), with the version each had then: the stamp of its last
+    /// write, `None` when it did not exist.
+    pub watched: Watched,
 }
+
+/// Watched keys: (database, key) → (Lamport time, node) of the last write, or absent.
+pub type Watched = std::collections::HashMap<(u32, Box<[u8]>), Option<(u64, u64)>>;
 
 /// A transaction being queued.
 #[derive(Debug, Default)]
 pub struct Transaction {
     /// Each command's arguments, as sent.
-    pub queued: Vec<Vec<Vec<u8>>>,
+    pub queued: Vec<crate::resp::OwnedArgs>,
     /// Bytes queued (bounded by `client-query-buffer-limit`, as the queue is the client's).
     pub bytes: usize,
     /// A command was refused while queuing: EXEC answers EXECABORT.
     pub failed: bool,
-}
-
-/// A watched key and its version when WATCH ran (the stamp of its last write; `None` when
-/// the key did not exist).
-#[derive(Debug)]
-pub struct Watched {
-    pub db: u32,
-    pub key: Vec<u8>,
-    pub version: Option<(u64, u64)>,
 }
 
 impl ClientState {
@@ -275,8 +268,7 @@ impl ClientState {
             peer: None,
             challenge: None,
             multi: None,
-            watched: Vec::new(),
-            in_exec: false,
+            watched: Default::default(),
         }
     }
 

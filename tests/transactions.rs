@@ -261,3 +261,37 @@ fn in_a_cluster_a_transaction_runs_on_the_owner_of_all_its_keys() {
         );
     }
 }
+
+#[test]
+fn watched_keys_are_bounded_and_refused_whole() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let keys: Vec<String> = (0..100_001).map(|i| format!("w{i}")).collect();
+    let e = redis::cmd("WATCH")
+        .arg(&keys)
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("too many watched keys"), "{e}");
+    // Nothing of it was watched: a change to one of those keys does not fail the EXEC.
+    let _: () = s.conn().set("w7", 1).unwrap();
+    let () = redis::cmd("WATCH")
+        .arg(&keys[..100_000])
+        .query(&mut c)
+        .unwrap();
+    let e = redis::cmd("WATCH")
+        .arg("one-more")
+        .query::<()>(&mut c)
+        .unwrap_err();
+    assert!(e.to_string().contains("too many watched keys"), "{e}");
+    // The same key again adds nothing, and the watch holds: a change fails the EXEC.
+    let () = redis::cmd("WATCH").arg("w5").query(&mut c).unwrap();
+    let _: () = s.conn().set("w5", 1).unwrap();
+    let _: () = redis::cmd("MULTI").query(&mut c).unwrap();
+    let _: () = redis::cmd("INCR").arg("w7").query(&mut c).unwrap();
+    assert_eq!(
+        redis::cmd("EXEC")
+            .query::<Option<Vec<i64>>>(&mut c)
+            .unwrap(),
+        None
+    );
+}

@@ -123,20 +123,14 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
 
 /// A command queued by MULTI, run by EXEC (the gate closed): it runs here as it is, without
 /// blocking (a blocking pop finds nothing: its timeout reply), and without being routed.
-pub fn execute_queued(cx: &mut Ctx<'_>, argv: &[Vec<u8>]) {
-    let mut data = Vec::with_capacity(argv.iter().map(Vec::len).sum());
-    let mut ranges = Vec::with_capacity(argv.len());
-    for a in argv {
-        let start = data.len();
-        data.extend_from_slice(a);
-        ranges.push((start, data.len()));
-    }
+pub fn execute_queued(cx: &mut Ctx<'_>, args: Args<'_>) {
     // Each at its own time, as Redis's `call()` takes the clock before each command in EXEC.
     cx.now = crate::util::time::now_ms();
-    let was = (cx.client.in_exec, cx.client.forwarded, cx.client.repaired);
-    (cx.client.in_exec, cx.client.forwarded, cx.client.repaired) = (true, true, true);
-    execute_gated(cx, Args::new(&data, &ranges));
-    (cx.client.in_exec, cx.client.forwarded, cx.client.repaired) = was;
+    // As if already routed and repaired: EXEC checked that this node owns every key.
+    let was = (cx.client.forwarded, cx.client.repaired);
+    (cx.client.forwarded, cx.client.repaired) = (true, true);
+    execute_gated(cx, args);
+    (cx.client.forwarded, cx.client.repaired) = was;
     match cx.client.action.take() {
         None => {}
         Some(crate::client::Action::Block(b)) if b.null_array => cx.out.null_array(),
@@ -281,19 +275,19 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         if cmd.has(table::NO_MULTI) {
             return Err(Error::msg("Command not allowed inside a transaction"));
         }
-        let bytes: usize = args.iter().map(<[u8]>::len).sum();
+        let queued = crate::resp::OwnedArgs::copy(&args);
         let limit = cx
             .node
             .settings
             .client_query_buffer_limit
             .load(std::sync::atomic::Ordering::Relaxed) as usize;
-        if tx.bytes + bytes > limit {
+        if tx.bytes + queued.bytes() > limit {
             return Err(Error::msg(
                 "the transaction is larger than client-query-buffer-limit",
             ));
         }
-        tx.bytes += bytes;
-        tx.queued.push(args.iter().map(<[u8]>::to_vec).collect());
+        tx.bytes += queued.bytes();
+        tx.queued.push(queued);
         cx.out.simple("QUEUED");
         return Ok(());
     }
@@ -353,7 +347,7 @@ pub fn owner_target(
     client: &ClientState,
     args: &Args<'_>,
 ) -> Option<std::net::SocketAddr> {
-    if client.forwarded || client.multi.is_some() || node.cluster.replicator.peers().is_empty() {
+    if client.forwarded || client.multi.is_some() || !node.cluster.has_peers() {
         return None;
     }
     let cmd = table::lookup(&args[0])?;
@@ -497,13 +491,7 @@ pub fn run(
     argv: &[&[u8]],
     now: u64,
 ) {
-    let mut data = Vec::with_capacity(argv.iter().map(|a| a.len()).sum());
-    let mut ranges = Vec::with_capacity(argv.len());
-    for a in argv {
-        let start = data.len();
-        data.extend_from_slice(a);
-        ranges.push((start, data.len()));
-    }
+    let owned = crate::resp::OwnedArgs::of(argv.iter().copied());
     let mut cx = Ctx {
         node,
         client,
@@ -511,5 +499,5 @@ pub fn run(
         now,
         command: None,
     };
-    execute(&mut cx, Args::new(&data, &ranges));
+    execute(&mut cx, owned.args());
 }

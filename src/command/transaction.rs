@@ -5,7 +5,7 @@
 //! absence); EXEC answers a null array when any of them moved.
 
 use super::{Ctx, OwnerRoute, execute_queued, is, owner_route, table};
-use crate::client::{Transaction, Watched};
+use crate::client::Transaction;
 use crate::error::{Error, Result};
 use crate::resp::Args;
 use crate::store::Access;
@@ -40,21 +40,25 @@ pub fn watch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         return Err(Error::msg("WATCH inside MULTI is not allowed"));
     }
     let db = cx.client.db;
-    for key in args.iter().skip(1) {
-        let version = version(cx, db, key);
-        if cx.client.watched.len() < MAX_WATCHED
-            && !cx
-                .client
-                .watched
-                .iter()
-                .any(|w| w.db == db && w.key[..] == *key)
-        {
-            cx.client.watched.push(Watched {
-                db,
-                key: key.to_vec(),
-                version,
-            });
-        }
+    // A key watched twice keeps the version it had the first time, as in Redis.
+    let mut new: Vec<(u32, Box<[u8]>)> = args
+        .iter()
+        .skip(1)
+        .map(|k| (db, k.into()))
+        .filter(|k| !cx.client.watched.contains_key(k))
+        .collect();
+    new.sort_unstable();
+    new.dedup();
+    // Refused whole rather than watching some: a key silently not watched would let an EXEC
+    // through that must fail.
+    if cx.client.watched.len() + new.len() > MAX_WATCHED {
+        return Err(Error::msg(format!(
+            "too many watched keys (at most {MAX_WATCHED} per client)"
+        )));
+    }
+    for key in new {
+        let version = version(cx, db, &key.1);
+        cx.client.watched.insert(key, version);
     }
     cx.out.ok();
     Ok(())
@@ -96,14 +100,14 @@ pub fn exec(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     node.store.gate.exclusive(|| {
         if watched
             .iter()
-            .any(|w| version(cx, w.db, &w.key) != w.version)
+            .any(|((db, key), was)| version(cx, *db, key) != *was)
         {
             cx.out.null_array();
             return;
         }
         cx.out.array(tx.queued.len());
-        for argv in &tx.queued {
-            execute_queued(cx, argv);
+        for queued in &tx.queued {
+            execute_queued(cx, queued.args());
         }
     });
     Ok(())
@@ -123,15 +127,8 @@ fn placed_here(cx: &Ctx<'_>, tx: &Transaction) -> Result<()> {
         Peer(Option<std::net::SocketAddr>),
     }
     let mut owner: Option<Place> = None;
-    for argv in &tx.queued {
-        let mut data = Vec::new();
-        let mut ranges = Vec::with_capacity(argv.len());
-        for a in argv {
-            let start = data.len();
-            data.extend_from_slice(a);
-            ranges.push((start, data.len()));
-        }
-        let args = Args::new(&data, &ranges);
+    for queued in &tx.queued {
+        let args = queued.args();
         let Some(cmd) = table::lookup(&args[0]) else {
             continue;
         };

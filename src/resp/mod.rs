@@ -4,4 +4,4 @@ pub mod encoder;
 pub mod parser;
 
 pub use encoder::{Out, Protocol};
-pub use parser::{Args, Frame, Limits, Parser, ProtocolError};
+pub use parser::{Args, Frame, Limits, OwnedArgs, Parser, ProtocolError};

@@ -68,6 +68,39 @@ pub struct Parser {
     is_inline: bool,
 }
 
+/// A command's arguments, owned: copied out of the read buffer to run later (a blocked
+/// command's retry, a command queued by MULTI) or built from slices.
+#[derive(Debug, Clone)]
+pub struct OwnedArgs {
+    data: Vec<u8>,
+    ranges: Vec<(usize, usize)>,
+}
+
+impl OwnedArgs {
+    pub fn copy(args: &Args<'_>) -> OwnedArgs {
+        OwnedArgs::of(args.iter())
+    }
+
+    pub fn of<'b>(argv: impl IntoIterator<Item = &'b [u8]>) -> OwnedArgs {
+        let mut data = Vec::new();
+        let mut ranges = Vec::new();
+        for a in argv {
+            ranges.push((data.len(), data.len() + a.len()));
+            data.extend_from_slice(a);
+        }
+        OwnedArgs { data, ranges }
+    }
+
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.data, &self.ranges)
+    }
+
+    /// Bytes of the arguments.
+    pub fn bytes(&self) -> usize {
+        self.data.len()
+    }
+}
+
 /// The arguments of one command: views into the read buffer (or the inline scratch buffer).
 #[derive(Clone, Copy)]
 pub struct Args<'a> {

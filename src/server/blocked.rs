@@ -8,31 +8,9 @@ use tokio::net::TcpStream;
 use crate::client::{Action, Block, ClientState};
 use crate::command::{self, Ctx};
 use crate::node::Node;
-use crate::resp::{Args, Out};
+use crate::resp::{Args, Out, OwnedArgs};
 use crate::store::waiters::{Unblocked, Waiter};
 use crate::util::time::now_ms;
-
-/// A command's arguments, copied out of the connection's read buffer so it can run again.
-pub struct OwnedArgs {
-    data: Vec<u8>,
-    ranges: Vec<(usize, usize)>,
-}
-
-impl OwnedArgs {
-    pub fn copy(args: &Args<'_>) -> OwnedArgs {
-        let mut data = Vec::new();
-        let mut ranges = Vec::with_capacity(args.len());
-        for a in args.iter() {
-            ranges.push((data.len(), data.len() + a.len()));
-            data.extend_from_slice(a);
-        }
-        OwnedArgs { data, ranges }
-    }
-
-    pub fn args(&self) -> Args<'_> {
-        Args::new(&self.data, &self.ranges)
-    }
-}
 
 /// Waits as described above; the reply is in `out` when it returns. False when the client
 /// closed its connection meanwhile.

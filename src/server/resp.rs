@@ -310,7 +310,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     let mode = client.reply_mode;
                     let before = (waits.any() && is_write(&args))
                         .then(|| write::Mark::take(node, waits.acks));
-                    {
+                    let ran = {
                         let mut cx = Ctx {
                             node,
                             client: &mut client,
@@ -318,9 +318,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             now,
                             command: None,
                         };
-                        if let Some(c) = command::execute(&mut cx, args) {
-                            last_command = c as *const Command as usize;
-                        }
+                        command::execute(&mut cx, args)
+                    };
+                    if let Some(c) = ran {
+                        last_command = c as *const Command as usize;
                     }
                     if let Some(m) = before {
                         receipt.merge(m.receipt(node));
@@ -328,7 +329,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     commands += 1;
                     start += len;
                     match client.action {
-                        Some(Action::Forward(addr)) if joins_run(&args) && run.joins(addr) => {
+                        Some(Action::Forward(addr))
+                            if ran.is_some_and(joins_run) && run.joins(addr) =>
+                        {
                             client.action = None;
                             run.add(addr, &client, &args, &out, mode == ReplyMode::On);
                         }
@@ -414,7 +417,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 }
                             }
                             Action::Block(b) => {
-                                let owned = super::blocked::OwnedArgs::copy(&args);
+                                let owned = crate::resp::OwnedArgs::copy(&args);
                                 let before =
                                     waits.any().then(|| write::Mark::take(node, waits.acks));
                                 let mark = out.buf.len();
@@ -615,9 +618,8 @@ const SESSION_WAIT: Duration = Duration::from_secs(1);
 /// Whether a forwarded command may wait in a run: Redis's `fast` ones (O(1), O(log n)), so
 /// the owner answers a run in about the time of one; a slow one (LINSERT into a long list)
 /// goes alone, with its own wait.
-fn joins_run(args: &crate::resp::Args<'_>) -> bool {
-    command::table::lookup(&args[0])
-        .is_some_and(|c| c.has(command::table::FAST) && !c.has(command::table::BLOCKING))
+fn joins_run(c: &Command) -> bool {
+    c.has(command::table::FAST) && !c.has(command::table::BLOCKING)
 }
 
 fn is_blocking(args: &crate::resp::Args<'_>) -> bool {
@@ -683,17 +685,20 @@ impl ForwardRun {
             std::mem::take(&mut self.keep),
         );
         self.count = 0;
-        let mut replies = Vec::with_capacity(keep.len());
-        forward_run(node, fw, addr, client, &frames, keep.len(), &mut replies).await;
+        let mut replies = Replies::default();
+        let unanswered = forward_run(node, fw, addr, client, &frames, keep.len(), &mut replies)
+            .await
+            .err()
+            .unwrap_or_default();
+        let mut at = 0;
         for (i, kept) in keep.into_iter().enumerate() {
-            match replies.get(i) {
-                Some(raw) if kept => out.buf.extend_from_slice(raw),
+            match replies.ends.get(i) {
+                Some(&end) if kept => out.buf.extend_from_slice(&replies.buf[at..end]),
                 Some(_) => {}
-                None if kept => out.error(&format!(
-                    "TRYAGAIN the node holding this key ({addr}) did not answer"
-                )),
+                None if kept => out.error(&unanswered),
                 None => {}
             }
+            at = replies.ends.get(i).copied().unwrap_or(at);
         }
     }
 }
@@ -721,10 +726,18 @@ async fn owner_conn<'p>(
 /// How long a forward waits for the owner to take its commands or to send the next reply.
 const FORWARD_WAIT: Duration = Duration::from_secs(5);
 
-/// Sends `count` forwarded commands (`frames`) to `addr` and reads their replies into
-/// `replies`, as many as came (each with the owner's clock, which this node's moves past).
-/// Each reply gets 5 s. It is sent again only when a kept connection turns out closed
-/// before any reply was read: a command is never run twice because an answer was slow.
+/// A run's replies as they came, one after another in `buf`, each ending at its `ends` entry.
+#[derive(Default)]
+struct Replies {
+    buf: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+/// Sends `count` forwarded commands (`frames`) to `addr` and appends their replies
+/// to `replies`, as many as came (each with the owner's clock, which
+/// this node's moves past). Each reply gets 5 s. It is sent again only when a kept connection
+/// turns out closed before any reply was read: a command is never run twice because an
+/// answer was slow. `Err`: the error for the commands left unanswered.
 async fn forward_run(
     node: &Node,
     fw: &mut Forwarder,
@@ -732,8 +745,9 @@ async fn forward_run(
     client: &ClientState,
     frames: &[u8],
     count: usize,
-    replies: &mut Vec<Vec<u8>>,
-) {
+    replies: &mut Replies,
+) -> Result<(), String> {
+    let Replies { buf, ends } = replies;
     use crate::cluster::peer_conn::Reply;
     node.cluster
         .stats
@@ -741,11 +755,16 @@ async fn forward_run(
         .fetch_add(count as u64, std::sync::atomic::Ordering::Relaxed);
     session_order(node, fw, addr, client).await;
     let peers = &mut fw.conns;
+    let silent = || format!("TRYAGAIN the node holding this key ({addr}) did not answer");
     for attempt in 0..2 {
-        let Ok((c, kept)) = owner_conn(node, peers, addr).await else {
-            return;
+        let (c, kept) = match owner_conn(node, peers, addr).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(format!(
+                    "TRYAGAIN cannot reach the node holding this key ({addr}): {e}"
+                ));
+            }
         };
-        let mut raw = Vec::new();
         // Each step gets 5 s: a run of slow commands (LINSERT into a long list) is not cut
         // short by its length, a silent owner is.
         let step =
@@ -754,10 +773,9 @@ async fn forward_run(
             tokio::time::timeout(FORWARD_WAIT, c.send_raw(frames))
                 .await
                 .map_err(step)??;
-            while replies.len() < count {
-                raw.clear();
+            while ends.len() < count {
                 let clock = tokio::time::timeout(FORWARD_WAIT, async {
-                    c.read_reply_raw(&mut raw).await?;
+                    c.read_reply_raw(buf).await?;
                     c.read_reply().await
                 })
                 .await
@@ -771,26 +789,31 @@ async fn forward_run(
                         ));
                     }
                 }
-                replies.push(raw.clone());
+                ends.push(buf.len());
             }
             Ok::<_, std::io::Error>(())
         };
         let r = call.await;
         if let Err(e) = &r {
-            tracing::warn!(component = "resp", action = "forward_failed", owner = %addr, answered = replies.len(), of = count, error = %e, "a forwarded run broke off");
+            tracing::warn!(component = "resp", action = "forward_failed", owner = %addr, answered = ends.len(), of = count, error = %e, "a forwarded run broke off");
         }
+        // What a broken reply left half-read is dropped.
+        let whole = ends.last().copied().unwrap_or(0);
+        let broke_mid_reply = buf.len() > whole;
+        buf.truncate(whole);
         match r {
-            Ok(()) => return,
-            Err(_) if kept && attempt == 0 && replies.is_empty() && raw.is_empty() => {
+            Ok(()) => return Ok(()),
+            Err(_) if kept && attempt == 0 && ends.is_empty() && !broke_mid_reply => {
                 peers.remove(&addr);
             }
             _ => {
                 // Replies past a failure cannot be matched to their commands.
                 peers.remove(&addr);
-                return;
+                return Err(silent());
             }
         }
     }
+    Err(silent())
 }
 
 /// How a forwarded command ended.
@@ -803,10 +826,11 @@ enum Forwarded {
     OwnerLeft,
 }
 
-/// Runs a command on the node at `addr` (`HCFWD`) and relays its reply. A non-blocking one
-/// gets 5 s; a blocking one waits as long as the owner keeps it, while the client is there and
-/// the owner is a live member. It is sent again only when a kept connection turns out closed
-/// before anything was read: a command is never run twice because an answer was slow.
+/// Runs a command on the node at `addr` (`HCFWD`) and relays its reply. A non-blocking one is
+/// a run of one (`ForwardRun`); a blocking one waits as long as the owner keeps it, while the
+/// client is there and the owner is a live member. It is sent again only when a kept
+/// connection turns out closed before anything was read: a command is never run twice
+/// because an answer was slow.
 async fn forward(
     node: &Node,
     fw: &mut Forwarder,
@@ -816,25 +840,23 @@ async fn forward(
     out: &mut Out,
     stream: &TcpStream,
 ) -> Forwarded {
+    if !is_blocking(&args) {
+        let mut run = ForwardRun::default();
+        run.add(addr, client, &args, out, true);
+        run.send(node, fw, client, out).await;
+        return Forwarded::Done;
+    }
     node.cluster
         .stats
         .forwarded
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let blocking = is_blocking(&args);
     let mut frame = Vec::new();
     hcfwd_frame(&mut frame, client, &args, out);
     session_order(node, fw, addr, client).await;
     let peers = &mut fw.conns;
     for attempt in 0..2 {
-        let (c, kept) = match owner_conn(node, peers, addr).await {
-            Ok(c) => c,
-            Err(_) if blocking => return owner_lost(node, addr, out, stream).await,
-            Err(e) => {
-                out.error(&format!(
-                    "TRYAGAIN cannot reach the node holding this key ({addr}): {e}"
-                ));
-                return Forwarded::Done;
-            }
+        let Ok((c, kept)) = owner_conn(node, peers, addr).await else {
+            return owner_lost(node, addr, out, stream).await;
         };
         let mut raw = Vec::new();
         let call = async {
@@ -848,42 +870,29 @@ async fn forward(
                 )),
             }
         };
-        let r = if blocking {
-            tokio::select! {
-                r = call => Some(r),
-                gone = watch_blocked(node, addr, stream) => {
-                    peers.remove(&addr);
-                    return gone;
-                }
+        let r = tokio::select! {
+            r = call => r,
+            gone = watch_blocked(node, addr, stream) => {
+                peers.remove(&addr);
+                return gone;
             }
-        } else {
-            tokio::time::timeout(Duration::from_secs(5), call)
-                .await
-                .ok()
         };
         match r {
-            Some(Ok(t)) => {
+            Ok(t) => {
                 node.store.bus().clock().observe(t.max(0) as u64);
                 out.buf.extend_from_slice(&raw);
                 return Forwarded::Done;
             }
-            Some(Err(_)) if kept && attempt == 0 && raw.is_empty() => {
+            Err(_) if kept && attempt == 0 && raw.is_empty() => {
                 peers.remove(&addr);
             }
-            Some(Err(_)) if blocking => {
+            Err(_) => {
                 peers.remove(&addr);
                 return owner_lost(node, addr, out, stream).await;
             }
-            _ => {
-                peers.remove(&addr);
-                out.error(&format!(
-                    "TRYAGAIN the node holding this key ({addr}) did not answer"
-                ));
-                return Forwarded::Done;
-            }
         }
     }
-    Forwarded::Done
+    owner_lost(node, addr, out, stream).await
 }
 
 /// The connection to a blocking command's owner broke: the owner is dying or gone. Once the
