@@ -538,18 +538,21 @@ impl List {
             at += n.len();
         }
         for n in (0..self.nodes.len()).rev() {
+            // `chosen` is sorted: this node's share is its tail (taken off, so each index is
+            // looked at once), highest first.
             let first = starts[n];
-            let mine: Vec<usize> = chosen
-                .iter()
-                .filter(|&&i| i >= first && i < first + self.nodes[n].len())
-                .map(|&i| i - first)
-                .collect();
+            let mut mine = Vec::new();
+            while let Some(&i) = chosen.last()
+                && i >= first
+            {
+                mine.push(i - first);
+                chosen.pop();
+            }
             if mine.is_empty() {
                 continue;
             }
-            chosen.retain(|&i| i < first);
             self.on_node(n, |p| {
-                for &j in mine.iter().rev() {
+                for &j in &mine {
                     if let Some((s, e)) = p.span(j) {
                         p.replace(s, e, 1, &[]);
                     }
