@@ -407,6 +407,7 @@ impl Node {
                     snapshot = ?r.snapshot,
                     replayed = r.replayed,
                     truncated = ?r.truncated,
+                    unfinished_transactions = r.unfinished_groups,
                     skipped = r.skipped.len(),
                     duration_ms = r.duration_ms,
                     keys = self.store.totals(now_ms()).keys,

@@ -79,6 +79,12 @@ struct PeerBuf {
     records: u64,
     /// Logical offset at the end of `bytes`.
     end: u64,
+    /// The atomic group under way in `bytes`: its number and where its begin marker is.
+    /// Nothing from there on is sent until its end marker follows, so a batch never carries
+    /// half a group.
+    open: Option<(u64, usize)>,
+    /// Records of `records` inside the open group.
+    open_records: u64,
 }
 
 impl Peer {
@@ -110,7 +116,7 @@ impl Peer {
     /// Encodes one record (after its correlation marker, if it carries one) straight into the
     /// peer's buffer; returns the offset just past it. Each peer's copy is encoded on its own,
     /// which copies the value as often as copying one encoding would, with no buffer between.
-    fn append(&self, m: &Mutation<'_>) -> u64 {
+    fn append(&self, m: &Mutation<'_>, group: u64) -> u64 {
         let mut b = self.buf.lock();
         if b.bytes.len() > MAX_BACKLOG {
             self.overflows.fetch_add(1, Ordering::AcqRel);
@@ -119,8 +125,18 @@ impl Peer {
             }
             b.bytes.clear();
             b.records = 0;
+            b.open = None;
+            b.open_records = 0;
         }
         let before = b.bytes.len();
+        if group != 0 && b.open.map(|o| o.0) != Some(group) {
+            b.open = Some((group, before));
+            b.open_records = 0;
+            codec::encode_marker_unsealed(&mut b.bytes, codec::Marker::Begin);
+        }
+        if b.open.is_some() {
+            b.open_records += 1;
+        }
         if let Some(id) = m.trace {
             codec::frame_unsealed(&mut b.bytes, |p| {
                 p.push(CORRELATION_TAG);
@@ -141,13 +157,41 @@ impl Peer {
         self.queued.load(Ordering::Acquire)
     }
 
+    /// Closes group `group` in this peer's buffer, if it has records of it.
+    fn end_group(&self, group: u64) {
+        let mut b = self.buf.lock();
+        if b.open.map(|o| o.0) != Some(group) {
+            return;
+        }
+        b.open = None;
+        b.open_records = 0;
+        let before = b.bytes.len();
+        codec::encode_marker_unsealed(&mut b.bytes, codec::Marker::End);
+        b.end += (b.bytes.len() - before) as u64;
+        self.queued.store(b.end, Ordering::Release);
+    }
+
+    /// Takes what may be sent: everything buffered, but an open group's records stay until
+    /// it ends. Returns the offset just past what was taken and its record count.
     fn take(&self, into: &mut Vec<u8>) -> (u64, u64) {
         let mut b = self.buf.lock();
         into.clear();
-        std::mem::swap(into, &mut b.bytes);
-        let n = b.records;
-        b.records = 0;
-        (b.end, n)
+        match b.open {
+            None => {
+                std::mem::swap(into, &mut b.bytes);
+                let n = b.records;
+                b.records = 0;
+                (b.end, n)
+            }
+            Some((group, at)) => {
+                into.extend_from_slice(&b.bytes[..at]);
+                b.bytes.drain(..at);
+                b.open = Some((group, 0));
+                let n = b.records - b.open_records;
+                b.records = b.open_records;
+                (b.end - b.bytes.len() as u64, n)
+            }
+        }
     }
 
     /// Whether the stream vouches for everything this node holds that the peer — in its
@@ -187,6 +231,9 @@ pub struct Replicator {
     blocked: RwLock<HashSet<String>>,
     /// Named stores with a replication factor of their own (store id → factor).
     store_rf: RwLock<HashMap<u32, usize>>,
+    /// The atomic group under way (0: none), numbered from `groups`.
+    group: AtomicU64,
+    groups: AtomicU64,
 }
 
 impl Replicator {
@@ -205,6 +252,8 @@ impl Replicator {
             ring: RwLock::new(Arc::new(Ring::new(vec![self_id.to_string()]))),
             blocked: RwLock::new(HashSet::new()),
             store_rf: RwLock::new(HashMap::new()),
+            group: AtomicU64::new(0),
+            groups: AtomicU64::new(0),
         })
     }
 
@@ -334,7 +383,7 @@ impl Replicator {
 
     /// Queues an already-stamped record for one peer (anti-entropy pushes).
     pub fn send_to(&self, peer: &Peer, m: &Mutation<'_>) {
-        peer.append(m);
+        peer.append(m, 0);
     }
 }
 
@@ -372,8 +421,23 @@ impl MutationSink for Replicator {
                 _ => peers.values().cloned().collect::<Vec<_>>(),
             }
         };
+        let group = self.group.load(Ordering::Relaxed);
         for p in targets {
-            p.append(m);
+            p.append(m, group);
+        }
+    }
+
+    fn group_begin(&self) {
+        let n = self.groups.fetch_add(1, Ordering::Relaxed) + 1;
+        self.group.store(n, Ordering::Relaxed);
+    }
+
+    fn group_end(&self) {
+        let n = self.group.swap(0, Ordering::Relaxed);
+        if n != 0 && self.has_peers() {
+            for p in self.peers() {
+                p.end_group(n);
+            }
         }
     }
 }
@@ -504,5 +568,73 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             tracing::warn!(component = "replication", action = "disconnect", peer = %peer.node_id, pending = inflight.len(), "replication stream lost; reconnecting");
             tokio::time::sleep(backoff).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ValueRef;
+
+    fn record(n: u64) -> Mutation<'static> {
+        Mutation {
+            db: 0,
+            stamp: crate::store::stamp::Stamp {
+                lamport: n,
+                node: 1,
+            },
+            origin: Origin::Local,
+            trace: None,
+            op: Op::Set {
+                key: b"k",
+                value: ValueRef::Int(n as i64),
+                expire_at: 0,
+            },
+        }
+    }
+
+    /// What a batch holds: mutation stamps and markers.
+    fn read(batch: &[u8]) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut b = batch.to_vec();
+        codec::seal(&mut b);
+        let mut at = 0;
+        while at < b.len() {
+            let (p, used) = codec::unframe(&b[at..]).unwrap();
+            out.push(match codec::marker_of(p) {
+                Some(m) => format!("{m:?}"),
+                None => codec::decode_mutation(p, Origin::Peer)
+                    .unwrap()
+                    .stamp
+                    .lamport
+                    .to_string(),
+            });
+            at += used;
+        }
+        out
+    }
+
+    #[test]
+    fn a_batch_never_carries_half_a_group() {
+        let p = Peer::new("n2", None);
+        let mut batch = Vec::new();
+        p.append(&record(1), 0);
+        p.append(&record(2), 7);
+        p.append(&record(3), 7);
+        // The group is open: only what came before it may go.
+        let (end, n) = p.take(&mut batch);
+        assert_eq!((read(&batch), n), (vec!["1".to_string()], 1));
+        assert_eq!(end, p.queued() - p.backlog() as u64);
+        p.append(&record(4), 7);
+        p.end_group(7);
+        p.append(&record(5), 0);
+        let (end, n) = p.take(&mut batch);
+        assert_eq!(read(&batch), ["Begin", "2", "3", "4", "End", "5"]);
+        assert_eq!((end, n), (p.queued(), 4));
+        // Another group's end does not close this one.
+        p.append(&record(6), 8);
+        p.end_group(7);
+        p.take(&mut batch);
+        assert!(batch.is_empty());
     }
 }

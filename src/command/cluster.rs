@@ -150,25 +150,68 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     };
     let mut buf: &[u8] = &args[4];
     let stats = &cx.node.cluster.stats;
+    let node = cx.node;
+    let now = cx.now;
+    let bad = |e: codec::DecodeError| Error::msg(format!("bad replication record: {e}"));
     let mut correlation: Option<String> = None;
     let mut any_applied = false;
+    // A transaction's records, held until its end marker: then applied at once, with every
+    // command of this node kept out (the gate, exclusive), so no reader sees half of it.
+    let mut group: Option<Vec<(&[u8], Option<String>)>> = None;
+    let apply_group = |records: Vec<(&[u8], Option<String>)>| -> Result<bool> {
+        // Checked whole before any of it is applied.
+        for (payload, _) in &records {
+            codec::decode_mutation_with(payload, Origin::Peer, |_| ()).map_err(bad)?;
+        }
+        Ok(node.store.gate.exclusive(|| {
+            let mut applied = false;
+            for (payload, trace) in &records {
+                applied |= codec::decode_mutation_with(payload, Origin::Peer, |m| {
+                    apply_record(node, &from, m, now, trace.as_deref())
+                })
+                .unwrap_or(false);
+            }
+            applied
+        }))
+    };
     while !buf.is_empty() {
-        let (payload, used) =
-            codec::unframe(buf).map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
+        let (payload, used) = codec::unframe(buf).map_err(bad)?;
         buf = &buf[used..];
         if let Some(id) = replication::correlation_of(payload) {
             correlation = Some(String::from_utf8_lossy(id).into_owned());
             continue;
         }
-        let node = cx.node;
-        let now = cx.now;
+        match codec::marker_of(payload) {
+            Some(codec::Marker::Begin) => {
+                if let Some(g) = group.replace(Vec::new()) {
+                    any_applied |= apply_group(g)?;
+                }
+                continue;
+            }
+            Some(codec::Marker::End) => {
+                if let Some(g) = group.take() {
+                    any_applied |= apply_group(g)?;
+                }
+                continue;
+            }
+            None => {}
+        }
         let trace = correlation.take();
+        if let Some(g) = &mut group {
+            g.push((payload, trace));
+            continue;
+        }
+        let _inside = node.store.gate.enter();
         // Decoded in place: the record's key and value are read from the batch itself.
         let applied = codec::decode_mutation_with(payload, Origin::Peer, |m| {
             apply_record(node, &from, m, now, trace.as_deref())
         })
-        .map_err(|e| Error::msg(format!("bad replication record: {e}")))?;
+        .map_err(bad)?;
         any_applied |= applied;
+    }
+    // The sender never splits a group; one cut off all the same is applied as it is.
+    if let Some(g) = group.take() {
+        any_applied |= apply_group(g)?;
     }
     stats.record_lag(crate::util::time::now_ms().saturating_sub(sent));
     let cluster = &cx.node.cluster;

@@ -112,8 +112,9 @@ fn unknown_command(args: &Args<'_>) -> Error {
 /// Runs one command and writes its reply (or its error) into `cx.out`; returns the command
 /// it resolved to.
 pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
-    // EXEC closes the gate itself; everything else runs inside it.
-    if is(&args[0], "exec") {
+    // EXEC closes the gate itself, and HCREPL for a transaction's records; everything else
+    // runs inside it.
+    if is(&args[0], "exec") || is(&args[0], "hcrepl") {
         return execute_gated(cx, args);
     }
     let node = cx.node;
@@ -222,6 +223,13 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     cx.command = Some(cmd);
     if cmd.has(table::PEER) && cx.client.peer.is_none() {
         return Err(Error::PeersOnly);
+    }
+    // HCFWD and EXEC carry a client's commands; a peer's own (HCREPL closes the gate
+    // itself, ...) come bare.
+    if cmd.has(table::PEER) && cx.client.forwarded {
+        return Err(Error::msg(
+            "internal commands cannot be forwarded or queued",
+        ));
     }
     if !cx.client.authenticated && !cmd.has(table::NO_AUTH) {
         return Err(Error::NoAuth);

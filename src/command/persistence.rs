@@ -190,5 +190,9 @@ pub fn info_section(node: &Node, now_ms: u64, s: &mut String) {
             r.truncated.as_ref().map_or(0, |t| t.2)
         );
         f!("hypercache_recovery_skipped_records:{}", r.skipped.len());
+        f!(
+            "hypercache_recovery_unfinished_transactions:{}",
+            r.unfinished_groups
+        );
     }
 }

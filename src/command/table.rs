@@ -296,7 +296,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE | PROTECTED, NOACL, NONE, "server", "1.0.0", "A container for debugging commands.", "Depends on subcommand.", server::debug),
     cmd!("hchello", 3, INTERNAL | NO_AUTH | LSF, NOACL, NONE, "cluster", "0.1.0", "Internal: opens the peer handshake (node id, nonce).", "O(1)", cluster::hchello),
     cmd!("hcauth", 2, INTERNAL | NO_AUTH | LSF, NOACL, NONE, "cluster", "0.1.0", "Internal: completes the peer handshake (proof of the cluster secret).", "O(1)", cluster::hcauth),
-    cmd!("hcrepl", -5, WRITE | INTERNAL | PEER | LOADING, NOACL, NONE, "cluster", "0.1.0", "Internal: applies a batch of a peer's mutations.", "O(N)", cluster::hcrepl),
+    cmd!("hcrepl", -5, WRITE | INTERNAL | PEER | LOADING | NO_MULTI, NOACL, NONE, "cluster", "0.1.0", "Internal: applies a batch of a peer's mutations.", "O(N)", cluster::hcrepl),
     cmd!("hcindex", 3, READONLY | INTERNAL | PEER | FAST | LOADING, NOACL, NONE, "cluster", "0.1.0", "Internal: the offset of this node's replication stream to the caller (the read index).", "O(1)", cluster::hcindex),
     cmd!("hcget", 3, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: a key's version (stamp, deadline, value) for read-repair.", "O(1)", cluster::hcget),
     cmd!("hcdigest", -3, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: per-range digests for anti-entropy.", "O(N)", cluster::hcdigest),

@@ -106,9 +106,12 @@ pub fn exec(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
             return;
         }
         cx.out.array(tx.queued.len());
-        for queued in &tx.queued {
-            execute_queued(cx, queued.args());
-        }
+        // One atomic group of records for the AOF and the replicas.
+        node.store.bus().group(|| {
+            for queued in &tx.queued {
+                execute_queued(cx, queued.args());
+            }
+        });
     });
     Ok(())
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::config::SyncPolicy;
-use crate::persist::codec::{self, AOF_MAGIC, FORMAT_VERSION, FileHeader};
+use crate::persist::codec::{self, AOF_MAGIC, FORMAT_VERSION, FileHeader, Marker};
 use crate::store::mutation::{Mutation, MutationSink, Origin};
 
 thread_local! {
@@ -71,6 +71,20 @@ struct Pending {
     /// The writer sleeps until kicked (it found nothing to do): the next record wakes it.
     /// Otherwise it comes back by itself within [`DRAIN_EVERY`], and publishers leave it be.
     asleep: bool,
+    /// An atomic group is under way (see [`Group`]).
+    group: Group,
+    /// A rotation asked for while a group was open: it is placed after the group's end, so a
+    /// group never straddles two files.
+    rotate_after: Option<u64>,
+}
+
+/// Where the AOF stands with an atomic group: its `Begin` marker is written only with its
+/// first record, so a transaction that changed nothing on disk leaves nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    None,
+    Begun,
+    Open,
 }
 
 struct Shared {
@@ -110,6 +124,8 @@ impl Aof {
                     rotate: None,
                     stop: false,
                     asleep: false,
+                    group: Group::None,
+                    rotate_after: None,
                 }),
                 wake: Condvar::new(),
                 durable: AtomicU64::new(0),
@@ -161,9 +177,13 @@ impl Aof {
     pub fn rotate(&self, seq: u64) -> bool {
         {
             let mut p = self.shared.pending.lock();
-            let at = p.appended;
-            p.rotate = Some((at, seq));
-            self.shared.wake.notify_one();
+            if p.group == Group::Open {
+                p.rotate_after = Some(seq);
+            } else {
+                let at = p.appended;
+                p.rotate = Some((at, seq));
+                self.shared.wake.notify_one();
+            }
         }
         let mut done = self.shared.rotated_seq.lock();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -176,6 +196,34 @@ impl Aof {
             {
                 return false;
             }
+        }
+        true
+    }
+
+    /// Waits, up to `limit`, until no atomic group is open and everything published so far is
+    /// durable (written; fsynced under `always`). False if the time ran out or the AOF failed.
+    pub fn settle(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let target = loop {
+            let p = self.shared.pending.lock();
+            if p.group != Group::Open {
+                break p.appended;
+            }
+            drop(p);
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_micros(100));
+        };
+        {
+            let _p = self.shared.pending.lock();
+            self.shared.wake.notify_one();
+        }
+        while self.durable() < target {
+            if self.failed() || Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
         }
         true
     }
@@ -273,6 +321,10 @@ impl MutationSink for Aof {
         }
         let mut p = self.shared.pending.lock();
         let before = p.buf.len();
+        if p.group == Group::Begun {
+            p.group = Group::Open;
+            codec::encode_marker_unsealed(&mut p.buf, Marker::Begin);
+        }
         codec::encode_mutation_unsealed(&mut p.buf, m);
         p.appended += (p.buf.len() - before) as u64;
         let at = p.appended;
@@ -286,6 +338,38 @@ impl MutationSink for Aof {
         }
         drop(p);
         if kick {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl Aof {
+    /// The records published until [`Aof::group_end`] form one atomic group.
+    pub fn group_begin(&self) {
+        self.shared.pending.lock().group = Group::Begun;
+    }
+
+    /// Closes the group: its `End` marker follows its last record (recovery applies a group
+    /// only once it reads this), then any rotation asked for meanwhile takes its place.
+    pub fn group_end(&self) {
+        let mut p = self.shared.pending.lock();
+        let was = std::mem::replace(&mut p.group, Group::None);
+        let mut kick = false;
+        if was == Group::Open {
+            let before = p.buf.len();
+            codec::encode_marker_unsealed(&mut p.buf, Marker::End);
+            p.appended += (p.buf.len() - before) as u64;
+            let at = p.appended;
+            self.shared.published.store(at, Ordering::Release);
+            kick = p.asleep && before == 0;
+        }
+        if let Some(seq) = p.rotate_after.take() {
+            p.rotate = Some((p.appended, seq));
+            kick = true;
+        }
+        if kick {
+            p.asleep = false;
+            drop(p);
             self.shared.wake.notify_one();
         }
     }
@@ -618,5 +702,50 @@ mod tests {
             .unwrap()
             .len();
         assert_eq!(len, aof.status().current_size);
+    }
+
+    #[test]
+    fn a_group_is_never_split_by_a_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let aof = Aof::new(dir.path(), "n1", SyncPolicy::EverySec);
+        aof.start(1).unwrap();
+        aof.group_begin();
+        set(&aof, 1, b"a");
+        // Asked for mid-group: it waits for the group's end.
+        let rotating = {
+            let aof = aof.clone();
+            std::thread::spawn(move || aof.rotate(2))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(aof.status().seq, 1, "rotated inside the group");
+        set(&aof, 2, b"b");
+        aof.group_end();
+        assert!(rotating.join().unwrap());
+        set(&aof, 3, b"c");
+        aof.stop();
+        let mut lines = Vec::new();
+        for seq in [1, 2] {
+            crate::persist::tools::scan_aof(&dir.path().join(file_name(seq)), |_, e| {
+                lines.push(match e {
+                    crate::persist::tools::Entry::Marker(m) => format!("{seq}:{m:?}"),
+                    crate::persist::tools::Entry::Mutation(m) => {
+                        format!("{seq}:{}", m.stamp.lamport)
+                    }
+                })
+            })
+            .unwrap();
+        }
+        assert_eq!(lines, ["1:Begin", "1:1", "1:2", "1:End", "2:3"]);
+    }
+
+    #[test]
+    fn a_group_without_records_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let aof = Aof::new(dir.path(), "n1", SyncPolicy::EverySec);
+        aof.start(1).unwrap();
+        aof.group_begin();
+        aof.group_end();
+        assert_eq!(aof.published(), 0);
+        aof.stop();
     }
 }

@@ -438,6 +438,38 @@ pub fn encode_mutation_unsealed(out: &mut Vec<u8>, m: &Mutation<'_>) {
     frame_unsealed(out, |p| put_mutation(p, m));
 }
 
+/// A marker record: not a change, but the bracket around an atomic group of records (a
+/// transaction's). A reader applies the records between `Begin` and `End` together or not at
+/// all; the AOF and the replication stream carry them, snapshots never do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Marker {
+    Begin,
+    End,
+}
+
+// Far from the mutation tags (1..) and the replication stream's correlation tag (0xC0).
+const MARK_BEGIN: u8 = 0xB0;
+const MARK_END: u8 = 0xB1;
+
+/// Appends a marker record without its checksum (see [`seal`]).
+pub fn encode_marker_unsealed(out: &mut Vec<u8>, m: Marker) {
+    frame_unsealed(out, |p| {
+        p.push(match m {
+            Marker::Begin => MARK_BEGIN,
+            Marker::End => MARK_END,
+        })
+    });
+}
+
+/// The marker a payload is, if it is one.
+pub fn marker_of(payload: &[u8]) -> Option<Marker> {
+    match payload {
+        [MARK_BEGIN] => Some(Marker::Begin),
+        [MARK_END] => Some(Marker::End),
+        _ => None,
+    }
+}
+
 /// Decodes a mutation payload. `origin` is what the caller knows of where it came from.
 pub fn decode_mutation(payload: &[u8], origin: Origin) -> Result<OwnedMutation, DecodeError> {
     decode_mutation_with(payload, origin, |m| m.to_owned())

@@ -222,6 +222,7 @@ impl Persistence {
             &self.node_id,
             next,
             crate::util::time::now_ms(),
+            self.aof.as_deref(),
         );
         match result {
             Ok(info) => {
@@ -326,6 +327,18 @@ impl Persistence {
 impl MutationSink for Persistence {
     fn is_disk(&self) -> bool {
         true
+    }
+
+    fn group_begin(&self) {
+        if let Some(aof) = &self.aof {
+            aof.group_begin();
+        }
+    }
+
+    fn group_end(&self) {
+        if let Some(aof) = &self.aof {
+            aof.group_end();
+        }
     }
 
     fn publish(&self, m: &Mutation<'_>) {

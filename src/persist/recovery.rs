@@ -10,10 +10,10 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::persist::codec::{self, AOF_MAGIC, DecodeError, FRAME_HEADER, MAX_RECORD};
+use crate::persist::codec::{self, AOF_MAGIC, DecodeError, FRAME_HEADER, MAX_RECORD, Marker};
 use crate::persist::{aof, snapshot};
 use crate::store::Keyspace;
-use crate::store::mutation::{Mutation, Op, Origin};
+use crate::store::mutation::{Mutation, Op, Origin, OwnedMutation};
 
 /// What recovery found and did.
 #[derive(Debug, Default, Clone)]
@@ -26,6 +26,9 @@ pub struct Report {
     pub next_seq: u64,
     /// A torn tail that was cut off: file, offset, bytes removed.
     pub truncated: Option<(PathBuf, u64, u64)>,
+    /// Atomic groups (transactions) whose end marker never made it to disk: their records
+    /// were not applied.
+    pub unfinished_groups: u64,
     /// Corrupt records skipped under `allow_partial_recovery`: file, offset, reason.
     pub skipped: Vec<(PathBuf, u64, String)>,
     /// Snapshots that could not be used (reason).
@@ -220,19 +223,46 @@ fn replay(
         codec::decode_header(&header, AOF_MAGIC).map_err(|e| corrupt(0, e.to_string()))?;
     offset += used as u64;
     let mut rec = Vec::new();
+    // The open atomic group: where its begin marker is and its records so far. A group never
+    // spans two files (rotation waits for its end), so one left open at the end of a file is
+    // a crash inside it: its records are dropped and, in the last file, cut off, so the
+    // node's next records do not land inside it.
+    let mut group: Option<(u64, Vec<OwnedMutation>)> = None;
+    let unfinished = |group: &mut Option<(u64, Vec<OwnedMutation>)>, report: &mut Report| {
+        let (at, records) = group.take()?;
+        report.unfinished_groups += 1;
+        tracing::warn!(
+            component = "persistence",
+            action = "recovery",
+            file = %path.display(),
+            offset = at,
+            records = records.len(),
+            "a transaction's records end without its end marker (crash during it); left out"
+        );
+        Some(at)
+    };
     loop {
         rec.clear();
         let start = offset;
         match next_frame(&mut r, &mut rec).map_err(io)? {
-            Frame::Eof => return Ok(()),
+            Frame::Eof => {
+                if let Some(at) = unfinished(&mut group, report)
+                    && is_last
+                {
+                    return truncate_torn(path, at, size, is_last, report)
+                        .map_err(|e| corrupt(at, e));
+                }
+                return Ok(());
+            }
             Frame::Torn => {
-                return truncate_torn(path, start, size, is_last, report)
-                    .map_err(|e| corrupt(start, e));
+                let at = unfinished(&mut group, report).unwrap_or(start);
+                return truncate_torn(path, at, size, is_last, report).map_err(|e| corrupt(at, e));
             }
             Frame::BadLength(n) => {
                 if !allow_partial {
                     return Err(corrupt(start, format!("record length {n} is out of range")));
                 }
+                unfinished(&mut group, report);
                 // The framing is lost: nothing after this point can be trusted.
                 report.skipped.push((
                     path.to_path_buf(),
@@ -244,23 +274,49 @@ fn replay(
             Frame::Whole => {}
         }
         offset += rec.len() as u64;
-        let decoded = codec::unframe(&rec)
-            .and_then(|(payload, _)| codec::decode_mutation(payload, Origin::Replay))
-            .and_then(|m| {
-                store
-                    .apply(&m.as_mutation(), now)
-                    .map_err(|e| DecodeError::Refused(e.to_string()))
+        let apply = |m: &OwnedMutation| {
+            store
+                .apply(&m.as_mutation(), now)
+                .map_err(|e| DecodeError::Refused(e.to_string()))
+        };
+        let decoded =
+            codec::unframe(&rec).and_then(|(payload, _)| match codec::marker_of(payload) {
+                Some(Marker::Begin) => {
+                    unfinished(&mut group, report);
+                    group = Some((start, Vec::new()));
+                    Ok(0)
+                }
+                Some(Marker::End) => match group.take() {
+                    Some((_, records)) => {
+                        for m in &records {
+                            apply(m)?;
+                        }
+                        Ok(records.len() as u64)
+                    }
+                    None => Ok(0),
+                },
+                None => {
+                    let m = codec::decode_mutation(payload, Origin::Replay)?;
+                    match &mut group {
+                        Some((_, records)) => {
+                            records.push(m);
+                            Ok(0)
+                        }
+                        None => apply(&m).map(|()| 1),
+                    }
+                }
             });
         match decoded {
-            Ok(()) => {
-                report.replayed += 1;
+            Ok(n) => {
+                report.replayed += n;
             }
             Err(e) => {
                 // A bad last record that ends exactly at the end of the last file is a torn
                 // write whose length made it to disk before its payload did.
                 if is_last && offset == size && matches!(e, DecodeError::BadChecksum) {
-                    return truncate_torn(path, start, size, is_last, report)
-                        .map_err(|e| corrupt(start, e));
+                    let at = unfinished(&mut group, report).unwrap_or(start);
+                    return truncate_torn(path, at, size, is_last, report)
+                        .map_err(|e| corrupt(at, e));
                 }
                 if !allow_partial {
                     return Err(corrupt(start, e.to_string()));

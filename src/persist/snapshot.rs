@@ -34,16 +34,18 @@ pub struct SnapshotInfo {
 }
 
 /// Writes snapshot `seq` of `store` into `dir`. On failure nothing is left behind (a full disk
-/// must not stay full because of our half-written file).
+/// must not stay full because of our half-written file). `aof`: the AOF generation that
+/// follows this snapshot, which must hold whatever the snapshot caught before it is installed.
 pub fn write(
     store: &Keyspace,
     dir: &Path,
     node_id: &str,
     seq: u64,
     now: u64,
+    aof: Option<&super::aof::Aof>,
 ) -> std::io::Result<SnapshotInfo> {
     let tmp = dir.join(format!("{}.tmp", file_name(seq)));
-    let r = write_inner(store, dir, &tmp, node_id, seq, now);
+    let r = write_inner(store, dir, &tmp, node_id, seq, now, aof);
     if r.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -57,6 +59,7 @@ fn write_inner(
     node_id: &str,
     seq: u64,
     now: u64,
+    aof: Option<&super::aof::Aof>,
 ) -> std::io::Result<SnapshotInfo> {
     let started = Instant::now();
     std::fs::create_dir_all(dir)?;
@@ -143,6 +146,16 @@ fn write_inner(
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     drop(file);
+    // The walk is not a point in time: it may have caught part of a transaction that ran
+    // meanwhile. Recovery replays the AOF after the snapshot, which completes it — once that
+    // transaction's records, up to its end marker, are in the file.
+    if let Some(aof) = aof
+        && !aof.settle(std::time::Duration::from_secs(10))
+    {
+        return Err(std::io::Error::other(
+            "the AOF did not catch up with the snapshot",
+        ));
+    }
     std::fs::rename(tmp, &path)?;
     super::sync_dir(dir)?;
     Ok(SnapshotInfo {

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::path::Path;
 
-use crate::persist::codec::{self, AOF_MAGIC, DecodeError};
+use crate::persist::codec::{self, AOF_MAGIC, DecodeError, Marker};
 use crate::persist::snapshot;
 use crate::store::Value;
 use crate::store::mutation::{Origin, OwnedMutation, OwnedOp};
@@ -134,8 +134,19 @@ pub struct Scan {
     pub problem: Option<(u64, DecodeError)>,
 }
 
-/// Reads a whole AOF, calling `f` with the offset and each valid record.
-pub fn scan_aof(path: &Path, mut f: impl FnMut(u64, &OwnedMutation)) -> std::io::Result<Scan> {
+/// What [`scan_aof`] hands its callback: a change, or a transaction's bracket.
+pub enum Entry<'a> {
+    Mutation(&'a OwnedMutation),
+    Marker(Marker),
+}
+
+/// What a file that ends inside a transaction is said to have at the transaction's start.
+pub const UNFINISHED: DecodeError = DecodeError::Malformed("a transaction without its end marker");
+
+/// Reads a whole AOF, calling `f` with the offset and each valid record. A transaction
+/// still open at the end is reported as a problem at its begin marker (as redis-check-aof
+/// reports a MULTI without its EXEC).
+pub fn scan_aof(path: &Path, mut f: impl FnMut(u64, Entry<'_>)) -> std::io::Result<Scan> {
     let buf = std::fs::read(path)?;
     let file_len = buf.len() as u64;
     let (_, mut at) = match codec::decode_header(&buf, AOF_MAGIC) {
@@ -150,30 +161,47 @@ pub fn scan_aof(path: &Path, mut f: impl FnMut(u64, &OwnedMutation)) -> std::io:
         }
     };
     let mut records = 0;
+    let mut open: Option<(usize, u64)> = None;
+    let mut problem = None;
     while at < buf.len() {
-        let r = codec::unframe(&buf[at..])
-            .and_then(|(p, used)| codec::decode_mutation(p, Origin::Replay).map(|m| (m, used)));
+        let r = codec::unframe(&buf[at..]).and_then(|(p, used)| match codec::marker_of(p) {
+            Some(m) => Ok((Err(m), used)),
+            None => codec::decode_mutation(p, Origin::Replay).map(|m| (Ok(m), used)),
+        });
         match r {
-            Ok((m, used)) => {
-                f(at as u64, &m);
+            Ok((entry, used)) => {
+                match &entry {
+                    Ok(m) => f(at as u64, Entry::Mutation(m)),
+                    Err(m) => f(at as u64, Entry::Marker(*m)),
+                }
+                match entry {
+                    Err(Marker::Begin) => open = Some((at, records)),
+                    Err(Marker::End) => open = None,
+                    Ok(_) => {}
+                }
                 records += 1;
                 at += used;
             }
             Err(e) => {
-                return Ok(Scan {
-                    records,
-                    valid_len: at as u64,
-                    file_len,
-                    problem: Some((at as u64, e)),
-                });
+                problem = Some((at as u64, e));
+                break;
             }
         }
+    }
+    if let Some((begin, before)) = open {
+        // The cut goes before the transaction: none of it is valid without its end.
+        return Ok(Scan {
+            records: before,
+            valid_len: begin as u64,
+            file_len,
+            problem: Some((begin as u64, UNFINISHED)),
+        });
     }
     Ok(Scan {
         records,
         valid_len: at as u64,
         file_len,
-        problem: None,
+        problem,
     })
 }
 
@@ -192,7 +220,12 @@ pub fn aof_dump(path: &Path) -> i32 {
             h.created_ms
         );
     }
-    match scan_aof(path, |off, m| println!("{off:>10} {}", describe(m))) {
+    let line = |off: u64, e: Entry<'_>| match e {
+        Entry::Mutation(m) => println!("{off:>10} {}", describe(m)),
+        Entry::Marker(Marker::Begin) => println!("{off:>10} BEGIN (transaction)"),
+        Entry::Marker(Marker::End) => println!("{off:>10} END (transaction)"),
+    };
+    match scan_aof(path, line) {
         Ok(s) => match s.problem {
             None => {
                 println!("# {} records, {} bytes", s.records, s.file_len);
@@ -232,6 +265,8 @@ pub fn aof_check(path: &Path, fix: bool) -> i32 {
     let tail = s.file_len - off;
     let kind = if matches!(e, DecodeError::Truncated) {
         "a truncated record (torn write)"
+    } else if e == UNFINISHED {
+        "an unfinished transaction (crash during it)"
     } else {
         "a corrupt record"
     };

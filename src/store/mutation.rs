@@ -297,6 +297,13 @@ pub trait MutationSink: Send + Sync {
 
     /// A store was configured (created, reconfigured, or loaded): `db` is its id.
     fn store_configured(&self, _db: u32, _spec: &crate::config::StoreConfig) {}
+
+    /// The records published until [`MutationSink::group_end`] are one atomic group (see
+    /// [`Bus::group`]); a sink that outlives the process or feeds another node keeps them
+    /// together.
+    fn group_begin(&self) {}
+
+    fn group_end(&self) {}
 }
 
 /// Delivers mutations to the node's sinks and stamps them.
@@ -389,6 +396,31 @@ impl Bus {
             }
             s.publish(m);
         }
+    }
+
+    /// Runs `f`, whose records form one atomic group: the AOF brackets them so recovery
+    /// applies all or none, and each replica applies them at once, with its readers kept out.
+    /// The caller keeps every other writer out meanwhile (the transaction gate, exclusive), so
+    /// no one else's records fall inside the bracket.
+    pub fn group<R>(&self, f: impl FnOnce() -> R) -> R {
+        if self.sinks.is_empty() {
+            return f();
+        }
+        // Ends the group even if `f` unwinds: records after it must not join a group that
+        // never closes.
+        struct End<'a>(&'a [Arc<dyn MutationSink>]);
+        impl Drop for End<'_> {
+            fn drop(&mut self) {
+                for s in self.0 {
+                    s.group_end();
+                }
+            }
+        }
+        for s in &self.sinks {
+            s.group_begin();
+        }
+        let _end = End(&self.sinks);
+        f()
     }
 
     /// Tells the sinks a store's configuration (replication uses its replication factor).
