@@ -35,6 +35,11 @@ pub enum Action {
     Repair(u32, Vec<Vec<u8>>),
     /// Run the command on the node at this address and relay its reply.
     Forward(std::net::SocketAddr),
+    /// Run this command instead on the node at this address and relay its reply (EXEC of a
+    /// transaction another node owns becomes its HCEXEC).
+    ForwardAs(std::net::SocketAddr, crate::resp::OwnedArgs),
+    /// WATCH keys another node owns: ask it for their versions (HCVERSIONS) and keep them.
+    WatchAt(std::net::SocketAddr),
     /// Wait until one of these keys is written, then run the command again (BLPOP and kin).
     Block(Block),
 }
@@ -234,6 +239,9 @@ pub struct ClientState {
     /// Keys WATCHed (database, key), with the version each had then: the stamp of its last
     /// write, `None` when it did not exist.
     pub watched: Watched,
+    /// The node whose versions `watched` holds, when not this one (a cluster's owner of the
+    /// watched keys): the transaction must run there.
+    pub watch_owner: Option<std::net::SocketAddr>,
 }
 
 /// Watched keys: (database, key) → (Lamport time, node) of the last write, or absent.
@@ -269,7 +277,14 @@ impl ClientState {
             challenge: None,
             multi: None,
             watched: Default::default(),
+            watch_owner: None,
         }
+    }
+
+    /// Forgets every watched key (UNWATCH, DISCARD, EXEC, RESET).
+    pub fn unwatch(&mut self) {
+        self.watched.clear();
+        self.watch_owner = None;
     }
 
     pub fn select(&mut self, db: u32) {

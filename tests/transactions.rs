@@ -247,19 +247,209 @@ fn in_a_cluster_a_transaction_runs_on_the_owner_of_all_its_keys() {
     // Keys of two owners: Redis Cluster's CROSSSLOT, and nothing ran.
     let e = tx(owner, &["{t}a", &other_key]).unwrap_err();
     assert!(e.to_string().contains("don't hash to the same slot"), "{e}");
-    // Sent to another node: refused with where to run it, nothing ran.
+    // Sent to another node: it travels to the owner whole and runs there.
     let elsewhere = (owner + 1) % 3;
-    let e = tx(elsewhere, &["{t}a"]).unwrap_err();
-    assert!(e.to_string().contains("run it there"), "{e}");
+    let forwarded =
+        |i: usize| common::cluster::figure(&mut c.conn(i), "hypercache_forwarded_commands");
+    let before = forwarded(elsewhere);
+    assert_eq!(tx(elsewhere, &["{t}a", "{t}b"]).unwrap(), vec![3, 2]);
+    assert_eq!(
+        forwarded(elsewhere),
+        before + 1,
+        "one forward for the whole transaction"
+    );
     c.wait_converged();
     for i in 0..3 {
         assert_eq!(
             c.conn(i).get::<_, i64>("{t}a").unwrap(),
-            2,
+            3,
             "node {}",
             i + 1
         );
     }
+    // Its replies are the owner's, byte for byte, in the client's protocol: a runtime error
+    // inside EXEC, a blocking pop that finds nothing, RESP3 maps.
+    let script = |hello: &str| {
+        format!(
+            "{hello}MULTI\r\nSET {{t}}s x\r\nINCR {{t}}s\r\nBLPOP {{t}}empty 0\r\n\
+             HSET {{t}}h f v\r\nHGETALL {{t}}h\r\nEXEC\r\nDEL {{t}}s {{t}}h\r\nPING\r\n"
+        )
+    };
+    for hello in ["", "HELLO 3\r\n"] {
+        let replies = |i: usize| {
+            let mut raw = common::Raw::connect(c.server(i).addr);
+            raw.send(script(hello).as_bytes());
+            let n = 9 + usize::from(!hello.is_empty());
+            (0..n).map(|_| raw.read_reply()).collect::<Vec<_>>()
+        };
+        let there = replies(elsewhere);
+        // The DEL ran where it was sent; the owner must have it before the same again there.
+        c.wait_converged();
+        let here = replies(owner);
+        c.wait_converged();
+        let show = |r: &[Vec<u8>]| {
+            r.iter()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .collect::<Vec<_>>()
+        };
+        // HELLO's reply names the node.
+        let skip = usize::from(!hello.is_empty());
+        assert_eq!(show(&there[skip..]), show(&here[skip..]), "{hello:?}");
+        assert!(String::from_utf8_lossy(&here[skip + 6]).contains("not an integer"));
+    }
+}
+
+#[test]
+fn watch_on_any_node_sees_writes_made_on_every_node() {
+    let c = common::cluster::TestCluster::start(3, "");
+    let owner = owner_of(&c, "{w}n");
+    let (here, third) = ((owner + 1) % 3, (owner + 2) % 3);
+    let _: () = c.conn(owner).set("{w}n", 1).unwrap();
+    c.wait_converged();
+    // A check-and-set run from a node that does not own the key.
+    let cas = |con: &mut redis::Connection, write_between: &mut dyn FnMut()| -> Option<Vec<i64>> {
+        let () = redis::cmd("WATCH").arg("{w}n").query(con).unwrap();
+        let v: i64 = con.get("{w}n").unwrap();
+        write_between();
+        let mut p = redis::pipe();
+        p.atomic().set("{w}n", v + 10).ignore().incr("{w}count", 1);
+        p.query::<Option<Vec<i64>>>(con).unwrap()
+    };
+    let mut con = c.conn(here);
+    // Nothing in between: it runs (on the owner).
+    assert_eq!(cas(&mut con, &mut || {}), Some(vec![1]));
+    assert_eq!(c.conn(owner).get::<_, i64>("{w}n").unwrap(), 11);
+    // A write made on a third node in between: the owner's version moved, EXEC fails.
+    let mut other = c.conn(third);
+    assert_eq!(
+        cas(&mut con, &mut || {
+            // (After the last write reached it: a concurrent blind SET may lose to it.)
+            c.wait_converged();
+            let _: () = other.set("{w}n", 100).unwrap();
+            c.wait_converged();
+        }),
+        None
+    );
+    // The same from the owner itself.
+    let mut on_owner = c.conn(owner);
+    assert_eq!(
+        cas(&mut con, &mut || {
+            let _: i64 = on_owner.incr("{w}n", 1).unwrap();
+        }),
+        None
+    );
+    assert_eq!(c.conn(owner).get::<_, i64>("{w}n").unwrap(), 101);
+    // UNWATCH forgets the owner's versions: the next transaction runs.
+    let () = redis::cmd("WATCH").arg("{w}n").query(&mut con).unwrap();
+    let _: i64 = on_owner.incr("{w}n", 1).unwrap();
+    let () = redis::cmd("UNWATCH").query(&mut con).unwrap();
+    let mut p = redis::pipe();
+    p.atomic().incr("{w}n", 1);
+    assert_eq!(p.query::<Vec<i64>>(&mut con).unwrap(), vec![103]);
+    // Watched keys of one owner and a transaction on another's: CROSSSLOT.
+    let foreign = (0..100)
+        .map(|i| format!("{{f{i}}}x"))
+        .find(|k| owner_of(&c, k) != owner)
+        .unwrap();
+    let mut raw = common::Raw::connect(c.server(here).addr);
+    raw.send(format!("WATCH {{w}}n\r\nMULTI\r\nINCR {foreign}\r\nEXEC\r\n").as_bytes());
+    let replies: Vec<String> = (0..4)
+        .map(|_| String::from_utf8_lossy(&raw.read_reply()).into_owned())
+        .collect();
+    assert_eq!(
+        replies[3], "-CROSSSLOT Keys in request don't hash to the same slot\r\n",
+        "{replies:?}"
+    );
+    let e = redis::cmd("WATCH")
+        .arg("{w}n")
+        .arg(&foreign)
+        .query::<()>(&mut con)
+        .unwrap_err();
+    assert!(e.to_string().contains("don't hash to the same slot"), "{e}");
+}
+
+#[test]
+fn peers_cannot_slip_transactions_or_batches_past_the_gate() {
+    let s = Server::start();
+    let mut p = common::cluster::peer_conn(s.addr, None).unwrap();
+    // A reply through HCFWD is followed by the node's clock.
+    let fwd = |c: &mut redis::Connection, args: &[&str]| -> redis::RedisResult<redis::Value> {
+        let mut k = redis::cmd(args[0]);
+        for a in &args[1..] {
+            k.arg(*a);
+        }
+        let r = k.query::<redis::Value>(c);
+        if args[0] == "HCFWD" {
+            let clock = c.recv_response().unwrap();
+            assert!(matches!(clock, redis::Value::Int(_)), "{clock:?}");
+        }
+        r
+    };
+    let err = |c: &mut redis::Connection, args: &[&str]| fwd(c, args).unwrap_err().to_string();
+    // A forwarded EXEC, HCREPL inside HCFWD, and malformed HCEXECs are refused.
+    assert!(err(&mut p, &["HCFWD", "0", "2", "EXEC"]).contains("cannot be forwarded"));
+    assert!(
+        err(&mut p, &["HCFWD", "0", "2", "HCREPL", "x", "0", "0", ""])
+            .contains("internal commands")
+    );
+    for bad in [
+        &["HCFWD", "0", "2", "HCEXEC", "5"][..],
+        &["HCFWD", "0", "2", "HCEXEC", "1", "k", "x", "0"],
+        &["HCFWD", "0", "2", "HCEXEC", "1", "k", "1", "-5"],
+        &["HCFWD", "0", "2", "HCEXEC", "-1"],
+        &["HCFWD", "0", "2", "HCEXEC", "0", "3", "SET", "k"],
+        &["HCFWD", "0", "2", "HCEXEC", "0", "0"],
+        &["HCFWD", "0", "2", "HCEXEC", "0", "1", "NOSUCHCOMMAND"],
+        &["HCFWD", "0", "2", "HCEXEC", "0", "1", "SAVE"],
+        &["HCFWD", "0", "2", "HCEXEC", "0", "99999999999999999999"],
+    ] {
+        assert!(err(&mut p, bad).contains("malformed HCEXEC"), "{bad:?}");
+    }
+    // A well-formed one runs, judged by the versions it carries.
+    let ok = fwd(
+        &mut p,
+        &[
+            "HCFWD", "0", "2", "HCEXEC", "1", "k", "-1", "0", "2", "INCR", "k", "2", "INCR", "k",
+        ],
+    );
+    assert_eq!(
+        ok.unwrap(),
+        redis::Value::Array(vec![redis::Value::Int(1), redis::Value::Int(2)])
+    );
+    let moved = fwd(
+        &mut p,
+        &[
+            "HCFWD", "0", "2", "HCEXEC", "1", "k", "-1", "0", "2", "INCR", "k",
+        ],
+    );
+    assert_eq!(moved.unwrap(), redis::Value::Nil);
+    // Node ids use all 64 bits.
+    let moved = fwd(
+        &mut p,
+        &[
+            "HCFWD",
+            "0",
+            "2",
+            "HCEXEC",
+            "1",
+            "k",
+            "7",
+            "18446744073709551615",
+            "2",
+            "INCR",
+            "k",
+        ],
+    );
+    assert_eq!(moved.unwrap(), redis::Value::Nil);
+    // Clients cannot use them at all.
+    let mut c = s.conn();
+    assert!(
+        err(&mut c, &["HCEXEC", "0"]).contains("peer"),
+        "{}",
+        err(&mut c, &["HCEXEC", "0"])
+    );
+    assert!(err(&mut c, &["HCVERSIONS", "k"]).contains("peer"));
+    assert_eq!(c.get::<_, i64>("k").unwrap(), 2);
 }
 
 #[test]

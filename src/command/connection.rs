@@ -182,7 +182,7 @@ pub fn reset(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.client.reply_mode = ReplyMode::On;
     cx.client.no_touch = false;
     cx.client.multi = None;
-    cx.client.watched.clear();
+    cx.client.unwatch();
     cx.client.info.no_evict.store(false, Ordering::Relaxed);
     *cx.client.info.name.lock() = None;
     cx.out.simple("RESET");

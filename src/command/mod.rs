@@ -114,12 +114,20 @@ fn unknown_command(args: &Args<'_>) -> Error {
 pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
     // EXEC closes the gate itself, and HCREPL for a transaction's records; everything else
     // runs inside it.
-    if is(&args[0], "exec") || is(&args[0], "hcrepl") {
+    if closes_gate(&args) {
         return execute_gated(cx, args);
     }
     let node = cx.node;
     let _inside = node.store.gate.enter();
     execute_gated(cx, args)
+}
+
+/// EXEC, a forwarded transaction (`HCFWD … HCEXEC`) and a replication batch (HCREPL) close
+/// the gate themselves (one thread never enters it twice).
+fn closes_gate(args: &Args<'_>) -> bool {
+    is(&args[0], "exec")
+        || is(&args[0], "hcrepl")
+        || (is(&args[0], "hcfwd") && args.len() > 3 && is(&args[3], "hcexec"))
 }
 
 /// A command queued by MULTI, run by EXEC (the gate closed): it runs here as it is, without
@@ -226,7 +234,7 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     }
     // HCFWD and EXEC carry a client's commands; a peer's own (HCREPL closes the gate
     // itself, ...) come bare.
-    if cmd.has(table::PEER) && cx.client.forwarded {
+    if cmd.has(table::PEER) && cx.client.forwarded && !cmd.has(table::VIA_HCFWD) {
         return Err(Error::msg(
             "internal commands cannot be forwarded or queued",
         ));

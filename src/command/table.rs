@@ -42,6 +42,9 @@ pub const BLOCKING: u32 = 1 << 18;
 /// GETEX) and GETDEL, which must see the value the owner's writes made (INCR then EXPIRE).
 /// Whole-value writes (SET, DEL, *STORE) run anywhere; the newest stamp wins.
 pub const OWNED: u32 = 1 << 19;
+/// A peer-only command that a peer sends inside HCFWD (it runs in a forwarding client's
+/// database and protocol); every other peer command comes bare.
+pub const VIA_HCFWD: u32 = 1 << 20;
 
 /// Flag names as COMMAND INFO reports them, in Redis's order.
 pub const FLAG_NAMES: &[(u32, &str)] = &[
@@ -298,6 +301,8 @@ pub static COMMANDS: &[Command] = &[
     cmd!("hcauth", 2, INTERNAL | NO_AUTH | LSF, NOACL, NONE, "cluster", "0.1.0", "Internal: completes the peer handshake (proof of the cluster secret).", "O(1)", cluster::hcauth),
     cmd!("hcrepl", -5, WRITE | INTERNAL | PEER | LOADING | NO_MULTI, NOACL, NONE, "cluster", "0.1.0", "Internal: applies a batch of a peer's mutations.", "O(N)", cluster::hcrepl),
     cmd!("hcindex", 3, READONLY | INTERNAL | PEER | FAST | LOADING, NOACL, NONE, "cluster", "0.1.0", "Internal: the offset of this node's replication stream to the caller (the read index).", "O(1)", cluster::hcindex),
+    cmd!("hcexec", -2, INTERNAL | PEER | VIA_HCFWD | NO_MULTI | LOADING | STALE, NOACL, NONE, "cluster", "0.1.0", "Internal: runs a transaction another node queued, with the versions its client watched.", "Depends on commands in the transaction", transaction::hcexec),
+    cmd!("hcversions", -2, READONLY | INTERNAL | PEER | VIA_HCFWD | FAST, NOACL, NONE, "cluster", "0.1.0", "Internal: the versions of keys another node's client WATCHes.", "O(N)", transaction::hcversions),
     cmd!("hcget", 3, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: a key's version (stamp, deadline, value) for read-repair.", "O(1)", cluster::hcget),
     cmd!("hcdigest", -3, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: per-range digests for anti-entropy.", "O(N)", cluster::hcdigest),
     cmd!("hcrange", -4, READONLY | INTERNAL | PEER, NOACL, NONE, "cluster", "0.1.0", "Internal: the keys and stamps of some digest ranges.", "O(N)", cluster::hcrange),

@@ -70,7 +70,7 @@ pub struct Parser {
 
 /// A command's arguments, owned: copied out of the read buffer to run later (a blocked
 /// command's retry, a command queued by MULTI) or built from slices.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedArgs {
     data: Vec<u8>,
     ranges: Vec<(usize, usize)>,
@@ -130,6 +130,15 @@ impl<'a> Args<'a> {
 
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &'a [u8]> + '_ {
         self.ranges.iter().map(|&(s, e)| &self.data[s..e])
+    }
+
+    /// The arguments `from..to` (clamped to what there is).
+    pub fn slice(&self, from: usize, to: usize) -> Args<'a> {
+        let to = to.min(self.ranges.len());
+        Args {
+            data: self.data,
+            ranges: &self.ranges[from.min(to)..to],
+        }
     }
 
     /// The arguments from `from` on.

@@ -416,6 +416,29 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                     }
                                 }
                             }
+                            Action::ForwardAs(addr, instead) => {
+                                match forward(
+                                    node,
+                                    &mut peers,
+                                    addr,
+                                    &client,
+                                    instead.args(),
+                                    &mut out,
+                                    &stream,
+                                )
+                                .await
+                                {
+                                    Forwarded::Done => {}
+                                    Forwarded::ClientGone => break 'conn,
+                                    // Only a blocking command waits there; this is not one.
+                                    Forwarded::OwnerLeft => out.error(
+                                        "TRYAGAIN the node owning these keys left; run it again",
+                                    ),
+                                }
+                            }
+                            Action::WatchAt(addr) => {
+                                watch_at(node, &mut peers, addr, &mut client, args, &mut out).await
+                            }
                             Action::Block(b) => {
                                 let owned = crate::resp::OwnedArgs::copy(&args);
                                 let before =
@@ -558,6 +581,7 @@ fn is_write(args: &crate::resp::Args<'_>) -> bool {
     };
     // EXEC may write: its reply waits as a write's does.
     name.eq_ignore_ascii_case(b"exec")
+        || name.eq_ignore_ascii_case(b"hcexec")
         || command::table::lookup(name)
             .is_some_and(|c| c.has(command::table::WRITE) && !c.has(command::table::INTERNAL))
 }
@@ -814,6 +838,51 @@ async fn forward_run(
         }
     }
     Err(silent())
+}
+
+/// WATCH of keys the node at `addr` owns: asks it for their versions (HCVERSIONS) and keeps
+/// them, so the transaction that runs there is judged by its versions.
+async fn watch_at(
+    node: &Node,
+    fw: &mut Forwarder,
+    addr: SocketAddr,
+    client: &mut ClientState,
+    args: crate::resp::Args<'_>,
+    out: &mut Out,
+) {
+    let keys = command::transaction::unwatched(client, &args);
+    let argv = std::iter::once(&b"HCVERSIONS"[..]).chain(keys.iter().map(|k| &*k.1));
+    let ask = crate::resp::OwnedArgs::of(argv);
+    let mut frame = Vec::new();
+    hcfwd_frame(&mut frame, client, &ask.args(), out);
+    let mut replies = Replies::default();
+    if let Err(e) = forward_run(node, fw, addr, client, &frame, 1, &mut replies).await {
+        out.error(&e);
+        return;
+    }
+    let raw = &replies.buf;
+    if raw.first() == Some(&b'-') {
+        out.buf.extend_from_slice(raw);
+        return;
+    }
+    let versions =
+        bulk_payload(raw).and_then(|blob| command::transaction::parse_versions(blob, keys.len()));
+    let Some(versions) = versions else {
+        out.error("ERR the owner of the watched keys sent an unreadable answer");
+        return;
+    };
+    client.watch_owner = Some(addr);
+    client.watched.extend(keys.into_iter().zip(versions));
+    out.ok();
+}
+
+/// The payload of a whole RESP bulk string.
+fn bulk_payload(raw: &[u8]) -> Option<&[u8]> {
+    let rest = raw.strip_prefix(b"$")?;
+    let eol = rest.iter().position(|&b| b == b'\r')?;
+    let len: usize = std::str::from_utf8(&rest[..eol]).ok()?.parse().ok()?;
+    let body = rest.get(eol + 2..)?;
+    (body.len() == len + 2 && body.ends_with(b"\r\n")).then(|| &body[..len])
 }
 
 /// How a forwarded command ended.
