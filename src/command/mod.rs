@@ -133,8 +133,6 @@ fn closes_gate(args: &Args<'_>) -> bool {
 /// A command queued by MULTI, run by EXEC (the gate closed): it runs here as it is, without
 /// blocking (a blocking pop finds nothing: its timeout reply), and without being routed.
 pub fn execute_queued(cx: &mut Ctx<'_>, args: Args<'_>) {
-    // Each at its own time, as Redis's `call()` takes the clock before each command in EXEC.
-    cx.now = crate::util::time::now_ms();
     // As if already routed and repaired: EXEC checked that this node owns every key.
     let was = (cx.client.forwarded, cx.client.repaired);
     (cx.client.forwarded, cx.client.repaired) = (true, true);

@@ -148,6 +148,9 @@ pub fn exec(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
 fn run<'a>(cx: &mut Ctx<'_>, watched: &Watched, commands: impl ExactSizeIterator<Item = Args<'a>>) {
     let node = cx.node;
     node.store.gate.exclusive(|| {
+        // One time for the whole transaction, as Redis 7.2's command time snapshot: a key
+        // set with PX inside it has all of its TTL at a PTTL after it, however slow the node.
+        cx.now = crate::util::time::now_ms();
         if watched
             .iter()
             .any(|((db, key), was)| version(cx, *db, key) != *was)
