@@ -75,6 +75,8 @@ pub struct ClientInfo {
     pub lib_name: Mutex<Option<Vec<u8>>>,
     pub lib_ver: Mutex<Option<Vec<u8>>>,
     pub no_evict: std::sync::atomic::AtomicBool,
+    /// Channels, patterns and shard channels subscribed to (CLIENT LIST's sub, psub, ssub).
+    pub subscriptions: [AtomicUsize; 3],
     /// The socket, while open, so another task can shut it down; cleared before it closes so
     /// a reused descriptor is never touched.
     sock: Mutex<Option<i32>>,
@@ -143,6 +145,7 @@ impl Clients {
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
             no_evict: Default::default(),
+            subscriptions: Default::default(),
             sock: Mutex::new((fd >= 0).then_some(fd)),
         });
         self.map.lock().insert(id, info.clone());
@@ -242,6 +245,8 @@ pub struct ClientState {
     /// The node whose versions `watched` holds, when not this one (a cluster's owner of the
     /// watched keys): the transaction must run there.
     pub watch_owner: Option<std::net::SocketAddr>,
+    /// Pub/sub channels, patterns and shard channels this connection listens to.
+    pub subs: crate::pubsub::Subscriptions,
 }
 
 /// Watched keys: (database, key) → (Lamport time, node) of the last write, or absent.
@@ -278,6 +283,7 @@ impl ClientState {
             multi: None,
             watched: Default::default(),
             watch_owner: None,
+            subs: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod node;
 pub mod persist;
+pub mod pubsub;
 pub mod resp;
 pub mod server;
 pub mod store;

@@ -276,6 +276,8 @@ pub struct Node {
     pub persistence: Option<Arc<Persistence>>,
     /// Membership, the ring, replication.
     pub cluster: Arc<crate::cluster::Cluster>,
+    /// Pub/sub subscribers of this node.
+    pub pubsub: crate::pubsub::Hub,
     /// What SHUTDOWN asked for: 0 default, 1 SAVE, 2 NOSAVE.
     pub shutdown_save: AtomicEnum<ShutdownSave>,
     /// The RESP address actually bound (port 0 resolved).
@@ -291,6 +293,22 @@ pub struct Node {
 }
 
 impl Node {
+    /// PUBLISH (RESP or HTTP): delivers to this node's subscribers and sends the message on
+    /// to every peer; returns this node's receivers (Redis Cluster counts its node's too).
+    pub fn publish(&self, channel: &[u8], message: &[u8], shard: bool) -> usize {
+        let n = self.deliver_message(channel, message, shard);
+        self.cluster
+            .replicator
+            .publish_message(channel, message, shard);
+        n
+    }
+
+    /// Delivers a message published on this node or on a peer to this node's subscribers.
+    pub fn deliver_message(&self, channel: &[u8], message: &[u8], shard: bool) -> usize {
+        let limit = self.settings.output_limits().pubsub;
+        self.pubsub.publish(channel, message, shard, limit)
+    }
+
     /// Builds a node's state (no sockets yet). `sinks` receive every mutation, after the
     /// node's own persistence (when the config turns it on; its data is loaded by
     /// [`Node::recover`]).
@@ -351,6 +369,7 @@ impl Node {
             run_id,
             persistence,
             cluster,
+            pubsub: Default::default(),
             shutdown_save: AtomicEnum::new(ShutdownSave::Default),
             resp_addr: Mutex::new(None),
             http_addr: Mutex::new(None),

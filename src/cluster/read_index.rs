@@ -179,6 +179,12 @@ impl ReadIndex {
         self.applied.write().remove(peer);
     }
 
+    /// How far this node applied `peer`'s stream of its `incarnation` (0: not at all).
+    pub fn applied(&self, peer: &str, incarnation: u64) -> u64 {
+        let at = *self.applied_of(peer).at.lock();
+        if at.0 == incarnation { at.1 } else { 0 }
+    }
+
     /// Notes that this node applied `peer`'s stream up to `offset` (of its `incarnation`).
     pub fn note_applied(&self, peer: &str, incarnation: u64, offset: u64) {
         let a = self.applied_of(peer);

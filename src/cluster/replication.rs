@@ -32,6 +32,27 @@ const DRAIN_EVERY: Duration = Duration::from_millis(1);
 /// Only the replication stream carries it (the AOF does not), and peers log it.
 pub const CORRELATION_TAG: u8 = 0xC0;
 
+/// Payload tag of a pub/sub message record: `<shard:u8> <channel> <message>`. Not a change to
+/// data: each node delivers it to its own subscribers.
+pub const MESSAGE_TAG: u8 = 0xC1;
+
+/// A pub/sub message carried by the stream: channel, message, whether to a shard channel.
+pub type Message<'a> = (&'a [u8], &'a [u8], bool);
+
+/// A pub/sub message record's channel, message and whether it is a shard channel's. `Err`:
+/// a message record that does not decode; `Ok(None)`: another record.
+pub fn message_of(payload: &[u8]) -> Result<Option<Message<'_>>, codec::DecodeError> {
+    let Some((&MESSAGE_TAG, rest)) = payload.split_first() else {
+        return Ok(None);
+    };
+    let mut r = codec::Reader::new(rest);
+    let shard = r.u8()? != 0;
+    let channel = r.bytes()?;
+    let message = r.bytes()?;
+    r.finish()?;
+    Ok(Some((channel, message, shard)))
+}
+
 /// The correlation id a marker payload carries, or None when it is not a marker.
 pub fn correlation_of(payload: &[u8]) -> Option<&[u8]> {
     let (&tag, rest) = payload.split_first()?;
@@ -117,6 +138,20 @@ impl Peer {
     /// peer's buffer; returns the offset just past it. Each peer's copy is encoded on its own,
     /// which copies the value as often as copying one encoding would, with no buffer between.
     fn append(&self, m: &Mutation<'_>, group: u64) -> u64 {
+        self.append_with(group, |bytes| {
+            if let Some(id) = m.trace {
+                codec::frame_unsealed(bytes, |p| {
+                    p.push(CORRELATION_TAG);
+                    codec::put_bytes(p, id.as_bytes());
+                });
+            }
+            codec::encode_mutation_unsealed(bytes, m);
+        })
+    }
+
+    /// Appends one record written by `write` (in atomic group `group`, 0 for none); returns
+    /// the offset just past it.
+    fn append_with(&self, group: u64, write: impl FnOnce(&mut Vec<u8>)) -> u64 {
         let mut b = self.buf.lock();
         if b.bytes.len() > MAX_BACKLOG {
             self.overflows.fetch_add(1, Ordering::AcqRel);
@@ -137,13 +172,7 @@ impl Peer {
         if b.open.is_some() {
             b.open_records += 1;
         }
-        if let Some(id) = m.trace {
-            codec::frame_unsealed(&mut b.bytes, |p| {
-                p.push(CORRELATION_TAG);
-                codec::put_bytes(p, id.as_bytes());
-            });
-        }
-        codec::encode_mutation_unsealed(&mut b.bytes, m);
+        write(&mut b.bytes);
         b.records += 1;
         b.end += (b.bytes.len() - before) as u64;
         self.queued.store(b.end, Ordering::Release);
@@ -378,6 +407,25 @@ impl Replicator {
         for p in self.peers.read().values() {
             p.vouched.store(0, Ordering::Release);
             p.resync.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends a pub/sub message to every peer, in the stream's order: it arrives after the
+    /// writes made before it.
+    pub fn publish_message(&self, channel: &[u8], message: &[u8], shard: bool) {
+        if !self.has_peers() {
+            return;
+        }
+        let group = self.group.load(Ordering::Relaxed);
+        for p in self.peers() {
+            p.append_with(group, |bytes| {
+                codec::frame_unsealed(bytes, |p| {
+                    p.push(MESSAGE_TAG);
+                    p.push(shard as u8);
+                    codec::put_bytes(p, channel);
+                    codec::put_bytes(p, message);
+                })
+            });
         }
     }
 

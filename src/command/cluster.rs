@@ -158,14 +158,28 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     // A transaction's records, held until its end marker: then applied at once, with every
     // command of this node kept out (the gate, exclusive), so no reader sees half of it.
     let mut group: Option<Vec<(&[u8], Option<String>)>> = None;
+    // A batch sent again after a reconnect carries messages this node delivered already;
+    // writes are idempotent, deliveries are not.
+    let fresh = end.max(0) as u64 > cx.node.cluster.index.applied(&from, incarnation);
+    let deliver = |channel: &[u8], message: &[u8], shard: bool| {
+        if fresh {
+            node.deliver_message(channel, message, shard);
+        }
+    };
     let apply_group = |records: Vec<(&[u8], Option<String>)>| -> Result<bool> {
         // Checked whole before any of it is applied.
         for (payload, _) in &records {
-            codec::decode_mutation_with(payload, Origin::Peer, |_| ()).map_err(bad)?;
+            if replication::message_of(payload).map_err(bad)?.is_none() {
+                codec::decode_mutation_with(payload, Origin::Peer, |_| ()).map_err(bad)?;
+            }
         }
         Ok(node.store.gate.exclusive(|| {
             let mut applied = false;
             for (payload, trace) in &records {
+                if let Ok(Some((channel, message, shard))) = replication::message_of(payload) {
+                    deliver(channel, message, shard);
+                    continue;
+                }
                 applied |= codec::decode_mutation_with(payload, Origin::Peer, |m| {
                     apply_record(node, &from, m, now, trace.as_deref())
                 })
@@ -199,6 +213,10 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         let trace = correlation.take();
         if let Some(g) = &mut group {
             g.push((payload, trace));
+            continue;
+        }
+        if let Some((channel, message, shard)) = replication::message_of(payload).map_err(bad)? {
+            deliver(channel, message, shard);
             continue;
         }
         let _inside = node.store.gate.enter();

@@ -11,6 +11,13 @@ use crate::resp::{Args, Protocol};
 pub const REDIS_VERSION: &str = "7.0.15";
 
 pub fn ping(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    // A RESP2 subscriber gets PING's answer in the shape of a message.
+    if cx.client.subs.active() && !cx.out.resp3() && args.len() <= 2 {
+        cx.out.array(2);
+        cx.out.bulk(b"pong");
+        cx.out.bulk(args.get(1).unwrap_or(b""));
+        return Ok(());
+    }
     match args.len() {
         1 => cx.out.simple("PONG"),
         2 => cx.out.bulk(&args[1]),
@@ -145,6 +152,9 @@ pub fn hello(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             Protocol::Resp2
         };
         cx.client.info.resp.store(v as u32, Ordering::Relaxed);
+        if let Some(m) = &cx.client.subs.mailbox {
+            m.set_protocol(cx.out.proto);
+        }
     }
     let out = &mut *cx.out;
     out.map(7);
@@ -183,6 +193,11 @@ pub fn reset(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.client.no_touch = false;
     cx.client.multi = None;
     cx.client.unwatch();
+    cx.client.subs.leave_all(&cx.node.pubsub);
+    cx.client.subs.mailbox = None;
+    for n in &cx.client.info.subscriptions {
+        n.store(0, Ordering::Relaxed);
+    }
     cx.client.info.no_evict.store(false, Ordering::Relaxed);
     *cx.client.info.name.lock() = None;
     cx.out.simple("RESET");
@@ -222,15 +237,23 @@ fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String 
                 .map(crate::command::table::full_name)
         })
         .unwrap_or_else(|| "NULL".to_string());
-    let flags = if c.no_evict.load(Ordering::Relaxed) {
-        "e"
-    } else {
-        "N"
+    let subs = c
+        .subscriptions
+        .each_ref()
+        .map(|n| n.load(Ordering::Relaxed));
+    let flags = match (
+        c.no_evict.load(Ordering::Relaxed),
+        subs.iter().any(|&n| n > 0),
+    ) {
+        (true, true) => "Pe",
+        (true, false) => "e",
+        (false, true) => "P",
+        (false, false) => "N",
     };
     let mut s = String::with_capacity(256);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -240,6 +263,9 @@ fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String 
         now_ms.saturating_sub(c.last_ms.load(Ordering::Relaxed)) / 1000,
         flags,
         c.db.load(Ordering::Relaxed),
+        subs[0],
+        subs[1],
+        subs[2],
         c.qbuf.load(Ordering::Relaxed),
         cmd,
         c.resp.load(Ordering::Relaxed),

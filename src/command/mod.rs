@@ -14,6 +14,7 @@ pub mod introspect;
 pub mod key;
 pub mod list;
 pub mod persistence;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -239,6 +240,27 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     }
     if !cx.client.authenticated && !cmd.has(table::NO_AUTH) {
         return Err(Error::NoAuth);
+    }
+    // A RESP2 subscriber's connection carries messages: only these may share it.
+    if cx.client.subs.active()
+        && !cx.out.resp3()
+        && ![
+            "subscribe",
+            "psubscribe",
+            "ssubscribe",
+            "unsubscribe",
+            "punsubscribe",
+            "sunsubscribe",
+            "ping",
+            "quit",
+            "reset",
+        ]
+        .contains(&cmd.name)
+    {
+        return Err(Error::msg(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            table::full_name(cmd)
+        )));
     }
     if cmd.has(table::PROTECTED) && !debug_allowed(cx) {
         return Err(Error::msg(

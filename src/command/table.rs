@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use super::{
     Handler, bits, cluster, config, connection, cuckoo, hash, hll, info, introspect, key, list,
-    persistence, server, set, sort, string, transaction, zset,
+    persistence, pubsub, server, set, sort, string, transaction, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -194,6 +194,7 @@ const KS: &[&str] = &["keyspace"];
 const KSD: &[&str] = &["keyspace", "dangerous"];
 const CONN: &[&str] = &["connection"];
 const TX: &[&str] = &["transaction"];
+const PS: &[&str] = &["pubsub"];
 const DANG: &[&str] = &["dangerous"];
 const ADM: &[&str] = &["admin", "dangerous"];
 const NOACL: &[&str] = &[];
@@ -283,6 +284,16 @@ pub static COMMANDS: &[Command] = &[
     cmd!("discard", 1, NOSCRIPT | LSF | ALLOW_BUSY, TX, NONE, "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", transaction::discard),
     cmd!("watch", -2, NOSCRIPT | LSF | ALLOW_BUSY, TX, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.", transaction::watch),
     cmd!("unwatch", 1, NOSCRIPT | LSF | ALLOW_BUSY, TX, NONE, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", "O(1)", transaction::unwatch),
+    // pub/sub (channels are not keys here: they are not placed on the ring)
+    cmd!("subscribe", -2, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Listens for messages published to channels.", "O(N) where N is the number of channels to subscribe to.", pubsub::subscribe),
+    cmd!("unsubscribe", -1, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe.", pubsub::unsubscribe),
+    cmd!("psubscribe", -2, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Listens for messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to subscribe to.", pubsub::psubscribe),
+    cmd!("punsubscribe", -1, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Stops listening to messages published to channels that match one or more patterns.", "O(N) where N is the number of patterns to unsubscribe.", pubsub::punsubscribe),
+    cmd!("ssubscribe", -2, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "7.0.0", "Listens for messages published to shard channels.", "O(N) where N is the number of shard channels to subscribe to.", pubsub::ssubscribe),
+    cmd!("sunsubscribe", -1, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "7.0.0", "Stops listening to messages posted to shard channels.", "O(N) where N is the number of shard channels to unsubscribe.", pubsub::sunsubscribe),
+    cmd!("publish", 3, LOADING | STALE | FAST, PS, NONE, "pubsub", "2.0.0", "Posts a message to a channel.", "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).", pubsub::publish),
+    cmd!("spublish", 3, LOADING | STALE | FAST, PS, NONE, "pubsub", "7.0.0", "Post a message to a shard channel", "O(N) where N is the number of clients subscribed to the receiving shard channel.", pubsub::spublish),
+    container!("pubsub", -2, 0, "pubsub", "2.8.0", "A container for Pub/Sub commands.", PUBSUB_SUBS),
     cmd!("reset", 1, NOSCRIPT | LSF | NO_AUTH | ALLOW_BUSY, CONN, NONE, "connection", "6.2.0", "Resets the connection.", "O(1)", connection::reset),
     container!("client", -2, SENTINEL, "connection", "2.4.0", "A container for client connection commands.", CLIENT_SUBS),
     // server
@@ -452,6 +463,16 @@ static COMMAND_SUBS: &[Command] = &[
     cmd!("docs", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", introspect::command_docs),
     cmd!("getkeys", -4, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", introspect::command_getkeys),
     cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", introspect::command_help),
+];
+
+#[rustfmt::skip]
+static PUBSUB_SUBS: &[Command] = &[
+    cmd!("channels", -2, LOADING | STALE, PS, NONE, "pubsub", "2.8.0", "Returns the active channels.", "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)", pubsub::pubsub),
+    cmd!("numsub", -2, LOADING | STALE, PS, NONE, "pubsub", "2.8.0", "Returns a count of subscribers to channels.", "O(N) for the NUMSUB subcommand, where N is the number of requested channels", pubsub::pubsub),
+    cmd!("numpat", 2, LOADING | STALE, PS, NONE, "pubsub", "2.8.0", "Returns a count of unique pattern subscriptions.", "O(1)", pubsub::pubsub),
+    cmd!("shardchannels", -2, LOADING | STALE, PS, NONE, "pubsub", "7.0.0", "Returns the active shard channels.", "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).", pubsub::pubsub),
+    cmd!("shardnumsub", -2, LOADING | STALE, PS, NONE, "pubsub", "7.0.0", "Returns the count of subscribers of shard channels.", "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels", pubsub::pubsub),
+    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "pubsub", "6.2.0", "Returns helpful text about the different subcommands.", "O(1)", pubsub::pubsub),
 ];
 
 #[rustfmt::skip]

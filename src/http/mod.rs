@@ -11,6 +11,7 @@ pub mod api;
 pub mod filter;
 pub mod forward;
 pub mod prometheus;
+pub mod pubsub;
 pub mod stores;
 
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub struct AppState {
         admin::aof_rewrite,
         admin::persistence_stats,
         admin::log_level,
+        pubsub::stream,
+        pubsub::publish,
         prometheus::metrics,
         openapi_json,
     )
@@ -130,6 +133,10 @@ pub fn router(state: AppState) -> Router {
             get(admin::persistence_stats),
         )
         .route("/api/admin/log-level", put(admin::log_level))
+        .route(
+            "/api/pubsub/{*channel}",
+            get(pubsub::stream).post(pubsub::publish),
+        )
         .route("/metrics", get(prometheus::metrics))
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)

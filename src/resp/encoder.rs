@@ -119,6 +119,16 @@ impl Out {
         self.header(b'*', n as i64);
     }
 
+    /// An out-of-band push of `n` elements (pub/sub messages, invalidations): `>` in RESP3,
+    /// an array in RESP2.
+    pub fn push(&mut self, n: usize) {
+        if self.resp3() {
+            self.header(b'>', n as i64);
+        } else {
+            self.header(b'*', n as i64);
+        }
+    }
+
     /// A map of `n` pairs (a flat array of 2n in RESP2).
     pub fn map(&mut self, n: usize) {
         if self.resp3() {

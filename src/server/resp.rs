@@ -254,7 +254,21 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         let stall = node.config.network.request_timeout;
         let pending = query.len();
         let big = query.buf.capacity() > RESTING || out.buf.capacity() > RESTING;
-        let r = if pending == 0 && big {
+        let r = if let Some(mailbox) = client.subs.mailbox.clone() {
+            // A subscriber waits for its next command or its next message, whichever comes.
+            tokio::select! {
+                biased;
+                _ = mailbox.delivered() => {
+                    if !mailbox.take_into(&mut out.buf)
+                        || flush(&mut stream, &mut out, node, &client).await.is_err()
+                    {
+                        break 'conn;
+                    }
+                    continue 'conn;
+                }
+                r = stream.read_buf(&mut query.buf) => r,
+            }
+        } else if pending == 0 && big {
             // The buffers of a burst are let go once the client pauses.
             match tokio::time::timeout(IDLE_SHRINK, stream.read_buf(&mut query.buf)).await {
                 Ok(r) => r,
@@ -518,6 +532,11 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         // replies leave together (as Redis writes them all before sleeping): clients then get
         // their replies in bursts, which is what lets a client's own loop keep up.
         tokio::task::yield_now().await;
+        if let Some(m) = &client.subs.mailbox
+            && !m.take_into(&mut out.buf)
+        {
+            break;
+        }
         if flush(&mut stream, &mut out, node, &client).await.is_err() || client.close_after_reply {
             break;
         }
@@ -538,6 +557,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             break;
         }
     }
+    client.subs.leave_all(&node.pubsub);
     info.forget_socket();
     let _ = stream.shutdown().await;
 }
@@ -1046,6 +1066,8 @@ async fn flush(
     let limits = node.settings.output_limits();
     let limit = if client.peer.is_some() {
         limits.replica
+    } else if client.subs.active() {
+        limits.pubsub
     } else {
         limits.normal
     };
