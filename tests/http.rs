@@ -602,6 +602,7 @@ fn the_openapi_document_describes_every_route_we_serve() {
         "GET /api/cluster/status",
         "GET /api/filter/check/{key}",
         "GET /api/filter/stats",
+        "GET /api/pubsub/{channel}",
         "GET /api/stores",
         "GET /api/stores/{name}",
         "GET /api/stores/{name}/cache/{key}",
@@ -611,6 +612,7 @@ fn the_openapi_document_describes_every_route_we_serve() {
         "GET /stats",
         "POST /api/admin/aof-rewrite",
         "POST /api/admin/snapshot",
+        "POST /api/pubsub/{channel}",
         "POST /api/stores",
         "PUT /api/admin/log-level",
         "PUT /api/cache/{key}",
@@ -621,13 +623,22 @@ fn the_openapi_document_describes_every_route_we_serve() {
     // and answers with a status the document lists for it.
     for entry in &served {
         let (method, path) = entry.split_once(' ').unwrap();
-        let url = format!("{base}{}", path.replace("{key}", "probe"));
+        let url = format!(
+            "{base}{}",
+            path.replace("{key}", "probe").replace("{channel}", "probe")
+        );
         let body: Option<&[u8]> = match (method, path) {
             ("PUT", "/api/admin/log-level") => Some(br#"{"level":"info"}"#),
             ("PUT", _) => Some(br#"{"value":1}"#),
+            ("POST", "/api/pubsub/{channel}") => Some(br#"{"message":"m"}"#),
             _ => None,
         };
-        let r = http::request(method, &url, body, &[]);
+        let r = if path == "/api/pubsub/{channel}" && method == "GET" {
+            // An event stream does not end: its head is all there is to check.
+            event_stream_head(&url)
+        } else {
+            http::request(method, &url, body, &[])
+        };
         let listed = doc["paths"][path][method.to_lowercase()]["responses"]
             .as_object()
             .unwrap()
@@ -638,6 +649,43 @@ fn the_openapi_document_describes_every_route_we_serve() {
             r.status
         );
         assert!(!r.text.contains("No such route"), "{entry}");
+    }
+}
+
+/// The status and first event of an event stream (which never ends by itself).
+fn event_stream_head(url: &str) -> http::Reply {
+    use std::io::{BufRead, BufReader, Write};
+    let rest = url.trim_start_matches("http://");
+    let (addr, path) = rest.split_once('/').unwrap();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    write!(s, "GET /{path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut lines = BufReader::new(s).lines().map_while(Result::ok);
+    let status: u16 = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut content_type = String::new();
+    let mut text = String::new();
+    for line in lines.by_ref() {
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-type: ") {
+            content_type = v.to_string();
+        }
+        if line.starts_with("data: ") {
+            text = line;
+            break;
+        }
+    }
+    http::Reply {
+        status,
+        correlation: None,
+        content_type,
+        text,
     }
 }
 

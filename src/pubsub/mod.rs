@@ -65,6 +65,9 @@ pub struct Mailbox {
     wake: tokio::sync::Notify,
     /// Over its output limit: the connection closes.
     cut: AtomicBool,
+    /// Notified once, when `cut` is set: a connection blocked writing to a client that does
+    /// not read stops waiting.
+    cut_notify: tokio::sync::Notify,
     /// When the buffer went over the soft limit (ms since the epoch; 0: it is under).
     soft_since: AtomicU64,
 }
@@ -81,6 +84,7 @@ impl Mailbox {
             buf: Mutex::new(Vec::new()),
             wake: tokio::sync::Notify::new(),
             cut: AtomicBool::new(false),
+            cut_notify: tokio::sync::Notify::new(),
             soft_since: AtomicU64::new(0),
         })
     }
@@ -115,6 +119,17 @@ impl Mailbox {
         drop(b);
         self.soft_since.store(0, Ordering::Relaxed);
         !self.cut.load(Ordering::Acquire)
+    }
+
+    /// Waits until the subscriber is cut off.
+    pub async fn until_cut(&self) {
+        loop {
+            let cut = self.cut_notify.notified();
+            if self.is_cut() {
+                return;
+            }
+            cut.await;
+        }
     }
 
     pub fn is_cut(&self) -> bool {
@@ -162,6 +177,7 @@ impl Mailbox {
             );
             // Its messages are of no use any more.
             *self.buf.lock() = Vec::new();
+            self.cut_notify.notify_one();
         }
         self.wake.notify_one();
     }

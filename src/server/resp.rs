@@ -1063,6 +1063,23 @@ async fn flush(
     if out.buf.is_empty() {
         return Ok(());
     }
+    // A subscriber's write may wait on a client that does not read while its messages pile
+    // up in its mailbox: once they pass the limit, the connection stops waiting and closes.
+    if let Some(mailbox) = client.subs.mailbox.clone() {
+        return tokio::select! {
+            r = write_out(stream, out, node, client) => r,
+            _ = mailbox.until_cut() => Err(std::io::Error::other("output buffer limit")),
+        };
+    }
+    write_out(stream, out, node, client).await
+}
+
+async fn write_out(
+    stream: &mut TcpStream,
+    out: &mut Out,
+    node: &Node,
+    client: &ClientState,
+) -> std::io::Result<()> {
     let limits = node.settings.output_limits();
     let limit = if client.peer.is_some() {
         limits.replica
