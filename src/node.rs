@@ -303,6 +303,18 @@ impl Node {
         n
     }
 
+    /// Sets `notify-keyspace-events` (Redis's class letters).
+    pub fn set_keyspace_events(&self, classes: &[u8]) -> Result<(), String> {
+        use crate::pubsub::notify;
+        let flags = notify::parse(classes)
+            .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+        self.pubsub.set_notify_flags(flags);
+        self.store
+            .bus()
+            .set_notes(notify::publishes(flags), notify::note);
+        Ok(())
+    }
+
     /// Delivers a message published on this node or on a peer to this node's subscribers.
     pub fn deliver_message(&self, channel: &[u8], message: &[u8], shard: bool) -> usize {
         let limit = self.settings.output_limits().pubsub;
@@ -379,6 +391,10 @@ impl Node {
             me: std::sync::OnceLock::new(),
         });
         let _ = node.me.set(Arc::downgrade(&node));
+        // Checked when the configuration was read.
+        let _ = node.set_keyspace_events(node.config.cache.notify_keyspace_events.as_bytes());
+        node.pubsub
+            .set_notify_replicated(node.config.cache.notify_replicated_writes);
         node
     }
 

@@ -349,6 +349,28 @@ pub fn apply_zset(edit: &[u8], z: &mut ZSet) -> Result<(), BadEdit> {
 }
 
 /// A line for `aof dump`.
+/// The Redis event an edit is, and its family (`l`ist, `h`ash, `s`et, `z`set), for keyspace
+/// notifications of changes that arrive without their command.
+pub fn tag_name(tag: u8) -> Option<(&'static str, char)> {
+    Some(match tag {
+        PUSH_FRONT => ("lpush", 'l'),
+        PUSH_BACK => ("rpush", 'l'),
+        POP_FRONT => ("lpop", 'l'),
+        POP_BACK => ("rpop", 'l'),
+        LIST_SET => ("lset", 'l'),
+        LIST_INSERT => ("linsert", 'l'),
+        LIST_REM => ("lrem", 'l'),
+        LIST_TRIM => ("ltrim", 'l'),
+        HASH_SET => ("hset", 'h'),
+        HASH_DEL => ("hdel", 'h'),
+        SET_ADD => ("sadd", 's'),
+        SET_REM => ("srem", 's'),
+        ZSET_ADD => ("zadd", 'z'),
+        ZSET_REM => ("zrem", 'z'),
+        _ => return None,
+    })
+}
+
 pub fn describe(edit: &[u8]) -> String {
     match open(edit) {
         Ok((tag, count, _)) => {

@@ -61,6 +61,9 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "zset-max-listpack-entries" => Value::Int(LIMITS.zset_entries.load(Ordering::Relaxed)),
         "zset-max-listpack-value" => Value::Int(LIMITS.zset_value.load(Ordering::Relaxed)),
         "hll-sparse-max-bytes" => Value::Int(LIMITS.hll_sparse_bytes.load(Ordering::Relaxed)),
+        "notify-keyspace-events" => {
+            Value::Text(crate::pubsub::notify::render(node.pubsub.notify_flags()))
+        }
         _ => return None,
     })
 }
@@ -122,6 +125,9 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         ("zset-max-listpack-value", Value::Int(n)) => LIMITS.zset_value.store(n, Ordering::Relaxed),
         ("hll-sparse-max-bytes", Value::Int(n)) => {
             LIMITS.hll_sparse_bytes.store(n, Ordering::Relaxed)
+        }
+        ("notify-keyspace-events", Value::Text(classes)) => {
+            node.set_keyspace_events(classes.as_bytes())?;
         }
         ("loglevel", Value::Text(level)) => {
             crate::telemetry::set_level(&level)?;

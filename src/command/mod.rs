@@ -156,6 +156,15 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
     let started = (on && metrics.sample()).then(std::time::Instant::now);
     cx.command = None;
     let r = dispatch(cx, args);
+    if cx.node.store.bus().notes_on() {
+        // A forwarded command's own arguments follow HCFWD's three.
+        let own = if is(&args[0], "hcfwd") {
+            args.slice_from(3)
+        } else {
+            args
+        };
+        crate::pubsub::notify::flush(cx.node, cx.command.map(|c| (c, &own)), false);
+    }
     let failed = r.is_err();
     // A command refused while a transaction is queued aborts it (EXECABORT), as Redis's
     // `flagTransaction`; the transaction's own commands answer for themselves.

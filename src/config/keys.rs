@@ -318,6 +318,12 @@ pub static KEYS: &[Key] = &[
         },
     )
     .config("client-output-buffer-limit", SetAs::OutputLimits),
+    leaf!(cache.notify_keyspace_events, |s| {
+        check_event_classes(s.as_bytes()).map_err(InvalidValue)?;
+        Ok(s.to_string())
+    })
+    .config("notify-keyspace-events", SetAs::EventClasses),
+    leaf!(cache.notify_replicated_writes, parse_bool),
     leaf!(persistence.enabled, parse_bool),
     leaf!(persistence.strategy, str::parse).config("appendonly", SetAs::Immutable),
     leaf!(persistence.sync_policy, str::parse).config("appendfsync", SetAs::Immutable),
@@ -420,6 +426,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "zset-max-listpack-entries",
     "zset-max-listpack-value",
     "hll-sparse-max-bytes",
+    "notify-keyspace-events",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -511,6 +518,17 @@ pub enum SetAs {
     OutputLimits,
     /// A level name, which the logger judges when it is applied.
     LogLevel,
+    /// Keyspace notification classes (`pubsub::notify`'s letters).
+    EventClasses,
+}
+
+/// Refuses a `notify-keyspace-events` value with a letter that names no class.
+pub fn check_event_classes(v: &[u8]) -> Result<(), String> {
+    if v.iter().all(|c| b"Ag$lshzxeKEtmdn".contains(c)) {
+        Ok(())
+    } else {
+        Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+    }
 }
 
 const POLICIES: &str = "volatile-lru, volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, allkeys-lfu, allkeys-random, noeviction";
@@ -568,6 +586,10 @@ impl SetAs {
                 Value::Limits(base.parse_over(text).map_err(|e| e.0)?)
             }
             SetAs::LogLevel => Value::Text(String::from_utf8_lossy(v).to_lowercase()),
+            SetAs::EventClasses => {
+                check_event_classes(v)?;
+                Value::Text(String::from_utf8_lossy(v).into_owned())
+            }
         })
     }
 }

@@ -343,6 +343,10 @@ pub struct CacheConfig {
     /// Named stores at most (`default` not counted).
     pub max_stores: u32,
     pub client_output_buffer_limit: OutputLimits,
+    /// Redis's `notify-keyspace-events` class letters ("" = off).
+    pub notify_keyspace_events: String,
+    /// Keyspace notifications also for writes that arrive from peers.
+    pub notify_replicated_writes: bool,
 }
 
 impl Default for CacheConfig {
@@ -364,6 +368,8 @@ impl Default for CacheConfig {
             timeout: Duration::ZERO,
             max_stores: 256,
             client_output_buffer_limit: OutputLimits::default(),
+            notify_keyspace_events: String::new(),
+            notify_replicated_writes: true,
         }
     }
 }

@@ -115,6 +115,8 @@ pub(super) struct RawCache {
     pub(super) timeout: Raw,
     pub(super) max_stores: Raw,
     pub(super) client_output_buffer_limit: Raw,
+    pub(super) notify_keyspace_events: Raw,
+    pub(super) notify_replicated_writes: Raw,
 }
 
 #[derive(Deserialize, Default)]

@@ -10,6 +10,8 @@
 //! travels to each peer on the replication stream (`Replicator::publish_message`), in order
 //! after the writes made before it, and each node delivers it to its own subscribers once.
 
+pub mod notify;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
@@ -196,6 +198,10 @@ pub struct Hub {
     pub delivered: AtomicU64,
     /// Ids for subscribers that are not RESP clients (the HTTP API's streams).
     next_stream: AtomicU64,
+    /// `notify-keyspace-events` (`notify::parse`'s flags).
+    notify_flags: std::sync::atomic::AtomicU32,
+    /// Keyspace notifications for writes that arrive from peers (`notify_replicated_writes`).
+    notify_replicated: AtomicBool,
 }
 
 impl Hub {
@@ -286,6 +292,22 @@ impl Hub {
     /// Subscribers of a channel (or shard channel).
     pub fn count(&self, kind: Kind, name: &[u8]) -> usize {
         self.table(kind).read().get(name).map_or(0, HashMap::len)
+    }
+
+    pub fn notify_flags(&self) -> u32 {
+        self.notify_flags.load(Ordering::Relaxed)
+    }
+
+    pub fn set_notify_flags(&self, flags: u32) {
+        self.notify_flags.store(flags, Ordering::Relaxed);
+    }
+
+    pub fn notify_replicated(&self) -> bool {
+        self.notify_replicated.load(Ordering::Relaxed)
+    }
+
+    pub fn set_notify_replicated(&self, on: bool) {
+        self.notify_replicated.store(on, Ordering::Relaxed);
     }
 
     /// An id for a subscriber that is not a RESP client, apart from every client id.

@@ -315,6 +315,11 @@ pub struct Bus {
     /// `!off_disk.is_empty()`, read first: most nodes keep every store on disk, and a relaxed
     /// load is cheaper than an ArcSwap guard on every write.
     any_off_disk: std::sync::atomic::AtomicBool,
+    /// Keyspace notifications are on: every change is handed to `note` (`pubsub::notify`,
+    /// set by the node: the store knows nothing of pub/sub), so records are made even without
+    /// a sink.
+    notes: std::sync::atomic::AtomicBool,
+    note: std::sync::OnceLock<fn(&Mutation<'_>)>,
 }
 
 impl Bus {
@@ -324,6 +329,8 @@ impl Bus {
             clock: LamportClock::new(node),
             off_disk: Default::default(),
             any_off_disk: Default::default(),
+            notes: Default::default(),
+            note: Default::default(),
         }
     }
 
@@ -331,10 +338,23 @@ impl Bus {
         &self.clock
     }
 
-    /// True when some sink listens; without one, building records is skipped entirely.
+    /// True when some sink listens (or keyspace notifications are on); without one, building
+    /// records is skipped entirely.
     #[inline]
     pub fn active(&self) -> bool {
-        !self.sinks.is_empty()
+        !self.sinks.is_empty() || self.notes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Whether changes are noted for keyspace notifications.
+    #[inline]
+    pub fn notes_on(&self) -> bool {
+        self.notes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Turns the noting of changes for keyspace notifications on or off; `note` gets each.
+    pub fn set_notes(&self, on: bool, note: fn(&Mutation<'_>)) {
+        let _ = self.note.set(note);
+        self.notes.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Stamps and delivers a local change. Without sinks nothing is stamped: a stamp nobody
@@ -346,7 +366,7 @@ impl Bus {
 
     /// [`Bus::emit`] for a change a request with a correlation id made.
     pub fn emit_traced(&self, db: u32, origin: Origin, op: Op<'_>, trace: Option<&str>) {
-        if self.sinks.is_empty() {
+        if !self.active() {
             return;
         }
         let stamp = self.clock.tick();
@@ -362,7 +382,7 @@ impl Bus {
     /// The stamp for a local write: the next Lamport time, or zero when nothing listens.
     #[inline]
     pub fn next_stamp(&self) -> Stamp {
-        if self.sinks.is_empty() {
+        if !self.active() {
             Stamp::default()
         } else {
             self.clock.tick()
@@ -372,7 +392,7 @@ impl Bus {
     /// Delivers a change that carries its stamp, if anything listens.
     #[inline]
     pub fn deliver_if_active(&self, m: &Mutation<'_>) {
-        if !self.sinks.is_empty() {
+        if self.active() {
             self.deliver(m);
         }
     }
@@ -395,6 +415,11 @@ impl Bus {
                 continue;
             }
             s.publish(m);
+        }
+        if self.notes.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(note) = self.note.get()
+        {
+            note(m);
         }
     }
 

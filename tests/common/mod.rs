@@ -427,3 +427,51 @@ pub fn settled_aof_bytes(c: &mut redis::Connection) -> u64 {
 pub fn wait_until(what: &str, f: impl FnMut() -> bool) {
     cluster::wait(what, Duration::from_secs(20), f);
 }
+
+/// A real redis-server on a free loopback port, without persistence: the reference for the
+/// tests that compare behaviour with Redis (CI installs the redis-server package).
+pub struct Reference {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Reference {
+    pub fn start() -> Reference {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is required (apt-get install -y redis-server)");
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let started = Instant::now();
+        while TcpStream::connect(addr).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "redis-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Reference { child, addr }
+    }
+
+    pub fn conn(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://{}/", self.addr))
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    }
+}
+
+impl Drop for Reference {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
