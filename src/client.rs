@@ -160,6 +160,10 @@ impl Clients {
         }
     }
 
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().get(&id).cloned()
+    }
+
     pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
         self.map.lock().values().cloned().collect()
     }
@@ -247,6 +251,8 @@ pub struct ClientState {
     pub watch_owner: Option<std::net::SocketAddr>,
     /// Pub/sub channels, patterns and shard channels this connection listens to.
     pub subs: crate::pubsub::Subscriptions,
+    /// CLIENT TRACKING is on.
+    pub tracking: Option<crate::pubsub::TrackState>,
 }
 
 /// Watched keys: (database, key) → (Lamport time, node) of the last write, or absent.
@@ -284,6 +290,7 @@ impl ClientState {
             watched: Default::default(),
             watch_owner: None,
             subs: Default::default(),
+            tracking: None,
         }
     }
 

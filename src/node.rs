@@ -309,10 +309,15 @@ impl Node {
         let flags = notify::parse(classes)
             .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
         self.pubsub.set_notify_flags(flags);
-        self.store
-            .bus()
-            .set_notes(notify::publishes(flags), notify::note);
+        self.refresh_notes();
         Ok(())
+    }
+
+    /// Notes changes while keyspace notifications or client tracking need them.
+    pub fn refresh_notes(&self) {
+        use crate::pubsub::notify;
+        let on = notify::publishes(self.pubsub.notify_flags()) || self.pubsub.tracking.any();
+        self.store.bus().set_notes(on, notify::note);
     }
 
     /// Delivers a message published on this node or on a peer to this node's subscribers.

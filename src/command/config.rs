@@ -64,6 +64,9 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "notify-keyspace-events" => {
             Value::Text(crate::pubsub::notify::render(node.pubsub.notify_flags()))
         }
+        "tracking-table-max-keys" => {
+            Value::Int(node.pubsub.tracking.max_keys.load(Ordering::Relaxed) as u64)
+        }
         _ => return None,
     })
 }
@@ -126,6 +129,11 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         ("hll-sparse-max-bytes", Value::Int(n)) => {
             LIMITS.hll_sparse_bytes.store(n, Ordering::Relaxed)
         }
+        ("tracking-table-max-keys", Value::Int(n)) => node
+            .pubsub
+            .tracking
+            .max_keys
+            .store(usize::try_from(n).unwrap_or(usize::MAX), Ordering::Relaxed),
         ("notify-keyspace-events", Value::Text(classes)) => {
             node.set_keyspace_events(classes.as_bytes())?;
         }
@@ -359,6 +367,8 @@ mod tests {
             "zset-max-listpack-entries",
             "zset-max-listpack-value",
             "hll-sparse-max-bytes",
+            "notify-keyspace-events",
+            "tracking-table-max-keys",
             // Redis 7's older names, listed as Redis lists them.
             "list-max-ziplist-size",
             "hash-max-ziplist-entries",
@@ -383,7 +393,7 @@ mod tests {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
-        assert_eq!(names, ["timeout", "hz"]);
+        assert_eq!(names, ["timeout", "hz", "tracking-table-max-keys"]);
         let values: Vec<(String, String)> = c.get("*");
         for (name, value) in [
             ("bind", "127.0.0.1"),
@@ -438,6 +448,8 @@ mod tests {
             ("zset-max-listpack-entries", "64", "64"),
             ("zset-max-listpack-value", "32", "32"),
             ("hll-sparse-max-bytes", "1kb", "1024"),
+            ("notify-keyspace-events", "KEA", "AKE"),
+            ("tracking-table-max-keys", "10", "10"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

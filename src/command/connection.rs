@@ -195,6 +195,10 @@ pub fn reset(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.client.unwatch();
     cx.client.subs.leave_all(&cx.node.pubsub);
     cx.client.subs.mailbox = None;
+    if cx.client.tracking.take().is_some() {
+        cx.node.pubsub.tracking.disable(cx.client.id);
+        cx.node.refresh_notes();
+    }
     for n in &cx.client.info.subscriptions {
         n.store(0, Ordering::Relaxed);
     }
@@ -550,5 +554,197 @@ pub fn client_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
             "    Will not touch LRU/LFU stats when this mode is on.",
         ],
     );
+    Ok(())
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [PREFIX p ...] [BCAST] [OPTIN] [OPTOUT] [NOLOOP].
+pub fn client_tracking(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    use crate::pubsub::tracking::Mode;
+    let mut mode = Mode::default();
+    let mut j = 3;
+    while j < args.len() {
+        let more = j + 1 < args.len();
+        let a = &args[j];
+        if is(a, "redirect") && more {
+            j += 1;
+            if mode.redirect != 0 {
+                return Err(Error::msg(
+                    "A client can only redirect to a single other client",
+                ));
+            }
+            let id = crate::util::num::parse_i64(&args[j]).ok_or(Error::NotInteger)?;
+            // Required to exist now, as Redis (it may leave later: the redirect breaks).
+            if id <= 0 || cx.node.clients.get(id as u64).is_none() {
+                return Err(Error::msg(
+                    "The client ID you want redirect to does not exist",
+                ));
+            }
+            mode.redirect = id as u64;
+        } else if is(a, "bcast") {
+            mode.bcast = true;
+        } else if is(a, "optin") {
+            mode.optin = true;
+        } else if is(a, "optout") {
+            mode.optout = true;
+        } else if is(a, "noloop") {
+            mode.noloop = true;
+        } else if is(a, "prefix") && more {
+            j += 1;
+            mode.prefixes.push(args[j].to_vec());
+        } else {
+            return Err(Error::Syntax);
+        }
+        j += 1;
+    }
+    if is(&args[2], "off") {
+        if cx.client.tracking.take().is_some() {
+            cx.node.pubsub.tracking.disable(cx.client.id);
+            cx.node.refresh_notes();
+        }
+        cx.out.ok();
+        return Ok(());
+    }
+    if !is(&args[2], "on") {
+        return Err(Error::Syntax);
+    }
+    if !mode.bcast && !mode.prefixes.is_empty() {
+        return Err(Error::msg(
+            "PREFIX option requires BCAST mode to be enabled",
+        ));
+    }
+    let current = cx.client.tracking.as_ref().map(|t| t.mode.clone());
+    if let Some(old) = &current
+        && old.bcast != mode.bcast
+    {
+        return Err(Error::msg(
+            "You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode.",
+        ));
+    }
+    if mode.bcast && (mode.optin || mode.optout) {
+        return Err(Error::msg("OPTIN and OPTOUT are not compatible with BCAST"));
+    }
+    if mode.optin && mode.optout {
+        return Err(Error::msg(
+            "You can't specify both OPTIN mode and OPTOUT mode",
+        ));
+    }
+    if let Some(old) = &current
+        && ((mode.optin && old.optout) || (mode.optout && old.optin))
+    {
+        return Err(Error::msg(
+            "You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode.",
+        ));
+    }
+    // Prefixes of one client must not overlap (Redis's checkPrefixCollisionsOrReply); those
+    // given before are kept.
+    let mut prefixes = current.map(|m| m.prefixes).unwrap_or_default();
+    for p in std::mem::take(&mut mode.prefixes) {
+        if let Some(other) = prefixes
+            .iter()
+            .find(|o| **o != p && (o.starts_with(&p) || p.starts_with(o)))
+        {
+            return Err(Error::msg(format!(
+                "Prefix '{}' overlaps with an existing prefix '{}'. Prefixes for a single client must not overlap.",
+                String::from_utf8_lossy(&p),
+                String::from_utf8_lossy(other)
+            )));
+        }
+        if !prefixes.contains(&p) {
+            prefixes.push(p);
+        }
+    }
+    mode.prefixes = prefixes;
+    let mailbox = super::pubsub::mailbox(cx);
+    cx.node.pubsub.tracking.enable(&mailbox, mode.clone());
+    cx.client.tracking = Some(crate::pubsub::TrackState {
+        mode,
+        caching: false,
+    });
+    cx.node.refresh_notes();
+    cx.out.ok();
+    Ok(())
+}
+
+/// CLIENT CACHING YES|NO: whether the next command's keys are tracked (OPTIN / OPTOUT).
+pub fn client_caching(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    let Some(t) = &mut cx.client.tracking else {
+        return Err(Error::msg(
+            "CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled",
+        ));
+    };
+    if is(&args[2], "yes") {
+        if !t.mode.optin {
+            return Err(Error::msg(
+                "CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(&args[2], "no") {
+        if !t.mode.optout {
+            return Err(Error::msg(
+                "CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(Error::Syntax);
+    }
+    t.caching = true;
+    cx.out.ok();
+    Ok(())
+}
+
+pub fn client_getredir(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let redir = cx
+        .client
+        .tracking
+        .as_ref()
+        .map_or(-1, |t| t.mode.redirect as i64);
+    cx.out.int(redir);
+    Ok(())
+}
+
+pub fn client_trackinginfo(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let t = cx.client.tracking.clone();
+    let broken = cx.node.pubsub.tracking.redirect_broken(cx.client.id);
+    let mut flags: Vec<&str> = vec![if t.is_some() { "on" } else { "off" }];
+    if let Some(t) = &t {
+        if t.mode.bcast {
+            flags.push("bcast");
+        }
+        if t.mode.optin {
+            flags.push("optin");
+            if t.caching {
+                flags.push("caching-yes");
+            }
+        }
+        if t.mode.optout {
+            flags.push("optout");
+            if t.caching {
+                flags.push("caching-no");
+            }
+        }
+        if t.mode.noloop {
+            flags.push("noloop");
+        }
+        if broken {
+            flags.push("broken_redirect");
+        }
+    }
+    let out = &mut *cx.out;
+    out.map(3);
+    out.bulk(b"flags");
+    out.set(flags.len());
+    for f in flags {
+        out.bulk(f.as_bytes());
+    }
+    out.bulk(b"redirect");
+    out.int(t.as_ref().map_or(-1, |t| t.mode.redirect as i64));
+    out.bulk(b"prefixes");
+    // In byte order, as Redis's radix tree lists them.
+    let mut prefixes = t.map(|t| t.mode.prefixes).unwrap_or_default();
+    prefixes.sort();
+    out.array(prefixes.len());
+    for p in prefixes {
+        out.bulk(&p);
+    }
     Ok(())
 }

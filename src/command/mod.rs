@@ -163,7 +163,14 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         } else {
             args
         };
-        crate::pubsub::notify::flush(cx.node, cx.command.map(|c| (c, &own)), false);
+        // A peer's batch or forward was written by no client of this node.
+        let writer = cx.client.peer.is_none().then_some(cx.client.id);
+        crate::pubsub::notify::flush(cx.node, cx.command.map(|c| (c, &own)), false, writer);
+    }
+    if let Some(t) = &mut cx.client.tracking
+        && let Some(cmd) = cx.command
+    {
+        crate::pubsub::track_read(cx.node, cx.client.id, t, cmd, &args, r.is_ok());
     }
     let failed = r.is_err();
     // A command refused while a transaction is queued aborts it (EXECABORT), as Redis's

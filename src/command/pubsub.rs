@@ -32,12 +32,7 @@ pub fn sunsubscribe(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 fn join(cx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Result<()> {
-    let mailbox = cx
-        .client
-        .subs
-        .mailbox
-        .get_or_insert_with(|| Mailbox::new(cx.client.id, cx.out.proto))
-        .clone();
+    let mailbox = mailbox(cx);
     for name in args.iter().skip(1) {
         if cx.client.subs.of_mut(kind).insert(name.into()) {
             cx.node.pubsub.subscribe(kind, name, &mailbox);
@@ -45,6 +40,18 @@ fn join(cx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Result<()> {
         confirm(cx, kind.verbs().0, Some(name), kind);
     }
     Ok(())
+}
+
+/// The connection's mailbox, made on first need (a subscription, tracking) and reachable as
+/// a tracking redirect target.
+pub fn mailbox(cx: &mut Ctx<'_>) -> std::sync::Arc<Mailbox> {
+    if let Some(m) = &cx.client.subs.mailbox {
+        return m.clone();
+    }
+    let m = Mailbox::new(cx.client.id, cx.out.proto);
+    cx.node.pubsub.tracking.register(&m);
+    cx.client.subs.mailbox = Some(m.clone());
+    m
 }
 
 fn leave(cx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Result<()> {
@@ -72,6 +79,9 @@ fn leave(cx: &mut Ctx<'_>, args: Args<'_>, kind: Kind) -> Result<()> {
 fn confirm(cx: &mut Ctx<'_>, verb: &str, name: Option<&[u8]>, kind: Kind) {
     let n = cx.client.subs.of(kind).len();
     cx.client.info.subscriptions[kind as usize].store(n, std::sync::atomic::Ordering::Relaxed);
+    if let Some(m) = &cx.client.subs.mailbox {
+        m.set_subscribed(cx.client.subs.active());
+    }
     cx.out.push(3);
     cx.out.bulk(verb.as_bytes());
     match name {

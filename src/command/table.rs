@@ -452,6 +452,10 @@ static CLIENT_SUBS: &[Command] = &[
     cmd!("no-evict", 3, ADMIN | CONN_FLAGS, CONN, NONE, "connection", "7.0.0", "Sets the client eviction mode of the connection.", "O(1)", connection::client_no_evict),
     cmd!("no-touch", 3, CONN_FLAGS, CONN, NONE, "connection", "7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.", "O(1)", connection::client_no_touch),
     cmd!("reply", 3, CONN_FLAGS, CONN, NONE, "connection", "3.2.0", "Instructs the server whether to reply to commands.", "O(1)", connection::client_reply),
+    cmd!("tracking", -3, CONN_FLAGS, CONN, NONE, "connection", "6.0.0", "Controls server-assisted client-side caching for the connection.", "O(1). Some options may introduce additional complexity.", connection::client_tracking),
+    cmd!("caching", 3, CONN_FLAGS, CONN, NONE, "connection", "6.0.0", "Instructs the server whether to track the keys in the next request.", "O(1)", connection::client_caching),
+    cmd!("getredir", 2, CONN_FLAGS, CONN, NONE, "connection", "6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected.", "O(1)", connection::client_getredir),
+    cmd!("trackinginfo", 2, CONN_FLAGS, CONN, NONE, "connection", "6.2.0", "Returns information about server-assisted client-side caching for the connection.", "O(1)", connection::client_trackinginfo),
     cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "connection", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", connection::client_help),
 ];
 

@@ -391,6 +391,14 @@ pub static KEYS: &[Key] = &[
     Key::runtime("zset-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
     // Where a HyperLogLog leaves its sparse encoding (`collections::LIMITS` too).
     Key::runtime("hll-sparse-max-bytes", SetAs::Memory { min: 0 }),
+    // Keys client-side caching remembers at most (0: no limit).
+    Key::runtime(
+        "tracking-table-max-keys",
+        SetAs::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -427,6 +435,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "zset-max-listpack-value",
     "hll-sparse-max-bytes",
     "notify-keyspace-events",
+    "tracking-table-max-keys",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -751,7 +760,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 22] = [
+        let samples: [(&str, &str); 24] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -774,6 +783,8 @@ mod tests {
             ("zset-max-listpack-entries", "64"),
             ("zset-max-listpack-value", "32"),
             ("hll-sparse-max-bytes", "1kb"),
+            ("notify-keyspace-events", "Kg$"),
+            ("tracking-table-max-keys", "10"),
         ];
         let limits = Value::Limits(OutputLimits::default());
         for p in params() {

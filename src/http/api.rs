@@ -401,7 +401,7 @@ pub async fn put_in(
                 false
             })
     };
-    crate::pubsub::notify::flush(n, None, true);
+    crate::pubsub::notify::flush(n, None, true, None);
     if wrong_type {
         return error_of(n, &crate::error::Error::WrongType, &cid);
     }
@@ -664,7 +664,7 @@ pub async fn delete_in(
                 k.delete().is_some()
             })
     };
-    crate::pubsub::notify::flush(n, None, true);
+    crate::pubsub::notify::flush(n, None, true, None);
     tracing::debug!(component = "http", action = "delete", key = %lossy(&key), existed, "key deleted");
     let replicated = match settle(n, mark).await {
         Ok(r) => r,

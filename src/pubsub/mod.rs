@@ -11,6 +11,7 @@
 //! after the writes made before it, and each node delivers it to its own subscribers once.
 
 pub mod notify;
+pub mod tracking;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,6 +21,49 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::config::OutputLimit;
 use crate::resp::{Out, Protocol};
+
+/// A tracking client's own view of its mode, kept on its connection for the checks every
+/// command makes (the shared copy is `tracking::Tracking`'s).
+#[derive(Debug, Clone, Default)]
+pub struct TrackState {
+    pub mode: tracking::Mode,
+    /// CLIENT CACHING YES (OPTIN) or NO (OPTOUT) applies to the next command.
+    pub caching: bool,
+}
+
+/// After a command of a tracking client: remembers the keys a read served it (as its mode
+/// says), and lets CLIENT CACHING's flag lapse after the command that followed it.
+pub fn track_read(
+    node: &crate::node::Node,
+    client_id: u64,
+    t: &mut TrackState,
+    cmd: &'static crate::command::Command,
+    args: &crate::resp::Args<'_>,
+    ok: bool,
+) {
+    use crate::command::table::{READONLY, full_name};
+    let caching_cmd = full_name(cmd) == "client|caching";
+    if ok && cmd.has(READONLY) && !t.mode.bcast && !cmd.group.eq("pubsub") {
+        let wanted = if t.mode.optin {
+            t.caching
+        } else if t.mode.optout {
+            !t.caching
+        } else {
+            true
+        };
+        if wanted {
+            let idx = cmd.key_indexes(args);
+            if !idx.is_empty() {
+                node.pubsub
+                    .tracking
+                    .remember(client_id, idx.iter().map(|&i| &args[i]));
+            }
+        }
+    }
+    if !caching_cmd {
+        t.caching = false;
+    }
+}
 
 /// The three kinds of subscription.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,6 +116,8 @@ pub struct Mailbox {
     cut_notify: tokio::sync::Notify,
     /// When the buffer went over the soft limit (ms since the epoch; 0: it is under).
     soft_since: AtomicU64,
+    /// Subscribed to something: a RESP2 connection can take invalidations as messages.
+    subscribed: AtomicBool,
 }
 
 impl Mailbox {
@@ -88,6 +134,7 @@ impl Mailbox {
             cut: AtomicBool::new(false),
             cut_notify: tokio::sync::Notify::new(),
             soft_since: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
         })
     }
 
@@ -102,6 +149,25 @@ impl Mailbox {
             1 => Format::Resp3,
             _ => Format::Sse,
         }
+    }
+
+    pub fn is_resp3(&self) -> bool {
+        self.format() == Format::Resp3
+    }
+
+    pub fn is_subscribed(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
+    }
+
+    pub fn set_subscribed(&self, on: bool) {
+        self.subscribed.store(on, Ordering::Relaxed);
+    }
+
+    /// Appends bytes already encoded for this connection (an invalidation), under the
+    /// default limit of subscribers.
+    pub fn push_raw(&self, msg: &[u8]) {
+        let limit = crate::config::OutputLimits::default().pubsub;
+        self.deliver(msg, limit, crate::util::time::now_ms());
     }
 
     /// Waits until something was delivered (or the subscriber was cut off).
@@ -202,6 +268,8 @@ pub struct Hub {
     notify_flags: std::sync::atomic::AtomicU32,
     /// Keyspace notifications for writes that arrive from peers (`notify_replicated_writes`).
     notify_replicated: AtomicBool,
+    /// Client-side caching: who may cache which key.
+    pub tracking: tracking::Tracking,
 }
 
 impl Hub {

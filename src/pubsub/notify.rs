@@ -119,6 +119,8 @@ enum What {
     Persist,
     Expired,
     Evicted,
+    /// Every key of a database (FLUSHDB, FLUSHALL, SWAPDB).
+    Flush,
 }
 
 struct Note {
@@ -159,6 +161,7 @@ pub fn note(m: &Mutation<'_>) {
         Op::Persist { key } => (key, What::Persist),
         Op::Expired { key } => (key, What::Expired),
         Op::Evicted { key } => (key, What::Evicted),
+        Op::FlushDb | Op::FlushAll | Op::SwapDb { .. } => (&[][..], What::Flush),
         _ => return,
     };
     NOTES.with(|n| {
@@ -184,10 +187,27 @@ fn class_of(v: ValueRef<'_>) -> u32 {
 /// them, with its arguments; `None` for changes of this node without one (`local`: an HTTP
 /// write, an expiry step) or from peers (a replicated batch, a repair — published only with
 /// `notify_replicated_writes`).
-pub fn flush(node: &Node, cmd: Option<(&'static Command, &Args<'_>)>, local: bool) {
+///
+/// Each changed key is also invalidated for the clients that track it; `writer` is the
+/// client that made the change (NOLOOP spares it).
+pub fn flush(
+    node: &Node,
+    cmd: Option<(&'static Command, &Args<'_>)>,
+    local: bool,
+    writer: Option<u64>,
+) {
     let mut notes = NOTES.with(|n| std::mem::take(&mut *n.borrow_mut()));
     if notes.is_empty() {
         return;
+    }
+    let tracking = &node.pubsub.tracking;
+    if tracking.any() {
+        for n in &notes {
+            match n.what {
+                What::Flush => tracking.invalidate_all(),
+                _ => tracking.invalidate(&n.key, writer),
+            }
+        }
     }
     let flags = node.pubsub.notify_flags();
     if !publishes(flags) {
@@ -255,6 +275,7 @@ fn name(
     match n.what {
         What::Expired => return out.push((EXPIRED, "expired")),
         What::Evicted => return out.push((EVICTED, "evicted")),
+        What::Flush => return,
         _ => {}
     }
     let created = matches!(
@@ -417,6 +438,7 @@ fn by_record(what: What, out: &mut Vec<(u32, &'static str)>) {
         What::Persist => (GENERIC, "persist"),
         What::Expired => (EXPIRED, "expired"),
         What::Evicted => (EVICTED, "evicted"),
+        What::Flush => return,
     });
 }
 

@@ -241,7 +241,7 @@ async fn expire_loop(node: Arc<Node>) {
                     let _inside = store_node.store.gate.enter();
                     store_node.store.expire_cycle(now_ms(), 64 * 1024)
                 };
-                crate::pubsub::notify::flush(&store_node, None, true);
+                crate::pubsub::notify::flush(&store_node, None, true, None);
                 removed += r;
                 if r == 0 || start.elapsed() >= budget {
                     break;

@@ -558,6 +558,10 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         }
     }
     client.subs.leave_all(&node.pubsub);
+    if client.tracking.is_some() || client.subs.mailbox.is_some() {
+        node.pubsub.tracking.forget(client.id);
+        node.refresh_notes();
+    }
     info.forget_socket();
     let _ = stream.shutdown().await;
 }
