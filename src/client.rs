@@ -23,7 +23,6 @@ pub enum ReplyMode {
 }
 
 /// Something a command asks the connection loop to do after its reply is encoded.
-#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Sleep, then reply OK (DEBUG SLEEP).
     Sleep(Duration),
@@ -40,6 +39,8 @@ pub enum Action {
     ForwardAs(std::net::SocketAddr, crate::resp::OwnedArgs),
     /// WATCH keys another node owns: ask it for their versions (HCVERSIONS) and keep them.
     WatchAt(std::net::SocketAddr),
+    /// Run a Lua script on the script thread and relay its reply.
+    Script(crate::script::Job),
     /// Wait until one of these keys is written, then run the command again (BLPOP and kin).
     Block(Block),
 }
@@ -83,6 +84,29 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// A client of the node's own (a script's `redis.call`), in no client list.
+    pub fn internal(id: u64) -> ClientInfo {
+        let now = now_ms();
+        ClientInfo {
+            id,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            laddr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            fd: -1,
+            created_ms: now,
+            last_ms: AtomicU64::new(now),
+            db: AtomicU32::new(0),
+            resp: AtomicU32::new(2),
+            last_cmd: AtomicUsize::new(0),
+            qbuf: AtomicUsize::new(0),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            no_evict: Default::default(),
+            subscriptions: Default::default(),
+            sock: Mutex::new(None),
+        }
+    }
+
     /// The address of the last command run (a `&'static Command` of the table), 0 before the
     /// first: the command layer names it (CLIENT LIST's `cmd=`).
     pub fn last_command_address(&self) -> usize {

@@ -14,6 +14,7 @@ pub mod node;
 pub mod persist;
 pub mod pubsub;
 pub mod resp;
+pub mod script;
 pub mod server;
 pub mod store;
 pub mod telemetry;

@@ -278,6 +278,8 @@ pub struct Node {
     pub cluster: Arc<crate::cluster::Cluster>,
     /// Pub/sub subscribers of this node.
     pub pubsub: crate::pubsub::Hub,
+    /// Lua scripts: the cache and the script thread.
+    pub scripts: crate::script::Scripts,
     /// What SHUTDOWN asked for: 0 default, 1 SAVE, 2 NOSAVE.
     pub shutdown_save: AtomicEnum<ShutdownSave>,
     /// The RESP address actually bound (port 0 resolved).
@@ -387,6 +389,7 @@ impl Node {
             persistence,
             cluster,
             pubsub: Default::default(),
+            scripts: Default::default(),
             shutdown_save: AtomicEnum::new(ShutdownSave::Default),
             resp_addr: Mutex::new(None),
             http_addr: Mutex::new(None),

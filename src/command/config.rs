@@ -67,6 +67,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "tracking-table-max-keys" => {
             Value::Int(node.pubsub.tracking.max_keys.load(Ordering::Relaxed) as u64)
         }
+        "busy-reply-threshold" => Value::Int(node.scripts.busy_ms.load(Ordering::Relaxed)),
         _ => return None,
     })
 }
@@ -129,6 +130,7 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         ("hll-sparse-max-bytes", Value::Int(n)) => {
             LIMITS.hll_sparse_bytes.store(n, Ordering::Relaxed)
         }
+        ("busy-reply-threshold", Value::Int(n)) => node.scripts.busy_ms.store(n, Ordering::Relaxed),
         ("tracking-table-max-keys", Value::Int(n)) => node
             .pubsub
             .tracking
@@ -369,7 +371,9 @@ mod tests {
             "hll-sparse-max-bytes",
             "notify-keyspace-events",
             "tracking-table-max-keys",
+            "busy-reply-threshold",
             // Redis 7's older names, listed as Redis lists them.
+            "lua-time-limit",
             "list-max-ziplist-size",
             "hash-max-ziplist-entries",
             "hash-max-ziplist-value",
@@ -450,6 +454,7 @@ mod tests {
             ("hll-sparse-max-bytes", "1kb", "1024"),
             ("notify-keyspace-events", "KEA", "AKE"),
             ("tracking-table-max-keys", "10", "10"),
+            ("busy-reply-threshold", "100", "100"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

@@ -15,6 +15,7 @@ pub mod key;
 pub mod list;
 pub mod persistence;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sort;
@@ -119,7 +120,17 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         return execute_gated(cx, args);
     }
     let node = cx.node;
-    let _inside = node.store.gate.enter();
+    let Some(_inside) = node.store.gate.enter_unless(|| node.scripts.busy()) else {
+        // A script has run past busy-reply-threshold: only the commands made for that time
+        // (SCRIPT KILL, SHUTDOWN NOSAVE, ...) run, outside the gate.
+        if resolve(&args).is_ok_and(|c| c.has(table::ALLOW_BUSY)) {
+            return execute_gated(cx, args);
+        }
+        cx.out.error(
+            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+        );
+        return None;
+    };
     execute_gated(cx, args)
 }
 

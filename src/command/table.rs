@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use super::{
     Handler, bits, cluster, config, connection, cuckoo, hash, hll, info, introspect, key, list,
-    persistence, pubsub, server, set, sort, string, transaction, zset,
+    persistence, pubsub, scripting, server, set, sort, string, transaction, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -139,7 +139,7 @@ fn numkeys_position(name: &str) -> Option<(usize, bool)> {
         "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => {
             Some((1, false))
         }
-        "blmpop" | "bzmpop" => Some((2, false)),
+        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => Some((2, false)),
         "zunionstore" | "zinterstore" | "zdiffstore" => Some((2, true)),
         _ => None,
     }
@@ -195,6 +195,7 @@ const KSD: &[&str] = &["keyspace", "dangerous"];
 const CONN: &[&str] = &["connection"];
 const TX: &[&str] = &["transaction"];
 const PS: &[&str] = &["pubsub"];
+const SC: &[&str] = &["scripting"];
 const DANG: &[&str] = &["dangerous"];
 const ADM: &[&str] = &["admin", "dangerous"];
 const NOACL: &[&str] = &[];
@@ -284,6 +285,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("discard", 1, NOSCRIPT | LSF | ALLOW_BUSY, TX, NONE, "transactions", "2.0.0", "Discards a transaction.", "O(N), when N is the number of queued commands", transaction::discard),
     cmd!("watch", -2, NOSCRIPT | LSF | ALLOW_BUSY, TX, KALL, "transactions", "2.2.0", "Monitors changes to keys to determine the execution of a transaction.", "O(1) for every key.", transaction::watch),
     cmd!("unwatch", 1, NOSCRIPT | LSF | ALLOW_BUSY, TX, NONE, "transactions", "2.2.0", "Forgets about watched keys of a transaction.", "O(1)", transaction::unwatch),
+    // scripting
+    cmd!("eval", -3, NOSCRIPT | STALE, SC, NONE, "scripting", "2.6.0", "Executes a server-side Lua script.", "Depends on the script that is executed.", scripting::eval),
+    cmd!("evalsha", -3, NOSCRIPT | STALE, SC, NONE, "scripting", "2.6.0", "Executes a server-side Lua script by SHA1 digest.", "Depends on the script that is executed.", scripting::evalsha),
+    cmd!("eval_ro", -3, NOSCRIPT | STALE | READONLY, SC, NONE, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", "Depends on the script that is executed.", scripting::eval_ro),
+    cmd!("evalsha_ro", -3, NOSCRIPT | STALE | READONLY, SC, NONE, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", "Depends on the script that is executed.", scripting::evalsha_ro),
+    container!("script", -2, 0, "scripting", "2.6.0", "A container for Lua scripts management commands.", SCRIPT_SUBS),
     // pub/sub (channels are not keys here: they are not placed on the ring)
     cmd!("subscribe", -2, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Listens for messages published to channels.", "O(N) where N is the number of channels to subscribe to.", pubsub::subscribe),
     cmd!("unsubscribe", -1, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe.", pubsub::unsubscribe),
@@ -467,6 +474,15 @@ static COMMAND_SUBS: &[Command] = &[
     cmd!("docs", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", introspect::command_docs),
     cmd!("getkeys", -4, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", introspect::command_getkeys),
     cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", introspect::command_help),
+];
+
+#[rustfmt::skip]
+static SCRIPT_SUBS: &[Command] = &[
+    cmd!("load", 3, NOSCRIPT | STALE, SC, NONE, "scripting", "2.6.0", "Loads a server-side Lua script to the script cache.", "O(N) with N being the length in bytes of the script body.", scripting::script_load),
+    cmd!("exists", -3, NOSCRIPT, SC, NONE, "scripting", "2.6.0", "Determines whether server-side Lua scripts exist in the script cache.", "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).", scripting::script_exists),
+    cmd!("flush", -2, NOSCRIPT, SC, NONE, "scripting", "2.6.0", "Removes all server-side Lua scripts from the script cache.", "O(N) with N being the number of scripts in cache", scripting::script_flush),
+    cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, SC, NONE, "scripting", "2.6.0", "Terminates a server-side Lua script during execution.", "O(1)", scripting::script_kill),
+    cmd!("help", 2, LOADING | STALE, SC, NONE, "scripting", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", scripting::script_help),
 ];
 
 #[rustfmt::skip]

@@ -391,6 +391,14 @@ pub static KEYS: &[Key] = &[
     Key::runtime("zset-max-listpack-value", SetAs::Int { min: 0, max: I32 }),
     // Where a HyperLogLog leaves its sparse encoding (`collections::LIMITS` too).
     Key::runtime("hll-sparse-max-bytes", SetAs::Memory { min: 0 }),
+    // How long a script runs before other clients get -BUSY and SCRIPT KILL may stop it.
+    Key::runtime(
+        "busy-reply-threshold",
+        SetAs::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
     // Keys client-side caching remembers at most (0: no limit).
     Key::runtime(
         "tracking-table-max-keys",
@@ -436,6 +444,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "hll-sparse-max-bytes",
     "notify-keyspace-events",
     "tracking-table-max-keys",
+    "busy-reply-threshold",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -456,6 +465,7 @@ pub fn param(name: &str) -> Option<&'static Param> {
 
 /// Redis 7's older names for the encoding thresholds, still accepted by name.
 pub const ALIASES: &[(&str, &str)] = &[
+    ("lua-time-limit", "busy-reply-threshold"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
     ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
     ("hash-max-ziplist-value", "hash-max-listpack-value"),
@@ -760,7 +770,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 24] = [
+        let samples: [(&str, &str); 25] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -785,6 +795,7 @@ mod tests {
             ("hll-sparse-max-bytes", "1kb"),
             ("notify-keyspace-events", "Kg$"),
             ("tracking-table-max-keys", "10"),
+            ("busy-reply-threshold", "100"),
         ];
         let limits = Value::Limits(OutputLimits::default());
         for p in params() {

@@ -450,6 +450,13 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                     ),
                                 }
                             }
+                            Action::Script(job) => {
+                                let done = node.scripts.submit(node, job);
+                                match done.await {
+                                    Ok(d) => out.buf.extend_from_slice(&d.reply),
+                                    Err(_) => out.error("ERR the script thread is gone"),
+                                }
+                            }
                             Action::WatchAt(addr) => {
                                 watch_at(node, &mut peers, addr, &mut client, args, &mut out).await
                             }

@@ -73,6 +73,28 @@ impl Gate {
         }
     }
 
+    /// [`Gate::enter`], but gives up (None) when `stop` says so while it waits: a script past
+    /// its busy threshold holds the gate, and the command gets -BUSY instead of waiting.
+    pub fn enter_unless(&self, stop: impl Fn() -> bool) -> Option<Shared<'_>> {
+        let slot = &self.slots[my_slot()].0;
+        loop {
+            slot.fetch_add(1, Ordering::SeqCst);
+            if !self.closed.load(Ordering::SeqCst) {
+                return Some(Shared {
+                    slot,
+                    _not_send: std::marker::PhantomData,
+                });
+            }
+            slot.fetch_sub(1, Ordering::SeqCst);
+            while self.closed.load(Ordering::Acquire) {
+                if stop() {
+                    return None;
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
+
     /// Runs `f` with every other command kept out. The caller must not be inside the gate.
     pub fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
         let _one = self.writer.lock();

@@ -1,0 +1,818 @@
+//! The Lua VM of the script thread: Redis's environment (the `redis` table, `bit`, `cjson`,
+//! KEYS and ARGV, protected globals), the conversions between RESP and Lua both ways, and the
+//! run of one script.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+
+use super::{Done, Job};
+use crate::client::ClientState;
+use crate::command::{Ctx, table};
+use crate::node::Node;
+use crate::resp::{Out, Protocol};
+
+/// Nested replies deeper than this are not converted (a reply is ours, but a table returned
+/// by a script is not: a self-referencing one must not recurse for ever).
+const MAX_DEPTH: usize = 1000;
+/// Lua instructions between two looks at the clock and at SCRIPT KILL.
+const HOOK_EVERY: u32 = 100_000;
+
+/// What `redis.call` needs while a script runs.
+struct Call {
+    /// The script line of the redis.call that raised the error the script fails with.
+    err_line: Option<i64>,
+    client: ClientState,
+    out: Out,
+    read_only: bool,
+    /// RESP version replies are converted from (`redis.setresp`).
+    resp3: bool,
+    now: u64,
+}
+
+pub fn run_jobs(
+    node: Arc<Node>,
+    jobs: std::sync::mpsc::Receiver<(Job, tokio::sync::oneshot::Sender<Done>)>,
+) {
+    let mut vm = match Vm::new(node.clone()) {
+        Ok(vm) => vm,
+        Err(e) => {
+            tracing::error!(component = "scripting", action = "start", error = %e, "cannot start the Lua VM");
+            return;
+        }
+    };
+    for (job, reply) in jobs {
+        let done = vm.run(job);
+        let _ = reply.send(done);
+    }
+}
+
+struct Vm {
+    lua: Lua,
+    node: Arc<Node>,
+    call: Rc<RefCell<Option<Call>>>,
+    compiled: HashMap<String, Function>,
+}
+
+fn err_msg(e: &mlua::Error) -> String {
+    let text = match e {
+        mlua::Error::CallbackError { cause, .. } => return err_msg(cause),
+        mlua::Error::RuntimeError(m) | mlua::Error::SyntaxError { message: m, .. } => m.clone(),
+        mlua::Error::ExternalError(e) => e.to_string(),
+        other => other.to_string(),
+    };
+    // The message alone, without the traceback Lua adds.
+    match text.split_once("\nstack traceback:") {
+        Some((m, _)) => m.to_string(),
+        None => text,
+    }
+}
+
+/// The script line an error names at its start (`user_script:N: ...`).
+fn line_of(msg: &str) -> Option<i64> {
+    let rest = msg.strip_prefix("user_script:")?;
+    rest.split(':').next()?.parse().ok()
+}
+
+impl Vm {
+    fn new(node: Arc<Node>) -> mlua::Result<Vm> {
+        let lua = Lua::new_with(
+            StdLib::TABLE | StdLib::STRING | StdLib::MATH,
+            LuaOptions::default(),
+        )?;
+        let call: Rc<RefCell<Option<Call>>> = Rc::new(RefCell::new(None));
+        let g = lua.globals();
+        // As Redis: no loading of files.
+        for name in ["loadfile", "dofile"] {
+            g.raw_set(name, Value::Nil)?;
+        }
+        g.raw_set("redis", redis_table(&lua, &node, &call)?)?;
+        g.raw_set("bit", bit_table(&lua)?)?;
+        g.raw_set("cjson", cjson_table(&lua)?)?;
+        drop(g);
+        // Globals are protected: a script reading or creating one is an error, as Redis 7.
+        // In Lua, so the error names the script's line (`error(..., 2)`).
+        lua.load(
+            r#"setmetatable(_G, {
+                __newindex = function(t, k, v) error("Attempt to modify a readonly table", 2) end,
+                __index = function(t, k)
+                    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+                end,
+            })"#,
+        )
+        .exec()?;
+        let scripts_node = node.clone();
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                let s = &scripts_node.scripts;
+                if s.kill.load(Ordering::Acquire) && !s.wrote.load(Ordering::Acquire) {
+                    return Err(mlua::Error::RuntimeError(
+                        "ERR Script killed by user with SCRIPT KILL...".into(),
+                    ));
+                }
+                Ok(VmState::Continue)
+            },
+        )?;
+        Ok(Vm {
+            lua,
+            node,
+            call,
+            compiled: HashMap::new(),
+        })
+    }
+
+    fn run(&mut self, job: Job) -> Done {
+        let proto = if job.resp3 {
+            Protocol::Resp3
+        } else {
+            Protocol::Resp2
+        };
+        let mut out = Out::new(proto);
+        out.buf.clear();
+        match self.run_inner(&job, &mut out) {
+            Ok(()) => {}
+            Err(msg) => {
+                out.buf.clear();
+                out.error(&msg);
+            }
+        }
+        Done { reply: out.buf }
+    }
+
+    fn function(&mut self, job: &Job) -> Result<Function, String> {
+        if let Some(f) = self.compiled.get(&job.sha)
+            && (job.source.is_some() || self.node.scripts.exists(&job.sha))
+        {
+            return Ok(f.clone());
+        }
+        let source = match &job.source {
+            Some(s) => s.clone(),
+            None => self
+                .node
+                .scripts
+                .get(&job.sha)
+                .ok_or("NOSCRIPT No matching script. Please use EVAL.")?,
+        };
+        let f = self
+            .lua
+            .load(&*source)
+            .set_name("@user_script")
+            .into_function()
+            .map_err(|e| {
+                format!(
+                    "ERR Error compiling script (new function): {}",
+                    err_msg(&e).replace('\n', " ")
+                )
+            })?;
+        // Compiled functions are kept per script; a flush of the cache is noticed above.
+        if self.compiled.len() > super::MAX_SCRIPTS {
+            self.compiled.clear();
+        }
+        self.compiled.insert(job.sha.clone(), f.clone());
+        Ok(f)
+    }
+
+    fn run_inner(&mut self, job: &Job, out: &mut Out) -> Result<(), String> {
+        let f = self.function(job)?;
+        let lua = &self.lua;
+        let list = |items: &[Vec<u8>]| -> mlua::Result<Table> {
+            let t = lua.create_table_with_capacity(items.len(), 0)?;
+            for (i, v) in items.iter().enumerate() {
+                t.raw_set(i + 1, lua.create_string(v)?)?;
+            }
+            Ok(t)
+        };
+        let g = lua.globals();
+        let e = |e: mlua::Error| format!("ERR {}", err_msg(&e));
+        g.raw_set("KEYS", list(&job.keys).map_err(e)?).map_err(e)?;
+        g.raw_set("ARGV", list(&job.args).map_err(e)?).map_err(e)?;
+        let info = Arc::new(crate::client::ClientInfo::internal(job.client_id));
+        let mut client = ClientState::new(info, true);
+        client.db = job.db;
+        *self.call.borrow_mut() = Some(Call {
+            err_line: None,
+            client,
+            out: Out::new(Protocol::Resp2),
+            read_only: job.read_only,
+            resp3: false,
+            now: crate::util::time::now_ms(),
+        });
+        let node = self.node.clone();
+        let scripts = &node.scripts;
+        scripts.kill.store(false, Ordering::Release);
+        scripts.wrote.store(false, Ordering::Release);
+        scripts
+            .running_since
+            .store(crate::util::time::now_ms(), Ordering::Release);
+        let result = node
+            .store
+            .gate
+            .exclusive(|| node.store.bus().group(|| f.call::<Value>(())));
+        scripts.running_since.store(0, Ordering::Release);
+        let call_line = self.call.borrow_mut().take().and_then(|c| c.err_line);
+        match result {
+            Ok(v) => {
+                to_resp(&v, out, 0);
+                Ok(())
+            }
+            Err(e) => {
+                let msg = err_msg(&e);
+                // A Redis error raised by redis.call keeps its own code; Lua's own gain ERR.
+                let coded = msg
+                    .split(' ')
+                    .next()
+                    .is_some_and(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_uppercase()));
+                let text = msg.replace(['\r', '\n'], " ");
+                // As Redis 7: where in the script it failed.
+                let at = match call_line.or_else(|| line_of(&msg)) {
+                    Some(n) => format!(", on @user_script:{n}."),
+                    None => String::new(),
+                };
+                Err(if coded {
+                    format!("{text} script: {}{at}", job.sha)
+                } else {
+                    format!("ERR {text} script: {}{at}", job.sha)
+                })
+            }
+        }
+    }
+}
+
+fn display(v: &Value) -> String {
+    match v {
+        Value::String(s) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        Value::Integer(n) => n.to_string(),
+        Value::Number(n) => n.to_string(),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The `redis` table: call, pcall and their helpers.
+fn redis_table(
+    lua: &Lua,
+    node: &Arc<Node>,
+    call: &Rc<RefCell<Option<Call>>>,
+) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    for (name, raise) in [("call", true), ("pcall", false)] {
+        let (node, call) = (node.clone(), call.clone());
+        t.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                redis_call(lua, &node, &call, args, raise)
+            })?,
+        )?;
+    }
+    t.set(
+        "error_reply",
+        lua.create_function(|lua, msg: mlua::String| {
+            let r = lua.create_table()?;
+            let text = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
+            // As Redis 7's luaPushErrorBuff: the first word is the code when a space follows
+            // it, otherwise the code is ERR.
+            let text = text.strip_prefix('-').unwrap_or(&text);
+            let text = if text.contains(' ') {
+                text.to_string()
+            } else {
+                format!("ERR {text}")
+            };
+            r.set("err", text)?;
+            Ok(r)
+        })?,
+    )?;
+    t.set(
+        "status_reply",
+        lua.create_function(|lua, msg: mlua::String| {
+            let r = lua.create_table()?;
+            r.set("ok", msg)?;
+            Ok(r)
+        })?,
+    )?;
+    t.set(
+        "sha1hex",
+        lua.create_function(|_, s: mlua::String| Ok(super::sha1_hex(&s.as_bytes())))?,
+    )?;
+    t.set(
+        "log",
+        lua.create_function(|_, (level, msg): (i64, mlua::String)| {
+            let text = String::from_utf8_lossy(&msg.as_bytes()).into_owned();
+            match level {
+                0 => tracing::debug!(component = "scripting", action = "log", "{text}"),
+                1 | 2 => tracing::info!(component = "scripting", action = "log", "{text}"),
+                _ => tracing::warn!(component = "scripting", action = "log", "{text}"),
+            }
+            Ok(())
+        })?,
+    )?;
+    {
+        let call = call.clone();
+        t.set(
+            "setresp",
+            lua.create_function(move |_, v: i64| {
+                if v != 2 && v != 3 {
+                    return Err(mlua::Error::RuntimeError(
+                        "RESP version must be 2 or 3.".into(),
+                    ));
+                }
+                if let Some(c) = call.borrow_mut().as_mut() {
+                    c.resp3 = v == 3;
+                }
+                Ok(())
+            })?,
+        )?;
+    }
+    // Effects replication is the only one: these are accepted and change nothing.
+    t.set("set_repl", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
+    t.set(
+        "replicate_commands",
+        lua.create_function(|_, _: MultiValue| Ok(true))?,
+    )?;
+    for (name, n) in [
+        ("LOG_DEBUG", 0),
+        ("LOG_VERBOSE", 1),
+        ("LOG_NOTICE", 2),
+        ("LOG_WARNING", 3),
+        ("REPL_NONE", 0),
+        ("REPL_AOF", 1),
+        ("REPL_SLAVE", 2),
+        ("REPL_REPLICA", 2),
+        ("REPL_ALL", 3),
+    ] {
+        t.set(name, n)?;
+    }
+    Ok(t)
+}
+
+/// `redis.call` / `redis.pcall`: runs a command as the script's client and converts its
+/// reply. `raise`: an error reply raises a Lua error (call) instead of being returned (pcall).
+fn redis_call(
+    lua: &Lua,
+    node: &Arc<Node>,
+    call: &Rc<RefCell<Option<Call>>>,
+    args: MultiValue,
+    raise: bool,
+) -> mlua::Result<Value> {
+    let fail = |lua: &Lua, msg: String| -> mlua::Result<Value> {
+        if raise {
+            note_line(lua, call);
+            Err(mlua::Error::RuntimeError(msg))
+        } else {
+            let t = lua.create_table()?;
+            t.set("err", msg)?;
+            Ok(Value::Table(t))
+        }
+    };
+    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => argv.push(s.as_bytes().to_vec()),
+            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
+            Value::Number(n) => {
+                let mut b = Vec::new();
+                crate::util::num::fmt_double(*n, &mut b);
+                // Lua's own formatting of a number (integers without a fraction).
+                argv.push(if n.fract() == 0.0 && n.abs() < 1e15 {
+                    (*n as i64).to_string().into_bytes()
+                } else {
+                    b
+                });
+            }
+            _ => {
+                return fail(
+                    lua,
+                    "ERR Lua redis lib command arguments must be strings or integers".into(),
+                );
+            }
+        }
+    }
+    if argv.is_empty() {
+        return fail(
+            lua,
+            "ERR Please specify at least one argument for this redis lib call".into(),
+        );
+    }
+    let Some(cmd) = table::lookup(&argv[0]) else {
+        return fail(lua, "ERR Unknown Redis command called from script".into());
+    };
+    if !cmd.arity_ok(argv.len()) {
+        return fail(
+            lua,
+            "ERR Wrong number of args calling Redis command from script".into(),
+        );
+    }
+    if cmd.has(table::NOSCRIPT) {
+        return fail(
+            lua,
+            "ERR This Redis command is not allowed from script".into(),
+        );
+    }
+    let read_only = match call.borrow().as_ref() {
+        Some(c) => c.read_only,
+        None => return fail(lua, "ERR redis.call outside a script".into()),
+    };
+    if cmd.has(table::WRITE) {
+        if read_only {
+            return fail(
+                lua,
+                "ERR Write commands are not allowed from read-only scripts.".into(),
+            );
+        }
+        node.scripts.wrote.store(true, Ordering::Release);
+    }
+    let mut guard = call.borrow_mut();
+    let Some(c) = guard.as_mut() else {
+        return Err(mlua::Error::RuntimeError(
+            "ERR redis.call outside a script".into(),
+        ));
+    };
+    let ranges: Vec<(usize, usize)> = {
+        let mut at = 0;
+        argv.iter()
+            .map(|a| {
+                let r = (at, at + a.len());
+                at += a.len();
+                r
+            })
+            .collect()
+    };
+    let data: Vec<u8> = argv.concat();
+    let args = crate::resp::Args::new(&data, &ranges);
+    c.out.buf.clear();
+    c.out.proto = if c.resp3 {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    };
+    {
+        let mut cx = Ctx {
+            node,
+            client: &mut c.client,
+            out: &mut c.out,
+            now: c.now,
+            command: None,
+        };
+        crate::command::execute_queued(&mut cx, args);
+    }
+    let reply = std::mem::take(&mut c.out.buf);
+    drop(guard);
+    let mut at = 0;
+    let v = from_resp(lua, &reply, &mut at, 0)?;
+    if let Value::Table(t) = &v
+        && let Ok(Value::String(e)) = t.raw_get::<Value>("err")
+        && raise
+    {
+        note_line(lua, call);
+        return Err(mlua::Error::RuntimeError(
+            String::from_utf8_lossy(&e.as_bytes()).into_owned(),
+        ));
+    }
+    Ok(v)
+}
+
+/// Notes the script line calling redis.call (the error's place in Redis's message).
+fn note_line(lua: &Lua, call: &Rc<RefCell<Option<Call>>>) {
+    let line = lua.inspect_stack(1, |d| d.current_line()).flatten();
+    if let Ok(mut b) = call.try_borrow_mut()
+        && let Some(c) = b.as_mut()
+    {
+        c.err_line = line.map(|l| l as i64).filter(|&l| l > 0);
+    }
+}
+
+/// A reply (RESP2 or RESP3, as this node wrote it) as Redis gives it to Lua.
+fn from_resp(lua: &Lua, buf: &[u8], at: &mut usize, depth: usize) -> mlua::Result<Value> {
+    let bad = || mlua::Error::RuntimeError("ERR unreadable reply".into());
+    if depth > MAX_DEPTH {
+        return Err(bad());
+    }
+    let eol = buf[*at..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|p| *at + p)
+        .ok_or_else(bad)?;
+    let tag = buf[*at];
+    let line = &buf[*at + 1..eol];
+    *at = eol + 2;
+    let int = || -> mlua::Result<i64> {
+        std::str::from_utf8(line)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(bad)
+    };
+    let text = || String::from_utf8_lossy(line).into_owned();
+    Ok(match tag {
+        b'+' => {
+            let t = lua.create_table()?;
+            t.set("ok", lua.create_string(line)?)?;
+            Value::Table(t)
+        }
+        b'-' => {
+            let t = lua.create_table()?;
+            t.set("err", lua.create_string(line)?)?;
+            Value::Table(t)
+        }
+        b':' => Value::Number(int()? as f64),
+        b'$' | b'=' => {
+            let n = int()?;
+            if n < 0 {
+                return Ok(Value::Boolean(false));
+            }
+            let end = *at + n as usize;
+            let body = buf.get(*at..end).ok_or_else(bad)?;
+            *at = end + 2;
+            if tag == b'=' {
+                // Verbatim: {verbatim_string = {format = ..., string = ...}}.
+                let t = lua.create_table()?;
+                let inner = lua.create_table()?;
+                inner.set("format", lua.create_string(body.get(..3).unwrap_or(b""))?)?;
+                inner.set("string", lua.create_string(body.get(4..).unwrap_or(b""))?)?;
+                t.set("verbatim_string", inner)?;
+                Value::Table(t)
+            } else {
+                Value::String(lua.create_string(body)?)
+            }
+        }
+        b'*' | b'~' | b'>' => {
+            let n = int()?;
+            if n < 0 {
+                return Ok(Value::Boolean(false));
+            }
+            let t = lua.create_table_with_capacity(n.min(1 << 16) as usize, 0)?;
+            for i in 0..n {
+                t.raw_set(i + 1, from_resp(lua, buf, at, depth + 1)?)?;
+            }
+            if tag == b'~' {
+                // A set: {set = {member = true, ...}}.
+                let set = lua.create_table()?;
+                for v in t.sequence_values::<Value>() {
+                    set.raw_set(v?, true)?;
+                }
+                let w = lua.create_table()?;
+                w.set("set", set)?;
+                Value::Table(w)
+            } else {
+                Value::Table(t)
+            }
+        }
+        b'%' => {
+            let n = int()?;
+            let map = lua.create_table()?;
+            for _ in 0..n {
+                let k = from_resp(lua, buf, at, depth + 1)?;
+                let v = from_resp(lua, buf, at, depth + 1)?;
+                map.raw_set(k, v)?;
+            }
+            let w = lua.create_table()?;
+            w.set("map", map)?;
+            Value::Table(w)
+        }
+        b'_' => Value::Nil,
+        b'#' => Value::Boolean(line == b"t"),
+        b',' => {
+            let t = lua.create_table()?;
+            t.set("double", text().parse::<f64>().unwrap_or(0.0))?;
+            Value::Table(t)
+        }
+        b'(' => {
+            let t = lua.create_table()?;
+            t.set("big_number", text())?;
+            Value::Table(t)
+        }
+        _ => return Err(bad()),
+    })
+}
+
+/// A script's return value as Redis converts it for the client.
+fn to_resp(v: &Value, out: &mut Out, depth: usize) {
+    if depth > MAX_DEPTH {
+        out.error("ERR reached lua stack limit");
+        return;
+    }
+    match v {
+        Value::Nil => out.null(),
+        Value::Boolean(true) => {
+            if out.resp3() {
+                out.boolean(true)
+            } else {
+                out.int(1)
+            }
+        }
+        Value::Boolean(false) => {
+            if out.resp3() {
+                out.boolean(false)
+            } else {
+                out.null()
+            }
+        }
+        Value::Integer(n) => out.int(*n),
+        // Lua numbers are truncated to integers, as Redis.
+        Value::Number(n) => out.int(*n as i64),
+        Value::String(s) => out.bulk(&s.as_bytes()),
+        Value::Table(t) => {
+            if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
+                out.error_bytes(&e.as_bytes());
+                return;
+            }
+            if let Ok(Value::String(s)) = t.raw_get::<Value>("ok") {
+                out.buf.push(b'+');
+                out.buf.extend(
+                    s.as_bytes()
+                        .iter()
+                        .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+                );
+                out.buf.extend_from_slice(b"\r\n");
+                return;
+            }
+            if out.resp3() {
+                if let Ok(Value::Table(m)) = t.raw_get::<Value>("map") {
+                    let pairs: Vec<(Value, Value)> = m.pairs().filter_map(Result::ok).collect();
+                    out.map(pairs.len());
+                    for (k, v) in &pairs {
+                        to_resp(k, out, depth + 1);
+                        to_resp(v, out, depth + 1);
+                    }
+                    return;
+                }
+                if let Ok(Value::Table(m)) = t.raw_get::<Value>("set") {
+                    let keys: Vec<Value> = m
+                        .pairs::<Value, Value>()
+                        .filter_map(|p| p.ok().map(|p| p.0))
+                        .collect();
+                    out.set(keys.len());
+                    for k in &keys {
+                        to_resp(k, out, depth + 1);
+                    }
+                    return;
+                }
+                if let Ok(Value::Number(d)) = t.raw_get::<Value>("double") {
+                    out.double(d);
+                    return;
+                }
+            }
+            // An array: up to the first nil, as Redis.
+            let items: Vec<Value> = t
+                .clone()
+                .sequence_values::<Value>()
+                .map_while(Result::ok)
+                .collect();
+            out.array(items.len());
+            for i in &items {
+                to_resp(i, out, depth + 1);
+            }
+        }
+        _ => out.null(),
+    }
+}
+
+/// Redis's `bit` library (LuaBitOp) on 32-bit integers.
+fn bit_table(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    let tobit = |n: f64| -> i32 { (n as i64) as i32 };
+    t.set("tobit", lua.create_function(move |_, n: f64| Ok(tobit(n)))?)?;
+    t.set("bnot", lua.create_function(move |_, n: f64| Ok(!tobit(n)))?)?;
+    for (name, op) in [
+        ("band", (|a: i32, b: i32| a & b) as fn(i32, i32) -> i32),
+        ("bor", |a, b| a | b),
+        ("bxor", |a, b| a ^ b),
+    ] {
+        t.set(
+            name,
+            lua.create_function(move |_, ns: mlua::Variadic<f64>| {
+                let mut it = ns.iter();
+                let first = it.next().map_or(0, |n| tobit(*n));
+                Ok(it.fold(first, |acc, n| op(acc, tobit(*n))))
+            })?,
+        )?;
+    }
+    for (name, op) in [
+        (
+            "lshift",
+            (|a: i32, n: u32| a.wrapping_shl(n)) as fn(i32, u32) -> i32,
+        ),
+        ("rshift", |a, n| ((a as u32).wrapping_shr(n)) as i32),
+        ("arshift", |a, n| a.wrapping_shr(n)),
+        ("rol", |a, n| a.rotate_left(n)),
+        ("ror", |a, n| a.rotate_right(n)),
+    ] {
+        t.set(
+            name,
+            lua.create_function(move |_, (a, n): (f64, f64)| {
+                Ok(op(tobit(a), (tobit(n) & 31) as u32))
+            })?,
+        )?;
+    }
+    t.set(
+        "bswap",
+        lua.create_function(move |_, n: f64| Ok(tobit(n).swap_bytes()))?,
+    )?;
+    t.set(
+        "tohex",
+        lua.create_function(move |_, (a, n): (f64, Option<f64>)| {
+            let n = n.map_or(8, |n| n as i64);
+            let (upper, width) = (n < 0, n.unsigned_abs().min(8) as usize);
+            let v = tobit(a) as u32;
+            let s = format!("{v:08x}");
+            let s = s[8 - width..].to_string();
+            Ok(if upper { s.to_uppercase() } else { s })
+        })?,
+    )?;
+    Ok(t)
+}
+
+/// Redis's `cjson`: encode and decode, through serde_json.
+fn cjson_table(lua: &Lua) -> mlua::Result<Table> {
+    let t = lua.create_table()?;
+    t.set(
+        "encode",
+        lua.create_function(|_, v: Value| {
+            let j = to_json(&v, 0).map_err(mlua::Error::RuntimeError)?;
+            Ok(j.to_string())
+        })?,
+    )?;
+    t.set(
+        "decode",
+        lua.create_function(|lua, s: mlua::String| {
+            let j: serde_json::Value = serde_json::from_slice(&s.as_bytes()).map_err(|e| {
+                mlua::Error::RuntimeError(format!("Expected value but found invalid token: {e}"))
+            })?;
+            from_json(lua, &j, 0)
+        })?,
+    )?;
+    Ok(t)
+}
+
+fn to_json(v: &Value, depth: usize) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    if depth > MAX_DEPTH {
+        return Err("Cannot serialise, excessive nesting (1001)".into());
+    }
+    Ok(match v {
+        Value::Nil => J::Null,
+        Value::Boolean(b) => J::Bool(*b),
+        Value::Integer(n) => J::from(*n),
+        Value::Number(n) => {
+            if n.fract() == 0.0 && n.abs() < 1e15 {
+                J::from(*n as i64)
+            } else {
+                serde_json::Number::from_f64(*n).map_or(J::Null, J::Number)
+            }
+        }
+        Value::String(s) => J::String(String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        Value::Table(t) => {
+            let len = t.raw_len();
+            let pairs: Vec<(Value, Value)> = t.pairs().filter_map(Result::ok).collect();
+            if len > 0 && pairs.len() == len {
+                let mut a = Vec::with_capacity(len);
+                for i in 1..=len {
+                    a.push(to_json(
+                        &t.raw_get::<Value>(i).unwrap_or(Value::Nil),
+                        depth + 1,
+                    )?);
+                }
+                J::Array(a)
+            } else {
+                let mut m = serde_json::Map::new();
+                for (k, v) in pairs {
+                    m.insert(display(&k), to_json(&v, depth + 1)?);
+                }
+                J::Object(m)
+            }
+        }
+        _ => return Err("Cannot serialise function: type not supported".into()),
+    })
+}
+
+fn from_json(lua: &Lua, j: &serde_json::Value, depth: usize) -> mlua::Result<Value> {
+    use serde_json::Value as J;
+    if depth > MAX_DEPTH {
+        return Err(mlua::Error::RuntimeError(
+            "Found too many nested data structures".into(),
+        ));
+    }
+    Ok(match j {
+        // cjson's null is a lightuserdata; nil would end the array it sits in.
+        J::Null => Value::LightUserData(mlua::LightUserData(std::ptr::null_mut())),
+        J::Bool(b) => Value::Boolean(*b),
+        J::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+        J::String(s) => Value::String(lua.create_string(s)?),
+        J::Array(a) => {
+            let t = lua.create_table_with_capacity(a.len(), 0)?;
+            for (i, v) in a.iter().enumerate() {
+                t.raw_set(i + 1, from_json(lua, v, depth + 1)?)?;
+            }
+            Value::Table(t)
+        }
+        J::Object(m) => {
+            let t = lua.create_table()?;
+            for (k, v) in m {
+                t.raw_set(k.as_str(), from_json(lua, v, depth + 1)?)?;
+            }
+            Value::Table(t)
+        }
+    })
+}

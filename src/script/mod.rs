@@ -1,0 +1,149 @@
+//! Lua scripting (EVAL and kin): the script cache, and the one thread scripts run on.
+//!
+//! A script runs on its own thread, holding the transaction gate closed (nothing runs
+//! between its commands, as on Redis's one thread) with its writes one atomic group for the
+//! AOF and the replicas (`Bus::group`): replicas and recovery apply the script's effects,
+//! never the script. Off the I/O threads so that a script that runs too long does not stop
+//! the node: past `busy-reply-threshold` the other clients get `-BUSY` and SCRIPT KILL
+//! reaches it (a hook checks every so many Lua instructions).
+//!
+//! Lua 5.1 as Redis, through `mlua` (the maintained successor of rlua, with the interpreter
+//! vendored and built by cc, so the node needs no system Lua).
+
+pub mod lua;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::node::Node;
+
+/// Scripts the cache keeps at most, and their bytes: SCRIPT LOAD and EVAL past them are
+/// refused (a client must not grow memory without bound by sending distinct scripts).
+pub const MAX_SCRIPTS: usize = 100_000;
+pub const MAX_SCRIPT_BYTES: usize = 256 << 20;
+
+/// A script to run.
+pub struct Job {
+    pub sha: String,
+    /// The source, when the caller had it (EVAL); else the cache's (EVALSHA).
+    pub source: Option<Arc<str>>,
+    pub keys: Vec<Vec<u8>>,
+    pub args: Vec<Vec<u8>>,
+    pub db: u32,
+    pub resp3: bool,
+    /// EVAL_RO / EVALSHA_RO: a write is refused.
+    pub read_only: bool,
+    /// The client that runs it (`redis.call` runs as a client of its own, with this id's
+    /// NOLOOP tracking not applied).
+    pub client_id: u64,
+}
+
+/// What a script answered: its reply in the client's protocol, and the database it ended in
+/// (SELECT inside a script does not change the caller's, as in Redis 7).
+pub struct Done {
+    pub reply: Vec<u8>,
+}
+
+/// Where scripts wait for the script thread, each with the channel its reply goes back on.
+type JobQueue = std::sync::mpsc::Sender<(Job, tokio::sync::oneshot::Sender<Done>)>;
+
+pub struct Scripts {
+    cache: Mutex<HashMap<String, Arc<str>>>,
+    bytes: AtomicUsize,
+    jobs: Mutex<Option<JobQueue>>,
+    /// A script runs: since when (ms since the epoch; 0: none).
+    pub running_since: AtomicU64,
+    /// SCRIPT KILL asked for it.
+    pub kill: AtomicBool,
+    /// The running script wrote (it cannot be killed then: half its effects would stay).
+    pub wrote: AtomicBool,
+    /// `busy-reply-threshold` (`lua-time-limit`), ms.
+    pub busy_ms: AtomicU64,
+}
+
+impl Default for Scripts {
+    fn default() -> Scripts {
+        Scripts {
+            cache: Default::default(),
+            bytes: AtomicUsize::new(0),
+            jobs: Mutex::new(None),
+            running_since: AtomicU64::new(0),
+            kill: AtomicBool::new(false),
+            wrote: AtomicBool::new(false),
+            busy_ms: AtomicU64::new(5000),
+        }
+    }
+}
+
+/// The SHA1 of a script's source, in hex, as Redis names scripts.
+pub fn sha1_hex(source: &[u8]) -> String {
+    sha1_smol::Sha1::from(source).digest().to_string()
+}
+
+impl Scripts {
+    /// Caches a script; its SHA1. `None` when the cache is full.
+    pub fn load(&self, source: &[u8]) -> Option<(String, Arc<str>)> {
+        let sha = sha1_hex(source);
+        let mut cache = self.cache.lock();
+        if let Some(s) = cache.get(&sha) {
+            return Some((sha, s.clone()));
+        }
+        if cache.len() >= MAX_SCRIPTS
+            || self.bytes.load(Ordering::Relaxed) + source.len() > MAX_SCRIPT_BYTES
+        {
+            return None;
+        }
+        let text: Arc<str> = String::from_utf8_lossy(source).into();
+        self.bytes.fetch_add(source.len(), Ordering::Relaxed);
+        cache.insert(sha.clone(), text.clone());
+        Some((sha, text))
+    }
+
+    pub fn get(&self, sha: &str) -> Option<Arc<str>> {
+        self.cache.lock().get(&sha.to_ascii_lowercase()).cloned()
+    }
+
+    pub fn exists(&self, sha: &str) -> bool {
+        self.cache.lock().contains_key(&sha.to_ascii_lowercase())
+    }
+
+    /// SCRIPT FLUSH: forgets every script (the VM drops its compiled ones on its next run).
+    pub fn flush(&self) {
+        self.cache.lock().clear();
+        self.bytes.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether a script has run past `busy-reply-threshold`.
+    pub fn busy(&self) -> bool {
+        let since = self.running_since.load(Ordering::Acquire);
+        since != 0
+            && crate::util::time::now_ms().saturating_sub(since)
+                >= self.busy_ms.load(Ordering::Relaxed)
+    }
+
+    /// Hands a script to the script thread (started on first use); the reply comes back on
+    /// the returned channel.
+    pub fn submit(&self, node: &Node, job: Job) -> tokio::sync::oneshot::Receiver<Done> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let mut jobs = self.jobs.lock();
+        if jobs.is_none()
+            && let Some(node) = node.arc()
+        {
+            let (jtx, jrx) = std::sync::mpsc::channel();
+            let spawned = std::thread::Builder::new()
+                .name("hypercache-lua".into())
+                .spawn(move || lua::run_jobs(node, jrx));
+            if spawned.is_ok() {
+                *jobs = Some(jtx);
+            }
+        }
+        if let Some(j) = jobs.as_ref() {
+            // A failed send drops `tx`: the caller sees the script thread gone.
+            let _ = j.send((job, tx));
+        }
+        rx
+    }
+}

@@ -1,0 +1,223 @@
+//! Lua scripting (EVAL and kin) against a real redis-server: replies and error texts byte for
+//! byte; a script that loops for ever stopped with SCRIPT KILL while the node answers -BUSY;
+//! a script's writes one atomic unit on replicas.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{Raw, Reference, Server};
+
+/// Each command's reply, raw.
+fn replies(addr: SocketAddr, commands: &[&[&str]]) -> Vec<String> {
+    let mut c = Raw::connect(addr);
+    c.cmd(&[b"FLUSHALL"]);
+    c.cmd(&[b"SCRIPT", b"FLUSH"]);
+    commands
+        .iter()
+        .map(|args| {
+            let a: Vec<&[u8]> = args.iter().map(|s| s.as_bytes()).collect();
+            format!(
+                "{} -> {}",
+                args.join(" "),
+                String::from_utf8_lossy(&c.cmd(&a))
+            )
+        })
+        .collect()
+}
+
+const SCRIPTS: &[&[&str]] = &[
+    &["EVAL", "return redis.call('INCR', KEYS[1])", "1", "n"],
+    &["EVAL", "return redis.call('GET', KEYS[1])", "1", "n"],
+    &["EVAL", "return redis.call('GET', KEYS[1])", "1", "missing"],
+    &["EVAL", "return {1, 2, {3, 'x'}, 'y', false, 'after'}", "0"],
+    &["EVAL", "return 3.99", "0"],
+    &["EVAL", "return -2.5", "0"],
+    &["EVAL", "return true", "0"],
+    &["EVAL", "return false", "0"],
+    &["EVAL", "return nil", "0"],
+    &["EVAL", "return redis.status_reply('FINE')", "0"],
+    &["EVAL", "return redis.error_reply('MYERR custom')", "0"],
+    &["EVAL", "return redis.error_reply('plain')", "0"],
+    &["EVAL", "return {err = 'E1 table'}", "0"],
+    &["EVAL", "return {ok = 'fine'}", "0"],
+    &[
+        "EVAL",
+        "local n = 0 for i = 1, #ARGV do n = n + redis.call('SADD', KEYS[1], ARGV[i]) end return n",
+        "1",
+        "s",
+        "a",
+        "b",
+        "a",
+    ],
+    &["EVAL", "return cjson.encode({a = 1})", "0"],
+    &["EVAL", "return cjson.decode('[1,2,3]')[2]", "0"],
+    &[
+        "EVAL",
+        "return cjson.encode(cjson.decode('{\"k\":[true,false,\"s\"]}'))",
+        "0",
+    ],
+    &["EVAL", "return redis.call('NOSUCH')", "0"],
+    &["EVAL", "return tonumber(ARGV[1]) + 1", "0", "41"],
+    &["EVAL", "return tonumber(ARGV[1]) + 1", "0", "x"],
+    &["EVAL", "return redis.call('SET', KEYS[1])", "1", "k"],
+    &["EVAL", "x = 1", "0"],
+    &["EVAL", "return undefined_global", "0"],
+    &[
+        "EVAL",
+        "local a = 1\nreturn redis.call('LPUSH', KEYS[1], 'a')",
+        "1",
+        "n",
+    ],
+    &[
+        "EVAL",
+        "return redis.pcall('LPUSH', KEYS[1], 'a')",
+        "1",
+        "n",
+    ],
+    &[
+        "EVAL",
+        "local r = redis.pcall('INCRBY', 'n', 'x') return r['err']",
+        "0",
+    ],
+    &["EVAL_RO", "return redis.call('GET', KEYS[1])", "1", "n"],
+    &[
+        "EVAL_RO",
+        "return redis.call('SET', KEYS[1], 'x')",
+        "1",
+        "k",
+    ],
+    &["EVAL", "return redis.call('MULTI')", "0"],
+    &["EVAL", "return redis.call('HGETALL', KEYS[1])", "1", "h"],
+    &[
+        "EVAL",
+        "redis.call('HSET', KEYS[1], 'f', 'v') return redis.call('HGETALL', KEYS[1])",
+        "1",
+        "h",
+    ],
+    &[
+        "EVAL",
+        "return {bit.band(7, 3), bit.bor(1, 2), bit.bxor(5, 1), bit.lshift(1, 4), bit.tohex(255)}",
+        "0",
+    ],
+    &["EVAL", "return redis.sha1hex('')", "0"],
+    &["EVAL", "local x =", "0"],
+    &["EVAL", "return 1", "-1"],
+    &["EVAL", "return 1", "2", "a"],
+    &["EVAL", "return 1", "x"],
+    &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
+    &["SCRIPT", "LOAD", "return 'loaded'"],
+    &["EVALSHA", "1bec6b0c4bdd0c5cc67d58d00e96a6d1dcd7b2a6", "0"],
+    &[
+        "EVALSHA_RO",
+        "1bec6b0c4bdd0c5cc67d58d00e96a6d1dcd7b2a6",
+        "0",
+    ],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "1bec6b0c4bdd0c5cc67d58d00e96a6d1dcd7b2a6",
+        "ffffffffffffffffffffffffffffffffffffffff",
+    ],
+    &["SCRIPT", "FLUSH"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "1bec6b0c4bdd0c5cc67d58d00e96a6d1dcd7b2a6",
+    ],
+    &["SCRIPT", "KILL"],
+    &["SCRIPT", "FLUSH", "BAD"],
+];
+
+#[test]
+fn scripts_answer_as_redis_does() {
+    let redis = Reference::start();
+    let hc = Server::start();
+    let want = replies(redis.addr, SCRIPTS);
+    let got = replies(hc.addr, SCRIPTS);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g, w);
+    }
+    assert_eq!(got.len(), want.len());
+}
+
+#[test]
+fn a_script_that_loops_for_ever_is_killed_and_the_node_serves_on() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    assert_eq!(
+        c.cmd(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"200"]),
+        b"+OK\r\n"
+    );
+    let mut looping = Raw::connect(s.addr);
+    looping.send(&Raw::frame(&[b"EVAL", b"while true do end", b"0"]));
+    std::thread::sleep(Duration::from_millis(500));
+    // Past the threshold: others get BUSY, SCRIPT KILL stops it.
+    let busy = String::from_utf8(c.cmd(&[b"GET", b"k"])).unwrap();
+    assert!(
+        busy.starts_with("-BUSY Redis is busy running a script"),
+        "{busy}"
+    );
+    assert_eq!(c.cmd(&[b"SCRIPT", b"KILL"]), b"+OK\r\n");
+    let killed = String::from_utf8(looping.read_reply()).unwrap();
+    assert!(
+        killed.contains("Script killed by user with SCRIPT KILL"),
+        "{killed}"
+    );
+    assert_eq!(c.cmd(&[b"SET", b"k", b"v"]), b"+OK\r\n");
+    assert_eq!(
+        c.cmd(&[b"SCRIPT", b"KILL"]),
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    // A script that wrote cannot be killed: half its effects would stay.
+    let mut writer = Raw::connect(s.addr);
+    writer.send(&Raw::frame(&[
+        b"EVAL",
+        b"redis.call('SET', 'w', 1) local i = 0 while i < 200000000 do i = i + 1 end return 'done'",
+        b"0",
+    ]));
+    std::thread::sleep(Duration::from_millis(500));
+    let e = String::from_utf8(c.cmd(&[b"SCRIPT", b"KILL"])).unwrap();
+    assert!(e.starts_with("-UNKILLABLE"), "{e}");
+    assert_eq!(writer.read_reply(), b"$4\r\ndone\r\n");
+}
+
+#[test]
+fn a_replica_never_shows_half_a_script() {
+    let c = common::cluster::TestCluster::start(2, "network:\n  io_threads: 3\n");
+    let mut owner = c.conn(0);
+    let script = "for i = 1, 50 do redis.call('SET', '{g}k' .. i, ARGV[1]) end return 50";
+    let run = |conn: &mut redis::Connection, n: i64| -> i64 {
+        redis::cmd("EVAL")
+            .arg(script)
+            .arg(0)
+            .arg(n)
+            .query(conn)
+            .unwrap()
+    };
+    assert_eq!(run(&mut owner, 0), 50);
+    c.wait_converged();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let mut r = c.conn(1);
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let keys: Vec<String> = (1..=50).map(|i| format!("{{g}}k{i}")).collect();
+            let mut seen = std::collections::HashSet::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let v: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(&mut r).unwrap();
+                assert!(v.iter().all(|x| *x == v[0]), "half a script: {v:?}");
+                seen.insert(v[0].clone());
+            }
+            seen.len()
+        })
+    };
+    for n in 1..200 {
+        run(&mut owner, n);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = reader.join().expect("the reader saw half a script");
+    assert!(seen > 3, "{seen}");
+}
