@@ -221,3 +221,127 @@ fn a_replica_never_shows_half_a_script() {
     let seen = reader.join().expect("the reader saw half a script");
     assert!(seen > 3, "{seen}");
 }
+
+/// Transactions the last recovery found cut off (a script's writes are one such unit).
+fn unfinished(c: &mut redis::Connection) -> u64 {
+    let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("hypercache_recovery_unfinished_transactions:"))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+#[test]
+fn after_a_kill_9_each_script_is_recovered_whole_or_not_at_all() {
+    const KEYS: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = "persistence:\n  sync_policy: everysec\n";
+    let script = "for i = 1, tonumber(ARGV[2]) do redis.call('SET', 'k' .. i, ARGV[1] .. ':' .. string.rep('x', 1000)) end return 1";
+    let check = |c: &mut redis::Connection| {
+        let keys: Vec<String> = (1..=KEYS).map(|i| format!("k{i}")).collect();
+        let v: Vec<Option<String>> = redis::cmd("MGET").arg(&keys).query(c).unwrap();
+        let seqs: Vec<Option<&str>> = v
+            .iter()
+            .map(|x| x.as_deref().map(|s| s.split(':').next().unwrap()))
+            .collect();
+        assert!(
+            seqs.iter().all(|s| *s == seqs[0]),
+            "half a script: {:?} vs {:?}",
+            seqs[0],
+            seqs.iter().find(|s| **s != seqs[0])
+        );
+    };
+    let mut rng = fastrand::Rng::with_seed(5);
+    let mut cut = 0;
+    let mut cycles = 0;
+    while cut < 2 && cycles < 30 {
+        cycles += 1;
+        let mut s = Server::start_in(&data, Some(config));
+        let mut c = s.conn();
+        cut += unfinished(&mut c);
+        check(&mut c);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (addr, stop) = (s.addr, stop.clone());
+            std::thread::spawn(move || {
+                let mut c = redis::Client::open(format!("redis://{addr}/"))
+                    .unwrap()
+                    .get_connection()
+                    .unwrap();
+                let mut seq = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    seq += 1;
+                    let r: redis::RedisResult<i64> = redis::cmd("EVAL")
+                        .arg(script)
+                        .arg(0)
+                        .arg(seq)
+                        .arg(KEYS)
+                        .query(&mut c);
+                    if r.is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        std::thread::sleep(Duration::from_millis(rng.u64(200..600)));
+        s.kill();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
+    }
+    let s = Server::start_in(&data, Some(config));
+    let mut c = s.conn();
+    cut += unfinished(&mut c);
+    check(&mut c);
+    assert!(
+        cut >= 1,
+        "no kill landed inside a script in {cycles} cycles"
+    );
+}
+
+#[test]
+fn hostile_scripts_get_errors_and_the_node_serves_on() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    let eval = |c: &mut Raw, src: &str| {
+        String::from_utf8(c.cmd(&[b"EVAL", src.as_bytes(), b"0"])).unwrap()
+    };
+    // Memory: bounded, an error.
+    let e = eval(&mut c, "return string.rep('x', 600 * 1024 * 1024)");
+    assert!(
+        e.starts_with("-ERR") && e.contains("not enough memory"),
+        "{e}"
+    );
+    // Nesting past the limit, and a table that holds itself: errors, not a crash.
+    let e = eval(
+        &mut c,
+        "local t = {} local x = t for i = 1, 5000 do x[1] = {} x = x[1] end return t",
+    );
+    assert!(
+        e.contains("reached lua stack limit"),
+        "{}",
+        &e[..e.len().min(200)]
+    );
+    let e = eval(&mut c, "local t = {} t[1] = t return t");
+    assert!(
+        e.contains("reached lua stack limit"),
+        "{}",
+        &e[..e.len().min(200)]
+    );
+    // Endless recursion: Lua's own stack overflow.
+    let e = eval(&mut c, "local function f() return f() + 1 end return f()");
+    assert!(e.starts_with("-ERR") && e.contains("stack overflow"), "{e}");
+    // A script that is not UTF-8, and a script of 1 MB.
+    assert_eq!(
+        c.cmd(&[b"EVAL", b"return '\xff\xfe'", b"0"]),
+        b"$2\r\n\xff\xfe\r\n"
+    );
+    let big = format!("return {}", "1 + ".repeat(250_000) + "1");
+    let e = eval(&mut c, &big);
+    assert!(
+        e.starts_with(':') || e.starts_with("-ERR"),
+        "{}",
+        &e[..e.len().min(200)]
+    );
+    assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
+    assert_eq!(eval(&mut c, "return 7"), ":7\r\n");
+}

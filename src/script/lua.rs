@@ -21,6 +21,9 @@ use crate::resp::{Out, Protocol};
 const MAX_DEPTH: usize = 1000;
 /// Lua instructions between two looks at the clock and at SCRIPT KILL.
 const HOOK_EVERY: u32 = 100_000;
+/// Memory the Lua VM may hold: a script that builds a huge table or string gets Lua's
+/// "not enough memory" instead of taking the node's memory.
+pub const LUA_MEMORY: usize = 512 << 20;
 
 /// What `redis.call` needs while a script runs.
 struct Call {
@@ -84,6 +87,7 @@ impl Vm {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
+        lua.set_memory_limit(LUA_MEMORY)?;
         let call: Rc<RefCell<Option<Call>>> = Rc::new(RefCell::new(None));
         let g = lua.globals();
         // As Redis: no loading of files.

@@ -29,7 +29,7 @@ pub const MAX_SCRIPT_BYTES: usize = 256 << 20;
 pub struct Job {
     pub sha: String,
     /// The source, when the caller had it (EVAL); else the cache's (EVALSHA).
-    pub source: Option<Arc<str>>,
+    pub source: Option<Arc<[u8]>>,
     pub keys: Vec<Vec<u8>>,
     pub args: Vec<Vec<u8>>,
     pub db: u32,
@@ -51,7 +51,7 @@ pub struct Done {
 type JobQueue = std::sync::mpsc::Sender<(Job, tokio::sync::oneshot::Sender<Done>)>;
 
 pub struct Scripts {
-    cache: Mutex<HashMap<String, Arc<str>>>,
+    cache: Mutex<HashMap<String, Arc<[u8]>>>,
     bytes: AtomicUsize,
     jobs: Mutex<Option<JobQueue>>,
     /// A script runs: since when (ms since the epoch; 0: none).
@@ -85,7 +85,7 @@ pub fn sha1_hex(source: &[u8]) -> String {
 
 impl Scripts {
     /// Caches a script; its SHA1. `None` when the cache is full.
-    pub fn load(&self, source: &[u8]) -> Option<(String, Arc<str>)> {
+    pub fn load(&self, source: &[u8]) -> Option<(String, Arc<[u8]>)> {
         let sha = sha1_hex(source);
         let mut cache = self.cache.lock();
         if let Some(s) = cache.get(&sha) {
@@ -96,13 +96,13 @@ impl Scripts {
         {
             return None;
         }
-        let text: Arc<str> = String::from_utf8_lossy(source).into();
+        let text: Arc<[u8]> = source.into();
         self.bytes.fetch_add(source.len(), Ordering::Relaxed);
         cache.insert(sha.clone(), text.clone());
         Some((sha, text))
     }
 
-    pub fn get(&self, sha: &str) -> Option<Arc<str>> {
+    pub fn get(&self, sha: &str) -> Option<Arc<[u8]>> {
         self.cache.lock().get(&sha.to_ascii_lowercase()).cloned()
     }
 
