@@ -345,3 +345,38 @@ fn hostile_scripts_get_errors_and_the_node_serves_on() {
     assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
     assert_eq!(eval(&mut c, "return 7"), ":7\r\n");
 }
+
+#[test]
+fn a_pipeline_of_scripts_and_commands_answers_in_order_as_redis() {
+    let redis = Reference::start();
+    let hc = Server::start();
+    let frame = |a: &[&str]| Raw::frame(&a.iter().map(|s| s.as_bytes()).collect::<Vec<_>>());
+    let incr = ["EVAL", "return redis.call('INCR', KEYS[1])", "1", "n"];
+    let mut p = Vec::new();
+    for _ in 0..3 {
+        p.extend(frame(&incr));
+    }
+    p.extend(frame(&["EVALSHA", "ffff", "0"]));
+    p.extend(frame(&incr));
+    p.extend(frame(&["GET", "n"]));
+    p.extend(frame(&incr));
+    p.extend(frame(&["EVAL", "return 1", "x"]));
+    p.extend(frame(&["INCR", "n"]));
+    p.extend(frame(&[
+        "EVAL",
+        "return redis.call('GET', KEYS[1])",
+        "1",
+        "n",
+    ]));
+    let answers = |addr: SocketAddr| {
+        let mut c = Raw::connect(addr);
+        c.cmd(&[b"FLUSHALL"]);
+        c.send(&p);
+        (0..10)
+            .map(|_| String::from_utf8_lossy(&c.read_reply()).into_owned())
+            .collect::<Vec<_>>()
+    };
+    let want = answers(redis.addr);
+    assert_eq!(want[9], "$1\r\n6\r\n");
+    assert_eq!(answers(hc.addr), want);
+}

@@ -39,7 +39,7 @@ struct Call {
 
 pub fn run_jobs(
     node: Arc<Node>,
-    jobs: std::sync::mpsc::Receiver<(Job, tokio::sync::oneshot::Sender<Done>)>,
+    jobs: std::sync::mpsc::Receiver<(Vec<Job>, tokio::sync::oneshot::Sender<Vec<Done>>)>,
 ) {
     let mut vm = match Vm::new(node.clone()) {
         Ok(vm) => vm,
@@ -48,8 +48,8 @@ pub fn run_jobs(
             return;
         }
     };
-    for (job, reply) in jobs {
-        let done = vm.run(job);
+    for (run, reply) in jobs {
+        let done = run.into_iter().map(|job| vm.run(job)).collect();
         let _ = reply.send(done);
     }
 }
@@ -59,6 +59,9 @@ struct Vm {
     node: Arc<Node>,
     call: Rc<RefCell<Option<Call>>>,
     compiled: HashMap<String, Function>,
+    /// The script client's identity and its reply buffer, kept from one script to the next.
+    info: Arc<crate::client::ClientInfo>,
+    spare_out: Option<Out>,
 }
 
 fn err_msg(e: &mlua::Error) -> String {
@@ -127,6 +130,8 @@ impl Vm {
             node,
             call,
             compiled: HashMap::new(),
+            info: Arc::new(crate::client::ClientInfo::internal(0)),
+            spare_out: None,
         })
     }
 
@@ -136,8 +141,10 @@ impl Vm {
         } else {
             Protocol::Resp2
         };
-        let mut out = Out::new(proto);
-        out.buf.clear();
+        let mut out = Out {
+            buf: Vec::new(),
+            proto,
+        };
         match self.run_inner(&job, &mut out) {
             Ok(()) => {}
             Err(msg) => {
@@ -195,13 +202,17 @@ impl Vm {
         let e = |e: mlua::Error| format!("ERR {}", err_msg(&e));
         g.raw_set("KEYS", list(&job.keys).map_err(e)?).map_err(e)?;
         g.raw_set("ARGV", list(&job.args).map_err(e)?).map_err(e)?;
-        let info = Arc::new(crate::client::ClientInfo::internal(job.client_id));
-        let mut client = ClientState::new(info, true);
+        let mut client = ClientState::new(self.info.clone(), true);
         client.db = job.db;
+        let mut call_out = self
+            .spare_out
+            .take()
+            .unwrap_or_else(|| Out::new(Protocol::Resp2));
+        call_out.buf.clear();
         *self.call.borrow_mut() = Some(Call {
             err_line: None,
             client,
-            out: Out::new(Protocol::Resp2),
+            out: call_out,
             read_only: job.read_only,
             resp3: false,
             now: crate::util::time::now_ms(),
@@ -218,7 +229,13 @@ impl Vm {
             .gate
             .exclusive(|| node.store.bus().group(|| f.call::<Value>(())));
         scripts.running_since.store(0, Ordering::Release);
-        let call_line = self.call.borrow_mut().take().and_then(|c| c.err_line);
+        let call = self.call.borrow_mut().take();
+        let call_line = call.as_ref().and_then(|c| c.err_line);
+        if let Some(c) = call
+            && c.out.buf.capacity() <= 1 << 20
+        {
+            self.spare_out = Some(c.out);
+        }
         match result {
             Ok(v) => {
                 to_resp(&v, out, 0);

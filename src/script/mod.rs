@@ -47,8 +47,9 @@ pub struct Done {
     pub reply: Vec<u8>,
 }
 
-/// Where scripts wait for the script thread, each with the channel its reply goes back on.
-type JobQueue = std::sync::mpsc::Sender<(Job, tokio::sync::oneshot::Sender<Done>)>;
+/// Where scripts wait for the script thread: a connection's run of scripts (a pipeline's
+/// consecutive EVALs go over together), with the channel their replies come back on.
+type JobQueue = std::sync::mpsc::Sender<(Vec<Job>, tokio::sync::oneshot::Sender<Vec<Done>>)>;
 
 pub struct Scripts {
     cache: Mutex<HashMap<String, Arc<[u8]>>>,
@@ -124,12 +125,12 @@ impl Scripts {
                 >= self.busy_ms.load(Ordering::Relaxed)
     }
 
-    /// Hands a script to the script thread (started on first use); the reply comes back on
-    /// the returned channel.
-    pub fn submit(&self, node: &Node, job: Job) -> tokio::sync::oneshot::Receiver<Done> {
+    /// Hands a connection's run of scripts to the script thread (started on first use),
+    /// which runs them in order; their replies come back together on the returned channel.
+    pub fn submit(&self, node: &Node, jobs: Vec<Job>) -> tokio::sync::oneshot::Receiver<Vec<Done>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let mut jobs = self.jobs.lock();
-        if jobs.is_none()
+        let mut queue = self.jobs.lock();
+        if queue.is_none()
             && let Some(node) = node.arc()
         {
             let (jtx, jrx) = std::sync::mpsc::channel();
@@ -137,12 +138,12 @@ impl Scripts {
                 .name("hypercache-lua".into())
                 .spawn(move || lua::run_jobs(node, jrx));
             if spawned.is_ok() {
-                *jobs = Some(jtx);
+                *queue = Some(jtx);
             }
         }
-        if let Some(j) = jobs.as_ref() {
+        if let Some(q) = queue.as_ref() {
             // A failed send drops `tx`: the caller sees the script thread gone.
-            let _ = j.send((job, tx));
+            let _ = q.send((jobs, tx));
         }
         rx
     }

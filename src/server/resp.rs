@@ -45,6 +45,12 @@ pub mod busy_poll {
         }
     }
 
+    /// This thread's connections now wait on another thread (a script runs): stop polling,
+    /// so the CPU goes to that thread rather than to a spinning one.
+    pub fn pause() {
+        LAST.with(|l| l.set(None));
+    }
+
     /// Keeps the thread polling while a connection waits for an fsync, so the reply leaves the
     /// moment the writer reports it durable.
     pub async fn waiting<F: std::future::Future>(f: F) -> F::Output {
@@ -247,6 +253,8 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     // forwarded commands not yet sent (one owner; sent together, answered in order).
     let mut peers = Forwarder::default();
     let mut run = ForwardRun::default();
+    // The batch's run of scripts not yet handed to the script thread.
+    let mut scripts: Vec<crate::script::Job> = Vec::new();
     'conn: loop {
         let room = query.prepare(need);
         // A request stuck half-way (no byte for `request_timeout`) closes the connection; an
@@ -320,6 +328,19 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     if run.count > 0 && command::owner_target(node, &client, &args) != run.addr {
                         run.send(node, &mut peers, &client, &mut out).await;
                     }
+                    // So does one after a run of scripts (EVALs only check their arguments
+                    // before theirs runs: they may join it).
+                    if !scripts.is_empty() && !is_script(&args) {
+                        run_scripts(
+                            node,
+                            &mut scripts,
+                            &mut out,
+                            waits,
+                            &mut receipt,
+                            &mut writes,
+                        )
+                        .await;
+                    }
                     let mut mark = out.buf.len();
                     let mode = client.reply_mode;
                     let before = (waits.any() && is_write(&args))
@@ -361,6 +382,42 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     }
                     if run.full() {
                         run.send(node, &mut peers, &client, &mut out).await;
+                    }
+                    // A pipeline's consecutive scripts go to the script thread together; an
+                    // EVAL answered at once (an error) waits for those before it.
+                    if matches!(client.action, Some(Action::Script(_)))
+                        && run.count == 0
+                        && mode == ReplyMode::On
+                        && out.buf.len() == mark
+                        && let Some(Action::Script(job)) = client.action.take()
+                    {
+                        scripts.push(job);
+                        if scripts.len() >= RUN_COMMANDS {
+                            run_scripts(
+                                node,
+                                &mut scripts,
+                                &mut out,
+                                waits,
+                                &mut receipt,
+                                &mut writes,
+                            )
+                            .await;
+                        }
+                    } else if !scripts.is_empty()
+                        && (out.buf.len() > mark || client.action.is_some())
+                    {
+                        let own = out.buf.split_off(mark);
+                        run_scripts(
+                            node,
+                            &mut scripts,
+                            &mut out,
+                            waits,
+                            &mut receipt,
+                            &mut writes,
+                        )
+                        .await;
+                        mark = out.buf.len();
+                        out.buf.extend_from_slice(&own);
                     }
                     apply_reply_mode(&mut client, &mut out, mark, mode);
                     if waits.any() && out.buf.len() > mark && is_write(&args) {
@@ -451,11 +508,16 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                                 }
                             }
                             Action::Script(job) => {
-                                let done = node.scripts.submit(node, job);
-                                match done.await {
-                                    Ok(d) => out.buf.extend_from_slice(&d.reply),
-                                    Err(_) => out.error("ERR the script thread is gone"),
-                                }
+                                scripts.push(job);
+                                run_scripts(
+                                    node,
+                                    &mut scripts,
+                                    &mut out,
+                                    waits,
+                                    &mut receipt,
+                                    &mut writes,
+                                )
+                                .await;
                             }
                             Action::WatchAt(addr) => {
                                 watch_at(node, &mut peers, addr, &mut client, args, &mut out).await
@@ -516,6 +578,15 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             }
         }
         run.send(node, &mut peers, &client, &mut out).await;
+        run_scripts(
+            node,
+            &mut scripts,
+            &mut out,
+            waits,
+            &mut receipt,
+            &mut writes,
+        )
+        .await;
         query.consume(start);
         node.stats
             .total_commands_processed
@@ -597,6 +668,49 @@ async fn settle_replies(
         replace_segments(out, writes, &e.to_string());
     }
     writes.clear();
+}
+
+fn is_script(args: &crate::resp::Args<'_>) -> bool {
+    ["eval", "evalsha", "eval_ro", "evalsha_ro"]
+        .iter()
+        .any(|n| args[0].eq_ignore_ascii_case(n.as_bytes()))
+}
+
+/// Runs a connection's pending scripts on the script thread and appends their replies; their
+/// writes settle as any write's do (fsync, acknowledgements).
+async fn run_scripts(
+    node: &Node,
+    scripts: &mut Vec<crate::script::Job>,
+    out: &mut Out,
+    waits: write::Waits,
+    receipt: &mut write::Receipt,
+    writes: &mut Vec<(usize, usize)>,
+) {
+    if scripts.is_empty() {
+        return;
+    }
+    let n = scripts.len();
+    let before = waits.any().then(|| write::Mark::take(node, waits.acks));
+    let mark = out.buf.len();
+    busy_poll::pause();
+    match node.scripts.submit(node, std::mem::take(scripts)).await {
+        Ok(done) => {
+            for d in done {
+                out.buf.extend_from_slice(&d.reply);
+            }
+        }
+        Err(_) => {
+            for _ in 0..n {
+                out.error("ERR the script thread is gone");
+            }
+        }
+    }
+    if let Some(m) = before {
+        receipt.merge(m.receipt(node));
+        if out.buf.len() > mark {
+            writes.push((mark, out.buf.len()));
+        }
+    }
 }
 
 /// Whether a command is a client's write (internal commands between nodes settle nothing).
