@@ -8,7 +8,7 @@ bin="${1:-target/debug/hypercache}"
 # The tool compares the replies inside EXEC exactly, without the slack it gives a top-level
 # PTTL: scripts/resp_diff_races.py forgives that one race (it happens between two
 # redis-servers too) and nothing else.
-families="${RESP_DIFF_FAMILIES:-strings,keys,lists,lists2,hashes,sets,zsets,zsets2,bits,hll,tx,errors}"
+families="${RESP_DIFF_FAMILIES:-strings,keys,lists,lists2,hashes,sets,zsets,zsets2,bits,hll,tx,scripts,errors}"
 ops="${RESP_DIFF_OPS:-20000}"
 seeds="${RESP_DIFF_SEEDS:-1 2 3}"
 command -v redis-server >/dev/null || { echo "redis-server is required (apt-get install -y redis-server)" >&2; exit 1; }

@@ -380,3 +380,100 @@ fn a_pipeline_of_scripts_and_commands_answers_in_order_as_redis() {
     assert_eq!(want[9], "$1\r\n6\r\n");
     assert_eq!(answers(hc.addr), want);
 }
+
+const LIB: &str = "#!lua name=mylib\nredis.register_function('get1', function(keys, args) return redis.call('GET', keys[1]) end)\nredis.register_function{function_name='ro', callback=function(keys, args) return redis.call('SET', keys[1], args[1]) end, flags={'no-writes'}, description='tries to write'}";
+
+const FUNCTIONS: &[&[&str]] = &[
+    &["FUNCTION", "LOAD", LIB],
+    &["FUNCTION", "LOAD", LIB],
+    &["FUNCTION", "LOAD", "REPLACE", LIB],
+    &["SET", "k", "v"],
+    &["FCALL", "get1", "1", "k"],
+    &["FCALL_RO", "get1", "1", "k"],
+    &["FCALL_RO", "ro", "1", "k", "x"],
+    &["FCALL", "ro", "1", "k", "x"],
+    &["FCALL", "nope", "0"],
+    &["FCALL", "get1", "-1"],
+    &["FCALL", "get1", "5", "k"],
+    &["FUNCTION", "LOAD", "return 1"],
+    &["FUNCTION", "LOAD", "#!lua name=bad-name\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=x foo=bar\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!js name=x\nreturn 1"],
+    &["FUNCTION", "LOAD", "#!lua name=empty\nlocal x = 1"],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=dup\nredis.register_function('get1', function() return 1 end)",
+    ],
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=badflag\nredis.register_function{function_name='f', callback=function() return 1 end, flags={'nope'}}",
+    ],
+    &["FUNCTION", "DELETE", "nolib"],
+    &["FUNCTION", "DELETE", "mylib"],
+    &["FCALL", "get1", "1", "k"],
+    // One function per library: Redis lists a library's functions in its hash table's order.
+    &[
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=one\nredis.register_function{function_name='f1', callback=function() return 1 end, flags={'no-writes', 'allow-stale'}, description='d'}",
+    ],
+    &["FUNCTION", "LIST"],
+    &["FUNCTION", "LIST", "WITHCODE"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "o*"],
+    &["FUNCTION", "LIST", "LIBRARYNAME", "other*"],
+    &["FUNCTION", "LIST", "BAD"],
+    &["FUNCTION", "FLUSH", "BAD"],
+    &["FUNCTION", "FLUSH"],
+    &["FUNCTION", "STATS"],
+    &["FUNCTION", "KILL"],
+];
+
+#[test]
+fn functions_answer_as_redis_does() {
+    let redis = Reference::start();
+    let hc = Server::start();
+    let run = |addr| {
+        let mut c = Raw::connect(addr);
+        c.cmd(&[b"FUNCTION", b"FLUSH"]);
+        replies(addr, FUNCTIONS)
+    };
+    let want = run(redis.addr);
+    let got = run(hc.addr);
+    for (w, g) in want.iter().zip(&got) {
+        assert_eq!(g, w);
+    }
+    assert_eq!(got.len(), want.len());
+}
+
+#[test]
+fn functions_survive_dump_and_restore() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    assert_eq!(
+        c.cmd(&[b"FUNCTION", b"LOAD", LIB.as_bytes()]),
+        b"$5\r\nmylib\r\n"
+    );
+    let dump = c.cmd(&[b"FUNCTION", b"DUMP"]);
+    let payload = {
+        let text = dump.splitn(2, |&b| b == b'\n').nth(1).unwrap();
+        text[..text.len() - 2].to_vec()
+    };
+    assert_eq!(c.cmd(&[b"FUNCTION", b"FLUSH"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"FUNCTION", b"RESTORE", &payload]), b"+OK\r\n");
+    c.cmd(&[b"SET", b"k", b"v"]);
+    assert_eq!(c.cmd(&[b"FCALL", b"get1", b"1", b"k"]), b"$1\r\nv\r\n");
+    // Appending what is there fails whole; a damaged payload is refused.
+    let e = String::from_utf8(c.cmd(&[b"FUNCTION", b"RESTORE", &payload])).unwrap();
+    assert!(e.contains("already exists"), "{e}");
+    let mut bad = payload.clone();
+    bad[6] ^= 1;
+    let e = String::from_utf8(c.cmd(&[b"FUNCTION", b"RESTORE", &bad])).unwrap();
+    assert_eq!(e, "-ERR DUMP payload version or checksum are wrong\r\n");
+    assert_eq!(
+        c.cmd(&[b"FUNCTION", b"RESTORE", &payload, b"REPLACE"]),
+        b"+OK\r\n"
+    );
+}

@@ -74,6 +74,8 @@ fn start(cx: &mut Ctx<'_>, args: Args<'_>, source: bool, read_only: bool) -> Res
         (sha, None)
     };
     cx.client.action = Some(Action::Script(Job {
+        function: None,
+        manage: None,
         sha,
         source: text,
         keys: args.iter().skip(3).take(nk).map(<[u8]>::to_vec).collect(),
@@ -152,6 +154,142 @@ pub fn script_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
         "    Kill the currently executing Lua script.",
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    cx.out.array(lines.len());
+    for l in lines {
+        cx.out.simple(l);
+    }
+    Ok(())
+}
+
+pub fn fcall(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    call_function(cx, args, false)
+}
+
+pub fn fcall_ro(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    call_function(cx, args, true)
+}
+
+/// `FCALL function numkeys key... arg...`: on the script thread, where the libraries live.
+fn call_function(cx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Result<()> {
+    let numkeys = crate::util::num::parse_i64(&args[2])
+        .ok_or_else(|| Error::msg("Bad number of keys provided"))?;
+    if numkeys < 0 {
+        return Err(Error::msg("Number of keys can't be negative"));
+    }
+    if numkeys as usize > args.len() - 3 {
+        return Err(Error::msg(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    let nk = numkeys as usize;
+    cx.client.action = Some(Action::Script(Job {
+        function: Some(String::from_utf8_lossy(&args[1]).into_owned()),
+        manage: None,
+        sha: String::new(),
+        source: None,
+        keys: args.iter().skip(3).take(nk).map(<[u8]>::to_vec).collect(),
+        args: args.iter().skip(3 + nk).map(<[u8]>::to_vec).collect(),
+        db: cx.client.db,
+        resp3: cx.out.resp3(),
+        read_only,
+        client_id: cx.client.id,
+    }));
+    Ok(())
+}
+
+/// FUNCTION LOAD, DELETE, FLUSH, LIST, DUMP, RESTORE: run on the script thread.
+pub fn function_manage(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    cx.client.action = Some(Action::Script(Job {
+        function: None,
+        manage: Some(args.iter().map(<[u8]>::to_vec).collect()),
+        sha: String::new(),
+        source: None,
+        keys: Vec::new(),
+        args: Vec::new(),
+        db: cx.client.db,
+        resp3: cx.out.resp3(),
+        read_only: false,
+        client_id: cx.client.id,
+    }));
+    Ok(())
+}
+
+pub fn function_kill(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
+    script_kill(cx, args)
+}
+
+pub fn function_stats(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    let s = &cx.node.scripts;
+    let since = s.running_since.load(Ordering::Acquire);
+    let out = &mut *cx.out;
+    out.map(2);
+    out.bulk(b"running_script");
+    if since == 0 {
+        out.null();
+    } else {
+        out.map(3);
+        out.bulk(b"name");
+        out.bulk(b"script");
+        out.bulk(b"command");
+        out.array(0);
+        out.bulk(b"duration_ms");
+        out.int(crate::util::time::now_ms().saturating_sub(since) as i64);
+    }
+    out.bulk(b"engines");
+    out.map(1);
+    out.bulk(b"LUA");
+    out.map(2);
+    out.bulk(b"libraries_count");
+    out.int(s.libraries.load(Ordering::Relaxed) as i64);
+    out.bulk(b"functions_count");
+    out.int(s.functions.load(Ordering::Relaxed) as i64);
+    Ok(())
+}
+
+pub fn function_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let lines = [
+        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "LOAD [REPLACE] <FUNCTION CODE>",
+        "    Create a new library with the given library name and code.",
+        "DELETE <LIBRARY NAME>",
+        "    Delete the given library.",
+        "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+        "    Return general information on all the libraries:",
+        "    * Library name",
+        "    * The engine used to run the Library",
+        "    * Library description",
+        "    * Functions list",
+        "    * Library code (if WITHCODE is given)",
+        "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+        "STATS",
+        "    Return information about the current function running:",
+        "    * Function name",
+        "    * Command used to run the function",
+        "    * Duration in MS that the function is running",
+        "    If no function is running, return nil",
+        "    In addition, returns a list of available engines.",
+        "KILL",
+        "    Kill the current running function.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Delete all the libraries.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the libraries.",
+        "    * SYNC: Synchronously flush the libraries.",
+        "DUMP",
+        "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+        "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+        "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+        "    control how to handle existing libraries (default APPEND):",
+        "    * FLUSH: delete all existing libraries.",
+        "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+        "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+        "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+        "      in case of functions name collision with another library).",
         "HELP",
         "    Prints this help.",
     ];

@@ -139,7 +139,8 @@ fn numkeys_position(name: &str) -> Option<(usize, bool)> {
         "lmpop" | "zmpop" | "sintercard" | "zintercard" | "zunion" | "zinter" | "zdiff" => {
             Some((1, false))
         }
-        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => Some((2, false)),
+        "blmpop" | "bzmpop" | "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall"
+        | "fcall_ro" => Some((2, false)),
         "zunionstore" | "zinterstore" | "zdiffstore" => Some((2, true)),
         _ => None,
     }
@@ -291,6 +292,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("eval_ro", -3, NOSCRIPT | STALE | READONLY, SC, NONE, "scripting", "7.0.0", "Executes a read-only server-side Lua script.", "Depends on the script that is executed.", scripting::eval_ro),
     cmd!("evalsha_ro", -3, NOSCRIPT | STALE | READONLY, SC, NONE, "scripting", "7.0.0", "Executes a read-only server-side Lua script by SHA1 digest.", "Depends on the script that is executed.", scripting::evalsha_ro),
     container!("script", -2, 0, "scripting", "2.6.0", "A container for Lua scripts management commands.", SCRIPT_SUBS),
+    cmd!("fcall", -3, NOSCRIPT | STALE, SC, NONE, "scripting", "7.0.0", "Invokes a function.", "Depends on the function that is executed.", scripting::fcall),
+    cmd!("fcall_ro", -3, NOSCRIPT | STALE | READONLY, SC, NONE, "scripting", "7.0.0", "Invokes a read-only function.", "Depends on the function that is executed.", scripting::fcall_ro),
+    container!("function", -2, 0, "scripting", "7.0.0", "A container for function commands.", FUNCTION_SUBS),
     // pub/sub (channels are not keys here: they are not placed on the ring)
     cmd!("subscribe", -2, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Listens for messages published to channels.", "O(N) where N is the number of channels to subscribe to.", pubsub::subscribe),
     cmd!("unsubscribe", -1, NOSCRIPT | LOADING | STALE, PS, NONE, "pubsub", "2.0.0", "Stops listening to messages posted to channels.", "O(N) where N is the number of channels to unsubscribe.", pubsub::unsubscribe),
@@ -474,6 +478,19 @@ static COMMAND_SUBS: &[Command] = &[
     cmd!("docs", -2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", "O(N) where N is the number of commands to look up", introspect::command_docs),
     cmd!("getkeys", -4, LOADING | STALE | SENTINEL, CONN, NONE, "server", "2.8.13", "Extracts the key names from an arbitrary command.", "O(N) where N is the number of arguments to the command", introspect::command_getkeys),
     cmd!("help", 2, LOADING | STALE | SENTINEL, CONN, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", introspect::command_help),
+];
+
+#[rustfmt::skip]
+static FUNCTION_SUBS: &[Command] = &[
+    cmd!("load", -3, WRITE | DENYOOM | NOSCRIPT, SC, NONE, "scripting", "7.0.0", "Creates a library.", "O(1) (considering compilation time is redundant)", scripting::function_manage),
+    cmd!("delete", 3, WRITE | NOSCRIPT, SC, NONE, "scripting", "7.0.0", "Deletes a library and its functions.", "O(1)", scripting::function_manage),
+    cmd!("flush", -2, WRITE | NOSCRIPT, SC, NONE, "scripting", "7.0.0", "Deletes all libraries and functions.", "O(N) where N is the number of functions deleted", scripting::function_manage),
+    cmd!("list", -2, NOSCRIPT, SC, NONE, "scripting", "7.0.0", "Returns information about all libraries.", "O(N) where N is the number of functions", scripting::function_manage),
+    cmd!("dump", 2, NOSCRIPT, SC, NONE, "scripting", "7.0.0", "Dumps all libraries into a serialized binary payload.", "O(N) where N is the number of functions", scripting::function_manage),
+    cmd!("restore", -3, WRITE | DENYOOM | NOSCRIPT, SC, NONE, "scripting", "7.0.0", "Restores all libraries from a payload.", "O(N) where N is the number of functions on the payload", scripting::function_manage),
+    cmd!("stats", 2, NOSCRIPT | ALLOW_BUSY, SC, NONE, "scripting", "7.0.0", "Returns information about a function during execution.", "O(1)", scripting::function_stats),
+    cmd!("kill", 2, NOSCRIPT | ALLOW_BUSY, SC, NONE, "scripting", "7.0.0", "Terminates a function during execution.", "O(1)", scripting::function_kill),
+    cmd!("help", 2, LOADING | STALE, SC, NONE, "scripting", "7.0.0", "Returns helpful text about the different subcommands.", "O(1)", scripting::function_help),
 ];
 
 #[rustfmt::skip]

@@ -8,7 +8,10 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use mlua::{
+    Function, HookTriggers, IntoLuaMulti, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
+    VmState,
+};
 
 use super::{Done, Job};
 use crate::client::ClientState;
@@ -59,9 +62,16 @@ struct Vm {
     node: Arc<Node>,
     call: Rc<RefCell<Option<Call>>>,
     compiled: HashMap<String, Function>,
+    /// FUNCTION's libraries.
+    libs: super::functions::Libraries,
     /// The script client's identity and its reply buffer, kept from one script to the next.
     info: Arc<crate::client::ClientInfo>,
     spare_out: Option<Out>,
+}
+
+/// An error's message, without the traceback Lua adds.
+pub fn message(e: &mlua::Error) -> String {
+    err_msg(e)
 }
 
 fn err_msg(e: &mlua::Error) -> String {
@@ -80,11 +90,22 @@ fn err_msg(e: &mlua::Error) -> String {
 
 /// The script line an error names at its start (`user_script:N: ...`).
 fn line_of(msg: &str) -> Option<i64> {
-    let rest = msg.strip_prefix("user_script:")?;
+    let rest = msg
+        .strip_prefix("user_script:")
+        .or_else(|| msg.strip_prefix("user_function:"))?;
     rest.split(':').next()?.parse().ok()
 }
 
 impl Vm {
+    /// A FUNCTION subcommand, on the thread where the libraries live.
+    fn manage(&mut self, args: &[Vec<u8>], out: &mut Out) -> Result<(), String> {
+        let r = self.libs.command(&self.lua, args, out);
+        let (l, f) = self.libs.counts();
+        self.node.scripts.libraries.store(l, Ordering::Relaxed);
+        self.node.scripts.functions.store(f, Ordering::Relaxed);
+        r
+    }
+
     fn new(node: Arc<Node>) -> mlua::Result<Vm> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
@@ -130,6 +151,7 @@ impl Vm {
             node,
             call,
             compiled: HashMap::new(),
+            libs: Default::default(),
             info: Arc::new(crate::client::ClientInfo::internal(0)),
             spare_out: None,
         })
@@ -145,7 +167,11 @@ impl Vm {
             buf: Vec::new(),
             proto,
         };
-        match self.run_inner(&job, &mut out) {
+        let r = match &job.manage {
+            Some(args) => self.manage(args, &mut out),
+            None => self.run_inner(&job, &mut out),
+        };
+        match r {
             Ok(()) => {}
             Err(msg) => {
                 out.buf.clear();
@@ -189,7 +215,18 @@ impl Vm {
     }
 
     fn run_inner(&mut self, job: &Job, out: &mut Out) -> Result<(), String> {
-        let f = self.function(job)?;
+        let (f, read_only) = match &job.function {
+            Some(name) => {
+                let (f, no_writes) = self.libs.find(name).ok_or("ERR Function not found")?;
+                if job.read_only && !no_writes {
+                    return Err(
+                        "ERR Can not execute a script with write flag using *_ro command.".into(),
+                    );
+                }
+                (f, job.read_only || no_writes)
+            }
+            None => (self.function(job)?, job.read_only),
+        };
         let lua = &self.lua;
         let list = |items: &[Vec<u8>]| -> mlua::Result<Table> {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
@@ -213,7 +250,7 @@ impl Vm {
             err_line: None,
             client,
             out: call_out,
-            read_only: job.read_only,
+            read_only,
             resp3: false,
             now: crate::util::time::now_ms(),
         });
@@ -224,10 +261,18 @@ impl Vm {
         scripts
             .running_since
             .store(crate::util::time::now_ms(), Ordering::Release);
+        // A function gets KEYS and ARGV as its arguments; a script reads the globals.
+        let params = match &job.function {
+            Some(_) => {
+                (list(&job.keys).map_err(e)?, list(&job.args).map_err(e)?).into_lua_multi(lua)
+            }
+            None => Ok(MultiValue::new()),
+        }
+        .map_err(e)?;
         let result = node
             .store
             .gate
-            .exclusive(|| node.store.bus().group(|| f.call::<Value>(())));
+            .exclusive(|| node.store.bus().group(|| f.call::<Value>(params)));
         scripts.running_since.store(0, Ordering::Release);
         let call = self.call.borrow_mut().take();
         let call_line = call.as_ref().and_then(|c| c.err_line);
@@ -250,14 +295,18 @@ impl Vm {
                     .is_some_and(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_uppercase()));
                 let text = msg.replace(['\r', '\n'], " ");
                 // As Redis 7: where in the script it failed.
+                let (name, place) = match &job.function {
+                    Some(f) => (f.as_str(), "user_function"),
+                    None => (job.sha.as_str(), "user_script"),
+                };
                 let at = match call_line.or_else(|| line_of(&msg)) {
-                    Some(n) => format!(", on @user_script:{n}."),
+                    Some(n) => format!(", on @{place}:{n}."),
                     None => String::new(),
                 };
                 Err(if coded {
-                    format!("{text} script: {}{at}", job.sha)
+                    format!("{text} script: {name}{at}")
                 } else {
-                    format!("ERR {text} script: {}{at}", job.sha)
+                    format!("ERR {text} script: {name}{at}")
                 })
             }
         }
@@ -631,8 +680,18 @@ fn to_resp(v: &Value, out: &mut Out, depth: usize) {
             }
         }
         Value::Integer(n) => out.int(*n),
-        // Lua numbers are truncated to integers, as Redis.
-        Value::Number(n) => out.int(*n as i64),
+        // Lua numbers are truncated to integers, as Redis's C cast does on x86-64: one out
+        // of range (or NaN) becomes i64::MIN.
+        Value::Number(n) => out.int(
+            if n.is_nan()
+                || *n >= 9_223_372_036_854_775_808.0
+                || *n < -9_223_372_036_854_775_808.0
+            {
+                i64::MIN
+            } else {
+                *n as i64
+            },
+        ),
         Value::String(s) => out.bulk(&s.as_bytes()),
         Value::Table(t) => {
             if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {

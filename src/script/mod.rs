@@ -10,6 +10,7 @@
 //! Lua 5.1 as Redis, through `mlua` (the maintained successor of rlua, with the interpreter
 //! vendored and built by cc, so the node needs no system Lua).
 
+pub mod functions;
 pub mod lua;
 
 use std::collections::HashMap;
@@ -27,6 +28,11 @@ pub const MAX_SCRIPT_BYTES: usize = 256 << 20;
 
 /// A script to run.
 pub struct Job {
+    /// FCALL / FCALL_RO: the function to call (`sha` and `source` unused).
+    pub function: Option<String>,
+    /// A FUNCTION subcommand (its arguments from `FUNCTION` on), run on the script thread
+    /// where the libraries live.
+    pub manage: Option<Vec<Vec<u8>>>,
     pub sha: String,
     /// The source, when the caller had it (EVAL); else the cache's (EVALSHA).
     pub source: Option<Arc<[u8]>>,
@@ -63,6 +69,9 @@ pub struct Scripts {
     pub wrote: AtomicBool,
     /// `busy-reply-threshold` (`lua-time-limit`), ms.
     pub busy_ms: AtomicU64,
+    /// Libraries and functions loaded (FUNCTION STATS, answered while a script runs).
+    pub libraries: AtomicUsize,
+    pub functions: AtomicUsize,
 }
 
 impl Default for Scripts {
@@ -75,6 +84,8 @@ impl Default for Scripts {
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             busy_ms: AtomicU64::new(5000),
+            libraries: AtomicUsize::new(0),
+            functions: AtomicUsize::new(0),
         }
     }
 }
