@@ -61,7 +61,8 @@ struct Vm {
     lua: Lua,
     node: Arc<Node>,
     call: Rc<RefCell<Option<Call>>>,
-    compiled: HashMap<String, Function>,
+    /// Compiled scripts, with their shebang's flags.
+    compiled: HashMap<String, (Function, Shebang)>,
     /// FUNCTION's libraries.
     libs: super::functions::Libraries,
     /// The script client's identity and its reply buffer, kept from one script to the next.
@@ -86,6 +87,51 @@ fn err_msg(e: &mlua::Error) -> String {
         Some((m, _)) => m.to_string(),
         None => text,
     }
+}
+
+/// The flags a script declares on a `#!lua flags=...` first line (Redis 7). A script without
+/// one runs as before Redis 7 (`declared` false).
+#[derive(Debug, Clone, Copy, Default)]
+struct Shebang {
+    declared: bool,
+    no_writes: bool,
+    no_cluster: bool,
+}
+
+/// Reads a script's shebang: its flags and where the code after it starts.
+fn shebang(source: &[u8]) -> Result<(Shebang, usize), String> {
+    if !source.starts_with(b"#!") {
+        return Ok((Shebang::default(), 0));
+    }
+    let end = source
+        .iter()
+        .position(|&c| c == b'\n')
+        .ok_or("ERR Invalid script shebang")?;
+    let line = String::from_utf8_lossy(&source[..end]).into_owned();
+    let mut parts = line.split_whitespace();
+    let engine = parts.next().ok_or("ERR Invalid engine in script shebang")?;
+    if engine != "#!lua" {
+        return Err(format!("ERR Unexpected engine in script shebang: {engine}"));
+    }
+    let mut flags = Shebang {
+        declared: true,
+        ..Shebang::default()
+    };
+    for part in parts {
+        let Some(list) = part.strip_prefix("flags=") else {
+            return Err(format!("ERR Unknown lua shebang option: {part}"));
+        };
+        // `flags=` alone declares none (Redis splits an empty list into nothing).
+        for flag in list.split(',').filter(|_| !list.is_empty()) {
+            match flag {
+                "no-writes" => flags.no_writes = true,
+                "no-cluster" => flags.no_cluster = true,
+                "allow-oom" | "allow-stale" | "allow-cross-slot-keys" => {}
+                _ => return Err(format!("ERR Unexpected flag in script shebang: {flag}")),
+            }
+        }
+    }
+    Ok((flags, end))
 }
 
 /// The script line an error names at its start (`user_script:N: ...`).
@@ -181,7 +227,7 @@ impl Vm {
         Done { reply: out.buf }
     }
 
-    fn function(&mut self, job: &Job) -> Result<Function, String> {
+    fn function(&mut self, job: &Job) -> Result<(Function, Shebang), String> {
         if let Some(f) = self.compiled.get(&job.sha)
             && (job.source.is_some() || self.node.scripts.exists(&job.sha))
         {
@@ -195,9 +241,12 @@ impl Vm {
                 .get(&job.sha)
                 .ok_or("NOSCRIPT No matching script. Please use EVAL.")?,
         };
+        let (flags, skip) = shebang(&source)?;
+        // The shebang line is skipped, its line feed kept: the script's lines keep their
+        // numbers, as Redis.
         let f = self
             .lua
-            .load(&*source)
+            .load(&source[skip..])
             .set_name("@user_script")
             .into_function()
             .map_err(|e| {
@@ -210,8 +259,8 @@ impl Vm {
         if self.compiled.len() > super::MAX_SCRIPTS {
             self.compiled.clear();
         }
-        self.compiled.insert(job.sha.clone(), f.clone());
-        Ok(f)
+        self.compiled.insert(job.sha.clone(), (f.clone(), flags));
+        Ok((f, flags))
     }
 
     fn run_inner(&mut self, job: &Job, out: &mut Out) -> Result<(), String> {
@@ -225,7 +274,23 @@ impl Vm {
                 }
                 (f, job.read_only || no_writes)
             }
-            None => (self.function(job)?, job.read_only),
+            None => {
+                let (f, flags) = self.function(job)?;
+                if flags.declared {
+                    if flags.no_cluster && self.node.cluster.has_peers() {
+                        return Err(
+                            "ERR Can not run script on cluster, 'no-cluster' flag is set.".into(),
+                        );
+                    }
+                    if job.read_only && !flags.no_writes {
+                        return Err(
+                            "ERR Can not execute a script with write flag using *_ro command."
+                                .into(),
+                        );
+                    }
+                }
+                (f, job.read_only || flags.no_writes)
+            }
         };
         let lua = &self.lua;
         let list = |items: &[Vec<u8>]| -> mlua::Result<Table> {
@@ -683,9 +748,7 @@ fn to_resp(v: &Value, out: &mut Out, depth: usize) {
         // Lua numbers are truncated to integers, as Redis's C cast does on x86-64: one out
         // of range (or NaN) becomes i64::MIN.
         Value::Number(n) => out.int(
-            if n.is_nan()
-                || *n >= 9_223_372_036_854_775_808.0
-                || *n < -9_223_372_036_854_775_808.0
+            if n.is_nan() || *n >= 9_223_372_036_854_775_808.0 || *n < -9_223_372_036_854_775_808.0
             {
                 i64::MIN
             } else {
