@@ -127,6 +127,27 @@ const SCRIPTS: &[&[&str]] = &[
     &["EVAL", "#!lua", "0"],
     &["EVAL", "#!lua flags=\nreturn 2", "0"],
     &["EVAL", "#!lua\nreturn undefined_here", "0"],
+    &[
+        "EVAL",
+        "return cmsgpack.pack({1, 2, 3}, 'abc', -1, -200, 300, 70000, 5000000000, 1.5, 0.1, true, false, nil)",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return cmsgpack.pack({a = 1}, string.rep('x', 40), string.rep('y', 300))",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local a, b, c = cmsgpack.unpack(cmsgpack.pack({1, {2, 'x'}}, 'y', 3.25)) return {a[2][2], b, tostring(c)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return cmsgpack.unpack(cmsgpack.pack({k = 'v'})).k",
+        "0",
+    ],
+    &["EVAL", "return cmsgpack.unpack('\\220\\255')", "0"],
     &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
     &["SCRIPT", "LOAD", "return 'loaded'"],
     &["EVALSHA", "1bec6b0c4bdd0c5cc67d58d00e96a6d1dcd7b2a6", "0"],
@@ -348,6 +369,18 @@ fn hostile_scripts_get_errors_and_the_node_serves_on() {
         "{}",
         &e[..e.len().min(200)]
     );
+    // MessagePack that claims 4 billion elements, or nests 5000 deep: errors, no allocation
+    // or recursion to match.
+    let e = eval(
+        &mut c,
+        "return cmsgpack.unpack('\\221\\255\\255\\255\\255')",
+    );
+    assert!(e.contains("Missing bytes in input"), "{e}");
+    let e = eval(
+        &mut c,
+        "return #cmsgpack.unpack(string.rep('\\145', 5000) .. '\\1')",
+    );
+    assert!(e.contains("Bad data format in input"), "{e}");
     // Endless recursion: Lua's own stack overflow.
     let e = eval(&mut c, "local function f() return f() + 1 end return f()");
     assert!(e.starts_with("-ERR") && e.contains("stack overflow"), "{e}");

@@ -70,6 +70,19 @@ struct Vm {
     spare_out: Option<Out>,
 }
 
+/// An error raised by a library function, placed as Lua's luaL_error places it: prefixed
+/// with the calling script's name and line (`user_script:3: ...`).
+pub fn placed(lua: &Lua, e: mlua::Error) -> mlua::Error {
+    let at = lua.inspect_stack(1, |d| {
+        let src = d.source().short_src.map(|s| s.into_owned());
+        src.zip(d.current_line())
+    });
+    match at.flatten() {
+        Some((src, line)) => mlua::Error::RuntimeError(format!("{src}:{line}: {}", err_msg(&e))),
+        None => e,
+    }
+}
+
 /// An error's message, without the traceback Lua adds.
 pub fn message(e: &mlua::Error) -> String {
     err_msg(e)
@@ -167,6 +180,7 @@ impl Vm {
         g.raw_set("redis", redis_table(&lua, &node, &call)?)?;
         g.raw_set("bit", bit_table(&lua)?)?;
         g.raw_set("cjson", cjson_table(&lua)?)?;
+        g.raw_set("cmsgpack", super::msgpack::table(&lua)?)?;
         drop(g);
         // Globals are protected: a script reading or creating one is an error, as Redis 7.
         // In Lua, so the error names the script's line (`error(..., 2)`).

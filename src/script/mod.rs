@@ -12,6 +12,7 @@
 
 pub mod functions;
 pub mod lua;
+pub mod msgpack;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,8 @@ use crate::node::Node;
 /// refused (a client must not grow memory without bound by sending distinct scripts).
 pub const MAX_SCRIPTS: usize = 100_000;
 pub const MAX_SCRIPT_BYTES: usize = 256 << 20;
+/// The script thread's stack.
+const SCRIPT_STACK: usize = 64 << 20;
 
 /// A script to run.
 pub struct Job {
@@ -147,6 +150,9 @@ impl Scripts {
             let (jtx, jrx) = std::sync::mpsc::channel();
             let spawned = std::thread::Builder::new()
                 .name("hypercache-lua".into())
+                // Conversions recurse up to their depth limits (1,000 levels): room for them,
+                // in a debug build too.
+                .stack_size(SCRIPT_STACK)
                 .spawn(move || lua::run_jobs(node, jrx));
             if spawned.is_ok() {
                 *queue = Some(jtx);
