@@ -531,3 +531,47 @@ fn functions_survive_dump_and_restore() {
         b"+OK\r\n"
     );
 }
+
+#[test]
+fn a_script_loaded_on_one_node_runs_on_every_node() {
+    let c = common::cluster::TestCluster::start(3, "");
+    let mut a = c.conn(0);
+    let sha: String = redis::cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return redis.call('INCR', KEYS[1])")
+        .query(&mut a)
+        .unwrap();
+    // From the same connection at once, whichever node owns the key (the forward waits for
+    // the script to reach it).
+    for i in 0..20 {
+        let n: i64 = redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(1)
+            .arg(format!("k{i}"))
+            .query(&mut a)
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    // And from clients of the other nodes, once the stream has brought it.
+    for node in 1..3 {
+        common::cluster::wait(
+            "the script on another node",
+            Duration::from_secs(10),
+            || {
+                let known: Vec<i64> = redis::cmd("SCRIPT")
+                    .arg("EXISTS")
+                    .arg(&sha)
+                    .query(&mut c.conn(node))
+                    .unwrap();
+                known == [1]
+            },
+        );
+        let n: i64 = redis::cmd("EVALSHA")
+            .arg(&sha)
+            .arg(1)
+            .arg("k0")
+            .query(&mut c.conn(node))
+            .unwrap();
+        assert_eq!(n, 1 + node as i64);
+    }
+}

@@ -53,6 +53,20 @@ pub fn message_of(payload: &[u8]) -> Result<Option<Message<'_>>, codec::DecodeEr
     Ok(Some((channel, message, shard)))
 }
 
+/// Payload tag of a script record: `<source>`, for the peer's script cache. Not data.
+pub const SCRIPT_TAG: u8 = 0xC2;
+
+/// A script record's source. `Err`: one that does not decode; `Ok(None)`: another record.
+pub fn script_of(payload: &[u8]) -> Result<Option<&[u8]>, codec::DecodeError> {
+    let Some((&SCRIPT_TAG, rest)) = payload.split_first() else {
+        return Ok(None);
+    };
+    let mut r = codec::Reader::new(rest);
+    let source = r.bytes()?;
+    r.finish()?;
+    Ok(Some(source))
+}
+
 /// The correlation id a marker payload carries, or None when it is not a marker.
 pub fn correlation_of(payload: &[u8]) -> Option<&[u8]> {
     let (&tag, rest) = payload.split_first()?;
@@ -424,6 +438,21 @@ impl Replicator {
                     p.push(shard as u8);
                     codec::put_bytes(p, channel);
                     codec::put_bytes(p, message);
+                })
+            });
+        }
+    }
+
+    /// Sends a script's source to every peer's script cache (SCRIPT LOAD, a new EVAL).
+    pub fn publish_script(&self, source: &[u8]) {
+        if !self.has_peers() {
+            return;
+        }
+        for p in self.peers() {
+            p.append_with(0, |bytes| {
+                codec::frame_unsealed(bytes, |p| {
+                    p.push(SCRIPT_TAG);
+                    codec::put_bytes(p, source);
                 })
             });
         }

@@ -169,7 +169,9 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let apply_group = |records: Vec<(&[u8], Option<String>)>| -> Result<bool> {
         // Checked whole before any of it is applied.
         for (payload, _) in &records {
-            if replication::message_of(payload).map_err(bad)?.is_none() {
+            if replication::message_of(payload).map_err(bad)?.is_none()
+                && replication::script_of(payload).map_err(bad)?.is_none()
+            {
                 codec::decode_mutation_with(payload, Origin::Peer, |_| ()).map_err(bad)?;
             }
         }
@@ -178,6 +180,10 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             for (payload, trace) in &records {
                 if let Ok(Some((channel, message, shard))) = replication::message_of(payload) {
                     deliver(channel, message, shard);
+                    continue;
+                }
+                if let Ok(Some(source)) = replication::script_of(payload) {
+                    let _ = node.scripts.learn(source);
                     continue;
                 }
                 applied |= codec::decode_mutation_with(payload, Origin::Peer, |m| {
@@ -217,6 +223,11 @@ pub fn hcrepl(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         }
         if let Some((channel, message, shard)) = replication::message_of(payload).map_err(bad)? {
             deliver(channel, message, shard);
+            continue;
+        }
+        if let Some(source) = replication::script_of(payload).map_err(bad)? {
+            // A full cache refuses it here as SCRIPT LOAD would: EVALSHA then says NOSCRIPT.
+            let _ = node.scripts.learn(source);
             continue;
         }
         let _inside = node.store.gate.enter();

@@ -58,11 +58,7 @@ fn start(cx: &mut Ctx<'_>, args: Args<'_>, source: bool, read_only: bool) -> Res
         }
     }
     let (sha, text) = if source {
-        let (sha, text) = cx
-            .node
-            .scripts
-            .load(&args[1])
-            .ok_or_else(|| Error::msg("the script cache is full (SCRIPT FLUSH empties it)"))?;
+        let (sha, text) = learn(cx, &args[1])?;
         (sha, Some(text))
     } else {
         let sha = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
@@ -89,13 +85,25 @@ fn start(cx: &mut Ctx<'_>, args: Args<'_>, source: bool, read_only: bool) -> Res
 }
 
 pub fn script_load(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    let (sha, _) = cx
-        .node
-        .scripts
-        .load(&args[2])
-        .ok_or_else(|| Error::msg("the script cache is full (SCRIPT FLUSH empties it)"))?;
+    let (sha, _) = learn(cx, &args[2])?;
     cx.out.bulk(sha.as_bytes());
     Ok(())
+}
+
+/// Caches a script here and, when it is new, on every other node too (on the replication
+/// stream): an EVALSHA sent to any node finds it. The client's next forwarded command waits
+/// for the stream to reach its owner (session order), so it finds the script there.
+fn learn(cx: &mut Ctx<'_>, source: &[u8]) -> Result<(String, std::sync::Arc<[u8]>)> {
+    let (sha, text, new) = cx
+        .node
+        .scripts
+        .learn(source)
+        .ok_or_else(|| Error::msg("the script cache is full (SCRIPT FLUSH empties it)"))?;
+    if new && !cx.client.forwarded && cx.node.cluster.has_peers() {
+        cx.node.cluster.replicator.publish_script(source);
+        cx.client.local_writes += 1;
+    }
+    Ok((sha, text))
 }
 
 pub fn script_exists(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {

@@ -101,10 +101,15 @@ pub fn sha1_hex(source: &[u8]) -> String {
 impl Scripts {
     /// Caches a script; its SHA1. `None` when the cache is full.
     pub fn load(&self, source: &[u8]) -> Option<(String, Arc<[u8]>)> {
+        self.learn(source).map(|(sha, text, _)| (sha, text))
+    }
+
+    /// [`Scripts::load`], saying whether the script is new here.
+    pub fn learn(&self, source: &[u8]) -> Option<(String, Arc<[u8]>, bool)> {
         let sha = sha1_hex(source);
         let mut cache = self.cache.lock();
         if let Some(s) = cache.get(&sha) {
-            return Some((sha, s.clone()));
+            return Some((sha, s.clone(), false));
         }
         if cache.len() >= MAX_SCRIPTS
             || self.bytes.load(Ordering::Relaxed) + source.len() > MAX_SCRIPT_BYTES
@@ -114,7 +119,7 @@ impl Scripts {
         let text: Arc<[u8]> = source.into();
         self.bytes.fetch_add(source.len(), Ordering::Relaxed);
         cache.insert(sha.clone(), text.clone());
-        Some((sha, text))
+        Some((sha, text, true))
     }
 
     pub fn get(&self, sha: &str) -> Option<Arc<[u8]>> {

@@ -385,7 +385,9 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                     }
                     // A pipeline's consecutive scripts go to the script thread together; an
                     // EVAL answered at once (an error) waits for those before it.
+                    // (Not a peer's HCFWD: its reply must come before the clock that follows.)
                     if matches!(client.action, Some(Action::Script(_)))
+                        && client.peer.is_none()
                         && run.count == 0
                         && mode == ReplyMode::On
                         && out.buf.len() == mark
