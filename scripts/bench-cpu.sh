@@ -17,15 +17,7 @@ done
 shift $((OPTIND - 1))
 tests=("$@"); [ ${#tests[@]} -gt 0 ] || tests=(ping_mbulk hset lpush)
 cargo build --release --bin hypercache
-work="$(mktemp -d)"
-rport="$(free_port)"; hport="$(free_port)"
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-rpid=$!
-printf 'persistence:\n  strategy: disabled\n' > "$work/hc.yaml"
-target/release/hypercache --config "$work/hc.yaml" --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
-hpid=$!
-trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
-wait_ping "$rport"; wait_ping "$hport"
+start_pair
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 echo "machine: $(nproc) cores; P$pipeline, 50 clients, runs of ~${secs} s"

@@ -7,15 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 rounds="${ROUNDS:-3}"; n="${N:-200000}"
 cargo build --release --bin hypercache
-work="$(mktemp -d)"
-rport="$(free_port)"; hport="$(free_port)"
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-rpid=$!
-printf 'persistence:\n  strategy: disabled\n' > "$work/hc.yaml"
-target/release/hypercache --config "$work/hc.yaml" --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
-hpid=$!
-trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
-wait_ping "$rport"; wait_ping "$hport"
+start_pair
 rps() {
   redis-benchmark -p "$1" -c 50 -n "$n" -P "$2" -r 100000 --csv -q \
     EVAL "return redis.call('INCR',KEYS[1])" 1 key:__rand_int__ | tail -1 | cut -d'"' -f4

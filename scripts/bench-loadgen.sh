@@ -10,15 +10,7 @@ cd "$(dirname "$0")/.."
 mode="$1"; shift
 rounds="${ROUNDS:-3}"
 cargo build --release --bin hypercache --example loadgen
-work="$(mktemp -d)"
-rport="$(free_port)"; hport="$(free_port)"
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
-rpid=$!
-printf 'persistence:\n  strategy: disabled\n' > "$work/hc.yaml"
-target/release/hypercache --config "$work/hc.yaml" --resp-port "$hport" --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
-hpid=$!
-trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
-wait_ping "$rport"; wait_ping "$hport"
+start_pair
 # The first number loadgen prints is the figure.
 figure() { local port="$1"; shift; target/release/examples/loadgen "$mode" --addr "127.0.0.1:$port" "$@" | grep -oE '[0-9]+' | head -1; }
 ratios=()

@@ -26,3 +26,20 @@ tool() {
 require_redis_benchmark() {
   command -v redis-benchmark >/dev/null || { echo "redis-benchmark is required (apt-get install -y redis-tools)" >&2; exit 1; }
 }
+
+# Starts redis-server and a release HyperCache side by side, both without persistence, on
+# free ports: sets work, rport, hport, rpid and hpid, and stops both (and removes $work) when
+# the script exits. The caller builds target/release/hypercache first.
+start_pair() {
+  work="$(mktemp -d)"
+  rport="$(free_port)"; hport="$(free_port)"
+  redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+  rpid=$!
+  # Like the Redis above (no RDB, no AOF): persistence off, so both do the same work.
+  printf 'persistence:\n  strategy: disabled\n' > "$work/hc.yaml"
+  target/release/hypercache --config "$work/hc.yaml" --resp-port "$hport" --http-port 0 --gossip-port 0 \
+    --data-dir "$work/hc" --log-level warn >"$work/hc.log" 2>&1 &
+  hpid=$!
+  trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
+  wait_ping "$rport"; wait_ping "$hport"
+}

@@ -84,14 +84,13 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
-    /// A client of the node's own (a script's `redis.call`), in no client list.
-    pub fn internal(id: u64) -> ClientInfo {
+    fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> ClientInfo {
         let now = now_ms();
         ClientInfo {
             id,
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            laddr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            fd: -1,
+            addr,
+            laddr,
+            fd,
             created_ms: now,
             last_ms: AtomicU64::new(now),
             db: AtomicU32::new(0),
@@ -103,8 +102,14 @@ impl ClientInfo {
             lib_ver: Mutex::new(None),
             no_evict: Default::default(),
             subscriptions: Default::default(),
-            sock: Mutex::new(None),
+            sock: Mutex::new((fd >= 0).then_some(fd)),
         }
+    }
+
+    /// A client of the node's own (a script's `redis.call`), in no client list.
+    pub fn internal(id: u64) -> ClientInfo {
+        let local = SocketAddr::from(([127, 0, 0, 1], 0));
+        ClientInfo::new(id, local, local, -1)
     }
 
     /// The address of the last command run (a `&'static Command` of the table), 0 before the
@@ -153,25 +158,7 @@ impl Clients {
 
     pub fn register(&self, addr: SocketAddr, laddr: SocketAddr, fd: i32) -> Arc<ClientInfo> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = now_ms();
-        let info = Arc::new(ClientInfo {
-            id,
-            addr,
-            laddr,
-            fd,
-            created_ms: now,
-            last_ms: AtomicU64::new(now),
-            db: AtomicU32::new(0),
-            resp: AtomicU32::new(2),
-            last_cmd: AtomicUsize::new(0),
-            qbuf: AtomicUsize::new(0),
-            name: Mutex::new(None),
-            lib_name: Mutex::new(None),
-            lib_ver: Mutex::new(None),
-            no_evict: Default::default(),
-            subscriptions: Default::default(),
-            sock: Mutex::new((fd >= 0).then_some(fd)),
-        });
+        let info = Arc::new(ClientInfo::new(id, addr, laddr, fd));
         self.map.lock().insert(id, info.clone());
         self.count.fetch_add(1, Ordering::Relaxed);
         info

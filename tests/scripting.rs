@@ -264,14 +264,6 @@ fn a_replica_never_shows_half_a_script() {
     assert!(seen > 3, "{seen}");
 }
 
-/// Transactions the last recovery found cut off (a script's writes are one such unit).
-fn unfinished(c: &mut redis::Connection) -> u64 {
-    let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("hypercache_recovery_unfinished_transactions:"))
-        .map_or(0, |v| v.trim().parse().unwrap())
-}
-
 #[test]
 fn after_a_kill_9_each_script_is_recovered_whole_or_not_at_all() {
     const KEYS: usize = 200;
@@ -300,7 +292,7 @@ fn after_a_kill_9_each_script_is_recovered_whole_or_not_at_all() {
         cycles += 1;
         let mut s = Server::start_in(&data, Some(config));
         let mut c = s.conn();
-        cut += unfinished(&mut c);
+        cut += common::unfinished_transactions(&mut c);
         check(&mut c);
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let writer = {
@@ -332,7 +324,7 @@ fn after_a_kill_9_each_script_is_recovered_whole_or_not_at_all() {
     }
     let s = Server::start_in(&data, Some(config));
     let mut c = s.conn();
-    cut += unfinished(&mut c);
+    cut += common::unfinished_transactions(&mut c);
     check(&mut c);
     assert!(
         cut >= 1,

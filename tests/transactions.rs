@@ -522,14 +522,6 @@ fn group_value(c: &mut redis::Connection, w: usize, keys: usize) -> Option<u64> 
     seqs[0]
 }
 
-/// Transactions the last recovery found cut off (INFO persistence).
-fn unfinished_transactions(c: &mut redis::Connection) -> u64 {
-    let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("hypercache_recovery_unfinished_transactions:"))
-        .map_or(0, |v| v.trim().parse().unwrap())
-}
-
 #[test]
 fn after_a_kill_9_each_transaction_is_recovered_whole_or_not_at_all() {
     const WRITERS: usize = 3;
@@ -547,7 +539,7 @@ fn after_a_kill_9_each_transaction_is_recovered_whole_or_not_at_all() {
         cycles += 1;
         let mut s = Server::start_in(&data, Some(config));
         let mut c = s.conn();
-        unfinished += unfinished_transactions(&mut c);
+        unfinished += common::unfinished_transactions(&mut c);
         for w in 0..WRITERS {
             group_value(&mut c, w, KEYS);
         }
@@ -579,7 +571,7 @@ fn after_a_kill_9_each_transaction_is_recovered_whole_or_not_at_all() {
     }
     let s = Server::start_in(&data, Some(config));
     let mut c = s.conn();
-    unfinished += unfinished_transactions(&mut c);
+    unfinished += common::unfinished_transactions(&mut c);
     for w in 0..WRITERS {
         assert!(group_value(&mut c, w, KEYS).is_some(), "group {w} lost");
     }

@@ -427,6 +427,27 @@ pub fn owner_target(
     }
 }
 
+/// The node that owns the keys at `idx` of `args`: `None` for this one, else the owner's
+/// address; TRYAGAIN when the owner has no address yet, CROSSSLOT when the keys have
+/// several owners (Redis Cluster's text).
+pub(crate) fn owner_of(
+    node: &Node,
+    db: u32,
+    args: &Args<'_>,
+    idx: &[usize],
+) -> Result<Option<std::net::SocketAddr>> {
+    match owner_route(node, db, args, idx) {
+        OwnerRoute::Here => Ok(None),
+        OwnerRoute::Peer(Some(addr)) => Ok(Some(addr)),
+        OwnerRoute::Peer(None) => Err(Error::coded(
+            "TRYAGAIN the owner of this key has no address yet",
+        )),
+        OwnerRoute::Split => Err(Error::coded(
+            "CROSSSLOT Keys in request don't hash to the same slot",
+        )),
+    }
+}
+
 /// In a cluster, before a keyed command runs: forwards it to the keys' owner when it changes
 /// values in place (`OWNED`), or when this node holds none of its keys' replicas (RF smaller
 /// than the cluster); or read-repairs keys missing here. True when the connection has been
@@ -440,19 +461,13 @@ fn cluster_step(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Res
     let repl = &cluster.replicator;
     let db = cx.client.db;
     if !cx.client.forwarded && owned(cmd, args) {
-        return match owner_route(cx.node, db, args, &idx) {
-            OwnerRoute::Here => Ok(false),
-            OwnerRoute::Peer(Some(addr)) => {
+        return Ok(match owner_of(cx.node, db, args, &idx)? {
+            None => false,
+            Some(addr) => {
                 cx.client.action = Some(crate::client::Action::Forward(addr));
-                Ok(true)
+                true
             }
-            OwnerRoute::Peer(None) => Err(Error::coded(
-                "TRYAGAIN the owner of this key has no address yet",
-            )),
-            OwnerRoute::Split => Err(Error::coded(
-                "CROSSSLOT Keys in request don't hash to the same slot",
-            )),
-        };
+        });
     }
     if !cx.client.forwarded && !idx.iter().all(|&i| repl.holds(db, &args[i])) {
         let ring = cluster.ring();

@@ -1,11 +1,11 @@
 //! EVAL EVALSHA EVAL_RO EVALSHA_RO and SCRIPT (LOAD EXISTS FLUSH KILL HELP). The script runs
 //! on the script thread (`script`); the connection waits for its reply there.
 
-use super::{Ctx, OwnerRoute, owner_route};
+use super::{Ctx, owner_of};
 use crate::client::Action;
 use crate::error::{Error, Result};
 use crate::resp::Args;
-use crate::script::Job;
+use crate::script::{Job, Run};
 
 pub fn eval(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     start(cx, args, true, false)
@@ -26,38 +26,16 @@ pub fn evalsha_ro(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 /// `EVAL script numkeys key... arg...`: checks the arguments, caches the script, and leaves
 /// the run to the connection (`Action::Script`).
 fn start(cx: &mut Ctx<'_>, args: Args<'_>, source: bool, read_only: bool) -> Result<()> {
-    let numkeys = crate::util::num::parse_i64(&args[2]).ok_or(Error::NotInteger)?;
-    if numkeys < 0 {
-        return Err(Error::msg("Number of keys can't be negative"));
-    }
-    if numkeys as usize > args.len() - 3 {
-        return Err(Error::msg(
-            "Number of keys can't be greater than number of args",
-        ));
-    }
-    let nk = numkeys as usize;
+    let nk = numkeys(&args, Error::NotInteger)?;
     // In a cluster a script's keys must have one owner, which runs it.
     if cx.node.cluster.has_peers() && !cx.client.forwarded && nk > 0 {
         let idx: Vec<usize> = (3..3 + nk).collect();
-        match owner_route(cx.node, cx.client.db, &args, &idx) {
-            OwnerRoute::Here => {}
-            OwnerRoute::Peer(Some(addr)) => {
-                cx.client.action = Some(Action::Forward(addr));
-                return Ok(());
-            }
-            OwnerRoute::Peer(None) => {
-                return Err(Error::coded(
-                    "TRYAGAIN the owner of this key has no address yet",
-                ));
-            }
-            OwnerRoute::Split => {
-                return Err(Error::coded(
-                    "CROSSSLOT Keys in request don't hash to the same slot",
-                ));
-            }
+        if let Some(addr) = owner_of(cx.node, cx.client.db, &args, &idx)? {
+            cx.client.action = Some(Action::Forward(addr));
+            return Ok(());
         }
     }
-    let (sha, text) = if source {
+    let (sha, source) = if source {
         let (sha, text) = learn(cx, &args[1])?;
         (sha, Some(text))
     } else {
@@ -69,19 +47,37 @@ fn start(cx: &mut Ctx<'_>, args: Args<'_>, source: bool, read_only: bool) -> Res
         }
         (sha, None)
     };
+    submit(cx, Run::Script { sha, source }, &args, nk, read_only);
+    Ok(())
+}
+
+/// The key count of `EVAL|FCALL name numkeys key... arg...`, checked against the arguments.
+/// `not_int`: the error when it is not a number (EVAL's and FCALL's texts differ).
+fn numkeys(args: &Args<'_>, not_int: Error) -> Result<usize> {
+    let n = crate::util::num::parse_i64(&args[2]).ok_or(not_int)?;
+    if n < 0 {
+        return Err(Error::msg("Number of keys can't be negative"));
+    }
+    if n as usize > args.len() - 3 {
+        return Err(Error::msg(
+            "Number of keys can't be greater than number of args",
+        ));
+    }
+    Ok(n as usize)
+}
+
+/// Leaves `run` to the connection, with the keys and arguments after `numkeys` (`nk` of
+/// them keys).
+fn submit(cx: &mut Ctx<'_>, run: Run, args: &Args<'_>, nk: usize, read_only: bool) {
+    let rest = args.slice_from(3);
     cx.client.action = Some(Action::Script(Job {
-        function: None,
-        manage: None,
-        sha,
-        source: text,
-        keys: args.iter().skip(3).take(nk).map(<[u8]>::to_vec).collect(),
-        args: args.iter().skip(3 + nk).map(<[u8]>::to_vec).collect(),
+        run,
+        keys: rest.iter().take(nk).map(<[u8]>::to_vec).collect(),
+        args: rest.iter().skip(nk).map(<[u8]>::to_vec).collect(),
         db: cx.client.db,
         resp3: cx.out.resp3(),
         read_only,
-        client_id: cx.client.id,
     }));
-    Ok(())
 }
 
 pub fn script_load(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
@@ -181,47 +177,19 @@ pub fn fcall_ro(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 }
 
 /// `FCALL function numkeys key... arg...`: on the script thread, where the libraries live.
+/// It runs where it is sent: libraries are not on every node yet.
 fn call_function(cx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Result<()> {
-    let numkeys = crate::util::num::parse_i64(&args[2])
-        .ok_or_else(|| Error::msg("Bad number of keys provided"))?;
-    if numkeys < 0 {
-        return Err(Error::msg("Number of keys can't be negative"));
-    }
-    if numkeys as usize > args.len() - 3 {
-        return Err(Error::msg(
-            "Number of keys can't be greater than number of args",
-        ));
-    }
-    let nk = numkeys as usize;
-    cx.client.action = Some(Action::Script(Job {
-        function: Some(String::from_utf8_lossy(&args[1]).into_owned()),
-        manage: None,
-        sha: String::new(),
-        source: None,
-        keys: args.iter().skip(3).take(nk).map(<[u8]>::to_vec).collect(),
-        args: args.iter().skip(3 + nk).map(<[u8]>::to_vec).collect(),
-        db: cx.client.db,
-        resp3: cx.out.resp3(),
-        read_only,
-        client_id: cx.client.id,
-    }));
+    let nk = numkeys(&args, Error::msg("Bad number of keys provided"))?;
+    let name = String::from_utf8_lossy(&args[1]).into_owned();
+    submit(cx, Run::Function(name), &args, nk, read_only);
     Ok(())
 }
 
 /// FUNCTION LOAD, DELETE, FLUSH, LIST, DUMP, RESTORE: run on the script thread.
 pub fn function_manage(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
-    cx.client.action = Some(Action::Script(Job {
-        function: None,
-        manage: Some(args.iter().map(<[u8]>::to_vec).collect()),
-        sha: String::new(),
-        source: None,
-        keys: Vec::new(),
-        args: Vec::new(),
-        db: cx.client.db,
-        resp3: cx.out.resp3(),
-        read_only: false,
-        client_id: cx.client.id,
-    }));
+    let all = args.iter().map(<[u8]>::to_vec).collect();
+    // No keys and no arguments past the subcommand's own.
+    submit(cx, Run::Manage(all), &args.slice(0, 0), 0, false);
     Ok(())
 }
 

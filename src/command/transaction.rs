@@ -10,7 +10,7 @@
 //! another node owns asks that node for their versions (`HCVERSIONS`), so the transaction is
 //! judged by the owner's versions, not by a replica's copy that may lag.
 
-use super::{Ctx, OwnerRoute, execute_queued, is, owner_route, table};
+use super::{Ctx, execute_queued, is, owner_of, table};
 use crate::client::{Action, Transaction, Watched};
 use crate::error::{Error, Result};
 use crate::resp::{Args, OwnedArgs};
@@ -300,14 +300,7 @@ fn place_of(cx: &Ctx<'_>, args: &Args<'_>, idx: &[usize]) -> Result<Place> {
     if cx.client.forwarded || !cx.node.cluster.has_peers() || idx.is_empty() {
         return Ok(Place::Here);
     }
-    match owner_route(cx.node, cx.client.db, args, idx) {
-        OwnerRoute::Here => Ok(Place::Here),
-        OwnerRoute::Peer(Some(addr)) => Ok(Place::Peer(addr)),
-        OwnerRoute::Peer(None) => Err(Error::coded(
-            "TRYAGAIN the owner of this key has no address yet",
-        )),
-        OwnerRoute::Split => Err(cross_slot()),
-    }
+    Ok(owner_of(cx.node, cx.client.db, args, idx)?.map_or(Place::Here, Place::Peer))
 }
 
 /// The one owner of a transaction's keys (`None`: it has none); CROSSSLOT when they have
@@ -334,16 +327,7 @@ fn placed<'a, 'b: 'a>(
         if idx.is_empty() {
             continue;
         }
-        let place = match owner_route(cx.node, cx.client.db, args, &idx) {
-            OwnerRoute::Here => Place::Here,
-            OwnerRoute::Peer(Some(addr)) => Place::Peer(addr),
-            OwnerRoute::Peer(None) => {
-                return Err(Error::coded(
-                    "TRYAGAIN the owner of this key has no address yet",
-                ));
-            }
-            OwnerRoute::Split => return Err(cross_slot()),
-        };
+        let place = owner_of(cx.node, cx.client.db, args, &idx)?.map_or(Place::Here, Place::Peer);
         match owner {
             Some(o) if o != place => return Err(cross_slot()),
             _ => owner = Some(place),

@@ -54,9 +54,10 @@ pub fn track_read(
         if wanted {
             let idx = cmd.key_indexes(args);
             if !idx.is_empty() {
+                let limit = node.settings.output_limits().pubsub;
                 node.pubsub
                     .tracking
-                    .remember(client_id, idx.iter().map(|&i| &args[i]));
+                    .remember(client_id, idx.iter().map(|&i| &args[i]), limit);
             }
         }
     }
@@ -163,10 +164,8 @@ impl Mailbox {
         self.subscribed.store(on, Ordering::Relaxed);
     }
 
-    /// Appends bytes already encoded for this connection (an invalidation), under the
-    /// default limit of subscribers.
-    pub fn push_raw(&self, msg: &[u8]) {
-        let limit = crate::config::OutputLimits::default().pubsub;
+    /// Appends bytes already encoded for this connection (an invalidation) under `limit`.
+    pub fn push_raw(&self, msg: &[u8], limit: OutputLimit) {
         self.deliver(msg, limit, crate::util::time::now_ms());
     }
 
@@ -202,11 +201,6 @@ impl Mailbox {
 
     pub fn is_cut(&self) -> bool {
         self.cut.load(Ordering::Acquire)
-    }
-
-    /// Bytes waiting (CLIENT LIST's `omem` for a subscriber).
-    pub fn pending(&self) -> usize {
-        self.buf.lock().len()
     }
 
     /// Appends one message already encoded in this mailbox's protocol, then applies the limit.
@@ -260,8 +254,6 @@ pub struct Hub {
     channels: Listeners,
     shard: Listeners,
     patterns: Listeners,
-    /// Messages delivered to local subscribers.
-    pub delivered: AtomicU64,
     /// Ids for subscribers that are not RESP clients (the HTTP API's streams).
     next_stream: AtomicU64,
     /// `notify-keyspace-events` (`notify::parse`'s flags).
@@ -343,7 +335,6 @@ impl Hub {
                 }
             }
         }
-        self.delivered.fetch_add(n as u64, Ordering::Relaxed);
         n
     }
 

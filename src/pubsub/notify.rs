@@ -202,10 +202,11 @@ pub fn flush(
     }
     let tracking = &node.pubsub.tracking;
     if tracking.any() {
+        let limit = node.settings.output_limits().pubsub;
         for n in &notes {
             match n.what {
-                What::Flush => tracking.invalidate_all(),
-                _ => tracking.invalidate(&n.key, writer),
+                What::Flush => tracking.invalidate_all(limit),
+                _ => tracking.invalidate(&n.key, writer, limit),
             }
         }
     }

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use super::Mailbox;
+use crate::config::OutputLimit;
 
 /// A tracking client's settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -135,7 +136,12 @@ impl Tracking {
     /// Remembers that `client_id` read `keys` (unless its mode says otherwise: the caller
     /// checks OPTIN/OPTOUT). Past `max_keys` keys, the oldest-looking ones are dropped and
     /// their clients told to drop them.
-    pub fn remember<'a>(&self, client_id: u64, keys: impl Iterator<Item = &'a [u8]>) {
+    pub fn remember<'a>(
+        &self,
+        client_id: u64,
+        keys: impl Iterator<Item = &'a [u8]>,
+        limit: OutputLimit,
+    ) {
         let mut evicted: Vec<(Box<[u8]>, HashSet<u64>)> = Vec::new();
         {
             let mut t = self.table.lock();
@@ -156,9 +162,10 @@ impl Tracking {
                 }
             }
         }
+        let clients = self.clients.read();
         for (k, ids) in evicted {
-            for id in ids {
-                self.send(id, Some(&[&k]), None);
+            for t in ids.iter().filter_map(|id| clients.get(id)) {
+                self.deliver(t, Some(&[&k]), limit);
             }
         }
     }
@@ -170,7 +177,7 @@ impl Tracking {
 
     /// `key` changed (by client `writer`, or not by a client): every client that may cache it
     /// and every BCAST client with a matching prefix is told.
-    pub fn invalidate(&self, key: &[u8], writer: Option<u64>) {
+    pub fn invalidate(&self, key: &[u8], writer: Option<u64>, limit: OutputLimit) {
         let ids = self.table.lock().remove(key);
         let clients = self.clients.read();
         for id in ids.into_iter().flatten() {
@@ -178,7 +185,7 @@ impl Tracking {
             if t.mode.bcast || (t.mode.noloop && writer == Some(id)) {
                 continue;
             }
-            self.deliver(t, Some(&[key]), writer);
+            self.deliver(t, Some(&[key]), limit);
         }
         for (&id, t) in clients.iter() {
             if t.mode.bcast
@@ -186,32 +193,27 @@ impl Tracking {
                 && (t.mode.prefixes.is_empty()
                     || t.mode.prefixes.iter().any(|p| key.starts_with(p)))
             {
-                self.deliver(t, Some(&[key]), writer);
+                self.deliver(t, Some(&[key]), limit);
             }
         }
     }
 
     /// Every key changed (FLUSHDB, FLUSHALL): every tracking client is told to drop all.
-    pub fn invalidate_all(&self) {
+    pub fn invalidate_all(&self, limit: OutputLimit) {
         self.table.lock().clear();
         let clients = self.clients.read();
         for t in clients.values() {
-            self.deliver(t, None, None);
+            self.deliver(t, None, limit);
         }
     }
 
-    fn send(&self, id: u64, keys: Option<&[&[u8]]>, writer: Option<u64>) {
-        let clients = self.clients.read();
-        if let Some(t) = clients.get(&id) {
-            self.deliver(t, keys, writer);
-        }
-    }
-
-    fn deliver(&self, t: &Tracker, keys: Option<&[&[u8]]>, _writer: Option<u64>) {
+    /// Sends one invalidation where `t`'s go, under `limit` (`client-output-buffer-limit
+    /// pubsub`, as Redis counts a client's pushes).
+    fn deliver(&self, t: &Tracker, keys: Option<&[&[u8]]>, limit: OutputLimit) {
         if t.mode.redirect == 0 {
             // Its own connection: only RESP3 carries pushes.
             if t.mailbox.is_resp3() {
-                t.mailbox.push_raw(&encode(true, keys));
+                t.mailbox.push_raw(&encode(true, keys), limit);
             }
             return;
         }
@@ -221,8 +223,8 @@ impl Tracking {
             .get(&t.mode.redirect)
             .and_then(std::sync::Weak::upgrade);
         match target {
-            Some(m) if m.is_resp3() => m.push_raw(&encode(true, keys)),
-            Some(m) if m.is_subscribed() => m.push_raw(&encode(false, keys)),
+            Some(m) if m.is_resp3() => m.push_raw(&encode(true, keys), limit),
+            Some(m) if m.is_subscribed() => m.push_raw(&encode(false, keys), limit),
             Some(_) => {}
             None => {
                 // As Redis: the tracking client hears its redirect is broken (RESP3 only).
@@ -232,7 +234,7 @@ impl Tracking {
                     out.push(2);
                     out.bulk(b"tracking-redir-broken");
                     out.int(t.mode.redirect as i64);
-                    t.mailbox.push_raw(&out.buf);
+                    t.mailbox.push_raw(&out.buf, limit);
                 }
             }
         }

@@ -355,7 +355,7 @@ fn run_library(lua: &Lua, code: &[u8]) -> Result<Vec<Registered>, String> {
         .set_environment(env.clone())
         .exec()
         .map_err(|err| {
-            let m = super::lua::message(&err);
+            let m = super::lua::err_msg(&err);
             format!("ERR Error registering functions: {m}")
         })?;
     // Once loaded, its functions see the whole `redis` table (redis.call, ...), as Redis.

@@ -13,7 +13,7 @@ use mlua::{
     VmState,
 };
 
-use super::{Done, Job};
+use super::{Done, Job, Run};
 use crate::client::ClientState;
 use crate::command::{Ctx, table};
 use crate::node::Node;
@@ -84,11 +84,7 @@ pub fn placed(lua: &Lua, e: mlua::Error) -> mlua::Error {
 }
 
 /// An error's message, without the traceback Lua adds.
-pub fn message(e: &mlua::Error) -> String {
-    err_msg(e)
-}
-
-fn err_msg(e: &mlua::Error) -> String {
+pub fn err_msg(e: &mlua::Error) -> String {
     let text = match e {
         mlua::Error::CallbackError { cause, .. } => return err_msg(cause),
         mlua::Error::RuntimeError(m) | mlua::Error::SyntaxError { message: m, .. } => m.clone(),
@@ -227,9 +223,9 @@ impl Vm {
             buf: Vec::new(),
             proto,
         };
-        let r = match &job.manage {
-            Some(args) => self.manage(args, &mut out),
-            None => self.run_inner(&job, &mut out),
+        let r = match &job.run {
+            Run::Manage(args) => self.manage(args, &mut out),
+            _ => self.run_inner(&job, &mut out),
         };
         match r {
             Ok(()) => {}
@@ -241,18 +237,23 @@ impl Vm {
         Done { reply: out.buf }
     }
 
-    fn function(&mut self, job: &Job) -> Result<(Function, Shebang), String> {
-        if let Some(f) = self.compiled.get(&job.sha)
-            && (job.source.is_some() || self.node.scripts.exists(&job.sha))
+    /// The compiled script `sha` (from `source`, or the cache's), with its shebang's flags.
+    fn compile(
+        &mut self,
+        sha: &str,
+        source: Option<&Arc<[u8]>>,
+    ) -> Result<(Function, Shebang), String> {
+        if let Some(f) = self.compiled.get(sha)
+            && (source.is_some() || self.node.scripts.exists(sha))
         {
             return Ok(f.clone());
         }
-        let source = match &job.source {
+        let source = match source {
             Some(s) => s.clone(),
             None => self
                 .node
                 .scripts
-                .get(&job.sha)
+                .get(sha)
                 .ok_or("NOSCRIPT No matching script. Please use EVAL.")?,
         };
         let (flags, skip) = shebang(&source)?;
@@ -273,13 +274,13 @@ impl Vm {
         if self.compiled.len() > super::MAX_SCRIPTS {
             self.compiled.clear();
         }
-        self.compiled.insert(job.sha.clone(), (f.clone(), flags));
+        self.compiled.insert(sha.to_string(), (f.clone(), flags));
         Ok((f, flags))
     }
 
     fn run_inner(&mut self, job: &Job, out: &mut Out) -> Result<(), String> {
-        let (f, read_only) = match &job.function {
-            Some(name) => {
+        let (f, read_only) = match &job.run {
+            Run::Function(name) => {
                 let (f, no_writes) = self.libs.find(name).ok_or("ERR Function not found")?;
                 if job.read_only && !no_writes {
                     return Err(
@@ -288,8 +289,8 @@ impl Vm {
                 }
                 (f, job.read_only || no_writes)
             }
-            None => {
-                let (f, flags) = self.function(job)?;
+            Run::Script { sha, source } => {
+                let (f, flags) = self.compile(sha, source.as_ref())?;
                 if flags.declared {
                     if flags.no_cluster && self.node.cluster.has_peers() {
                         return Err(
@@ -305,6 +306,7 @@ impl Vm {
                 }
                 (f, job.read_only || flags.no_writes)
             }
+            Run::Manage(_) => return Err("ERR not a script".into()),
         };
         let lua = &self.lua;
         let list = |items: &[Vec<u8>]| -> mlua::Result<Table> {
@@ -341,11 +343,11 @@ impl Vm {
             .running_since
             .store(crate::util::time::now_ms(), Ordering::Release);
         // A function gets KEYS and ARGV as its arguments; a script reads the globals.
-        let params = match &job.function {
-            Some(_) => {
+        let params = match &job.run {
+            Run::Function(_) => {
                 (list(&job.keys).map_err(e)?, list(&job.args).map_err(e)?).into_lua_multi(lua)
             }
-            None => Ok(MultiValue::new()),
+            _ => Ok(MultiValue::new()),
         }
         .map_err(e)?;
         let result = node
@@ -374,9 +376,10 @@ impl Vm {
                     .is_some_and(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_uppercase()));
                 let text = msg.replace(['\r', '\n'], " ");
                 // As Redis 7: where in the script it failed.
-                let (name, place) = match &job.function {
-                    Some(f) => (f.as_str(), "user_function"),
-                    None => (job.sha.as_str(), "user_script"),
+                let (name, place) = match &job.run {
+                    Run::Function(f) => (f.as_str(), "user_function"),
+                    Run::Script { sha, .. } => (sha.as_str(), "user_script"),
+                    Run::Manage(_) => ("", "user_function"),
                 };
                 let at = match call_line.or_else(|| line_of(&msg)) {
                     Some(n) => format!(", on @{place}:{n}."),

@@ -29,29 +29,33 @@ pub const MAX_SCRIPT_BYTES: usize = 256 << 20;
 /// The script thread's stack.
 const SCRIPT_STACK: usize = 64 << 20;
 
-/// A script to run.
+/// What the script thread is asked to run.
+pub enum Run {
+    /// EVAL / EVALSHA: the script's SHA1, and its source when the caller had it (EVAL; else
+    /// the cache's).
+    Script {
+        sha: String,
+        source: Option<Arc<[u8]>>,
+    },
+    /// FCALL / FCALL_RO: the function to call.
+    Function(String),
+    /// A FUNCTION subcommand (its arguments from `FUNCTION` on), run where the libraries live.
+    Manage(Vec<Vec<u8>>),
+}
+
+/// A script to run, with its caller's keys, arguments, database and protocol.
 pub struct Job {
-    /// FCALL / FCALL_RO: the function to call (`sha` and `source` unused).
-    pub function: Option<String>,
-    /// A FUNCTION subcommand (its arguments from `FUNCTION` on), run on the script thread
-    /// where the libraries live.
-    pub manage: Option<Vec<Vec<u8>>>,
-    pub sha: String,
-    /// The source, when the caller had it (EVAL); else the cache's (EVALSHA).
-    pub source: Option<Arc<[u8]>>,
+    pub run: Run,
     pub keys: Vec<Vec<u8>>,
     pub args: Vec<Vec<u8>>,
     pub db: u32,
     pub resp3: bool,
-    /// EVAL_RO / EVALSHA_RO: a write is refused.
+    /// EVAL_RO / EVALSHA_RO / FCALL_RO: a write is refused.
     pub read_only: bool,
-    /// The client that runs it (`redis.call` runs as a client of its own, with this id's
-    /// NOLOOP tracking not applied).
-    pub client_id: u64,
 }
 
-/// What a script answered: its reply in the client's protocol, and the database it ended in
-/// (SELECT inside a script does not change the caller's, as in Redis 7).
+/// What a script answered: its reply in the client's protocol. (SELECT inside a script does
+/// not change the caller's database, as in Redis 7.)
 pub struct Done {
     pub reply: Vec<u8>,
 }

@@ -194,33 +194,19 @@ fn decode(lua: &Lua, b: &[u8], at: &mut usize, depth: usize) -> mlua::Result<Val
         0xd1 => num(f64::from(be(take(at, 2)?) as u16 as i16)),
         0xd2 => num(f64::from(be(take(at, 4)?) as u32 as i32)),
         0xd3 => num(be(take(at, 8)?) as i64 as f64),
-        0xc4 | 0xd9 => {
-            let n = be(take(at, 1)?) as usize;
-            string(at, n)
-        }
-        0xc5 | 0xda => {
-            let n = be(take(at, 2)?) as usize;
-            string(at, n)
-        }
-        0xc6 | 0xdb => {
-            let n = be(take(at, 4)?) as usize;
-            string(at, n)
-        }
-        0xdc => {
-            let n = be(take(at, 2)?) as usize;
-            array(lua, b, at, n, depth)
-        }
-        0xdd => {
-            let n = be(take(at, 4)?) as usize;
-            array(lua, b, at, n, depth)
-        }
-        0xde => {
-            let n = be(take(at, 2)?) as usize;
-            map(lua, b, at, n, depth)
-        }
-        0xdf => {
-            let n = be(take(at, 4)?) as usize;
-            map(lua, b, at, n, depth)
+        // Strings (and bins), arrays and maps whose count follows in 1, 2 or 4 bytes.
+        0xc4..=0xc6 | 0xd9..=0xdb | 0xdc..=0xdf => {
+            let width = match m {
+                0xc4 | 0xd9 => 1,
+                0xc5 | 0xda | 0xdc | 0xde => 2,
+                _ => 4,
+            };
+            let n = be(take(at, width)?) as usize;
+            match m {
+                0xdc | 0xdd => array(lua, b, at, n, depth),
+                0xde | 0xdf => map(lua, b, at, n, depth),
+                _ => string(at, n),
+            }
         }
         _ => Err(bad()),
     }

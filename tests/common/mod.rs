@@ -365,6 +365,20 @@ impl Raw {
         out
     }
 
+    /// True when nothing more arrives within `wait` (no reply or message is pending).
+    pub fn quiet_for(&mut self, wait: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut b = [0u8; 1];
+        let quiet = self.stream.read(&mut b).is_err();
+        self.stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        quiet
+    }
+
     /// True when the server has closed the connection (reads EOF).
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
@@ -403,6 +417,15 @@ pub fn info_field(c: &mut redis::Connection, section: &str, field: &str) -> Stri
         .unwrap_or_else(|| panic!("no {field} in INFO {section}: {text}"))
         .trim()
         .to_string()
+}
+
+/// Transactions (or scripts) the node's last recovery found cut off by a crash (0 before any
+/// recovery report).
+pub fn unfinished_transactions(c: &mut redis::Connection) -> u64 {
+    let text: String = redis::cmd("INFO").arg("persistence").query(c).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("hypercache_recovery_unfinished_transactions:"))
+        .map_or(0, |v| v.trim().parse().unwrap())
 }
 
 /// The node's AOF bytes written, once they stop growing (what it received is all logged).
