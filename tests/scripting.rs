@@ -457,6 +457,8 @@ const FUNCTIONS: &[&[&str]] = &[
         "LOAD",
         "#!lua name=badflag\nredis.register_function{function_name='f', callback=function() return 1 end, flags={'nope'}}",
     ],
+    // Library code that never ends is stopped at Redis's 500 ms.
+    &["FUNCTION", "LOAD", "#!lua name=spin\nwhile true do end"],
     &["FUNCTION", "DELETE", "nolib"],
     &["FUNCTION", "DELETE", "mylib"],
     &["FCALL", "get1", "1", "k"],

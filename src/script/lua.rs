@@ -154,7 +154,11 @@ fn line_of(msg: &str) -> Option<i64> {
 impl Vm {
     /// A FUNCTION subcommand, on the thread where the libraries live.
     fn manage(&mut self, args: &[Vec<u8>], out: &mut Out) -> Result<(), String> {
+        let scripts = &self.node.scripts;
+        let deadline = crate::util::time::now_ms() + super::LOAD_TIMEOUT_MS;
+        scripts.load_deadline.store(deadline, Ordering::Release);
         let r = self.libs.command(&self.lua, args, out);
+        scripts.load_deadline.store(0, Ordering::Release);
         let (l, f) = self.libs.counts();
         self.node.scripts.libraries.store(l, Ordering::Relaxed);
         self.node.scripts.functions.store(f, Ordering::Relaxed);
@@ -194,6 +198,12 @@ impl Vm {
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 let s = &scripts_node.scripts;
+                let deadline = s.load_deadline.load(Ordering::Acquire);
+                if deadline != 0 && crate::util::time::now_ms() >= deadline {
+                    return Err(mlua::Error::RuntimeError(
+                        "ERR FUNCTION LOAD timeout".into(),
+                    ));
+                }
                 if s.kill.load(Ordering::Acquire) && !s.wrote.load(Ordering::Acquire) {
                     return Err(mlua::Error::RuntimeError(
                         "ERR Script killed by user with SCRIPT KILL...".into(),

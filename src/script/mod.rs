@@ -26,6 +26,8 @@ use crate::node::Node;
 /// refused (a client must not grow memory without bound by sending distinct scripts).
 pub const MAX_SCRIPTS: usize = 100_000;
 pub const MAX_SCRIPT_BYTES: usize = 256 << 20;
+/// How long a library's code may run while FUNCTION LOAD registers it (Redis's 500 ms).
+pub const LOAD_TIMEOUT_MS: u64 = 500;
 /// The script thread's stack.
 const SCRIPT_STACK: usize = 64 << 20;
 
@@ -76,6 +78,10 @@ pub struct Scripts {
     pub wrote: AtomicBool,
     /// `busy-reply-threshold` (`lua-time-limit`), ms.
     pub busy_ms: AtomicU64,
+    /// While a FUNCTION subcommand runs library code: when it must have ended (ms since the
+    /// epoch; 0: none). Library code runs outside the gate, with no client waiting on -BUSY:
+    /// it gets Redis's 500 ms and no more.
+    pub load_deadline: AtomicU64,
     /// Libraries and functions loaded (FUNCTION STATS, answered while a script runs).
     pub libraries: AtomicUsize,
     pub functions: AtomicUsize,
@@ -91,6 +97,7 @@ impl Default for Scripts {
             kill: AtomicBool::new(false),
             wrote: AtomicBool::new(false),
             busy_ms: AtomicU64::new(5000),
+            load_deadline: AtomicU64::new(0),
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
         }
