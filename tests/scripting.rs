@@ -148,6 +148,85 @@ const SCRIPTS: &[&[&str]] = &[
         "0",
     ],
     &["EVAL", "return cmsgpack.unpack('\\220\\255')", "0"],
+    &[
+        "EVAL",
+        "return struct.pack('>hHiIlLbB', -2, 65535, -70000, 4000000000, -5, 123456789012, -1, 255)",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return struct.pack('<i3I5!4bi', -3, 1099511627775, 1, 2)",
+        "0",
+    ],
+    &["EVAL", "return struct.pack('!d!f', 1.5, 2.25)", "0"],
+    &[
+        "EVAL",
+        "return struct.pack('>d<fxc3s c0', -0.1, 3.5, 'abcdef', 'zt', 'rest')",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {struct.unpack('>hHiIlLbB', struct.pack('>hHiIlLbB', -2, 65535, -70000, 4000000000, -5, 123456789012, -1, 255))}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {struct.unpack('<i3I5', struct.pack('<i3I5', -3, 1099511627775))}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "local a, b, n = struct.unpack('>d<f', struct.pack('>d<f', -0.25, 3.5)) return {tostring(a), tostring(b), n}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {struct.unpack('bc0sc2', '\\003abcxyz\\000qqrest')}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {struct.unpack('!4bi', struct.pack('!4bi', 7, -9))}",
+        "0",
+    ],
+    &["EVAL", "return {struct.unpack('BB', 'abcd', 3)}", "0"],
+    &[
+        "EVAL",
+        "return {struct.size('>!4bihld'), struct.size('c10xI7'), struct.size('zq')}",
+        "0",
+    ],
+    &["EVAL", "return struct.unpack('i', 'ab')", "0"],
+    &["EVAL", "return struct.unpack('B', 'ab', 0)", "0"],
+    &["EVAL", "return struct.unpack('c0', 'ab')", "0"],
+    &["EVAL", "return struct.unpack('s', 'abc')", "0"],
+    &["EVAL", "return struct.pack('c5', 'abc')", "0"],
+    &["EVAL", "return struct.pack('i', 'x')", "0"],
+    &["EVAL", "return struct.pack('i')", "0"],
+    &["EVAL", "return struct.pack('q', 1)", "0"],
+    &["EVAL", "return struct.pack('!3b', 1)", "0"],
+    &["EVAL", "return struct.pack('i33', 1)", "0"],
+    &["EVAL", "return struct.pack('c99999999999', 'a')", "0"],
+    &["EVAL", "return struct.size('s')", "0"],
+    &["EVAL", "return struct.size('c0')", "0"],
+    &["EVAL", "return struct.pack({})", "0"],
+    &[
+        "EVAL",
+        "return {struct.unpack('>I16i16', string.rep('\\255', 32))}",
+        "0",
+    ],
+    &["EVAL", "return {struct.pack('I9', -1)}", "0"],
+    &[
+        "EVAL",
+        "return #{struct.unpack(string.rep('b', 7990), string.rep('a', 9000))}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return #{struct.unpack(string.rep('b', 9000), string.rep('a', 9000))}",
+        "0",
+    ],
+    &["EVAL", "return {struct.unpack('c2c0', '99abc')}", "0"],
+    &["EVAL", "return {struct.unpack('B', 'a', -1)}", "0"],
     &["EVALSHA", "0000000000000000000000000000000000000000", "0"],
     &["SCRIPT", "LOAD", "return 'loaded'"],
     &["EVALSHA", "1bec6b0c4bdd0c5cc67d58d00e96a6d1dcd7b2a6", "0"],
@@ -568,4 +647,240 @@ fn a_script_loaded_on_one_node_runs_on_every_node() {
             .unwrap();
         assert_eq!(n, 1 + node as i64);
     }
+}
+
+/// The names of a node's libraries, by FUNCTION LIST.
+fn library_names(c: &mut redis::Connection) -> Vec<String> {
+    let list: Vec<Vec<redis::Value>> = redis::cmd("FUNCTION").arg("LIST").query(c).unwrap();
+    let mut names: Vec<String> = list
+        .into_iter()
+        .map(|fields| {
+            let at = fields
+                .iter()
+                .position(|f| matches!(f, redis::Value::BulkString(b) if b == b"library_name"))
+                .expect("library_name");
+            redis::from_redis_value(fields[at + 1].clone()).unwrap()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+fn counter_lib(name: &str) -> String {
+    format!(
+        "#!lua name={name}\nredis.register_function('{name}_incr', function(keys, args) return redis.call('INCR', keys[1]) end)"
+    )
+}
+
+fn libraries_count(c: &mut redis::Connection) -> i64 {
+    // The reply's leaves in order: the count follows its name.
+    fn leaves(v: redis::Value, out: &mut Vec<redis::Value>) {
+        match v {
+            redis::Value::Array(items) => items.into_iter().for_each(|i| leaves(i, out)),
+            redis::Value::Map(pairs) => pairs.into_iter().for_each(|(k, v)| {
+                leaves(k, out);
+                leaves(v, out)
+            }),
+            other => out.push(other),
+        }
+    }
+    let mut all = Vec::new();
+    leaves(
+        redis::cmd("FUNCTION").arg("STATS").query(c).unwrap(),
+        &mut all,
+    );
+    let at = all
+        .iter()
+        .position(|v| matches!(v, redis::Value::BulkString(b) if b == b"libraries_count"))
+        .expect("libraries_count");
+    redis::from_redis_value(all[at + 1].clone()).unwrap()
+}
+
+#[test]
+fn functions_are_kept_by_the_aof_and_by_snapshots() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = "persistence:\n  sync_policy: always\n";
+    let mut s = Server::start_in(&data, Some(config));
+    let mut c = s.conn();
+    for lib in ["a", "b"] {
+        let _: String = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg(counter_lib(lib))
+            .query(&mut c)
+            .unwrap();
+    }
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("b")
+        .query(&mut c)
+        .unwrap();
+    // From the AOF alone.
+    s.kill();
+    let mut s = Server::start_in(&data, Some(config));
+    let mut c = s.conn();
+    // FUNCTION STATS counts them before any script ran.
+    assert_eq!(libraries_count(&mut c), 1);
+    assert_eq!(library_names(&mut c), ["a"]);
+    let n: i64 = redis::cmd("FCALL")
+        .arg("a_incr")
+        .arg(1)
+        .arg("n")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(n, 1);
+    // From a snapshot, with a change after it in the new AOF.
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(counter_lib("c"))
+        .query(&mut c)
+        .unwrap();
+    s.kill();
+    let mut s = Server::start_in(&data, Some(config));
+    let mut c = s.conn();
+    assert_eq!(library_names(&mut c), ["a", "c"]);
+    // A flush is kept too: the snapshot holds no library then.
+    let _: () = redis::cmd("FUNCTION").arg("FLUSH").query(&mut c).unwrap();
+    let _: () = redis::cmd("SAVE").query(&mut c).unwrap();
+    s.kill();
+    let s = Server::start_in(&data, Some(config));
+    let mut c = s.conn();
+    assert_eq!(library_names(&mut c), Vec::<String>::new());
+    assert_eq!(libraries_count(&mut c), 0);
+}
+
+#[test]
+fn functions_loaded_on_one_node_reach_every_node() {
+    // Each node's libraries on disk at once: the restarted node comes back with its old set.
+    let mut c = common::cluster::TestCluster::start(3, "persistence:\n  sync_policy: always\n");
+    let mut a = c.conn(0);
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(counter_lib("a"))
+        .query(&mut a)
+        .unwrap();
+    // At once from the same connection, whichever node owns the key: the call goes to the
+    // owner, after the library.
+    for i in 0..20 {
+        let n: i64 = redis::cmd("FCALL")
+            .arg("a_incr")
+            .arg(1)
+            .arg(format!("k{i}"))
+            .query(&mut a)
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    for node in 1..3 {
+        common::cluster::wait("the library on every node", Duration::from_secs(10), || {
+            library_names(&mut c.conn(node)) == ["a"]
+        });
+        let n: i64 = redis::cmd("FCALL")
+            .arg("a_incr")
+            .arg(1)
+            .arg("k0")
+            .query(&mut c.conn(node))
+            .unwrap();
+        assert_eq!(n, 1 + node as i64);
+    }
+    // A node that was down while a library was loaded gets it when it comes back, and its
+    // own older set (on its disk) replaces nothing.
+    c.kill(2);
+    let _: String = redis::cmd("FUNCTION")
+        .arg("LOAD")
+        .arg(counter_lib("b"))
+        .query(&mut c.conn(1))
+        .unwrap();
+    c.restart(2);
+    c.wait_size(3);
+    common::cluster::wait(
+        "node 3 to get the new library",
+        Duration::from_secs(30),
+        || library_names(&mut c.conn(2)) == ["a", "b"],
+    );
+    // Node 3 offers its own set to each peer in its first passes after the restart.
+    common::cluster::wait(
+        "node 3's passes with both peers",
+        Duration::from_secs(60),
+        || common::cluster::figure(&mut c.conn(2), "hypercache_anti_entropy_rounds") >= 2,
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    for node in 0..3 {
+        assert_eq!(
+            library_names(&mut c.conn(node)),
+            ["a", "b"],
+            "node {}",
+            node + 1
+        );
+    }
+    // A deletion reaches every node.
+    let _: () = redis::cmd("FUNCTION")
+        .arg("DELETE")
+        .arg("a")
+        .query(&mut c.conn(2))
+        .unwrap();
+    for node in 0..3 {
+        common::cluster::wait(
+            "the deletion on every node",
+            Duration::from_secs(10),
+            || library_names(&mut c.conn(node)) == ["b"],
+        );
+    }
+    let e = redis::cmd("FCALL")
+        .arg("a_incr")
+        .arg(1)
+        .arg("k0")
+        .query::<i64>(&mut c.conn(0))
+        .unwrap_err();
+    assert!(e.to_string().contains("Function not found"), "{e}");
+}
+
+#[test]
+fn function_changes_on_both_sides_of_a_partition_converge_to_one_set() {
+    let c = common::cluster::TestCluster::start(3, "");
+    let load = |node: usize, lib: &str| {
+        let _: String = redis::cmd("FUNCTION")
+            .arg("LOAD")
+            .arg(counter_lib(lib))
+            .query(&mut c.conn(node))
+            .unwrap();
+    };
+    load(0, "a");
+    for node in 1..3 {
+        common::cluster::wait("the library on every node", Duration::from_secs(10), || {
+            library_names(&mut c.conn(node)) == ["a"]
+        });
+    }
+    let debug = |node: usize, args: &[&str]| {
+        let _: () = redis::cmd("DEBUG")
+            .arg(args)
+            .query(&mut c.conn(node))
+            .unwrap();
+    };
+    debug(2, &["PARTITION", "node-1", "node-2"]);
+    debug(0, &["PARTITION", "node-3"]);
+    debug(1, &["PARTITION", "node-3"]);
+    common::cluster::wait("the partition to be seen", Duration::from_secs(30), || {
+        common::cluster::info(&mut c.conn(0), "hypercache_cluster_size") == "2"
+            && common::cluster::info(&mut c.conn(2), "hypercache_cluster_size") == "1"
+    });
+    // Each side changes its set; node 3 more than once, so the sides' clocks differ.
+    load(0, "left");
+    load(2, "right");
+    load(2, "right2");
+    for node in 0..3 {
+        debug(node, &["HEAL"]);
+    }
+    c.wait_size(3);
+    // Every node ends with the same set, one side's whole: the newer by stamp.
+    let sets = || -> Vec<Vec<String>> { (0..3).map(|n| library_names(&mut c.conn(n))).collect() };
+    common::cluster::wait("one set on every node", Duration::from_secs(60), || {
+        let s = sets();
+        s.windows(2).all(|w| w[0] == w[1])
+    });
+    let s = sets();
+    assert!(
+        s[0] == ["a", "left"] || s[0] == ["a", "right", "right2"],
+        "{s:?}"
+    );
 }

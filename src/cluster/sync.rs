@@ -115,6 +115,22 @@ pub async fn sync_once(
             },
         );
     }
+    // FUNCTION's libraries with the stamp of their last change: the peer keeps the newer set.
+    let (_, stamp, libraries) = store.libraries();
+    if stamp != Default::default() {
+        cluster.replicator.send_to(
+            peer,
+            &crate::store::mutation::Mutation {
+                db: 0,
+                stamp,
+                origin: crate::store::mutation::Origin::Local,
+                trace: None,
+                op: crate::store::mutation::Op::Functions {
+                    libraries: &libraries,
+                },
+            },
+        );
+    }
     let named: Vec<u32> = store
         .stores()
         .iter()

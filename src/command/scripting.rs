@@ -27,13 +27,8 @@ pub fn evalsha_ro(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 /// the run to the connection (`Action::Script`).
 fn start(cx: &mut Ctx<'_>, args: Args<'_>, source: bool, read_only: bool) -> Result<()> {
     let nk = numkeys(&args, Error::NotInteger)?;
-    // In a cluster a script's keys must have one owner, which runs it.
-    if cx.node.cluster.has_peers() && !cx.client.forwarded && nk > 0 {
-        let idx: Vec<usize> = (3..3 + nk).collect();
-        if let Some(addr) = owner_of(cx.node, cx.client.db, &args, &idx)? {
-            cx.client.action = Some(Action::Forward(addr));
-            return Ok(());
-        }
+    if forward_to_owner(cx, &args, nk)? {
+        return Ok(());
     }
     let (sha, source) = if source {
         let (sha, text) = learn(cx, &args[1])?;
@@ -49,6 +44,19 @@ fn start(cx: &mut Ctx<'_>, args: Args<'_>, source: bool, read_only: bool) -> Res
     };
     submit(cx, Run::Script { sha, source }, &args, nk, read_only);
     Ok(())
+}
+
+/// In a cluster a script's keys must have one owner, which runs it: whether the call goes
+/// there.
+fn forward_to_owner(cx: &mut Ctx<'_>, args: &Args<'_>, nk: usize) -> Result<bool> {
+    if cx.node.cluster.has_peers() && !cx.client.forwarded && nk > 0 {
+        let idx: Vec<usize> = (3..3 + nk).collect();
+        if let Some(addr) = owner_of(cx.node, cx.client.db, args, &idx)? {
+            cx.client.action = Some(Action::Forward(addr));
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The key count of `EVAL|FCALL name numkeys key... arg...`, checked against the arguments.
@@ -176,10 +184,13 @@ pub fn fcall_ro(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     call_function(cx, args, true)
 }
 
-/// `FCALL function numkeys key... arg...`: on the script thread, where the libraries live.
-/// It runs where it is sent: libraries are not on every node yet.
+/// `FCALL function numkeys key... arg...`: on the script thread, where the libraries live;
+/// in a cluster on its keys' owner, as EVAL (every node has the libraries).
 fn call_function(cx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) -> Result<()> {
     let nk = numkeys(&args, Error::msg("Bad number of keys provided"))?;
+    if forward_to_owner(cx, &args, nk)? {
+        return Ok(());
+    }
     let name = String::from_utf8_lossy(&args[1]).into_owned();
     submit(cx, Run::Function(name), &args, nk, read_only);
     Ok(())
@@ -197,32 +208,16 @@ pub fn function_kill(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     script_kill(cx, args)
 }
 
-pub fn function_stats(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+/// Answered here, while a script runs too, from the script thread's counts; when the
+/// libraries changed since it counted (recovery, another node's change), by that thread.
+pub fn function_stats(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     use std::sync::atomic::Ordering;
     let s = &cx.node.scripts;
-    let since = s.running_since.load(Ordering::Acquire);
-    let out = &mut *cx.out;
-    out.map(2);
-    out.bulk(b"running_script");
-    if since == 0 {
-        out.null();
-    } else {
-        out.map(3);
-        out.bulk(b"name");
-        out.bulk(b"script");
-        out.bulk(b"command");
-        out.array(0);
-        out.bulk(b"duration_ms");
-        out.int(crate::util::time::now_ms().saturating_sub(since) as i64);
+    let stale = s.libraries_version.load(Ordering::Acquire) != cx.node.store.libraries_version();
+    if stale && s.running_since.load(Ordering::Acquire) == 0 {
+        return function_manage(cx, args);
     }
-    out.bulk(b"engines");
-    out.map(1);
-    out.bulk(b"LUA");
-    out.map(2);
-    out.bulk(b"libraries_count");
-    out.int(s.libraries.load(Ordering::Relaxed) as i64);
-    out.bulk(b"functions_count");
-    out.int(s.functions.load(Ordering::Relaxed) as i64);
+    crate::script::stats(s, cx.out);
     Ok(())
 }
 

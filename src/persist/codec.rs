@@ -354,6 +354,7 @@ const OP_CREATE_STORE: u8 = 10;
 const OP_DROP_STORE: u8 = 11;
 const OP_SPLICE: u8 = 12;
 const OP_EDIT: u8 = 13;
+const OP_FUNCTIONS: u8 = 14;
 
 /// Writes a mutation's payload (the record body, without framing).
 pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
@@ -371,6 +372,7 @@ pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
         Op::SwapDb { .. } => OP_SWAPDB,
         Op::CreateStore { .. } => OP_CREATE_STORE,
         Op::DropStore { .. } => OP_DROP_STORE,
+        Op::Functions { .. } => OP_FUNCTIONS,
     };
     out.push(tag);
     put_varint(out, m.db as u64);
@@ -425,6 +427,7 @@ pub fn put_mutation(out: &mut Vec<u8>, m: &Mutation<'_>) {
             put_bytes(out, spec);
         }
         Op::DropStore { name } => put_bytes(out, name),
+        Op::Functions { libraries } => put_bytes(out, libraries),
     }
 }
 
@@ -561,6 +564,9 @@ pub fn decode_mutation_with<R>(
             }
         }
         OP_DROP_STORE => Op::DropStore { name: r.bytes()? },
+        OP_FUNCTIONS => Op::Functions {
+            libraries: r.bytes()?,
+        },
         _ => return Err(DecodeError::Malformed("unknown mutation type")),
     };
     r.finish()?;
@@ -690,6 +696,7 @@ mod tests {
             any::<u32>().prop_map(|other| OwnedOp::SwapDb { other }),
             (key(), key()).prop_map(|(name, spec)| OwnedOp::CreateStore { name, spec }),
             key().prop_map(|name| OwnedOp::DropStore { name }),
+            key().prop_map(|libraries| OwnedOp::Functions { libraries }),
         ]
     }
 

@@ -98,6 +98,23 @@ fn write_inner(
         );
         keys += 1;
     }
+    // FUNCTION's libraries, with their stamp: a peer's older set must not replace them.
+    let (_, stamp, libraries) = store.libraries();
+    if stamp != Default::default() {
+        codec::encode_mutation(
+            &mut defs,
+            &Mutation {
+                db: 0,
+                stamp,
+                origin: Origin::Local,
+                trace: None,
+                op: Op::Functions {
+                    libraries: &libraries,
+                },
+            },
+        );
+        keys += 1;
+    }
     w.write_all(&defs)?;
     bytes += defs.len() as u64;
     let mut result = Ok(());

@@ -120,6 +120,9 @@ pub fn describe(m: &OwnedMutation) -> String {
             format!("{head} CREATE_STORE {} {}", quote(name), quote(spec))
         }
         OwnedOp::DropStore { name } => format!("{head} DROP_STORE {}", quote(name)),
+        OwnedOp::Functions { libraries } => {
+            format!("{head} FUNCTIONS ({} bytes)", libraries.len())
+        }
     }
 }
 

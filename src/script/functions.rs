@@ -60,8 +60,8 @@ impl Libraries {
         })
     }
 
-    /// FUNCTION <subcommand> ... (`args[0]` is FUNCTION).
-    pub fn command(&mut self, lua: &Lua, args: &[Vec<u8>], out: &mut Out) -> Result<(), String> {
+    /// FUNCTION <subcommand> ... (`args[0]` is FUNCTION); whether the libraries changed.
+    pub fn command(&mut self, lua: &Lua, args: &[Vec<u8>], out: &mut Out) -> Result<bool, String> {
         let sub = args
             .get(1)
             .map(|a| a.to_ascii_lowercase())
@@ -84,11 +84,13 @@ impl Libraries {
                 let code = args.get(i).ok_or("ERR Function code is missing")?;
                 let name = self.load(lua, code, replace)?;
                 out.bulk(name.as_bytes());
+                return Ok(true);
             }
             b"delete" => {
                 let name = String::from_utf8_lossy(&args[2]).into_owned();
                 self.libs.remove(&name).ok_or("ERR Library not found")?;
                 out.ok();
+                return Ok(true);
             }
             b"flush" => {
                 if let Some(m) = args.get(2)
@@ -98,6 +100,7 @@ impl Libraries {
                 }
                 self.libs.clear();
                 out.ok();
+                return Ok(true);
             }
             b"list" => self.list(args, out)?,
             b"dump" => out.bulk(&self.dump()),
@@ -143,10 +146,30 @@ impl Libraries {
                     }
                 }
                 out.ok();
+                return Ok(true);
             }
             _ => return Err("ERR unknown FUNCTION subcommand".into()),
         }
-        Ok(())
+        Ok(false)
+    }
+
+    /// The libraries a payload holds (the store's record, FUNCTION DUMP's form; empty: none),
+    /// loaded into `lua`. A library that fails to load is left out and named in the error.
+    pub fn from_payload(lua: &Lua, payload: &[u8]) -> (Libraries, Option<String>) {
+        let mut libs = Libraries::default();
+        if payload.is_empty() {
+            return (libs, None);
+        }
+        let Some(codes) = undump(payload) else {
+            return (libs, Some("the payload is damaged".into()));
+        };
+        let mut failed = None;
+        for code in codes {
+            if let Err(e) = libs.load(lua, &code, false) {
+                failed = Some(e);
+            }
+        }
+        (libs, failed)
     }
 
     /// Loads a library: runs its code, which registers its functions.
@@ -277,7 +300,7 @@ impl Libraries {
     }
 
     /// FUNCTION DUMP: our own payload (not Redis's RDB form): a tag, then each library's code.
-    fn dump(&self) -> Vec<u8> {
+    pub fn dump(&self) -> Vec<u8> {
         let mut out = b"HCFN1".to_vec();
         for lib in self.libs.values() {
             crate::persist::codec::put_bytes(&mut out, &lib.code);

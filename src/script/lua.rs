@@ -52,6 +52,7 @@ pub fn run_jobs(
         }
     };
     for (run, reply) in jobs {
+        vm.sync_libraries();
         let done = run.into_iter().map(|job| vm.run(job)).collect();
         let _ = reply.send(done);
     }
@@ -63,8 +64,9 @@ struct Vm {
     call: Rc<RefCell<Option<Call>>>,
     /// Compiled scripts, with their shebang's flags.
     compiled: HashMap<String, (Function, Shebang)>,
-    /// FUNCTION's libraries.
+    /// FUNCTION's libraries, compiled from the store's version `libs_version`.
     libs: super::functions::Libraries,
+    libs_version: u64,
     /// The script client's identity and its reply buffer, kept from one script to the next.
     info: Arc<crate::client::ClientInfo>,
     spare_out: Option<Out>,
@@ -153,16 +155,58 @@ fn line_of(msg: &str) -> Option<i64> {
 
 impl Vm {
     /// A FUNCTION subcommand, on the thread where the libraries live.
+    /// A change goes to the store, which keeps it (AOF, snapshots) and sends it to every node.
     fn manage(&mut self, args: &[Vec<u8>], out: &mut Out) -> Result<(), String> {
-        let scripts = &self.node.scripts;
+        self.sync_libraries();
+        if args
+            .get(1)
+            .is_some_and(|a| a.eq_ignore_ascii_case(b"stats"))
+        {
+            super::stats(&self.node.scripts, out);
+            return Ok(());
+        }
+        let r = self.bounded(|vm| vm.libs.command(&vm.lua, args, out));
+        if let Ok(true) = r {
+            self.libs_version = self.node.store.set_libraries(&self.libs.dump());
+        }
+        self.count_libraries();
+        r.map(|_| ())
+    }
+
+    /// Runs library code with Redis's 500 ms bound.
+    fn bounded<R>(&mut self, f: impl FnOnce(&mut Vm) -> R) -> R {
+        let node = self.node.clone();
+        let scripts = &node.scripts;
         let deadline = crate::util::time::now_ms() + super::LOAD_TIMEOUT_MS;
         scripts.load_deadline.store(deadline, Ordering::Release);
-        let r = self.libs.command(&self.lua, args, out);
+        let r = f(self);
         scripts.load_deadline.store(0, Ordering::Release);
-        let (l, f) = self.libs.counts();
-        self.node.scripts.libraries.store(l, Ordering::Relaxed);
-        self.node.scripts.functions.store(f, Ordering::Relaxed);
         r
+    }
+
+    fn count_libraries(&self) {
+        let (l, f) = self.libs.counts();
+        let s = &self.node.scripts;
+        s.libraries.store(l, Ordering::Relaxed);
+        s.functions.store(f, Ordering::Relaxed);
+        s.libraries_version
+            .store(self.libs_version, Ordering::Release);
+    }
+
+    /// Reloads the libraries when the store's changed (recovery, another node's change).
+    fn sync_libraries(&mut self) {
+        let (version, _, payload) = self.node.store.libraries();
+        if version == self.libs_version {
+            return;
+        }
+        let (libs, failed) =
+            self.bounded(|vm| super::functions::Libraries::from_payload(&vm.lua, &payload));
+        if let Some(e) = failed {
+            tracing::error!(component = "scripting", action = "load_libraries", error = %e, "a function library did not load");
+        }
+        self.libs = libs;
+        self.libs_version = version;
+        self.count_libraries();
     }
 
     fn new(node: Arc<Node>) -> mlua::Result<Vm> {
@@ -181,6 +225,7 @@ impl Vm {
         g.raw_set("bit", bit_table(&lua)?)?;
         g.raw_set("cjson", cjson_table(&lua)?)?;
         g.raw_set("cmsgpack", super::msgpack::table(&lua)?)?;
+        g.raw_set("struct", super::structs::table(&lua)?)?;
         drop(g);
         // Globals are protected: a script reading or creating one is an error, as Redis 7.
         // In Lua, so the error names the script's line (`error(..., 2)`).
@@ -218,6 +263,7 @@ impl Vm {
             call,
             compiled: HashMap::new(),
             libs: Default::default(),
+            libs_version: 0,
             info: Arc::new(crate::client::ClientInfo::internal(0)),
             spare_out: None,
         })

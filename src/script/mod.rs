@@ -13,6 +13,7 @@
 pub mod functions;
 pub mod lua;
 pub mod msgpack;
+pub mod structs;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct Scripts {
     /// Libraries and functions loaded (FUNCTION STATS, answered while a script runs).
     pub libraries: AtomicUsize,
     pub functions: AtomicUsize,
+    /// The store's libraries version those counts are of.
+    pub libraries_version: AtomicU64,
 }
 
 impl Default for Scripts {
@@ -100,6 +103,7 @@ impl Default for Scripts {
             load_deadline: AtomicU64::new(0),
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
+            libraries_version: AtomicU64::new(0),
         }
     }
 }
@@ -180,4 +184,30 @@ impl Scripts {
         }
         rx
     }
+}
+
+/// FUNCTION STATS's reply, from the counts the script thread keeps.
+pub fn stats(s: &Scripts, out: &mut crate::resp::Out) {
+    let since = s.running_since.load(Ordering::Acquire);
+    out.map(2);
+    out.bulk(b"running_script");
+    if since == 0 {
+        out.null();
+    } else {
+        out.map(3);
+        out.bulk(b"name");
+        out.bulk(b"script");
+        out.bulk(b"command");
+        out.array(0);
+        out.bulk(b"duration_ms");
+        out.int(crate::util::time::now_ms().saturating_sub(since) as i64);
+    }
+    out.bulk(b"engines");
+    out.map(1);
+    out.bulk(b"LUA");
+    out.map(2);
+    out.bulk(b"libraries_count");
+    out.int(s.libraries.load(Ordering::Relaxed) as i64);
+    out.bulk(b"functions_count");
+    out.int(s.functions.load(Ordering::Relaxed) as i64);
 }

@@ -97,7 +97,7 @@ impl Keyspace {
                     Err(BadRecord::BadSwap(m.db, other))
                 }
             }
-            Op::FlushAll | Op::CreateStore { .. } | Op::DropStore { .. } => {
+            Op::FlushAll | Op::CreateStore { .. } | Op::DropStore { .. } | Op::Functions { .. } => {
                 if m.db == 0 {
                     Ok(())
                 } else {
@@ -266,6 +266,7 @@ impl Keyspace {
                 self.bus.deliver_if_active(m);
                 true
             }
+            Op::Functions { libraries } => self.apply_libraries(m, libraries, lww),
             Op::DropStore { name } => {
                 let name = String::from_utf8_lossy(name);
                 if self

@@ -38,6 +38,8 @@ pub struct Keyspace {
     /// HTTP writes, replicated and repaired versions, expiry steps); EXEC closes it. Entered
     /// only at those outermost points: a thread inside must never enter again.
     pub gate: crate::util::gate::Gate,
+    /// FUNCTION's libraries (`store::libraries`).
+    pub(super) libraries: super::libraries::Libraries,
 }
 
 impl Keyspace {
@@ -60,6 +62,7 @@ impl Keyspace {
             max_stores: std::sync::atomic::AtomicU32::new(256),
             waiters: Default::default(),
             gate: Default::default(),
+            libraries: Default::default(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod entry;
 pub mod evict;
 pub mod keyspace;
+pub mod libraries;
 pub mod memory;
 pub mod multi;
 pub mod mutation;

@@ -69,6 +69,10 @@ pub enum Op<'a> {
     CreateStore { name: &'a [u8], spec: &'a [u8] },
     /// A named store was deleted with its data.
     DropStore { name: &'a [u8] },
+    /// The node's FUNCTION libraries are now `libraries` (FUNCTION DUMP's payload; empty:
+    /// none). The whole set, so a node that applies the newest record holds what its writer
+    /// held: concurrent changes on two nodes resolve by stamp, as a key's do.
+    Functions { libraries: &'a [u8] },
 }
 
 impl Op<'_> {
@@ -86,7 +90,8 @@ impl Op<'_> {
             | Op::FlushAll
             | Op::SwapDb { .. }
             | Op::CreateStore { .. }
-            | Op::DropStore { .. } => None,
+            | Op::DropStore { .. }
+            | Op::Functions { .. } => None,
         }
     }
 
@@ -106,6 +111,7 @@ impl Op<'_> {
             Op::SwapDb { .. } => "swapdb",
             Op::CreateStore { .. } => "create_store",
             Op::DropStore { .. } => "drop_store",
+            Op::Functions { .. } => "functions",
         }
     }
 }
@@ -169,6 +175,9 @@ pub enum OwnedOp {
     DropStore {
         name: Vec<u8>,
     },
+    Functions {
+        libraries: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -225,6 +234,9 @@ impl Mutation<'_> {
             Op::DropStore { name } => OwnedOp::DropStore {
                 name: name.to_vec(),
             },
+            Op::Functions { libraries } => OwnedOp::Functions {
+                libraries: libraries.to_vec(),
+            },
         };
         OwnedMutation {
             db: self.db,
@@ -273,6 +285,7 @@ impl OwnedMutation {
             OwnedOp::SwapDb { other } => Op::SwapDb { other: *other },
             OwnedOp::CreateStore { name, spec } => Op::CreateStore { name, spec },
             OwnedOp::DropStore { name } => Op::DropStore { name },
+            OwnedOp::Functions { libraries } => Op::Functions { libraries },
         };
         Mutation {
             db: self.db,
