@@ -885,7 +885,7 @@ fn help_replies_are_whole_and_a_policy_switch_keeps_keys_readable() {
             String::from_utf8_lossy(&help)
         );
         assert!(
-            help.ends_with(b"+HELP\r\n+    Print this help.\r\n"),
+            help.ends_with(b"+HELP\r\n+    Prints this help.\r\n"),
             "{}",
             String::from_utf8_lossy(&help)
         );

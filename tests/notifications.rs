@@ -171,6 +171,12 @@ fn every_class_is_notified_as_redis_does() {
 }
 
 #[test]
+fn new_keys_are_notified_as_redis_does() {
+    compare("KEn", SCRIPT, &|| {});
+    compare("KEAn", SCRIPT, &|| {});
+}
+
+#[test]
 fn each_class_alone_and_each_channel_kind_alone() {
     for classes in ["Kg", "E$", "Kl", "Es", "Kh", "Ez", "KEg$"] {
         compare(classes, SCRIPT, &|| {});

@@ -247,3 +247,47 @@ fn the_tracking_table_is_bounded_and_a_dropped_key_is_invalidated() {
     assert_eq!(got, want);
     assert_eq!(c.cmd(&[b"PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn bcast_prefixes_are_bounded_per_client() {
+    let s = Server::start();
+    let mut c = Raw::connect(s.addr);
+    c.cmd(&[b"HELLO", b"3"]);
+    // 1024 prefixes in two calls are taken; one more is refused and changes nothing.
+    let names: Vec<Vec<u8>> = (0..1025)
+        .map(|i| format!("p{i:05}:").into_bytes())
+        .collect();
+    for chunk in [&names[..600], &names[600..1024]] {
+        let mut args: Vec<&[u8]> = vec![b"CLIENT", b"TRACKING", b"ON", b"BCAST"];
+        for n in chunk {
+            args.push(b"PREFIX");
+            args.push(n);
+        }
+        assert_eq!(c.cmd(&args), b"+OK\r\n");
+    }
+    let e = c.cmd(&[
+        b"CLIENT",
+        b"TRACKING",
+        b"ON",
+        b"BCAST",
+        b"PREFIX",
+        &names[1024],
+    ]);
+    assert_eq!(
+        e,
+        b"-ERR too many tracking prefixes (at most 1024 per client)\r\n"
+    );
+    let info = String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"TRACKINGINFO"])).into_owned();
+    assert!(
+        info.contains("p01023:") && !info.contains("p01024:"),
+        "{info}"
+    );
+    // The registered ones still work.
+    let _: () = redis::cmd("SET")
+        .arg("p00007:k")
+        .arg(1)
+        .query(&mut s.conn())
+        .unwrap();
+    let push = String::from_utf8_lossy(&c.read_reply()).into_owned();
+    assert!(push.contains("p00007:k"), "{push}");
+}

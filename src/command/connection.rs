@@ -650,6 +650,12 @@ pub fn client_tracking(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             )));
         }
         if !prefixes.contains(&p) {
+            if prefixes.len() >= crate::pubsub::tracking::MAX_PREFIXES {
+                return Err(Error::msg(format!(
+                    "too many tracking prefixes (at most {} per client)",
+                    crate::pubsub::tracking::MAX_PREFIXES
+                )));
+            }
             prefixes.push(p);
         }
     }

@@ -557,7 +557,7 @@ pub fn reply_help(out: &mut Out, container: &str, lines: &[&str]) {
         out.simple(l);
     }
     out.simple("HELP");
-    out.simple("    Print this help.");
+    out.simple("    Prints this help.");
 }
 
 /// Runs one command given as separate arguments (tests, tools, and later the HTTP API), with

@@ -141,7 +141,6 @@ pub fn pubsub(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         (b"numpat", 2) => cx.out.int(hub.patterns() as i64),
         (b"help", 2) => {
             let lines = [
-                "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
                 "CHANNELS [<pattern>]",
                 "    Return the currently active channels matching a <pattern> (default: '*').",
                 "NUMPAT",
@@ -153,13 +152,8 @@ pub fn pubsub(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 "    Return the currently active shard level channels matching a <pattern> (default: '*').",
                 "SHARDNUMSUB [<shardchannel> ...]",
                 "    Return the number of subscribers for the specified shard level channel(s)",
-                "HELP",
-                "    Prints this help.",
             ];
-            cx.out.array(lines.len());
-            for l in lines {
-                cx.out.simple(l);
-            }
+            super::reply_help(cx.out, "PUBSUB", &lines);
         }
         _ => {
             return Err(Error::msg(format!(

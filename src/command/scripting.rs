@@ -151,7 +151,6 @@ pub fn script_kill(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
 
 pub fn script_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     let lines = [
-        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "DEBUG (YES|SYNC|NO)",
         "    Set the debug mode for subsequent scripts executed.",
         "EXISTS <sha1> [<sha1> ...]",
@@ -166,13 +165,8 @@ pub fn script_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
         "    Kill the currently executing Lua script.",
         "LOAD <script>",
         "    Load a script into the scripts cache without executing it.",
-        "HELP",
-        "    Prints this help.",
     ];
-    cx.out.array(lines.len());
-    for l in lines {
-        cx.out.simple(l);
-    }
+    super::reply_help(cx.out, "SCRIPT", &lines);
     Ok(())
 }
 
@@ -223,7 +217,6 @@ pub fn function_stats(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
 
 pub fn function_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     let lines = [
-        "FUNCTION <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "LOAD [REPLACE] <FUNCTION CODE>",
         "    Create a new library with the given library name and code.",
         "DELETE <LIBRARY NAME>",
@@ -261,12 +254,7 @@ pub fn function_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
         "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
         "      libraries with the new libraries (notice that even on this option there is a chance of failure",
         "      in case of functions name collision with another library).",
-        "HELP",
-        "    Prints this help.",
     ];
-    cx.out.array(lines.len());
-    for l in lines {
-        cx.out.simple(l);
-    }
+    super::reply_help(cx.out, "FUNCTION", &lines);
     Ok(())
 }

@@ -223,23 +223,28 @@ fn replay(
         codec::decode_header(&header, AOF_MAGIC).map_err(|e| corrupt(0, e.to_string()))?;
     offset += used as u64;
     let mut rec = Vec::new();
-    // The open atomic group: where its begin marker is and its records so far. A group never
-    // spans two files (rotation waits for its end), so one left open at the end of a file is
-    // a crash inside it: its records are dropped and, in the last file, cut off, so the
-    // node's next records do not land inside it.
-    let mut group: Option<(u64, Vec<OwnedMutation>)> = None;
-    let unfinished = |group: &mut Option<(u64, Vec<OwnedMutation>)>, report: &mut Report| {
-        let (at, records) = group.take()?;
+    // The open atomic group: where its begin marker is, whether its end marker follows
+    // (looked for when it begins, so its records apply as they are read: nothing is held in
+    // memory, whatever a file claims), and the records dropped so far when it does not. A
+    // group never spans two files (rotation waits for its end), so one left open at the end
+    // of a file is a crash inside it: its records are dropped and, in the last file, cut
+    // off, so the node's next records do not land inside it.
+    let mut group: Option<OpenGroup> = None;
+    let unfinished = |group: &mut Option<OpenGroup>, report: &mut Report| {
+        let g = group.take()?;
+        if g.complete {
+            return None;
+        }
         report.unfinished_groups += 1;
         tracing::warn!(
             component = "persistence",
             action = "recovery",
             file = %path.display(),
-            offset = at,
-            records = records.len(),
+            offset = g.at,
+            records = g.dropped,
             "a transaction's records end without its end marker (crash during it); left out"
         );
-        Some(at)
+        Some(g.at)
     };
     loop {
         rec.clear();
@@ -283,26 +288,28 @@ fn replay(
             codec::unframe(&rec).and_then(|(payload, _)| match codec::marker_of(payload) {
                 Some(Marker::Begin) => {
                     unfinished(&mut group, report);
-                    group = Some((start, Vec::new()));
+                    let complete = group_ends(path, offset).map_err(|e| {
+                        DecodeError::Refused(format!("cannot read ahead for the group's end: {e}"))
+                    })?;
+                    group = Some(OpenGroup {
+                        at: start,
+                        complete,
+                        dropped: 0,
+                    });
                     Ok(0)
                 }
-                Some(Marker::End) => match group.take() {
-                    Some((_, records)) => {
-                        for m in &records {
-                            apply(m)?;
-                        }
-                        Ok(records.len() as u64)
-                    }
-                    None => Ok(0),
-                },
+                Some(Marker::End) => {
+                    group = None;
+                    Ok(0)
+                }
                 None => {
                     let m = codec::decode_mutation(payload, Origin::Replay)?;
                     match &mut group {
-                        Some((_, records)) => {
-                            records.push(m);
+                        Some(g) if !g.complete => {
+                            g.dropped += 1;
                             Ok(0)
                         }
-                        None => apply(&m).map(|()| 1),
+                        _ => apply(&m).map(|()| 1),
                     }
                 }
             });
@@ -324,6 +331,40 @@ fn replay(
                 report
                     .skipped
                     .push((path.to_path_buf(), start, e.to_string()));
+            }
+        }
+    }
+}
+
+/// An atomic group being replayed.
+struct OpenGroup {
+    /// Where its begin marker is.
+    at: u64,
+    /// Its end marker follows: its records apply as they come.
+    complete: bool,
+    dropped: u64,
+}
+
+/// Whether the group whose records start at `from` ends (its end marker comes before another
+/// group's begin, the end of the file, or a torn or unframed record). Damaged records inside
+/// it do not end it: replay decides about those as anywhere else.
+fn group_ends(path: &Path, from: u64) -> std::io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut r = BufReader::with_capacity(1 << 16, file);
+    let mut rec = Vec::new();
+    loop {
+        rec.clear();
+        match next_frame(&mut r, &mut rec)? {
+            Frame::Whole => {}
+            Frame::Eof | Frame::Torn | Frame::BadLength(_) => return Ok(false),
+        }
+        if let Ok((payload, _)) = codec::unframe(&rec) {
+            match codec::marker_of(payload) {
+                Some(Marker::End) => return Ok(true),
+                Some(Marker::Begin) => return Ok(false),
+                None => {}
             }
         }
     }
@@ -398,4 +439,81 @@ fn truncate_torn(
     f.sync_all().map_err(|e| e.to_string())?;
     report.truncated = Some((path.to_path_buf(), at, cut));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persist::codec::{self, AOF_MAGIC, FileHeader, Marker};
+    use crate::store::mutation::{Bus, Mutation, Op};
+    use crate::store::{Access, ValueRef};
+
+    fn set(out: &mut Vec<u8>, key: &str) {
+        codec::encode_mutation(
+            out,
+            &Mutation {
+                db: 0,
+                stamp: Default::default(),
+                origin: Origin::Local,
+                trace: None,
+                op: Op::Set {
+                    key: key.as_bytes(),
+                    value: ValueRef::Str(b"v"),
+                    expire_at: 0,
+                },
+            },
+        );
+    }
+
+    fn mark(out: &mut Vec<u8>, m: Marker) {
+        let at = out.len();
+        codec::encode_marker_unsealed(out, m);
+        codec::seal(&mut out[at..]);
+    }
+
+    fn has(s: &Keyspace, key: &str) -> bool {
+        s.with_key(0, key.as_bytes(), 0, Access::Peek, |k| k.exists())
+    }
+
+    #[test]
+    fn a_group_applies_whole_or_not_at_all_and_an_open_one_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut f = Vec::new();
+        codec::encode_header(
+            &mut f,
+            AOF_MAGIC,
+            &FileHeader {
+                version: codec::FORMAT_VERSION,
+                node_id: "n".into(),
+                seq: 0,
+                created_ms: 0,
+            },
+        );
+        set(&mut f, "before");
+        mark(&mut f, Marker::Begin);
+        set(&mut f, "g1");
+        set(&mut f, "g2");
+        mark(&mut f, Marker::End);
+        // A group cut by the next one's begin, then a group the crash cut off.
+        mark(&mut f, Marker::Begin);
+        set(&mut f, "lost1");
+        let cut_at = f.len() as u64;
+        mark(&mut f, Marker::Begin);
+        set(&mut f, "lost2");
+        set(&mut f, "lost3");
+        let path = dir.path().join(super::super::aof::file_name(0));
+        std::fs::write(&path, &f).unwrap();
+        let store = Keyspace::new(1, 2, Bus::new(1, Vec::new()));
+        let report = recover(&store, dir.path(), true, false, 0).unwrap();
+        for k in ["before", "g1", "g2"] {
+            assert!(has(&store, k), "{k}");
+        }
+        for k in ["lost1", "lost2", "lost3"] {
+            assert!(!has(&store, k), "{k}");
+        }
+        assert_eq!(report.unfinished_groups, 2);
+        assert_eq!(report.replayed, 3);
+        // The last file ends where the open group began: the next records start clean.
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), cut_at);
+    }
 }

@@ -105,6 +105,7 @@ enum What {
     Set {
         class: u32,
         expires: bool,
+        new: bool,
     },
     Splice {
         new: bool,
@@ -134,7 +135,7 @@ thread_local! {
 }
 
 /// Notes a change made on this thread (the bus calls it while notifications are on).
-pub fn note(m: &Mutation<'_>) {
+pub fn note(m: &Mutation<'_>, created: bool) {
     let new = |base: Stamp| base == Stamp::default();
     let (key, what) = match m.op {
         Op::Set {
@@ -146,6 +147,7 @@ pub fn note(m: &Mutation<'_>) {
             What::Set {
                 class: class_of(value),
                 expires: expire_at != 0,
+                new: created,
             },
         ),
         Op::Splice { key, base, .. } => (key, What::Splice { new: new(base) }),
@@ -234,6 +236,10 @@ pub fn flush(
     }
     let mut events: Vec<(u32, &'static str)> = Vec::with_capacity(2);
     let mut last: Option<(u32, Vec<u8>, &'static str)> = None;
+    // Redis notifies `new` as it adds a key: RENAME and MOVE add the destination before they
+    // notify the source's removal.
+    let hoist_new = cmd.is_some_and(|(c, _)| matches!(c.name, "rename" | "renamenx" | "move"));
+    let mut later: Vec<(u32, &'static str, &Note)> = Vec::new();
     for n in &notes {
         events.clear();
         name(cmd, n, last.as_ref(), &mut events);
@@ -245,9 +251,16 @@ pub fn flush(
             continue;
         }
         for &(class, event) in &events {
-            publish(node, flags, class, event, n.db, &n.key);
+            if class == NEW || !hoist_new {
+                publish(node, flags, class, event, n.db, &n.key);
+            } else {
+                later.push((class, event, n));
+            }
             last = Some((n.db, n.key.clone(), event));
         }
+    }
+    for (class, event, n) in later {
+        publish(node, flags, class, event, n.db, &n.key);
     }
 }
 
@@ -281,7 +294,7 @@ fn name(
     }
     let created = matches!(
         n.what,
-        What::Edit { new: true, .. } | What::Splice { new: true }
+        What::Edit { new: true, .. } | What::Splice { new: true } | What::Set { new: true, .. }
     );
     if created {
         out.push((NEW, "new"));

@@ -16,6 +16,10 @@ use parking_lot::{Mutex, RwLock};
 use super::Mailbox;
 use crate::config::OutputLimit;
 
+/// BCAST prefixes one client may register (Redis sets none): every write is checked against
+/// each, and each registration against the others.
+pub const MAX_PREFIXES: usize = 1024;
+
 /// A tracking client's settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Mode {

@@ -332,7 +332,7 @@ pub struct Bus {
     /// set by the node: the store knows nothing of pub/sub), so records are made even without
     /// a sink.
     notes: std::sync::atomic::AtomicBool,
-    note: std::sync::OnceLock<fn(&Mutation<'_>)>,
+    note: std::sync::OnceLock<fn(&Mutation<'_>, bool)>,
 }
 
 impl Bus {
@@ -364,8 +364,9 @@ impl Bus {
         self.notes.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Turns the noting of changes for keyspace notifications on or off; `note` gets each.
-    pub fn set_notes(&self, on: bool, note: fn(&Mutation<'_>)) {
+    /// Turns the noting of changes for keyspace notifications on or off; `note` gets each,
+    /// and whether it created its key.
+    pub fn set_notes(&self, on: bool, note: fn(&Mutation<'_>, bool)) {
         let _ = self.note.set(note);
         self.notes.store(on, std::sync::atomic::Ordering::Relaxed);
     }
@@ -412,6 +413,12 @@ impl Bus {
 
     /// Delivers a change that already carries its stamp (replay, peers).
     pub fn deliver(&self, m: &Mutation<'_>) {
+        self.deliver_created(m, false);
+    }
+
+    /// [`Bus::deliver`] for a whole value, saying whether it created its key (keyspace
+    /// notifications name that `new`; the record itself does not carry it).
+    pub fn deliver_created(&self, m: &Mutation<'_>, created: bool) {
         // Keyed changes only: store definitions and flushes are always recorded.
         let skip_disk = self.any_off_disk.load(std::sync::atomic::Ordering::Relaxed)
             && m.op.key().is_some()
@@ -432,7 +439,7 @@ impl Bus {
         if self.notes.load(std::sync::atomic::Ordering::Relaxed)
             && let Some(note) = self.note.get()
         {
-            note(m);
+            note(m, created);
         }
     }
 

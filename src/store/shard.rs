@@ -437,23 +437,27 @@ impl<'a> KeyRef<'a> {
         self.bus.next_stamp()
     }
 
-    /// Publishes the key's full resulting state, stamped `stamp`.
-    fn publish_set(&self, stamp: Stamp, origin: Origin) {
+    /// Publishes the key's full resulting state, stamped `stamp`; `created`: the write made
+    /// the key.
+    fn publish_set(&self, stamp: Stamp, origin: Origin, created: bool) {
         if !self.bus.active() {
             return;
         }
         if let Some(e) = self.entry() {
-            self.bus.deliver(&Mutation {
-                db: self.db,
-                stamp,
-                origin,
-                trace: self.trace,
-                op: Op::Set {
-                    key: self.key,
-                    value: e.value(),
-                    expire_at: e.expire_at(),
+            self.bus.deliver_created(
+                &Mutation {
+                    db: self.db,
+                    stamp,
+                    origin,
+                    trace: self.trace,
+                    op: Op::Set {
+                        key: self.key,
+                        value: e.value(),
+                        expire_at: e.expire_at(),
+                    },
                 },
-            });
+                created,
+            );
         }
     }
 
@@ -471,8 +475,8 @@ impl<'a> KeyRef<'a> {
     /// Stores `value` with deadline `expire_at` (0 = none), replacing what was there.
     pub fn set(&mut self, value: Value, expire_at: u64) {
         let stamp = self.next_stamp();
-        self.install(New::Value(value), expire_at, stamp);
-        self.publish_set(stamp, Origin::Local);
+        let created = self.install(New::Value(value), expire_at, stamp);
+        self.publish_set(stamp, Origin::Local, created);
     }
 
     /// Stores the string SET was given, as [`Value::from_bytes`] would (an integer's text
@@ -483,15 +487,15 @@ impl<'a> KeyRef<'a> {
             None => New::Str(b),
         };
         let stamp = self.next_stamp();
-        self.install(new, expire_at, stamp);
-        self.publish_set(stamp, Origin::Local);
+        let created = self.install(new, expire_at, stamp);
+        self.publish_set(stamp, Origin::Local, created);
     }
 
     /// Stores a value written elsewhere (a peer, the AOF) with its original stamp.
     pub fn install_from(&mut self, value: Value, expire_at: u64, stamp: Stamp, origin: Origin) {
-        self.install(New::Value(value), expire_at, stamp);
+        let created = self.install(New::Value(value), expire_at, stamp);
         self.shard.tombstones.remove(self.key);
-        self.publish_set(stamp, origin);
+        self.publish_set(stamp, origin, created);
     }
 
     /// [`KeyRef::install_from`] for a value read in place (a record of a peer's stream or of
@@ -507,12 +511,13 @@ impl<'a> KeyRef<'a> {
             crate::store::ValueRef::Str(s) => New::Str(s),
             v => New::Value(v.to_value()),
         };
-        self.install(new, expire_at, stamp);
+        let created = self.install(new, expire_at, stamp);
         self.shard.tombstones.remove(self.key);
-        self.publish_set(stamp, origin);
+        self.publish_set(stamp, origin, created);
     }
 
-    fn install(&mut self, value: New<'_>, expire_at: u64, stamp: Stamp) {
+    /// Whether it created the key.
+    fn install(&mut self, value: New<'_>, expire_at: u64, stamp: Stamp) -> bool {
         let packed = nodes::pack(stamp);
         match self.idx.and_then(|i| self.shard.table.get_mut(i)) {
             Some(mut e) => {
@@ -527,6 +532,7 @@ impl<'a> KeyRef<'a> {
                 });
                 self.shard.account_sub(old);
                 self.shard.account_add(new);
+                false
             }
             None => {
                 let access = self.mode.initial(self.now);
@@ -538,6 +544,7 @@ impl<'a> KeyRef<'a> {
                 self.shard.filter_add(self.hash);
                 self.shard.account_add(e.meta());
                 self.idx = Some(self.shard.table.insert_new(self.hash as u32, e));
+                true
             }
         }
     }
@@ -547,7 +554,7 @@ impl<'a> KeyRef<'a> {
     pub fn update<R>(&mut self, f: impl FnOnce(&mut Value) -> R) -> Option<R> {
         let stamp = self.next_stamp();
         let r = self.update_stamped(stamp, f)?;
-        self.publish_set(stamp, Origin::Local);
+        self.publish_set(stamp, Origin::Local, false);
         Some(r)
     }
 
@@ -665,7 +672,7 @@ impl<'a> KeyRef<'a> {
         });
         self.shard.used = self.shard.used.saturating_sub(before) + after;
         if edit.is_empty() {
-            self.publish_set(stamp, Origin::Local);
+            self.publish_set(stamp, Origin::Local, false);
         } else {
             self.bus.deliver_if_active(&Mutation {
                 db: self.db,
@@ -797,7 +804,7 @@ impl<'a> KeyRef<'a> {
             expire_at: at,
             ..meta
         });
-        self.publish_set(stamp, Origin::Local);
+        self.publish_set(stamp, Origin::Local, false);
     }
 }
 
