@@ -320,6 +320,10 @@ impl Node {
         use crate::pubsub::notify;
         let on = notify::publishes(self.pubsub.notify_flags()) || self.pubsub.tracking.any();
         self.store.bus().set_notes(on, notify::note);
+        let flags = self.pubsub.notify_flags();
+        self.store
+            .bus()
+            .set_miss_notes(on && flags & notify::KEY_MISS != 0, notify::note_miss);
     }
 
     /// Delivers a message published on this node or on a peer to this node's subscribers.

@@ -176,6 +176,47 @@ fn new_keys_are_notified_as_redis_does() {
     compare("KEAn", SCRIPT, &|| {});
 }
 
+/// Reads, most of keys that are not there.
+const READS: &[&str] = &[
+    "SET s v",
+    "RPUSH l a",
+    "GET s",
+    "GET nos",
+    "MGET s nos1 nos2",
+    "EXISTS nos s",
+    "TYPE nos",
+    "STRLEN nos",
+    "GETRANGE nos 0 1",
+    "TTL nos",
+    "HGET noh f",
+    "HGETALL noh",
+    "LRANGE nol 0 -1",
+    "LRANGE l 0 -1",
+    "LLEN nol",
+    "SMEMBERS nost",
+    "SCARD nost",
+    "SISMEMBER nost m",
+    "SINTERSTORE dst nost1 nost2",
+    "ZSCORE noz m",
+    "ZRANGE noz 0 -1",
+    "BITCOUNT nob",
+    "GETDEL nos",
+    "LPOP nol",
+    "INCR counter",
+    "EXPIRE nos 10",
+    "STRLEN nos",
+];
+
+#[test]
+fn reads_that_miss_are_notified_as_redis_does() {
+    compare("KEm", READS, &|| {});
+    compare("KEAmn", READS, &|| {});
+    // Enough misses that the comparison means something.
+    let redis = Reference::start();
+    let misses = events(redis.addr, "Em", READS, &|| {});
+    assert!(misses.len() >= 15, "{misses:?}");
+}
+
 #[test]
 fn each_class_alone_and_each_channel_kind_alone() {
     for classes in ["Kg", "E$", "Kl", "Es", "Kh", "Ez", "KEg$"] {

@@ -120,18 +120,44 @@ pub fn execute(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         return execute_gated(cx, args);
     }
     let node = cx.node;
+    // A script call only hands its script to the script thread, which closes the gate itself:
+    // waiting here for the script before it would spin this I/O thread for nothing.
+    if hands_to_scripts(&args) {
+        if node.scripts.busy() {
+            cx.out.error(BUSY);
+            return None;
+        }
+        return execute_gated(cx, args);
+    }
     let Some(_inside) = node.store.gate.enter_unless(|| node.scripts.busy()) else {
         // A script has run past busy-reply-threshold: only the commands made for that time
         // (SCRIPT KILL, SHUTDOWN NOSAVE, ...) run, outside the gate.
         if resolve(&args).is_ok_and(|c| c.has(table::ALLOW_BUSY)) {
             return execute_gated(cx, args);
         }
-        cx.out.error(
-            "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-        );
+        cx.out.error(BUSY);
         return None;
     };
     execute_gated(cx, args)
+}
+
+const BUSY: &str =
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+
+/// EVAL, EVALSHA, FCALL and their read-only forms: they read no data where they are called.
+fn hands_to_scripts(args: &Args<'_>) -> bool {
+    let name = &args[0];
+    matches!(name.first(), Some(b'e' | b'E' | b'f' | b'F'))
+        && [
+            "eval",
+            "evalsha",
+            "eval_ro",
+            "evalsha_ro",
+            "fcall",
+            "fcall_ro",
+        ]
+        .iter()
+        .any(|n| is(name, n))
 }
 
 /// EXEC, a forwarded transaction (`HCFWD … HCEXEC`) and a replication batch (HCREPL) close

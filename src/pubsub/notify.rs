@@ -122,6 +122,8 @@ enum What {
     Evicted,
     /// Every key of a database (FLUSHDB, FLUSHALL, SWAPDB).
     Flush,
+    /// A read found no key (not a change).
+    Miss,
 }
 
 struct Note {
@@ -175,6 +177,17 @@ pub fn note(m: &Mutation<'_>, created: bool) {
     });
 }
 
+/// Notes a read that found no key (the bus calls it while `m` is on).
+pub fn note_miss(db: u32, key: &[u8]) {
+    NOTES.with(|n| {
+        n.borrow_mut().push(Note {
+            db,
+            key: key.to_vec(),
+            what: What::Miss,
+        })
+    });
+}
+
 fn class_of(v: ValueRef<'_>) -> u32 {
     match v {
         ValueRef::List(_) => LIST,
@@ -208,6 +221,7 @@ pub fn flush(
         for n in &notes {
             match n.what {
                 What::Flush => tracking.invalidate_all(limit),
+                What::Miss => {}
                 _ => tracking.invalidate(&n.key, writer, limit),
             }
         }
@@ -223,7 +237,7 @@ pub fn flush(
         && !c.has(WRITE)
         && !c.has(INTERNAL)
     {
-        notes.retain(|n| matches!(n.what, What::Expired | What::Evicted));
+        notes.retain(|n| matches!(n.what, What::Expired | What::Evicted | What::Miss));
     }
     // Only a client's write names its changes; a peer's are named by their records.
     let cmd = cmd.filter(|(c, _)| c.has(WRITE) && !c.has(INTERNAL));
@@ -246,7 +260,7 @@ pub fn flush(
         if cmd.is_none()
             && !local
             && !node.pubsub.notify_replicated()
-            && !matches!(n.what, What::Expired | What::Evicted)
+            && !matches!(n.what, What::Expired | What::Evicted | What::Miss)
         {
             continue;
         }
@@ -290,6 +304,7 @@ fn name(
         What::Expired => return out.push((EXPIRED, "expired")),
         What::Evicted => return out.push((EVICTED, "evicted")),
         What::Flush => return,
+        What::Miss => return out.push((KEY_MISS, "keymiss")),
         _ => {}
     }
     let created = matches!(
@@ -452,6 +467,7 @@ fn by_record(what: What, out: &mut Vec<(u32, &'static str)>) {
         What::Persist => (GENERIC, "persist"),
         What::Expired => (EXPIRED, "expired"),
         What::Evicted => (EVICTED, "evicted"),
+        What::Miss => (KEY_MISS, "keymiss"),
         What::Flush => return,
     });
 }

@@ -333,6 +333,9 @@ pub struct Bus {
     /// a sink.
     notes: std::sync::atomic::AtomicBool,
     note: std::sync::OnceLock<fn(&Mutation<'_>, bool)>,
+    /// Reads that miss are handed to `miss` (keyspace notifications' `m` class).
+    misses: std::sync::atomic::AtomicBool,
+    miss: std::sync::OnceLock<fn(u32, &[u8])>,
 }
 
 impl Bus {
@@ -344,6 +347,8 @@ impl Bus {
             any_off_disk: Default::default(),
             notes: Default::default(),
             note: Default::default(),
+            misses: Default::default(),
+            miss: Default::default(),
         }
     }
 
@@ -369,6 +374,22 @@ impl Bus {
     pub fn set_notes(&self, on: bool, note: fn(&Mutation<'_>, bool)) {
         let _ = self.note.set(note);
         self.notes.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Turns the noting of reads that miss on or off; `miss` gets each.
+    pub fn set_miss_notes(&self, on: bool, miss: fn(u32, &[u8])) {
+        let _ = self.miss.set(miss);
+        self.misses.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// A read of `key` found nothing.
+    #[inline]
+    pub fn missed(&self, db: u32, key: &[u8]) {
+        if self.misses.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(miss) = self.miss.get()
+        {
+            miss(db, key);
+        }
     }
 
     /// Stamps and delivers a local change. Without sinks nothing is stamped: a stamp nobody

@@ -240,6 +240,7 @@ impl Shard {
                     self.stats.hits += 1;
                 } else {
                     self.stats.misses += 1;
+                    bus.missed(db, key);
                 }
             }
             Access::Write | Access::Peek => {}
