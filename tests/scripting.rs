@@ -305,6 +305,82 @@ fn a_script_that_loops_for_ever_is_killed_and_the_node_serves_on() {
 }
 
 #[test]
+fn a_connection_that_keeps_sending_scripts_moves_to_the_script_thread_and_serves_on() {
+    let s = Server::start();
+    let mut other = Raw::connect(s.addr);
+    let moved = |c: &mut Raw| -> String {
+        let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"stats"])).into_owned();
+        info.lines()
+            .find_map(|l| l.strip_prefix("hypercache_script_clients_moved:"))
+            .unwrap_or("?")
+            .to_string()
+    };
+    assert_eq!(moved(&mut other), "0");
+    let mut c = Raw::connect(s.addr);
+    for i in 1..=6 {
+        let n = c.cmd(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"n"]);
+        assert_eq!(n, format!(":{i}\r\n").into_bytes());
+    }
+    assert_eq!(moved(&mut other), "1");
+    // A request split across the move, a pipeline of scripts and commands, a transaction:
+    // served as before.
+    c.send(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n");
+    std::thread::sleep(Duration::from_millis(50));
+    c.send(b"$1\r\nv\r\n");
+    assert_eq!(c.read_reply(), b"+OK\r\n");
+    let mut pipeline = Vec::new();
+    pipeline.extend(Raw::frame(&[
+        b"EVAL",
+        b"return redis.call('GET', KEYS[1])",
+        b"1",
+        b"k",
+    ]));
+    pipeline.extend(Raw::frame(&[b"INCR", b"n"]));
+    pipeline.extend(Raw::frame(&[
+        b"EVAL",
+        b"return redis.call('INCR', KEYS[1])",
+        b"1",
+        b"n",
+    ]));
+    c.send(&pipeline);
+    assert_eq!(c.read_reply(), b"$1\r\nv\r\n");
+    assert_eq!(c.read_reply(), b":7\r\n");
+    assert_eq!(c.read_reply(), b":8\r\n");
+    assert_eq!(c.cmd(&[b"MULTI"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&[b"INCR", b"n"]), b"+QUEUED\r\n");
+    assert_eq!(c.cmd(&[b"EXEC"]), b"*1\r\n:9\r\n");
+    assert_eq!(other.cmd(&[b"GET", b"n"]), b"$1\r\n9\r\n");
+    // A script that loops there holds that thread's connections only: this one gets -BUSY and
+    // kills it, and the moved connection serves on.
+    assert_eq!(
+        other.cmd(&[b"CONFIG", b"SET", b"busy-reply-threshold", b"200"]),
+        b"+OK\r\n"
+    );
+    c.send(&Raw::frame(&[b"EVAL", b"while true do end", b"0"]));
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = String::from_utf8(other.cmd(&[b"GET", b"k"])).unwrap();
+    assert!(busy.starts_with("-BUSY"), "{busy}");
+    assert_eq!(other.cmd(&[b"SCRIPT", b"KILL"]), b"+OK\r\n");
+    let killed = String::from_utf8(c.read_reply()).unwrap();
+    assert!(killed.contains("Script killed by user"), "{killed}");
+    assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    assert_eq!(
+        c.cmd(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"n"]),
+        b":10\r\n"
+    );
+    // CLIENT LIST still lists it, and CLIENT KILL reaches it there.
+    let list = String::from_utf8_lossy(&other.cmd(&[b"CLIENT", b"LIST"])).into_owned();
+    assert_eq!(list.matches("cmd=").count(), 2, "{list}");
+    let id = String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"ID"])).into_owned();
+    let id = id.trim_start_matches(':').trim();
+    assert_eq!(
+        other.cmd(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]),
+        b":1\r\n"
+    );
+    assert!(c.is_closed());
+}
+
+#[test]
 fn a_replica_never_shows_half_a_script() {
     let c = common::cluster::TestCluster::start(2, "network:\n  io_threads: 3\n");
     let mut owner = c.conn(0);

@@ -228,6 +228,11 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
             "hypercache_auth_failures_peer:{}",
             ld(&st.auth_failures_peer)
         );
+        f!(
+            s,
+            "hypercache_script_clients_moved:{}",
+            node.scripts.moved.load(Ordering::Relaxed)
+        );
     }
     if want("replication") {
         section(&mut s, "Replication");

@@ -40,22 +40,69 @@ struct Call {
     now: u64,
 }
 
-pub fn run_jobs(
+thread_local! {
+    /// The script thread's VM.
+    static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+}
+
+/// The script thread: an event loop of its own, which runs the scripts handed to it and
+/// serves the connections that moved to it (their scripts run inline, without a hand-off).
+pub fn serve_thread(
     node: Arc<Node>,
-    jobs: std::sync::mpsc::Receiver<(Vec<Job>, tokio::sync::oneshot::Sender<Vec<Done>>)>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<super::ToScripts>,
 ) {
-    let mut vm = match Vm::new(node.clone()) {
-        Ok(vm) => vm,
+    match Vm::new(node.clone()) {
+        Ok(vm) => VM.with(|v| *v.borrow_mut() = Some(vm)),
         Err(e) => {
             tracing::error!(component = "scripting", action = "start", error = %e, "cannot start the Lua VM");
             return;
         }
-    };
-    for (run, reply) in jobs {
-        vm.sync_libraries();
-        let done = run.into_iter().map(|job| vm.run(job)).collect();
-        let _ = reply.send(done);
     }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            tracing::error!(component = "scripting", action = "start", error = %e, "cannot start the script thread's event loop");
+            return;
+        }
+    };
+    rt.block_on(async move {
+        if let Some(setup) = node.scripts.thread_setup.get() {
+            setup(&node);
+        }
+        while let Some(msg) = rx.recv().await {
+            match msg {
+                super::ToScripts::Jobs(jobs, reply) => {
+                    let _ = reply.send(run_here(jobs));
+                }
+                super::ToScripts::Run(f) => f(),
+            }
+        }
+    });
+}
+
+/// Runs scripts on the script thread, in order.
+pub fn run_here(jobs: Vec<Job>) -> Vec<Done> {
+    VM.with(|v| match v.try_borrow_mut() {
+        Ok(mut vm) => match vm.as_mut() {
+            Some(vm) => {
+                vm.sync_libraries();
+                jobs.into_iter().map(|job| vm.run(job)).collect()
+            }
+            None => gone(jobs.len()),
+        },
+        Err(_) => gone(jobs.len()),
+    })
+}
+
+fn gone(n: usize) -> Vec<Done> {
+    (0..n)
+        .map(|_| Done {
+            reply: b"-ERR the script thread is gone\r\n".to_vec(),
+        })
+        .collect()
 }
 
 struct Vm {

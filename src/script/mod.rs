@@ -63,9 +63,25 @@ pub struct Done {
     pub reply: Vec<u8>,
 }
 
-/// Where scripts wait for the script thread: a connection's run of scripts (a pipeline's
-/// consecutive EVALs go over together), with the channel their replies come back on.
-type JobQueue = std::sync::mpsc::Sender<(Vec<Job>, tokio::sync::oneshot::Sender<Vec<Done>>)>;
+/// What the script thread is handed: a connection's run of scripts (a pipeline's consecutive
+/// EVALs go over together) with the channel their replies come back on, or work to run on
+/// its event loop (a connection moving there).
+pub enum ToScripts {
+    Jobs(Vec<Job>, tokio::sync::oneshot::Sender<Vec<Done>>),
+    Run(Box<dyn FnOnce() + Send>),
+}
+
+type JobQueue = tokio::sync::mpsc::UnboundedSender<ToScripts>;
+
+thread_local! {
+    /// This thread is the script thread: scripts run here inline.
+    static HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether the calling thread is the script thread.
+pub fn on_script_thread() -> bool {
+    HERE.with(|h| h.get())
+}
 
 pub struct Scripts {
     cache: Mutex<HashMap<String, Arc<[u8]>>>,
@@ -88,6 +104,10 @@ pub struct Scripts {
     pub functions: AtomicUsize,
     /// The store's libraries version those counts are of.
     pub libraries_version: AtomicU64,
+    /// Connections moved to the script thread's event loop (they kept sending scripts).
+    pub moved: AtomicU64,
+    /// Run on the script thread's event loop as it starts (the server's per-thread tasks).
+    pub thread_setup: std::sync::OnceLock<fn(&Arc<Node>)>,
 }
 
 impl Default for Scripts {
@@ -104,6 +124,8 @@ impl Default for Scripts {
             libraries: AtomicUsize::new(0),
             functions: AtomicUsize::new(0),
             libraries_version: AtomicU64::new(0),
+            moved: AtomicU64::new(0),
+            thread_setup: Default::default(),
         }
     }
 }
@@ -161,28 +183,43 @@ impl Scripts {
 
     /// Hands a connection's run of scripts to the script thread (started on first use),
     /// which runs them in order; their replies come back together on the returned channel.
+    /// On the script thread itself they run at once.
     pub fn submit(&self, node: &Node, jobs: Vec<Job>) -> tokio::sync::oneshot::Receiver<Vec<Done>> {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        if on_script_thread() {
+            let _ = tx.send(lua::run_here(jobs));
+            return rx;
+        }
+        // A failed send drops `tx`: the caller sees the script thread gone.
+        self.send(node, ToScripts::Jobs(jobs, tx));
+        rx
+    }
+
+    /// Runs `f` on the script thread's event loop; false when there is no script thread.
+    pub fn run_there(&self, node: &Node, f: Box<dyn FnOnce() + Send>) -> bool {
+        self.send(node, ToScripts::Run(f))
+    }
+
+    fn send(&self, node: &Node, msg: ToScripts) -> bool {
         let mut queue = self.jobs.lock();
         if queue.is_none()
             && let Some(node) = node.arc()
         {
-            let (jtx, jrx) = std::sync::mpsc::channel();
+            let (jtx, jrx) = tokio::sync::mpsc::unbounded_channel();
             let spawned = std::thread::Builder::new()
                 .name("hypercache-lua".into())
                 // Conversions recurse up to their depth limits (1,000 levels): room for them,
                 // in a debug build too.
                 .stack_size(SCRIPT_STACK)
-                .spawn(move || lua::run_jobs(node, jrx));
+                .spawn(move || {
+                    HERE.with(|h| h.set(true));
+                    lua::serve_thread(node, jrx)
+                });
             if spawned.is_ok() {
                 *queue = Some(jtx);
             }
         }
-        if let Some(q) = queue.as_ref() {
-            // A failed send drops `tx`: the caller sees the script thread gone.
-            let _ = q.send((jobs, tx));
-        }
-        rx
+        queue.as_ref().is_some_and(|q| q.send(msg).is_ok())
     }
 }
 

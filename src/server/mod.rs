@@ -25,8 +25,22 @@ struct IoThreads {
     handles: Vec<std::thread::JoinHandle<()>>,
 }
 
+/// The tasks every thread that serves connections runs beside them (the script thread too).
+fn thread_tasks(node: &Arc<Node>) {
+    tokio::spawn(resp::busy_poll::spinner(node.config.network.busy_poll));
+    if let Some(aof) = node
+        .persistence
+        .as_ref()
+        .filter(|p| p.sync_always())
+        .and_then(|p| p.aof())
+    {
+        tokio::spawn(aof.clone().relay());
+    }
+}
+
 impl IoThreads {
     fn start(n: usize, node: &Arc<Node>) -> std::io::Result<IoThreads> {
+        let _ = node.scripts.thread_setup.set(thread_tasks);
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
         for i in 0..n.max(1) {
@@ -40,10 +54,7 @@ impl IoThreads {
                 .name(format!("hypercache-io-{i}"))
                 .spawn(move || {
                     rt.block_on(async move {
-                        tokio::spawn(resp::busy_poll::spinner(node.config.network.busy_poll));
-                        if let Some(aof) = node.persistence.as_ref().filter(|p| p.sync_always()).and_then(|p| p.aof()) {
-                            tokio::spawn(aof.clone().relay());
-                        }
+                        thread_tasks(&node);
                         while let Some((s, peer)) = rx.recv().await {
                             match tokio::net::TcpStream::from_std(s) {
                                 Ok(s) => resp::accept(&node, s, peer),

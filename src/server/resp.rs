@@ -219,9 +219,55 @@ pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     let node = node.clone();
     tokio::spawn(async move {
         let id = info.id;
-        serve(&node, stream, info).await;
-        node.clients.unregister(id);
+        match serve(&node, stream, info, None).await {
+            Some(moving) => move_to_script_thread(node, moving),
+            None => node.clients.unregister(id),
+        }
     });
+}
+
+/// A connection between two batches, with what it carries from one thread to another.
+struct Carried {
+    stream: std::net::TcpStream,
+    info: Arc<ClientInfo>,
+    state: Resumed,
+}
+
+/// A connection's own state between batches: the client, and the request bytes already read.
+struct Resumed {
+    client: ClientState,
+    parser: Parser,
+    query: Query,
+    need: usize,
+}
+
+/// Batches in a row with scripts in them after which a connection moves to the script
+/// thread's event loop: its scripts then run there inline, without two thread hand-offs each.
+const SCRIPT_BATCHES_TO_MOVE: u32 = 4;
+
+/// Moves a connection that keeps sending scripts to the script thread, where it is served on
+/// as before. A script that runs too long holds only the connections there; every other
+/// connection keeps its own thread, gets -BUSY and may send SCRIPT KILL.
+fn move_to_script_thread(node: Arc<Node>, c: Carried) {
+    let id = c.info.id;
+    let there = node.clone();
+    let moved = node.scripts.run_there(
+        &node,
+        Box::new(move || {
+            tokio::spawn(async move {
+                let id = c.info.id;
+                if let Ok(stream) = TcpStream::from_std(c.stream) {
+                    serve(&there, stream, c.info, Some(c.state)).await;
+                }
+                there.clients.unregister(id);
+            });
+        }),
+    );
+    if moved {
+        node.scripts.moved.fetch_add(1, Ordering::Relaxed);
+    } else {
+        node.clients.unregister(id);
+    }
 }
 
 #[cfg(unix)]
@@ -237,14 +283,30 @@ fn raw_fd(_s: &TcpStream) -> i32 {
 
 /// The connection loop: read what arrived, execute every complete command in order, send all
 /// replies in one write. A command never awaits, so a slow client only ever delays itself.
-async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
-    let authenticated = !node.settings.has_password();
-    let mut client = ClientState::new(info.clone(), authenticated);
-    let mut parser = Parser::new();
-    let mut query = Query::new();
+///
+/// `resumed`: the state of a connection that moved here from another thread. Returns it when
+/// the connection moves on (to the script thread).
+async fn serve(
+    node: &Node,
+    mut stream: TcpStream,
+    info: Arc<ClientInfo>,
+    resumed: Option<Resumed>,
+) -> Option<Carried> {
+    let Resumed {
+        mut client,
+        mut parser,
+        mut query,
+        // What the frame in progress still lacks, at least (0 between frames).
+        mut need,
+    } = resumed.unwrap_or_else(|| Resumed {
+        client: ClientState::new(info.clone(), !node.settings.has_password()),
+        parser: Parser::new(),
+        query: Query::new(),
+        need: 0,
+    });
     let mut out = Out::new(Protocol::Resp2);
-    // What the frame in progress still lacks, at least (0 between frames).
-    let mut need = 0;
+    // Batches in a row that ran scripts.
+    let mut script_batches = 0u32;
     // What this connection's replies to writes wait for (`appendfsync always`, `quorum`),
     // and what the writes of the batch left to settle.
     let waits = write::Waits::of(node);
@@ -314,6 +376,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
         // Where each write's reply sits, in case its write cannot be settled and the reply
         // must become an error.
         let mut writes: Vec<(usize, usize)> = Vec::new();
+        let mut batch_scripts = false;
         loop {
             let limits = Limits {
                 max_bulk_len: node.settings.proto_max_bulk_len(),
@@ -394,6 +457,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                         && let Some(Action::Script(job)) = client.action.take()
                     {
                         scripts.push(job);
+                        batch_scripts = true;
                         if scripts.len() >= RUN_COMMANDS {
                             run_scripts(
                                 node,
@@ -511,6 +575,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
                             }
                             Action::Script(job) => {
                                 scripts.push(job);
+                                batch_scripts = true;
                                 run_scripts(
                                     node,
                                     &mut scripts,
@@ -636,6 +701,29 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
             );
             break;
         }
+        script_batches = if batch_scripts { script_batches + 1 } else { 0 };
+        if script_batches >= SCRIPT_BATCHES_TO_MOVE
+            && !crate::script::on_script_thread()
+            && client.peer.is_none()
+            && client.subs.mailbox.is_none()
+            && client.tracking.is_none()
+        {
+            // (Nothing to leave: no subscriptions, no tracking.)
+            let Ok(stream) = stream.into_std() else {
+                info.forget_socket();
+                return None;
+            };
+            return Some(Carried {
+                stream,
+                info,
+                state: Resumed {
+                    client,
+                    parser,
+                    query,
+                    need,
+                },
+            });
+        }
     }
     client.subs.leave_all(&node.pubsub);
     if client.tracking.is_some() || client.subs.mailbox.is_some() {
@@ -644,6 +732,7 @@ async fn serve(node: &Node, mut stream: TcpStream, info: Arc<ClientInfo>) {
     }
     info.forget_socket();
     let _ = stream.shutdown().await;
+    None
 }
 
 /// Holds the batch's write replies until their writes are settled (fsynced under `appendfsync
