@@ -230,6 +230,9 @@ impl Clients {
 
 /// The state of one client, owned by its connection task.
 pub struct ClientState {
+    /// The last script this client sent with EVAL, and its SHA1: a client that sends the same
+    /// script again and again does not have it hashed each time.
+    pub last_script: Option<(std::sync::Arc<[u8]>, String)>,
     pub id: u64,
     pub db: u32,
     pub authenticated: bool,
@@ -295,6 +298,7 @@ impl ClientState {
             vouched: false,
             forwarded: false,
             local_writes: 0,
+            last_script: None,
             peer: None,
             challenge: None,
             multi: None,

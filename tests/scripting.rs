@@ -247,6 +247,13 @@ const SCRIPTS: &[&[&str]] = &[
         "EXISTS",
         "1bec6b0c4bdd0c5cc67d58d00e96a6d1dcd7b2a6",
     ],
+    // The same script again after a flush is cached again.
+    &["EVAL", "return 'memo'", "0"],
+    &["EVAL", "return 'memo'", "0"],
+    &["SCRIPT", "FLUSH"],
+    &["SCRIPT", "EXISTS", "ba2aebda98d1686d5b4d27284feaa0c6380a17ad"],
+    &["EVAL", "return 'memo'", "0"],
+    &["SCRIPT", "EXISTS", "ba2aebda98d1686d5b4d27284feaa0c6380a17ad"],
     &["SCRIPT", "KILL"],
     &["SCRIPT", "FLUSH", "BAD"],
 ];

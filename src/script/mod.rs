@@ -15,7 +15,6 @@ pub mod lua;
 pub mod msgpack;
 pub mod structs;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
@@ -84,7 +83,8 @@ pub fn on_script_thread() -> bool {
 }
 
 pub struct Scripts {
-    cache: Mutex<HashMap<String, Arc<[u8]>>>,
+    // Fx: the keys are SHA1s already.
+    cache: Mutex<rustc_hash::FxHashMap<String, Arc<[u8]>>>,
     bytes: AtomicUsize,
     jobs: Mutex<Option<JobQueue>>,
     /// A script runs: since when (ms since the epoch; 0: none).
@@ -165,6 +165,11 @@ impl Scripts {
 
     pub fn exists(&self, sha: &str) -> bool {
         self.cache.lock().contains_key(&sha.to_ascii_lowercase())
+    }
+
+    /// Whether the script of this (lower-case) SHA1 is cached.
+    pub fn has(&self, sha: &str) -> bool {
+        self.cache.lock().contains_key(sha)
     }
 
     /// SCRIPT FLUSH: forgets every script (the VM drops its compiled ones on its next run).
