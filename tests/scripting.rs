@@ -251,9 +251,17 @@ const SCRIPTS: &[&[&str]] = &[
     &["EVAL", "return 'memo'", "0"],
     &["EVAL", "return 'memo'", "0"],
     &["SCRIPT", "FLUSH"],
-    &["SCRIPT", "EXISTS", "ba2aebda98d1686d5b4d27284feaa0c6380a17ad"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "ba2aebda98d1686d5b4d27284feaa0c6380a17ad",
+    ],
     &["EVAL", "return 'memo'", "0"],
-    &["SCRIPT", "EXISTS", "ba2aebda98d1686d5b4d27284feaa0c6380a17ad"],
+    &[
+        "SCRIPT",
+        "EXISTS",
+        "ba2aebda98d1686d5b4d27284feaa0c6380a17ad",
+    ],
     &["SCRIPT", "KILL"],
     &["SCRIPT", "FLUSH", "BAD"],
 ];

@@ -32,10 +32,14 @@ impl Default for Gate {
     }
 }
 
+/// Slots handed out so far: EXEC looks at these only (a node has a few threads, not 64).
+static ASSIGNED: AtomicUsize = AtomicUsize::new(0);
+
 fn my_slot() -> usize {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
-        static SLOT: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SLOTS;
+        // SeqCst, before the thread's first count: an EXEC that closes the gate after that
+        // count is in sees this slot among those it waits for.
+        static SLOT: usize = ASSIGNED.fetch_add(1, Ordering::SeqCst) % SLOTS;
     }
     SLOT.with(|s| *s)
 }
@@ -99,7 +103,8 @@ impl Gate {
     pub fn exclusive<R>(&self, f: impl FnOnce() -> R) -> R {
         let _one = self.writer.lock();
         self.closed.store(true, Ordering::SeqCst);
-        for s in self.slots.iter() {
+        let used = ASSIGNED.load(Ordering::SeqCst).min(SLOTS);
+        for s in self.slots[..used].iter() {
             while s.0.load(Ordering::SeqCst) != 0 {
                 std::thread::yield_now();
             }
@@ -157,5 +162,44 @@ mod tests {
         }
         assert_eq!(torn, 0);
         assert!(pair.0.load(Ordering::SeqCst) >= 20_000);
+    }
+
+    #[test]
+    fn a_thread_entering_for_the_first_time_is_waited_for() {
+        // Threads that each enter once, on a slot handed out just then, while exclusive
+        // sections run: none of them may be inside one.
+        let gate = Arc::new(Gate::default());
+        let pair = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let stop = Arc::new(AtomicBool::new(false));
+        let checker = {
+            let (gate, pair, stop) = (gate.clone(), pair.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut torn = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    gate.exclusive(|| {
+                        let a = pair.0.load(Ordering::SeqCst);
+                        std::hint::spin_loop();
+                        if pair.1.load(Ordering::SeqCst) != a {
+                            torn += 1;
+                        }
+                    });
+                }
+                torn
+            })
+        };
+        for _ in 0..200 {
+            let (gate, pair) = (gate.clone(), pair.clone());
+            std::thread::spawn(move || {
+                let _in = gate.enter();
+                pair.0.fetch_add(1, Ordering::SeqCst);
+                std::hint::spin_loop();
+                pair.1.fetch_add(1, Ordering::SeqCst);
+            })
+            .join()
+            .unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        assert_eq!(checker.join().unwrap(), 0);
+        assert_eq!(pair.1.load(Ordering::SeqCst), 200);
     }
 }
