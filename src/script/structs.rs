@@ -17,26 +17,26 @@ const MAX_ALIGN: usize = 8;
 const MAX_STACK: usize = 8000;
 
 pub fn table(lua: &Lua) -> mlua::Result<Table> {
+    type Op = fn(&Lua, &MultiValue) -> Result<MultiValue, String>;
     let t = lua.create_table()?;
-    t.set(
-        "pack",
-        lua.create_function(|lua, args: MultiValue| {
-            pack(lua, &args).map_err(|m| super::lua::placed(lua, mlua::Error::RuntimeError(m)))
-        })?,
-    )?;
-    t.set(
-        "unpack",
-        lua.create_function(|lua, args: MultiValue| {
-            unpack(lua, &args).map_err(|m| super::lua::placed(lua, mlua::Error::RuntimeError(m)))
-        })?,
-    )?;
-    t.set(
-        "size",
-        lua.create_function(|lua, args: MultiValue| {
-            size(lua, &args).map_err(|m| super::lua::placed(lua, mlua::Error::RuntimeError(m)))
-        })?,
-    )?;
+    let ops: [(&str, Op); 3] = [
+        ("pack", |lua, a| pack(lua, a).map(|s| one(Value::String(s)))),
+        ("unpack", unpack),
+        ("size", |lua, a| size(lua, a).map(|n| one(Value::Number(n)))),
+    ];
+    for (name, op) in ops {
+        t.set(
+            name,
+            lua.create_function(move |lua, args: MultiValue| {
+                op(lua, &args).map_err(|m| super::lua::placed(lua, mlua::Error::RuntimeError(m)))
+            })?,
+        )?;
+    }
     Ok(t)
+}
+
+fn one(v: Value) -> MultiValue {
+    MultiValue::from_iter([v])
 }
 
 /// `luaL_argerror`'s text.
