@@ -701,7 +701,11 @@ async fn serve(
             );
             break;
         }
-        script_batches = if batch_scripts { script_batches + 1 } else { 0 };
+        script_batches = if batch_scripts {
+            script_batches.saturating_add(1)
+        } else {
+            0
+        };
         if script_batches >= SCRIPT_BATCHES_TO_MOVE
             && !crate::script::on_script_thread()
             && client.peer.is_none()
