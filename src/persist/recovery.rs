@@ -288,7 +288,7 @@ fn replay(
             codec::unframe(&rec).and_then(|(payload, _)| match codec::marker_of(payload) {
                 Some(Marker::Begin) => {
                     unfinished(&mut group, report);
-                    let complete = group_ends(path, offset).map_err(|e| {
+                    let complete = group_ends(path, offset, r.buffer()).map_err(|e| {
                         DecodeError::Refused(format!("cannot read ahead for the group's end: {e}"))
                     })?;
                     group = Some(OpenGroup {
@@ -347,9 +347,14 @@ struct OpenGroup {
 
 /// Whether the group whose records start at `from` ends (its end marker comes before another
 /// group's begin, the end of the file, or a torn or unframed record). Damaged records inside
-/// it do not end it: replay decides about those as anywhere else.
-fn group_ends(path: &Path, from: u64) -> std::io::Result<bool> {
+/// it do not end it: replay decides about those as anywhere else. `buffered`: the bytes from
+/// `from` the replay has read already — almost every group ends within them, and is answered
+/// without reading the file again.
+fn group_ends(path: &Path, from: u64, buffered: &[u8]) -> std::io::Result<bool> {
     use std::io::{Seek, SeekFrom};
+    if let Some(ends) = group_ends_within(buffered) {
+        return Ok(ends);
+    }
     let mut file = File::open(path)?;
     file.seek(SeekFrom::Start(from))?;
     let mut r = BufReader::with_capacity(1 << 16, file);
@@ -367,6 +372,24 @@ fn group_ends(path: &Path, from: u64) -> std::io::Result<bool> {
                 None => {}
             }
         }
+    }
+}
+
+/// [`group_ends`] over bytes in memory; `None` when they run out first (or end in a record
+/// the file must decide about).
+fn group_ends_within(mut buf: &[u8]) -> Option<bool> {
+    loop {
+        let head = buf.get(..FRAME_HEADER)?;
+        let len = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let rec = buf.get(..FRAME_HEADER.checked_add(len)?)?;
+        if let Ok((payload, _)) = codec::unframe(rec) {
+            match codec::marker_of(payload) {
+                Some(Marker::End) => return Some(true),
+                Some(Marker::Begin) => return Some(false),
+                None => {}
+            }
+        }
+        buf = &buf[rec.len()..];
     }
 }
 

@@ -444,3 +444,29 @@ fn register(args: mlua::MultiValue) -> mlua::Result<Registered> {
         description,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_from_a_file_or_a_peer_loads_or_is_refused_whole() {
+        let lua = Lua::new();
+        let code = b"#!lua name=lib\nredis.register_function('f', function() return 1 end)";
+        let mut libs = Libraries::default();
+        libs.load(&lua, code, false).unwrap();
+        let (back, failed) = Libraries::from_payload(&lua, &libs.dump());
+        assert!(failed.is_none(), "{failed:?}");
+        assert_eq!(back.counts(), (1, 1));
+        assert!(back.find("f").is_some());
+        // Empty: none. Damaged or foreign bytes: none, and said so.
+        assert_eq!(Libraries::from_payload(&lua, b"").0.counts(), (0, 0));
+        let mut bad = libs.dump();
+        bad[7] ^= 1;
+        for payload in [&bad[..], b"HCFN1", b"\xff\xff\xff\xff\xff\xff\xff\xff"] {
+            let (l, failed) = Libraries::from_payload(&lua, payload);
+            assert_eq!(l.counts(), (0, 0));
+            assert!(failed.is_some());
+        }
+    }
+}

@@ -227,22 +227,17 @@ fn pack(lua: &Lua, args: &MultiValue) -> Result<mlua::String, String> {
                 }
             }
             b'x' => out.push(0),
-            b'f' => {
-                let n = check_number(lua, args, arg, "pack")? as f32;
-                arg += 1;
-                if h.little {
-                    out.extend_from_slice(&n.to_le_bytes());
-                } else {
-                    out.extend_from_slice(&n.to_be_bytes());
-                }
-            }
-            b'd' => {
+            b'f' | b'd' => {
                 let n = check_number(lua, args, arg, "pack")?;
                 arg += 1;
-                if h.little {
-                    out.extend_from_slice(&n.to_le_bytes());
+                let start = out.len();
+                if opt == b'f' {
+                    out.extend_from_slice(&(n as f32).to_le_bytes());
                 } else {
-                    out.extend_from_slice(&n.to_be_bytes());
+                    out.extend_from_slice(&n.to_le_bytes());
+                }
+                if !h.little {
+                    out[start..].reverse();
                 }
             }
             b'c' | b's' => {
@@ -324,21 +319,17 @@ fn unpack(lua: &Lua, args: &MultiValue) -> Result<MultiValue, String> {
                 size,
             ))),
             b'x' => {}
-            b'f' => {
-                let b: [u8; 4] = data[pos..pos + 4].try_into().unwrap_or_default();
-                let v = if h.little {
-                    f32::from_le_bytes(b)
+            b'f' | b'd' => {
+                // Into native (little-endian) order first.
+                let mut b = [0u8; 8];
+                b[..size].copy_from_slice(&data[pos..pos + size]);
+                if !h.little {
+                    b[..size].reverse();
+                }
+                let v = if opt == b'f' {
+                    f32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f64
                 } else {
-                    f32::from_be_bytes(b)
-                };
-                out.push(Value::Number(v as f64));
-            }
-            b'd' => {
-                let b: [u8; 8] = data[pos..pos + 8].try_into().unwrap_or_default();
-                let v = if h.little {
                     f64::from_le_bytes(b)
-                } else {
-                    f64::from_be_bytes(b)
                 };
                 out.push(Value::Number(v));
             }
