@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Checks the keyspace's unsafe core — entry blocks (src/store/entry.rs) and the table that
-# owns them (src/store/table.rs) — by running their unit tests under Valgrind's memcheck
+# owns them (src/store/table.rs) — and the scripts' path through Lua's C API
+# (src/script/raw.rs, through the VM's tests in script::lua) by running their unit tests
+# under Valgrind's memcheck
 # (invalid reads and writes, use after free, leaks; Valgrind is on every machine we build
 # on), then under Miri where nightly's Miri is installed or can be (it also checks alignment
 # and pointer provenance). REQUIRE_MIRI=1 fails when Miri cannot be had; MIRI_TOOLCHAIN names
 # the toolchain (default nightly).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-tests=(store::entry store::table)
+tests=(store::entry store::table script::lua)
 tc="${MIRI_TOOLCHAIN:-nightly}"
 command -v valgrind >/dev/null || { echo "check-unsafe: valgrind is required (apt-get install -y valgrind)" >&2; exit 1; }
 bin=$(cargo test --lib --no-run --message-format=json 2>/dev/null | python3 -c '
@@ -28,6 +30,7 @@ fi
 if cargo +"$tc" miri --version >/dev/null 2>&1; then
   # Isolation off: the tests read the clock (filters seed from it). The large table tests
   # take minutes under Miri; the two kept exercise insert, remove, resize, SCAN and drop.
+  # Not script::lua: Miri cannot run Lua's C code.
   MIRIFLAGS="${MIRIFLAGS:--Zmiri-disable-isolation}" cargo +"$tc" miri test --lib -- \
     store::entry store::table::tests::colliding store::table::tests::scan_of
   echo "check-unsafe: miri clean"

@@ -264,6 +264,64 @@ const SCRIPTS: &[&[&str]] = &[
     ],
     &["SCRIPT", "KILL"],
     &["SCRIPT", "FLUSH", "BAD"],
+    // redis.call's errors caught by pcall are their text, as Redis 7.0.
+    &[
+        "EVAL",
+        "local ok, e = pcall(redis.call, 'nosuch') return {tostring(ok), e, type(e)}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "redis.call('SET', KEYS[1], 'str') local ok, e = pcall(redis.call, 'INCR', KEYS[1]) return {type(e), e}",
+        "1",
+        "wt",
+    ],
+    // Numbers as arguments: Redis formats them with %.17g.
+    &[
+        "EVAL",
+        "local out = {} for _, v in ipairs({3.5, 1e15, 1e17, 0.1, 0/-1, -7, 2^53, 1/3, 1e300, -1e-300}) do redis.call('SET', KEYS[1], v) out[#out+1] = redis.call('GET', KEYS[1]) end return out",
+        "1",
+        "num",
+    ],
+    &["EVAL", "return redis.call('SET', KEYS[1], {})", "1", "k"],
+    &["EVAL", "return redis.pcall('SET', KEYS[1], true)", "1", "k"],
+    &[
+        "EVAL",
+        "return redis.pcall('SET', KEYS[1], nil, 'v')",
+        "1",
+        "k",
+    ],
+    &["EVAL", "return redis.pcall()", "0"],
+    &["EVAL", "return redis.call()", "0"],
+    // RESP3 replies as Lua sees them.
+    &[
+        "EVAL",
+        "redis.setresp(3) redis.call('HSET', KEYS[1], 'f', 'v') local m = redis.call('HGETALL', KEYS[1]) return {m.map.f, type(m.map)}",
+        "1",
+        "h3",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) redis.call('SADD', KEYS[1], 'a') local s = redis.call('SMEMBERS', KEYS[1]) return {tostring(s.set.a), tostring(s.set.b)}",
+        "1",
+        "s3",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) redis.call('ZADD', KEYS[1], 1.5, 'm') return tostring(redis.call('ZSCORE', KEYS[1], 'm').double)",
+        "1",
+        "z3",
+    ],
+    &[
+        "EVAL",
+        "redis.setresp(3) return {tostring(redis.call('GET', 'nokey')), redis.call('SET', 'k3', 'v').ok, redis.pcall('INCR', 'k3').err}",
+        "0",
+    ],
+    &[
+        "EVAL",
+        "return {tostring(redis.call('GET', 'nokey')), redis.call('SET', 'k2', 'v').ok, type(redis.call('LRANGE', 'nokey', 0, -1))}",
+        "0",
+    ],
 ];
 
 #[test]

@@ -3,25 +3,21 @@
 //! run of one script.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use mlua::{
-    Function, HookTriggers, IntoLuaMulti, Lua, LuaOptions, MultiValue, StdLib, Table, Value,
-    VmState,
-};
+use mlua::{Function, HookTriggers, Lua, LuaOptions, MultiValue, StdLib, Table, Value, VmState};
+use rustc_hash::FxHashMap;
 
 use super::{Done, Job, Run};
 use crate::client::ClientState;
-use crate::command::{Ctx, table};
 use crate::node::Node;
 use crate::resp::{Out, Protocol};
 
 /// Nested replies deeper than this are not converted (a reply is ours, but a table returned
 /// by a script is not: a self-referencing one must not recurse for ever).
-const MAX_DEPTH: usize = 1000;
+pub(super) const MAX_DEPTH: usize = 1000;
 /// Lua instructions between two looks at the clock and at SCRIPT KILL.
 const HOOK_EVERY: u32 = 100_000;
 /// Memory the Lua VM may hold: a script that builds a huge table or string gets Lua's
@@ -29,15 +25,15 @@ const HOOK_EVERY: u32 = 100_000;
 pub const LUA_MEMORY: usize = 512 << 20;
 
 /// What `redis.call` needs while a script runs.
-struct Call {
+pub(super) struct Call {
     /// The script line of the redis.call that raised the error the script fails with.
-    err_line: Option<i64>,
-    client: ClientState,
-    out: Out,
-    read_only: bool,
+    pub err_line: Option<i64>,
+    pub client: ClientState,
+    pub out: Out,
+    pub read_only: bool,
     /// RESP version replies are converted from (`redis.setresp`).
-    resp3: bool,
-    now: u64,
+    pub resp3: bool,
+    pub now: u64,
 }
 
 thread_local! {
@@ -110,13 +106,15 @@ struct Vm {
     node: Arc<Node>,
     call: Rc<RefCell<Option<Call>>>,
     /// Compiled scripts, with their shebang's flags.
-    compiled: HashMap<String, (Function, Shebang)>,
+    compiled: FxHashMap<String, (Function, Shebang)>,
     /// FUNCTION's libraries, compiled from the store's version `libs_version`.
     libs: super::functions::Libraries,
     libs_version: u64,
     /// The script client's identity and its reply buffer, kept from one script to the next.
     info: Arc<crate::client::ClientInfo>,
     spare_out: Option<Out>,
+    /// What redis.call reaches; after `lua`, so that it outlives the state.
+    _env: Box<super::raw::CallEnv>,
 }
 
 /// An error raised by a library function, placed as Lua's luaL_error places it: prefixed
@@ -268,7 +266,8 @@ impl Vm {
         for name in ["loadfile", "dofile"] {
             g.raw_set(name, Value::Nil)?;
         }
-        g.raw_set("redis", redis_table(&lua, &node, &call)?)?;
+        let env = super::raw::CallEnv::new(node.clone(), call.clone());
+        g.raw_set("redis", redis_table(&lua, &env)?)?;
         g.raw_set("bit", bit_table(&lua)?)?;
         g.raw_set("cjson", cjson_table(&lua)?)?;
         g.raw_set("cmsgpack", super::msgpack::table(&lua)?)?;
@@ -308,11 +307,12 @@ impl Vm {
             lua,
             node,
             call,
-            compiled: HashMap::new(),
+            compiled: FxHashMap::default(),
             libs: Default::default(),
             libs_version: 0,
             info: Arc::new(crate::client::ClientInfo::internal(0)),
             spare_out: None,
+            _env: env,
         })
     }
 
@@ -412,17 +412,14 @@ impl Vm {
             Run::Manage(_) => return Err("ERR not a script".into()),
         };
         let lua = &self.lua;
-        let list = |items: &[Vec<u8>]| -> mlua::Result<Table> {
-            let t = lua.create_table_with_capacity(items.len(), 0)?;
-            for (i, v) in items.iter().enumerate() {
-                t.raw_set(i + 1, lua.create_string(v)?)?;
-            }
-            Ok(t)
-        };
-        let g = lua.globals();
         let e = |e: mlua::Error| format!("ERR {}", err_msg(&e));
-        g.raw_set("KEYS", list(&job.keys).map_err(e)?).map_err(e)?;
-        g.raw_set("ARGV", list(&job.args).map_err(e)?).map_err(e)?;
+        // SAFETY: in mlua's protected call, pushing only values of the job's.
+        unsafe {
+            lua.exec_raw::<()>((), |l| {
+                super::raw::set_keys_and_argv(l, &job.keys, &job.args)
+            })
+        }
+        .map_err(e)?;
         let mut client = ClientState::new(self.info.clone(), true);
         client.db = job.db;
         let mut call_out = self
@@ -430,26 +427,30 @@ impl Vm {
             .take()
             .unwrap_or_else(|| Out::new(Protocol::Resp2));
         call_out.buf.clear();
+        // One clock read: the script's commands all see the time it started, as in Redis 7.
+        let now = crate::util::time::now_ms();
         *self.call.borrow_mut() = Some(Call {
             err_line: None,
             client,
             out: call_out,
             read_only,
             resp3: false,
-            now: crate::util::time::now_ms(),
+            now,
         });
         let node = self.node.clone();
         let scripts = &node.scripts;
         scripts.kill.store(false, Ordering::Release);
         scripts.wrote.store(false, Ordering::Release);
-        scripts
-            .running_since
-            .store(crate::util::time::now_ms(), Ordering::Release);
+        scripts.running_since.store(now, Ordering::Release);
         // A function gets KEYS and ARGV as its arguments; a script reads the globals.
         let params = match &job.run {
-            Run::Function(_) => {
-                (list(&job.keys).map_err(e)?, list(&job.args).map_err(e)?).into_lua_multi(lua)
-            }
+            // SAFETY: in mlua's protected call, pushing only values of the job's.
+            Run::Function(_) => unsafe {
+                lua.exec_raw::<MultiValue>((), |l| {
+                    super::raw::push_list(l, &job.keys);
+                    super::raw::push_list(l, &job.args);
+                })
+            },
             _ => Ok(MultiValue::new()),
         }
         .map_err(e)?;
@@ -508,21 +509,14 @@ fn display(v: &Value) -> String {
 }
 
 /// The `redis` table: call, pcall and their helpers.
-fn redis_table(
-    lua: &Lua,
-    node: &Arc<Node>,
-    call: &Rc<RefCell<Option<Call>>>,
-) -> mlua::Result<Table> {
+fn redis_table(lua: &Lua, env: &super::raw::CallEnv) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     for (name, raise) in [("call", true), ("pcall", false)] {
-        let (node, call) = (node.clone(), call.clone());
-        t.set(
-            name,
-            lua.create_function(move |lua, args: MultiValue| {
-                redis_call(lua, &node, &call, args, raise)
-            })?,
-        )?;
+        // SAFETY: `env` is boxed in the Vm beside the state and dropped after it.
+        let f: Function = unsafe { lua.exec_raw((), |l| super::raw::push_call(l, env, raise))? };
+        t.set(name, f)?;
     }
+    let call = &env.call;
     t.set(
         "error_reply",
         lua.create_function(|lua, msg: mlua::String| {
@@ -601,245 +595,6 @@ fn redis_table(
         t.set(name, n)?;
     }
     Ok(t)
-}
-
-/// `redis.call` / `redis.pcall`: runs a command as the script's client and converts its
-/// reply. `raise`: an error reply raises a Lua error (call) instead of being returned (pcall).
-fn redis_call(
-    lua: &Lua,
-    node: &Arc<Node>,
-    call: &Rc<RefCell<Option<Call>>>,
-    args: MultiValue,
-    raise: bool,
-) -> mlua::Result<Value> {
-    let fail = |lua: &Lua, msg: String| -> mlua::Result<Value> {
-        if raise {
-            note_line(lua, call);
-            Err(mlua::Error::RuntimeError(msg))
-        } else {
-            let t = lua.create_table()?;
-            t.set("err", msg)?;
-            Ok(Value::Table(t))
-        }
-    };
-    let mut argv: Vec<Vec<u8>> = Vec::with_capacity(args.len());
-    for a in args.iter() {
-        match a {
-            Value::String(s) => argv.push(s.as_bytes().to_vec()),
-            Value::Integer(n) => argv.push(n.to_string().into_bytes()),
-            Value::Number(n) => {
-                let mut b = Vec::new();
-                crate::util::num::fmt_double(*n, &mut b);
-                // Lua's own formatting of a number (integers without a fraction).
-                argv.push(if n.fract() == 0.0 && n.abs() < 1e15 {
-                    (*n as i64).to_string().into_bytes()
-                } else {
-                    b
-                });
-            }
-            _ => {
-                return fail(
-                    lua,
-                    "ERR Lua redis lib command arguments must be strings or integers".into(),
-                );
-            }
-        }
-    }
-    if argv.is_empty() {
-        return fail(
-            lua,
-            "ERR Please specify at least one argument for this redis lib call".into(),
-        );
-    }
-    let Some(cmd) = table::lookup(&argv[0]) else {
-        return fail(lua, "ERR Unknown Redis command called from script".into());
-    };
-    if !cmd.arity_ok(argv.len()) {
-        return fail(
-            lua,
-            "ERR Wrong number of args calling Redis command from script".into(),
-        );
-    }
-    if cmd.has(table::NOSCRIPT) {
-        return fail(
-            lua,
-            "ERR This Redis command is not allowed from script".into(),
-        );
-    }
-    let read_only = match call.borrow().as_ref() {
-        Some(c) => c.read_only,
-        None => return fail(lua, "ERR redis.call outside a script".into()),
-    };
-    if cmd.has(table::WRITE) {
-        if read_only {
-            return fail(
-                lua,
-                "ERR Write commands are not allowed from read-only scripts.".into(),
-            );
-        }
-        node.scripts.wrote.store(true, Ordering::Release);
-    }
-    let mut guard = call.borrow_mut();
-    let Some(c) = guard.as_mut() else {
-        return Err(mlua::Error::RuntimeError(
-            "ERR redis.call outside a script".into(),
-        ));
-    };
-    let ranges: Vec<(usize, usize)> = {
-        let mut at = 0;
-        argv.iter()
-            .map(|a| {
-                let r = (at, at + a.len());
-                at += a.len();
-                r
-            })
-            .collect()
-    };
-    let data: Vec<u8> = argv.concat();
-    let args = crate::resp::Args::new(&data, &ranges);
-    c.out.buf.clear();
-    c.out.proto = if c.resp3 {
-        Protocol::Resp3
-    } else {
-        Protocol::Resp2
-    };
-    {
-        let mut cx = Ctx {
-            node,
-            client: &mut c.client,
-            out: &mut c.out,
-            now: c.now,
-            command: None,
-        };
-        crate::command::execute_queued(&mut cx, args);
-    }
-    let reply = std::mem::take(&mut c.out.buf);
-    drop(guard);
-    let mut at = 0;
-    let v = from_resp(lua, &reply, &mut at, 0)?;
-    if let Value::Table(t) = &v
-        && let Ok(Value::String(e)) = t.raw_get::<Value>("err")
-        && raise
-    {
-        note_line(lua, call);
-        return Err(mlua::Error::RuntimeError(
-            String::from_utf8_lossy(&e.as_bytes()).into_owned(),
-        ));
-    }
-    Ok(v)
-}
-
-/// Notes the script line calling redis.call (the error's place in Redis's message).
-fn note_line(lua: &Lua, call: &Rc<RefCell<Option<Call>>>) {
-    let line = lua.inspect_stack(1, |d| d.current_line()).flatten();
-    if let Ok(mut b) = call.try_borrow_mut()
-        && let Some(c) = b.as_mut()
-    {
-        c.err_line = line.map(|l| l as i64).filter(|&l| l > 0);
-    }
-}
-
-/// A reply (RESP2 or RESP3, as this node wrote it) as Redis gives it to Lua.
-fn from_resp(lua: &Lua, buf: &[u8], at: &mut usize, depth: usize) -> mlua::Result<Value> {
-    let bad = || mlua::Error::RuntimeError("ERR unreadable reply".into());
-    if depth > MAX_DEPTH {
-        return Err(bad());
-    }
-    let eol = buf[*at..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
-        .map(|p| *at + p)
-        .ok_or_else(bad)?;
-    let tag = buf[*at];
-    let line = &buf[*at + 1..eol];
-    *at = eol + 2;
-    let int = || -> mlua::Result<i64> {
-        std::str::from_utf8(line)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(bad)
-    };
-    let text = || String::from_utf8_lossy(line).into_owned();
-    Ok(match tag {
-        b'+' => {
-            let t = lua.create_table()?;
-            t.set("ok", lua.create_string(line)?)?;
-            Value::Table(t)
-        }
-        b'-' => {
-            let t = lua.create_table()?;
-            t.set("err", lua.create_string(line)?)?;
-            Value::Table(t)
-        }
-        b':' => Value::Number(int()? as f64),
-        b'$' | b'=' => {
-            let n = int()?;
-            if n < 0 {
-                return Ok(Value::Boolean(false));
-            }
-            let end = *at + n as usize;
-            let body = buf.get(*at..end).ok_or_else(bad)?;
-            *at = end + 2;
-            if tag == b'=' {
-                // Verbatim: {verbatim_string = {format = ..., string = ...}}.
-                let t = lua.create_table()?;
-                let inner = lua.create_table()?;
-                inner.set("format", lua.create_string(body.get(..3).unwrap_or(b""))?)?;
-                inner.set("string", lua.create_string(body.get(4..).unwrap_or(b""))?)?;
-                t.set("verbatim_string", inner)?;
-                Value::Table(t)
-            } else {
-                Value::String(lua.create_string(body)?)
-            }
-        }
-        b'*' | b'~' | b'>' => {
-            let n = int()?;
-            if n < 0 {
-                return Ok(Value::Boolean(false));
-            }
-            let t = lua.create_table_with_capacity(n.min(1 << 16) as usize, 0)?;
-            for i in 0..n {
-                t.raw_set(i + 1, from_resp(lua, buf, at, depth + 1)?)?;
-            }
-            if tag == b'~' {
-                // A set: {set = {member = true, ...}}.
-                let set = lua.create_table()?;
-                for v in t.sequence_values::<Value>() {
-                    set.raw_set(v?, true)?;
-                }
-                let w = lua.create_table()?;
-                w.set("set", set)?;
-                Value::Table(w)
-            } else {
-                Value::Table(t)
-            }
-        }
-        b'%' => {
-            let n = int()?;
-            let map = lua.create_table()?;
-            for _ in 0..n {
-                let k = from_resp(lua, buf, at, depth + 1)?;
-                let v = from_resp(lua, buf, at, depth + 1)?;
-                map.raw_set(k, v)?;
-            }
-            let w = lua.create_table()?;
-            w.set("map", map)?;
-            Value::Table(w)
-        }
-        b'_' => Value::Nil,
-        b'#' => Value::Boolean(line == b"t"),
-        b',' => {
-            let t = lua.create_table()?;
-            t.set("double", text().parse::<f64>().unwrap_or(0.0))?;
-            Value::Table(t)
-        }
-        b'(' => {
-            let t = lua.create_table()?;
-            t.set("big_number", text())?;
-            Value::Table(t)
-        }
-        _ => return Err(bad()),
-    })
 }
 
 /// A script's return value as Redis converts it for the client.
@@ -1078,4 +833,147 @@ fn from_json(lua: &Lua, j: &serde_json::Value, depth: usize) -> mlua::Result<Val
             Value::Table(t)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, PersistenceStrategy};
+
+    fn vm() -> Vm {
+        let mut config = Config::default();
+        config.persistence.enabled = false;
+        config.persistence.strategy = PersistenceStrategy::Disabled;
+        Vm::new(Node::new(config, Vec::new())).expect("vm")
+    }
+
+    fn eval(vm: &mut Vm, src: &str, keys: &[&str], resp3: bool) -> String {
+        let job = Job {
+            run: Run::Script {
+                sha: super::super::sha1_hex(src.as_bytes()),
+                source: Some(src.as_bytes().into()),
+            },
+            keys: keys.iter().map(|k| k.as_bytes().to_vec()).collect(),
+            args: vec![b"a1".to_vec()],
+            db: 0,
+            resp3,
+            read_only: false,
+        };
+        String::from_utf8(vm.run(job).reply).expect("utf-8")
+    }
+
+    // The C-API path (KEYS, ARGV, redis.call's arguments and replies), also run under
+    // Valgrind by scripts/check-unsafe.sh.
+    #[test]
+    fn redis_call_converts_every_reply_and_error_through_the_c_api() {
+        let mut vm = vm();
+        let cases: &[(&str, &[&str], &str)] = &[
+            (
+                "return {KEYS[1], KEYS[2], ARGV[1], #KEYS}",
+                &["k1", "k2"],
+                "*4\r\n$2\r\nk1\r\n$2\r\nk2\r\n$2\r\na1\r\n:2\r\n",
+            ),
+            (
+                "return redis.call('INCRBY', KEYS[1], 41.0)",
+                &["n"],
+                ":41\r\n",
+            ),
+            ("return redis.call('GET', KEYS[1])", &["n"], "$2\r\n41\r\n"),
+            (
+                "return tostring(redis.call('GET', 'none'))",
+                &[],
+                "$5\r\nfalse\r\n",
+            ),
+            ("return redis.call('SET', 'x', 'y').ok", &[], "$2\r\nOK\r\n"),
+            (
+                "return redis.pcall('INCR', 'x').err",
+                &[],
+                "$43\r\nERR value is not an integer or out of range\r\n",
+            ),
+            (
+                "return redis.call('INCR', 'x')",
+                &[],
+                "-ERR value is not an integer or out of range script: e3b1a4a7b8ed86d07ab5e4bf76d65d8a7d3f9d60, on @user_script:1.\r\n",
+            ),
+            (
+                "local ok, e = pcall(redis.call, 'nosuch') return e",
+                &[],
+                "$44\r\nERR Unknown Redis command called from script\r\n",
+            ),
+            (
+                "return redis.pcall('SET', {})",
+                &[],
+                "-ERR Lua redis lib command arguments must be strings or integers\r\n",
+            ),
+            (
+                "redis.call('RPUSH', 'l', 'a', 'b') return redis.call('LRANGE', 'l', 0, -1)",
+                &[],
+                "*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+            ),
+            (
+                "redis.setresp(3) redis.call('HSET', 'h', 'f', 'v') return redis.call('HGETALL', 'h').map.f",
+                &[],
+                "$1\r\nv\r\n",
+            ),
+            (
+                "redis.setresp(3) redis.call('SADD', 's', 'm') return tostring(redis.call('SMEMBERS', 's').set.m)",
+                &[],
+                "$4\r\ntrue\r\n",
+            ),
+            (
+                "redis.setresp(3) redis.call('ZADD', 'z', 2.5, 'm') return tostring(redis.call('ZSCORE', 'z', 'm').double)",
+                &[],
+                "$3\r\n2.5\r\n",
+            ),
+            (
+                "redis.setresp(3) return tostring(redis.call('GET', 'none'))",
+                &[],
+                "$3\r\nnil\r\n",
+            ),
+        ];
+        for (src, keys, want) in cases {
+            let got = eval(&mut vm, src, keys, false);
+            // The SHA1 in an error names the script; only the one case above has it.
+            if want.contains("script: e3b1") {
+                assert!(
+                    got.starts_with("-ERR value is not an integer or out of range script: "),
+                    "{src}: {got}"
+                );
+                assert!(got.ends_with(", on @user_script:1.\r\n"), "{src}: {got}");
+            } else {
+                assert_eq!(&got, want, "{src}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_reply_past_the_lua_memory_limit_is_an_error_and_the_vm_runs_on() {
+        let mut vm = vm();
+        let fill = "for i = 1, 3000 do redis.call('RPUSH', KEYS[1], string.rep('x', 1000) .. i) end return redis.call('LLEN', KEYS[1])";
+        assert_eq!(eval(&mut vm, fill, &["big"], false), ":3000\r\n");
+        // 3 MB of reply into a VM with 1 MB to spare: Lua raises out of memory from inside
+        // the conversion, across its frames.
+        let used = vm.lua.used_memory();
+        vm.lua.set_memory_limit(used + (1 << 20)).expect("limit");
+        let e = eval(
+            &mut vm,
+            "return #redis.call('LRANGE', KEYS[1], 0, -1)",
+            &["big"],
+            false,
+        );
+        assert!(
+            e.starts_with("-ERR") && e.contains("not enough memory"),
+            "{e}"
+        );
+        vm.lua.set_memory_limit(LUA_MEMORY).expect("limit");
+        assert_eq!(
+            eval(
+                &mut vm,
+                "return #redis.call('LRANGE', KEYS[1], 0, -1)",
+                &["big"],
+                false
+            ),
+            ":3000\r\n"
+        );
+    }
 }

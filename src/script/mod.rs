@@ -13,6 +13,7 @@
 pub mod functions;
 pub mod lua;
 pub mod msgpack;
+mod raw;
 pub mod structs;
 
 use std::sync::Arc;
