@@ -527,23 +527,45 @@ static MEMORY_SUBS: &[Command] = &[
     cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "4.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::memory_help),
 ];
 
-/// Commands by lower-case name.
-// Fx rather than SipHash: a fixed table nobody can insert into needs no flooding defence, and
-// this lookup runs once per command (SipHash was ~5% of a GET's instructions under callgrind).
-static INDEX: LazyLock<FxHashMap<&'static [u8], &'static Command>> =
-    LazyLock::new(|| COMMANDS.iter().map(|c| (c.name.as_bytes(), c)).collect());
+/// Names are at most this long (Redis's longest is 20).
+const MAX_NAME: usize = 32;
+/// A name's shape: its length and first letter (26 for anything else).
+fn shape(name: &[u8]) -> Option<usize> {
+    let len = name.len();
+    if len == 0 || len > MAX_NAME {
+        return None;
+    }
+    let b = name[0] | 0x20;
+    let letter = if b.is_ascii_lowercase() { b - b'a' } else { 26 };
+    Some(len * 27 + letter as usize)
+}
+
+/// The commands ordered by shape, and where each shape's run starts: a lookup compares the
+/// one or two names of its shape, without hashing or copying the name. (It runs for every
+/// command, several times for one queued by MULTI.)
+static BY_SHAPE: LazyLock<(Vec<&'static Command>, Vec<u16>)> = LazyLock::new(|| {
+    let mut sorted: Vec<&'static Command> = COMMANDS.iter().collect();
+    sorted.sort_by_key(|c| shape(c.name.as_bytes()).unwrap_or(usize::MAX));
+    let buckets = (MAX_NAME + 1) * 27;
+    let mut starts = vec![0u16; buckets + 1];
+    for (i, start) in starts.iter_mut().enumerate() {
+        *start = sorted
+            .iter()
+            .take_while(|c| shape(c.name.as_bytes()).is_some_and(|s| s < i))
+            .count() as u16;
+    }
+    (sorted, starts)
+});
 
 /// Looks up a command by name, case-insensitively, without allocating.
 #[inline]
 pub fn lookup(name: &[u8]) -> Option<&'static Command> {
-    let mut buf = [0u8; 32];
-    if name.len() > buf.len() {
-        return None;
-    }
-    let lower = &mut buf[..name.len()];
-    lower.copy_from_slice(name);
-    lower.make_ascii_lowercase();
-    INDEX.get(&*lower).copied()
+    let i = shape(name)?;
+    let (sorted, starts) = &*BY_SHAPE;
+    sorted[starts[i] as usize..starts[i + 1] as usize]
+        .iter()
+        .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
+        .copied()
 }
 
 /// Looks up a subcommand of a container.
@@ -562,7 +584,7 @@ static SLOTS: LazyLock<Vec<&'static Command>> = LazyLock::new(|| {
         .collect()
 });
 
-// Fx: a fixed table keyed by address, looked up once per command (see `INDEX`).
+// Fx: a fixed table keyed by address, looked up once per command.
 static SLOT_OF: LazyLock<FxHashMap<usize, usize>> = LazyLock::new(|| {
     SLOTS
         .iter()
@@ -627,6 +649,16 @@ mod tests {
         assert_eq!(lookup(b"GeT").map(|c| c.name), Some("get"));
         assert!(lookup(b"nosuchcommand").is_none());
         assert!(lookup(&[b'a'; 100]).is_none());
+        assert!(lookup(b"").is_none());
+        // Every command by its name in either case; not by a name one letter off.
+        for c in COMMANDS {
+            assert_eq!(lookup(c.name.as_bytes()).map(|f| f.name), Some(c.name));
+            let upper = c.name.to_ascii_uppercase();
+            assert_eq!(lookup(upper.as_bytes()).map(|f| f.name), Some(c.name));
+            let mut off = c.name.as_bytes().to_vec();
+            *off.last_mut().unwrap() ^= 1;
+            assert!(lookup(&off).is_none_or(|f| f.name != c.name), "{}", c.name);
+        }
         let cfg = lookup(b"CONFIG").unwrap();
         assert_eq!(lookup_sub(cfg, b"GET").map(|c| c.name), Some("get"));
     }

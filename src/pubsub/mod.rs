@@ -242,7 +242,19 @@ impl Mailbox {
             self.cut_notify.notify_one();
         }
         self.wake.notify_one();
+        DELIVERIES.with(|d| d.set(d.get().wrapping_add(1)));
     }
+}
+
+thread_local! {
+    /// Messages this thread put in mailboxes: a connection whose batch published sees it
+    /// move (`deliveries`).
+    static DELIVERIES: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// A count of the messages this thread delivered so far; only its changes mean anything.
+pub fn deliveries() -> u64 {
+    DELIVERIES.with(|d| d.get())
 }
 
 /// Per channel (or pattern): its listeners by client id.

@@ -365,6 +365,7 @@ async fn serve(
         };
         query.received(n, room);
         let now = now_ms();
+        let delivered_before = crate::pubsub::deliveries();
         let mut start = 0;
         let mut commands = 0u64;
         let mut last_command = 0usize;
@@ -675,8 +676,13 @@ async fn serve(
         }
         // Let the other connections made ready by the same poll read their requests first, so
         // replies leave together (as Redis writes them all before sleeping): clients then get
-        // their replies in bursts, which is what lets a client's own loop keep up.
-        tokio::task::yield_now().await;
+        // their replies in bursts, which is what lets a client's own loop keep up. Not after
+        // a batch that delivered messages: the subscribers it woke would all write before
+        // the publisher hears back, and it could not send its next batch meanwhile (Redis
+        // too answers the publisher first).
+        if crate::pubsub::deliveries() == delivered_before {
+            tokio::task::yield_now().await;
+        }
         if let Some(m) = &client.subs.mailbox
             && !m.take_into(&mut out.buf)
         {
