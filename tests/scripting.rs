@@ -276,6 +276,35 @@ const SCRIPTS: &[&[&str]] = &[
         "1",
         "wt",
     ],
+    // error() as Redis 7: an error table's text is the reply as it is; any error names
+    // the line that raised it.
+    &[
+        "EVAL",
+        "local ok, e = pcall(error, {err='X y'}) return e",
+        "0",
+    ],
+    &["EVAL", "error({err='MY'})", "0"],
+    &["EVAL", "error({err='lowercase text'})", "0"],
+    &["EVAL", "error(redis.error_reply('OOPS it'))", "0"],
+    &["EVAL", "error({err='multi\nline'})", "0"],
+    &["EVAL", "error('plain')", "0"],
+    &["EVAL", "error('lvl0', 0)", "0"],
+    &["EVAL", "error('lvl2', 2)", "0"],
+    &["EVAL", "error(12)", "0"],
+    &["EVAL", "error()", "0"],
+    &["EVAL", "error(true)", "0"],
+    &["EVAL", "local function f() error('inner2', 2) end f()", "0"],
+    &[
+        "EVAL",
+        "local ok, e = pcall(error, {err='A b'}) return nil + 1",
+        "0",
+    ],
+    &["EVAL", "local ok, e = pcall(error) return tostring(e)", "0"],
+    &[
+        "EVAL",
+        "local ok, e = pcall(error, 'm', 'notanumber') return e",
+        "0",
+    ],
     // Numbers as arguments: Redis formats them with %.17g.
     &[
         "EVAL",
@@ -368,7 +397,8 @@ fn a_script_that_loops_for_ever_is_killed_and_the_node_serves_on() {
     let mut writer = Raw::connect(s.addr);
     writer.send(&Raw::frame(&[
         b"EVAL",
-        b"redis.call('SET', 'w', 1) local i = 0 while i < 200000000 do i = i + 1 end return 'done'",
+        // Two seconds by the server's clock, however fast the machine.
+        b"redis.call('SET', 'w', 1) local t0 = redis.call('TIME') while true do local t = redis.call('TIME') if (t[1] - t0[1]) * 1000000 + (t[2] - t0[2]) > 2000000 then break end end return 'done'",
         b"0",
     ]));
     std::thread::sleep(Duration::from_millis(500));
@@ -381,13 +411,15 @@ fn a_script_that_loops_for_ever_is_killed_and_the_node_serves_on() {
 fn a_connection_that_keeps_sending_scripts_moves_to_the_script_thread_and_serves_on() {
     let s = Server::start();
     let mut other = Raw::connect(s.addr);
-    let moved = |c: &mut Raw| -> String {
+    let stat = |c: &mut Raw, name: &str| -> String {
         let info = String::from_utf8_lossy(&c.cmd(&[b"INFO", b"stats"])).into_owned();
+        let prefix = format!("hypercache_script_clients_{name}:");
         info.lines()
-            .find_map(|l| l.strip_prefix("hypercache_script_clients_moved:"))
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
             .unwrap_or("?")
             .to_string()
     };
+    let moved = |c: &mut Raw| stat(c, "moved");
     assert_eq!(moved(&mut other), "0");
     let mut c = Raw::connect(s.addr);
     for i in 1..=6 {
@@ -441,11 +473,35 @@ fn a_connection_that_keeps_sending_scripts_moves_to_the_script_thread_and_serves
         c.cmd(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"n"]),
         b":10\r\n"
     );
+    // Sixteen batches without a script: it moves back to an I/O thread (once the last reply
+    // is out), where a script that loops holds it no more: it gets -BUSY as any other.
+    for _ in 0..16 {
+        assert_eq!(c.cmd(&[b"GET", b"k"]), b"$1\r\nv\r\n");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while stat(&mut other, "returned") != "1" && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(stat(&mut other, "returned"), "1");
+    let mut looping = Raw::connect(s.addr);
+    looping.send(&Raw::frame(&[b"EVAL", b"while true do end", b"0"]));
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = String::from_utf8(c.cmd(&[b"GET", b"k"])).unwrap();
+    assert!(busy.starts_with("-BUSY"), "{busy}");
+    assert_eq!(c.cmd(&[b"SCRIPT", b"KILL"]), b"+OK\r\n");
+    let killed = String::from_utf8(looping.read_reply()).unwrap();
+    assert!(killed.contains("Script killed by user"), "{killed}");
+    // Scripts again: it moves again, with its state.
+    for i in 11..=15 {
+        let n = c.cmd(&[b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"n"]);
+        assert_eq!(n, format!(":{i}\r\n").into_bytes());
+    }
+    assert_eq!(moved(&mut other), "2");
     // CLIENT LIST still lists it, and CLIENT KILL reaches it there.
-    let list = String::from_utf8_lossy(&other.cmd(&[b"CLIENT", b"LIST"])).into_owned();
-    assert_eq!(list.matches("cmd=").count(), 2, "{list}");
     let id = String::from_utf8_lossy(&c.cmd(&[b"CLIENT", b"ID"])).into_owned();
     let id = id.trim_start_matches(':').trim();
+    let list = String::from_utf8_lossy(&other.cmd(&[b"CLIENT", b"LIST"])).into_owned();
+    assert!(list.contains(&format!("id={id} ")), "{list}");
     assert_eq!(
         other.cmd(&[b"CLIENT", b"KILL", b"ID", id.as_bytes()]),
         b":1\r\n"

@@ -233,6 +233,11 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
             "hypercache_script_clients_moved:{}",
             node.scripts.moved.load(Ordering::Relaxed)
         );
+        f!(
+            s,
+            "hypercache_script_clients_returned:{}",
+            node.scripts.returned.load(Ordering::Relaxed)
+        );
     }
     if want("replication") {
         section(&mut s, "Replication");

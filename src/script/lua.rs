@@ -34,6 +34,9 @@ pub(super) struct Call {
     /// RESP version replies are converted from (`redis.setresp`).
     pub resp3: bool,
     pub now: u64,
+    /// The text of the last error table raised with `error` (the reply, as it is, when the
+    /// script fails with it).
+    pub raised: Option<Vec<u8>>,
 }
 
 thread_local! {
@@ -268,6 +271,9 @@ impl Vm {
         }
         let env = super::raw::CallEnv::new(node.clone(), call.clone());
         g.raw_set("redis", redis_table(&lua, &env)?)?;
+        // SAFETY: `env` is boxed in the Vm beside the state and dropped after it.
+        let error: Function = unsafe { lua.exec_raw((), |l| super::raw::push_error_fn(l, &*env))? };
+        g.raw_set("error", error)?;
         g.raw_set("bit", bit_table(&lua)?)?;
         g.raw_set("cjson", cjson_table(&lua)?)?;
         g.raw_set("cmsgpack", super::msgpack::table(&lua)?)?;
@@ -436,6 +442,7 @@ impl Vm {
             read_only,
             resp3: false,
             now,
+            raised: None,
         });
         let node = self.node.clone();
         let scripts = &node.scripts;
@@ -461,6 +468,7 @@ impl Vm {
         scripts.running_since.store(0, Ordering::Release);
         let call = self.call.borrow_mut().take();
         let call_line = call.as_ref().and_then(|c| c.err_line);
+        let raised = call.as_ref().and_then(|c| c.raised.clone());
         if let Some(c) = call
             && c.out.buf.capacity() <= 1 << 20
         {
@@ -473,11 +481,13 @@ impl Vm {
             }
             Err(e) => {
                 let msg = err_msg(&e);
-                // A Redis error raised by redis.call keeps its own code; Lua's own gain ERR.
-                let coded = msg
-                    .split(' ')
-                    .next()
-                    .is_some_and(|w| !w.is_empty() && w.bytes().all(|c| c.is_ascii_uppercase()));
+                // An error table's text is the reply as it is; a Redis error raised by
+                // redis.call keeps its own code; Lua's own errors gain ERR.
+                let table = raised.as_deref() == Some(msg.as_bytes());
+                let coded = table
+                    || msg.split(' ').next().is_some_and(|w| {
+                        !w.is_empty() && w.bytes().all(|c| c.is_ascii_uppercase())
+                    });
                 let text = msg.replace(['\r', '\n'], " ");
                 // As Redis 7: where in the script it failed.
                 let (name, place) = match &job.run {
@@ -485,7 +495,14 @@ impl Vm {
                     Run::Script { sha, .. } => (sha.as_str(), "user_script"),
                     Run::Manage(_) => ("", "user_function"),
                 };
-                let at = match call_line.or_else(|| line_of(&msg)) {
+                // Where it failed: a message placed by Lua names its line; redis.call's error
+                // and an error table were noted where they were raised.
+                let line = if table {
+                    call_line
+                } else {
+                    line_of(&msg).or(call_line)
+                };
+                let at = match line {
                     Some(n) => format!(", on @{place}:{n}."),
                     None => String::new(),
                 };
@@ -944,6 +961,26 @@ mod tests {
                 assert_eq!(&got, want, "{src}");
             }
         }
+    }
+
+    #[test]
+    fn error_raises_an_error_tables_text_and_places_a_string() {
+        let mut vm = vm();
+        let e = eval(&mut vm, "error({err = 'MY own'})", &[], false);
+        assert!(
+            e.starts_with("-MY own script: ") && e.ends_with(", on @user_script:1.\r\n"),
+            "{e}"
+        );
+        let e = eval(&mut vm, "\nerror('plain')", &[], false);
+        assert!(
+            e.starts_with("-ERR user_script:2: plain script: ")
+                && e.ends_with(", on @user_script:2.\r\n"),
+            "{e}"
+        );
+        let caught = "local ok, e = pcall(error, {err = 'X y'}) return e";
+        assert_eq!(eval(&mut vm, caught, &[], false), "$3\r\nX y\r\n");
+        let e = eval(&mut vm, "error('m', 'x')", &[], false);
+        assert!(e.contains("bad argument #2"), "{e}");
     }
 
     #[test]

@@ -71,6 +71,9 @@ pub enum ToScripts {
     Run(Box<dyn FnOnce() + Send>),
 }
 
+/// Hands work to an I/O thread (`Scripts::to_io`).
+pub type ToIo = Box<dyn Fn(Box<dyn FnOnce() + Send>) -> bool + Send + Sync>;
+
 type JobQueue = tokio::sync::mpsc::UnboundedSender<ToScripts>;
 
 thread_local! {
@@ -107,6 +110,11 @@ pub struct Scripts {
     pub libraries_version: AtomicU64,
     /// Connections moved to the script thread's event loop (they kept sending scripts).
     pub moved: AtomicU64,
+    /// Connections moved back from it to an I/O thread (they stopped sending scripts).
+    pub returned: AtomicU64,
+    /// Hands work to one of the I/O threads' event loops (set by the server as they start):
+    /// false when there is none.
+    pub to_io: std::sync::OnceLock<ToIo>,
     /// Run on the script thread's event loop as it starts (the server's per-thread tasks).
     pub thread_setup: std::sync::OnceLock<fn(&Arc<Node>)>,
 }
@@ -126,6 +134,8 @@ impl Default for Scripts {
             functions: AtomicUsize::new(0),
             libraries_version: AtomicU64::new(0),
             moved: AtomicU64::new(0),
+            returned: AtomicU64::new(0),
+            to_io: Default::default(),
             thread_setup: Default::default(),
         }
     }

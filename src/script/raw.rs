@@ -56,6 +56,60 @@ pub unsafe fn push_call(l: *mut ffi::lua_State, env: *const CallEnv, raise: bool
     }
 }
 
+/// Pushes the scripts' `error` as a C closure over `env` (as `push_call`).
+///
+/// # Safety
+/// As `push_call`.
+pub unsafe fn push_error_fn(l: *mut ffi::lua_State, env: *const CallEnv) {
+    // SAFETY: the caller's contract.
+    unsafe {
+        ffi::lua_pushlightuserdata(l, env as *mut c_void);
+        ffi::lua_pushcclosure(l, error_fn, 1);
+    }
+}
+
+/// Lua's `error` (luaB_error: a string gets its place at `level`), except that an error
+/// table (`{err = ...}`, as redis.error_reply makes) is raised as its text, noted so that
+/// the script's reply is that text as it is: Redis 7 replies with such a table's `err`, and
+/// its pcall hands the text to the script.
+unsafe extern "C-unwind" fn error_fn(l: *mut ffi::lua_State) -> c_int {
+    // SAFETY: Lua calls it with its state and the closure's upvalue set by `push_error_fn`;
+    // this frame owns nothing, so each call that raises may `longjmp` over it.
+    unsafe {
+        let env = &*(ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *const CallEnv);
+        // Redis names the line raising any error, whatever its message says.
+        note_line(env, l);
+        let level = ffi::luaL_optinteger(l, 2, 1);
+        ffi::lua_settop(l, 1);
+        if ffi::lua_type(l, 1) == ffi::LUA_TTABLE {
+            ffi::lua_pushstring(l, c"err".as_ptr());
+            ffi::lua_rawget_(l, 1);
+            if ffi::lua_type(l, -1) == ffi::LUA_TSTRING {
+                let mut len = 0usize;
+                let p = ffi::lua_tolstring(l, -1, &mut len);
+                note_raised(env, std::slice::from_raw_parts(p.cast::<u8>(), len));
+                ffi::lua_error(l);
+            }
+            ffi::lua_settop(l, 1);
+        }
+        if ffi::lua_isstring(l, 1) != 0 && level > 0 {
+            ffi::luaL_where(l, c_int::try_from(level).unwrap_or(c_int::MAX));
+            ffi::lua_pushvalue(l, 1);
+            ffi::lua_concat(l, 2);
+        }
+        ffi::lua_error(l)
+    }
+}
+
+/// Notes an error table's text. Calls no Lua function that raises.
+fn note_raised(env: &CallEnv, text: &[u8]) {
+    if let Ok(mut b) = env.call.try_borrow_mut()
+        && let Some(c) = b.as_mut()
+    {
+        c.raised = Some(text.to_vec());
+    }
+}
+
 /// Pushes a Lua array of `items` (KEYS, ARGV).
 ///
 /// # Safety

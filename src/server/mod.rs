@@ -20,9 +20,16 @@ use crate::util::time::now_ms;
 /// connection's work never migrates between threads, so there is no work-stealing traffic and
 /// no cross-thread wake-up on the request path.
 struct IoThreads {
-    senders: Vec<tokio::sync::mpsc::UnboundedSender<(std::net::TcpStream, SocketAddr)>>,
+    senders: Vec<tokio::sync::mpsc::UnboundedSender<IoWork>>,
     next: std::sync::atomic::AtomicUsize,
     handles: Vec<std::thread::JoinHandle<()>>,
+}
+
+/// What an I/O thread is handed: a connection just accepted, or work to run on its event
+/// loop (a connection coming back from the script thread).
+enum IoWork {
+    Accept(std::net::TcpStream, SocketAddr),
+    Run(Box<dyn FnOnce() + Send>),
 }
 
 /// The tasks every thread that serves connections runs beside them (the script thread too).
@@ -44,8 +51,7 @@ impl IoThreads {
         let mut senders = Vec::with_capacity(n);
         let mut handles = Vec::with_capacity(n);
         for i in 0..n.max(1) {
-            let (tx, mut rx) =
-                tokio::sync::mpsc::unbounded_channel::<(std::net::TcpStream, SocketAddr)>();
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<IoWork>();
             let node = node.clone();
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -55,10 +61,13 @@ impl IoThreads {
                 .spawn(move || {
                     rt.block_on(async move {
                         thread_tasks(&node);
-                        while let Some((s, peer)) = rx.recv().await {
-                            match tokio::net::TcpStream::from_std(s) {
-                                Ok(s) => resp::accept(&node, s, peer),
-                                Err(e) => tracing::warn!(component = "resp", action = "accept", error = %e, "cannot register connection"),
+                        while let Some(work) = rx.recv().await {
+                            match work {
+                                IoWork::Accept(s, peer) => match tokio::net::TcpStream::from_std(s) {
+                                    Ok(s) => resp::accept(&node, s, peer),
+                                    Err(e) => tracing::warn!(component = "resp", action = "accept", error = %e, "cannot register connection"),
+                                },
+                                IoWork::Run(f) => f(),
                             }
                         }
                     });
@@ -66,6 +75,15 @@ impl IoThreads {
             senders.push(tx);
             handles.push(h);
         }
+        // Weak: the I/O threads stop when `stop` drops the senders, whatever the node keeps.
+        let weak: Vec<_> = senders.iter().map(|s| s.downgrade()).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let _ = node.scripts.to_io.set(Box::new(move |f| {
+            let i = next.fetch_add(1, Ordering::Relaxed) % weak.len();
+            weak[i]
+                .upgrade()
+                .is_some_and(|tx| tx.send(IoWork::Run(f)).is_ok())
+        }));
         Ok(IoThreads {
             senders,
             next: Default::default(),
@@ -76,7 +94,7 @@ impl IoThreads {
     fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
         let Ok(std) = stream.into_std() else { return };
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
-        let _ = self.senders[i].send((std, peer));
+        let _ = self.senders[i].send(IoWork::Accept(std, peer));
     }
 
     fn stop(self) {

@@ -220,7 +220,7 @@ pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
     tokio::spawn(async move {
         let id = info.id;
         match serve(&node, stream, info, None).await {
-            Some(moving) => move_to_script_thread(node, moving),
+            Some(moving) => carry(node, moving),
             None => node.clients.unregister(id),
         }
     });
@@ -244,28 +244,44 @@ struct Resumed {
 /// Batches in a row with scripts in them after which a connection moves to the script
 /// thread's event loop: its scripts then run there inline, without two thread hand-offs each.
 const SCRIPT_BATCHES_TO_MOVE: u32 = 4;
+/// Batches in a row without a script after which a connection on the script thread moves
+/// back to an I/O thread: there it runs beside the others, and a script that runs too long
+/// no longer holds it.
+const PLAIN_BATCHES_TO_RETURN: u32 = 16;
 
-/// Moves a connection that keeps sending scripts to the script thread, where it is served on
-/// as before. A script that runs too long holds only the connections there; every other
-/// connection keeps its own thread, gets -BUSY and may send SCRIPT KILL.
-fn move_to_script_thread(node: Arc<Node>, c: Carried) {
+/// Moves a connection to the script thread (it keeps sending scripts) or from it, back to an
+/// I/O thread (it stopped), where it is served on as before. A script that runs too long
+/// holds only the connections on the script thread; every other connection keeps its own
+/// thread, gets -BUSY and may send SCRIPT KILL.
+fn carry(node: Arc<Node>, c: Carried) {
     let id = c.info.id;
+    let back = crate::script::on_script_thread();
     let there = node.clone();
-    let moved = node.scripts.run_there(
-        &node,
-        Box::new(move || {
-            tokio::spawn(async move {
-                let id = c.info.id;
-                if let Ok(stream) = TcpStream::from_std(c.stream) {
-                    serve(&there, stream, c.info, Some(c.state)).await;
-                }
-                there.clients.unregister(id);
-            });
-        }),
-    );
-    if moved {
-        node.scripts.moved.fetch_add(1, Ordering::Relaxed);
+    let resume: Box<dyn FnOnce() + Send> = Box::new(move || {
+        tokio::spawn(async move {
+            let id = c.info.id;
+            if let Ok(stream) = TcpStream::from_std(c.stream)
+                && let Some(next) = serve(&there, stream, c.info, Some(c.state)).await
+            {
+                return carry(there, next);
+            }
+            there.clients.unregister(id);
+        });
+    });
+    // Counted before it goes: its next reply, from there, comes after the count.
+    let counter = if back {
+        &node.scripts.returned
     } else {
+        &node.scripts.moved
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    let moved = if back {
+        node.scripts.to_io.get().is_some_and(|f| f(resume))
+    } else {
+        node.scripts.run_there(&node, resume)
+    };
+    if !moved {
+        counter.fetch_sub(1, Ordering::Relaxed);
         node.clients.unregister(id);
     }
 }
@@ -305,8 +321,9 @@ async fn serve(
         need: 0,
     });
     let mut out = Out::new(Protocol::Resp2);
-    // Batches in a row that ran scripts.
+    // Batches in a row that ran scripts, and that ran none.
     let mut script_batches = 0u32;
+    let mut plain_batches = 0u32;
     // What this connection's replies to writes wait for (`appendfsync always`, `quorum`),
     // and what the writes of the batch left to settle.
     let waits = write::Waits::of(node);
@@ -707,13 +724,14 @@ async fn serve(
             );
             break;
         }
-        script_batches = if batch_scripts {
-            script_batches.saturating_add(1)
+        (script_batches, plain_batches) = if batch_scripts {
+            (script_batches.saturating_add(1), 0)
         } else {
-            0
+            (0, plain_batches.saturating_add(1))
         };
-        if script_batches >= SCRIPT_BATCHES_TO_MOVE
-            && !crate::script::on_script_thread()
+        let here = crate::script::on_script_thread();
+        if ((!here && script_batches >= SCRIPT_BATCHES_TO_MOVE)
+            || (here && plain_batches >= PLAIN_BATCHES_TO_RETURN))
             && client.peer.is_none()
             && client.subs.mailbox.is_none()
             && client.tracking.is_none()

@@ -459,13 +459,24 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// A redis-server on a free port. The port is picked before the server binds it, so
+    /// another test may take it meanwhile: then the server exits, and another port is tried.
     pub fn start() -> Reference {
+        for _ in 0..5 {
+            if let Some(r) = Self::try_start() {
+                return r;
+            }
+        }
+        panic!("redis-server did not start on any of five free ports");
+    }
+
+    fn try_start() -> Option<Reference> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let child = Command::new("redis-server")
+        let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no", "--dir", "/tmp"])
             .stdout(Stdio::null())
@@ -474,14 +485,28 @@ impl Reference {
             .expect("redis-server is required (apt-get install -y redis-server)");
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
+        // Ready when it answers PING itself (not whatever else holds the port).
+        loop {
+            if child.try_wait().ok().flatten().is_some() {
+                return None;
+            }
+            if let Ok(mut s) = TcpStream::connect(addr) {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut buf = [0u8; 7];
+                if s.write_all(b"PING\r\n").is_ok()
+                    && s.read_exact(&mut buf).is_ok()
+                    && &buf == b"+PONG\r\n"
+                    && child.try_wait().ok().flatten().is_none()
+                {
+                    return Some(Reference { child, addr });
+                }
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "redis-server did not start"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Reference { child, addr }
     }
 
     pub fn conn(&self) -> redis::Connection {
