@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean
+.PHONY: build run test test-unit test-integration test-diff test-api test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
 
 build:
 	$(CARGO) build --release
@@ -53,26 +53,12 @@ bench-persistence:
 
 # A local three-node cluster from configs/node{1,2,3}-config.yaml (RESP 8080-8082, HTTP
 # 9080-9082, gossip 7946-7948), in the background; logs in logs/, pids in logs/cluster.pids.
+# A node that does not come up fails it (its log shown, the others stopped).
 cluster: build
-	@mkdir -p logs
-	@if [ -s logs/cluster.pids ]; then echo "cluster already running (make cluster-stop first)"; exit 1; fi
-	@for n in 1 2 3; do \
-	  target/release/hypercache --config configs/node$$n-config.yaml > logs/node-$$n.log 2>&1 & \
-	  echo $$! >> logs/cluster.pids; \
-	done
-	@for p in 8080 8081 8082; do \
-	  for i in $$(seq 1 200); do \
-	    redis-cli -p $$p INFO cluster 2>/dev/null | grep -q 'hypercache_cluster_size:3' && break; sleep 0.1; \
-	  done; \
-	done
-	@echo "cluster up: redis-cli -p 8080 / 8081 / 8082 (pids in logs/cluster.pids, logs in logs/)"
+	scripts/cluster.sh start
 
 cluster-stop:
-	@if [ -f logs/cluster.pids ]; then \
-	  for pid in $$(cat logs/cluster.pids); do kill $$pid 2>/dev/null || true; done; \
-	  for pid in $$(cat logs/cluster.pids); do while kill -0 $$pid 2>/dev/null; do sleep 0.1; done; done; \
-	  rm -f logs/cluster.pids; echo "cluster stopped"; \
-	else echo "no cluster running"; fi
+	scripts/cluster.sh stop
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -81,6 +67,9 @@ lint:
 fmt:
 	$(CARGO) fmt --all
 
+# What the nodes wrote (data/, logs/); `make distclean` also removes the build output.
 clean: cluster-stop
-	$(CARGO) clean
 	rm -rf data logs
+
+distclean: clean
+	$(CARGO) clean

@@ -157,9 +157,15 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub total_error_replies: AtomicU64,
+    /// Error replies by code (the first word), for INFO errorstats: at most
+    /// [`ERROR_CODES`] codes, as Redis (a client must not grow it by inventing codes).
+    error_codes: Mutex<Vec<(String, u64)>>,
     memory_peak: AtomicU64,
     samples: Mutex<Samples>,
 }
+
+/// Distinct error codes INFO errorstats counts at most (Redis's 128).
+pub const ERROR_CODES: usize = 128;
 
 /// The last 16 samples of the counters, 100 ms apart, for INFO's instantaneous_* figures.
 #[derive(Default)]
@@ -217,9 +223,26 @@ impl Stats {
         c.fetch_add(1, Ordering::Relaxed);
     }
 
-    #[inline]
-    pub fn error(&self) {
+    /// Counts an error reply (`msg` without its `-`): in the total, and by its code as Redis
+    /// names it (the first word when a space follows it within 32 bytes, else ERR).
+    pub fn error(&self, msg: &str) {
         self.total_error_replies.fetch_add(1, Ordering::Relaxed);
+        let head = &msg.as_bytes()[..msg.len().min(32)];
+        let code = match head.iter().position(|&b| b == b' ') {
+            Some(i) => &msg[..i],
+            None => "ERR",
+        };
+        let mut codes = self.error_codes.lock();
+        if let Some(c) = codes.iter_mut().find(|c| c.0 == code) {
+            c.1 += 1;
+        } else if codes.len() < ERROR_CODES {
+            codes.push((code.to_string(), 1));
+        }
+    }
+
+    /// (code, count) of every error code replied, in the order first seen.
+    pub fn error_codes(&self) -> Vec<(String, u64)> {
+        self.error_codes.lock().clone()
     }
 
     pub fn reset(&self) {
@@ -233,6 +256,7 @@ impl Stats {
         ] {
             c.store(0, Ordering::Relaxed);
         }
+        self.error_codes.lock().clear();
     }
 }
 
@@ -448,12 +472,20 @@ impl Node {
         tracing::info!(component = "persistence", action = "recovery", dir = %p.dir().display(), "loading the data directory");
         match p.recover(&self.store) {
             Ok(r) => {
+                // Plain fields (no Rust debug text): absent ones are left out.
+                let (snapshot_generation, snapshot_keys) = r.snapshot.unzip();
+                let truncated_file = r.truncated.as_ref().map(|t| t.0.display().to_string());
+                let truncated_offset = r.truncated.as_ref().map(|t| t.1);
+                let truncated_bytes = r.truncated.as_ref().map(|t| t.2);
                 tracing::info!(
                     component = "persistence",
                     action = "recovery",
-                    snapshot = ?r.snapshot,
+                    snapshot_generation,
+                    snapshot_keys,
                     replayed = r.replayed,
-                    truncated = ?r.truncated,
+                    truncated_file,
+                    truncated_offset,
+                    truncated_bytes,
                     unfinished_transactions = r.unfinished_groups,
                     skipped = r.skipped.len(),
                     duration_ms = r.duration_ms,

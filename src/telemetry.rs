@@ -72,6 +72,7 @@ pub fn init(config: &LoggingConfig, node_id: &str) {
     let json = JsonLayer {
         node_id: node_id.to_string(),
         sinks,
+        structured: config.structured,
     };
     if tracing_subscriber::registry()
         .with(layer)
@@ -100,6 +101,8 @@ enum Sink {
 struct JsonLayer {
     node_id: String,
     sinks: Vec<Sink>,
+    /// `logging.structured`: JSON lines (true) or text lines.
+    structured: bool,
 }
 
 /// The fields recorded on a span, as JSON members (`"k":v,` each), kept in its extensions.
@@ -112,10 +115,25 @@ struct Fields {
     members: String,
     message: Option<String>,
     node_id: Option<String>,
+    /// `logging.structured: false`: members as ` key=value` for people, not JSON.
+    text: bool,
 }
 
 impl Fields {
+    fn new(text: bool) -> Fields {
+        Fields {
+            text,
+            ..Fields::default()
+        }
+    }
+
     fn key(&mut self, field: &Field) {
+        if self.text {
+            self.members.push(' ');
+            self.members.push_str(field.name());
+            self.members.push('=');
+            return;
+        }
         self.members.push(',');
         escape(&mut self.members, field.name());
         self.members.push(':');
@@ -127,7 +145,17 @@ impl Fields {
             "node_id" => self.node_id = Some(value.to_string()),
             _ => {
                 self.key(field);
-                escape(&mut self.members, value);
+                // Text: a plain word as it is, anything else quoted.
+                if self.text
+                    && !value.is_empty()
+                    && value
+                        .chars()
+                        .all(|c| c.is_ascii_graphic() && c != '"' && c != '=')
+                {
+                    self.members.push_str(value);
+                } else {
+                    escape(&mut self.members, value);
+                }
             }
         }
     }
@@ -154,7 +182,13 @@ impl Visit for Fields {
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
         if value.is_finite() {
-            self.raw(field, format_args!("{value}"));
+            // Six decimals at most: a figure computed in floating point reads 0.034896, not
+            // 0.034895999999999996.
+            let mut t = format!("{value:.6}");
+            if t.contains('.') {
+                t.truncate(t.trim_end_matches('0').trim_end_matches('.').len());
+            }
+            self.raw(field, format_args!("{t}"));
         } else {
             self.raw(field, format_args!("null"));
         }
@@ -203,7 +237,7 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let mut f = Fields::default();
+        let mut f = Fields::new(!self.structured);
         attrs.record(&mut f);
         if let Some(span) = ctx.span(id) {
             span.extensions_mut().insert(SpanFields(f.members));
@@ -216,7 +250,7 @@ where
             if let Some(SpanFields(members)) = ext.get_mut::<SpanFields>() {
                 let mut f = Fields {
                     members: std::mem::take(members),
-                    ..Fields::default()
+                    ..Fields::new(!self.structured)
                 };
                 values.record(&mut f);
                 *members = f.members;
@@ -225,21 +259,35 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        let mut f = Fields::default();
+        let mut f = Fields::new(!self.structured);
         event.record(&mut f);
         LINE.with(|line| {
             let Ok(mut line) = line.try_borrow_mut() else {
                 return;
             };
             line.clear();
-            line.push_str("{\"@timestamp\":\"");
-            push_rfc3339_now(&mut line);
-            line.push_str("\",\"level\":\"");
-            line.push_str(level_name(event.metadata().level()));
-            line.push_str("\",\"message\":");
-            escape(&mut line, f.message.as_deref().unwrap_or(""));
-            line.push_str(",\"node_id\":");
-            escape(&mut line, f.node_id.as_deref().unwrap_or(&self.node_id));
+            let level = level_name(event.metadata().level());
+            let node_id = f.node_id.as_deref().unwrap_or(&self.node_id);
+            let message = f.message.as_deref().unwrap_or("");
+            if self.structured {
+                line.push_str("{\"@timestamp\":\"");
+                push_rfc3339_now(&mut line);
+                line.push_str("\",\"level\":\"");
+                line.push_str(level);
+                line.push_str("\",\"message\":");
+                escape(&mut line, message);
+                line.push_str(",\"node_id\":");
+                escape(&mut line, node_id);
+            } else {
+                // `2026-12-01T14:00:00.123Z INFO  node-1 message key=value ...`
+                push_rfc3339_now(&mut line);
+                line.push(' ');
+                line.push_str(&format!("{:<5}", level.to_ascii_uppercase()));
+                line.push(' ');
+                line.push_str(node_id);
+                line.push(' ');
+                line.push_str(message);
+            }
             line.push_str(&f.members);
             // The fields of the spans around the event (the request's correlation_id).
             if let Some(scope) = ctx.event_scope(event) {
@@ -249,7 +297,7 @@ where
                     }
                 }
             }
-            line.push_str("}\n");
+            line.push_str(if self.structured { "}\n" } else { "\n" });
             for sink in &self.sinks {
                 match sink {
                     // A closed stdout must not take the node down.
@@ -389,6 +437,51 @@ mod tests {
         let back: String = serde_json::from_str(&out).unwrap();
         assert_eq!(back, nasty);
         assert_eq!(out, "\"a\\\"b\\\\c\\nd\\u0001é✓\u{7f}\"");
+    }
+
+    /// The lines a layer writes for `f`'s events, through a log file.
+    fn lines_of(structured: bool, f: impl FnOnce()) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = Rotating::open(dir.path(), "t", 1 << 20, 1).unwrap();
+        let layer = JsonLayer {
+            node_id: "n1".into(),
+            sinks: vec![Sink::File(Mutex::new(file))],
+            structured,
+        };
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+        let text = std::fs::read_to_string(dir.path().join("hypercache-t.log")).unwrap();
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn lines_are_json_or_text_as_logging_structured_says() {
+        let event = || {
+            let span = tracing::info_span!("req", correlation_id = "c-1");
+            let _in = span.enter();
+            tracing::info!(
+                component = "http",
+                took = 0.034895999999999996_f64,
+                path = "/a b",
+                n = 3u64,
+                "done"
+            );
+        };
+        let json = lines_of(true, event);
+        let v: serde_json::Value = serde_json::from_str(&json[0]).unwrap();
+        assert_eq!(v["message"], "done");
+        assert_eq!(v["node_id"], "n1");
+        assert_eq!(v["correlation_id"], "c-1");
+        assert_eq!(v["took"].to_string(), "0.034896");
+        assert_eq!(v["n"], 3);
+        let text = lines_of(false, event);
+        let line = &text[0];
+        assert!(
+            line.ends_with(
+                " INFO  n1 done component=http took=0.034896 path=\"/a b\" n=3 correlation_id=c-1"
+            ),
+            "{line}"
+        );
+        assert!(line.starts_with("20") && !line.starts_with('{'), "{line}");
     }
 
     #[test]

@@ -520,3 +520,30 @@ fn anti_entropy_under_a_write_load_does_not_chase_the_streams() {
     assert!(passes.iter().all(|p| (1..=4).contains(p)), "{passes:?}");
     c.wait_converged();
 }
+
+#[test]
+fn a_node_that_stops_is_seen_leaving_then_dead() {
+    let mut c = TestCluster::start(2, "");
+    let url = format!("http://{}/api/cluster/members", c.server(0).http);
+    let state_of_2 = || {
+        let v = common::http::get(&url).json();
+        v["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["node_id"] == "node-2")
+            .map(|m| (m["status"].to_string(), m["state"].to_string()))
+    };
+    assert_eq!(
+        state_of_2(),
+        Some((r#""alive""#.into(), r#""ready""#.into()))
+    );
+    let st = c.nodes[1].server.as_mut().unwrap().terminate();
+    assert!(st.success(), "{st:?}");
+    // It said it was leaving before it stopped gossiping: its last state is that, not ready.
+    wait(
+        "node-1 to see node-2 dead, leaving",
+        Duration::from_secs(15),
+        || state_of_2() == Some((r#""dead""#.into(), r#""leaving""#.into())),
+    );
+}

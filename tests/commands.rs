@@ -909,3 +909,49 @@ fn help_replies_are_whole_and_a_policy_switch_keeps_keys_readable() {
         .query(&mut c)
         .unwrap();
 }
+
+#[test]
+fn info_counts_commands_errors_and_latencies_as_redis_names_them() {
+    let s = Server::start();
+    let mut c = s.raw();
+    for i in 0..40 {
+        c.cmd(&[b"SET", b"k", i.to_string().as_bytes()]);
+    }
+    c.cmd(&[b"GET", b"k"]);
+    c.cmd(&[b"LPUSH", b"k", b"x"]); // WRONGTYPE
+    c.cmd(&[b"INCRBY", b"k", b"x"]); // ERR
+    c.cmd(&[b"CONFIG", b"GET", b"maxmemory"]);
+    let info = |c: &mut common::Raw, section: &str| {
+        String::from_utf8_lossy(&c.cmd(&[b"INFO", section.as_bytes()])).into_owned()
+    };
+    let cmds = info(&mut c, "commandstats");
+    assert!(cmds.contains("# Commandstats"), "{cmds}");
+    let set = cmds
+        .lines()
+        .find(|l| l.starts_with("cmdstat_set:"))
+        .unwrap_or_else(|| panic!("{cmds}"));
+    assert!(set.starts_with("cmdstat_set:calls=40,usec="), "{set}");
+    assert!(set.ends_with(",rejected_calls=0,failed_calls=0"), "{set}");
+    assert!(cmds.contains("cmdstat_lpush:calls=1,"), "{cmds}");
+    assert!(cmds.contains("failed_calls=1"), "{cmds}");
+    assert!(cmds.contains("cmdstat_config|get:calls=1,"), "{cmds}");
+    let errs = info(&mut c, "errorstats");
+    assert!(errs.contains("errorstat_WRONGTYPE:count=1"), "{errs}");
+    assert!(errs.contains("errorstat_ERR:count=1"), "{errs}");
+    // One command in sixteen is timed: forty SETs give a percentile line.
+    let lat = info(&mut c, "latencystats");
+    let line = lat
+        .lines()
+        .find(|l| l.starts_with("latency_percentiles_usec_set:"))
+        .unwrap_or_else(|| panic!("{lat}"));
+    assert!(
+        line.contains("p50=") && line.contains(",p99=") && line.contains(",p99.9="),
+        "{line}"
+    );
+    // Not in the default sections; in `all`; CONFIG RESETSTAT clears them.
+    assert!(!info(&mut c, "default").contains("# Commandstats"));
+    let everything = info(&mut c, "all");
+    assert!(everything.contains("# Errorstats") && everything.contains("# Latencystats"));
+    assert_eq!(c.cmd(&[b"CONFIG", b"RESETSTAT"]), b"+OK\r\n");
+    assert!(!info(&mut c, "errorstats").contains("errorstat_"));
+}

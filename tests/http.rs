@@ -466,6 +466,10 @@ fn metrics_are_prometheus_text_labelled_with_the_node() {
         "{t}"
     );
     assert!(metric(t, &format!("hypercache_errors_total{{{n}}}")).unwrap() >= 1.0);
+    for direction in ["pulled", "pushed"] {
+        let name = format!("hypercache_anti_entropy_keys_total{{{n},direction=\"{direction}\"}}");
+        assert_eq!(metric(t, &name), Some(0.0), "{t}");
+    }
     assert!(metric(t, &format!("hypercache_memory_bytes{{{n}}}")).unwrap() > 0.0);
     assert!(metric(t, &format!("hypercache_connected_clients{{{n}}}")).unwrap() >= 1.0);
     assert!(metric(t, &format!("hypercache_net_input_bytes_total{{{n}}}")).unwrap() > 0.0);
@@ -540,6 +544,9 @@ fn admin_routes_save_rewrite_report_and_change_the_log_level() {
         .query(&mut c)
         .unwrap();
     assert_eq!(got, vec!["loglevel", "debug"]);
+    let r = http::request("GET", &format!("{base}/api/admin/log-level"), None, &[]);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["level"], json!("debug"));
     let _: Option<String> = c.get("k1").unwrap();
     let line = wait_for_log(&s, r#""action":"command""#);
     let v: Value = serde_json::from_str(&line).unwrap();
@@ -595,6 +602,7 @@ fn the_openapi_document_describes_every_route_we_serve() {
         "DELETE /api/cache/{key}",
         "DELETE /api/stores/{name}",
         "DELETE /api/stores/{name}/cache/{key}",
+        "GET /api/admin/log-level",
         "GET /api/admin/persistence-stats",
         "GET /api/cache/stats",
         "GET /api/cache/{key}",

@@ -86,16 +86,70 @@ fn bad_config_is_rejected_with_its_line() {
 }
 
 #[test]
-fn port_in_use_is_a_clean_error() {
+fn port_in_use_is_a_clean_error_that_names_the_port_and_its_role() {
     let s = Server::start();
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_hypercache"))
-        .args(["--resp-port", &s.addr.port().to_string(), "--data-dir"])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("hypercache:"));
+    let gossip = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let gossip_port = gossip.local_addr().unwrap().port().to_string();
+    let (resp, http) = (s.addr.port().to_string(), s.http.port().to_string());
+    for (ports, role, port) in [
+        (
+            [
+                "--resp-port",
+                &resp,
+                "--http-port",
+                "0",
+                "--gossip-port",
+                "0",
+            ],
+            "RESP",
+            &resp,
+        ),
+        (
+            [
+                "--resp-port",
+                "0",
+                "--http-port",
+                &http,
+                "--gossip-port",
+                "0",
+            ],
+            "HTTP",
+            &http,
+        ),
+        (
+            [
+                "--resp-port",
+                "0",
+                "--http-port",
+                "0",
+                "--gossip-port",
+                &gossip_port,
+            ],
+            "gossip (UDP)",
+            &gossip_port,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_hypercache"))
+            .args(ports)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{role}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let want = format!("cannot bind the {role} port 127.0.0.1:{port}");
+        assert!(
+            stderr.contains("hypercache:") && stderr.contains(&want),
+            "{role}: {stderr}"
+        );
+        // Found before the node says it is ready, not after.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !stdout.contains("ready to accept connections"),
+            "{role}: {stdout}"
+        );
+    }
 }
 
 #[test]
@@ -115,4 +169,69 @@ fn env_and_flags_override_the_file() {
         b"-ERR DB index is out of range\r\n"
     );
     assert_eq!(raw.cmd(&[b"SELECT", b"3"]), b"+OK\r\n");
+}
+
+#[test]
+fn make_cluster_fails_loudly_when_a_node_does_not_come_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let (configs, logs) = (dir.path().join("configs"), dir.path().join("logs"));
+    std::fs::create_dir_all(&configs).unwrap();
+    let tcp = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let resp: Vec<u16> = (0..3).map(|_| tcp()).collect();
+    let gossip: Vec<u16> = (0..3).map(|_| common::cluster::free_udp()).collect();
+    // Node 2's gossip port is taken.
+    let _clash = std::net::UdpSocket::bind(("127.0.0.1", gossip[1])).unwrap();
+    for n in 0..3 {
+        let seeds: String = (0..3)
+            .filter(|&m| m != n)
+            .map(|m| format!("    - 127.0.0.1:{}\n", gossip[m]))
+            .collect();
+        let yaml = format!(
+            "node:\n  id: node-{id}\n  data_dir: {data}\nnetwork:\n  resp_port: {resp}\n  http_port: 0\n  gossip_port: {g}\ncluster:\n  gossip_interval: 100ms\n  seeds:\n{seeds}persistence:\n  strategy: disabled\n",
+            id = n + 1,
+            data = dir.path().join(format!("data-{n}")).display(),
+            resp = resp[n],
+            g = gossip[n],
+        );
+        std::fs::write(configs.join(format!("node{}-config.yaml", n + 1)), yaml).unwrap();
+    }
+    let out = Command::new("scripts/cluster.sh")
+        .arg("start")
+        .env("HYPERCACHE_BIN", env!("CARGO_BIN_EXE_hypercache"))
+        .env("CLUSTER_CONFIGS", &configs)
+        .env("CLUSTER_LOGS", &logs)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let port = resp[1];
+    assert!(
+        stderr.contains(&format!(
+            "node 2 (RESP port {port}) did not come up: it exited"
+        )),
+        "{stderr}"
+    );
+    // Its log, naming the port and its role.
+    assert!(
+        stderr.contains(&format!(
+            "cannot bind the gossip (UDP) port 127.0.0.1:{}",
+            gossip[1]
+        )),
+        "{stderr}"
+    );
+    // The others were stopped.
+    assert!(stderr.contains("cluster stopped"), "{stderr}");
+    assert!(!logs.join("cluster.pids").exists());
+    for p in [resp[0], resp[2]] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", p)).is_err(),
+            "a node still serves {p}"
+        );
+    }
 }

@@ -170,6 +170,9 @@ struct GossipTransport {
     faults: Arc<Faults>,
     stats: Arc<GossipStats>,
     key: [u8; 32],
+    /// The gossip socket, when the node bound it before saying it was ready (no other
+    /// process can take the port between that check and gossip's start).
+    reserved: parking_lot::Mutex<Option<std::net::UdpSocket>>,
 }
 
 /// chitchat keeps its wire codec crate-private; its `UdpSocket` is the only public way to turn
@@ -208,9 +211,20 @@ struct Pending {
 #[async_trait]
 impl Transport for GossipTransport {
     async fn open(&self, listen_addr: SocketAddr) -> anyhow::Result<Box<dyn Socket>> {
-        let public = tokio::net::UdpSocket::bind(listen_addr)
-            .await
-            .with_context(|| format!("failed to bind to {listen_addr}/UDP for gossip"))?;
+        let reserved = self
+            .reserved
+            .lock()
+            .take()
+            .filter(|s| s.local_addr().is_ok_and(|a| a == listen_addr));
+        let public = match reserved {
+            Some(s) => {
+                s.set_nonblocking(true)?;
+                tokio::net::UdpSocket::from_std(s)?
+            }
+            None => tokio::net::UdpSocket::bind(listen_addr)
+                .await
+                .with_context(|| format!("failed to bind to {listen_addr}/UDP for gossip"))?,
+        };
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
         let codec = UdpSocket::open(loopback).await?;
         let pipe = tokio::net::UdpSocket::bind(loopback).await?;
@@ -369,6 +383,8 @@ impl Socket for GossipSocket {
 /// A running gossip membership.
 pub struct Membership {
     handle: ChitchatHandle,
+    /// The gossip interval: a leaving node gossips two more rounds.
+    interval: Duration,
     pub self_id: ChitchatId,
     pub faults: Arc<Faults>,
     pub stats: Arc<GossipStats>,
@@ -405,6 +421,7 @@ impl Membership {
         forget_dead_after: Duration,
         faults: Arc<Faults>,
         gossip_key: [u8; 32],
+        reserved: Option<std::net::UdpSocket>,
     ) -> anyhow::Result<Membership> {
         let generation = crate::util::time::now_ms();
         let self_id = ChitchatId::new(me.node_id.clone(), generation, me.gossip_advertise);
@@ -449,10 +466,12 @@ impl Membership {
             faults: faults.clone(),
             stats: stats.clone(),
             key: gossip_key,
+            reserved: parking_lot::Mutex::new(reserved),
         };
         let handle = spawn_chitchat(config, kv, &transport).await?;
         Ok(Membership {
             handle,
+            interval: gossip_interval,
             self_id,
             faults,
             stats,
@@ -482,10 +501,11 @@ impl Membership {
             .collect()
     }
 
-    /// Announces that this node leaves, lets the announcement spread, then stops gossiping.
+    /// Announces that this node leaves, lets the announcement spread (two gossip rounds, at
+    /// most two seconds), then stops gossiping.
     pub async fn leave(self) {
         self.set_state("leaving").await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep((self.interval * 2).min(Duration::from_secs(2))).await;
         let _ = self.handle.shutdown().await;
     }
 }
@@ -546,6 +566,7 @@ mod tests {
             Duration::from_secs(60),
             Arc::default(),
             key,
+            None,
         )
         .await
         .unwrap()
@@ -644,6 +665,7 @@ mod tests {
             faults: Arc::default(),
             stats: Arc::default(),
             key: gossip_key(b"socket"),
+            reserved: Default::default(),
         };
         let lo = SocketAddr::new(LOOPBACK, 0);
         let mut s1 = transport.open(lo).await.unwrap();
@@ -680,6 +702,7 @@ mod tests {
             faults: Arc::default(),
             stats: Arc::default(),
             key: gossip_key(b"socket"),
+            reserved: Default::default(),
         };
         let lo = SocketAddr::new(LOOPBACK, 0);
         let mut s1 = transport.open(lo).await.unwrap();
@@ -720,6 +743,7 @@ mod tests {
             faults: Arc::default(),
             stats: Arc::default(),
             key,
+            reserved: Default::default(),
         };
         let lo = SocketAddr::new(LOOPBACK, 0);
         let mut s = transport.open(lo).await.unwrap();

@@ -89,6 +89,9 @@ pub struct Cluster {
     /// Anti-entropy runs in progress; the node has converged when there are none.
     syncing: std::sync::atomic::AtomicUsize,
     ready: AtomicBool,
+    /// The gossip socket the server bound with its other ports, before saying it was ready;
+    /// gossip takes it when it starts (after the data directory loaded).
+    pub gossip_socket: parking_lot::Mutex<Option<std::net::UdpSocket>>,
 }
 
 impl Cluster {
@@ -112,6 +115,7 @@ impl Cluster {
             gossip: std::sync::OnceLock::new(),
             syncing: std::sync::atomic::AtomicUsize::new(0),
             ready: AtomicBool::new(false),
+            gossip_socket: parking_lot::Mutex::new(None),
         })
     }
 
@@ -258,9 +262,14 @@ impl Cluster {
             } else {
                 bind_ip
             });
-        let gossip_port = match c.network.gossip_port {
-            0 => membership::free_udp_port(bind_ip),
-            p => p,
+        let reserved = self.gossip_socket.lock().take();
+        let gossip_port = match (
+            reserved.as_ref().map(|s| s.local_addr()),
+            c.network.gossip_port,
+        ) {
+            (Some(Ok(a)), _) => a.port(),
+            (_, 0) => membership::free_udp_port(bind_ip),
+            (_, p) => p,
         };
         let me = SelfInfo {
             node_id: c.node.id.clone(),
@@ -282,6 +291,7 @@ impl Cluster {
             c.cluster.forget_dead_after,
             self.faults.clone(),
             membership::gossip_key(peer_secret(c).unwrap_or(b"")),
+            reserved,
         )
         .await?;
         tracing::info!(component = "cluster", action = "join", node_id = %me.node_id, gossip = %me.gossip_advertise, resp = %me.resp_addr, "gossip started");
@@ -340,7 +350,7 @@ impl Cluster {
         let old = self.replicator.ring();
         if old.nodes() != ring.nodes() {
             self.stats.ring_changes.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(component = "cluster", action = "ring_change", members = ?ring.nodes(), "ring changed");
+            tracing::info!(component = "cluster", action = "ring_change", members = %ring.nodes().join(","), "ring changed");
         }
         self.replicator.set_ring(ring);
         if !seen.is_empty() {
@@ -350,7 +360,7 @@ impl Cluster {
         for m in &seen {
             let (peer, new) = self.replicator.upsert_peer(&m.node_id, m.resp_addr);
             if new {
-                tracing::info!(component = "cluster", action = "member_up", peer = %m.node_id, addr = ?m.resp_addr, "peer joined");
+                tracing::info!(component = "cluster", action = "member_up", peer = %m.node_id, addr = m.resp_addr.map(|a| a.to_string()), "peer joined");
                 tokio::spawn(replication::sender(peer.clone(), self.replicator.clone()));
                 newcomers.push(peer);
             }
@@ -457,7 +467,7 @@ impl Cluster {
             .map(|m| m.gossip_addr)
             .collect();
         self.faults.block(addrs);
-        tracing::warn!(component = "cluster", action = "fault_injection", blocked = ?ids, "partition switch set");
+        tracing::warn!(component = "cluster", action = "fault_injection", blocked = %ids.join(","), "partition switch set");
     }
 
     /// Installs `v` if it is newer than what the node holds (after the same checks as a

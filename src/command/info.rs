@@ -265,6 +265,21 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
         f!(s, "used_cpu_sys_children:0.000000");
         f!(s, "used_cpu_user_children:0.000000");
     }
+    let all = want("all") || want("everything");
+    if want("commandstats") || all {
+        section(&mut s, "Commandstats");
+        command_stats(node, &mut s);
+    }
+    if want("errorstats") || all {
+        section(&mut s, "Errorstats");
+        for (code, count) in node.stats.error_codes() {
+            f!(s, "errorstat_{code}:count={count}");
+        }
+    }
+    if want("latencystats") || all {
+        section(&mut s, "Latencystats");
+        latency_stats(node, &mut s);
+    }
     if want("keyspace") {
         section(&mut s, "Keyspace");
         for db in 0..node.store.databases() as u32 {
@@ -322,6 +337,56 @@ pub fn info_text(cx: &Ctx<'_>, wanted: &[String]) -> String {
     s
 }
 
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=0,failed_calls=..`, as
+/// Redis. One command in sixteen is timed (`metrics`): `usec` is the sampled mean times the
+/// calls. A refused command (wrong arity, ...) counts as failed: they are not told apart.
+fn command_stats(node: &crate::node::Node, s: &mut String) {
+    let m = &node.metrics;
+    for (slot, calls, errors) in m.calls() {
+        let Some(cmd) = super::table::by_slot(slot) else {
+            continue;
+        };
+        let per_call = m
+            .latency(slot)
+            .map_or(0.0, |(_, sum, n)| sum as f64 / n as f64);
+        let _ = write!(
+            s,
+            "cmdstat_{}:calls={calls},usec={},usec_per_call={per_call:.2},rejected_calls=0,failed_calls={errors}\r\n",
+            super::table::full_name(cmd),
+            (per_call * calls as f64) as u64,
+        );
+    }
+}
+
+/// `latency_percentiles_usec_<name>:p50=..,p99=..,p99.9=..`, as Redis, from the sampled
+/// histogram: each percentile is the upper bound of the bucket it falls in (past the last
+/// bound, the last bound).
+fn latency_stats(node: &crate::node::Node, s: &mut String) {
+    let m = &node.metrics;
+    let bounds = crate::metrics::BOUNDS_US;
+    for (slot, _, _) in m.calls() {
+        let (Some(cmd), Some((cum, _, n))) = (super::table::by_slot(slot), m.latency(slot)) else {
+            continue;
+        };
+        let at = |q: f64| {
+            let want = (q * n as f64).ceil() as u64;
+            let i = cum
+                .iter()
+                .position(|&c| c >= want)
+                .unwrap_or(bounds.len() - 1);
+            bounds[i] as f64
+        };
+        let _ = write!(
+            s,
+            "latency_percentiles_usec_{}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",
+            super::table::full_name(cmd),
+            at(0.5),
+            at(0.99),
+            at(0.999),
+        );
+    }
+}
+
 /// The `# Cluster` section: membership, the ring, replication and anti-entropy figures.
 fn cluster_info(node: &crate::node::Node, s: &mut String) {
     use std::sync::atomic::Ordering::Relaxed;
@@ -332,6 +397,8 @@ fn cluster_info(node: &crate::node::Node, s: &mut String) {
         ($($arg:tt)*) => {{ let _ = write!(s, $($arg)*); s.push_str("\r\n"); }};
     }
     // Redis's own field: we are not Redis Cluster (no slots, no MOVED).
+    // Not Redis Cluster (no slots, MOVED or CLUSTER): a cluster-mode client must not take
+    // it for one. The hypercache_cluster_* fields describe ours (README, Cluster).
     f!("cluster_enabled:0");
     f!("hypercache_node_id:{}", c.node_id);
     f!("hypercache_cluster_size:{}", c.live_size());

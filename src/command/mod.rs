@@ -219,8 +219,9 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         tx.failed = true;
     }
     if let Err(e) = r {
-        cx.node.stats.error();
-        cx.out.error(&e.to_string());
+        let msg = e.to_string();
+        cx.node.stats.error(&msg);
+        cx.out.error(&msg);
     }
     if let Some(cmd) = cx.command {
         if on && let Some(slot) = table::slot_of(cmd) {

@@ -604,6 +604,11 @@ pub fn slots() -> impl Iterator<Item = (usize, &'static Command)> {
     SLOTS.iter().copied().enumerate()
 }
 
+/// The command or subcommand of a metric slot.
+pub fn by_slot(slot: usize) -> Option<&'static Command> {
+    SLOTS.get(slot).copied()
+}
+
 /// (full name, calls, errors) of every command called at least once.
 pub fn named_calls(m: &crate::metrics::CommandMetrics) -> Vec<(String, u64, u64)> {
     m.calls()

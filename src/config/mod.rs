@@ -423,7 +423,7 @@ pub struct LoggingConfig {
     pub max_file_size: u64,
     /// Rotated files to keep; >= 1.
     pub max_files: u32,
-    /// Accepted for compatibility with older configs.
+    /// JSON lines (true, the default) or text lines for people (false).
     pub structured: bool,
 }
 

@@ -725,7 +725,10 @@ fn example_configs_load() {
         let path = example(u32::from(n));
         let c = Config::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(c.node.id, format!("node-{n}"));
-        assert_eq!(c.data_dir(), PathBuf::from(format!("./data/node-{n}")));
+        assert_eq!(
+            c.data_dir(),
+            PathBuf::from(format!("./data/cluster/node-{n}"))
+        );
         assert_eq!(c.network.resp_port, 8079 + n);
         assert_eq!(c.network.http_port, 9079 + n);
         assert_eq!(c.network.gossip_port, 7945 + n);

@@ -261,6 +261,23 @@ pub struct LogLevelResponse {
     pub correlation_id: String,
 }
 
+/// The log level in force (the same setting as `CONFIG GET loglevel`).
+#[utoipa::path(get, path = "/api/admin/log-level", responses(
+    (status = 200, description = "The level", body = LogLevelResponse)))]
+pub async fn get_log_level(
+    State(st): State<AppState>,
+    Extension(cid): Extension<CorrelationId>,
+) -> Response {
+    let n = &st.node;
+    Json(LogLevelResponse {
+        success: true,
+        level: n.settings.loglevel.read().clone(),
+        node: n.config.node.id.clone(),
+        correlation_id: cid.0,
+    })
+    .into_response()
+}
+
 /// Changes the log level at runtime (the same setting as `CONFIG SET loglevel`).
 #[utoipa::path(put, path = "/api/admin/log-level", request_body = LogLevelRequest, responses(
     (status = 200, description = "Changed", body = LogLevelResponse),

@@ -22,7 +22,7 @@ use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post};
 use tracing::Instrument;
 use utoipa::OpenApi;
 
@@ -67,6 +67,7 @@ pub struct AppState {
         admin::snapshot,
         admin::aof_rewrite,
         admin::persistence_stats,
+        admin::get_log_level,
         admin::log_level,
         pubsub::stream,
         pubsub::publish,
@@ -132,7 +133,10 @@ pub fn router(state: AppState) -> Router {
             "/api/admin/persistence-stats",
             get(admin::persistence_stats),
         )
-        .route("/api/admin/log-level", put(admin::log_level))
+        .route(
+            "/api/admin/log-level",
+            get(admin::get_log_level).put(admin::log_level),
+        )
         .route(
             "/api/pubsub/{*channel}",
             get(pubsub::stream).post(pubsub::publish),
@@ -328,7 +332,7 @@ async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Resp
     n.stats.auth_failed(crate::node::AuthFailure::Http);
     if n.stats.auth_log.due(1000) {
         let addr = req.extensions().get::<Peer>().map(|p| p.addr.to_string());
-        tracing::warn!(component = "http", action = "auth", addr = ?addr, path = %req.uri().path(), token_given = given.is_some(), "HTTP request refused: missing or wrong bearer token (logged at most once a second)");
+        tracing::warn!(component = "http", action = "auth", addr, path = %req.uri().path(), token_given = given.is_some(), "HTTP request refused: missing or wrong bearer token (logged at most once a second)");
     }
     let msg = if given.is_some() {
         "WRONGPASS invalid bearer token"

@@ -459,12 +459,20 @@ impl prometheus_client::collector::Collector for NodeCollector {
             "99th percentile round trip of read-index questions.",
             p99 as f64 / 1e6,
         )?;
-        counter(
-            &mut e,
+        let mut fam = e.encode_descriptor(
             "hypercache_anti_entropy_keys",
-            "Keys exchanged by anti-entropy.",
-            ld(&cs.sync_keys_pulled) + ld(&cs.sync_keys_pushed),
+            "Keys exchanged by anti-entropy: pulled from peers, pushed to them.",
+            None,
+            MetricType::Counter,
         )?;
+        for (direction, v) in [
+            ("pulled", ld(&cs.sync_keys_pulled)),
+            ("pushed", ld(&cs.sync_keys_pushed)),
+        ] {
+            ConstCounter::new(v).encode(
+                fam.encode_family(&vec![("direction".to_string(), direction.to_string())])?,
+            )?;
+        }
         let (p50, p99) = cs.lag_percentiles();
         gauge(
             &mut e,

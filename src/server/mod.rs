@@ -105,6 +105,10 @@ impl IoThreads {
     }
 }
 
+fn bind_error(role: &str, addr: &str, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("cannot bind the {role} port {addr}: {e}"))
+}
+
 /// A running node: its listener bound, its tasks started.
 pub struct Running {
     pub node: Arc<Node>,
@@ -119,15 +123,30 @@ pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
         "{}:{}",
         node.config.network.resp_bind_addr, node.config.network.resp_port
     );
-    let listener = TcpListener::bind(&addr).await?;
+    // Each error names the port's role and address: three ports are bound, and "address in
+    // use" alone does not say which clashed.
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| bind_error("RESP", &addr, e))?;
     let resp_addr = listener.local_addr()?;
     *node.resp_addr.lock() = Some(resp_addr);
     let addr = format!(
         "{}:{}",
         node.config.network.http_bind_addr, node.config.network.http_port
     );
-    let http = TcpListener::bind(&addr).await?;
+    let http = TcpListener::bind(&addr)
+        .await
+        .map_err(|e| bind_error("HTTP", &addr, e))?;
     *node.http_addr.lock() = Some(http.local_addr()?);
+    // Gossip starts once the data directory is loaded, but its port is bound now: one another
+    // process holds is found before the node says it is ready, and none can take it after.
+    let addr = format!(
+        "{}:{}",
+        node.config.network.resp_bind_addr, node.config.network.gossip_port
+    );
+    let gossip =
+        std::net::UdpSocket::bind(&addr).map_err(|e| bind_error("gossip (UDP)", &addr, e))?;
+    *node.cluster.gossip_socket.lock() = Some(gossip);
     Ok(Running {
         node,
         resp_addr,
@@ -189,6 +208,9 @@ impl Running {
             }
         }
         drop(listener);
+        // Peers learn at once that this node is going (and stop counting on it), while the
+        // commands it has already read still finish and replicate.
+        node.cluster.set_state("leaving").await;
         tracing::info!(
             component = "node",
             action = "shutdown",
@@ -199,6 +221,9 @@ impl Running {
             node.clients.kill_all();
             node.clients.wait_empty(Duration::from_secs(1)).await;
         }
+        // Then it stops gossiping (the announcement has had two rounds to spread) and
+        // replicating.
+        node.cluster.leave().await;
         // HTTP requests in flight finish too (graceful shutdown of the HTTP server).
         let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
         // Every connection has closed: the I/O threads have nothing left to run.
@@ -390,9 +415,9 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         let r = tokio::task::spawn_blocking(move || n.recover())
             .await
             .unwrap_or_else(|e| Err(e.to_string()));
-        if r.is_err() {
+        if let Err(e) = r {
             loader.request_shutdown();
-            return r;
+            return Err(format!("cannot load the data directory: {e}"));
         }
         let (resp, http) = (*loader.resp_addr.lock(), *loader.http_addr.lock());
         let started = loader
@@ -402,7 +427,10 @@ pub async fn run(config: Config) -> std::io::Result<()> {
         if let Err(e) = started {
             tracing::error!(component = "cluster", action = "join", error = %e, "cannot start gossip");
             loader.request_shutdown();
-            return Err(format!("cannot start gossip: {e}"));
+            return Err(format!(
+                "cannot start gossip on port {}: {e}",
+                loader.config.network.gossip_port
+            ));
         }
         tokio::spawn(crate::cluster::sync::periodic(
             loader.store.clone(),
@@ -427,9 +455,7 @@ pub async fn run(config: Config) -> std::io::Result<()> {
     });
     running.serve().await;
     match loaded.await {
-        Ok(Err(e)) => Err(std::io::Error::other(format!(
-            "cannot load the data directory: {e}"
-        ))),
+        Ok(Err(e)) => Err(std::io::Error::other(e)),
         _ => Ok(()),
     }
 }

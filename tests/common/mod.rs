@@ -144,6 +144,16 @@ impl Server {
     pub fn wait_loaded(&self) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
+            // A node that stopped while loading (a port taken, a corrupt file): say why.
+            if let Err(e) = TcpStream::connect(self.addr) {
+                let logs = self.logs.lock().unwrap();
+                let tail = logs.len().saturating_sub(20);
+                panic!(
+                    "the node at {} stopped while loading ({e}); its last log lines:\n{}",
+                    self.addr,
+                    logs[tail..].join("\n")
+                );
+            }
             let mut raw = Raw::connect(self.addr);
             let r = raw.cmd(&[b"PING"]);
             if r == b"+PONG\r\n" {
