@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
+.PHONY: build run test test-unit test-integration test-diff test-api test-dashboards test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
 
 build:
 	$(CARGO) build --release
@@ -10,12 +10,14 @@ run:
 	$(CARGO) run --release
 
 # Every test: unit and integration tests against the real binary, the differential test
-# against a real redis-server, promtool and schemathesis against the HTTP API, the unsafe core
+# against a real redis-server, promtool and schemathesis against the HTTP API, the shipped
+# Prometheus config, alert rules and Grafana dashboards against a real Prometheus, the unsafe core
 # under Valgrind and Miri, and a short run of every fuzz target.
 test:
 	$(CARGO) test --all-targets
 	scripts/resp-diff.sh target/debug/hypercache
 	scripts/check-api.sh target/debug/hypercache
+	scripts/check-dashboards.sh target/debug/hypercache
 	scripts/check-unsafe.sh
 	scripts/fuzz.sh 10
 
@@ -32,6 +34,10 @@ test-diff:
 test-api:
 	$(CARGO) build --bin hypercache
 	scripts/check-api.sh target/debug/hypercache
+
+test-dashboards:
+	$(CARGO) build --bin hypercache
+	scripts/check-dashboards.sh target/debug/hypercache
 
 test-unsafe:
 	scripts/check-unsafe.sh

@@ -566,6 +566,12 @@ impl prometheus_client::collector::Collector for NodeCollector {
                     "fsyncs of the AOF.",
                     a.fsyncs,
                 )?;
+                ConstCounter::new(a.fsync_micros as f64 / 1e6).encode(e.encode_descriptor(
+                    "hypercache_aof_fsync_seconds",
+                    "Time spent in fsyncs of the AOF (over fsyncs: the mean fsync time).",
+                    None,
+                    MetricType::Counter,
+                )?)?;
             }
         }
         Ok(())
