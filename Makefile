@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api test-dashboards test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
+.PHONY: build run test test-unit test-integration test-diff test-api test-dashboards test-k8s test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
 
 build:
 	$(CARGO) build --release
@@ -11,13 +11,15 @@ run:
 
 # Every test: unit and integration tests against the real binary, the differential test
 # against a real redis-server, promtool and schemathesis against the HTTP API, the shipped
-# Prometheus config, alert rules and Grafana dashboards against a real Prometheus, the unsafe core
+# Prometheus config, alert rules and Grafana dashboards against a real Prometheus, the
+# Kubernetes manifests and their DNS seeding, the unsafe core
 # under Valgrind and Miri, and a short run of every fuzz target.
 test:
 	$(CARGO) test --all-targets
 	scripts/resp-diff.sh target/debug/hypercache
 	scripts/check-api.sh target/debug/hypercache
 	scripts/check-dashboards.sh target/debug/hypercache
+	scripts/check-k8s.sh target/debug/hypercache
 	scripts/check-unsafe.sh
 	scripts/fuzz.sh 10
 
@@ -38,6 +40,10 @@ test-api:
 test-dashboards:
 	$(CARGO) build --bin hypercache
 	scripts/check-dashboards.sh target/debug/hypercache
+
+test-k8s:
+	$(CARGO) build --bin hypercache
+	scripts/check-k8s.sh target/debug/hypercache
 
 test-unsafe:
 	scripts/check-unsafe.sh

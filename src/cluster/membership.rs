@@ -10,7 +10,7 @@
 //! dropped and counted, so only holders of the secret can join or change gossiped state.
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -425,13 +425,15 @@ impl Membership {
     ) -> anyhow::Result<Membership> {
         let generation = crate::util::time::now_ms();
         let self_id = ChitchatId::new(me.node_id.clone(), generation, me.gossip_advertise);
-        // Never gossip with ourselves.
+        // Never gossip with ourselves: an address that is ours is left out. A name is kept
+        // even when it answers ours too (a Kubernetes headless Service answers every pod's):
+        // chitchat resolves it again each round and skips our own address.
         let seeds: Vec<String> = seeds
             .into_iter()
             .filter(|s| {
-                s.to_socket_addrs()
-                    .map(|mut a| !a.any(|a| a == me.gossip_advertise))
-                    .unwrap_or(true)
+                s.parse::<SocketAddr>()
+                    .ok()
+                    .is_none_or(|a| a != me.gossip_advertise)
             })
             .collect();
         let config = ChitchatConfig {

@@ -263,7 +263,7 @@ pub static KEYS: &[Key] = &[
         let seeds = r.cluster.as_mut().and_then(|s| s.seeds.take());
         cv.seeds(seeds, &mut c.cluster.seeds)
     }),
-    leaf!(cluster.seed_dns, |s| Ok(Some(s.to_owned()))),
+    leaf!(cluster.seed_dns, |s| Ok(Some(s.to_owned()))).env("HYPERCACHE_SEED_DNS"),
     leaf!(cluster.replication_factor, parse_replication_factor),
     leaf!(cluster.consistency_level, str::parse),
     leaf!(cluster.tombstone_ttl, parse_duration),
@@ -281,7 +281,10 @@ pub static KEYS: &[Key] = &[
         }
         Ok(n)
     }),
-    leaf!(cache.max_memory, parse_size).config("maxmemory", SetAs::Memory { min: 0 }),
+    // The environment form lets a Kubernetes pod derive it from its memory limit.
+    leaf!(cache.max_memory, parse_size)
+        .env("HYPERCACHE_MAX_MEMORY")
+        .config("maxmemory", SetAs::Memory { min: 0 }),
     // Zero means "no TTL", which is None for the node-wide setting.
     leaf!(cache.default_ttl, |s| parse_duration(s)
         .map(|d| (!d.is_zero()).then_some(d))),
@@ -749,6 +752,11 @@ mod tests {
             ("HYPERCACHE_HTTP_PORT", "1235"),
             ("HYPERCACHE_GOSSIP_PORT", "1236"),
             ("HYPERCACHE_CLUSTER_SECRET", "s3"),
+            (
+                "HYPERCACHE_SEED_DNS",
+                "hypercache-headless.default.svc.cluster.local",
+            ),
+            ("HYPERCACHE_MAX_MEMORY", "768MB"),
             ("HYPERCACHE_LOG_LEVEL", "warn"),
             ("HYPERCACHE_REQUIREPASS", "pw"),
             ("HYPERCACHE_HTTP_TOKEN", "tk"),
