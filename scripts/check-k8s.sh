@@ -4,15 +4,16 @@
 # ConfigMap's hypercache.yaml with `hypercache config validate`, and the DNS seeding the
 # StatefulSet relies on: three nodes started with that config, each on its own loopback
 # address with the same ports (as pods), find each other through the headless Service's
-# name, which a private /etc/hosts (a mount namespace of their own: `unshare`, root) answers
+# name, which a private /etc/hosts (a mount namespace of their own: `unshare`) answers
 # with the three addresses, as the cluster's DNS does. Usage: scripts/check-k8s.sh [BINARY].
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 bin="${1:-target/debug/hypercache}"
 [ -x "$bin" ] || cargo build --bin hypercache
-[ "$(id -u)" = 0 ] && command -v unshare >/dev/null ||
-  { echo "check-k8s: the DNS seeding check needs root and unshare (a private /etc/hosts)" >&2; exit 1; }
+command -v unshare >/dev/null || { echo "check-k8s: unshare is required (util-linux)" >&2; exit 1; }
+# A mount namespace of the nodes' own: root makes one; anyone else, inside a user namespace.
+ns=(--mount); [ "$(id -u)" = 0 ] || ns=(--user --map-root-user --mount)
 venv=target/k8s-venv
 if [ ! -x "$venv/bin/kubernetes-validate" ]; then
   python3 -m venv "$venv"
@@ -37,7 +38,7 @@ name=$(sed -n 's/^ *seed_dns: *\([^ #]*\).*/\1/p' "$work/hypercache.yaml")
 resp="$(free_port)"; http="$(free_port)"
 gossip="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 for i in 1 2 3; do
-  unshare --mount -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$work/hosts" \
+  unshare "${ns[@]}" -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$work/hosts" \
     "$bin" --config "$work/hypercache.yaml" --node-id "hypercache-$((i - 1))" --bind "127.0.0.$i" \
     --resp-port "$resp" --http-port "$http" --gossip-port "$gossip" --data-dir "$work/d$i" \
     > "$work/n$i.log" 2>&1 &
