@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api test-dashboards test-k8s test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
+.PHONY: build run test test-unit test-integration test-diff test-api test-dashboards test-k8s test-dashboard-page test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
 
 build:
 	$(CARGO) build --release
@@ -12,7 +12,8 @@ run:
 # Every test: unit and integration tests against the real binary, the differential test
 # against a real redis-server, promtool and schemathesis against the HTTP API, the shipped
 # Prometheus config, alert rules and Grafana dashboards against a real Prometheus, the
-# Kubernetes manifests and their DNS seeding, the unsafe core
+# Kubernetes manifests and their DNS seeding, the built-in dashboard in headless Chromium, the
+# unsafe core
 # under Valgrind and Miri, and a short run of every fuzz target.
 test:
 	$(CARGO) test --all-targets
@@ -20,6 +21,7 @@ test:
 	scripts/check-api.sh target/debug/hypercache
 	scripts/check-dashboards.sh target/debug/hypercache
 	scripts/check-k8s.sh target/debug/hypercache
+	scripts/check-dashboard-page.sh target/debug/hypercache
 	scripts/check-unsafe.sh
 	scripts/fuzz.sh 10
 
@@ -44,6 +46,10 @@ test-dashboards:
 test-k8s:
 	$(CARGO) build --bin hypercache
 	scripts/check-k8s.sh target/debug/hypercache
+
+test-dashboard-page:
+	$(CARGO) build --bin hypercache
+	scripts/check-dashboard-page.sh target/debug/hypercache
 
 test-unsafe:
 	scripts/check-unsafe.sh

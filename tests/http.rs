@@ -614,6 +614,7 @@ fn the_openapi_document_describes_every_route_we_serve() {
         "GET /api/stores",
         "GET /api/stores/{name}",
         "GET /api/stores/{name}/cache/{key}",
+        "GET /dashboard",
         "GET /health",
         "GET /metrics",
         "GET /openapi.json",

@@ -37,6 +37,36 @@ impl Ring {
         &self.nodes
     }
 
+    /// Each node's share of the hash space (the arcs that end at its points), in `nodes`'
+    /// order; they sum to 1.
+    pub fn shares(&self) -> Vec<f64> {
+        let mut owned = vec![0u128; self.nodes.len()];
+        let Some(&(last, _)) = self.points.last() else {
+            return Vec::new();
+        };
+        let mut prev = last;
+        for &(p, n) in &self.points {
+            // The arc after the previous point, wrapping past u64::MAX for the first.
+            owned[n as usize] += u128::from(p.wrapping_sub(prev));
+            prev = p;
+        }
+        // A single point owns the whole ring (its arc wraps to itself: zero above).
+        if self.points.len() == 1 {
+            return vec![1.0];
+        }
+        let total: u128 = owned.iter().sum();
+        owned
+            .iter()
+            .map(|&o| {
+                if total == 0 {
+                    0.0
+                } else {
+                    o as f64 / total as f64
+                }
+            })
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.nodes.len()
     }
@@ -119,6 +149,21 @@ mod tests {
         for (n, c) in &counts {
             assert!((7_000..13_000).contains(c), "{n} got {c} of 40000");
         }
+    }
+
+    #[test]
+    fn shares_cover_the_ring_and_are_near_even() {
+        let r = Ring::new(vec!["a".into(), "b".into(), "c".into()]);
+        let s = r.shares();
+        assert_eq!(s.len(), 3);
+        assert!((s.iter().sum::<f64>() - 1.0).abs() < 1e-9, "{s:?}");
+        // 256 virtual nodes each: every share within a few points of a third.
+        assert!(s.iter().all(|&x| (0.25..0.42).contains(&x)), "{s:?}");
+        assert_eq!(
+            Ring::new(vec!["solo".into()]).shares().iter().sum::<f64>(),
+            1.0
+        );
+        assert!(Ring::new(vec![]).shares().is_empty());
     }
 
     #[test]

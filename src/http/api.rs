@@ -702,12 +702,64 @@ pub struct StatsResponse {
     pub commands_processed: u64,
     /// Calls by command name.
     pub operations: std::collections::BTreeMap<String, u64>,
+    /// Command latency over every command, from the sampled histogram (one command in
+    /// sixteen is timed; each figure is a bucket's upper bound), milliseconds.
+    pub latency_p50_ms: f64,
+    pub latency_p99_ms: f64,
+    /// The commands with the highest sampled mean latency, slowest first (at most 5).
+    pub slowest_commands: Vec<SlowCommand>,
     pub connected_clients: usize,
     pub uptime_seconds: u64,
     pub correlation_id: String,
 }
 
+#[derive(Serialize, ToSchema)]
+pub struct SlowCommand {
+    pub command: String,
+    pub calls: u64,
+    pub mean_ms: f64,
+}
+
+/// (p50, p99) in ms over every command's sampled latencies, and the slowest commands.
+fn latency_of(n: &Node) -> (f64, f64, Vec<SlowCommand>) {
+    let bounds = crate::metrics::BOUNDS_US;
+    let mut cum = [0u64; crate::metrics::BOUNDS_US.len()];
+    let mut count = 0;
+    let mut slow = Vec::new();
+    for (slot, calls, _) in n.metrics.calls() {
+        let Some((c, sum, k)) = n.metrics.latency(slot) else {
+            continue;
+        };
+        for (a, b) in cum.iter_mut().zip(c) {
+            *a += b;
+        }
+        count += k;
+        if let Some(cmd) = crate::command::table::by_slot(slot) {
+            slow.push(SlowCommand {
+                command: crate::command::table::full_name(cmd),
+                calls,
+                mean_ms: sum as f64 / k as f64 / 1000.0,
+            });
+        }
+    }
+    slow.sort_by(|a, b| b.mean_ms.total_cmp(&a.mean_ms));
+    slow.truncate(5);
+    let at = |q: f64| {
+        if count == 0 {
+            return 0.0;
+        }
+        let want = (q * count as f64).ceil() as u64;
+        let i = cum
+            .iter()
+            .position(|&c| c >= want)
+            .unwrap_or(bounds.len() - 1);
+        bounds[i] as f64 / 1000.0
+    };
+    (at(0.5), at(0.99), slow)
+}
+
 fn stats_of(n: &Node, cid: CorrelationId) -> StatsResponse {
+    let (latency_p50_ms, latency_p99_ms, slowest_commands) = latency_of(n);
     let now = now_ms();
     let t = n.store.totals(now);
     let lookups = t.stats.hits + t.stats.misses;
@@ -731,6 +783,9 @@ fn stats_of(n: &Node, cid: CorrelationId) -> StatsResponse {
             .into_iter()
             .map(|(k, c, _)| (k, c))
             .collect(),
+        latency_p50_ms,
+        latency_p99_ms,
+        slowest_commands,
         connected_clients: n.clients.len(),
         uptime_seconds: n.started.elapsed().as_secs(),
         correlation_id: cid.0,
@@ -839,6 +894,8 @@ pub struct ClusterStatusResponse {
     pub node: String,
     pub cluster_size: usize,
     pub ring: Vec<String>,
+    /// Each ring member's share of the hash space (0..1), by node id.
+    pub ring_share: std::collections::BTreeMap<String, f64>,
     pub virtual_nodes_per_node: usize,
     pub replication_factor: usize,
     pub consistency_level: String,
@@ -867,6 +924,10 @@ pub async fn cluster_status(
         node: n.config.node.id.clone(),
         cluster_size: c.live_size(),
         ring: c.ring().nodes().to_vec(),
+        ring_share: {
+            let ring = c.ring();
+            ring.nodes().iter().cloned().zip(ring.shares()).collect()
+        },
         virtual_nodes_per_node: crate::cluster::ring::VNODES,
         replication_factor: c.replicator.rf(),
         consistency_level: c.consistency.name().into(),

@@ -73,16 +73,25 @@ pub struct AppState {
         pubsub::publish,
         prometheus::metrics,
         openapi_json,
+        dashboard,
     )
 )]
 pub struct ApiDoc;
 
+/// The built-in dashboard: one page, no external assets, fed by the JSON routes above.
+#[utoipa::path(get, path = "/dashboard", responses((status = 200, description = "The dashboard page", content_type = "text/html")))]
+pub async fn dashboard() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        include_str!("dashboard.html"),
+    )
+        .into_response()
+}
+
 /// The OpenAPI description of this API.
 #[utoipa::path(get, path = "/openapi.json", responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
 pub async fn openapi_json() -> Response {
-    let mut doc = ApiDoc::openapi();
-    // utoipa fills the license from Cargo.toml, which names none.
-    doc.info.license = None;
+    let doc = ApiDoc::openapi();
     (
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         doc.to_json().unwrap_or_default(),
@@ -93,6 +102,7 @@ pub async fn openapi_json() -> Response {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(api::health))
+        .route("/dashboard", get(dashboard))
         .route("/stats", get(api::stats))
         .route("/api/cache/stats", get(api::cache_stats))
         .route(
@@ -292,9 +302,10 @@ pub struct Peer {
     pub denied: bool,
 }
 
-/// Routes anyone may call: liveness, and the metrics unless `security.metrics_auth`.
+/// Routes anyone may call: liveness, the dashboard's page (it holds no data: its requests
+/// carry the token), and the metrics unless `security.metrics_auth`.
 fn is_open(path: &str, metrics_auth: bool) -> bool {
-    path == "/health" || (path == "/metrics" && !metrics_auth)
+    path == "/health" || path == "/dashboard" || (path == "/metrics" && !metrics_auth)
 }
 
 /// Protected mode, then the bearer token: `security.http_token`, else the password.
