@@ -22,7 +22,9 @@ fi
 "$venv/bin/kubernetes-validate" --strict deploy/k8s/*.yaml
 work="$(mktemp -d)"
 pids=()
-trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
+# Killed helpers (prometheus, redis-benchmark) end with 143: not this script's status.
+# Helpers killed here (prometheus, redis-benchmark) end with 143, which is not this check's.
+trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$venv/bin/python" - deploy/k8s/configmap.yaml "$work/hypercache.yaml" <<'PY'
 import sys, yaml
 doc = yaml.safe_load(open(sys.argv[1]))
