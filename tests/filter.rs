@@ -63,6 +63,18 @@ fn the_key_filter_answers_misses_and_reports_itself() {
     assert_eq!(negatives + fps, 2_001);
     assert!(st["false_positive_rate"]["observed"].as_f64().unwrap() < 0.02);
     assert!(st["operations"]["lookups"].as_u64().unwrap() >= 2_001);
+    // The same figures under the original HyperCache's names (its Postman collection reads
+    // `stats.size`, `stats.successful_adds`, ...).
+    let o = &st["stats"];
+    assert_eq!(o["size"], st["size"]);
+    assert_eq!(o["capacity"], st["capacity"]);
+    assert_eq!(o["load_factor"], st["load_factor"]);
+    assert_eq!(o["memory_usage"], st["memory_usage"]);
+    assert_eq!(o["false_positive_rate"], 0.01);
+    assert_eq!(o["lookup_operations"], st["operations"]["lookups"]);
+    assert_eq!(o["add_operations"], st["operations"]["adds"]);
+    assert_eq!(o["successful_adds"].as_u64().unwrap(), 5_000);
+    assert_eq!(o["failed_adds"], 0);
     // Hits are still found, every one of them.
     let got: Vec<i64> = redis::cmd("MGET")
         .arg((0..5_000).map(|i| format!("k{i}")).collect::<Vec<_>>())

@@ -749,6 +749,7 @@ fn a_cluster_serves_http_reads_anywhere_and_traces_writes_to_every_replica() {
     // Members and status.
     let m = http::get(&format!("{}/api/cluster/members", n1.http_url())).json();
     assert_eq!(m["cluster_size"], json!(3));
+    assert_eq!(m["total_count"], json!(3), "the original's name");
     let members = m["members"].as_array().unwrap();
     assert_eq!(members.len(), 3, "{m}");
     for (i, x) in members.iter().enumerate() {

@@ -80,6 +80,7 @@ fn stores_are_managed_over_http_and_hold_their_own_data() {
     }
     // List and inspect.
     let list = http::get(&format!("{base}/api/stores")).json();
+    assert_eq!(list["total_count"], 3, "the original's name");
     let names: Vec<&str> = list["stores"]
         .as_array()
         .unwrap()

@@ -830,6 +830,8 @@ pub struct MembersResponse {
     pub node: String,
     pub cluster_size: usize,
     pub members: Vec<MemberInfo>,
+    /// Members listed (dead ones not yet forgotten included): the original HyperCache's name.
+    pub total_count: usize,
     pub correlation_id: String,
 }
 
@@ -874,6 +876,7 @@ pub async fn members(
     Json(MembersResponse {
         node: n.config.node.id.clone(),
         cluster_size: n.cluster.live_size(),
+        total_count: list.len(),
         members: list,
         correlation_id: cid.0,
     })

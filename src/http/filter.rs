@@ -56,8 +56,28 @@ pub struct FilterStats {
     pub kicks: u64,
     /// Growth layers added and rebuilds into one layer.
     pub resizes: u64,
+    /// The same figures under the original HyperCache's names (its `FilterStats`), for
+    /// clients and its Postman collection written against it.
+    pub stats: CompatFilterStats,
     pub node: String,
     pub correlation_id: String,
+}
+
+/// The original HyperCache's `/api/filter/stats` `stats` object.
+#[derive(Serialize, ToSchema)]
+pub struct CompatFilterStats {
+    pub size: u64,
+    pub capacity: u64,
+    pub load_factor: f64,
+    pub memory_usage: u64,
+    /// The configured rate (the original's "theoretical" rate).
+    pub false_positive_rate: f64,
+    pub add_operations: u64,
+    pub lookup_operations: u64,
+    pub delete_operations: u64,
+    pub successful_adds: u64,
+    pub failed_adds: u64,
+    pub resize_operations: u64,
 }
 
 /// The database of the store asked for, or the message for its absence.
@@ -120,6 +140,19 @@ pub async fn stats(
         failed_adds: f.ops.failed_adds,
         kicks: f.ops.kicks,
         resizes: f.ops.resizes,
+        stats: CompatFilterStats {
+            size: f.size,
+            capacity: f.capacity,
+            load_factor: f.load_factor(),
+            memory_usage: f.memory,
+            false_positive_rate: configured,
+            add_operations: f.ops.adds,
+            lookup_operations: f.ops.lookups,
+            delete_operations: f.ops.deletes,
+            successful_adds: f.ops.adds.saturating_sub(f.ops.failed_adds),
+            failed_adds: f.ops.failed_adds,
+            resize_operations: f.ops.resizes,
+        },
         node: n.config.node.id.clone(),
         correlation_id: cid.0,
     })

@@ -78,6 +78,8 @@ pub struct StoreResponse {
 pub struct StoreList {
     pub success: bool,
     pub stores: Vec<StoreInfo>,
+    /// Stores listed: the original HyperCache's name.
+    pub total_count: usize,
     pub node: String,
     pub correlation_id: String,
 }
@@ -229,14 +231,16 @@ pub async fn list(
     Extension(cid): Extension<CorrelationId>,
 ) -> Json<StoreList> {
     let n = &st.node;
+    let stores: Vec<StoreInfo> = n
+        .store
+        .stores()
+        .into_iter()
+        .map(|k| info_of(n, k))
+        .collect();
     Json(StoreList {
         success: true,
-        stores: n
-            .store
-            .stores()
-            .into_iter()
-            .map(|k| info_of(n, k))
-            .collect(),
+        total_count: stores.len(),
+        stores,
         node: n.config.node.id.clone(),
         correlation_id: cid.0,
     })
