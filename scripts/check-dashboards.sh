@@ -15,29 +15,9 @@ promtool check config deploy/prometheus/prometheus.yml
 promtool check rules deploy/prometheus/alerts.yml
 work="$(mktemp -d)"
 pids=()
-# Killed helpers (prometheus, redis-benchmark) end with 143: not this script's status.
 # Helpers killed here (prometheus, redis-benchmark) end with 143, which is not this check's.
 trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
-gossip=(); resp=(); http=()
-for i in 0 1 2; do
-  gossip+=("$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')")
-  resp+=("$(free_port)"); http+=("$(free_port)")
-done
-for i in 0 1 2; do
-  {
-    printf 'persistence:\n  strategy: aof+snapshot\n  sync_policy: everysec\ncluster:\n  gossip_interval: 100ms\n  seeds:\n'
-    for j in 0 1 2; do [ "$j" = "$i" ] || printf '    - 127.0.0.1:%s\n' "${gossip[$j]}"; done
-  } > "$work/n$i.yaml"
-  "$bin" --config "$work/n$i.yaml" --node-id "node-$((i + 1))" --resp-port "${resp[$i]}" \
-    --http-port "${http[$i]}" --gossip-port "${gossip[$i]}" --data-dir "$work/d$i" \
-    --log-level warn > "$work/n$i.log" 2>&1 &
-  pids+=($!)
-done
-for i in 0 1 2; do wait_ping "${resp[$i]}"; done
-for _ in $(seq 1 100); do
-  redis-cli -p "${resp[0]}" INFO cluster | grep -q 'hypercache_cluster_size:3' && break
-  sleep 0.1
-done
+start_cluster3 "$bin" $'persistence:\n  strategy: aof+snapshot\n  sync_policy: everysec\n'
 pport="$(free_port)"
 cp deploy/prometheus/alerts.yml "$work/alerts.yml"
 cat > "$work/prometheus.yml" <<YML

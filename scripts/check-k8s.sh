@@ -22,7 +22,6 @@ fi
 "$venv/bin/kubernetes-validate" --strict deploy/k8s/*.yaml
 work="$(mktemp -d)"
 pids=()
-# Killed helpers (prometheus, redis-benchmark) end with 143: not this script's status.
 # Helpers killed here (prometheus, redis-benchmark) end with 143, which is not this check's.
 trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 "$venv/bin/python" - deploy/k8s/configmap.yaml "$work/hypercache.yaml" <<'PY'
@@ -38,7 +37,7 @@ name=$(sed -n 's/^ *seed_dns: *\([^ #]*\).*/\1/p' "$work/hypercache.yaml")
   for i in 1 2 3; do echo "127.0.0.$i $name"; done
 } > "$work/hosts"
 resp="$(free_port)"; http="$(free_port)"
-gossip="$(python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+gossip="$(free_udp_port)"
 for i in 1 2 3; do
   unshare "${ns[@]}" -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$work/hosts" \
     "$bin" --config "$work/hypercache.yaml" --node-id "hypercache-$((i - 1))" --bind "127.0.0.$i" \

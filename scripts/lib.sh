@@ -43,3 +43,34 @@ start_pair() {
   trap 'kill $rpid $hpid 2>/dev/null; wait $rpid $hpid 2>/dev/null; rm -rf "$work"' EXIT
   wait_ping "$rport"; wait_ping "$hport"
 }
+
+# A free UDP port on 127.0.0.1 (a gossip port).
+free_udp_port() {
+  python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Starts three nodes of $1 (a binary) seeded to each other, with the YAML $2 (persistence and
+# such) before their cluster section, in $work; fills the arrays resp, http and gossip with
+# their ports, appends their pids to pids, and waits until node 1 sees three members.
+start_cluster3() {
+  local bin="$1" extra="$2" i j
+  gossip=(); resp=(); http=()
+  for i in 0 1 2; do
+    gossip+=("$(free_udp_port)"); resp+=("$(free_port)"); http+=("$(free_port)")
+  done
+  for i in 0 1 2; do
+    {
+      printf '%scluster:\n  gossip_interval: 100ms\n  seeds:\n' "$extra"
+      for j in 0 1 2; do [ "$j" = "$i" ] || printf '    - 127.0.0.1:%s\n' "${gossip[$j]}"; done
+    } > "$work/n$i.yaml"
+    "$bin" --config "$work/n$i.yaml" --node-id "node-$((i + 1))" --resp-port "${resp[$i]}" \
+      --http-port "${http[$i]}" --gossip-port "${gossip[$i]}" --data-dir "$work/d$i" \
+      --log-level warn > "$work/n$i.log" 2>&1 &
+    pids+=($!)
+  done
+  for i in 0 1 2; do wait_ping "${resp[$i]}"; done
+  for _ in $(seq 1 100); do
+    redis-cli -p "${resp[0]}" INFO cluster | grep -q 'hypercache_cluster_size:3' && return 0
+    sleep 0.1
+  done
+}

@@ -105,6 +105,21 @@ impl CommandMetrics {
         Some((cum, h.sum_us.load(Ordering::Relaxed), count))
     }
 
+    /// The `q` quantile (0..1) of `count` latencies whose cumulative bucket counts are `cum`
+    /// (as `latency` gives them), in µs: the upper bound of the bucket it falls in (past the
+    /// last bound, the last bound); 0 without latencies.
+    pub fn quantile_us(cum: &[u64; BOUNDS_US.len()], count: u64, q: f64) -> u64 {
+        if count == 0 {
+            return 0;
+        }
+        let want = (q * count as f64).ceil() as u64;
+        let i = cum
+            .iter()
+            .position(|&c| c >= want)
+            .unwrap_or(BOUNDS_US.len() - 1);
+        BOUNDS_US[i]
+    }
+
     pub fn reset(&self) {
         for a in self.calls.iter().chain(self.errors.iter()) {
             a.store(0, Ordering::Relaxed);

@@ -363,19 +363,11 @@ fn command_stats(node: &crate::node::Node, s: &mut String) {
 /// bound, the last bound).
 fn latency_stats(node: &crate::node::Node, s: &mut String) {
     let m = &node.metrics;
-    let bounds = crate::metrics::BOUNDS_US;
     for (slot, _, _) in m.calls() {
         let (Some(cmd), Some((cum, _, n))) = (super::table::by_slot(slot), m.latency(slot)) else {
             continue;
         };
-        let at = |q: f64| {
-            let want = (q * n as f64).ceil() as u64;
-            let i = cum
-                .iter()
-                .position(|&c| c >= want)
-                .unwrap_or(bounds.len() - 1);
-            bounds[i] as f64
-        };
+        let at = |q| crate::metrics::CommandMetrics::quantile_us(&cum, n, q) as f64;
         let _ = write!(
             s,
             "latency_percentiles_usec_{}:p50={:.3},p99={:.3},p99.9={:.3}\r\n",

@@ -722,7 +722,6 @@ pub struct SlowCommand {
 
 /// (p50, p99) in ms over every command's sampled latencies, and the slowest commands.
 fn latency_of(n: &Node) -> (f64, f64, Vec<SlowCommand>) {
-    let bounds = crate::metrics::BOUNDS_US;
     let mut cum = [0u64; crate::metrics::BOUNDS_US.len()];
     let mut count = 0;
     let mut slow = Vec::new();
@@ -744,17 +743,7 @@ fn latency_of(n: &Node) -> (f64, f64, Vec<SlowCommand>) {
     }
     slow.sort_by(|a, b| b.mean_ms.total_cmp(&a.mean_ms));
     slow.truncate(5);
-    let at = |q: f64| {
-        if count == 0 {
-            return 0.0;
-        }
-        let want = (q * count as f64).ceil() as u64;
-        let i = cum
-            .iter()
-            .position(|&c| c >= want)
-            .unwrap_or(bounds.len() - 1);
-        bounds[i] as f64 / 1000.0
-    };
+    let at = |q| crate::metrics::CommandMetrics::quantile_us(&cum, count, q) as f64 / 1000.0;
     (at(0.5), at(0.99), slow)
 }
 

@@ -21,13 +21,17 @@ use crate::command::{Ctx, table};
 use crate::node::Node;
 use crate::resp::Protocol;
 
+/// A command's arguments, one after the other, and where each starts and ends (the form
+/// `resp::Args` reads), kept from one call to the next.
+type Argv = (Vec<u8>, Vec<(usize, usize)>);
+
 /// What `redis.call` reaches through its upvalue: the node, the running script's state, and
 /// the bytes it converts to Lua (kept here so that the conversion's frames own nothing).
 pub struct CallEnv {
     pub node: Arc<Node>,
     pub call: Rc<RefCell<Option<Call>>>,
-    /// The command's arguments, one after the other, and where each ends.
-    argv: RefCell<(Vec<u8>, Vec<usize>)>,
+    /// The command's arguments, one after the other, and where each starts and ends.
+    argv: RefCell<Argv>,
     /// The command's reply (RESP) or, after an error, the error's text.
     reply: UnsafeCell<Vec<u8>>,
 }
@@ -222,9 +226,9 @@ fn run_command(env: &CallEnv, l: *mut ffi::lua_State, raise: bool) -> Outcome {
     let Ok(mut argv) = env.argv.try_borrow_mut() else {
         return fail(reply, "ERR redis.call outside a script");
     };
-    let (data, ends) = &mut *argv;
+    let (data, ranges) = &mut *argv;
     data.clear();
-    ends.clear();
+    ranges.clear();
     // SAFETY: `l` is the state calling redis.call (its stack holds the arguments). These
     // reads neither allocate nor raise: a string is borrowed (alive while on the stack), a
     // number is formatted here, not converted in place by lua_tolstring.
@@ -232,6 +236,7 @@ fn run_command(env: &CallEnv, l: *mut ffi::lua_State, raise: bool) -> Outcome {
         let n = ffi::lua_gettop(l);
         let mut bad = false;
         for i in 1..=n {
+            let start = data.len();
             match ffi::lua_type(l, i) {
                 ffi::LUA_TSTRING => {
                     let mut len = 0usize;
@@ -244,7 +249,7 @@ fn run_command(env: &CallEnv, l: *mut ffi::lua_State, raise: bool) -> Outcome {
                     break;
                 }
             }
-            ends.push(data.len());
+            ranges.push((start, data.len()));
         }
         bad
     };
@@ -254,16 +259,16 @@ fn run_command(env: &CallEnv, l: *mut ffi::lua_State, raise: bool) -> Outcome {
             "ERR Lua redis lib command arguments must be strings or integers",
         );
     }
-    if ends.is_empty() {
+    if ranges.is_empty() {
         return fail(
             reply,
             "ERR Please specify at least one argument for this redis lib call",
         );
     }
-    let Some(cmd) = table::lookup(&data[..ends[0]]) else {
+    let Some(cmd) = table::lookup(&data[ranges[0].0..ranges[0].1]) else {
         return fail(reply, "ERR Unknown Redis command called from script");
     };
-    if !cmd.arity_ok(ends.len()) {
+    if !cmd.arity_ok(ranges.len()) {
         return fail(
             reply,
             "ERR Wrong number of args calling Redis command from script",
@@ -289,13 +294,7 @@ fn run_command(env: &CallEnv, l: *mut ffi::lua_State, raise: bool) -> Outcome {
         }
         env.node.scripts.wrote.store(true, Ordering::Release);
     }
-    let mut ranges = Vec::with_capacity(ends.len());
-    let mut start = 0;
-    for &end in ends.iter() {
-        ranges.push((start, end));
-        start = end;
-    }
-    let args = crate::resp::Args::new(data, &ranges);
+    let args = crate::resp::Args::new(data, ranges);
     std::mem::swap(&mut c.out.buf, reply);
     c.out.proto = if c.resp3 {
         Protocol::Resp3
