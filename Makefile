@@ -1,7 +1,7 @@
 # HyperCache — see README.md. `make test` is what CI runs.
 CARGO ?= cargo
 
-.PHONY: build run test test-unit test-integration test-diff test-api test-dashboards test-k8s test-dashboard-page test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
+.PHONY: build run test test-postman test-compose docker-build docker-up docker-down podman-build test-unit test-integration test-diff test-api test-dashboards test-k8s test-dashboard-page test-unsafe test-fuzz fuzz bench bench-persistence cluster cluster-stop lint fmt clean distclean
 
 build:
 	$(CARGO) build --release
@@ -12,9 +12,10 @@ run:
 # Every test: unit and integration tests against the real binary, the differential test
 # against a real redis-server, promtool and schemathesis against the HTTP API, the shipped
 # Prometheus config, alert rules and Grafana dashboards against a real Prometheus, the
-# Kubernetes manifests and their DNS seeding, the built-in dashboard in headless Chromium, the
-# unsafe core
-# under Valgrind and Miri, and a short run of every fuzz target.
+# Kubernetes manifests and their DNS seeding, the built-in dashboard in headless Chromium,
+# the Postman collection with newman, the container image and the compose file's three
+# nodes under podman, the unsafe core under Valgrind and Miri, and a short run of every
+# fuzz target.
 test:
 	$(CARGO) test --all-targets
 	scripts/resp-diff.sh target/debug/hypercache
@@ -22,6 +23,8 @@ test:
 	scripts/check-dashboards.sh target/debug/hypercache
 	scripts/check-k8s.sh target/debug/hypercache
 	scripts/check-dashboard-page.sh target/debug/hypercache
+	scripts/check-postman.sh target/debug/hypercache
+	scripts/check-compose.sh
 	scripts/check-unsafe.sh
 	scripts/fuzz.sh 10
 
@@ -50,6 +53,30 @@ test-k8s:
 test-dashboard-page:
 	$(CARGO) build --bin hypercache
 	scripts/check-dashboard-page.sh target/debug/hypercache
+
+test-postman:
+	$(CARGO) build --bin hypercache
+	scripts/check-postman.sh target/debug/hypercache
+
+test-compose:
+	scripts/check-compose.sh
+
+# The image and the compose stack (deploy/docker-compose.cluster.yml) with Docker.
+DOCKER ?= docker
+COMPOSE ?= $(DOCKER) compose -f deploy/docker-compose.cluster.yml
+
+docker-build:
+	$(DOCKER) build -t hypercache:latest .
+
+docker-up:
+	$(COMPOSE) up -d --build
+
+docker-down:
+	$(COMPOSE) down
+
+# The image without an image registry: base images made from Debian packages (podman).
+podman-build:
+	IMAGE=localhost/hypercache:latest scripts/container-image.sh
 
 test-unsafe:
 	scripts/check-unsafe.sh

@@ -74,3 +74,12 @@ start_cluster3() {
     sleep 0.1
   done
 }
+
+# podman as root (sudo when not root), with this repository's containers.conf: runc, and no
+# default ulimits (the sandbox refuses them).
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+CONTAINERS_CONF="${CONTAINERS_CONF:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/deploy/podman/containers.conf}"
+export CONTAINERS_CONF
+pod() {
+  $SUDO env CONTAINERS_CONF="$CONTAINERS_CONF" podman "$@"
+}

@@ -2,8 +2,11 @@
 //! (see [`crate::config::Config::load`]); clap deliberately reads no
 //! environment variables so that `load` alone decides env precedence.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 
@@ -61,6 +64,13 @@ pub enum Command {
         #[command(subcommand)]
         action: SnapshotAction,
     },
+    /// Ask this node's `/health` (for container health checks: the image has no curl);
+    /// exits 0 when healthy. Reads the same file, variables and flags as the node.
+    Health {
+        /// Seconds to wait for the answer
+        #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+        timeout: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -81,11 +91,12 @@ pub enum SnapshotAction {
     Dump { file: PathBuf },
 }
 
-/// Runs a file tool; returns the exit status.
-pub fn run_tool(command: &Command) -> ExitCode {
+/// Runs a subcommand; returns the exit status.
+pub fn run_tool(cli: &Cli, command: &Command) -> ExitCode {
     use crate::persist::tools;
     let code = match command {
         Command::Config { action } => return run_config_action(action),
+        Command::Health { timeout } => return run_health(cli, Duration::from_secs(*timeout)),
         Command::Aof {
             action: AofAction::Dump { file },
         } => tools::aof_dump(file),
@@ -124,7 +135,14 @@ impl Cli {
 /// `Err` the full error message.
 pub fn validate_config_file(file: &Path) -> Result<String, String> {
     match Config::from_file(file) {
-        Ok(config) => Ok(format!("{}: ok\n{}", file.display(), config.summary())),
+        Ok(config) => {
+            let mut report = format!("{}: ok\n{}", file.display(), config.summary());
+            for note in &config.notes {
+                report.push_str("\nnote: ");
+                report.push_str(note);
+            }
+            Ok(report)
+        }
         Err(e) => Err(e.to_string()),
     }
 }
@@ -142,6 +160,82 @@ pub fn run_config_action(action: &ConfigAction) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+/// `health`: the node's own `/health`, on the address its configuration gives.
+fn run_health(cli: &Cli, timeout: Duration) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref(), &cli.overrides()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hypercache: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let host = match config.network.http_bind_addr.as_str() {
+        "0.0.0.0" | "" => "127.0.0.1",
+        "::" | "[::]" => "::1",
+        h => h,
+    };
+    match probe_health(host, config.network.http_port, timeout) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hypercache: health: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// One `GET /health` over HTTP/1.0, bounded in time and in bytes read; `Ok` holds the
+/// status line of a 200 answer.
+pub fn probe_health(host: &str, port: u16, timeout: Duration) -> Result<String, String> {
+    let addrs: Vec<SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}:{port}: {e}"))?
+        .collect();
+    let addr = addrs
+        .first()
+        .ok_or_else(|| format!("{host}:{port} has no address"))?;
+    let deadline = Instant::now() + timeout;
+    let mut stream = TcpStream::connect_timeout(addr, timeout)
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let left = || {
+        deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1))
+    };
+    stream
+        .set_write_timeout(Some(left()))
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .map_err(|e| format!("cannot send to {addr}: {e}"))?;
+    // The status line is all we need; 4 KiB holds it and the JSON body.
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        stream
+            .set_read_timeout(Some(left()))
+            .map_err(|e| e.to_string())?;
+        match stream.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            // A status line already read is enough when the rest is slow.
+            Err(_) if buf[..len].contains(&b'\n') => break,
+            Err(e) => return Err(format!("no answer from {addr}: {e}")),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf[..len]);
+    let status = text.lines().next().unwrap_or("").trim().to_string();
+    let code = status.split_whitespace().nth(1).unwrap_or("");
+    if code == "200" {
+        Ok(status)
+    } else {
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or("").trim();
+        Err(format!("{addr} answered {status:?} {body}"))
     }
 }
 

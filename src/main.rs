@@ -18,7 +18,7 @@ static MALLOC_CONF: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,muz
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(command) = &cli.command {
-        return hypercache::cli::run_tool(command);
+        return hypercache::cli::run_tool(&cli, command);
     }
     let config = match Config::load(cli.config.as_deref(), &cli.overrides()) {
         Ok(c) => c,
@@ -28,6 +28,9 @@ fn main() -> ExitCode {
         }
     };
     hypercache::telemetry::init(&config.logging, &config.node.id);
+    for note in &config.notes {
+        tracing::warn!(component = "config", action = "legacy_key", "{note}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("hypercache")

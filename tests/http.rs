@@ -502,6 +502,12 @@ fn metrics_are_prometheus_text_labelled_with_the_node() {
         .collect();
     assert!(!buckets.is_empty(), "{t}");
     assert!(buckets.windows(2).all(|w| w[0] <= w[1]), "{buckets:?}");
+    // The +Inf bucket holds every sample: it is the count.
+    let count = metric(
+        t,
+        &format!("hypercache_command_duration_seconds_count{{{n},command=\"set\"}}"),
+    );
+    assert_eq!(buckets.last().copied(), count, "{t}");
 }
 
 #[test]
@@ -528,6 +534,20 @@ fn admin_routes_save_rewrite_report_and_change_the_log_level() {
     assert_eq!(st["aof"]["fsync_policy"], json!("everysec"));
     let info: String = redis::cmd("INFO").arg("persistence").query(&mut c).unwrap();
     assert!(info.contains("rdb_saves:2"), "{info}");
+    // The original HyperCache's snapshot histogram: both saves counted, the +Inf bucket too.
+    let t = http::get(&format!("{base}/metrics")).text;
+    let count = t
+        .lines()
+        .find(|l| l.starts_with("hypercache_snapshot_duration_seconds_count"))
+        .unwrap_or_else(|| panic!("no snapshot histogram:\n{t}"));
+    assert!(count.ends_with(" 2"), "{count}");
+    let inf = t
+        .lines()
+        .find(|l| {
+            l.starts_with("hypercache_snapshot_duration_seconds_bucket") && l.contains("+Inf")
+        })
+        .unwrap_or_else(|| panic!("no +Inf bucket:\n{t}"));
+    assert!(inf.ends_with(" 2"), "{inf}");
     // The log level, shared with CONFIG SET loglevel: debug shows RESP commands.
     assert!(!s.log_text().contains(r#""action":"command""#));
     let r = http::request(

@@ -85,6 +85,45 @@ fn bad_config_is_rejected_with_its_line() {
     assert!(String::from_utf8_lossy(&out.stdout).contains(": ok"));
 }
 
+/// `hypercache health` (the image's HEALTHCHECK) asks the node its flags and variables name.
+#[test]
+fn health_subcommand_asks_the_configured_node() {
+    let s = Server::start();
+    let run = |port: &str| {
+        Command::new(env!("CARGO_BIN_EXE_hypercache"))
+            .args(["--http-port", port, "health", "--timeout", "2"])
+            .env_remove("HYPERCACHE_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(&s.http.port().to_string());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("HTTP/1.") && stdout.contains(" 200"),
+        "{stdout}"
+    );
+    // Nothing listening: a non-zero exit that says where it looked.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let out = run(&port);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    // A listener that never answers: bounded by --timeout, not a hang.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let started = std::time::Instant::now();
+    let out = run(&silent.local_addr().unwrap().port().to_string());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer"));
+}
+
 #[test]
 fn port_in_use_is_a_clean_error_that_names_the_port_and_its_role() {
     let s = Server::start();

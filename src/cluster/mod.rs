@@ -251,17 +251,12 @@ impl Cluster {
             .resp_bind_addr
             .parse()
             .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
-        let advertise_ip: std::net::IpAddr = c
-            .network
-            .advertise_addr
-            .as_deref()
-            .and_then(|a| a.split(':').next())
-            .and_then(|h| h.parse().ok())
-            .unwrap_or(if bind_ip.is_unspecified() {
-                std::net::IpAddr::from([127, 0, 0, 1])
-            } else {
-                bind_ip
-            });
+        let advertise_ip = advertise_ip(
+            c.network.advertise_addr.as_deref(),
+            bind_ip,
+            &c.cluster.seeds,
+        )
+        .await;
         let reserved = self.gossip_socket.lock().take();
         let gossip_port = match (
             reserved.as_ref().map(|s| s.local_addr()),
@@ -735,5 +730,134 @@ impl Version {
             expire_at,
             value,
         })
+    }
+}
+
+/// How long one name lookup for our own address may take.
+const ADVERTISE_LOOKUP: Duration = Duration::from_secs(5);
+
+/// The address peers reach this node at. A configured one may be a name (a container's or
+/// pod's hostname). With a wildcard bind and none configured, loopback would be wrong for
+/// any peer on another host (a container, a pod), so it is the address the route to the
+/// first seed leaves from, else our hostname's, else loopback.
+async fn advertise_ip(
+    configured: Option<&str>,
+    bind_ip: std::net::IpAddr,
+    seeds: &[String],
+) -> std::net::IpAddr {
+    use std::net::IpAddr;
+    let loopback = IpAddr::from([127, 0, 0, 1]);
+    if let Some(a) = configured {
+        let host = advertise_host(a);
+        if let Ok(ip) = host.parse::<IpAddr>() {
+            return ip;
+        }
+        match lookup(host).await {
+            Some(ip) => return ip,
+            None => tracing::warn!(component = "cluster", action = "advertise", name = %host,
+                "cannot resolve the advertised name; choosing an address instead"),
+        }
+    }
+    if !bind_ip.is_unspecified() {
+        return bind_ip;
+    }
+    for seed in seeds.iter().take(1) {
+        let Ok(Ok(mut addrs)) =
+            tokio::time::timeout(ADVERTISE_LOOKUP, tokio::net::lookup_host(seed.as_str())).await
+        else {
+            continue;
+        };
+        if let Some(peer) = addrs.next()
+            && let Some(ip) = route_source(peer)
+        {
+            return ip;
+        }
+    }
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    match lookup(hostname.trim()).await {
+        Some(ip) if !ip.is_loopback() => ip,
+        _ => loopback,
+    }
+}
+
+/// The host part of `host`, `host:port`, `[v6]:port` or a bare IPv6 address.
+fn advertise_host(a: &str) -> &str {
+    if let Some(rest) = a.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match a.rsplit_once(':') {
+        Some((h, _)) if !h.contains(':') => h,
+        _ => a,
+    }
+}
+
+/// The first address `host` resolves to, within [`ADVERTISE_LOOKUP`].
+async fn lookup(host: &str) -> Option<std::net::IpAddr> {
+    if host.is_empty() {
+        return None;
+    }
+    let found = tokio::time::timeout(ADVERTISE_LOOKUP, tokio::net::lookup_host((host, 0))).await;
+    found
+        .ok()?
+        .ok()?
+        .map(|a| a.ip())
+        .find(|ip| !ip.is_unspecified())
+}
+
+/// The local address the kernel would send from to reach `peer` (a UDP connect sends nothing).
+fn route_source(peer: SocketAddr) -> Option<std::net::IpAddr> {
+    let any: SocketAddr = if peer.is_ipv4() {
+        SocketAddr::from(([0, 0, 0, 0], 0))
+    } else {
+        SocketAddr::from(([0u16; 8], 0))
+    };
+    let socket = std::net::UdpSocket::bind(any).ok()?;
+    socket.connect(peer).ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_unspecified()).then_some(ip)
+}
+
+#[cfg(test)]
+mod advertise_tests {
+    use super::*;
+
+    #[test]
+    fn host_part_of_every_form() {
+        assert_eq!(advertise_host("10.0.0.5"), "10.0.0.5");
+        assert_eq!(advertise_host("node-1:7946"), "node-1");
+        assert_eq!(advertise_host("[fd00::1]:7946"), "fd00::1");
+        assert_eq!(advertise_host("fd00::1"), "fd00::1");
+        assert_eq!(advertise_host("node-1"), "node-1");
+    }
+
+    #[tokio::test]
+    async fn configured_address_or_name_wins() {
+        let any = std::net::IpAddr::from([0, 0, 0, 0]);
+        assert_eq!(
+            advertise_ip(Some("10.1.2.3"), any, &[]).await,
+            std::net::IpAddr::from([10, 1, 2, 3])
+        );
+        assert!(
+            advertise_ip(Some("localhost:7946"), any, &[])
+                .await
+                .is_loopback()
+        );
+    }
+
+    #[tokio::test]
+    async fn wildcard_bind_takes_the_route_to_the_seed() {
+        let any = std::net::IpAddr::from([0, 0, 0, 0]);
+        // Loopback seeds are reached from loopback: a local cluster advertises 127.0.0.1.
+        assert_eq!(
+            advertise_ip(None, any, &["127.0.0.1:7946".into()]).await,
+            std::net::IpAddr::from([127, 0, 0, 1])
+        );
+        let bound = std::net::IpAddr::from([127, 0, 0, 2]);
+        assert_eq!(
+            advertise_ip(None, bound, &["127.0.0.1:7946".into()]).await,
+            bound
+        );
+        // With no seed it is never the wildcard itself.
+        assert!(!advertise_ip(None, any, &[]).await.is_unspecified());
     }
 }

@@ -111,9 +111,9 @@ config_enum! {
     PersistenceStrategy, "persistence strategy", "aof+snapshot, aof, snapshot, disabled" {
         /// Append-only log plus periodic snapshots.
         #[default]
-        AofAndSnapshot => "aof+snapshot" | "aof-and-snapshot" | "snapshot+aof",
+        AofAndSnapshot => "aof+snapshot" | "aof-and-snapshot" | "snapshot+aof" | "hybrid",
         /// Append-only log only.
-        Aof => "aof" | "aof-only",
+        Aof => "aof" | "aof-only" | "aof_only",
         /// Periodic snapshots only.
         Snapshot => "snapshot" | "snapshot-only",
         /// Nothing is persisted.

@@ -232,7 +232,12 @@ pub static KEYS: &[Key] = &[
     leaf!(network.gossip_port, parse_port)
         .env("HYPERCACHE_GOSSIP_PORT")
         .flag("--gossip-port"),
-    leaf!(network.advertise_addr, |s| Ok(Some(s.to_owned()))),
+    // A container's or pod's own address or hostname (compose, the downward API's podIP).
+    // Empty is "choose one" (the original's files write `advertise_addr: ""`).
+    leaf!(network.advertise_addr, |s| Ok(
+        (!s.is_empty()).then(|| s.to_owned())
+    ))
+    .env("HYPERCACHE_ADVERTISE_ADDR"),
     leaf!(network.busy_poll, parse_duration),
     leaf!(network.http_max_body, |s| {
         let n = parse_size(s)?;
@@ -262,6 +267,17 @@ pub static KEYS: &[Key] = &[
     Key::own(&["cluster.seeds"], |cv, r, c| {
         let seeds = r.cluster.as_mut().and_then(|s| s.seeds.take());
         cv.seeds(seeds, &mut c.cluster.seeds)
+    })
+    // Comma-separated, for containers configured by variables alone.
+    .env("HYPERCACHE_SEEDS")
+    .load(|c, s| {
+        c.cluster.seeds = s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(())
     }),
     leaf!(cluster.seed_dns, |s| Ok(Some(s.to_owned()))).env("HYPERCACHE_SEED_DNS"),
     leaf!(cluster.replication_factor, parse_replication_factor),
@@ -760,8 +776,11 @@ mod tests {
             ("HYPERCACHE_LOG_LEVEL", "warn"),
             ("HYPERCACHE_REQUIREPASS", "pw"),
             ("HYPERCACHE_HTTP_TOKEN", "tk"),
+            ("HYPERCACHE_ADVERTISE_ADDR", "hypercache-1"),
         ];
-        for key in KEYS.iter().filter(|k| k.env.is_some()) {
+        // A list has no one-scalar form in the file: see `seeds_from_the_environment`.
+        let listed = |k: &&Key| k.env.is_some() && k.env != Some("HYPERCACHE_SEEDS");
+        for key in KEYS.iter().filter(listed) {
             let var = key.env.unwrap_or_default();
             let Some((_, value)) = samples.iter().find(|(v, _)| *v == var) else {
                 panic!("{var}: add a sample value to this test");
@@ -774,6 +793,16 @@ mod tests {
             let from_file = load(&doc(&paths, value)).unwrap_or_else(|e| panic!("{var}: {e}"));
             assert_eq!(from_env, from_file, "{var} and {paths:?} disagree");
         }
+    }
+
+    #[test]
+    fn seeds_from_the_environment() {
+        let env = [("HYPERCACHE_SEEDS", " hc-1:7946, hc-2:7946,,hc-3:7946 ")];
+        let c = Config::load_with_env(None, &Overrides::default(), env).expect("valid seeds");
+        assert_eq!(c.cluster.seeds, ["hc-1:7946", "hc-2:7946", "hc-3:7946"]);
+        let from_file =
+            load("cluster:\n  seeds: [hc-1:7946, hc-2:7946, hc-3:7946]\n").expect("valid file");
+        assert_eq!(c, from_file);
     }
 
     #[test]

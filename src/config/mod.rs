@@ -41,6 +41,7 @@ mod enums;
 mod env;
 mod error;
 pub mod keys;
+mod legacy;
 mod secret;
 mod store;
 #[cfg(test)]
@@ -77,6 +78,9 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub security: SecurityConfig,
     pub stores: Vec<StoreConfig>,
+    /// Keys of the original HyperCache's files that were accepted without effect, each
+    /// with why (logged as warnings at start; see `legacy.rs`).
+    pub notes: Vec<String>,
 }
 
 /// Who may talk to the node, and with what credentials.

@@ -767,3 +767,196 @@ fn summary_mentions_key_facts() {
     assert!(s.contains("max_memory 2GB"), "{s}");
     assert!(s.contains("aof+snapshot (everysec)"), "{s}");
 }
+
+// The original HyperCache's files (legacy.rs): their keys read as ours, or accepted and noted.
+
+#[test]
+fn original_node_file_reads_as_ours() {
+    let c = parse_ok(
+        r#"
+node:
+  id: "legacy-1"
+  data_dir: "/data"
+  protocol: "resp"
+network:
+  resp_bind_addr: "0.0.0.0"
+  http_bind_addr: "0.0.0.0"
+  advertise_addr: ""
+cluster:
+  seeds: ["10.0.0.2:7946,10.0.0.3:7946"]
+storage:
+  memtable_size: "64MB"
+  compaction_threads: 4
+persistence:
+  enabled: true
+  strategy: "hybrid"
+  enable_aof: true
+  sync_interval: "1s"
+  compression_level: 6
+  retain_logs: 4
+cache:
+  stores:
+    - name: "default"
+      max_memory: "256MB"
+      ttl: "1h"
+      enable_cuckoo_filter: false
+      cuckoo_filter_capacity: 10000
+      enable_persistence: false
+logging:
+  enable_console: true
+  enable_file: false
+  buffer_size: 1000
+"#,
+    );
+    assert_eq!(c.network.advertise_addr, None, "empty means choose one");
+    assert_eq!(c.cluster.seeds, ["10.0.0.2:7946", "10.0.0.3:7946"]);
+    assert_eq!(c.persistence.strategy, PersistenceStrategy::AofAndSnapshot);
+    assert_eq!(c.persistence.retain, 4);
+    assert_eq!(c.logging.output, [LogOutput::Console]);
+    let s = &c.stores[0];
+    assert_eq!(s.name, "default");
+    assert_eq!(s.max_memory, 256 * MIB);
+    assert_eq!(s.default_ttl, Some(Duration::from_secs(3600)));
+    assert!(!s.cuckoo_filter);
+    assert_eq!(s.persistence, Some(PersistenceStrategy::Disabled));
+    let noted: Vec<&str> = c
+        .notes
+        .iter()
+        .map(|n| n.split(':').next().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        noted,
+        [
+            "storage",
+            "node.protocol",
+            "persistence.sync_interval",
+            "persistence.compression_level",
+            "logging.buffer_size",
+            "stores[0].cuckoo_filter_capacity",
+        ]
+    );
+}
+
+#[test]
+fn original_stores_map_keyed_by_name() {
+    let c = parse_ok(
+        r#"
+stores:
+  user_sessions:
+    eviction_policy: "session"
+    cuckoo_filter: true
+    persistence: "aof+snapshot"
+    replication_factor: 3
+  page_cache:
+    eviction_policy: "lru"
+    cuckoo_filter: false
+    persistence: "aof_only"
+    replication_factor: 2
+  temporary_data:
+    eviction_policy: "lfu"
+    persistence: "disabled"
+    replication_factor: 1
+"#,
+    );
+    let got: Vec<_> = c
+        .stores
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.eviction_policy,
+                s.cuckoo_filter,
+                s.persistence,
+                s.replication_factor,
+            )
+        })
+        .collect();
+    use EvictionPolicy as E;
+    use PersistenceStrategy as P;
+    assert_eq!(
+        got,
+        [
+            (
+                "user_sessions",
+                Some(E::Session),
+                true,
+                Some(P::AofAndSnapshot),
+                Some(3)
+            ),
+            ("page_cache", Some(E::Lru), false, Some(P::Aof), Some(2)),
+            (
+                "temporary_data",
+                Some(E::Lfu),
+                false,
+                Some(P::Disabled),
+                Some(1)
+            ),
+        ]
+    );
+    assert!(c.notes.is_empty(), "{:?}", c.notes);
+}
+
+#[test]
+fn original_store_persistence_table_raises_the_node_fsync() {
+    let c = parse_ok(
+        r#"
+persistence:
+  sync_policy: everysec
+stores:
+  critical_data:
+    persistence:
+      mode: "aof+snapshot"
+      fsync: "always"
+      snapshot_interval: "60s"
+  session_cache:
+    persistence:
+      mode: "aof_only"
+      fsync: "periodic"
+      compression: true
+"#,
+    );
+    assert_eq!(c.persistence.sync_policy, SyncPolicy::Always);
+    assert_eq!(
+        c.stores[0].persistence,
+        Some(PersistenceStrategy::AofAndSnapshot)
+    );
+    assert_eq!(c.stores[1].persistence, Some(PersistenceStrategy::Aof));
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.starts_with("stores[0].persistence.fsync")
+                && n.contains("raised from everysec to always")),
+        "{:?}",
+        c.notes
+    );
+    // A policy no stricter than the node's changes nothing.
+    let c = parse_ok(
+        "persistence:\n  sync_policy: always\nstores:\n  s:\n    persistence:\n      fsync: never\n",
+    );
+    assert_eq!(c.persistence.sync_policy, SyncPolicy::Always);
+}
+
+#[test]
+fn original_keys_still_refuse_conflicts_and_typos() {
+    let (_, msg) = parse_err("persistence:\n  aof_enabled: true\n  enable_aof: false\n");
+    assert!(
+        msg.contains("persistence.enable_aof") && msg.contains("set only one"),
+        "{msg}"
+    );
+    let (_, msg) = parse_err("stores:\n  carts:\n    name: other\n");
+    assert!(
+        msg.contains("stores.carts") && msg.contains("named by its key"),
+        "{msg}"
+    );
+    let (_, msg) = parse_err("stores:\n  carts:\n    persistence:\n      mdoe: aof\n");
+    assert!(msg.contains("mdoe"), "{msg}");
+    let (_, msg) = parse_err("stores:\n  carts:\n    persistence:\n      fsync: sometimes\n");
+    assert!(msg.contains("stores[0].persistence.fsync"), "{msg}");
+    let (_, msg) = parse_err("logging:\n  output: [file]\n  enable_console: true\n");
+    assert!(msg.contains("set only one of logging.output"), "{msg}");
+    let c = parse_ok("node:\n  bind_addr: \"127.0.0.2:7000\"\n");
+    assert_eq!(
+        (c.network.resp_bind_addr.as_str(), c.network.resp_port),
+        ("127.0.0.2", 7000)
+    );
+}

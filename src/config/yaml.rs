@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_saphyr::Spanned;
 
 use super::error::position;
@@ -46,7 +47,9 @@ pub(super) struct RawConfig {
     pub(super) logging: Option<RawLogging>,
     pub(super) metrics: Option<RawMetrics>,
     pub(super) security: Option<RawSecurity>,
-    pub(super) stores: Option<Vec<Spanned<RawStore>>>,
+    pub(super) stores: Option<RawStores>,
+    /// The original's storage-engine section (see `legacy.rs`).
+    pub(super) storage: Option<Spanned<IgnoredAny>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -60,6 +63,9 @@ pub(super) struct RawMetrics {
 pub(super) struct RawNode {
     pub(super) id: Raw,
     pub(super) data_dir: Raw,
+    /// The original's (see `legacy.rs`).
+    pub(super) protocol: Raw,
+    pub(super) bind_addr: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -117,6 +123,8 @@ pub(super) struct RawCache {
     pub(super) client_output_buffer_limit: Raw,
     pub(super) notify_keyspace_events: Raw,
     pub(super) notify_replicated_writes: Raw,
+    /// The original's stores list inside `cache:` (see `legacy.rs`).
+    pub(super) stores: Option<Vec<Spanned<RawStore>>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -145,6 +153,11 @@ pub(super) struct RawPersistence {
     pub(super) aof_enabled: Raw,
     /// Legacy alias: adjusts `strategy`.
     pub(super) snapshot_enabled: Raw,
+    /// The original's (see `legacy.rs`).
+    pub(super) enable_aof: Raw,
+    pub(super) sync_interval: Raw,
+    pub(super) compression_level: Raw,
+    pub(super) retain_logs: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -156,6 +169,11 @@ pub(super) struct RawLogging {
     pub(super) max_file_size: Raw,
     pub(super) max_files: Raw,
     pub(super) structured: Raw,
+    /// The original's (see `legacy.rs`).
+    pub(super) enable_console: Raw,
+    pub(super) enable_file: Raw,
+    pub(super) buffer_size: Raw,
+    pub(super) log_file: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -167,8 +185,104 @@ pub(super) struct RawStore {
     pub(super) default_ttl: Raw,
     pub(super) cuckoo_filter: Raw,
     pub(super) cuckoo_filter_fpp: Raw,
-    pub(super) persistence: Raw,
+    /// A strategy, or the original's table (`mode`, `fsync`, ...): `legacy.rs` reads it into
+    /// `mode`.
+    pub(super) persistence: Option<Spanned<RawStorePersistence>>,
     pub(super) replication_factor: Raw,
+    /// The original's (see `legacy.rs`).
+    pub(super) ttl: Raw,
+    pub(super) enable_cuckoo_filter: Raw,
+    pub(super) cuckoo_filter_capacity: Raw,
+    pub(super) enable_persistence: Raw,
+    #[serde(skip)]
+    pub(super) mode: Raw,
+}
+
+/// `stores:` as our list (`- name: carts`) or the original's map keyed by name
+/// (`carts: {...}`).
+pub(super) enum RawStores {
+    List(Vec<Spanned<RawStore>>),
+    Map(Vec<(Spanned<String>, Spanned<RawStore>)>),
+}
+
+impl<'de> Deserialize<'de> for RawStores {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawStores;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of stores, or a map of stores by name")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<RawStores, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<RawStore>>()? {
+                    items.push(item);
+                }
+                Ok(RawStores::List(items))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawStores, A::Error> {
+                let mut items = Vec::new();
+                while let Some(entry) = map.next_entry::<Spanned<String>, Spanned<RawStore>>()? {
+                    items.push(entry);
+                }
+                Ok(RawStores::Map(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A store's `persistence`: a strategy, or the original's table.
+pub(super) enum RawStorePersistence {
+    Mode(String),
+    Table(Box<RawStorePersistenceTable>),
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawStorePersistenceTable {
+    pub(super) mode: Raw,
+    pub(super) fsync: Raw,
+    pub(super) snapshot_interval: Raw,
+    pub(super) compression: Raw,
+    pub(super) batch_size: Raw,
+}
+
+impl<'de> Deserialize<'de> for RawStorePersistence {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = RawStorePersistence;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a persistence strategy, or a table with mode and fsync")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawStorePersistence, E> {
+                Ok(RawStorePersistence::Mode(v.to_owned()))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<RawStorePersistence, A::Error> {
+                let table = RawStorePersistenceTable::deserialize(
+                    serde::de::value::MapAccessDeserializer::new(map),
+                )?;
+                Ok(RawStorePersistence::Table(Box::new(table)))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A single string or a list of strings (`output: file` or `[console, file]`).
@@ -214,7 +328,7 @@ pub(super) struct Converter<'a> {
 }
 
 impl Converter<'_> {
-    fn error(&self, key: &str, at: (u64, u64), message: String) -> ConfigError {
+    pub(super) fn error(&self, key: &str, at: (u64, u64), message: String) -> ConfigError {
         ConfigError::Invalid {
             origin: Some(self.origin.to_owned()),
             key: key.to_owned(),
@@ -223,7 +337,7 @@ impl Converter<'_> {
         }
     }
 
-    fn convert<T>(
+    pub(super) fn convert<T>(
         &mut self,
         key: &str,
         raw: &Spanned<String>,
@@ -272,7 +386,13 @@ impl Converter<'_> {
             out.clear();
             for (i, seed) in seeds.iter().enumerate() {
                 let v = self.convert(&format!("cluster.seeds[{i}]"), seed, text)?;
-                out.push(v);
+                // The original's files also give several in one item, comma-separated.
+                out.extend(
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned),
+                );
             }
         }
         Ok(())
@@ -377,10 +497,16 @@ impl Converter<'_> {
 
     pub(super) fn stores(
         &mut self,
-        raw: Option<Vec<Spanned<RawStore>>>,
+        raw: Option<RawStores>,
         out: &mut Vec<StoreConfig>,
     ) -> Result<(), ConfigError> {
-        for (i, store) in raw.into_iter().flatten().enumerate() {
+        // `legacy::adopt` has turned the map form into the list.
+        let list = match raw {
+            Some(RawStores::List(list)) => list,
+            Some(RawStores::Map(map)) => map.into_iter().map(|(_, s)| s).collect(),
+            None => Vec::new(),
+        };
+        for (i, store) in list.into_iter().enumerate() {
             let s = self.store(i, store)?;
             out.push(s);
         }
@@ -427,12 +553,9 @@ impl Converter<'_> {
             &mut s.cuckoo_filter_fpp,
             |v| parse_f64(v).map(Some),
         )?;
-        self.set(
-            &key("persistence"),
-            raw.persistence,
-            &mut s.persistence,
-            |v| v.parse().map(Some),
-        )?;
+        self.set(&key("persistence"), raw.mode, &mut s.persistence, |v| {
+            v.parse().map(Some)
+        })?;
         self.set(
             &key("replication_factor"),
             raw.replication_factor,
@@ -593,6 +716,7 @@ pub(super) fn parse_yaml(src: &str, origin: &str) -> Result<(Config, Spans), Con
         src,
         spans: Spans::new(),
     };
+    let adopted = super::legacy::adopt(&mut conv, &mut raw)?;
     // In table order, so the first bad value reported is the same whatever the file's order.
     for key in KEYS {
         match (key.read, key.load) {
@@ -603,5 +727,6 @@ pub(super) fn parse_yaml(src: &str, origin: &str) -> Result<(Config, Spans), Con
             (Read::Leaf(_), None) | (Read::No, _) => {}
         }
     }
+    super::legacy::apply(adopted, &mut config);
     Ok((config, conv.spans))
 }

@@ -336,12 +336,18 @@ impl prometheus_client::collector::Collector for NodeCollector {
             let Some((cum, sum_us, count)) = node.metrics.latency(slot) else {
                 continue;
             };
-            let buckets: Vec<(f64, u64)> = BOUNDS_US
+            // The encoder sums the buckets itself: each is given its own count.
+            let mut below = 0;
+            let mut buckets: Vec<(f64, u64)> = BOUNDS_US
                 .iter()
                 .zip(cum)
-                .map(|(bound, n)| (*bound as f64 / 1e6, n))
-                .chain(std::iter::once((f64::INFINITY, count)))
+                .map(|(bound, n)| {
+                    let own = n - below;
+                    below = n;
+                    (*bound as f64 / 1e6, own)
+                })
                 .collect();
+            buckets.push((f64::INFINITY, count.saturating_sub(below)));
             let labels = vec![("command".to_string(), table::full_name(c))];
             fam.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
                 sum_us as f64 / 1e6,
@@ -545,6 +551,29 @@ impl prometheus_client::collector::Collector for NodeCollector {
                 "hypercache_snapshots",
                 "Snapshots written.",
                 s.saves,
+            )?;
+            // Per-bucket counts: the encoder sums them.
+            let within: u64 = s.duration_counts.iter().sum();
+            let buckets: Vec<(f64, u64)> = crate::persist::SNAPSHOT_SECONDS_BOUNDS
+                .iter()
+                .copied()
+                .zip(s.duration_counts)
+                .chain(std::iter::once((
+                    f64::INFINITY,
+                    s.saves.saturating_sub(within),
+                )))
+                .collect();
+            e.encode_descriptor(
+                "hypercache_snapshot_duration_seconds",
+                "Time to write a snapshot.",
+                None,
+                MetricType::Histogram,
+            )?
+            .encode_histogram::<NoLabelSet>(
+                s.duration_sum_ms as f64 / 1000.0,
+                s.saves,
+                &buckets,
+                None,
             )?;
             if let Some(a) = p.aof() {
                 let a = a.status();

@@ -52,7 +52,16 @@ pub struct SaveStatus {
     pub saves: u64,
     pub rewrites: u64,
     pub current_started_ms: u64,
+    /// Written snapshots by duration, per bound of [`SNAPSHOT_SECONDS_BOUNDS`] (not
+    /// cumulative), and their total time.
+    pub duration_counts: [u64; SNAPSHOT_SECONDS_BOUNDS.len()],
+    pub duration_sum_ms: u64,
 }
+
+/// Upper bounds, in seconds, of the snapshot-duration histogram (the original HyperCache's
+/// `hypercache_snapshot_duration_seconds` buckets).
+pub const SNAPSHOT_SECONDS_BOUNDS: [f64; 10] =
+    [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 10.0, 30.0];
 
 /// Why a save did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -272,6 +281,11 @@ impl Persistence {
                 st.last_bytes = info.bytes;
                 st.last_keys = info.keys;
                 st.saves += 1;
+                let secs = info.duration_ms as f64 / 1000.0;
+                if let Some(i) = SNAPSHOT_SECONDS_BOUNDS.iter().position(|b| secs <= *b) {
+                    st.duration_counts[i] += 1;
+                }
+                st.duration_sum_ms += info.duration_ms;
                 if self.aof.is_some() {
                     st.rewrites += 1;
                 }
