@@ -177,6 +177,75 @@ fn stores_are_managed_over_http_and_hold_their_own_data() {
     assert_eq!(redis::cmd("DBSIZE").query::<u64>(&mut c).unwrap(), 0);
 }
 
+/// The original HyperCache's request and answer shapes: sizes and TTLs as text, its
+/// persistence names, and its `stats` figures of a store.
+#[test]
+fn stores_speak_the_original_shapes_too() {
+    let s = Server::start();
+    let base = s.http_url();
+    let r = post(
+        &s,
+        &json!({"name": "sessions", "eviction_policy": "ttl", "max_memory": "1GB",
+                "default_ttl": "30m", "cuckoo_filter": true, "persistence": "aof_only"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    let b = r.json();
+    assert_eq!(b["store"]["max_memory"], 1024 * 1024 * 1024);
+    assert_eq!(b["store"]["default_ttl_ms"], 30 * 60 * 1000);
+    assert_eq!(b["store"]["persistence"], "aof");
+    assert_eq!(b["stats"]["total_items"], 0);
+    let r = post(
+        &s,
+        &json!({"name": "scratch", "max_memory": "512MB", "default_ttl": "0", "persistence": "hybrid"}),
+    );
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.json()["store"]["default_ttl_ms"].is_null(), "0 is none");
+    assert_eq!(r.json()["store"]["persistence"], "aof+snapshot");
+    // Text outside the documented pattern is refused, naming the field.
+    for (body, field) in [
+        (json!({"name": "y1", "max_memory": "512KB"}), "max_memory"),
+        (json!({"name": "y1", "max_memory": "0512MB"}), "max_memory"),
+        (json!({"name": "y1", "max_memory": "10000GB"}), "max_memory"),
+        (json!({"name": "y1", "default_ttl": "30 m"}), "default_ttl"),
+        (json!({"name": "y1", "default_ttl": "1w"}), "default_ttl"),
+        (json!({"name": "y1", "default_ttl": 30}), "default_ttl"),
+    ] {
+        let r = post(&s, &body);
+        assert_eq!(r.status, 400, "{body}: {}", r.text);
+        assert!(
+            r.json()["error"].as_str().unwrap().starts_with(field),
+            "{}",
+            r.text
+        );
+    }
+    // Its per-store figures: a hit and a miss on this store only.
+    let put = http::put_json(
+        &format!("{base}/api/stores/sessions/cache/a"),
+        &json!({"value": "x"}),
+    );
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(
+        http::get(&format!("{base}/api/stores/sessions/cache/a")).status,
+        200
+    );
+    assert_eq!(
+        http::get(&format!("{base}/api/stores/sessions/cache/b")).status,
+        404
+    );
+    let st = http::get(&format!("{base}/api/stores/sessions")).json();
+    let stats = &st["stats"];
+    assert_eq!(stats["total_items"], 1, "{st}");
+    assert!(stats["total_memory"].as_u64().unwrap() > 0, "{st}");
+    assert_eq!(
+        (stats["hit_count"].as_u64(), stats["miss_count"].as_u64()),
+        (Some(1), Some(1)),
+        "{st}"
+    );
+    assert_eq!(stats["hit_rate"], 0.5, "{st}");
+    let other = http::get(&format!("{base}/api/stores/scratch")).json();
+    assert_eq!(other["stats"]["hit_count"], 0, "{other}");
+}
+
 #[test]
 fn each_store_keeps_its_own_limit_and_policy() {
     let yaml = "persistence:\n  enabled: false\nstores:\n  - name: tight\n    max_memory: 1MB\n    eviction_policy: noeviction\n  - name: cache\n    max_memory: 1MB\n    eviction_policy: lru\n";

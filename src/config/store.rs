@@ -79,12 +79,58 @@ impl StoreConfig {
         "volatile-ttl",
     ];
     /// Persistence strategies the JSON API accepts.
-    pub const PERSISTENCE_NAMES: &'static [&'static str] =
-        &["aof+snapshot", "aof", "snapshot", "disabled"];
+    /// (`hybrid` and `aof_only` are the original HyperCache's names.)
+    pub const PERSISTENCE_NAMES: &'static [&'static str] = &[
+        "aof+snapshot",
+        "aof",
+        "snapshot",
+        "disabled",
+        "hybrid",
+        "aof_only",
+    ];
     /// The largest whole number JSON carries exactly.
     pub const JSON_MAX_INT: u64 = (1 << 53) - 1;
     /// The longest default TTL, in ms (as the HTTP API's TTLs).
     pub const MAX_TTL_MS: u64 = 1_000_000_000_000_000;
+
+    /// `max_memory` as text, the original HyperCache's form: exactly `[1-9][0-9]{0,3}(MB|GB)`
+    /// (the schema's pattern, so the API accepts what its schema allows and nothing else).
+    fn size_text(t: &str) -> Option<u64> {
+        let (digits, unit) = t.split_at(t.len().checked_sub(2)?);
+        let scale = match unit {
+            "MB" => MIB,
+            "GB" => 1024 * MIB,
+            _ => return None,
+        };
+        Self::small_number(digits, 4).map(|n| n * scale)
+    }
+
+    /// `default_ttl` as text: `0`, or `[1-9][0-9]{0,5}` then `ms`, `s`, `m`, `h` or `d`.
+    fn ttl_text(t: &str) -> Option<Duration> {
+        if t == "0" {
+            return Some(Duration::ZERO);
+        }
+        let split = t.find(|c: char| !c.is_ascii_digit())?;
+        let n = Self::small_number(&t[..split], 6)?;
+        let ms = match &t[split..] {
+            "ms" => 1,
+            "s" => 1000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return None,
+        };
+        Some(Duration::from_millis(n * ms))
+    }
+
+    /// 1 to `max_digits` ASCII digits without a leading zero.
+    fn small_number(digits: &str, max_digits: usize) -> Option<u64> {
+        let ok = !digits.is_empty()
+            && digits.len() <= max_digits
+            && !digits.starts_with('0')
+            && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| digits.parse().ok()).flatten()
+    }
 
     /// A store from JSON (the HTTP API, and the records that create stores on every node),
     /// validated as strictly as its schema states; the error names the field. Null fields are
@@ -127,8 +173,12 @@ impl StoreConfig {
                 "max_memory" => {
                     // A store's tables and filter alone take tens of KB: a smaller limit
                     // could refuse every write.
-                    let what = "must be 0 (no limit of its own) or a whole number of bytes from 1048576 (1MB)";
-                    let m = int(Self::JSON_MAX_INT, what)?;
+                    let what = "must be 0 (no limit of its own), a whole number of bytes from 1048576 (1MB), or 1MB to 9999GB as text (\"512MB\")";
+                    let m = match val.as_str() {
+                        // The original HyperCache's form.
+                        Some(t) => Self::size_text(t).ok_or_else(|| bad(k, what))?,
+                        None => int(Self::JSON_MAX_INT, what)?,
+                    };
                     if m != 0 && m < MIB {
                         return Err(bad(k, what));
                     }
@@ -139,6 +189,16 @@ impl StoreConfig {
                         Self::MAX_TTL_MS,
                         "must be a whole number of milliseconds up to 1e15 (0 = none)",
                     )?))
+                }
+                // The original HyperCache's form: "0" (none), "30m", "1h".
+                "default_ttl" => {
+                    let what = "must be \"0\" (none) or 1 to 999999 of ms, s, m, h or d (\"30m\")";
+                    let t = val.as_str().ok_or_else(|| bad(k, what))?;
+                    let ttl = Self::ttl_text(t).ok_or_else(|| bad(k, what))?;
+                    // default_ttl_ms, ours and exact, wins when both are given.
+                    if obj.get("default_ttl_ms").is_none_or(|v| v.is_null()) {
+                        s.default_ttl = Some(ttl);
+                    }
                 }
                 "eviction_policy" => {
                     let t = one_of(Self::POLICY_NAMES)?;
@@ -159,9 +219,12 @@ impl StoreConfig {
                     s.persistence = Some(t.parse().map_err(|e: InvalidValue| bad(k, &e.0))?);
                 }
                 "replication_factor" => {
-                    let rf = int(u32::MAX as u64, "must be a whole number of at least 1")?;
+                    let rf = int(
+                        i32::MAX as u64,
+                        "must be a whole number from 1 to 2147483647",
+                    )?;
                     if rf == 0 {
-                        return Err(bad(k, "must be a whole number of at least 1"));
+                        return Err(bad(k, "must be a whole number from 1 to 2147483647"));
                     }
                     s.replication_factor = Some(rf as u32);
                 }

@@ -70,8 +70,38 @@ fn info_of(n: &Node, ks: &Store) -> StoreInfo {
 pub struct StoreResponse {
     pub success: bool,
     pub store: StoreInfo,
+    /// The original HyperCache's figures of the store.
+    pub stats: StoreStats,
     pub node: String,
     pub correlation_id: String,
+}
+
+/// A store's figures under the original HyperCache's names.
+#[derive(Serialize, ToSchema)]
+pub struct StoreStats {
+    pub total_items: u64,
+    /// Bytes.
+    pub total_memory: u64,
+    pub hit_count: u64,
+    pub miss_count: u64,
+    /// hit_count / (hit_count + miss_count); 0 before any lookup.
+    pub hit_rate: f64,
+}
+
+fn stats_of(ks: &Store) -> StoreStats {
+    let (hits, misses) = ks.hits_misses();
+    let lookups = hits + misses;
+    StoreStats {
+        total_items: ks.keys(),
+        total_memory: ks.used(),
+        hit_count: hits,
+        miss_count: misses,
+        hit_rate: if lookups == 0 {
+            0.0
+        } else {
+            hits as f64 / lookups as f64
+        },
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -105,12 +135,16 @@ pub struct CreateStore {
     /// Milliseconds; 0 = none. Without it, the node's `cache.default_ttl` applies.
     #[schema(minimum = 0, maximum = 1000000000000000_i64)]
     pub default_ttl_ms: Option<u64>,
+    /// The original HyperCache's form of `default_ttl_ms` ("0" = none, "30m"); with both,
+    /// `default_ttl_ms` applies.
+    #[schema(pattern = "^(0|[1-9][0-9]{0,5}(ms|s|m|h|d))$")]
+    pub default_ttl: Option<String>,
     pub cuckoo_filter: Option<bool>,
     #[schema(exclusive_minimum = 0.0, exclusive_maximum = 1.0)]
     pub cuckoo_filter_fpp: Option<f64>,
     #[schema(schema_with = persistence_schema)]
     pub persistence: Option<String>,
-    #[schema(minimum = 1, maximum = 4294967295_i64)]
+    #[schema(minimum = 1, maximum = 2147483647_i64)]
     pub replication_factor: Option<u32>,
 }
 
@@ -141,8 +175,14 @@ fn max_memory_schema() -> utoipa::openapi::schema::Schema {
                 .minimum(Some(1_048_576))
                 .maximum(Some(StoreConfig::JSON_MAX_INT as i64)),
         )
+        .item(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[1-9][0-9]{0,3}(MB|GB)$"))
+                .description(Some("The original HyperCache's form")),
+        )
         .description(Some(
-            "Bytes: 0 (bounded only by the node's cache.max_memory) or at least 1MB",
+            "Bytes: 0 (bounded only by the node's cache.max_memory) or at least 1MB; or text, 512MB",
         ))
         .into()
 }
@@ -209,6 +249,7 @@ pub async fn create(
     };
     tracing::info!(component = "store", action = "create", store = %spec.name, "store created");
     let info = info_of(n, ks);
+    let stats = stats_of(ks);
     if let Err(e) = api::settle(n, mark).await {
         return api::error_of(n, &e, &cid);
     }
@@ -217,6 +258,7 @@ pub async fn create(
         Json(StoreResponse {
             success: true,
             store: info,
+            stats,
             node: n.config.node.id.clone(),
             correlation_id: cid.0,
         }),
@@ -281,6 +323,7 @@ pub async fn get(
     Json(StoreResponse {
         success: true,
         store: info_of(n, ks),
+        stats: stats_of(ks),
         node: n.config.node.id.clone(),
         correlation_id: cid.0,
     })

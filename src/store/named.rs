@@ -109,6 +109,19 @@ impl Store {
         self.dbs.iter().map(|d| d.key_count()).sum()
     }
 
+    /// Lookups of the store's keys that found one, and that did not.
+    pub fn hits_misses(&self) -> (u64, u64) {
+        let mut t = (0, 0);
+        for d in self.dbs.iter() {
+            for s in d.shards.iter() {
+                let s = s.0.lock();
+                t.0 += s.stats.hits;
+                t.1 += s.stats.misses;
+            }
+        }
+        t
+    }
+
     /// Changes the eviction policy, switching access tracking between LRU and LFU with it.
     pub fn set_policy(&self, p: crate::config::EvictionPolicy) {
         use crate::config::EvictionPolicy as P;
