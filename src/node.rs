@@ -293,6 +293,10 @@ pub struct Node {
     pub stats: Stats,
     /// Calls, errors and latency by command.
     pub metrics: crate::metrics::CommandMetrics,
+    /// SLOWLOG.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// LATENCY.
+    pub latency: crate::latency::LatencyMonitor,
     pub started: Instant,
     pub started_ms: u64,
     pub run_id: String,
@@ -411,6 +415,8 @@ impl Node {
             clients: Clients::default(),
             stats: Stats::default(),
             metrics: Default::default(),
+            slowlog: Default::default(),
+            latency: Default::default(),
             started: Instant::now(),
             started_ms,
             run_id,

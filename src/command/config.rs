@@ -68,6 +68,9 @@ fn live(node: &Node, name: &str) -> Option<Value> {
             Value::Int(node.pubsub.tracking.max_keys.load(Ordering::Relaxed) as u64)
         }
         "busy-reply-threshold" => Value::Int(node.scripts.busy_ms.load(Ordering::Relaxed)),
+        "slowlog-log-slower-than" => Value::Signed(node.slowlog.threshold_us()),
+        "slowlog-max-len" => Value::Int(node.slowlog.max_len()),
+        "latency-monitor-threshold" => Value::Int(node.latency.threshold_ms()),
         _ => return None,
     })
 }
@@ -131,6 +134,12 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
             LIMITS.hll_sparse_bytes.store(n, Ordering::Relaxed)
         }
         ("busy-reply-threshold", Value::Int(n)) => node.scripts.busy_ms.store(n, Ordering::Relaxed),
+        ("slowlog-log-slower-than", Value::Signed(n)) => node.slowlog.set_threshold_us(n),
+        ("slowlog-log-slower-than", Value::Int(n)) => node
+            .slowlog
+            .set_threshold_us(i64::try_from(n).unwrap_or(i64::MAX)),
+        ("slowlog-max-len", Value::Int(n)) => node.slowlog.set_max_len(n),
+        ("latency-monitor-threshold", Value::Int(n)) => node.latency.set_threshold_ms(n),
         ("tracking-table-max-keys", Value::Int(n)) => node
             .pubsub
             .tracking
@@ -372,6 +381,9 @@ mod tests {
             "notify-keyspace-events",
             "tracking-table-max-keys",
             "busy-reply-threshold",
+            "slowlog-log-slower-than",
+            "slowlog-max-len",
+            "latency-monitor-threshold",
             // Redis 7's older names, listed as Redis lists them.
             "lua-time-limit",
             "list-max-ziplist-size",
@@ -455,6 +467,9 @@ mod tests {
             ("notify-keyspace-events", "KEA", "AKE"),
             ("tracking-table-max-keys", "10", "10"),
             ("busy-reply-threshold", "100", "100"),
+            ("slowlog-log-slower-than", "-1", "-1"),
+            ("slowlog-max-len", "5", "5"),
+            ("latency-monitor-threshold", "100", "100"),
         ];
         let mut c = Client::new();
         for p in keys::params() {

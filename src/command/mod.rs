@@ -18,6 +18,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod slowlog;
 pub mod sort;
 pub mod string;
 pub mod table;
@@ -190,7 +191,10 @@ pub fn execute_queued(cx: &mut Ctx<'_>, args: Args<'_>) {
 fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
     let metrics = &cx.node.metrics;
     let on = cx.node.config.metrics.enabled;
-    let started = (on && metrics.sample()).then(std::time::Instant::now);
+    let sampled = on && metrics.sample();
+    // SLOWLOG and LATENCY time every command while they are on (as Redis always does).
+    let watched = cx.node.slowlog.on() || cx.node.latency.on();
+    let started = (sampled || watched).then(std::time::Instant::now);
     cx.command = None;
     let r = dispatch(cx, args);
     if cx.node.store.bus().notes_on() {
@@ -224,12 +228,12 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         cx.out.error(&msg);
     }
     if let Some(cmd) = cx.command {
+        let micros = started.map(|t| t.elapsed().as_micros() as u64);
         if on && let Some(slot) = table::slot_of(cmd) {
-            metrics.record(
-                slot,
-                failed,
-                started.map(|t| t.elapsed().as_micros() as u64),
-            );
+            metrics.record(slot, failed, micros.filter(|_| sampled));
+        }
+        if watched && let Some(us) = micros {
+            note_slow(cx, cmd, &args, us);
         }
         // Off at info: the check is one relaxed load.
         tracing::debug!(
@@ -242,6 +246,53 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         );
     }
     cx.command
+}
+
+/// A timed command for LATENCY and, when slow, SLOWLOG (clients' commands only; EXEC's are
+/// logged one by one; passwords are redacted, as Redis does).
+fn note_slow(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>, micros: u64) {
+    let node = cx.node;
+    if node.latency.on() {
+        let event = if cmd.has(table::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        node.latency.observe(event, micros / 1000);
+    }
+    // A command queued by MULTI ran nothing yet: EXEC's run is the one logged.
+    let queued = cx.client.multi.is_some() && !transaction::controls(&args[0]);
+    if !node.slowlog.is_slow(micros) || queued || cx.client.peer.is_some() || is(&args[0], "exec") {
+        return;
+    }
+    let mut argv: Vec<&[u8]> = args.iter().collect();
+    const REDACTED: &[u8] = b"(redacted)";
+    if is(argv[0], "auth") {
+        argv[1..].iter_mut().for_each(|a| *a = REDACTED);
+    }
+    // HELLO <protover> AUTH <username> <password>.
+    if is(argv[0], "hello")
+        && let Some(at) = argv.iter().position(|a| is(a, "auth"))
+    {
+        argv[at + 1..]
+            .iter_mut()
+            .take(2)
+            .for_each(|a| *a = REDACTED);
+    }
+    // CONFIG SET requirepass <password>: the password is not the log's.
+    if argv.len() > 2 && is(argv[0], "config") && is(argv[1], "set") {
+        for pair in argv[2..].chunks_mut(2) {
+            if let [name, value] = pair
+                && (is(name, "requirepass") || is(name, "masterauth"))
+            {
+                *value = REDACTED;
+            }
+        }
+    }
+    let info = &cx.client.info;
+    let name = info.name.lock().clone().unwrap_or_default();
+    node.slowlog
+        .push(&argv, micros, info.addr.to_string(), name);
 }
 
 fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {

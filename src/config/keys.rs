@@ -426,6 +426,29 @@ pub static KEYS: &[Key] = &[
             max: i64::MAX,
         },
     ),
+    // SLOWLOG: microseconds (-1 off, 0 every command) and entries kept.
+    Key::runtime(
+        "slowlog-log-slower-than",
+        SetAs::Int {
+            min: -1,
+            max: i64::MAX,
+        },
+    ),
+    Key::runtime(
+        "slowlog-max-len",
+        SetAs::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
+    // LATENCY: milliseconds; 0 off.
+    Key::runtime(
+        "latency-monitor-threshold",
+        SetAs::Int {
+            min: 0,
+            max: i64::MAX,
+        },
+    ),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -464,6 +487,9 @@ pub const CONFIG_ORDER: &[&str] = &[
     "notify-keyspace-events",
     "tracking-table-max-keys",
     "busy-reply-threshold",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "latency-monitor-threshold",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -807,7 +833,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 25] = [
+        let samples: [(&str, &str); 28] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -832,6 +858,9 @@ mod tests {
             ("hll-sparse-max-bytes", "1kb"),
             ("notify-keyspace-events", "Kg$"),
             ("tracking-table-max-keys", "10"),
+            ("slowlog-log-slower-than", "0"),
+            ("slowlog-max-len", "5"),
+            ("latency-monitor-threshold", "100"),
             ("busy-reply-threshold", "100"),
         ];
         let limits = Value::Limits(OutputLimits::default());
