@@ -246,3 +246,66 @@ fn a_latency_spike_is_recorded_for_its_event() {
     let latest: Vec<Value> = redis::cmd("LATENCY").arg("LATEST").query(&mut c).unwrap();
     assert!(latest.is_empty());
 }
+
+/// What a monitor sees of `commands`, with each line's time and client port taken out.
+fn monitor_lines(addr: std::net::SocketAddr, commands: &[&[&[u8]]], want: usize) -> Vec<String> {
+    use std::io::{Read, Write};
+    let mut mon = std::net::TcpStream::connect(addr).unwrap();
+    mon.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    mon.write_all(b"MONITOR\r\n").unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.ends_with(b"+OK\r\n") {
+        let n = mon.read(&mut chunk).unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    buf.clear();
+    let mut other = Raw::connect(addr);
+    for c in commands {
+        other.cmd(c);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while buf.iter().filter(|&&b| b == b'\n').count() < want && std::time::Instant::now() < deadline
+    {
+        if let Ok(n) = mon.read(&mut chunk) {
+            buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+    String::from_utf8_lossy(&buf)
+        .lines()
+        .map(|l| {
+            // "+<secs>.<usecs> [<db> <addr>] args" -> "[<db>] args"
+            let (head, rest) = l.split_once("] ").unwrap_or((l, ""));
+            let db = head
+                .split('[')
+                .nth(1)
+                .and_then(|d| d.split(' ').next())
+                .unwrap_or("?");
+            assert!(l.starts_with('+') && head.contains("127.0.0.1:"), "{l}");
+            format!("[{db}] {rest}")
+        })
+        .collect()
+}
+
+#[test]
+fn monitor_shows_what_redis_shows() {
+    let redis = Reference::start();
+    let hc = Server::start();
+    let script: &[&[&[u8]]] = &[
+        &[b"SET", b"k", b"a b\"c\n\x01"],
+        &[b"GET", b"k"],
+        &[b"MULTI"],
+        &[b"INCR", b"n"],
+        &[b"EXEC"],
+        &[b"AUTH", b"nobody-has-this"],
+        &[b"CONFIG", b"GET", b"maxmemory"],
+        &[b"SELECT", b"2"],
+        &[b"SET", b"x", b"1"],
+        &[b"PING"],
+    ];
+    let want = monitor_lines(redis.addr, script, 9);
+    let got = monitor_lines(hc.addr, script, 9);
+    assert!(want.len() >= 8, "{want:?}");
+    assert_eq!(got, want);
+}

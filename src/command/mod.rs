@@ -13,12 +13,12 @@ pub mod info;
 pub mod introspect;
 pub mod key;
 pub mod list;
+pub mod operator;
 pub mod persistence;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
-pub mod slowlog;
 pub mod sort;
 pub mod string;
 pub mod table;
@@ -235,6 +235,9 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         if watched && let Some(us) = micros {
             note_slow(cx, cmd, &args, us);
         }
+        if cx.node.pubsub.monitors.any() {
+            feed_monitors(cx, cmd, &args);
+        }
         // Off at info: the check is one relaxed load.
         tracing::debug!(
             component = "resp",
@@ -265,8 +268,17 @@ fn note_slow(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>, micros: u64) 
     if !node.slowlog.is_slow(micros) || queued || cx.client.peer.is_some() || is(&args[0], "exec") {
         return;
     }
-    let mut argv: Vec<&[u8]> = args.iter().collect();
+    let argv = redacted(args);
+    let info = &cx.client.info;
+    let name = info.name.lock().clone().unwrap_or_default();
+    node.slowlog
+        .push(&argv, micros, info.addr.to_string(), name);
+}
+
+/// A command as SLOWLOG and MONITOR show it: passwords replaced, as Redis does.
+fn redacted<'a>(args: &Args<'a>) -> Vec<&'a [u8]> {
     const REDACTED: &[u8] = b"(redacted)";
+    let mut argv: Vec<&[u8]> = args.iter().collect();
     if is(argv[0], "auth") {
         argv[1..].iter_mut().for_each(|a| *a = REDACTED);
     }
@@ -279,7 +291,7 @@ fn note_slow(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>, micros: u64) 
             .take(2)
             .for_each(|a| *a = REDACTED);
     }
-    // CONFIG SET requirepass <password>: the password is not the log's.
+    // CONFIG SET requirepass <password>.
     if argv.len() > 2 && is(argv[0], "config") && is(argv[1], "set") {
         for pair in argv[2..].chunks_mut(2) {
             if let [name, value] = pair
@@ -289,10 +301,26 @@ fn note_slow(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>, micros: u64) 
             }
         }
     }
+    argv
+}
+
+/// MONITOR's feed: a client's command as it ran (not the admin ones, not peers', and a
+/// queued one when EXEC runs it), as Redis feeds its monitors.
+fn feed_monitors(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>) {
+    let queued = cx.client.multi.is_some() && !transaction::controls(&args[0]);
+    if cmd.has(table::ADMIN) || queued || cx.client.peer.is_some() {
+        return;
+    }
+    let node = cx.node;
+    let limit = node.settings.output_limits().replica;
     let info = &cx.client.info;
-    let name = info.name.lock().clone().unwrap_or_default();
-    node.slowlog
-        .push(&argv, micros, info.addr.to_string(), name);
+    node.pubsub.monitors.feed(
+        cx.client.id,
+        cx.client.db,
+        &info.addr.to_string(),
+        &redacted(args),
+        limit,
+    );
 }
 
 fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {

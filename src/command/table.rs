@@ -9,7 +9,7 @@ use std::sync::LazyLock;
 
 use super::{
     Handler, bits, cluster, config, connection, cuckoo, hash, hll, info, introspect, key, list,
-    persistence, pubsub, scripting, server, set, slowlog, sort, string, transaction, zset,
+    operator, persistence, pubsub, scripting, server, set, sort, string, transaction, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -315,6 +315,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("time", 1, LSF, NOACL, NONE, "server", "2.6.0", "Returns the server time.", "O(1)", server::time),
     container!("memory", -2, 0, "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
     container!("slowlog", -2, 0, "server", "2.2.12", "A container for slow log commands.", SLOWLOG_SUBS),
+    cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, ADM, NONE, "server", "1.0.0", "Listens for all requests received by the server in real-time.", "", operator::monitor),
     container!("latency", -2, 0, "server", "2.8.13", "A container for latency diagnostics commands.", LATENCY_SUBS),
     cmd!("lastsave", 1, LSF, ADM, NONE, "server", "1.0.0", "Returns the Unix timestamp of the last successful save to disk.", "O(1)", persistence::lastsave),
     cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, ADM, NONE, "server", "1.0.0", "Synchronously saves the database(s) to disk.", "O(N) where N is the total number of keys in all databases", persistence::save),
@@ -531,19 +532,19 @@ static MEMORY_SUBS: &[Command] = &[
 
 #[rustfmt::skip]
 static SLOWLOG_SUBS: &[Command] = &[
-    cmd!("get", -2, ADMIN | LOADING | STALE, ADM, NONE, "server", "2.2.12", "Returns the slow log's entries.", "O(N) where N is the number of entries returned", slowlog::slowlog_get),
-    cmd!("len", 2, ADMIN | LOADING | STALE, ADM, NONE, "server", "2.2.12", "Returns the number of entries in the slow log.", "O(1)", slowlog::slowlog_len),
-    cmd!("reset", 2, ADMIN | LOADING | STALE, ADM, NONE, "server", "2.2.12", "Clears all entries from the slow log.", "O(N) where N is the number of entries in the slowlog", slowlog::slowlog_reset),
-    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "6.2.0", "Show helpful text about the different subcommands", "O(1)", slowlog::slowlog_help),
+    cmd!("get", -2, ADMIN | LOADING | STALE, ADM, NONE, "server", "2.2.12", "Returns the slow log's entries.", "O(N) where N is the number of entries returned", operator::slowlog_get),
+    cmd!("len", 2, ADMIN | LOADING | STALE, ADM, NONE, "server", "2.2.12", "Returns the number of entries in the slow log.", "O(1)", operator::slowlog_len),
+    cmd!("reset", 2, ADMIN | LOADING | STALE, ADM, NONE, "server", "2.2.12", "Clears all entries from the slow log.", "O(N) where N is the number of entries in the slowlog", operator::slowlog_reset),
+    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "6.2.0", "Show helpful text about the different subcommands", "O(1)", operator::slowlog_help),
 ];
 
 #[rustfmt::skip]
 static LATENCY_SUBS: &[Command] = &[
-    cmd!("latest", 2, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Returns the latest latency samples for all events.", "O(1)", slowlog::latency_latest),
-    cmd!("history", 3, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Returns timestamp-latency samples for an event.", "O(1)", slowlog::latency_history),
-    cmd!("reset", -2, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Resets the latency data for one or more events.", "O(1)", slowlog::latency_reset),
-    cmd!("doctor", 2, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Returns a human-readable latency analysis report.", "O(1)", slowlog::latency_doctor),
-    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "2.8.13", "Returns helpful text about the different subcommands.", "O(1)", slowlog::latency_help),
+    cmd!("latest", 2, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Returns the latest latency samples for all events.", "O(1)", operator::latency_latest),
+    cmd!("history", 3, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Returns timestamp-latency samples for an event.", "O(1)", operator::latency_history),
+    cmd!("reset", -2, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Resets the latency data for one or more events.", "O(1)", operator::latency_reset),
+    cmd!("doctor", 2, ADMIN | NOSCRIPT | LOADING | STALE, ADM, NONE, "server", "2.8.13", "Returns a human-readable latency analysis report.", "O(1)", operator::latency_doctor),
+    cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "2.8.13", "Returns helpful text about the different subcommands.", "O(1)", operator::latency_help),
 ];
 
 /// Names are at most this long (Redis's longest is 20).

@@ -10,6 +10,7 @@
 //! travels to each peer on the replication stream (`Replicator::publish_message`), in order
 //! after the writes made before it, and each node delivers it to its own subscribers once.
 
+pub mod monitor;
 pub mod notify;
 pub mod tracking;
 
@@ -274,6 +275,8 @@ pub struct Hub {
     notify_replicated: AtomicBool,
     /// Client-side caching: who may cache which key.
     pub tracking: tracking::Tracking,
+    /// MONITOR's clients.
+    pub monitors: monitor::Monitors,
 }
 
 impl Hub {
@@ -481,6 +484,7 @@ impl Subscriptions {
         let Some(id) = self.mailbox.as_ref().map(|m| m.client_id) else {
             return;
         };
+        hub.monitors.remove(id);
         for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {
             for name in self.of_mut(kind).drain() {
                 hub.unsubscribe(kind, &name, id);

@@ -1,5 +1,5 @@
-//! SLOWLOG and LATENCY: the operator's records of slow commands and latency spikes
-//! (`crate::slowlog`, `crate::latency`), with Redis's replies.
+//! The operator's commands: SLOWLOG and LATENCY (the records of slow commands and latency spikes,
+//! `crate::slowlog`, `crate::latency`) and MONITOR, with Redis's replies.
 
 use super::{Ctx, int_arg, reply_help};
 use crate::error::{Error, Result};
@@ -151,5 +151,14 @@ pub fn latency_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
             "    (default: reset all data for all event classes)",
         ],
     );
+    Ok(())
+}
+
+/// MONITOR: from now on this connection receives every other client's commands (not the
+/// admin ones, as Redis) until it disconnects or sends RESET.
+pub fn monitor(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let m = super::pubsub::mailbox(cx);
+    cx.node.pubsub.monitors.add(&m);
+    cx.out.ok();
     Ok(())
 }
