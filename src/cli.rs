@@ -71,6 +71,9 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", default_value_t = 3)]
         timeout: u64,
     },
+    /// Print the SHA-256 of a token read from standard input (its trailing line break
+    /// dropped), for `security.http_tokens`
+    HashToken,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
@@ -97,6 +100,7 @@ pub fn run_tool(cli: &Cli, command: &Command) -> ExitCode {
     let code = match command {
         Command::Config { action } => return run_config_action(action),
         Command::Health { timeout } => return run_health(cli, Duration::from_secs(*timeout)),
+        Command::HashToken => return run_hash_token(),
         Command::Aof {
             action: AofAction::Dump { file },
         } => tools::aof_dump(file),
@@ -161,6 +165,25 @@ pub fn run_config_action(action: &ConfigAction) -> ExitCode {
             }
         },
     }
+}
+
+/// `hash-token`: a token from standard input, as `security.http_tokens` keeps it.
+fn run_hash_token() -> ExitCode {
+    let mut token = Vec::new();
+    // A token is short; more than this is not one.
+    if std::io::stdin().take(4096).read_to_end(&mut token).is_err() {
+        eprintln!("hypercache: cannot read the token from standard input");
+        return ExitCode::FAILURE;
+    }
+    while let [rest @ .., b'\n' | b'\r'] = token.as_slice() {
+        token.truncate(rest.len());
+    }
+    if token.is_empty() {
+        eprintln!("hypercache: no token on standard input");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", crate::config::sha256_hex(&token));
+    ExitCode::SUCCESS
 }
 
 /// `health`: the node's own `/health`, on the address its configuration gives.

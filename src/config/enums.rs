@@ -185,3 +185,28 @@ config_enum! {
         File => "file",
     }
 }
+
+config_enum! {
+    /// What an HTTP token may do; each scope includes the ones before it.
+    TokenScope, "token scope", "read, write, admin" {
+        /// Reads: keys, stores, stats, cluster, filter, the pub/sub stream.
+        #[default]
+        Read => "read",
+        /// Reads and writes of keys, and publishing.
+        Write => "write",
+        /// Everything: the admin routes and store management too.
+        Admin => "admin",
+    }
+}
+
+impl TokenScope {
+    /// Whether a token of this scope may do what `needed` allows.
+    pub fn allows(self, needed: TokenScope) -> bool {
+        let rank = |s: TokenScope| match s {
+            TokenScope::Read => 0,
+            TokenScope::Write => 1,
+            TokenScope::Admin => 2,
+        };
+        rank(self) >= rank(needed)
+    }
+}

@@ -382,6 +382,10 @@ pub static KEYS: &[Key] = &[
     leaf!(security.enable_debug_command, str::parse)
         .config("enable-debug-command", SetAs::Immutable),
     leaf!(security.metrics_auth, parse_bool),
+    Key::own(&["security.http_tokens"], |cv, r, c| {
+        let tokens = r.security.as_mut().and_then(|s| s.http_tokens.take());
+        cv.http_tokens(tokens, &mut c.security.http_tokens)
+    }),
     // Each store's fields are StoreConfig's, a schema shared with the HTTP API.
     Key::own(&["stores"], |cv, r, c| {
         cv.stores(r.stores.take(), &mut c.stores)

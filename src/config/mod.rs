@@ -52,10 +52,10 @@ mod yaml;
 
 pub use enums::{
     ConsistencyLevel, DebugCommand, EvictionPolicy, LogLevel, LogOutput, PersistenceStrategy,
-    SyncPolicy,
+    SyncPolicy, TokenScope,
 };
 pub use error::{ConfigError, InvalidValue, Position};
-pub use secret::Secret;
+pub use secret::{HttpToken, Secret, parse_sha256, sha256_hex};
 pub use store::StoreConfig;
 pub use units::{format_duration, format_size, parse_duration, parse_redis_memory, parse_size};
 
@@ -95,6 +95,8 @@ pub struct SecurityConfig {
     pub enable_debug_command: DebugCommand,
     /// Whether `/metrics` needs the token too (`/health` never does).
     pub metrics_auth: bool,
+    /// Named HTTP tokens with scopes (read, write, admin), kept as their SHA-256.
+    pub http_tokens: Vec<HttpToken>,
 }
 
 impl Default for SecurityConfig {
@@ -105,6 +107,7 @@ impl Default for SecurityConfig {
             protected_mode: true,
             enable_debug_command: DebugCommand::No,
             metrics_auth: false,
+            http_tokens: Vec::new(),
         }
     }
 }

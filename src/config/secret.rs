@@ -45,3 +45,51 @@ pub(super) fn read_secret_file(path: &str) -> Result<Option<Secret>, InvalidValu
     }
     Ok(Some(Secret::new(s)))
 }
+
+/// A named HTTP token with its scope; the configuration holds only its SHA-256.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpToken {
+    pub name: String,
+    pub scope: super::TokenScope,
+    pub sha256: [u8; 32],
+}
+
+impl HttpToken {
+    /// Whether `given` hashes to this token (compared in constant time).
+    pub fn matches(&self, given: &[u8]) -> bool {
+        use sha2::Digest;
+        use subtle::ConstantTimeEq;
+        let h = sha2::Sha256::digest(given);
+        bool::from(h.as_slice().ct_eq(&self.sha256))
+    }
+}
+
+impl fmt::Debug for HttpToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HttpToken({}, {})", self.name, self.scope)
+    }
+}
+
+/// A token's SHA-256 as the configuration writes it: 64 hex digits.
+pub fn parse_sha256(s: &str) -> Result<[u8; 32], InvalidValue> {
+    let bad = || InvalidValue("must be 64 hex digits (the token's SHA-256)".into());
+    let b = s.trim().as_bytes();
+    if b.len() != 64 {
+        return Err(bad());
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in b.chunks(2).enumerate() {
+        let hex = std::str::from_utf8(pair).map_err(|_| bad())?;
+        out[i] = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
+    }
+    Ok(out)
+}
+
+/// The hex SHA-256 of a token (`hypercache hash-token`).
+pub fn sha256_hex(token: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(token)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

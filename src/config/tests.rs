@@ -960,3 +960,64 @@ fn original_keys_still_refuse_conflicts_and_typos() {
         ("127.0.0.2", 7000)
     );
 }
+
+#[test]
+fn http_tokens_are_named_scoped_and_hashed() {
+    let h = "a".repeat(64);
+    let c = parse_ok(&format!(
+        "security:\n  http_tokens:\n    - name: app.reader\n      scope: read\n      sha256: {h}\n"
+    ));
+    let t = &c.security.http_tokens[0];
+    assert_eq!((t.name.as_str(), t.scope), ("app.reader", TokenScope::Read));
+    assert_eq!(t.sha256, [0xaa; 32]);
+    assert!(
+        !format!("{t:?}").contains("aaaa"),
+        "the hash stays out of Debug"
+    );
+    for (yaml, want) in [
+        (
+            format!(
+                "    - {{name: a, scope: read, sha256: {}}}\n",
+                "g".repeat(64)
+            ),
+            "64 hex digits",
+        ),
+        (
+            format!("    - {{name: a, scope: root, sha256: {h}}}\n"),
+            "token scope",
+        ),
+        (
+            format!("    - {{name: a, sha256: {h}}}\n"),
+            "scope: is required",
+        ),
+        (
+            format!("    - {{name: 'a b', scope: read, sha256: {h}}}\n"),
+            "1-64 of",
+        ),
+        (
+            format!(
+                "    - {{name: a, scope: read, sha256: {h}}}\n    - {{name: a, scope: admin, sha256: {}}}\n",
+                "b".repeat(64)
+            ),
+            "the same name as the token 'a'",
+        ),
+        (
+            format!(
+                "    - {{name: a, scope: read, sha256: {h}}}\n    - {{name: b, scope: admin, sha256: {h}}}\n"
+            ),
+            "the same sha256 as the token 'a'",
+        ),
+        (
+            format!("    - {{name: a, scope: read, sha256: {h}, token: x}}\n"),
+            "token",
+        ),
+    ] {
+        let (_, msg) = parse_err(&format!("security:\n  http_tokens:\n{yaml}"));
+        assert!(
+            msg.contains(want) && msg.contains("http_tokens"),
+            "{want}: {msg}"
+        );
+    }
+    assert!(TokenScope::Admin.allows(TokenScope::Write));
+    assert!(!TokenScope::Read.allows(TokenScope::Write));
+}

@@ -137,6 +137,15 @@ pub(super) struct RawSecurity {
     pub(super) protected_mode: Raw,
     pub(super) enable_debug_command: Raw,
     pub(super) metrics_auth: Raw,
+    pub(super) http_tokens: Option<Vec<Spanned<RawHttpToken>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawHttpToken {
+    pub(super) name: Raw,
+    pub(super) scope: Raw,
+    pub(super) sha256: Raw,
 }
 
 #[derive(Deserialize, Default)]
@@ -394,6 +403,53 @@ impl Converter<'_> {
                         .map(str::to_owned),
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// `security.http_tokens`: each named once, with its scope and the SHA-256 of the token.
+    pub(super) fn http_tokens(
+        &mut self,
+        raw: Option<Vec<Spanned<RawHttpToken>>>,
+        out: &mut Vec<super::HttpToken>,
+    ) -> Result<(), ConfigError> {
+        for (i, t) in raw.into_iter().flatten().enumerate() {
+            let pos = (t.referenced.line(), t.referenced.column());
+            let key = |f: &str| format!("security.http_tokens[{i}].{f}");
+            let t = t.value;
+            let required = |cv: &Self, f: &str| cv.error(&key(f), pos, "is required".into());
+            let name = match &t.name {
+                Some(n) => self.convert(&key("name"), n, |s| {
+                    let ok = !s.is_empty()
+                        && s.len() <= 64
+                        && s.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b));
+                    ok.then(|| s.to_owned())
+                        .ok_or_else(|| InvalidValue("must be 1-64 of A-Z a-z 0-9 _ - .".into()))
+                })?,
+                None => return Err(required(self, "name")),
+            };
+            let scope = match &t.scope {
+                Some(s) => self.convert(&key("scope"), s, str::parse)?,
+                None => return Err(required(self, "scope")),
+            };
+            let sha256 = match &t.sha256 {
+                Some(h) => self.convert(&key("sha256"), h, super::parse_sha256)?,
+                None => return Err(required(self, "sha256")),
+            };
+            if let Some(same) = out.iter().find(|o| o.name == name || o.sha256 == sha256) {
+                let what = if same.name == name { "name" } else { "sha256" };
+                return Err(self.error(
+                    &key(what),
+                    pos,
+                    format!("the same {what} as the token '{}'", same.name),
+                ));
+            }
+            out.push(super::HttpToken {
+                name,
+                scope,
+                sha256,
+            });
         }
         Ok(())
     }

@@ -17,6 +17,7 @@ pub mod stores;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::config::TokenScope;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::http::{HeaderValue, StatusCode};
@@ -179,12 +180,18 @@ async fn correlate(mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let mut resp = next.run(req).instrument(span.clone()).await;
     let status = resp.status().as_u16();
+    let identity = resp
+        .extensions()
+        .get::<Identity>()
+        .map_or("anonymous", |i| i.0.as_str())
+        .to_owned();
     let _g = span.enter();
     tracing::info!(
         component = "http",
         action = "request",
         method = %method,
         path = %path,
+        identity = %identity,
         status,
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
         "HTTP request"
@@ -270,7 +277,11 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) {
             _ = node.shutdown_requested() => break,
         };
         let _ = stream.set_nodelay(true);
-        let denied = node.settings.refuses_remote() && !peer.ip().to_canonical().is_loopback();
+        // Tokens are the HTTP API's own credentials: with them it is not unprotected.
+        let sec = &node.config.security;
+        let tokens = sec.http_token.is_some() || !sec.http_tokens.is_empty();
+        let denied =
+            node.settings.refuses_remote() && !tokens && !peer.ip().to_canonical().is_loopback();
         let app = app.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let mut req = req.map(|b| {
@@ -308,7 +319,32 @@ fn is_open(path: &str, metrics_auth: bool) -> bool {
     path == "/health" || path == "/dashboard" || (path == "/metrics" && !metrics_auth)
 }
 
-/// Protected mode, then the bearer token: `security.http_token`, else the password.
+/// Who made a request: a scoped token's name, `http_token`, `password`, or `anonymous` (an
+/// open route, or no credentials configured). The request's log line carries it.
+#[derive(Debug, Clone)]
+pub struct Identity(pub String);
+
+/// The scope a request needs: the admin routes and store management (creating, deleting a
+/// store) admin; other changes write; reads read.
+fn needed_scope(method: &axum::http::Method, path: &str) -> TokenScope {
+    use axum::http::Method;
+    let reads = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    let store_itself = path == "/api/stores"
+        || path
+            .strip_prefix("/api/stores/")
+            .is_some_and(|rest| !rest.contains('/'));
+    if path.starts_with("/api/admin/") || (store_itself && !reads) {
+        TokenScope::Admin
+    } else if reads {
+        TokenScope::Read
+    } else {
+        TokenScope::Write
+    }
+}
+
+/// Protected mode, then the bearer token: a scoped token (`security.http_tokens`, its scope
+/// checked: 403 when it falls short), `security.http_token`, or the password (both with
+/// every right). A missing or unknown token is 401.
 async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let n = &st.node;
     let cid = req
@@ -332,13 +368,37 @@ async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Resp
         .headers()
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "));
-    let ok = match &sec.http_token {
-        Some(t) => given.is_some_and(|g| t.matches(g)),
-        None if !n.settings.has_password() => true,
-        None => given.is_some_and(|g| n.settings.password_matches(g)),
+    let with = |identity: &str, mut r: Response| {
+        r.extensions_mut().insert(Identity(identity.to_owned()));
+        r
     };
-    if ok {
-        return next.run(req).await;
+    if let Some(g) = given
+        && let Some(t) = sec.http_tokens.iter().find(|t| t.matches(g))
+    {
+        let needed = needed_scope(req.method(), req.uri().path());
+        if t.scope.allows(needed) {
+            let name = t.name.clone();
+            return with(&name, next.run(req).await);
+        }
+        let msg = format!(
+            "NOPERM the token '{}' has the {} scope; {} {} needs {}",
+            t.name,
+            t.scope,
+            req.method(),
+            req.uri().path(),
+            needed
+        );
+        return with(&t.name, error(StatusCode::FORBIDDEN, &msg, n, &cid));
+    }
+    let identity = match &sec.http_token {
+        Some(t) => given.is_some_and(|g| t.matches(g)).then_some("http_token"),
+        None if !n.settings.has_password() && sec.http_tokens.is_empty() => Some("anonymous"),
+        None => (n.settings.has_password()
+            && given.is_some_and(|g| n.settings.password_matches(g)))
+        .then_some("password"),
+    };
+    if let Some(identity) = identity {
+        return with(identity, next.run(req).await);
     }
     n.stats.auth_failed(crate::node::AuthFailure::Http);
     if n.stats.auth_log.due(1000) {
