@@ -39,6 +39,9 @@ fn slowlog_and_latency_answer_as_redis_does() {
         &[b"SET", b"k", b"v"],
         &[b"SLOWLOG", b"GET"],
         &[b"SLOWLOG", b"LEN"],
+        // Neither was started with a config file.
+        &[b"CONFIG", b"REWRITE"],
+        &[b"CONFIG", b"HELP"],
     ];
     for cmd in script {
         let (w, g) = (want.cmd(cmd), got.cmd(cmd));
@@ -308,4 +311,71 @@ fn monitor_shows_what_redis_shows() {
     let got = monitor_lines(hc.addr, script, 9);
     assert!(want.len() >= 8, "{want:?}");
     assert_eq!(got, want);
+}
+
+/// CONFIG REWRITE: what CONFIG SET changed goes into the node's file, in place, and the node
+/// starts again with it.
+#[test]
+fn config_rewrite_writes_the_changes_into_the_file() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("node");
+    let file = dir.with_extension("yaml");
+    let yaml = "# the operator's own notes\ncache:\n  max_memory: 1GB   # sized for the box\n  maxclients: 500\npersistence:\n  strategy: disabled\n";
+    let s = Server::start_in(&dir, Some(yaml));
+    let mut c = s.conn();
+    for (name, value) in [
+        ("maxmemory", "64mb"),
+        ("maxmemory-policy", "allkeys-lfu"),
+        ("hz", "20"),
+        ("loglevel", "debug"),
+        ("notify-keyspace-events", "KEA"),
+        ("protected-mode", "no"),
+    ] {
+        let () = redis::cmd("CONFIG")
+            .arg("SET")
+            .arg(name)
+            .arg(value)
+            .query(&mut c)
+            .unwrap();
+    }
+    let () = redis::cmd("CONFIG").arg("REWRITE").query(&mut c).unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.starts_with("# the operator's own notes\ncache:\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  max_memory: 67108864   # sized for the box\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  maxclients: 500\n"),
+        "unchanged keys stay: {text}"
+    );
+    for line in [
+        "  eviction_policy: lfu\n",
+        "  cleanup_interval: 50ms\n",
+        "  notify_keyspace_events: AKE\n",
+        "  protected_mode: false\n",
+        "  level: debug\n",
+    ] {
+        assert!(text.contains(line), "{line:?} missing:\n{text}");
+    }
+    drop(c);
+    drop(s);
+    // The node comes back with what was rewritten.
+    let s = Server::start_in(&dir, Some(&text));
+    let mut c = s.conn();
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("maxmemory-policy")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(got, ["maxmemory-policy", "allkeys-lfu"]);
+    let got: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("hz")
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(got, ["hz", "20"]);
 }

@@ -249,6 +249,151 @@ pub fn config_resetstat(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
+/// The parameters CONFIG REWRITE writes into the file: CONFIG name, YAML key, the file's
+/// (startup) value and the live one, both as YAML text. The password is never written: it
+/// belongs in the file, its `_file` form or its variable, chosen by the operator.
+fn rewritable(node: &Node) -> Vec<(&'static str, &'static str, String, Option<String>)> {
+    let c = &node.config;
+    let live_text = |name: &str| {
+        live(node, name).map(|v| match v {
+            Value::Policy(p) => p.name().to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Limits(l) => l.render(),
+            other => other.render(),
+        })
+    };
+    // `hz` is kept in the file as the active expiry cycle's interval.
+    let interval = |hz: u64| format!("{}ms", 1000 / hz.clamp(1, 500));
+    let hz_of = |c: &crate::config::Config| {
+        let ms = c.cache.cleanup_interval.as_millis().max(1) as u64;
+        (1000 / ms).clamp(1, 500)
+    };
+    let level = live_text("loglevel").map(|l| {
+        l.parse::<crate::config::LogLevel>()
+            .map_or(l, |v| v.name().to_string())
+    });
+    vec![
+        (
+            "maxclients",
+            "cache.maxclients",
+            c.cache.maxclients.to_string(),
+            live_text("maxclients"),
+        ),
+        (
+            "maxmemory",
+            "cache.max_memory",
+            c.cache.max_memory.to_string(),
+            live_text("maxmemory"),
+        ),
+        (
+            "maxmemory-policy",
+            "cache.eviction_policy",
+            c.cache.eviction_policy.name().to_string(),
+            live_text("maxmemory-policy"),
+        ),
+        (
+            "maxmemory-samples",
+            "cache.maxmemory_samples",
+            c.cache.maxmemory_samples.to_string(),
+            live_text("maxmemory-samples"),
+        ),
+        (
+            "hz",
+            "cache.cleanup_interval",
+            interval(hz_of(c)),
+            live(node, "hz").and_then(|v| match v {
+                Value::Int(n) => Some(interval(n)),
+                _ => None,
+            }),
+        ),
+        (
+            "timeout",
+            "cache.timeout",
+            c.cache.timeout.as_secs().to_string(),
+            live_text("timeout"),
+        ),
+        (
+            "proto-max-bulk-len",
+            "cache.proto_max_bulk_len",
+            c.cache.proto_max_bulk_len.to_string(),
+            live_text("proto-max-bulk-len"),
+        ),
+        (
+            "client-query-buffer-limit",
+            "cache.client_query_buffer_limit",
+            c.cache.client_query_buffer_limit.to_string(),
+            live_text("client-query-buffer-limit"),
+        ),
+        (
+            "client-output-buffer-limit",
+            "cache.client_output_buffer_limit",
+            c.cache.client_output_buffer_limit.render(),
+            live_text("client-output-buffer-limit"),
+        ),
+        (
+            "notify-keyspace-events",
+            "cache.notify_keyspace_events",
+            crate::pubsub::notify::render(
+                crate::pubsub::notify::parse(c.cache.notify_keyspace_events.as_bytes())
+                    .unwrap_or(0),
+            ),
+            live_text("notify-keyspace-events"),
+        ),
+        (
+            "protected-mode",
+            "security.protected_mode",
+            c.security.protected_mode.to_string(),
+            live_text("protected-mode"),
+        ),
+        (
+            "loglevel",
+            "logging.level",
+            c.logging.level.name().to_string(),
+            level,
+        ),
+    ]
+}
+
+/// CONFIG REWRITE: the parameters changed at run time since the start go into the file the
+/// node was started with, in place (comments and the other keys kept), written to a
+/// temporary file and renamed over it.
+pub fn config_rewrite(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
+    let node = cx.node;
+    let Some(path) = node.config.source.clone() else {
+        return Err(Error::msg("The server is running without a config file"));
+    };
+    let fail = |why: String| {
+        tracing::warn!(component = "config", action = "rewrite", file = %path.display(), error = %why, "CONFIG REWRITE failed");
+        Error::msg(format!("Rewriting config file: {why}"))
+    };
+    let mut text = std::fs::read_to_string(&path).map_err(|e| fail(e.to_string()))?;
+    let mut changed = Vec::new();
+    for (name, key, at_start, now) in rewritable(node) {
+        let Some(now) = now else { continue };
+        if now == at_start {
+            continue;
+        }
+        text =
+            crate::config::rewrite::set_scalar(&text, key, &crate::config::rewrite::scalar(&now))
+                .map_err(fail)?;
+        changed.push(name);
+    }
+    // What is written must load.
+    crate::config::Config::from_yaml_str(&text, &path.display().to_string())
+        .map_err(|e| fail(format!("the result would not load: {e}")))?;
+    let tmp = path.with_extension("rewrite.tmp");
+    std::fs::write(&tmp, &text)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            fail(e.to_string())
+        })?;
+    tracing::info!(component = "config", action = "rewrite", file = %path.display(), changed = %changed.join(","), "configuration file rewritten");
+    cx.out.ok();
+    Ok(())
+}
+
 pub fn config_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     reply_help(
         cx.out,
@@ -260,6 +405,8 @@ pub fn config_help(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
             "    Set the configuration <directive> to <value>.",
             "RESETSTAT",
             "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
         ],
     );
     Ok(())

@@ -520,6 +520,7 @@ static CONFIG_SUBS: &[Command] = &[
     cmd!("get", -3, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Returns the effective values of configuration parameters.", "O(N) when N is the number of configuration parameters provided", config::config_get),
     cmd!("set", -4, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Sets configuration parameters in-flight.", "O(N) when N is the number of configuration parameters provided", config::config_set),
     cmd!("resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.0.0", "Resets the server's statistics.", "O(1)", config::config_resetstat),
+    cmd!("rewrite", 2, ADMIN | NOSCRIPT | LOADING | STALE, NOACL, NONE, "server", "2.8.0", "Persists the effective configuration to file.", "O(1)", config::config_rewrite),
     cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "5.0.0", "Returns helpful text about the different subcommands.", "O(1)", config::config_help),
 ];
 

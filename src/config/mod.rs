@@ -42,6 +42,7 @@ mod env;
 mod error;
 pub mod keys;
 mod legacy;
+pub mod rewrite;
 mod secret;
 mod store;
 #[cfg(test)]
@@ -81,6 +82,8 @@ pub struct Config {
     /// Keys of the original HyperCache's files that were accepted without effect, each
     /// with why (logged as warnings at start; see `legacy.rs`).
     pub notes: Vec<String>,
+    /// The file this configuration was read from (CONFIG REWRITE writes it).
+    pub source: Option<PathBuf>,
 }
 
 /// Who may talk to the node, and with what credentials.
@@ -537,6 +540,7 @@ impl Config {
             }
             None => (Config::default(), Spans::new(), None),
         };
+        config.source = file.clone();
         config.apply_env(&env, &mut spans)?;
         config.apply_overrides(overrides, &mut spans)?;
         config.check().map_err(|p| match &source {
