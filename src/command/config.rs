@@ -272,86 +272,30 @@ fn rewritable(node: &Node) -> Vec<(&'static str, &'static str, String, Option<St
         l.parse::<crate::config::LogLevel>()
             .map_or(l, |v| v.name().to_string())
     });
-    vec![
-        (
-            "maxclients",
-            "cache.maxclients",
-            c.cache.maxclients.to_string(),
-            live_text("maxclients"),
-        ),
-        (
-            "maxmemory",
-            "cache.max_memory",
-            c.cache.max_memory.to_string(),
-            live_text("maxmemory"),
-        ),
-        (
-            "maxmemory-policy",
-            "cache.eviction_policy",
-            c.cache.eviction_policy.name().to_string(),
-            live_text("maxmemory-policy"),
-        ),
-        (
-            "maxmemory-samples",
-            "cache.maxmemory_samples",
-            c.cache.maxmemory_samples.to_string(),
-            live_text("maxmemory-samples"),
-        ),
-        (
-            "hz",
-            "cache.cleanup_interval",
-            interval(hz_of(c)),
-            live(node, "hz").and_then(|v| match v {
-                Value::Int(n) => Some(interval(n)),
-                _ => None,
-            }),
-        ),
-        (
-            "timeout",
-            "cache.timeout",
-            c.cache.timeout.as_secs().to_string(),
-            live_text("timeout"),
-        ),
-        (
-            "proto-max-bulk-len",
-            "cache.proto_max_bulk_len",
-            c.cache.proto_max_bulk_len.to_string(),
-            live_text("proto-max-bulk-len"),
-        ),
-        (
-            "client-query-buffer-limit",
-            "cache.client_query_buffer_limit",
-            c.cache.client_query_buffer_limit.to_string(),
-            live_text("client-query-buffer-limit"),
-        ),
-        (
-            "client-output-buffer-limit",
-            "cache.client_output_buffer_limit",
-            c.cache.client_output_buffer_limit.render(),
-            live_text("client-output-buffer-limit"),
-        ),
-        (
-            "notify-keyspace-events",
-            "cache.notify_keyspace_events",
-            crate::pubsub::notify::render(
-                crate::pubsub::notify::parse(c.cache.notify_keyspace_events.as_bytes())
-                    .unwrap_or(0),
-            ),
-            live_text("notify-keyspace-events"),
-        ),
-        (
-            "protected-mode",
-            "security.protected_mode",
-            c.security.protected_mode.to_string(),
-            live_text("protected-mode"),
-        ),
-        (
-            "loglevel",
-            "logging.level",
-            c.logging.level.name().to_string(),
-            level,
-        ),
-    ]
+    let row = |name: &'static str, key: &'static str, at_start: String| {
+        (name, key, at_start, live_text(name))
+    };
+    let hz_now = live(node, "hz").and_then(|v| match v {
+        Value::Int(n) => Some(interval(n)),
+        _ => None,
+    });
+    let events = crate::pubsub::notify::parse(c.cache.notify_keyspace_events.as_bytes());
+    #[rustfmt::skip]
+    let rows = vec![
+        row("maxclients", "cache.maxclients", c.cache.maxclients.to_string()),
+        row("maxmemory", "cache.max_memory", c.cache.max_memory.to_string()),
+        row("maxmemory-policy", "cache.eviction_policy", c.cache.eviction_policy.name().to_string()),
+        row("maxmemory-samples", "cache.maxmemory_samples", c.cache.maxmemory_samples.to_string()),
+        ("hz", "cache.cleanup_interval", interval(hz_of(c)), hz_now),
+        row("timeout", "cache.timeout", c.cache.timeout.as_secs().to_string()),
+        row("proto-max-bulk-len", "cache.proto_max_bulk_len", c.cache.proto_max_bulk_len.to_string()),
+        row("client-query-buffer-limit", "cache.client_query_buffer_limit", c.cache.client_query_buffer_limit.to_string()),
+        row("client-output-buffer-limit", "cache.client_output_buffer_limit", c.cache.client_output_buffer_limit.render()),
+        row("notify-keyspace-events", "cache.notify_keyspace_events", crate::pubsub::notify::render(events.unwrap_or(0))),
+        row("protected-mode", "security.protected_mode", c.security.protected_mode.to_string()),
+        ("loglevel", "logging.level", c.logging.level.name().to_string(), level),
+    ];
+    rows
 }
 
 /// CONFIG REWRITE: the parameters changed at run time since the start go into the file the
