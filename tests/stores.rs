@@ -218,12 +218,14 @@ fn stores_speak_the_original_shapes_too() {
             r.text
         );
     }
-    // Its per-store figures: a hit and a miss on this store only.
+    // Its per-store figures: two hits and two misses (a GET each, then the loop's) on this
+    // store only.
     let put = http::put_json(
         &format!("{base}/api/stores/sessions/cache/a"),
         &json!({"value": "x"}),
     );
     assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(put.json()["store"], "sessions", "the original's field");
     assert_eq!(
         http::get(&format!("{base}/api/stores/sessions/cache/a")).status,
         200
@@ -232,13 +234,33 @@ fn stores_speak_the_original_shapes_too() {
         http::get(&format!("{base}/api/stores/sessions/cache/b")).status,
         404
     );
+    for (method, key, status) in [("GET", "a", 200), ("GET", "b", 404), ("DELETE", "b", 200)] {
+        let r = http::request(
+            method,
+            &format!("{base}/api/stores/sessions/cache/{key}"),
+            None,
+            &[],
+        );
+        assert_eq!(
+            (r.status, &r.json()["store"]),
+            (status, &json!("sessions")),
+            "{method} {key}"
+        );
+    }
+    // The plain routes name no store.
+    assert!(
+        http::get(&format!("{base}/api/cache/nope"))
+            .json()
+            .get("store")
+            .is_none()
+    );
     let st = http::get(&format!("{base}/api/stores/sessions")).json();
     let stats = &st["stats"];
     assert_eq!(stats["total_items"], 1, "{st}");
     assert!(stats["total_memory"].as_u64().unwrap() > 0, "{st}");
     assert_eq!(
         (stats["hit_count"].as_u64(), stats["miss_count"].as_u64()),
-        (Some(1), Some(1)),
+        (Some(2), Some(2)),
         "{st}"
     );
     assert_eq!(stats["hit_rate"], 0.5, "{st}");

@@ -29,6 +29,9 @@ pub struct ErrorResponse {
     pub error: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// The named store of a `/api/stores/{name}/cache/...` route (the original's field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub node: String,
     pub correlation_id: String,
 }
@@ -197,6 +200,9 @@ pub struct SetResponse {
     pub success: bool,
     pub message: String,
     pub data: KeyValue,
+    /// The named store of a `/api/stores/{name}/cache/...` route (the original's field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub node: String,
     pub replicated: bool,
     pub correlation_id: String,
@@ -206,6 +212,9 @@ pub struct SetResponse {
 pub struct GetResponse {
     pub success: bool,
     pub data: KeyValue,
+    /// The named store of a `/api/stores/{name}/cache/...` route (the original's field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub node: String,
     /// False when the value had to be fetched from another replica first.
     pub local: bool,
@@ -218,9 +227,20 @@ pub struct DeleteResponse {
     pub message: String,
     pub existed: bool,
     pub key: String,
+    /// The named store of a `/api/stores/{name}/cache/...` route (the original's field).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store: Option<String>,
     pub node: String,
     pub replicated: bool,
     pub correlation_id: String,
+}
+
+/// The name of a named store (`db` with the NAMED bit) for its routes' answers.
+fn store_name(n: &Node, db: u32) -> Option<String> {
+    if db & crate::store::NAMED == 0 {
+        return None;
+    }
+    n.store.find(db).map(|ks| ks.name.to_string())
 }
 
 /// The JSON error for a typed error: the same text as over RESP, with its HTTP status.
@@ -425,6 +445,7 @@ pub async fn put_in(
             kind: None,
             ttl_remaining_ms: None,
         },
+        store: store_name(n, db),
         node: n.config.node.id.clone(),
         replicated,
         correlation_id: cid.0,
@@ -576,6 +597,7 @@ pub async fn get_in(
                 success: false,
                 error: "Key not found".into(),
                 key: Some(lossy(&key)),
+                store: store_name(n, db),
                 node: n.config.node.id.clone(),
                 correlation_id: cid.0,
             }),
@@ -599,6 +621,7 @@ pub async fn get_in(
                     (expire_at != 0).then(|| expire_at.saturating_sub(now) as i64),
                 ),
             },
+            store: store_name(n, db),
             node: n.config.node.id.clone(),
             local,
             correlation_id: cid.0,
@@ -680,6 +703,7 @@ pub async fn delete_in(
         .into(),
         existed,
         key: lossy(&key),
+        store: store_name(n, db),
         node: n.config.node.id.clone(),
         replicated,
         correlation_id: cid.0,

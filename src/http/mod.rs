@@ -229,6 +229,7 @@ pub fn error(status: StatusCode, msg: &str, node: &Node, cid: &CorrelationId) ->
             success: false,
             error: msg.to_string(),
             key: None,
+            store: None,
             node: node.config.node.id.clone(),
             correlation_id: cid.0.clone(),
         }),
