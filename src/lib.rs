@@ -20,5 +20,6 @@ pub mod server;
 pub mod slowlog;
 pub mod store;
 pub mod telemetry;
+pub mod tls;
 pub mod util;
 pub mod write;

@@ -314,6 +314,8 @@ pub struct Node {
     pub resp_addr: Mutex<Option<SocketAddr>>,
     /// The HTTP address actually bound.
     pub http_addr: Mutex<Option<SocketAddr>>,
+    /// The HTTPS address actually bound, when there is one.
+    pub https_addr: Mutex<Option<SocketAddr>>,
     shutting_down: AtomicBool,
     shutdown: Notify,
     /// HTTP connections allowed at once (set at start from the descriptor budget).
@@ -427,6 +429,7 @@ impl Node {
             shutdown_save: AtomicEnum::new(ShutdownSave::Default),
             resp_addr: Mutex::new(None),
             http_addr: Mutex::new(None),
+            https_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
             http_limit: AtomicU64::new(http_limit),

@@ -210,3 +210,14 @@ impl TokenScope {
         rank(self) >= rank(needed)
     }
 }
+
+config_enum! {
+    /// Whether TLS clients must show a certificate signed by `tls.ca_cert_file` (Redis's
+    /// `tls-auth-clients`).
+    TlsAuthClients, "tls auth_clients", "no, optional, yes" {
+        #[default]
+        No => "no" | "false",
+        Optional => "optional",
+        Yes => "yes" | "true",
+    }
+}

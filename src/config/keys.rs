@@ -382,6 +382,11 @@ pub static KEYS: &[Key] = &[
     leaf!(security.enable_debug_command, str::parse)
         .config("enable-debug-command", SetAs::Immutable),
     leaf!(security.metrics_auth, parse_bool),
+    leaf!(tls.cert_file, |s| Ok(Some(PathBuf::from(s)))),
+    leaf!(tls.key_file, |s| Ok(Some(PathBuf::from(s)))),
+    leaf!(tls.ca_cert_file, |s| Ok(Some(PathBuf::from(s)))),
+    leaf!(tls.auth_clients, str::parse),
+    leaf!(tls.https_port, |s| parse_port(s).map(Some)),
     Key::own(&["security.http_tokens"], |cv, r, c| {
         let tokens = r.security.as_mut().and_then(|s| s.http_tokens.take());
         cv.http_tokens(tokens, &mut c.security.http_tokens)

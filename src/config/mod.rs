@@ -53,7 +53,7 @@ mod yaml;
 
 pub use enums::{
     ConsistencyLevel, DebugCommand, EvictionPolicy, LogLevel, LogOutput, PersistenceStrategy,
-    SyncPolicy, TokenScope,
+    SyncPolicy, TlsAuthClients, TokenScope,
 };
 pub use error::{ConfigError, InvalidValue, Position};
 pub use secret::{HttpToken, Secret, parse_sha256, sha256_hex};
@@ -78,6 +78,7 @@ pub struct Config {
     pub logging: LoggingConfig,
     pub metrics: MetricsConfig,
     pub security: SecurityConfig,
+    pub tls: TlsConfig,
     pub stores: Vec<StoreConfig>,
     /// Keys of the original HyperCache's files that were accepted without effect, each
     /// with why (logged as warnings at start; see `legacy.rs`).
@@ -193,6 +194,18 @@ impl OutputLimits {
             one("pubsub", &self.pubsub)
         )
     }
+}
+
+/// TLS: the node's certificate and key (PEM), the authority its clients' certificates must
+/// come from, and the encrypted listeners. Files are read again on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsConfig {
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+    pub ca_cert_file: Option<PathBuf>,
+    pub auth_clients: TlsAuthClients,
+    /// The HTTPS listener (beside the plain `network.http_port`); none when unset.
+    pub https_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

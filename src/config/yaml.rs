@@ -47,6 +47,7 @@ pub(super) struct RawConfig {
     pub(super) logging: Option<RawLogging>,
     pub(super) metrics: Option<RawMetrics>,
     pub(super) security: Option<RawSecurity>,
+    pub(super) tls: Option<RawTls>,
     pub(super) stores: Option<RawStores>,
     /// The original's storage-engine section (see `legacy.rs`).
     pub(super) storage: Option<Spanned<IgnoredAny>>,
@@ -138,6 +139,16 @@ pub(super) struct RawSecurity {
     pub(super) enable_debug_command: Raw,
     pub(super) metrics_auth: Raw,
     pub(super) http_tokens: Option<Vec<Spanned<RawHttpToken>>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawTls {
+    pub(super) cert_file: Raw,
+    pub(super) key_file: Raw,
+    pub(super) ca_cert_file: Raw,
+    pub(super) auth_clients: Raw,
+    pub(super) https_port: Raw,
 }
 
 #[derive(Deserialize, Default)]

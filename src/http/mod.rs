@@ -241,7 +241,14 @@ pub fn error(status: StatusCode, msg: &str, node: &Node, cid: &CorrelationId) ->
 /// `http_max_connections` connections at once (more wait in the kernel's queue), each closed
 /// when it sends no request head for `http_idle_timeout` (that covers a half-sent head too)
 /// or stalls mid-body for `request_timeout`.
-pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) {
+///
+/// With `tls`, each connection first completes a TLS handshake (within `http_idle_timeout`),
+/// with the certificate current when it arrived.
+pub async fn serve(
+    node: Arc<Node>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<crate::tls::Tls>>,
+) {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt;
 
@@ -294,10 +301,27 @@ pub async fn serve(node: Arc<Node>, listener: tokio::net::TcpListener) {
         });
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(idle);
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let acceptor = tls.as_ref().map(|t| t.acceptor());
         tokio::spawn(async move {
-            let _ = conn.await;
+            match acceptor {
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                }
+                Some(acceptor) => match tokio::time::timeout(idle, acceptor.accept(stream)).await {
+                    Ok(Ok(tls)) => {
+                        let conn = builder.serve_connection(TokioIo::new(tls), service);
+                        let _ = watcher.watch(conn).await;
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(component = "http", action = "tls_handshake", addr = %peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        tracing::debug!(component = "http", action = "tls_handshake", addr = %peer, "TLS handshake timed out");
+                    }
+                },
+            }
             drop(permit);
         });
     }

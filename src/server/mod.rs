@@ -115,6 +115,33 @@ pub struct Running {
     pub resp_addr: SocketAddr,
     listener: TcpListener,
     http: TcpListener,
+    /// The HTTPS listener and its certificate, when `tls.https_port` is set.
+    https: Option<(TcpListener, Arc<crate::tls::Tls>)>,
+}
+
+/// Reads the TLS files again on each SIGHUP; a bad file keeps the current certificate.
+async fn reload_on_hangup(tls: Arc<crate::tls::Tls>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!(
+            component = "tls",
+            action = "reload",
+            "cannot listen for SIGHUP: certificates reload only with a restart"
+        );
+        return;
+    };
+    while hup.recv().await.is_some() {
+        match tls.reload() {
+            Ok(()) => tracing::info!(
+                component = "tls",
+                action = "reload",
+                "TLS certificate reloaded"
+            ),
+            Err(e) => {
+                tracing::error!(component = "tls", action = "reload", error = %e, "TLS reload failed; the current certificate stays")
+            }
+        }
+    }
 }
 
 /// Binds the node's listeners. Failing to bind is an error the caller reports.
@@ -147,11 +174,25 @@ pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
     let gossip =
         std::net::UdpSocket::bind(&addr).map_err(|e| bind_error("gossip (UDP)", &addr, e))?;
     *node.cluster.gossip_socket.lock() = Some(gossip);
+    let https = match node.config.tls.https_port {
+        None => None,
+        Some(port) => {
+            let tls = crate::tls::Tls::load(&node.config.tls)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+            let addr = format!("{}:{port}", node.config.network.http_bind_addr);
+            let l = TcpListener::bind(&addr)
+                .await
+                .map_err(|e| bind_error("HTTPS", &addr, e))?;
+            *node.https_addr.lock() = Some(l.local_addr()?);
+            Some((l, Arc::new(tls)))
+        }
+    };
     Ok(Running {
         node,
         resp_addr,
         listener,
         http,
+        https,
     })
 }
 
@@ -163,6 +204,7 @@ impl Running {
             node,
             listener,
             http,
+            https,
             ..
         } = self;
         // By default one core is left to the kernel's network stack and the background work.
@@ -184,12 +226,17 @@ impl Running {
         let saver = tokio::spawn(persistence_loop(node.clone()));
         let timeouts = tokio::spawn(timeout_loop(node.clone()));
         let http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        let http = tokio::spawn(crate::http::serve(node.clone(), http));
+        let http = tokio::spawn(crate::http::serve(node.clone(), http, None));
+        let https = https.map(|(l, tls)| {
+            tokio::spawn(reload_on_hangup(tls.clone()));
+            tokio::spawn(crate::http::serve(node.clone(), l, Some(tls)))
+        });
         tracing::info!(
             component = "resp",
             action = "listening",
             addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             http_addr = %http_addr,
+            https_addr = %node.https_addr.lock().map(|a| a.to_string()).unwrap_or_default(),
             node_id = %node.config.node.id,
             "ready to accept connections"
         );
@@ -226,6 +273,9 @@ impl Running {
         node.cluster.leave().await;
         // HTTP requests in flight finish too (graceful shutdown of the HTTP server).
         let _ = tokio::time::timeout(Duration::from_secs(5), http).await;
+        if let Some(https) = https {
+            let _ = tokio::time::timeout(Duration::from_secs(5), https).await;
+        }
         // Every connection has closed: the I/O threads have nothing left to run.
         tokio::task::spawn_blocking(move || io.stop()).await.ok();
         expiry.abort();

@@ -1,0 +1,99 @@
+//! TLS for the node's listeners (rustls, with the `ring` provider): the certificate and key
+//! from PEM files, and, when `tls.ca_cert_file` is given and `tls.auth_clients` asks for it,
+//! client certificates checked against that authority. The server configuration is swapped
+//! whole on reload (SIGHUP): connections keep the one they started with, new ones get the new.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+pub use tokio_rustls::rustls;
+
+use crate::config::{TlsAuthClients, TlsConfig};
+
+pub struct Tls {
+    files: TlsConfig,
+    server: ArcSwap<rustls::ServerConfig>,
+}
+
+impl Tls {
+    /// Reads the files; the error names the file and what is wrong with it.
+    pub fn load(files: &TlsConfig) -> Result<Tls, String> {
+        Ok(Tls {
+            server: ArcSwap::from_pointee(server_config(files)?),
+            files: files.clone(),
+        })
+    }
+
+    /// Reads the files again; on an error the current certificate stays.
+    pub fn reload(&self) -> Result<(), String> {
+        self.server.store(Arc::new(server_config(&self.files)?));
+        Ok(())
+    }
+
+    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(self.server.load_full())
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_config(files: &TlsConfig) -> Result<rustls::ServerConfig, String> {
+    let (Some(cert), Some(key)) = (&files.cert_file, &files.key_file) else {
+        return Err("tls.cert_file and tls.key_file are both needed for a TLS listener".into());
+    };
+    let chain = certificates(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("tls.key_file {}: {e}", key.display()))?;
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match (&files.ca_cert_file, files.auth_clients) {
+        (_, TlsAuthClients::No) => builder.with_no_client_auth(),
+        (None, _) => {
+            return Err("tls.auth_clients needs tls.ca_cert_file (the clients' authority)".into());
+        }
+        (Some(ca), auth) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in certificates(ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("tls.ca_cert_file {}: {e}", ca.display()))?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                roots.into(),
+                provider(),
+            );
+            let verifier = if auth == TlsAuthClients::Optional {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            };
+            builder.with_client_cert_verifier(
+                verifier
+                    .build()
+                    .map_err(|e| format!("tls.ca_cert_file {}: {e}", ca.display()))?,
+            )
+        }
+    };
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("tls.cert_file {} with its key: {e}", cert.display()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", path.display()));
+    }
+    Ok(certs)
+}

@@ -1,0 +1,282 @@
+//! TLS on the HTTP API with certificates made by openssl: HTTPS beside plain HTTP, a real
+//! client (curl) and a rustls client, a certificate rotated by SIGHUP while a connection stays
+//! open, a bad file on reload, a client that does not trust the node, and a start that names
+//! the missing file.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use common::Server;
+use common::cluster::wait;
+use hypercache::tls::rustls;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is required");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A CA (once) and a server certificate for 127.0.0.1 signed by it, named `name`.
+fn certificate(dir: &Path, name: &str) {
+    if !dir.join("ca.pem").exists() {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=HyperCache test CA",
+            ],
+        );
+    }
+    std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            &format!("{name}.key"),
+            "-out",
+            &format!("{name}.csr"),
+            "-subj",
+            &format!("/CN={name}"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &format!("{name}.csr"),
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            &format!("{name}.pem"),
+            "-days",
+            "2",
+            "-extfile",
+            "san.cnf",
+        ],
+    );
+}
+
+fn client_config(ca: Option<&Path>) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(ca) = ca {
+        for c in CertificateDer::pem_file_iter(ca).unwrap() {
+            roots.add(c.unwrap()).unwrap();
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A TLS connection to 127.0.0.1:`port`; Err when the handshake fails.
+fn connect(
+    port: u16,
+    config: Arc<rustls::ClientConfig>,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, String> {
+    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(config, name).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, sock);
+    while s.conn.is_handshaking() {
+        s.conn.complete_io(&mut s.sock).map_err(|e| e.to_string())?;
+    }
+    Ok(s)
+}
+
+/// GET /health on a kept-alive connection: the status code.
+fn health(s: &mut rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> u16 {
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    // Head, then the body its Content-Length gives.
+    loop {
+        let n = s.read(&mut chunk).unwrap();
+        assert!(n > 0, "closed");
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let len: usize = text
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return text[9..12].parse().unwrap();
+            }
+        }
+    }
+}
+
+fn served_cert(s: &rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> Vec<u8> {
+    s.conn.peer_certificates().unwrap()[0].as_ref().to_vec()
+}
+
+fn pem_der(path: &Path) -> Vec<u8> {
+    CertificateDer::from_pem_file(path)
+        .unwrap()
+        .as_ref()
+        .to_vec()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn https_serves_beside_http_and_rotates_its_certificate_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificate(d, "first");
+    std::fs::copy(d.join("first.pem"), d.join("node.pem")).unwrap();
+    std::fs::copy(d.join("first.key"), d.join("node.key")).unwrap();
+    let port = free_port();
+    let yaml = format!(
+        "tls:\n  cert_file: {}\n  key_file: {}\n  https_port: {port}\n",
+        d.join("node.pem").display(),
+        d.join("node.key").display()
+    );
+    let s = Server::start_with(&[], Some(&yaml));
+    let trusted = client_config(Some(&d.join("ca.pem")));
+    let mut kept = connect(port, trusted.clone()).expect("handshake");
+    assert_eq!(health(&mut kept), 200);
+    assert_eq!(served_cert(&kept), pem_der(&d.join("first.pem")));
+    // A real client, and the plain port beside it.
+    let out = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(d.join("ca.pem"))
+        .arg(format!("https://127.0.0.1:{port}/health"))
+        .output()
+        .expect("curl");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "200",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        common::http::get(&format!("{}/health", s.http_url())).status,
+        200
+    );
+    // A client that does not trust the node's authority fails, and the node serves on.
+    assert!(connect(port, client_config(None)).is_err());
+    // Rotation: new files, SIGHUP; the open connection goes on, new ones get the new one.
+    certificate(d, "second");
+    std::fs::copy(d.join("second.pem"), d.join("node.pem")).unwrap();
+    std::fs::copy(d.join("second.key"), d.join("node.key")).unwrap();
+    let hup = |s: &Server| {
+        let ok = Command::new("kill")
+            .args(["-HUP", &s.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    hup(&s);
+    wait("the reload", std::time::Duration::from_secs(10), || {
+        s.log_text().contains("TLS certificate reloaded")
+    });
+    assert_eq!(
+        health(&mut kept),
+        200,
+        "the connection made before the rotation"
+    );
+    let fresh = connect(port, trusted.clone()).expect("handshake after rotation");
+    assert_eq!(served_cert(&fresh), pem_der(&d.join("second.pem")));
+    // A broken file on reload keeps the current certificate.
+    std::fs::write(d.join("node.pem"), "not a certificate").unwrap();
+    hup(&s);
+    wait(
+        "the failed reload",
+        std::time::Duration::from_secs(10),
+        || s.log_text().contains("TLS reload failed"),
+    );
+    let after = connect(port, trusted).expect("handshake after a bad reload");
+    assert_eq!(served_cert(&after), pem_der(&d.join("second.pem")));
+}
+
+#[test]
+fn a_missing_key_stops_the_start_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificate(d, "only");
+    let config = d.join("c.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "tls:\n  cert_file: {}\n  key_file: {}\n  https_port: {}\n",
+            d.join("only.pem").display(),
+            d.join("missing.key").display(),
+            free_port()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hypercache"))
+        .args([
+            "--resp-port",
+            "0",
+            "--http-port",
+            "0",
+            "--gossip-port",
+            "0",
+            "--data-dir",
+        ])
+        .arg(d.join("data"))
+        .arg("--config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tls.key_file") && err.contains("missing.key"),
+        "{err}"
+    );
+}
