@@ -186,7 +186,7 @@ fn internal_commands_are_for_authenticated_peers_only() {
     let hello = raw.cmd(&[
         b"HCHELLO",
         b"intruder",
-        hypercache::cluster::auth::hex(&[7u8; 16]).as_bytes(),
+        hypercache::util::hex::hex(&[7u8; 16]).as_bytes(),
     ]);
     assert!(hello.starts_with(b"*3\r\n"), "{hello:?}");
     let r = raw.cmd(&[b"HCAUTH", "00".repeat(32).as_bytes()]);

@@ -16,6 +16,7 @@
 //! and the labels keep one side's proof from ever serving as the other's. The secret itself
 //! never travels.
 
+use crate::util::hex::unhex;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -75,28 +76,6 @@ impl Challenge {
 /// A fresh random nonce (from the OS-seeded CSPRNG behind UUID v4).
 pub fn nonce() -> Vec<u8> {
     uuid::Uuid::new_v4().as_bytes().to_vec()
-}
-
-pub fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        s.push(char::from_digit((x >> 4) as u32, 16).unwrap_or('0'));
-        s.push(char::from_digit((x & 15) as u32, 16).unwrap_or('0'));
-    }
-    s
-}
-
-pub fn unhex(s: &[u8]) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    s.chunks(2)
-        .map(|c| {
-            let h = (c[0] as char).to_digit(16)?;
-            let l = (c[1] as char).to_digit(16)?;
-            Some((h * 16 + l) as u8)
-        })
-        .collect()
 }
 
 /// Constant-time equality of two proofs.
@@ -206,6 +185,7 @@ impl PeerAuth {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::hex::hex;
 
     fn handshake(a: &PeerAuth, b: &PeerAuth) -> (bool, bool) {
         let nonce_a = nonce();

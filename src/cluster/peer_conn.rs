@@ -116,7 +116,7 @@ impl PeerConn {
     async fn handshake(&mut self, auth: &PeerAuth) -> std::io::Result<()> {
         let refused = |why: String| std::io::Error::new(std::io::ErrorKind::PermissionDenied, why);
         let nonce_a = super::auth::nonce();
-        let hex_a = super::auth::hex(&nonce_a);
+        let hex_a = crate::util::hex::hex(&nonce_a);
         let r = self
             .call(&[b"HCHELLO", auth.node_id.as_bytes(), hex_a.as_bytes()])
             .await?;
@@ -133,7 +133,7 @@ impl PeerConn {
                 "the peer does not hold this cluster's secret (cluster.secret differs)".into(),
             ));
         };
-        let hex = super::auth::hex(&proof_a);
+        let hex = crate::util::hex::hex(&proof_a);
         match self.call(&[b"HCAUTH", hex.as_bytes()]).await? {
             Reply::Status(s) if s == "OK" => Ok(()),
             Reply::Error(e) => Err(refused(format!("the peer refused our proof: {e}"))),

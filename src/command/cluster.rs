@@ -37,8 +37,8 @@ pub fn hchello(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     cx.out.array(3);
     cx.out.bulk(auth.node_id.as_bytes());
     cx.out
-        .bulk(crate::cluster::auth::hex(challenge.nonce()).as_bytes());
-    cx.out.bulk(crate::cluster::auth::hex(&proof).as_bytes());
+        .bulk(crate::util::hex::hex(challenge.nonce()).as_bytes());
+    cx.out.bulk(crate::util::hex::hex(&proof).as_bytes());
     cx.client.challenge = Some(challenge);
     Ok(())
 }

@@ -232,11 +232,18 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
         if on && let Some(slot) = table::slot_of(cmd) {
             metrics.record(slot, failed, micros.filter(|_| sampled));
         }
-        if watched && let Some(us) = micros {
-            note_slow(cx, cmd, &args, us);
-        }
-        if cx.node.pubsub.monitors.any() {
-            feed_monitors(cx, cmd, &args);
+        let monitored = cx.node.pubsub.monitors.any();
+        if watched || monitored {
+            // A client's command that ran: not a peer's, and not one MULTI queued (EXEC's
+            // run is the one SLOWLOG and MONITOR show).
+            let ran = cx.client.peer.is_none()
+                && (cx.client.multi.is_none() || transaction::controls(&args[0]));
+            if let Some(us) = micros.filter(|_| watched) {
+                note_slow(cx, cmd, &args, us, ran);
+            }
+            if monitored && ran && !cmd.has(table::ADMIN) {
+                feed_monitors(cx, &args);
+            }
         }
         // Off at info: the check is one relaxed load.
         tracing::debug!(
@@ -251,9 +258,9 @@ fn execute_gated(cx: &mut Ctx<'_>, args: Args<'_>) -> Option<&'static Command> {
     cx.command
 }
 
-/// A timed command for LATENCY and, when slow, SLOWLOG (clients' commands only; EXEC's are
-/// logged one by one; passwords are redacted, as Redis does).
-fn note_slow(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>, micros: u64) {
+/// A timed command for LATENCY and, when slow and `ran` (a client's), SLOWLOG; EXEC's
+/// commands are logged one by one, passwords redacted, as Redis does.
+fn note_slow(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>, micros: u64, ran: bool) {
     let node = cx.node;
     if node.latency.on() {
         let event = if cmd.has(table::FAST) {
@@ -263,9 +270,7 @@ fn note_slow(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>, micros: u64) 
         };
         node.latency.observe(event, micros / 1000);
     }
-    // A command queued by MULTI ran nothing yet: EXEC's run is the one logged.
-    let queued = cx.client.multi.is_some() && !transaction::controls(&args[0]);
-    if !node.slowlog.is_slow(micros) || queued || cx.client.peer.is_some() || is(&args[0], "exec") {
+    if !ran || !node.slowlog.is_slow(micros) || is(&args[0], "exec") {
         return;
     }
     let argv = redacted(args);
@@ -304,13 +309,9 @@ fn redacted<'a>(args: &Args<'a>) -> Vec<&'a [u8]> {
     argv
 }
 
-/// MONITOR's feed: a client's command as it ran (not the admin ones, not peers', and a
-/// queued one when EXEC runs it), as Redis feeds its monitors.
-fn feed_monitors(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>) {
-    let queued = cx.client.multi.is_some() && !transaction::controls(&args[0]);
-    if cmd.has(table::ADMIN) || queued || cx.client.peer.is_some() {
-        return;
-    }
+/// MONITOR's feed: a client's command as it ran (the caller leaves out the admin ones and
+/// those that did not run, as Redis feeds its monitors).
+fn feed_monitors(cx: &Ctx<'_>, args: &Args<'_>) {
     let node = cx.node;
     let limit = node.settings.output_limits().replica;
     let info = &cx.client.info;

@@ -113,7 +113,7 @@ config_enum! {
         #[default]
         AofAndSnapshot => "aof+snapshot" | "aof-and-snapshot" | "snapshot+aof" | "hybrid",
         /// Append-only log only.
-        Aof => "aof" | "aof-only" | "aof_only",
+        Aof => "aof" | "aof-only",
         /// Periodic snapshots only.
         Snapshot => "snapshot" | "snapshot-only",
         /// Nothing is persisted.

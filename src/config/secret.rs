@@ -55,12 +55,17 @@ pub struct HttpToken {
 }
 
 impl HttpToken {
-    /// Whether `given` hashes to this token (compared in constant time).
-    pub fn matches(&self, given: &[u8]) -> bool {
+    /// The SHA-256 of a token a request gave: computed once, then compared with each
+    /// configured token by [`HttpToken::is`].
+    pub fn digest(given: &[u8]) -> [u8; 32] {
         use sha2::Digest;
+        sha2::Sha256::digest(given).into()
+    }
+
+    /// Whether `digest` is this token's (compared in constant time).
+    pub fn is(&self, digest: &[u8; 32]) -> bool {
         use subtle::ConstantTimeEq;
-        let h = sha2::Sha256::digest(given);
-        bool::from(h.as_slice().ct_eq(&self.sha256))
+        bool::from(digest.ct_eq(&self.sha256))
     }
 }
 
@@ -72,24 +77,12 @@ impl fmt::Debug for HttpToken {
 
 /// A token's SHA-256 as the configuration writes it: 64 hex digits.
 pub fn parse_sha256(s: &str) -> Result<[u8; 32], InvalidValue> {
-    let bad = || InvalidValue("must be 64 hex digits (the token's SHA-256)".into());
-    let b = s.trim().as_bytes();
-    if b.len() != 64 {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in b.chunks(2).enumerate() {
-        let hex = std::str::from_utf8(pair).map_err(|_| bad())?;
-        out[i] = u8::from_str_radix(hex, 16).map_err(|_| bad())?;
-    }
-    Ok(out)
+    crate::util::hex::unhex(s.trim().as_bytes())
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| InvalidValue("must be 64 hex digits (the token's SHA-256)".into()))
 }
 
 /// The hex SHA-256 of a token (`hypercache hash-token`).
 pub fn sha256_hex(token: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(token)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::util::hex::hex(&HttpToken::digest(token))
 }

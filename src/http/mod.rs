@@ -397,8 +397,11 @@ async fn authorize(State(st): State<AppState>, req: Request, next: Next) -> Resp
         r.extensions_mut().insert(Identity(identity.to_owned()));
         r
     };
-    if let Some(g) = given
-        && let Some(t) = sec.http_tokens.iter().find(|t| t.matches(g))
+    let digest = given
+        .filter(|_| !sec.http_tokens.is_empty())
+        .map(crate::config::HttpToken::digest);
+    if let Some(d) = &digest
+        && let Some(t) = sec.http_tokens.iter().find(|t| t.is(d))
     {
         let needed = needed_scope(req.method(), req.uri().path());
         if t.scope.allows(needed) {

@@ -36,7 +36,8 @@ impl Monitors {
         self.on.store(!b.is_empty(), Ordering::Relaxed);
     }
 
-    pub fn count(&self) -> usize {
+    #[cfg(test)]
+    fn count(&self) -> usize {
         self.boxes.read().len()
     }
 

@@ -7,6 +7,7 @@ pub mod atomic;
 pub mod bits;
 pub mod gate;
 pub mod glob;
+pub mod hex;
 pub mod lcs;
 pub mod num;
 pub mod samples;

@@ -209,7 +209,8 @@ pub fn peer_conn(
     addr: std::net::SocketAddr,
     secret: Option<&str>,
 ) -> Result<redis::Connection, String> {
-    use hypercache::cluster::auth::{PeerAuth, hex, nonce};
+    use hypercache::cluster::auth::{PeerAuth, nonce};
+    use hypercache::util::hex::hex;
     let mut c = redis::Client::open(format!("redis://{addr}/"))
         .and_then(|c| c.get_connection())
         .map_err(|e| e.to_string())?;
