@@ -379,3 +379,35 @@ fn config_rewrite_writes_the_changes_into_the_file() {
         .unwrap();
     assert_eq!(got, ["hz", "20"]);
 }
+
+/// A monitor that never reads is cut off at the replica output-buffer limit; the node and
+/// its other clients go on.
+#[test]
+fn a_monitor_that_does_not_read_is_cut_off() {
+    let s = Server::start();
+    let mut c = s.conn();
+    let () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("client-output-buffer-limit")
+        .arg("replica 65536 0 0")
+        .query(&mut c)
+        .unwrap();
+    let mut mon = Raw::connect(s.addr);
+    assert_eq!(mon.cmd(&[b"MONITOR"]), b"+OK\r\n");
+    // More than the kernel's socket buffers take, so the rest waits in the mailbox.
+    let big = "x".repeat(4096);
+    for i in 0..4000 {
+        let () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(&big)
+            .query(&mut c)
+            .unwrap();
+    }
+    // What reached the socket before the cut is still there to read; then the end.
+    assert!(
+        mon.drains_to_end(std::time::Duration::from_secs(20)),
+        "the monitor was not cut off"
+    );
+    let v: String = redis::cmd("GET").arg("k3999").query(&mut c).unwrap();
+    assert_eq!(v.len(), 4096);
+}

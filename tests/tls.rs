@@ -242,6 +242,36 @@ fn https_serves_beside_http_and_rotates_its_certificate_on_sighup() {
     assert_eq!(served_cert(&after), pem_der(&d.join("second.pem")));
 }
 
+/// A client that opens the HTTPS port and never starts its handshake is closed after
+/// `http_idle_timeout`; the port serves others meanwhile.
+#[test]
+fn a_silent_client_is_closed_at_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificate(d, "node");
+    let port = free_port();
+    let yaml = format!(
+        "network:\n  http_idle_timeout: 1s\ntls:\n  cert_file: {}\n  key_file: {}\n  https_port: {port}\n",
+        d.join("node.pem").display(),
+        d.join("node.key").display()
+    );
+    let _s = Server::start_with(&[], Some(&yaml));
+    let mut silent = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut other = connect(port, client_config(Some(&d.join("ca.pem")))).expect("handshake");
+    assert_eq!(health(&mut other), 200);
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut b = [0u8; 1];
+    let read = silent.read(&mut b);
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(8),
+        "closed by the node, not by our read timeout"
+    );
+}
+
 #[test]
 fn a_missing_key_stops_the_start_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();

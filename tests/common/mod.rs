@@ -390,6 +390,29 @@ impl Raw {
     }
 
     /// True when the server has closed the connection (reads EOF).
+    /// Reads whatever is pending until the node closes the connection (true) or `within`
+    /// passes with it still open (false).
+    pub fn drains_to_end(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        let mut chunk = [0u8; 65536];
+        self.stream
+            .set_read_timeout(Some(Duration::from_millis(500)))
+            .unwrap();
+        while Instant::now() < deadline {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => return true,
+                Ok(_) => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => return true,
+            }
+        }
+        false
+    }
+
     pub fn is_closed(&mut self) -> bool {
         let mut b = [0u8; 1];
         self.stream
