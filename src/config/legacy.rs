@@ -20,6 +20,13 @@ pub(super) struct Adopted {
     fsync: Option<(SyncPolicy, String)>,
 }
 
+/// Notes an original key that was present (`raw`), with why it has no effect.
+fn ignored<T>(notes: &mut Vec<String>, raw: Option<T>, key: &str, why: &str) {
+    if raw.is_some() {
+        note(notes, key, why);
+    }
+}
+
 fn note(notes: &mut Vec<String>, key: &str, why: &str) {
     notes.push(format!(
         "{key}: a key of the original HyperCache, without effect here: {why}"
@@ -54,21 +61,19 @@ fn text_at(value: &str, at: &Spanned<String>) -> Spanned<String> {
 pub(super) fn adopt(cv: &mut Converter<'_>, raw: &mut RawConfig) -> Result<Adopted, ConfigError> {
     let mut out = Adopted::default();
     let notes = &mut out.notes;
-    if raw.storage.take().is_some() {
-        note(
-            notes,
-            "storage",
-            "HyperCache keeps data in memory, persisted by its AOF and snapshots; there is no storage engine to tune",
-        );
-    }
+    ignored(
+        notes,
+        raw.storage.take(),
+        "storage",
+        "HyperCache keeps data in memory, persisted by its AOF and snapshots; there is no storage engine to tune",
+    );
     if let Some(node) = raw.node.as_mut() {
-        if node.protocol.take().is_some() {
-            note(
-                notes,
-                "node.protocol",
-                "every node serves RESP and HTTP both",
-            );
-        }
+        ignored(
+            notes,
+            node.protocol.take(),
+            "node.protocol",
+            "every node serves RESP and HTTP both",
+        );
         // `host:port` of the RESP listener.
         if let Some(b) = node.bind_addr.take() {
             let net = raw.network.get_or_insert_with(Default::default);
@@ -109,20 +114,18 @@ pub(super) fn adopt(cv: &mut Converter<'_>, raw: &mut RawConfig) -> Result<Adopt
             p.retain_logs.take(),
             ("persistence.retain", "persistence.retain_logs"),
         )?;
-        if p.sync_interval.take().is_some() {
-            note(
-                notes,
-                "persistence.sync_interval",
-                "sync_policy everysec syncs once a second",
-            );
-        }
-        if p.compression_level.take().is_some() {
-            note(
-                notes,
-                "persistence.compression_level",
-                "snapshots and the AOF are written uncompressed",
-            );
-        }
+        ignored(
+            notes,
+            p.sync_interval.take(),
+            "persistence.sync_interval",
+            "sync_policy everysec syncs once a second",
+        );
+        ignored(
+            notes,
+            p.compression_level.take(),
+            "persistence.compression_level",
+            "snapshots and the AOF are written uncompressed",
+        );
     }
     if let Some(l) = raw.logging.as_mut() {
         let console = l.enable_console.take();
@@ -155,20 +158,18 @@ pub(super) fn adopt(cv: &mut Converter<'_>, raw: &mut RawConfig) -> Result<Adopt
                 at.defined,
             ));
         }
-        if l.buffer_size.take().is_some() {
-            note(
-                notes,
-                "logging.buffer_size",
-                "each line is written whole as it is logged; there is no buffer to size",
-            );
-        }
-        if l.log_file.take().is_some() {
-            note(
-                notes,
-                "logging.log_file",
-                "the file is hypercache-<node.id>.log in logging.log_dir",
-            );
-        }
+        ignored(
+            notes,
+            l.buffer_size.take(),
+            "logging.buffer_size",
+            "each line is written whole as it is logged; there is no buffer to size",
+        );
+        ignored(
+            notes,
+            l.log_file.take(),
+            "logging.log_file",
+            "the file is hypercache-<node.id>.log in logging.log_dir",
+        );
     }
     // Stores: the map form and `cache.stores` join the list.
     let mut stores: Vec<Spanned<RawStore>> = Vec::new();
@@ -226,13 +227,12 @@ fn adopt_store(
         s.enable_cuckoo_filter.take(),
         (&key("cuckoo_filter"), &key("enable_cuckoo_filter")),
     )?;
-    if s.cuckoo_filter_capacity.take().is_some() {
-        note(
-            &mut out.notes,
-            &key("cuckoo_filter_capacity"),
-            "the filter grows with the store",
-        );
-    }
+    ignored(
+        &mut out.notes,
+        s.cuckoo_filter_capacity.take(),
+        &key("cuckoo_filter_capacity"),
+        "the filter grows with the store",
+    );
     if let Some(p) = s.persistence.take() {
         match p.value {
             RawStorePersistence::Mode(m) => s.mode = Some(Spanned::new(m, p.referenced, p.defined)),
@@ -249,27 +249,24 @@ fn adopt_store(
                         out.fsync = Some((policy, k));
                     }
                 }
-                if t.snapshot_interval.is_some() {
-                    note(
-                        &mut out.notes,
-                        &key("persistence.snapshot_interval"),
-                        "snapshots are node-wide: persistence.snapshot_interval",
-                    );
-                }
-                if t.compression.is_some() {
-                    note(
-                        &mut out.notes,
-                        &key("persistence.compression"),
-                        "snapshots and the AOF are written uncompressed",
-                    );
-                }
-                if t.batch_size.is_some() {
-                    note(
-                        &mut out.notes,
-                        &key("persistence.batch_size"),
-                        "the AOF batches what arrives between two writes",
-                    );
-                }
+                ignored(
+                    &mut out.notes,
+                    t.snapshot_interval,
+                    &key("persistence.snapshot_interval"),
+                    "snapshots are node-wide: persistence.snapshot_interval",
+                );
+                ignored(
+                    &mut out.notes,
+                    t.compression,
+                    &key("persistence.compression"),
+                    "snapshots and the AOF are written uncompressed",
+                );
+                ignored(
+                    &mut out.notes,
+                    t.batch_size,
+                    &key("persistence.batch_size"),
+                    "the AOF batches what arrives between two writes",
+                );
             }
         }
     }
