@@ -859,5 +859,13 @@ mod advertise_tests {
         );
         // With no seed it is never the wildcard itself.
         assert!(!advertise_ip(None, any, &[]).await.is_unspecified());
+        // A seed elsewhere: the address the route to it leaves from, not loopback (what a
+        // container or a pod must advertise). Skipped on a machine with no such route.
+        let far: std::net::SocketAddr = "10.255.255.1:7946".parse().unwrap();
+        if let Some(ip) = route_source(far) {
+            let got = advertise_ip(None, any, &[far.to_string()]).await;
+            assert_eq!(got, ip);
+            assert!(!got.is_loopback(), "{got}");
+        }
     }
 }
