@@ -140,7 +140,11 @@ impl Cli {
 pub fn validate_config_file(file: &Path) -> Result<String, String> {
     match Config::from_file(file) {
         Ok(config) => {
+            // The users' rules are read as the node reads them (and its ACL file, if any).
+            let acl = crate::acl::Acl::from_config(&config)
+                .map_err(|e| format!("{}: ACL users: {e}", file.display()))?;
             let mut report = format!("{}: ok\n{}", file.display(), config.summary());
+            report.push_str(&format!("\nACL users: {}", acl.users().len()));
             for note in &config.notes {
                 report.push_str("\nnote: ");
                 report.push_str(note);

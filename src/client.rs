@@ -78,6 +78,8 @@ pub struct ClientInfo {
     pub no_evict: std::sync::atomic::AtomicBool,
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST's sub, psub, ssub).
     pub subscriptions: [AtomicUsize; 3],
+    /// The ACL user it is logged in as; `None`: `default`.
+    pub user: Mutex<Option<Arc<crate::acl::UserCell>>>,
     /// The socket, while open, so another task can shut it down; cleared before it closes so
     /// a reused descriptor is never touched.
     sock: Mutex<Option<i32>>,
@@ -102,6 +104,7 @@ impl ClientInfo {
             lib_ver: Mutex::new(None),
             no_evict: Default::default(),
             subscriptions: Default::default(),
+            user: Mutex::new(None),
             sock: Mutex::new((fd >= 0).then_some(fd)),
         }
     }
@@ -235,7 +238,14 @@ pub struct ClientState {
     pub last_script: Option<(std::sync::Arc<[u8]>, String)>,
     pub id: u64,
     pub db: u32,
+    /// Passed AUTH (or HELLO AUTH); before that a client may run commands only while the
+    /// default user needs no password (`Acl::auth_required`).
     pub authenticated: bool,
+    /// The ACL user whose rights its commands have.
+    pub user: Arc<crate::acl::UserCell>,
+    /// For a script's `redis.call` client, the client that ran the script: ACL refusals are
+    /// worded and logged as Redis does for scripts, with the caller in the log.
+    pub script_caller: Option<Arc<ClientInfo>>,
     pub no_touch: bool,
     pub reply_mode: ReplyMode,
     pub close_after_reply: bool,
@@ -284,11 +294,13 @@ pub struct Transaction {
 }
 
 impl ClientState {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> ClientState {
+    pub fn new(info: Arc<ClientInfo>, user: Arc<crate::acl::UserCell>) -> ClientState {
         ClientState {
             id: info.id,
             db: 0,
-            authenticated,
+            authenticated: false,
+            user,
+            script_caller: None,
             no_touch: false,
             reply_mode: ReplyMode::On,
             close_after_reply: false,
@@ -307,6 +319,21 @@ impl ClientState {
             subs: Default::default(),
             tracking: None,
         }
+    }
+
+    /// A new connection's state: the default user, authenticated while it needs no password
+    /// (a later `requirepass` does not lock it out, as in Redis).
+    pub fn opened(info: Arc<ClientInfo>, acl: &crate::acl::Acl) -> ClientState {
+        let mut c = ClientState::new(info, acl.default_user());
+        c.authenticated = !acl.auth_required();
+        c
+    }
+
+    /// Logs the client in as `user` (AUTH, HELLO AUTH), or back as `default` (RESET).
+    pub fn set_user(&mut self, user: Arc<crate::acl::UserCell>, authenticated: bool) {
+        *self.info.user.lock() = (user.name != b"default").then(|| user.clone());
+        self.user = user;
+        self.authenticated = authenticated;
     }
 
     /// Forgets every watched key (UNWATCH, DISCARD, EXEC, RESET).

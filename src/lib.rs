@@ -1,5 +1,6 @@
 //! HyperCache: a Redis-compatible, distributed in-memory cache.
 
+pub mod acl;
 pub mod cli;
 pub mod client;
 pub mod cluster;

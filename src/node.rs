@@ -96,12 +96,10 @@ impl Settings {
         *self.requirepass.write() = p.map(crate::config::Secret::new);
     }
 
-    /// As Redis: protected mode refuses non-loopback clients while there is neither a
-    /// password nor a cluster secret.
-    pub fn refuses_remote(&self) -> bool {
-        self.protected_mode.load(Ordering::Relaxed)
-            && !self.has_cluster_secret
-            && !self.has_password()
+    /// As Redis: protected mode refuses non-loopback clients while the default user needs
+    /// no password (`auth_required`: it does) and there is no cluster secret.
+    pub fn refuses_remote(&self, auth_required: bool) -> bool {
+        self.protected_mode.load(Ordering::Relaxed) && !self.has_cluster_secret && !auth_required
     }
 
     pub fn output_limits(&self) -> crate::config::OutputLimits {
@@ -294,6 +292,8 @@ pub struct Node {
     /// Calls, errors and latency by command.
     pub metrics: crate::metrics::CommandMetrics,
     /// SLOWLOG.
+    /// ACL users (`acl`).
+    pub acl: crate::acl::Acl,
     pub slowlog: crate::slowlog::SlowLog,
     /// LATENCY.
     pub latency: crate::latency::LatencyMonitor,
@@ -410,7 +410,13 @@ impl Node {
         }
         store.set_max_stores(config.cache.max_stores);
         let http_limit = config.network.http_max_connections as u64;
+        // `server::run` checked the users first; here a bad file (changed since) fails closed.
+        let acl = crate::acl::Acl::from_config(&config).unwrap_or_else(|e| {
+            tracing::error!(component = "acl", error = %e, "ACL users not loaded: every client is refused until ACL LOAD succeeds");
+            crate::acl::Acl::closed(config.security.acl_file.clone())
+        });
         let node = Arc::new(Node {
+            acl,
             settings: Settings::from_config(&config),
             config,
             store: Arc::new(store),

@@ -7,7 +7,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::Server;
+use common::{Server, python};
 
 fn run(cmd: &mut Command, what: &str, want: &str) {
     let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
@@ -15,38 +15,6 @@ fn run(cmd: &mut Command, what: &str, want: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{what}: {stdout}{stderr}");
     assert!(stdout.contains(want), "{what}: {stdout}");
-}
-
-/// A Python with redis-py: `python3` or Debian's when either has it, else a venv made in
-/// `target/` from PyPI.
-fn python() -> String {
-    let has_redis = |py: &str| {
-        Command::new(py)
-            .args(["-c", "import redis"])
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    for py in ["python3", "/usr/bin/python3"] {
-        if has_redis(py) {
-            return py.to_string();
-        }
-    }
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/redis-py-venv");
-    let py = venv.join("bin/python").display().to_string();
-    if !has_redis(&py) {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .unwrap();
-        assert!(made.success(), "python3 -m venv");
-        let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", "redis>=4.3,<6"])
-            .status()
-            .unwrap();
-        assert!(pip.success(), "pip install redis");
-    }
-    py
 }
 
 #[test]

@@ -35,7 +35,7 @@ impl Harness {
         let addr: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let info = node.clients.register(addr, addr, -1);
         Harness {
-            client: ClientState::new(info, true),
+            client: ClientState::opened(info, &node.acl),
             node,
             sink,
             now: NOW,

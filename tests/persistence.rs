@@ -449,7 +449,7 @@ fn commands_answer_loading_until_the_data_is_in() {
     config.node.data_dir = Some(dir.path().to_path_buf());
     let node = Node::new(config, Vec::new());
     let addr = "127.0.0.1:1".parse().unwrap();
-    let mut client = ClientState::new(node.clients.register(addr, addr, -1), true);
+    let mut client = ClientState::opened(node.clients.register(addr, addr, -1), &node.acl);
     let run = |client: &mut ClientState, argv: &[&[u8]]| {
         let mut out = Out::new(Protocol::Resp2);
         hypercache::command::run(&node, client, &mut out, argv, 0);

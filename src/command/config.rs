@@ -71,6 +71,13 @@ fn live(node: &Node, name: &str) -> Option<Value> {
         "slowlog-log-slower-than" => Value::Signed(node.slowlog.threshold_us()),
         "slowlog-max-len" => Value::Int(node.slowlog.max_len()),
         "latency-monitor-threshold" => Value::Int(node.latency.threshold_ms()),
+        "aclfile" => Value::Text(
+            node.acl
+                .file()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+        ),
+        "acllog-max-len" => Value::Int(node.acl.log_max.load(Ordering::Relaxed) as u64),
         _ => return None,
     })
 }
@@ -114,7 +121,12 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
         }
         ("hz", Value::Int(n)) => st.hz.store(n, Ordering::Relaxed),
         ("timeout", Value::Int(n)) => st.timeout.store(n, Ordering::Relaxed),
-        ("requirepass", Value::Bytes(p)) => st.set_requirepass((!p.is_empty()).then_some(p)),
+        ("requirepass", Value::Bytes(p)) => {
+            // As Redis: it becomes the default user's only password (or none).
+            node.acl
+                .set_default_password((!p.is_empty()).then_some(p.as_slice()));
+            st.set_requirepass((!p.is_empty()).then_some(p))
+        }
         ("protected-mode", Value::Bool(b)) => st.protected_mode.store(b, Ordering::Relaxed),
         ("client-output-buffer-limit", Value::Limits(l)) => st.set_output_limits(l),
         ("list-max-listpack-size", Value::Signed(n)) => {
@@ -139,6 +151,7 @@ fn apply(node: &Node, name: &str, value: Value) -> std::result::Result<(), Strin
             .slowlog
             .set_threshold_us(i64::try_from(n).unwrap_or(i64::MAX)),
         ("slowlog-max-len", Value::Int(n)) => node.slowlog.set_max_len(n),
+        ("acllog-max-len", Value::Int(n)) => node.acl.set_log_max(n as usize),
         ("latency-monitor-threshold", Value::Int(n)) => node.latency.set_threshold_ms(n),
         ("tracking-table-max-keys", Value::Int(n)) => node
             .pubsub
@@ -381,8 +394,8 @@ mod tests {
             let addr = "127.0.0.1:1".parse().expect("address");
             let info = node.clients.register(addr, addr, -1);
             Client {
+                state: ClientState::opened(info, &node.acl),
                 node,
-                state: ClientState::new(info, true),
             }
         }
 
@@ -475,6 +488,8 @@ mod tests {
             "slowlog-log-slower-than",
             "slowlog-max-len",
             "latency-monitor-threshold",
+            "aclfile",
+            "acllog-max-len",
             // Redis 7's older names, listed as Redis lists them.
             "lua-time-limit",
             "list-max-ziplist-size",
@@ -560,6 +575,7 @@ mod tests {
             ("busy-reply-threshold", "100", "100"),
             ("slowlog-log-slower-than", "-1", "-1"),
             ("slowlog-max-len", "5", "5"),
+            ("acllog-max-len", "7", "7"),
             ("latency-monitor-threshold", "100", "100"),
         ];
         let mut c = Client::new();

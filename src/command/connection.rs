@@ -1,5 +1,6 @@
 //! Connection commands: PING ECHO SELECT HELLO AUTH QUIT RESET and CLIENT.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::{Ctx, int_arg, is, reply_help};
@@ -55,17 +56,24 @@ pub fn select(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Checks a password for a user; only the default user exists (with `requirepass`, or none).
-fn authenticate(cx: &Ctx<'_>, user: &[u8], pass: &[u8]) -> bool {
+/// The user `name` if `pass` is one of its passwords and it is on; a failure is counted,
+/// logged (at most once a second) and added to ACL LOG.
+fn authenticate(
+    cx: &Ctx<'_>,
+    command: &[u8],
+    name: &[u8],
+    pass: &[u8],
+) -> Option<Arc<crate::acl::UserCell>> {
     let node = cx.node;
-    if user == b"default" && node.settings.password_matches(pass) {
-        return true;
+    if let Some(cell) = node.acl.authenticate(name, pass) {
+        return Some(cell);
     }
     node.stats.auth_failed(crate::node::AuthFailure::Resp);
     if node.stats.auth_log.due(1000) {
-        tracing::warn!(component = "resp", action = "auth", client = cx.client.id, addr = %cx.client.info.addr, failures = node.stats.auth_failures_resp.load(Ordering::Relaxed), "AUTH failed: wrong password (logged at most once a second)");
+        tracing::warn!(component = "resp", action = "auth", client = cx.client.id, addr = %cx.client.info.addr, user = %String::from_utf8_lossy(name), failures = node.stats.auth_failures_resp.load(Ordering::Relaxed), "AUTH failed: wrong user or password (logged at most once a second)");
     }
-    false
+    super::acl::log_failed_auth(cx, command, name);
+    None
 }
 
 const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
@@ -73,7 +81,7 @@ const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is dis
 pub fn auth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let (user, pass): (&[u8], &[u8]) = match args.len() {
         2 => {
-            if !cx.node.settings.has_password() {
+            if cx.node.acl.default_user().rules().nopass {
                 return Err(Error::msg(
                     "AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                 ));
@@ -83,12 +91,13 @@ pub fn auth(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         3 => (&args[1], &args[2]),
         _ => return Err(Error::Syntax),
     };
-    if authenticate(cx, user, pass) {
-        cx.client.authenticated = true;
-        cx.out.ok();
-        Ok(())
-    } else {
-        Err(Error::coded(WRONGPASS))
+    match authenticate(cx, &args[0], user, pass) {
+        Some(cell) => {
+            cx.client.set_user(cell, true);
+            cx.out.ok();
+            Ok(())
+        }
+        None => Err(Error::coded(WRONGPASS)),
     }
 }
 
@@ -125,10 +134,10 @@ pub fn hello(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         let more = args.len() - 1 - j;
         let opt = &args[j];
         if is(opt, "AUTH") && more >= 2 {
-            if !authenticate(cx, &args[j + 1], &args[j + 2]) {
+            let Some(cell) = authenticate(cx, &args[0], &args[j + 1], &args[j + 2]) else {
                 return Err(Error::coded(WRONGPASS));
-            }
-            cx.client.authenticated = true;
+            };
+            cx.client.set_user(cell, true);
             j += 3;
         } else if is(opt, "SETNAME") && more >= 1 {
             set_name(&cx.client.info, &args[j + 1])?;
@@ -140,7 +149,7 @@ pub fn hello(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             )));
         }
     }
-    if !cx.client.authenticated {
+    if !cx.client.authenticated && cx.node.acl.auth_required() {
         return Err(Error::coded(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
         ));
@@ -185,7 +194,8 @@ pub fn reset(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
     cx.client.select(0);
     cx.out.proto = Protocol::Resp2;
     cx.client.info.resp.store(2, Ordering::Relaxed);
-    cx.client.authenticated = !cx.node.settings.has_password();
+    let open = !cx.node.acl.auth_required();
+    cx.client.set_user(cx.node.acl.default_user(), open);
     // A peer that resets is a stranger again until it repeats the handshake.
     cx.client.peer = None;
     cx.client.challenge = None;
@@ -228,7 +238,7 @@ pub fn client_getname(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
 }
 
 /// One CLIENT LIST line, with Redis 7's fields (plus lib-name/lib-ver of 7.2).
-fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String {
+pub(super) fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String {
     use std::fmt::Write;
     let lossy = |v: &Option<Vec<u8>>| {
         v.as_deref()
@@ -257,7 +267,7 @@ fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String 
     let mut s = String::with_capacity(256);
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free=0 argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -272,6 +282,10 @@ fn describe(c: &ClientInfo, now_ms: u64, current_cmd: Option<String>) -> String 
         subs[2],
         c.qbuf.load(Ordering::Relaxed),
         cmd,
+        c.user
+            .lock()
+            .as_ref()
+            .map_or_else(|| "default".to_string(), |u| u.name_text()),
         c.resp.load(Ordering::Relaxed),
         lossy(&c.lib_name.lock()),
         lossy(&c.lib_ver.lock()),
@@ -344,6 +358,7 @@ pub fn client_info(cx: &mut Ctx<'_>, _args: Args<'_>) -> Result<()> {
 
 pub fn client_kill(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let (mut addr, mut laddr, mut id, mut skipme) = (None, None, None, true);
+    let mut user: Option<Arc<crate::acl::UserCell>> = None;
     let mut typ_matches = true;
     let old_form = args.len() == 3;
     if old_form {
@@ -380,12 +395,13 @@ pub fn client_kill(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             } else if is(opt, "laddr") {
                 laddr = Some(v.to_vec());
             } else if is(opt, "user") {
-                if v != b"default" {
+                let Some(u) = cx.node.acl.get(v) else {
                     return Err(Error::msg(format!(
                         "No such user '{}'",
                         String::from_utf8_lossy(v)
                     )));
-                }
+                };
+                user = Some(u);
             } else if is(opt, "skipme") {
                 skipme = if is(v, "yes") {
                     true
@@ -411,6 +427,7 @@ pub fn client_kill(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
                 .as_deref()
                 .is_some_and(|a| a != c.laddr.to_string().as_bytes())
             || id.is_some_and(|i| i != c.id)
+            || user.as_ref().is_some_and(|u| !is_user(&c, u))
             || (c.id == me && skipme)
         {
             continue;
@@ -431,6 +448,14 @@ pub fn client_kill(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
         cx.out.int(killed);
     }
     Ok(())
+}
+
+/// Whether the client is logged in as `user` (`None` in its info: `default`).
+fn is_user(c: &ClientInfo, user: &Arc<crate::acl::UserCell>) -> bool {
+    match &*c.user.lock() {
+        Some(u) => Arc::ptr_eq(u, user),
+        None => user.name == b"default",
+    }
 }
 
 pub fn client_setinfo(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {

@@ -6,30 +6,6 @@ use crate::error::{Error, Result};
 use crate::resp::{Args, Out};
 use crate::util::glob::glob_match;
 
-fn acl_categories(c: &Command) -> Vec<String> {
-    let mut v = Vec::new();
-    if c.has(table::WRITE) {
-        v.push("@write".to_string());
-    }
-    if c.has(table::READONLY) {
-        v.push("@read".to_string());
-    }
-    if c.has(table::ADMIN) {
-        v.push("@admin".to_string());
-    }
-    for a in c.acl {
-        let cat = format!("@{a}");
-        if !v.contains(&cat) {
-            v.push(cat);
-        }
-    }
-    if c.has(table::ADMIN) && !v.iter().any(|x| x == "@dangerous") {
-        v.push("@dangerous".to_string());
-    }
-    v.push(if c.has(table::FAST) { "@fast" } else { "@slow" }.to_string());
-    v
-}
-
 fn reply_command_info(out: &mut Out, c: &'static Command) {
     out.array(10);
     out.bulk(table::full_name(c).as_bytes());
@@ -47,7 +23,7 @@ fn reply_command_info(out: &mut Out, c: &'static Command) {
     out.int(first as i64);
     out.int(last as i64);
     out.int(step as i64);
-    let cats = acl_categories(c);
+    let cats = crate::acl::catalog::category_names(c);
     out.set(cats.len());
     for cat in &cats {
         out.simple(cat);
@@ -126,7 +102,11 @@ pub fn command_list(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             }
             let names: Vec<String> = table::all()
                 .iter()
-                .filter(|c| acl_categories(c).iter().any(|x| x[1..] == want))
+                .filter(|c| {
+                    crate::acl::catalog::category_names(c)
+                        .iter()
+                        .any(|x| x[1..] == want)
+                })
                 .map(|c| c.name.to_string())
                 .collect();
             cx.out.array(names.len());

@@ -1,5 +1,6 @@
 //! Commands: the static table, dispatch, and one file per command family.
 
+pub mod acl;
 pub mod bits;
 pub mod blocking;
 pub mod cluster;
@@ -372,8 +373,23 @@ fn dispatch(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
             "internal commands cannot be forwarded or queued",
         ));
     }
-    if !cx.client.authenticated && !cmd.has(table::NO_AUTH) {
+    if !cx.client.authenticated && !cmd.has(table::NO_AUTH) && cx.node.acl.auth_required() {
         return Err(Error::NoAuth);
+    }
+    // Peers act with the cluster secret's authority, not a user's.
+    if !cx.client.user.unrestricted()
+        && cx.client.peer.is_none()
+        && let Err(e) = acl::check(cx, cmd, &args)
+    {
+        // As Redis: a refused EXEC discards any transaction and says why.
+        if cmd.name == "exec" {
+            cx.client.multi = None;
+            cx.client.unwatch();
+            return Err(Error::coded(format!(
+                "EXECABORT Transaction discarded because of: {e}"
+            )));
+        }
+        return Err(e);
     }
     // A RESP2 subscriber's connection carries messages: only these may share it.
     if cx.client.subs.active()

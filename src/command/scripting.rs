@@ -85,6 +85,8 @@ fn submit(cx: &mut Ctx<'_>, run: Run, args: &Args<'_>, nk: usize, read_only: boo
         db: cx.client.db,
         resp3: cx.out.resp3(),
         read_only,
+        user: cx.client.user.clone(),
+        caller: cx.client.info.clone(),
     }));
 }
 

@@ -67,6 +67,17 @@ pub fn sort_ro(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     generic(cx, args, true)
 }
 
+/// BY and GET read keys the arguments do not name: as Redis, only a user who may read every
+/// key can use them.
+fn full_key_access(cx: &Ctx<'_>, args: &Args<'_>) -> bool {
+    let user = &cx.client.user;
+    user.unrestricted()
+        || cx.client.peer.is_some()
+        || cx
+            .command
+            .is_some_and(|cmd| user.rules().reads_every_key(cmd, args))
+}
+
 fn generic(cx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> Result<()> {
     let (mut desc, mut alpha, mut dontsort) = (false, false, false);
     let (mut limit_start, mut limit_count) = (0i64, -1i64);
@@ -94,8 +105,18 @@ fn generic(cx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) -> Result<()> {
             by = Some(&args[j + 1]);
             // A pattern without '*' names one key for every element: nothing to sort by.
             dontsort = !args[j + 1].contains(&b'*');
+            if !dontsort && !full_key_access(cx, &args) {
+                return Err(Error::msg(
+                    "BY option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             j += 1;
         } else if is(a, "get") && left >= 1 {
+            if !full_key_access(cx, &args) {
+                return Err(Error::msg(
+                    "GET option of SORT denied due to insufficient ACL permissions.",
+                ));
+            }
             gets.push(&args[j + 1]);
             j += 1;
         } else {

@@ -8,8 +8,8 @@ use crate::resp::Args;
 use std::sync::LazyLock;
 
 use super::{
-    Handler, bits, cluster, config, connection, cuckoo, hash, hll, info, introspect, key, list,
-    operator, persistence, pubsub, scripting, server, set, sort, string, transaction, zset,
+    Handler, acl, bits, cluster, config, connection, cuckoo, hash, hll, info, introspect, key,
+    list, operator, persistence, pubsub, scripting, server, set, sort, string, transaction, zset,
 };
 
 pub const WRITE: u32 = 1 << 0;
@@ -310,10 +310,11 @@ pub static COMMANDS: &[Command] = &[
     // server
     cmd!("info", -1, LOADING | STALE | SENTINEL, DANG, NONE, "server", "1.0.0", "Returns information and statistics about the server.", "O(1)", info::info),
     // A container that also answers when called bare (COMMAND = COMMAND INFO of everything).
-    Command { handler: Some(introspect::command), ..container!("command", -1, LOADING | STALE | SENTINEL, "server", "2.8.13", "Returns detailed information about all commands.", COMMAND_SUBS) },
+    Command { handler: Some(introspect::command), acl: CONN, ..container!("command", -1, LOADING | STALE | SENTINEL, "server", "2.8.13", "Returns detailed information about all commands.", COMMAND_SUBS) },
     container!("config", -2, 0, "server", "2.0.0", "A container for server configuration commands.", CONFIG_SUBS),
     cmd!("time", 1, LSF, NOACL, NONE, "server", "2.6.0", "Returns the server time.", "O(1)", server::time),
     container!("memory", -2, 0, "server", "4.0.0", "A container for memory diagnostics commands.", MEMORY_SUBS),
+    container!("acl", -2, SENTINEL, "server", "6.0.0", "A container for Access List Control commands.", ACL_SUBS),
     container!("slowlog", -2, 0, "server", "2.2.12", "A container for slow log commands.", SLOWLOG_SUBS),
     cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI, ADM, NONE, "server", "1.0.0", "Listens for all requests received by the server in real-time.", "", operator::monitor),
     container!("latency", -2, 0, "server", "2.8.13", "A container for latency diagnostics commands.", LATENCY_SUBS),
@@ -529,6 +530,25 @@ static MEMORY_SUBS: &[Command] = &[
     cmd!("usage", -3, READONLY, NOACL, K2, "server", "4.0.0", "Estimates the memory usage of a key.", "O(N) where N is the number of samples.", server::memory_usage),
     cmd!("stats", 2, 0, NOACL, NONE, "server", "4.0.0", "Returns details about memory usage.", "O(1)", server::memory_stats),
     cmd!("help", 2, LOADING | STALE, NOACL, NONE, "server", "4.0.0", "Returns helpful text about the different subcommands.", "O(1)", server::memory_help),
+];
+
+const ACLF: u32 = NOSCRIPT | LOADING | STALE | SENTINEL;
+
+#[rustfmt::skip]
+static ACL_SUBS: &[Command] = &[
+    cmd!("cat", -2, ACLF, NOACL, NONE, "server", "6.0.0", "Lists the ACL categories, or the commands inside a category.", "O(1) since the categories and commands are a fixed set.", acl::cat),
+    cmd!("deluser", -3, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Deletes ACL users, and terminates their connections.", "O(1) amortized time considering the typical user.", acl::deluser),
+    cmd!("dryrun", -4, ADMIN | ACLF, ADM, NONE, "server", "7.0.0", "Simulates the execution of a command by a user, without executing the command.", "O(1).", acl::dryrun),
+    cmd!("genpass", -2, ACLF, NOACL, NONE, "server", "6.0.0", "Generates a pseudorandom, secure password that can be used to identify ACL users.", "O(1)", acl::genpass),
+    cmd!("getuser", 3, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Lists the ACL rules of a user.", "O(N). Where N is the number of password, command and pattern rules that the user has.", acl::getuser),
+    cmd!("help", 2, LOADING | STALE | SENTINEL, NOACL, NONE, "server", "6.0.0", "Returns helpful text about the different subcommands.", "O(1)", acl::help),
+    cmd!("list", 2, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Dumps the effective rules in ACL file format.", "O(N). Where N is the number of configured users.", acl::list),
+    cmd!("load", 2, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Reloads the rules from the configured ACL file.", "O(N). Where N is the number of configured users.", acl::load),
+    cmd!("log", -2, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Lists recent security events generated due to commands rejected by ACL rules.", "O(N) with N being the number of entries shown.", acl::log),
+    cmd!("save", 2, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Saves the effective ACL rules in the configured ACL file.", "O(N). Where N is the number of configured users.", acl::save),
+    cmd!("setuser", -3, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Creates and modifies an ACL user and its rules.", "O(N). Where N is the number of rules provided.", acl::setuser),
+    cmd!("users", 2, ADMIN | ACLF, ADM, NONE, "server", "6.0.0", "Lists all ACL users.", "O(N). Where N is the number of configured users.", acl::users),
+    cmd!("whoami", 2, ACLF, NOACL, NONE, "server", "6.0.0", "Returns the authenticated username of the current connection.", "O(1)", acl::whoami),
 ];
 
 #[rustfmt::skip]

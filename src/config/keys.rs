@@ -387,6 +387,14 @@ pub static KEYS: &[Key] = &[
     leaf!(tls.ca_cert_file, |s| Ok(Some(PathBuf::from(s)))),
     leaf!(tls.auth_clients, str::parse),
     leaf!(tls.https_port, |s| parse_port(s).map(Some)),
+    leaf!(security.acl_file, |s| Ok(Some(PathBuf::from(s))))
+        .env("HYPERCACHE_ACL_FILE")
+        .config("aclfile", SetAs::Immutable),
+    Key::own(&["security.users"], |_, r, c| {
+        let users = r.security.as_mut().and_then(|s| s.users.take());
+        c.security.users = users.unwrap_or_default();
+        Ok(())
+    }),
     Key::own(&["security.http_tokens"], |cv, r, c| {
         let tokens = r.security.as_mut().and_then(|s| s.http_tokens.take());
         cv.http_tokens(tokens, &mut c.security.http_tokens)
@@ -458,6 +466,8 @@ pub static KEYS: &[Key] = &[
             max: i64::MAX,
         },
     ),
+    // ACL LOG's entries kept.
+    Key::runtime("acllog-max-len", SetAs::Int { min: 0, max: I32 }),
 ];
 
 /// The order CONFIG GET lists parameters in. [`KEYS`] follows the file, so this keeps the
@@ -499,6 +509,8 @@ pub const CONFIG_ORDER: &[&str] = &[
     "slowlog-log-slower-than",
     "slowlog-max-len",
     "latency-monitor-threshold",
+    "aclfile",
+    "acllog-max-len",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -812,6 +824,7 @@ mod tests {
             ("HYPERCACHE_REQUIREPASS", "pw"),
             ("HYPERCACHE_HTTP_TOKEN", "tk"),
             ("HYPERCACHE_ADVERTISE_ADDR", "hypercache-1"),
+            ("HYPERCACHE_ACL_FILE", "/etc/hypercache/users.acl"),
         ];
         // A list has no one-scalar form in the file: see `seeds_from_the_environment`.
         let listed = |k: &&Key| k.env.is_some() && k.env != Some("HYPERCACHE_SEEDS");
@@ -842,7 +855,7 @@ mod tests {
 
     #[test]
     fn config_set_reads_what_config_get_prints() {
-        let samples: [(&str, &str); 28] = [
+        let samples: [(&str, &str); 29] = [
             ("maxclients", "50"),
             ("maxmemory", "1gb"),
             ("maxmemory-policy", "allkeys-lfu"),
@@ -869,6 +882,7 @@ mod tests {
             ("tracking-table-max-keys", "10"),
             ("slowlog-log-slower-than", "0"),
             ("slowlog-max-len", "5"),
+            ("acllog-max-len", "7"),
             ("latency-monitor-threshold", "100"),
             ("busy-reply-threshold", "100"),
         ];

@@ -101,6 +101,10 @@ pub struct SecurityConfig {
     pub metrics_auth: bool,
     /// Named HTTP tokens with scopes (read, write, admin), kept as their SHA-256.
     pub http_tokens: Vec<HttpToken>,
+    /// ACL users, as Redis's `user` directives without the word (`alice on >pw +@read`).
+    pub users: Vec<String>,
+    /// Redis's `aclfile`: users loaded at start and by ACL LOAD, written by ACL SAVE.
+    pub acl_file: Option<PathBuf>,
 }
 
 impl Default for SecurityConfig {
@@ -112,6 +116,8 @@ impl Default for SecurityConfig {
             enable_debug_command: DebugCommand::No,
             metrics_auth: false,
             http_tokens: Vec::new(),
+            users: Vec::new(),
+            acl_file: None,
         }
     }
 }

@@ -139,6 +139,9 @@ pub(super) struct RawSecurity {
     pub(super) enable_debug_command: Raw,
     pub(super) metrics_auth: Raw,
     pub(super) http_tokens: Option<Vec<Spanned<RawHttpToken>>>,
+    /// Redis's `user` lines, without the word `user`: `alice on >pw ~app:* +@read`.
+    pub(super) users: Option<Vec<String>>,
+    pub(super) acl_file: Raw,
 }
 
 #[derive(Deserialize, Default)]

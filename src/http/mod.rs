@@ -288,8 +288,9 @@ pub async fn serve(
         // Tokens are the HTTP API's own credentials: with them it is not unprotected.
         let sec = &node.config.security;
         let tokens = sec.http_token.is_some() || !sec.http_tokens.is_empty();
-        let denied =
-            node.settings.refuses_remote() && !tokens && !peer.ip().to_canonical().is_loopback();
+        let denied = node.settings.refuses_remote(node.settings.has_password())
+            && !tokens
+            && !peer.ip().to_canonical().is_loopback();
         let app = app.clone();
         let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
             let mut req = req.map(|b| {

@@ -288,6 +288,17 @@ impl Hub {
         }
     }
 
+    /// Calls `f(client, is_pattern, name)` for every subscription of the given clients.
+    pub fn each_subscription(&self, clients: &[u64], mut f: impl FnMut(u64, bool, &[u8])) {
+        for kind in [Kind::Channel, Kind::Shard, Kind::Pattern] {
+            for (name, subs) in self.table(kind).read().iter() {
+                for id in clients.iter().filter(|id| subs.contains_key(id)) {
+                    f(*id, kind == Kind::Pattern, name);
+                }
+            }
+        }
+    }
+
     /// Adds `mailbox` to the listeners of `name`; false when it was there already.
     pub fn subscribe(&self, kind: Kind, name: &[u8], mailbox: &Arc<Mailbox>) -> bool {
         self.table(kind)

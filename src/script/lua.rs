@@ -426,7 +426,9 @@ impl Vm {
             })
         }
         .map_err(e)?;
-        let mut client = ClientState::new(self.info.clone(), true);
+        let mut client = ClientState::new(self.info.clone(), job.user.clone());
+        client.authenticated = true;
+        client.script_caller = Some(job.caller.clone());
         client.db = job.db;
         let mut call_out = self
             .spare_out
@@ -875,6 +877,8 @@ mod tests {
             db: 0,
             resp3,
             read_only: false,
+            user: vm.node.acl.default_user(),
+            caller: vm.info.clone(),
         };
         String::from_utf8(vm.run(job).reply).expect("utf-8")
     }

@@ -55,6 +55,9 @@ pub struct Job {
     pub resp3: bool,
     /// EVAL_RO / EVALSHA_RO / FCALL_RO: a write is refused.
     pub read_only: bool,
+    /// Whose rights `redis.call` has, and who called (for the ACL log).
+    pub user: std::sync::Arc<crate::acl::UserCell>,
+    pub caller: std::sync::Arc<crate::client::ClientInfo>,
 }
 
 /// What a script answered: its reply in the client's protocol. (SELECT inside a script does

@@ -448,6 +448,9 @@ pub fn fd_budget(maxclients: u64, http: u64) -> (u64, u64) {
 
 /// Runs a node from a config until it is shut down by a signal or SHUTDOWN.
 pub async fn run(config: Config) -> std::io::Result<()> {
+    // As Redis: a node whose users cannot be read does not start.
+    crate::acl::Acl::from_config(&config)
+        .map_err(|e| std::io::Error::other(format!("cannot load the ACL users: {e}")))?;
     let node = Node::new(config, Vec::new());
     let (clients, http) = fd_budget(
         node.settings.maxclients.load(Ordering::Relaxed),

@@ -200,7 +200,9 @@ pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
         });
         return;
     }
-    if node.settings.refuses_remote() && !peer.ip().to_canonical().is_loopback() {
+    if node.settings.refuses_remote(node.acl.auth_required())
+        && !peer.ip().to_canonical().is_loopback()
+    {
         node.stats
             .rejected_connections
             .fetch_add(1, Ordering::Relaxed);
@@ -315,7 +317,7 @@ async fn serve(
         // What the frame in progress still lacks, at least (0 between frames).
         mut need,
     } = resumed.unwrap_or_else(|| Resumed {
-        client: ClientState::new(info.clone(), !node.settings.has_password()),
+        client: ClientState::opened(info.clone(), &node.acl),
         parser: Parser::new(),
         query: Query::new(),
         need: 0,
@@ -398,7 +400,7 @@ async fn serve(
         loop {
             let limits = Limits {
                 max_bulk_len: node.settings.proto_max_bulk_len(),
-                unauthenticated: !client.authenticated,
+                unauthenticated: !client.authenticated && node.acl.auth_required(),
             };
             let frame = parser.parse(&query.pending()[start..], &limits);
             match frame {

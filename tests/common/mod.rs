@@ -556,3 +556,35 @@ impl Drop for Reference {
         let _ = self.child.wait();
     }
 }
+
+/// A Python with redis-py: `python3` or Debian's when either has it, else a venv made in
+/// `target/` from PyPI.
+pub fn python() -> String {
+    let has_redis = |py: &str| {
+        Command::new(py)
+            .args(["-c", "import redis"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    for py in ["python3", "/usr/bin/python3"] {
+        if has_redis(py) {
+            return py.to_string();
+        }
+    }
+    let venv = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/redis-py-venv");
+    let py = venv.join("bin/python").display().to_string();
+    if !has_redis(&py) {
+        let made = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(made.success(), "python3 -m venv");
+        let pip = Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "redis>=4.3,<6"])
+            .status()
+            .unwrap();
+        assert!(pip.success(), "pip install redis");
+    }
+    py
+}
