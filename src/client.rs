@@ -243,6 +243,8 @@ pub struct ClientState {
     pub authenticated: bool,
     /// The ACL user whose rights its commands have.
     pub user: Arc<crate::acl::UserCell>,
+    /// The user's rules as this client last read them (`UserCell::cached`).
+    pub rules: Option<(u64, Arc<crate::acl::User>)>,
     /// For a script's `redis.call` client, the client that ran the script: ACL refusals are
     /// worded and logged as Redis does for scripts, with the caller in the log.
     pub script_caller: Option<Arc<ClientInfo>>,
@@ -300,6 +302,7 @@ impl ClientState {
             db: 0,
             authenticated: false,
             user,
+            rules: None,
             script_caller: None,
             no_touch: false,
             reply_mode: ReplyMode::On,
@@ -333,6 +336,7 @@ impl ClientState {
     pub fn set_user(&mut self, user: Arc<crate::acl::UserCell>, authenticated: bool) {
         *self.info.user.lock() = (user.name != b"default").then(|| user.clone());
         self.user = user;
+        self.rules = None;
         self.authenticated = authenticated;
     }
 

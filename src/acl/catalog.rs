@@ -71,12 +71,70 @@ fn categories_of(c: &Command) -> u32 {
     cats
 }
 
-static CATS: LazyLock<Vec<u32>> =
-    LazyLock::new(|| table::slots().map(|(_, c)| categories_of(c)).collect());
+/// What the check needs of a command, worked out once per command (the check runs on every
+/// command of a restricted user).
+#[derive(Clone, Copy)]
+pub struct Info {
+    pub categories: u32,
+    /// What the first key, and the others, need (READ, WRITE).
+    first: u8,
+    rest: u8,
+    special: Special,
+    /// Names channels (PUBLISH, SUBSCRIBE, ...).
+    pub channels: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Special {
+    None,
+    /// SET: reads too with GET.
+    Set,
+    /// BITFIELD: reads with GET, writes with SET or INCRBY.
+    Bitfield,
+    /// SORT: the STORE target is written.
+    Sort,
+}
+
+static INFO: LazyLock<Vec<Info>> = LazyLock::new(|| {
+    table::slots()
+        .map(|(_, c)| {
+            let (first, rest) = key_use(c);
+            Info {
+                categories: categories_of(c),
+                first,
+                rest,
+                special: match c.name {
+                    "set" => Special::Set,
+                    "bitfield" => Special::Bitfield,
+                    "sort" | "sort_ro" => Special::Sort,
+                    _ => Special::None,
+                },
+                channels: matches!(
+                    c.name,
+                    "publish" | "spublish" | "subscribe" | "ssubscribe" | "psubscribe"
+                ),
+            }
+        })
+        .collect()
+});
+
+const NO_INFO: Info = Info {
+    categories: 0,
+    first: READ | WRITE,
+    rest: READ | WRITE,
+    special: Special::None,
+    channels: false,
+};
+
+/// What the check needs of the command with this id.
+#[inline]
+pub fn info(id: usize) -> &'static Info {
+    INFO.get(id).unwrap_or(&NO_INFO)
+}
 
 /// Commands and subcommands counted: the size of a selector's bitmap.
 pub fn count() -> usize {
-    CATS.len()
+    INFO.len()
 }
 
 /// A command's id: its slot in the table.
@@ -88,7 +146,7 @@ pub fn id(cmd: &'static Command) -> usize {
 
 /// The categories of the command with this id.
 pub fn categories(id: usize) -> u32 {
-    CATS.get(id).copied().unwrap_or(0)
+    info(id).categories
 }
 
 /// A command's categories as COMMAND INFO lists them ("@read", ...), in Redis's order.
@@ -142,20 +200,25 @@ fn key_use(cmd: &Command) -> (u8, u8) {
     }
 }
 
-/// A call's keys with what each needs, as (argument index, READ/WRITE bits). SET and
-/// BITFIELD need read only when they return the old value (GET); SORT's STORE target is
-/// written.
-pub fn keys(cmd: &'static Command, args: &Args<'_>, out: &mut Vec<(usize, u8)>) {
-    let (first, rest) = key_use(cmd);
+/// Calls `f(argument index, READ/WRITE bits)` for each key of a call until it returns
+/// false; false then. SET and BITFIELD need read only when they return the old value (GET);
+/// SORT's STORE target is written. No allocation for the commands whose keys sit at fixed
+/// positions (the check runs on every command of a restricted user).
+pub fn each_key(
+    cmd: &'static Command,
+    id: usize,
+    args: &Args<'_>,
+    mut f: impl FnMut(usize, u8) -> bool,
+) -> bool {
+    let info = info(id);
     let has = |word: &str| {
         args.iter()
             .skip(2)
             .any(|a| a.eq_ignore_ascii_case(word.as_bytes()))
     };
-    let (first, rest) = match cmd.name {
-        "set" if has("get") => (READ | WRITE, READ | WRITE),
-        "set" => (WRITE, WRITE),
-        "bitfield" => {
+    let (first, rest) = match info.special {
+        Special::Set if has("get") => (READ | WRITE, READ | WRITE),
+        Special::Bitfield => {
             let m = if has("get") { READ } else { 0 }
                 | if has("set") || has("incrby") {
                     WRITE
@@ -164,20 +227,35 @@ pub fn keys(cmd: &'static Command, args: &Args<'_>, out: &mut Vec<(usize, u8)>) 
                 };
             (m, m)
         }
-        _ => (first, rest),
+        _ => (info.first, info.rest),
     };
-    for (n, i) in cmd.key_indexes(args).into_iter().enumerate() {
-        out.push((i, if n == 0 { first } else { rest }));
-    }
-    if matches!(cmd.name, "sort" | "sort_ro") {
-        let mut i = 2;
-        while i + 1 < args.len() {
-            if args[i].eq_ignore_ascii_case(b"store") {
-                out.push((i + 1, WRITE));
+    let need = |n: usize| if n == 0 { first } else { rest };
+    if cmd.numkeys() {
+        for (n, i) in cmd.key_indexes(args).into_iter().enumerate() {
+            if !f(i, need(n)) {
+                return false;
             }
-            i += 1;
+        }
+    } else {
+        let (lo, hi, step) = cmd.keys;
+        if lo > 0 && step > 0 {
+            let argc = args.len() as i32;
+            let hi = if hi < 0 { argc + hi } else { hi }.min(argc - 1);
+            for (n, i) in (lo..=hi).step_by(step as usize).enumerate() {
+                if !f(i as usize, need(n)) {
+                    return false;
+                }
+            }
         }
     }
+    if info.special == Special::Sort {
+        for i in 2..args.len().saturating_sub(1) {
+            if args[i].eq_ignore_ascii_case(b"store") && !f(i + 1, WRITE) {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// A call's channels: (argument index, whether it is a pattern).
@@ -190,18 +268,10 @@ pub fn channels(cmd: &'static Command, args: &Args<'_>, out: &mut Vec<(usize, bo
     }
 }
 
-/// Whether a command names channels at all (publish or subscribe).
-pub fn has_channels(cmd: &'static Command) -> bool {
-    matches!(
-        cmd.name,
-        "publish" | "spublish" | "subscribe" | "ssubscribe" | "psubscribe"
-    )
-}
-
 /// Calls `f` with every command and subcommand id in the category.
 pub fn in_category(cat: u32, mut f: impl FnMut(usize)) {
-    for (i, c) in CATS.iter().enumerate() {
-        if c & cat != 0 {
+    for (i, c) in INFO.iter().enumerate() {
+        if c.categories & cat != 0 {
             f(i);
         }
     }

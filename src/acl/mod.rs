@@ -15,7 +15,7 @@ pub mod user;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
 use arc_swap::ArcSwap;
 use parking_lot::{Mutex, RwLock};
@@ -31,6 +31,8 @@ pub struct UserCell {
     rules: ArcSwap<User>,
     /// The rules allow everything: the check is one load.
     open: AtomicBool,
+    /// Bumped by every change: a client keeps the rules it last read while this stays.
+    generation: AtomicU64,
 }
 
 impl UserCell {
@@ -39,11 +41,14 @@ impl UserCell {
             name: name.to_vec(),
             open: AtomicBool::new(user.unrestricted()),
             rules: ArcSwap::from_pointee(user),
+            generation: AtomicU64::new(0),
         })
     }
 
-    pub fn rules(&self) -> Arc<User> {
-        self.rules.load_full()
+    /// The current rules, without touching the shared count (every command of a restricted
+    /// user reads them).
+    pub fn rules(&self) -> arc_swap::Guard<Arc<User>> {
+        self.rules.load()
     }
 
     #[inline]
@@ -54,6 +59,18 @@ impl UserCell {
     fn set(&self, user: User) {
         self.open.store(user.unrestricted(), Ordering::Relaxed);
         self.rules.store(Arc::new(user));
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// The current rules through a client's copy: refreshed only when they changed, so a
+    /// command of a restricted user reads one shared counter and writes nothing shared.
+    #[inline]
+    pub fn cached<'a>(&self, copy: &'a mut Option<(u64, Arc<User>)>) -> &'a Arc<User> {
+        let now = self.generation.load(Ordering::Acquire);
+        if copy.as_ref().is_some_and(|(g, _)| *g != now) {
+            *copy = None;
+        }
+        &copy.get_or_insert_with(|| (now, self.rules.load_full())).1
     }
 
     pub fn name_text(&self) -> String {
@@ -246,7 +263,7 @@ impl Acl {
 
     /// `CONFIG SET requirepass`: the default user's only password, or none.
     pub fn set_default_password(&self, pass: Option<&[u8]>) {
-        let mut u = (*self.default.rules()).clone();
+        let mut u = User::clone(&self.default.rules());
         let _ = u.apply(b"resetpass");
         match pass {
             Some(p) => {
@@ -268,11 +285,11 @@ impl Acl {
         let existing = self.get(name);
         let mut u = existing
             .as_ref()
-            .map_or_else(User::new, |c| (*c.rules()).clone());
+            .map_or_else(User::new, |c| User::clone(&c.rules()));
         apply_rules(&mut u, rules)?;
         let changed = match existing {
             Some(cell) => {
-                let before = cell.rules();
+                let before = cell.rules.load_full();
                 cell.set(u);
                 Changed {
                     cell,

@@ -64,6 +64,44 @@ impl RuleError {
 struct KeyPattern {
     pattern: Vec<u8>,
     perm: u8,
+    shape: Shape,
+}
+
+/// How a pattern is matched: most are a literal or a literal prefix (`app:*`), compared
+/// without the glob matcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Exact,
+    Prefix,
+    Glob,
+}
+
+impl KeyPattern {
+    fn new(pattern: &[u8], perm: u8) -> KeyPattern {
+        let special = |b: &u8| b"*?[\\".contains(b);
+        let shape = match pattern.split_last() {
+            _ if !pattern.iter().any(special) => Shape::Exact,
+            Some((b'*', head)) if !head.iter().any(special) => Shape::Prefix,
+            _ => Shape::Glob,
+        };
+        KeyPattern {
+            pattern: pattern.to_vec(),
+            perm,
+            shape,
+        }
+    }
+
+    #[inline]
+    fn matches(&self, key: &[u8]) -> bool {
+        match self.shape {
+            Shape::Exact => key == self.pattern,
+            // As Redis's glob, `*` does not match the empty key.
+            Shape::Prefix => {
+                !key.is_empty() && key.starts_with(&self.pattern[..self.pattern.len() - 1])
+            }
+            Shape::Glob => glob_match(&self.pattern, key, false),
+        }
+    }
 }
 
 /// What one selector allows: commands (a bit per command id), keys and channels.
@@ -193,10 +231,7 @@ impl Selector {
             }
             match keys.iter_mut().find(|k| k.pattern == pattern) {
                 Some(k) => k.perm |= perm,
-                None => keys.push(KeyPattern {
-                    pattern: pattern.to_vec(),
-                    perm,
-                }),
+                None => keys.push(KeyPattern::new(pattern, perm)),
             }
         } else if op[0] == b'&' {
             let Some(channels) = &mut self.channels else {
@@ -267,43 +302,45 @@ impl Selector {
     fn check(
         &self,
         cmd: &'static Command,
+        id: usize,
         args: &Args<'_>,
-        keys: &[(usize, u8)],
         channels: &[(usize, bool)],
     ) -> Result<(), Refusal> {
-        if !self.all_commands && !cmd.has(table::NO_AUTH) {
-            let id = catalog::id(cmd);
-            if !self.allows_id(id) {
-                // A first argument allowed (`+select|0`): the argument after the name.
-                let at = if table::parent_of(cmd).is_some() {
-                    2
-                } else {
-                    1
-                };
-                let ok = args.len() > at
-                    && self.first_args.iter().any(|(i, subs)| {
-                        *i == id && subs.iter().any(|s| s.eq_ignore_ascii_case(&args[at]))
-                    });
-                if !ok {
-                    return Err(Refusal {
-                        denied: Denied::Command,
-                        arg: 0,
-                    });
-                }
+        if !self.all_commands && !cmd.has(table::NO_AUTH) && !self.allows_id(id) {
+            // A first argument allowed (`+select|0`): the argument after the name.
+            let at = if table::parent_of(cmd).is_some() {
+                2
+            } else {
+                1
+            };
+            let ok = args.len() > at
+                && self.first_args.iter().any(|(i, subs)| {
+                    *i == id && subs.iter().any(|s| s.eq_ignore_ascii_case(&args[at]))
+                });
+            if !ok {
+                return Err(Refusal {
+                    denied: Denied::Command,
+                    arg: 0,
+                });
             }
         }
         if let Some(patterns) = &self.keys {
-            for &(i, need) in keys {
+            let mut refused = None;
+            catalog::each_key(cmd, id, args, |i, need| {
                 let key = &args[i];
                 let ok = patterns
                     .iter()
-                    .any(|p| p.perm & need == need && glob_match(&p.pattern, key, false));
+                    .any(|p| p.perm & need == need && p.matches(key));
                 if !ok {
-                    return Err(Refusal {
-                        denied: Denied::Key,
-                        arg: i,
-                    });
+                    refused = Some(i);
                 }
+                ok
+            });
+            if let Some(arg) = refused {
+                return Err(Refusal {
+                    denied: Denied::Key,
+                    arg,
+                });
             }
         }
         if let Some(allowed) = &self.channels {
@@ -553,17 +590,14 @@ impl User {
     /// Checks a call: allowed when any selector allows all of it; else the most telling
     /// refusal (Redis's order: channel over key over command, then the later argument).
     pub fn check(&self, cmd: &'static Command, args: &Args<'_>) -> Result<(), Refusal> {
-        let mut keys = Vec::new();
+        let id = catalog::id(cmd);
         let mut channels = Vec::new();
-        if self.selectors.iter().any(|s| s.keys.is_some()) {
-            catalog::keys(cmd, args, &mut keys);
-        }
-        if catalog::has_channels(cmd) {
+        if catalog::info(id).channels {
             catalog::channels(cmd, args, &mut channels);
         }
         let mut worst: Option<Refusal> = None;
         for s in &self.selectors {
-            match s.check(cmd, args, &keys, &channels) {
+            match s.check(cmd, id, args, &channels) {
                 Ok(()) => return Ok(()),
                 Err(r) => {
                     if worst.is_none_or(|w| (r.denied, r.arg) > (w.denied, w.arg)) {
@@ -581,10 +615,9 @@ impl User {
     /// Whether a selector that allows the call also allows reading every key (SORT's BY and
     /// GET).
     pub fn reads_every_key(&self, cmd: &'static Command, args: &Args<'_>) -> bool {
-        let mut keys = Vec::new();
-        catalog::keys(cmd, args, &mut keys);
+        let id = catalog::id(cmd);
         self.selectors.iter().any(|s| {
-            s.check(cmd, args, &keys, &[]).is_ok()
+            s.check(cmd, id, args, &[]).is_ok()
                 && s.keys.as_ref().is_none_or(|k| {
                     k.iter()
                         .any(|p| p.perm & READ != 0 && p.pattern.as_slice() == b"*")
@@ -805,6 +838,32 @@ mod tests {
         let mut e = user(&["~*"]);
         assert_eq!(e.apply(b"~x"), Err(RuleError::KeysAfterAll));
         assert_eq!(User::new().apply(b"%X~x"), Err(RuleError::Syntax));
+    }
+
+    #[test]
+    fn literal_and_prefix_patterns_match_as_the_glob_does() {
+        for (pattern, key) in [
+            ("app:*", "app:1"),
+            ("app:*", "app:"),
+            ("app:*", "ap"),
+            ("app:*", "xapp:1"),
+            ("exact", "exact"),
+            ("exact", "exact1"),
+            ("a?c*", "abcd"),
+            ("a\\*", "a*"),
+            ("*", ""),
+            ("[ab]*", "b1"),
+        ] {
+            let p = KeyPattern::new(pattern.as_bytes(), READ);
+            assert_eq!(
+                p.matches(key.as_bytes()),
+                glob_match(pattern.as_bytes(), key.as_bytes(), false),
+                "{pattern} {key}"
+            );
+        }
+        assert_eq!(KeyPattern::new(b"app:*", READ).shape, Shape::Prefix);
+        assert_eq!(KeyPattern::new(b"app", READ).shape, Shape::Exact);
+        assert_eq!(KeyPattern::new(b"a?*", READ).shape, Shape::Glob);
     }
 
     #[test]

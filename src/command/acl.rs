@@ -11,9 +11,9 @@ use crate::resp::Args;
 
 /// Checks a client's command against its user's rules (the caller skips unrestricted users
 /// and peers). A refusal is logged (ACL LOG) and answered with Redis's error.
-pub(super) fn check(cx: &Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Result<()> {
-    let user = cx.client.user.rules();
-    let Err(r) = user.check(cmd, args) else {
+pub(super) fn check(cx: &mut Ctx<'_>, cmd: &'static Command, args: &Args<'_>) -> Result<()> {
+    let client = &mut *cx.client;
+    let Err(r) = client.user.cached(&mut client.rules).check(cmd, args) else {
         return Ok(());
     };
     let context = if cx.client.script_caller.is_some() {
