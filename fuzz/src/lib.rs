@@ -87,7 +87,9 @@ impl Harness {
 
     /// A fresh client state (database 0, authenticated, replies on).
     pub fn client(&self) -> ClientState {
-        ClientState::new(self.info.clone(), true)
+        let mut c = ClientState::new(self.info.clone(), self.node.acl.default_user());
+        c.authenticated = true;
+        c
     }
 
     /// Runs one command and returns its reply.
@@ -105,6 +107,8 @@ impl Harness {
             store.drop_store(&ks.name);
         }
         store.flushall(false);
+        // An input may have changed the users (ACL SETUSER default -@all ...).
+        self.node.acl.reset();
         if config_changed {
             let mut client = self.client();
             for (p, v) in &self.defaults {

@@ -379,6 +379,13 @@ impl Acl {
         gone
     }
 
+    /// Back to a fresh node's users: `default` allowed everything without a password, no
+    /// other (the fuzz harness runs every input on a clean node).
+    pub fn reset(&self) {
+        self.install(Vec::new(), true);
+        self.log_reset();
+    }
+
     /// ACL LOAD: the file replaces every user, or nothing changes (every error reported).
     pub fn load(&self) -> Result<Vec<Arc<UserCell>>, String> {
         let Some(path) = &self.file else {
