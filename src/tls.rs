@@ -15,31 +15,56 @@ use crate::config::{TlsAuthClients, TlsConfig};
 
 pub struct Tls {
     files: TlsConfig,
-    server: ArcSwap<rustls::ServerConfig>,
+    /// HTTPS's (ALPN `http/1.1`) and RESP's (no ALPN, as Redis's) configurations.
+    http: ArcSwap<rustls::ServerConfig>,
+    resp: ArcSwap<rustls::ServerConfig>,
+}
+
+/// Which listener a handshake is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Http,
+    Resp,
 }
 
 impl Tls {
     /// Reads the files; the error names the file and what is wrong with it.
     pub fn load(files: &TlsConfig) -> Result<Tls, String> {
+        let (http, resp) = server_configs(files)?;
         Ok(Tls {
-            server: ArcSwap::from_pointee(server_config(files)?),
+            http: ArcSwap::from_pointee(http),
+            resp: ArcSwap::from_pointee(resp),
             files: files.clone(),
         })
     }
 
     /// Reads the files again; on an error the current certificate stays.
     pub fn reload(&self) -> Result<(), String> {
-        self.server.store(Arc::new(server_config(&self.files)?));
+        let (http, resp) = server_configs(&self.files)?;
+        self.http.store(Arc::new(http));
+        self.resp.store(Arc::new(resp));
         Ok(())
     }
 
-    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.server.load_full())
+    pub fn acceptor(&self, listener: Listener) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(match listener {
+            Listener::Http => self.http.load_full(),
+            Listener::Resp => self.resp.load_full(),
+        })
     }
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_configs(
+    files: &TlsConfig,
+) -> Result<(rustls::ServerConfig, rustls::ServerConfig), String> {
+    let resp = server_config(files)?;
+    let mut http = resp.clone();
+    http.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((http, resp))
 }
 
 fn server_config(files: &TlsConfig) -> Result<rustls::ServerConfig, String> {
@@ -80,11 +105,9 @@ fn server_config(files: &TlsConfig) -> Result<rustls::ServerConfig, String> {
             )
         }
     };
-    let mut config = builder
+    builder
         .with_single_cert(chain, key)
-        .map_err(|e| format!("tls.cert_file {} with its key: {e}", cert.display()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+        .map_err(|e| format!("tls.cert_file {} with its key: {e}", cert.display()))
 }
 
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
