@@ -15,7 +15,7 @@ use std::process::Command;
 use std::sync::Arc;
 
 use common::Server;
-use common::cluster::wait;
+use common::cluster::{TestCluster, wait};
 use hypercache::tls::rustls;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
@@ -477,5 +477,64 @@ fn a_resp_client_that_never_handshakes_is_closed() {
     assert!(
         took >= std::time::Duration::from_secs(8) && took < std::time::Duration::from_secs(15),
         "closed at the handshake timeout: {took:?}"
+    );
+}
+
+/// Three nodes whose peers call each other over TLS (`tls.cluster`, mutual: each shows its
+/// certificate): writes on one reach the others, and the peers' connections are on the TLS
+/// port.
+#[test]
+fn a_three_node_tls_cluster_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificate(d, "node");
+    let tls = format!(
+        "tls:\n  cert_file: {}\n  key_file: {}\n  ca_cert_file: {}\n  auth_clients: yes\n  port: 0\n  cluster: true\n",
+        d.join("node.pem").display(),
+        d.join("node.key").display(),
+        d.join("ca.pem").display()
+    );
+    let c = TestCluster::start(3, &tls);
+    let mut first = c.conn(0);
+    for i in 0..100 {
+        let _: () = redis::cmd("SET")
+            .arg(format!("k{i}"))
+            .arg(i)
+            .query(&mut first)
+            .unwrap();
+    }
+    for n in [1, 2] {
+        let mut other = c.conn(n);
+        wait(
+            "the writes reach every node",
+            std::time::Duration::from_secs(20),
+            || {
+                (0..100).all(|i| {
+                    redis::cmd("GET")
+                        .arg(format!("k{i}"))
+                        .query::<Option<i64>>(&mut other)
+                        .ok()
+                        .flatten()
+                        == Some(i)
+                })
+            },
+        );
+    }
+    // The peers came in on the TLS port.
+    let mut third = c.conn(2);
+    let tls_port: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("tls-port")
+        .query(&mut third)
+        .unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut third).unwrap();
+    let on_tls = list
+        .lines()
+        .filter(|l| l.contains(&format!("laddr=127.0.0.1:{} ", tls_port[1])))
+        .count();
+    assert!(
+        on_tls >= 1,
+        "no peer on the TLS port {}: {list}",
+        tls_port[1]
     );
 }

@@ -78,6 +78,7 @@ fn live(node: &Node, name: &str) -> Option<Value> {
                 .unwrap_or_default(),
         ),
         "acllog-max-len" => Value::Int(node.acl.log_max.load(Ordering::Relaxed) as u64),
+        "tls-cluster" => Value::Bool(n.tls.cluster),
         "tls-port" => Value::Int(u64::from(
             node.tls_addr
                 .lock()
@@ -498,6 +499,7 @@ mod tests {
             "aclfile",
             "acllog-max-len",
             "tls-port",
+            "tls-cluster",
             // Redis 7's older names, listed as Redis lists them.
             "lua-time-limit",
             "list-max-ziplist-size",
@@ -525,7 +527,13 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["timeout", "hz", "tracking-table-max-keys", "tls-port"]
+            [
+                "timeout",
+                "hz",
+                "tracking-table-max-keys",
+                "tls-port",
+                "tls-cluster"
+            ]
         );
         let values: Vec<(String, String)> = c.get("*");
         for (name, value) in [

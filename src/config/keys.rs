@@ -390,6 +390,7 @@ pub static KEYS: &[Key] = &[
     leaf!(tls.port, |s| parse_port(s).map(Some))
         .env("HYPERCACHE_TLS_PORT")
         .config("tls-port", SetAs::Immutable),
+    leaf!(tls.cluster, parse_bool).config("tls-cluster", SetAs::Immutable),
     leaf!(security.acl_file, |s| Ok(Some(PathBuf::from(s))))
         .env("HYPERCACHE_ACL_FILE")
         .config("aclfile", SetAs::Immutable),
@@ -515,6 +516,7 @@ pub const CONFIG_ORDER: &[&str] = &[
     "aclfile",
     "acllog-max-len",
     "tls-port",
+    "tls-cluster",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.

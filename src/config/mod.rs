@@ -215,6 +215,9 @@ pub struct TlsConfig {
     /// Redis's `tls-port`: RESP over TLS beside the plain `network.resp_port`; none when
     /// unset.
     pub port: Option<u16>,
+    /// Redis's `tls-cluster`: peers call each other on their TLS ports, checking each other's
+    /// certificate against `ca_cert_file`.
+    pub cluster: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -153,6 +153,7 @@ pub(super) struct RawTls {
     pub(super) auth_clients: Raw,
     pub(super) https_port: Raw,
     pub(super) port: Raw,
+    pub(super) cluster: Raw,
 }
 
 #[derive(Deserialize, Default)]

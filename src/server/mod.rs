@@ -260,6 +260,17 @@ pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
             Some(l)
         }
     };
+    if tc.cluster {
+        let Some(t) = &tls else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "tls.cluster needs tls.port (the port peers call each other on)",
+            ));
+        };
+        t.connector()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let _ = node.cluster.replicator.auth.tls.set(t.clone());
+    }
     let resp_tls = match tc.port {
         None => None,
         Some(port) => {
@@ -569,7 +580,13 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             loader.request_shutdown();
             return Err(format!("cannot load the data directory: {e}"));
         }
-        let (resp, http) = (*loader.resp_addr.lock(), *loader.http_addr.lock());
+        // With `tls.cluster`, the address peers call is the TLS port.
+        let resp = if loader.config.tls.cluster {
+            *loader.tls_addr.lock()
+        } else {
+            *loader.resp_addr.lock()
+        };
+        let http = *loader.http_addr.lock();
         let started = loader
             .cluster
             .start(&loader.config, &loader.store, resp, http)
