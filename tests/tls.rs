@@ -93,6 +93,13 @@ fn certificate(dir: &Path, name: &str) {
     );
 }
 
+/// A new certificate `name`, put where the node reads its own (`node.pem`, `node.key`).
+fn install(dir: &Path, name: &str) {
+    certificate(dir, name);
+    std::fs::copy(dir.join(format!("{name}.pem")), dir.join("node.pem")).unwrap();
+    std::fs::copy(dir.join(format!("{name}.key")), dir.join("node.key")).unwrap();
+}
+
 fn client_config(ca: Option<&Path>) -> Arc<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     if let Some(ca) = ca {
@@ -178,9 +185,7 @@ fn free_port() -> u16 {
 fn https_serves_beside_http_and_rotates_its_certificate_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    certificate(d, "first");
-    std::fs::copy(d.join("first.pem"), d.join("node.pem")).unwrap();
-    std::fs::copy(d.join("first.key"), d.join("node.key")).unwrap();
+    install(d, "first");
     let port = free_port();
     let yaml = format!(
         "tls:\n  cert_file: {}\n  key_file: {}\n  https_port: {port}\n",
@@ -212,9 +217,7 @@ fn https_serves_beside_http_and_rotates_its_certificate_on_sighup() {
     // A client that does not trust the node's authority fails, and the node serves on.
     assert!(connect(port, client_config(None)).is_err());
     // Rotation: new files, SIGHUP; the open connection goes on, new ones get the new one.
-    certificate(d, "second");
-    std::fs::copy(d.join("second.pem"), d.join("node.pem")).unwrap();
-    std::fs::copy(d.join("second.key"), d.join("node.key")).unwrap();
+    install(d, "second");
     let hup = |s: &Server| {
         let ok = Command::new("kill")
             .args(["-HUP", &s.pid().to_string()])
@@ -355,9 +358,7 @@ fn redis_cli_tls(d: &Path, port: u16, extra: &[&str], args: &[&str]) -> std::pro
 fn resp_over_tls_beside_the_plain_port_and_rotated_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    certificate(d, "first");
-    std::fs::copy(d.join("first.pem"), d.join("node.pem")).unwrap();
-    std::fs::copy(d.join("first.key"), d.join("node.key")).unwrap();
+    install(d, "first");
     let port = free_port();
     let s = Server::start_with(&[], Some(&tls_yaml(d, port, "")));
     // redis-cli --tls, and the plain port beside it on the same data.
@@ -407,9 +408,7 @@ print("py-tls: ok")
     let mut kept = connect(port, trusted.clone()).expect("handshake");
     assert_eq!(resp_line(&mut kept, &["PING"]), "+PONG");
     assert_eq!(served_cert(&kept), pem_der(&d.join("first.pem")));
-    certificate(d, "second");
-    std::fs::copy(d.join("second.pem"), d.join("node.pem")).unwrap();
-    std::fs::copy(d.join("second.key"), d.join("node.key")).unwrap();
+    install(d, "second");
     let ok = Command::new("kill")
         .args(["-HUP", &s.pid().to_string()])
         .status()
@@ -478,6 +477,31 @@ fn a_resp_client_that_never_handshakes_is_closed() {
         took >= std::time::Duration::from_secs(8) && took < std::time::Duration::from_secs(15),
         "closed at the handshake timeout: {took:?}"
     );
+}
+
+/// At most `maxclients` handshakes run at once: one more is closed at once, not held.
+#[test]
+fn handshakes_past_maxclients_are_closed_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    certificate(d, "node");
+    let port = free_port();
+    let _s = Server::start_with(&[], Some(&tls_yaml(d, port, "cache:\n  maxclients: 2\n")));
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    // The two are pending (each waits for its handshake); give the node time to see them.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let mut third = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    third
+        .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut b = [0u8; 1];
+    let read = third.read(&mut b);
+    assert!(matches!(read, Ok(0)), "{read:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    drop(held);
 }
 
 /// Three nodes whose peers call each other over TLS (`tls.cluster`, mutual: each shows its
