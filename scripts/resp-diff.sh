@@ -38,4 +38,8 @@ for seed in $seeds; do
     run "$seed" || status=1
   fi
 done
+# ACL as a script (one connection each): users, rules, refusals, AUTH, DRYRUN, requirepass.
+echo "resp-diff script tests/data/acl.resp-diff"
+python3 "$(tool resp_diff.py)" --ref "127.0.0.1:$rport" --sut "127.0.0.1:$hport" \
+  --script tests/data/acl.resp-diff || status=1
 exit $status

@@ -316,6 +316,8 @@ pub struct Node {
     pub http_addr: Mutex<Option<SocketAddr>>,
     /// The HTTPS address actually bound, when there is one.
     pub https_addr: Mutex<Option<SocketAddr>>,
+    /// The RESP-over-TLS listener's address (`tls.port`).
+    pub tls_addr: Mutex<Option<SocketAddr>>,
     shutting_down: AtomicBool,
     shutdown: Notify,
     /// HTTP connections allowed at once (set at start from the descriptor budget).
@@ -436,6 +438,7 @@ impl Node {
             resp_addr: Mutex::new(None),
             http_addr: Mutex::new(None),
             https_addr: Mutex::new(None),
+            tls_addr: Mutex::new(None),
             shutting_down: AtomicBool::new(false),
             shutdown: Notify::new(),
             http_limit: AtomicU64::new(http_limit),

@@ -15,31 +15,103 @@ use crate::config::{TlsAuthClients, TlsConfig};
 
 pub struct Tls {
     files: TlsConfig,
-    server: ArcSwap<rustls::ServerConfig>,
+    /// HTTPS's (ALPN `http/1.1`) and RESP's (no ALPN, as Redis's) configurations.
+    http: ArcSwap<rustls::ServerConfig>,
+    resp: ArcSwap<rustls::ServerConfig>,
+    /// How this node calls its peers (`tls.cluster`): it trusts `tls.ca_cert_file` and shows
+    /// its own certificate, for peers that ask for one.
+    client: ArcSwap<Option<Arc<rustls::ClientConfig>>>,
+}
+
+/// Which listener a handshake is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Listener {
+    Http,
+    Resp,
 }
 
 impl Tls {
     /// Reads the files; the error names the file and what is wrong with it.
     pub fn load(files: &TlsConfig) -> Result<Tls, String> {
+        let (http, resp) = server_configs(files)?;
         Ok(Tls {
-            server: ArcSwap::from_pointee(server_config(files)?),
+            http: ArcSwap::from_pointee(http),
+            resp: ArcSwap::from_pointee(resp),
+            client: ArcSwap::from_pointee(client_config(files)?),
             files: files.clone(),
         })
     }
 
     /// Reads the files again; on an error the current certificate stays.
     pub fn reload(&self) -> Result<(), String> {
-        self.server.store(Arc::new(server_config(&self.files)?));
+        let (http, resp) = server_configs(&self.files)?;
+        let client = client_config(&self.files)?;
+        self.http.store(Arc::new(http));
+        self.resp.store(Arc::new(resp));
+        self.client.store(Arc::new(client));
         Ok(())
     }
 
-    pub fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
-        tokio_rustls::TlsAcceptor::from(self.server.load_full())
+    pub fn acceptor(&self, listener: Listener) -> tokio_rustls::TlsAcceptor {
+        tokio_rustls::TlsAcceptor::from(match listener {
+            Listener::Http => self.http.load_full(),
+            Listener::Resp => self.resp.load_full(),
+        })
     }
+}
+
+impl Tls {
+    /// A connector to a peer's TLS port; an error when no authority is configured.
+    pub fn connector(&self) -> std::io::Result<tokio_rustls::TlsConnector> {
+        match &**self.client.load() {
+            Some(c) => Ok(tokio_rustls::TlsConnector::from(c.clone())),
+            None => Err(std::io::Error::other(
+                "TLS between peers needs tls.ca_cert_file (the peers' authority)",
+            )),
+        }
+    }
+}
+
+/// The client side for peers: the authority in `tls.ca_cert_file`, this node's certificate.
+fn client_config(files: &TlsConfig) -> Result<Option<Arc<rustls::ClientConfig>>, String> {
+    let (Some(ca), Some(cert), Some(key)) =
+        (&files.ca_cert_file, &files.cert_file, &files.key_file)
+    else {
+        return Ok(None);
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    for c in certificates(ca)? {
+        roots
+            .add(c)
+            .map_err(|e| format!("tls.ca_cert_file {}: {e}", ca.display()))?;
+    }
+    let key = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("tls.key_file {}: {e}", key.display()))?;
+    let config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(certificates(cert)?, key)
+        .map_err(|e| {
+            format!(
+                "tls.cert_file {} as a client certificate: {e}",
+                cert.display()
+            )
+        })?;
+    Ok(Some(Arc::new(config)))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn server_configs(
+    files: &TlsConfig,
+) -> Result<(rustls::ServerConfig, rustls::ServerConfig), String> {
+    let resp = server_config(files)?;
+    let mut http = resp.clone();
+    http.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok((http, resp))
 }
 
 fn server_config(files: &TlsConfig) -> Result<rustls::ServerConfig, String> {
@@ -80,11 +152,9 @@ fn server_config(files: &TlsConfig) -> Result<rustls::ServerConfig, String> {
             )
         }
     };
-    let mut config = builder
+    builder
         .with_single_cert(chain, key)
-        .map_err(|e| format!("tls.cert_file {} with its key: {e}", cert.display()))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+        .map_err(|e| format!("tls.cert_file {} with its key: {e}", cert.display()))
 }
 
 fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {

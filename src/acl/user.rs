@@ -465,6 +465,18 @@ pub fn hash_password(pass: &[u8]) -> String {
     crate::util::hex::hex(&Sha256::digest(pass))
 }
 
+/// The hash a password rule names: `>pw`/`<pw` give the password, `#hex`/`!hex` its hash.
+fn password_rule(op: &[u8]) -> Result<String, RuleError> {
+    let rest = &op[1..];
+    if op[0] == b'>' || op[0] == b'<' {
+        Ok(hash_password(rest))
+    } else if valid_hash(rest) {
+        Ok(String::from_utf8_lossy(rest).into_owned())
+    } else {
+        Err(RuleError::BadHash)
+    }
+}
+
 fn valid_hash(h: &[u8]) -> bool {
     h.len() == 64
         && h.iter()
@@ -523,25 +535,13 @@ impl User {
             self.nopass = false;
             self.passwords.clear();
         } else if op[0] == b'>' || op[0] == b'#' {
-            let hash = if op[0] == b'>' {
-                hash_password(&op[1..])
-            } else if valid_hash(&op[1..]) {
-                String::from_utf8_lossy(&op[1..]).into_owned()
-            } else {
-                return Err(RuleError::BadHash);
-            };
+            let hash = password_rule(op)?;
             if !self.passwords.contains(&hash) {
                 self.passwords.push(hash);
             }
             self.nopass = false;
         } else if op[0] == b'<' || op[0] == b'!' {
-            let hash = if op[0] == b'<' {
-                hash_password(&op[1..])
-            } else if valid_hash(&op[1..]) {
-                String::from_utf8_lossy(&op[1..]).into_owned()
-            } else {
-                return Err(RuleError::BadHash);
-            };
+            let hash = password_rule(op)?;
             let before = self.passwords.len();
             self.passwords.retain(|p| *p != hash);
             if self.passwords.len() == before {

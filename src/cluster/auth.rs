@@ -47,6 +47,8 @@ pub struct PeerAuth {
     key: [u8; 32],
     /// Whether the key comes from a configured secret (rather than the empty default).
     pub configured: bool,
+    /// With `tls.cluster`: peers are called over TLS (set once the certificate is loaded).
+    pub tls: std::sync::OnceLock<std::sync::Arc<crate::tls::Tls>>,
 }
 
 impl std::fmt::Debug for PeerAuth {
@@ -92,6 +94,7 @@ impl PeerAuth {
             node_id: node_id.to_string(),
             key: derive(secret.unwrap_or(b""), "peer"),
             configured: secret.is_some(),
+            tls: Default::default(),
         }
     }
 

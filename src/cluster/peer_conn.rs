@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
 use super::auth::PeerAuth;
@@ -51,15 +51,30 @@ pub fn encode_command(out: &mut Vec<u8>, args: &[&[u8]]) {
     }
 }
 
-/// One connection to a peer.
+type Reader = BufReader<Box<dyn AsyncRead + Send + Unpin>>;
+
+/// One connection to a peer: plain TCP, or TLS when the cluster's traffic is encrypted
+/// (`tls.cluster`).
 pub struct PeerConn {
-    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    w: tokio::net::tcp::OwnedWriteHalf,
+    r: Reader,
+    w: PeerWriter,
+}
+
+/// The writing half: every send is flushed (TLS keeps what it encrypted until then).
+pub struct PeerWriter {
+    w: Box<dyn AsyncWrite + Send + Unpin>,
+}
+
+impl PeerWriter {
+    pub async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.w.write_all(bytes).await?;
+        self.w.flush().await
+    }
 }
 
 /// The reading half of a split connection: reads the integer replies of a stream of commands.
 pub struct PeerReplies {
-    r: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    r: Reader,
 }
 
 impl PeerReplies {
@@ -101,10 +116,24 @@ impl PeerConn {
         tokio::time::timeout(timeout, async {
             let s = TcpStream::connect(addr).await?;
             s.set_nodelay(true)?;
-            let (r, w) = s.into_split();
+            let (r, w): (
+                Box<dyn AsyncRead + Send + Unpin>,
+                Box<dyn AsyncWrite + Send + Unpin>,
+            ) = match auth.tls.get() {
+                Some(tls) => {
+                    let name = rustls_pki_types::ServerName::IpAddress(addr.ip().into());
+                    let t = tls.connector()?.connect(name, s).await?;
+                    let (r, w) = tokio::io::split(t);
+                    (Box::new(r), Box::new(w))
+                }
+                None => {
+                    let (r, w) = s.into_split();
+                    (Box::new(r), Box::new(w))
+                }
+            };
             let mut c = PeerConn {
                 r: BufReader::with_capacity(64 * 1024, r),
-                w,
+                w: PeerWriter { w },
             };
             c.handshake(auth).await?;
             Ok(c)
@@ -142,18 +171,18 @@ impl PeerConn {
     }
 
     /// Splits into a writer (the raw write half) and a reader of replies.
-    pub fn split(self) -> (tokio::net::tcp::OwnedWriteHalf, PeerReplies) {
+    pub fn split(self) -> (PeerWriter, PeerReplies) {
         (self.w, PeerReplies { r: self.r })
     }
 
     pub async fn send_raw(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.w.write_all(bytes).await
+        self.w.send(bytes).await
     }
 
     pub async fn call(&mut self, args: &[&[u8]]) -> std::io::Result<Reply> {
         let mut buf = Vec::new();
         encode_command(&mut buf, args);
-        self.w.write_all(&buf).await?;
+        self.w.send(&buf).await?;
         self.read_reply().await
     }
 

@@ -16,7 +16,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
-use tokio::io::AsyncWriteExt;
 
 use super::peer_conn::{self, PeerConn, Reply};
 use super::ring::Ring;
@@ -593,7 +592,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
         tracing::info!(component = "replication", action = "connect", peer = %peer.node_id, addr = %addr, resend = inflight.len(), "replication stream connected");
         let mut ok = true;
         for (_, frame) in &inflight {
-            if w.write_all(frame).await.is_err() {
+            if w.send(frame).await.is_err() {
                 ok = false;
                 break;
             }
@@ -603,7 +602,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
         if ok {
             let mut frame = Vec::new();
             hcrepl_frame(&mut frame, &repl, last_end, b"");
-            ok = w.write_all(&frame).await.is_ok();
+            ok = w.send(&frame).await.is_ok();
         }
         while ok
             && !peer.stopped.load(Ordering::Relaxed)
@@ -623,7 +622,7 @@ pub async fn sender(peer: Arc<Peer>, repl: Arc<Replicator>) {
             codec::seal(&mut batch);
             let mut frame = Vec::with_capacity(batch.len() + 96);
             hcrepl_frame(&mut frame, &repl, end, &batch);
-            if w.write_all(&frame).await.is_err() {
+            if w.send(&frame).await.is_err() {
                 ok = false;
             }
             peer.sent_bytes

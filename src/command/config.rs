@@ -78,6 +78,14 @@ fn live(node: &Node, name: &str) -> Option<Value> {
                 .unwrap_or_default(),
         ),
         "acllog-max-len" => Value::Int(node.acl.log_max.load(Ordering::Relaxed) as u64),
+        "tls-cluster" => Value::Bool(n.tls.cluster),
+        "tls-port" => Value::Int(u64::from(
+            node.tls_addr
+                .lock()
+                .map(|a| a.port())
+                .or(n.tls.port)
+                .unwrap_or(0),
+        )),
         _ => return None,
     })
 }
@@ -490,6 +498,8 @@ mod tests {
             "latency-monitor-threshold",
             "aclfile",
             "acllog-max-len",
+            "tls-port",
+            "tls-cluster",
             // Redis 7's older names, listed as Redis lists them.
             "lua-time-limit",
             "list-max-ziplist-size",
@@ -515,7 +525,16 @@ mod tests {
             .into_iter()
             .map(|(n, _)| n)
             .collect();
-        assert_eq!(names, ["timeout", "hz", "tracking-table-max-keys"]);
+        assert_eq!(
+            names,
+            [
+                "timeout",
+                "hz",
+                "tracking-table-max-keys",
+                "tls-port",
+                "tls-cluster"
+            ]
+        );
         let values: Vec<(String, String)> = c.get("*");
         for (name, value) in [
             ("bind", "127.0.0.1"),

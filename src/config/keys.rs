@@ -387,6 +387,10 @@ pub static KEYS: &[Key] = &[
     leaf!(tls.ca_cert_file, |s| Ok(Some(PathBuf::from(s)))),
     leaf!(tls.auth_clients, str::parse),
     leaf!(tls.https_port, |s| parse_port(s).map(Some)),
+    leaf!(tls.port, |s| parse_port(s).map(Some))
+        .env("HYPERCACHE_TLS_PORT")
+        .config("tls-port", SetAs::Immutable),
+    leaf!(tls.cluster, parse_bool).config("tls-cluster", SetAs::Immutable),
     leaf!(security.acl_file, |s| Ok(Some(PathBuf::from(s))))
         .env("HYPERCACHE_ACL_FILE")
         .config("aclfile", SetAs::Immutable),
@@ -511,6 +515,8 @@ pub const CONFIG_ORDER: &[&str] = &[
     "latency-monitor-threshold",
     "aclfile",
     "acllog-max-len",
+    "tls-port",
+    "tls-cluster",
 ];
 
 /// The CONFIG parameters, in CONFIG GET's order.
@@ -825,6 +831,7 @@ mod tests {
             ("HYPERCACHE_HTTP_TOKEN", "tk"),
             ("HYPERCACHE_ADVERTISE_ADDR", "hypercache-1"),
             ("HYPERCACHE_ACL_FILE", "/etc/hypercache/users.acl"),
+            ("HYPERCACHE_TLS_PORT", "6380"),
         ];
         // A list has no one-scalar form in the file: see `seeds_from_the_environment`.
         let listed = |k: &&Key| k.env.is_some() && k.env != Some("HYPERCACHE_SEEDS");

@@ -212,6 +212,12 @@ pub struct TlsConfig {
     pub auth_clients: TlsAuthClients,
     /// The HTTPS listener (beside the plain `network.http_port`); none when unset.
     pub https_port: Option<u16>,
+    /// Redis's `tls-port`: RESP over TLS beside the plain `network.resp_port`; none when
+    /// unset.
+    pub port: Option<u16>,
+    /// Redis's `tls-cluster`: peers call each other on their TLS ports, checking each other's
+    /// certificate against `ca_cert_file`.
+    pub cluster: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

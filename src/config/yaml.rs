@@ -152,6 +152,8 @@ pub(super) struct RawTls {
     pub(super) ca_cert_file: Raw,
     pub(super) auth_clients: Raw,
     pub(super) https_port: Raw,
+    pub(super) port: Raw,
+    pub(super) cluster: Raw,
 }
 
 #[derive(Deserialize, Default)]

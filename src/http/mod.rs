@@ -303,7 +303,7 @@ pub async fn serve(
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(idle);
         let watcher = graceful.watcher();
-        let acceptor = tls.as_ref().map(|t| t.acceptor());
+        let acceptor = tls.as_ref().map(|t| t.acceptor(crate::tls::Listener::Http));
         tokio::spawn(async move {
             match acceptor {
                 None => {

@@ -3,8 +3,6 @@
 //! is served, the time is up, CLIENT UNBLOCK says so, or the client goes away. Meanwhile the
 //! connection runs nothing else, as Redis blocks the whole client.
 
-use tokio::net::TcpStream;
-
 use crate::client::{Action, Block, ClientState};
 use crate::command::{self, Ctx};
 use crate::node::Node;
@@ -18,7 +16,7 @@ pub async fn wait(
     node: &Node,
     client: &mut ClientState,
     out: &mut Out,
-    stream: &TcpStream,
+    stream: &super::conn::Conn,
     args: &OwnedArgs,
     b: Block,
 ) -> bool {

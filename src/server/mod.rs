@@ -2,6 +2,7 @@
 //! it serving. Only main.rs (and tests) call into it; everything else sees the [`Node`].
 
 pub mod blocked;
+pub mod conn;
 pub mod resp;
 
 use std::net::SocketAddr;
@@ -29,7 +30,50 @@ struct IoThreads {
 /// loop (a connection coming back from the script thread).
 enum IoWork {
     Accept(std::net::TcpStream, SocketAddr),
+    /// A connection to the TLS port: its handshake runs on the I/O thread that serves it.
+    AcceptTls(std::net::TcpStream, SocketAddr, Arc<crate::tls::Tls>),
     Run(Box<dyn FnOnce() + Send>),
+}
+
+/// How long a client has to finish its TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handshakes in progress, at most `maxclients`: a flood of them is dropped at once.
+static HANDSHAKES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Completes a TLS client's handshake, then serves it as any client.
+fn accept_tls(
+    node: &Arc<Node>,
+    s: std::net::TcpStream,
+    peer: SocketAddr,
+    tls: Arc<crate::tls::Tls>,
+) {
+    let max = node.settings.maxclients.load(Ordering::Relaxed) as usize;
+    if HANDSHAKES.fetch_add(1, Ordering::Relaxed) >= max {
+        HANDSHAKES.fetch_sub(1, Ordering::Relaxed);
+        node.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let Ok(s) = tokio::net::TcpStream::from_std(s) else {
+        HANDSHAKES.fetch_sub(1, Ordering::Relaxed);
+        return;
+    };
+    let node = node.clone();
+    tokio::spawn(async move {
+        let acceptor = tls.acceptor(crate::tls::Listener::Resp);
+        let r = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(s)).await;
+        HANDSHAKES.fetch_sub(1, Ordering::Relaxed);
+        match r {
+            Ok(Ok(t)) => resp::accept(&node, conn::Conn::Tls(Box::new(t)), peer),
+            Ok(Err(e)) => {
+                tracing::info!(component = "tls", action = "handshake", addr = %peer, error = %e, "TLS handshake failed")
+            }
+            Err(_) => {
+                tracing::info!(component = "tls", action = "handshake", addr = %peer, "TLS handshake timed out")
+            }
+        }
+    });
 }
 
 /// The tasks every thread that serves connections runs beside them (the script thread too).
@@ -64,9 +108,10 @@ impl IoThreads {
                         while let Some(work) = rx.recv().await {
                             match work {
                                 IoWork::Accept(s, peer) => match tokio::net::TcpStream::from_std(s) {
-                                    Ok(s) => resp::accept(&node, s, peer),
+                                    Ok(s) => resp::accept(&node, conn::Conn::Plain(s), peer),
                                     Err(e) => tracing::warn!(component = "resp", action = "accept", error = %e, "cannot register connection"),
                                 },
+                                IoWork::AcceptTls(s, peer, tls) => accept_tls(&node, s, peer, tls),
                                 IoWork::Run(f) => f(),
                             }
                         }
@@ -91,10 +136,19 @@ impl IoThreads {
         })
     }
 
-    fn dispatch(&self, stream: tokio::net::TcpStream, peer: SocketAddr) {
+    fn dispatch(
+        &self,
+        stream: tokio::net::TcpStream,
+        peer: SocketAddr,
+        tls: Option<&Arc<crate::tls::Tls>>,
+    ) {
         let Ok(std) = stream.into_std() else { return };
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
-        let _ = self.senders[i].send(IoWork::Accept(std, peer));
+        let work = match tls {
+            Some(t) => IoWork::AcceptTls(std, peer, t.clone()),
+            None => IoWork::Accept(std, peer),
+        };
+        let _ = self.senders[i].send(work);
     }
 
     fn stop(self) {
@@ -115,8 +169,22 @@ pub struct Running {
     pub resp_addr: SocketAddr,
     listener: TcpListener,
     http: TcpListener,
-    /// The HTTPS listener and its certificate, when `tls.https_port` is set.
-    https: Option<(TcpListener, Arc<crate::tls::Tls>)>,
+    /// The certificate, when a TLS listener is configured.
+    tls: Option<Arc<crate::tls::Tls>>,
+    /// The HTTPS listener (`tls.https_port`).
+    https: Option<TcpListener>,
+    /// The RESP-over-TLS listener (`tls.port`).
+    resp_tls: Option<TcpListener>,
+}
+
+/// The next connection on an optional listener (never, without one).
+async fn accept_on(
+    l: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Reads the TLS files again on each SIGHUP; a bad file keeps the current certificate.
@@ -174,17 +242,44 @@ pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
     let gossip =
         std::net::UdpSocket::bind(&addr).map_err(|e| bind_error("gossip (UDP)", &addr, e))?;
     *node.cluster.gossip_socket.lock() = Some(gossip);
-    let https = match node.config.tls.https_port {
+    let tc = &node.config.tls;
+    let tls = match (tc.https_port, tc.port) {
+        (None, None) => None,
+        _ => Some(Arc::new(crate::tls::Tls::load(tc).map_err(|e| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+        })?)),
+    };
+    let https = match tc.https_port {
         None => None,
         Some(port) => {
-            let tls = crate::tls::Tls::load(&node.config.tls)
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
             let addr = format!("{}:{port}", node.config.network.http_bind_addr);
             let l = TcpListener::bind(&addr)
                 .await
                 .map_err(|e| bind_error("HTTPS", &addr, e))?;
             *node.https_addr.lock() = Some(l.local_addr()?);
-            Some((l, Arc::new(tls)))
+            Some(l)
+        }
+    };
+    if tc.cluster {
+        let Some(t) = &tls else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "tls.cluster needs tls.port (the port peers call each other on)",
+            ));
+        };
+        t.connector()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let _ = node.cluster.replicator.auth.tls.set(t.clone());
+    }
+    let resp_tls = match tc.port {
+        None => None,
+        Some(port) => {
+            let addr = format!("{}:{port}", node.config.network.resp_bind_addr);
+            let l = TcpListener::bind(&addr)
+                .await
+                .map_err(|e| bind_error("RESP TLS", &addr, e))?;
+            *node.tls_addr.lock() = Some(l.local_addr()?);
+            Some(l)
         }
     };
     Ok(Running {
@@ -192,7 +287,9 @@ pub async fn bind(node: Arc<Node>) -> std::io::Result<Running> {
         resp_addr,
         listener,
         http,
+        tls,
         https,
+        resp_tls,
     })
 }
 
@@ -204,7 +301,9 @@ impl Running {
             node,
             listener,
             http,
+            tls,
             https,
+            resp_tls,
             ..
         } = self;
         // By default one core is left to the kernel's network stack and the background work.
@@ -227,16 +326,17 @@ impl Running {
         let timeouts = tokio::spawn(timeout_loop(node.clone()));
         let http_addr = http.local_addr().map(|a| a.to_string()).unwrap_or_default();
         let http = tokio::spawn(crate::http::serve(node.clone(), http, None));
-        let https = https.map(|(l, tls)| {
-            tokio::spawn(reload_on_hangup(tls.clone()));
-            tokio::spawn(crate::http::serve(node.clone(), l, Some(tls)))
-        });
+        if let Some(t) = &tls {
+            tokio::spawn(reload_on_hangup(t.clone()));
+        }
+        let https = https.map(|l| tokio::spawn(crate::http::serve(node.clone(), l, tls.clone())));
         tracing::info!(
             component = "resp",
             action = "listening",
             addr = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
             http_addr = %http_addr,
             https_addr = %node.https_addr.lock().map(|a| a.to_string()).unwrap_or_default(),
+            tls_addr = %node.tls_addr.lock().map(|a| a.to_string()).unwrap_or_default(),
             node_id = %node.config.node.id,
             "ready to accept connections"
         );
@@ -245,16 +345,24 @@ impl Running {
                 biased;
                 _ = node.shutdown_requested() => break,
                 accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => io.dispatch(stream, peer),
+                    Ok((stream, peer)) => io.dispatch(stream, peer, None),
                     Err(e) => {
                         // EMFILE and friends: back off instead of spinning.
                         tracing::warn!(component = "resp", action = "accept", error = %e, "accept failed");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 },
+                accepted = accept_on(resp_tls.as_ref()) => match accepted {
+                    Ok((stream, peer)) => io.dispatch(stream, peer, tls.as_ref()),
+                    Err(e) => {
+                        tracing::warn!(component = "tls", action = "accept", error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
             }
         }
         drop(listener);
+        drop(resp_tls);
         // Peers learn at once that this node is going (and stop counting on it), while the
         // commands it has already read still finish and replicate.
         node.cluster.set_state("leaving").await;
@@ -472,7 +580,13 @@ pub async fn run(config: Config) -> std::io::Result<()> {
             loader.request_shutdown();
             return Err(format!("cannot load the data directory: {e}"));
         }
-        let (resp, http) = (*loader.resp_addr.lock(), *loader.http_addr.lock());
+        // With `tls.cluster`, the address peers call is the TLS port.
+        let resp = if loader.config.tls.cluster {
+            *loader.tls_addr.lock()
+        } else {
+            *loader.resp_addr.lock()
+        };
+        let http = *loader.http_addr.lock();
         let started = loader
             .cluster
             .start(&loader.config, &loader.store, resp, http)

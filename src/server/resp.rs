@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use super::conn::Conn;
+
 use crate::client::{Action, ClientInfo, ClientState, ReplyMode};
 use crate::command::{self, Command, Ctx};
 use crate::error::DENIED;
@@ -182,11 +184,11 @@ impl Query {
     }
 }
 /// Takes a new TCP connection: refuses it past maxclients, otherwise serves it on its own task.
-pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
+pub fn accept(node: &Arc<Node>, stream: Conn, peer: SocketAddr) {
     node.stats
         .total_connections_received
         .fetch_add(1, Ordering::Relaxed);
-    let _ = stream.set_nodelay(true);
+    let _ = stream.tcp().set_nodelay(true);
     let max = node.settings.maxclients.load(Ordering::Relaxed) as usize;
     if node.clients.len() >= max {
         node.stats
@@ -214,9 +216,10 @@ pub fn accept(node: &Arc<Node>, stream: TcpStream, peer: SocketAddr) {
         return;
     }
     let laddr = stream
+        .tcp()
         .local_addr()
         .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
-    let fd = raw_fd(&stream);
+    let fd = raw_fd(stream.tcp());
     let info = node.clients.register(peer, laddr, fd);
     let node = node.clone();
     tokio::spawn(async move {
@@ -263,7 +266,7 @@ fn carry(node: Arc<Node>, c: Carried) {
         tokio::spawn(async move {
             let id = c.info.id;
             if let Ok(stream) = TcpStream::from_std(c.stream)
-                && let Some(next) = serve(&there, stream, c.info, Some(c.state)).await
+                && let Some(next) = serve(&there, Conn::Plain(stream), c.info, Some(c.state)).await
             {
                 return carry(there, next);
             }
@@ -306,7 +309,7 @@ fn raw_fd(_s: &TcpStream) -> i32 {
 /// the connection moves on (to the script thread).
 async fn serve(
     node: &Node,
-    mut stream: TcpStream,
+    mut stream: Conn,
     info: Arc<ClientInfo>,
     resumed: Option<Resumed>,
 ) -> Option<Carried> {
@@ -738,10 +741,18 @@ async fn serve(
             && client.subs.mailbox.is_none()
             && client.tracking.is_none()
         {
-            // (Nothing to leave: no subscriptions, no tracking.)
-            let Ok(stream) = stream.into_std() else {
-                info.forget_socket();
-                return None;
+            // (Nothing to leave: no subscriptions, no tracking.) A TLS session stays where
+            // it is: its scripts go to the script thread batch by batch.
+            let stream = match stream.into_std() {
+                Ok(Ok(s)) => s,
+                Ok(Err(_)) => {
+                    info.forget_socket();
+                    return None;
+                }
+                Err(tls) => {
+                    stream = tls;
+                    continue;
+                }
             };
             return Some(Carried {
                 stream,
@@ -1173,7 +1184,7 @@ async fn forward(
     client: &ClientState,
     args: crate::resp::Args<'_>,
     out: &mut Out,
-    stream: &TcpStream,
+    stream: &Conn,
 ) -> Forwarded {
     if !is_blocking(&args) {
         let mut run = ForwardRun::default();
@@ -1232,7 +1243,7 @@ async fn forward(
 
 /// The connection to a blocking command's owner broke: the owner is dying or gone. Once the
 /// membership agrees, the command runs again where it now belongs.
-async fn owner_lost(node: &Node, addr: SocketAddr, out: &mut Out, stream: &TcpStream) -> Forwarded {
+async fn owner_lost(node: &Node, addr: SocketAddr, out: &mut Out, stream: &Conn) -> Forwarded {
     match tokio::time::timeout(OWNER_LOST_WAIT, watch_blocked(node, addr, stream)).await {
         Ok(f) => f,
         Err(_) => {
@@ -1250,7 +1261,7 @@ const OWNER_LOST_WAIT: Duration = Duration::from_secs(15);
 
 /// While a blocking command waits on its owner: ends when the client closes its connection or
 /// the owner is no longer a live member.
-async fn watch_blocked(node: &Node, owner: SocketAddr, stream: &TcpStream) -> Forwarded {
+async fn watch_blocked(node: &Node, owner: SocketAddr, stream: &Conn) -> Forwarded {
     let repl = &node.cluster.replicator;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     let mut watch = true;
@@ -1301,7 +1312,7 @@ fn apply_reply_mode(client: &mut ClientState, out: &mut Out, mark: usize, mode_b
 /// `replica` class): replies beyond the hard limit, or above the soft limit for longer than
 /// its seconds because the client does not read, disconnect the client.
 async fn flush(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     out: &mut Out,
     node: &Node,
     client: &ClientState,
@@ -1321,7 +1332,7 @@ async fn flush(
 }
 
 async fn write_out(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     out: &mut Out,
     node: &Node,
     client: &ClientState,
@@ -1339,6 +1350,11 @@ async fn write_out(
     } else {
         write_limited(stream, &out.buf, limit, client).await
     };
+    // TLS keeps what it encrypted until flushed (plain TCP: nothing to do).
+    let r = match r {
+        Ok(()) if stream.is_tls() => stream.flush().await,
+        r => r,
+    };
     node.stats
         .net_output_bytes
         .fetch_add(out.buf.len() as u64, Ordering::Relaxed);
@@ -1353,7 +1369,7 @@ async fn write_out(
 }
 
 async fn write_limited(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     buf: &[u8],
     limit: crate::config::OutputLimit,
     client: &ClientState,
