@@ -58,7 +58,7 @@ fn refusal_error(cx: &Ctx<'_>, cmd: &'static Command, r: Refusal) -> Error {
     })
 }
 
-/// Adds an entry to ACL LOG (and a line to the node's log, as every refusal is an audit
+/// Adds an entry to ACL LOG, and a line to the node's log (every refusal is an audit
 /// event).
 fn record(
     cx: &Ctx<'_>,
@@ -70,17 +70,21 @@ fn record(
 ) {
     let who = cx.client.script_caller.as_ref().unwrap_or(&cx.client.info);
     let client = super::connection::describe(who, cx.now, cmd.map(table::full_name));
-    tracing::warn!(
-        component = "acl",
-        action = "denied",
-        reason = reason.name(),
-        context = context.name(),
-        object = %String::from_utf8_lossy(&object),
-        username = %String::from_utf8_lossy(username),
-        client = cx.client.id,
-        addr = %who.addr,
-        "ACL refused a command"
-    );
+    // A failed login is logged by AUTH itself, at most once a second: a stranger trying
+    // passwords must not fill the log.
+    if reason != Reason::Auth {
+        tracing::warn!(
+            component = "acl",
+            action = "denied",
+            reason = reason.name(),
+            context = context.name(),
+            object = %String::from_utf8_lossy(&object),
+            username = %String::from_utf8_lossy(username),
+            client = cx.client.id,
+            addr = %who.addr,
+            "ACL refused a command"
+        );
+    }
     cx.node.acl.log_add(acl::Entry {
         count: 1,
         reason,
