@@ -134,17 +134,6 @@ pub fn command_list(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Resolves "name" or "container|sub" for COMMAND INFO/DOCS.
-fn find_by_full_name(name: &[u8]) -> Option<&'static Command> {
-    let s = String::from_utf8_lossy(name).to_lowercase();
-    match s.split_once('|') {
-        Some((parent, sub)) => {
-            table::lookup(parent.as_bytes()).and_then(|p| table::lookup_sub(p, sub.as_bytes()))
-        }
-        None => table::lookup(s.as_bytes()),
-    }
-}
-
 pub fn command_info(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     if args.len() == 2 {
         command_all(cx);
@@ -152,7 +141,7 @@ pub fn command_info(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     }
     cx.out.array(args.len() - 2);
     for name in args.iter().skip(2) {
-        match find_by_full_name(name) {
+        match crate::acl::catalog::lookup(name) {
             Some(c) => reply_command_info(cx.out, c),
             None => cx.out.null_array(),
         }
@@ -185,7 +174,10 @@ pub fn command_docs(cx: &mut Ctx<'_>, args: Args<'_>) -> Result<()> {
     let cmds: Vec<&'static Command> = if args.len() == 2 {
         table::all().iter().collect()
     } else {
-        args.iter().skip(2).filter_map(find_by_full_name).collect()
+        args.iter()
+            .skip(2)
+            .filter_map(crate::acl::catalog::lookup)
+            .collect()
     };
     cx.out.map(cmds.len());
     for c in cmds {
